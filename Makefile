@@ -1,0 +1,37 @@
+# Two commands for a fresh machine: `make run` (dashboard with demo data) and `make test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PORT ?= 8501
+
+.PHONY: run test install browser demo bench clean
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+# Seeds the embedded store with the demo fleet on first run, then serves the dashboard.
+run: install
+	$(PY) -m analytics demo --if-empty
+	$(PY) -m streamlit run app.py --server.port $(PORT)
+
+# The browser test needs Debian's Chromium; install it when missing (root only).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium chromium-driver; \
+	  else echo "chromium is missing: sudo apt-get install chromium chromium-driver"; fi; }
+
+test: install browser
+	$(PY) -m pytest
+
+demo: install
+	$(PY) -m analytics demo
+
+bench: install
+	$(PY) -m analytics bench
+
+clean:
+	rm -rf .data $(VENV)

@@ -1,0 +1,94 @@
+"""Plotly figure builders shared by pages: pure functions of polars frames."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import polars as pl
+
+# One colour per deployment, stable across charts (Plotly's qualitative "Alphabet"-like set).
+PALETTE = (
+    "#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#ca8a04", "#db2777",
+    "#4f46e5", "#65a30d", "#0d9488", "#b91c1c", "#7c3aed", "#c2410c", "#0369a1", "#a16207",
+)
+RANGE_BUTTONS = [
+    {"count": 1, "label": "1d", "step": "day", "stepmode": "backward"},
+    {"count": 7, "label": "7d", "step": "day", "stepmode": "backward"},
+    {"step": "all", "label": "all"},
+]
+
+
+def utc_text(times: pl.Series) -> list[str]:
+    """Times as ISO text in UTC (Plotly encodes datetime arrays as bare numbers)."""
+    if isinstance(times.dtype, pl.Datetime) and times.dtype.time_zone:
+        times = times.dt.convert_time_zone("UTC")
+    return times.dt.strftime("%Y-%m-%d %H:%M:%S").to_list()
+
+
+def color_for(name: str, names: list[str]) -> str:
+    """A stable colour for a series name within a sorted list of names."""
+    return PALETTE[sorted(names).index(name) % len(PALETTE)]
+
+
+def base_layout(fig: go.Figure, title: str, y_title: str, *, height: int = 340) -> go.Figure:
+    """Common layout: title, axis titles, legend below, compact margins, UTC time axis."""
+    fig.update_layout(
+        title={"text": title, "x": 0, "font": {"size": 15}},
+        height=height,
+        margin={"l": 60, "r": 20, "t": 50, "b": 40},
+        legend={"orientation": "h", "yanchor": "top", "y": -0.18, "x": 0, "font": {"size": 11}},
+        hovermode="x unified",
+        template="plotly_white",
+    )
+    fig.update_yaxes(title_text=y_title, rangemode="tozero")
+    return fig
+
+
+def time_series(
+    frame: pl.DataFrame,
+    y: str,
+    *,
+    title: str,
+    y_title: str,
+    tick_format: str | None = None,
+    hover_format: str = ",.3g",
+    log_y: bool = False,
+    by: str = "deployment",
+    time: str = "slot",
+) -> go.Figure:
+    """One line per `by` value over time, with range-selector buttons and a range slider."""
+    fig = go.Figure()
+    names = sorted(frame[by].unique().to_list()) if not frame.is_empty() else []
+    for name in names:
+        part = frame.filter(pl.col(by) == name).sort(time)
+        fig.add_trace(
+            go.Scattergl(
+                x=utc_text(part[time]),
+                y=part[y].to_list(),
+                name=name,
+                mode="lines",
+                line={"width": 1.4, "color": color_for(name, names)},
+                hovertemplate=f"%{{y:{hover_format}}}",
+            )
+        )
+    base_layout(fig, title, y_title)
+    fig.update_xaxes(title_text="Time (UTC)", rangeselector={"buttons": RANGE_BUTTONS, "y": 1.02})
+    if tick_format:
+        fig.update_yaxes(tickformat=tick_format)
+    if log_y:
+        fig.update_yaxes(type="log", rangemode="normal")
+    fig.update_layout(height=360, legend={"orientation": "v", "y": 1, "x": 1.02, "yanchor": "top",
+                                          "font": {"size": 10}},
+                      margin={"l": 60, "r": 10, "t": 70, "b": 40})
+    return fig
+
+
+def bar(frame: pl.DataFrame, x: str, y: str, *, title: str, x_title: str, y_title: str,
+        tick_format: str | None = None) -> go.Figure:
+    """A horizontal bar chart, largest at the top."""
+    part = frame.sort(y)
+    fig = go.Figure(go.Bar(x=part[y].to_list(), y=part[x].to_list(), orientation="h",
+                           marker_color=PALETTE[0]))
+    base_layout(fig, title, x_title, height=max(260, 28 * part.height + 80))
+    fig.update_xaxes(title_text=y_title, tickformat=tick_format)
+    fig.update_yaxes(title_text=None)
+    return fig

@@ -1,0 +1,363 @@
+"""Demand forecasts: the ONE Prophet adapter, the seasonal-naive baseline, cached parallel fits.
+
+Frames in and out are polars with a timezone-aware UTC ``ts`` column; the timezone is removed
+only at the Prophet boundary (Prophet wants naive pandas timestamps). A forecast frame has
+``ts, yhat, yhat_lower, yhat_upper`` for the future steps after the last history row.
+
+Caching: ``cached_map`` keeps every result as a Parquet file named by a SHA-256 of (label,
+function, data fingerprint, parameters) under a cache folder (the app and the command line use
+``.data/forecast-cache``, git-ignored with ``.data/``). Files older than ``CACHE_MAX_AGE`` are
+pruned on each call. The growth multiplier is applied after the cache, so changing it never
+refits, and fits are made to MAX_HORIZON and trimmed, so changing the horizon does not refit either.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field, replace
+from datetime import date, timedelta
+from multiprocessing import get_context
+from pathlib import Path
+from statistics import NormalDist
+
+import numpy as np
+import polars as pl
+
+from analytics.config import PROJECT_ROOT
+from analytics.errors import InputError, SpecError
+
+WEEK = timedelta(days=7)
+MAX_HORIZON = timedelta(weeks=12)
+MIN_HISTORY = timedelta(days=7)  # one weekly cycle: the floor Prophet's cross_validation puts on initial
+DEFAULT_CACHE_DIR = PROJECT_ROOT / ".data" / "forecast-cache"
+CACHE_MAX_AGE = timedelta(days=7)
+CACHE_VERSION = 1  # bump when the adapter's output changes meaning
+FORECAST_COLUMNS = ("ts", "yhat", "yhat_lower", "yhat_upper")
+
+Progress = Callable[[float, str], None]
+
+
+@dataclass(frozen=True)
+class Event:
+    """A known event (launch, holiday) modelled as a Prophet holiday of whole UTC days."""
+
+    name: str
+    start: date
+    days: int = 1
+
+    def __post_init__(self):
+        if not self.name.strip():
+            raise SpecError("an event needs a name")
+        if self.days < 1:
+            raise SpecError(f"event {self.name!r}: days must be >= 1, got {self.days}")
+
+
+@dataclass(frozen=True)
+class ForecastParams:
+    """Everything that shapes a forecast; ``growth`` is applied after the (cached) fit."""
+
+    horizon: timedelta = timedelta(days=14)
+    interval_width: float = 0.8
+    events: tuple[Event, ...] = ()
+    growth: float = 1.0  # demand multiplier reached at the end of the horizon (linear ramp)
+    seasonality_mode: str = "multiplicative"
+    uncertainty_samples: int = 1000
+    seed: int = 0
+
+    def __post_init__(self):
+        if not timedelta(0) < self.horizon <= MAX_HORIZON:
+            raise SpecError(f"horizon must be between 1 hour and 12 weeks, got {self.horizon}")
+        if not 0.0 < self.interval_width < 1.0:
+            raise SpecError(f"interval width must be in (0, 1), got {self.interval_width}")
+        if not 0.0 < self.growth <= 10.0:
+            raise SpecError(f"growth multiplier must be in (0, 10], got {self.growth}")
+        if self.seasonality_mode not in ("additive", "multiplicative"):
+            raise SpecError(f"seasonality mode must be additive or multiplicative, got {self.seasonality_mode!r}")
+
+    def fit_key(self) -> dict:
+        """The parameters that change a fit (all but growth), as plain JSON-able values."""
+        d = asdict(replace(self, growth=1.0))
+        d["horizon"] = self.horizon.total_seconds()
+        d["events"] = [[e.name, e.start.isoformat(), e.days] for e in self.events]
+        return d
+
+
+def series_step(history: pl.DataFrame) -> timedelta:
+    """The sampling step of a series: the median spacing of its timestamps."""
+    diffs = history["ts"].diff().drop_nulls()
+    if diffs.is_empty():
+        raise InputError("a forecast needs at least two history rows")
+    step = diffs.median()
+    assert isinstance(step, timedelta)
+    if step <= timedelta(0) or WEEK % step:
+        raise InputError(f"the series step {step} does not divide a week; resample it first")
+    return step
+
+
+def check_history(history: pl.DataFrame) -> pl.DataFrame:
+    """Validate a (ts, y) frame: UTC-aware ts, enough non-null history; return it sorted."""
+    missing = {"ts", "y"} - set(history.columns)
+    if missing:
+        raise InputError(f"history needs columns ts and y; missing {sorted(missing)}")
+    dtype = history.schema["ts"]
+    if not isinstance(dtype, pl.Datetime) or dtype.time_zone is None:
+        raise InputError("history ts must be a timezone-aware datetime (UTC)")
+    frame = history.select(
+        pl.col("ts").dt.convert_time_zone("UTC").dt.cast_time_unit("us"), pl.col("y").cast(pl.Float64)
+    ).sort("ts")
+    known = frame.drop_nulls("y").filter(pl.col("y").is_not_nan())
+    if known.height < 2 or known["ts"].max() - known["ts"].min() < MIN_HISTORY:
+        span = known["ts"].max() - known["ts"].min() if known.height >= 2 else timedelta(0)
+        raise InputError(f"a forecast needs at least {MIN_HISTORY.days} days of data, got {span}")
+    return frame
+
+
+def _future(last, step: timedelta, horizon: timedelta) -> pl.Series:
+    """The future timestamps after `last`, one per step, up to `last + horizon`."""
+    n = int(horizon / step)
+    return pl.datetime_range(last + step, last + n * step, step, time_unit="us", time_zone="UTC", eager=True)
+
+
+def trim(forecast: pl.DataFrame, horizon: timedelta) -> pl.DataFrame:
+    """The first ``horizon`` of a forecast frame."""
+    if forecast.height < 2:
+        return forecast
+    return forecast.head(int(horizon / series_step(forecast)))
+
+
+def apply_growth(forecast: pl.DataFrame, multiplier: float, horizon: timedelta) -> pl.DataFrame:
+    """Scale a forecast by a growth scenario: x1 at the origin ramping linearly to x`multiplier`."""
+    if multiplier == 1.0 or forecast.is_empty():
+        return forecast
+    origin = forecast["ts"].min() - series_step(forecast) if forecast.height > 1 else forecast["ts"].min()
+    frac = ((pl.col("ts") - origin).dt.total_seconds() / horizon.total_seconds()).clip(0.0, 1.0)
+    factor = 1.0 + (multiplier - 1.0) * frac
+    return forecast.with_columns((pl.col(c) * factor).alias(c) for c in FORECAST_COLUMNS[1:])
+
+
+def _silence_prophet() -> None:
+    # Setting cmdstanpy's level is not enough (it re-adds a handler); disabling the logger works.
+    logging.getLogger("cmdstanpy").disabled = True
+    logging.getLogger("prophet").disabled = True
+
+
+def prophet_forecast(history: pl.DataFrame, params: ForecastParams) -> pl.DataFrame:
+    """Fit a fresh Prophet model to a (ts, y) series and forecast ``params.horizon`` ahead.
+
+    Daily seasonality is on for sub-daily data, weekly always, yearly on Prophet's 'auto' rule;
+    events become Prophet holidays (their effect is learned from occurrences in the history).
+    Forecasts are clipped at 0 (demand is never negative). Reproducible: numpy's global random
+    state, which Prophet's uncertainty sampling draws from, is seeded and then restored.
+    """
+    frame = check_history(history)
+    step = series_step(frame)
+    from prophet import Prophet  # lazy: prophet and its Stan backend take ~1 s to import
+
+    _silence_prophet()
+    holidays = None
+    if params.events:
+        import pandas as pd  # only at the prophet boundary
+
+        holidays = pd.DataFrame(
+            {
+                "holiday": [e.name for e in params.events],
+                "ds": pd.to_datetime([e.start for e in params.events]),
+                "lower_window": 0,
+                "upper_window": [e.days - 1 for e in params.events],
+            }
+        )
+    train = (
+        frame.drop_nulls("y")
+        .filter(pl.col("y").is_not_nan())
+        .select(pl.col("ts").dt.replace_time_zone(None).alias("ds"), "y")
+        .to_pandas()
+    )
+    future = pl.DataFrame({"ts": _future(frame["ts"].max(), step, params.horizon)})
+    state = np.random.get_state()
+    np.random.seed(params.seed)
+    try:
+        model = Prophet(
+            daily_seasonality=step < timedelta(days=1),
+            weekly_seasonality=True,
+            yearly_seasonality="auto",
+            seasonality_mode=params.seasonality_mode,
+            interval_width=params.interval_width,
+            uncertainty_samples=params.uncertainty_samples,
+            holidays=holidays,
+        )
+        model.fit(train)
+        predicted = model.predict(future.select(pl.col("ts").dt.replace_time_zone(None).alias("ds")).to_pandas())
+    finally:
+        np.random.set_state(state)
+    out = pl.from_pandas(predicted[["yhat", "yhat_lower", "yhat_upper"]])
+    out = pl.concat([future, out], how="horizontal").with_columns(pl.col(FORECAST_COLUMNS[1:]).clip(lower_bound=0.0))
+    return apply_growth(out, params.growth, params.horizon)
+
+
+def regular_grid(frame: pl.DataFrame, step: timedelta) -> pl.DataFrame:
+    """The series on a regular step grid from its first to last timestamp (missing y = null)."""
+    ts = pl.datetime_range(frame["ts"].min(), frame["ts"].max(), step, time_unit="us", time_zone="UTC", eager=True)
+    return pl.DataFrame({"ts": ts}).join(frame, on="ts", how="left")
+
+
+def seasonal_naive(history: pl.DataFrame, params: ForecastParams) -> pl.DataFrame:
+    """Seasonal-naive forecast: the value at the same time one week earlier (latest week seen).
+
+    Intervals follow Hyndman & Athanasopoulos, FPP3 section 5.5: sigma_h = sigma * sqrt(k + 1)
+    with k = floor((h - 1) / m), m = one week in steps, sigma the RMS of in-sample seasonal
+    differences, normal quantiles for ``params.interval_width``.
+    """
+    frame = check_history(history)
+    step = series_step(frame)
+    m = int(WEEK / step)
+    grid = regular_grid(frame, step).with_columns(pl.col("y").fill_nan(None))
+    n = grid.height
+    y = grid["y"].to_numpy().astype(np.float64)  # nulls become NaN
+    template = np.full(m, np.nan)
+    for phase in range(m):  # latest observed value at each position of the week
+        values = y[phase::m]
+        values = values[~np.isnan(values)]
+        if values.size:
+            template[(phase - n) % m] = values[-1]
+    diffs = y[m:] - y[:-m]
+    diffs = diffs[~np.isnan(diffs)]
+    sigma = float(np.sqrt(np.mean(diffs**2))) if diffs.size else float("nan")
+    z = NormalDist().inv_cdf(0.5 + params.interval_width / 2.0)
+    future = _future(frame["ts"].max(), step, params.horizon)
+    h = np.arange(1, future.len() + 1)
+    yhat = template[(h - 1) % m]
+    spread = z * sigma * np.sqrt(np.floor((h - 1) / m) + 1.0)
+    out = pl.DataFrame(
+        {
+            "ts": future,
+            "yhat": yhat,
+            "yhat_lower": np.maximum(yhat - spread, 0.0),
+            "yhat_upper": yhat + spread,
+        }
+    ).with_columns(pl.col(FORECAST_COLUMNS[1:]).fill_nan(None))
+    return apply_growth(out, params.growth, params.horizon)
+
+
+METHODS: dict[str, Callable[[pl.DataFrame, ForecastParams], pl.DataFrame]] = {
+    "prophet": prophet_forecast,
+    "seasonal_naive": seasonal_naive,
+}
+
+
+def fingerprint(history: pl.DataFrame) -> str:
+    """A SHA-256 of a (ts, y) series' timestamps and values: equal data, equal fingerprint."""
+    ts = history["ts"].dt.epoch("us").to_numpy()
+    y = history["y"].cast(pl.Float64).fill_null(float("nan")).to_numpy()
+    digest = hashlib.sha256(np.ascontiguousarray(ts, dtype=np.int64).tobytes())
+    digest.update(np.ascontiguousarray(y, dtype=np.float64).tobytes())
+    return digest.hexdigest()
+
+
+def cache_key(label: str, fn: Callable, history: pl.DataFrame, params) -> str:
+    """The cache file stem for one (label, function, data, parameters) combination."""
+    key_params = params.fit_key() if hasattr(params, "fit_key") else params
+    text = json.dumps(
+        [CACHE_VERSION, label, f"{fn.__module__}.{fn.__qualname__}", fingerprint(history), key_params],
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass
+class Fits:
+    """Results of ``cached_map``: frames by label, one-line errors by label, and counts."""
+
+    results: dict[str, pl.DataFrame] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    cached: int = 0
+    computed: int = 0
+    seconds: float = 0.0
+
+
+def _run(fn, history, params):
+    try:
+        return fn(history, params), None
+    except (InputError, SpecError) as exc:
+        return None, str(exc)
+
+
+def _prune(cache_dir: Path, now: float) -> None:
+    for path in cache_dir.glob("*.parquet"):
+        try:
+            if now - path.stat().st_mtime > CACHE_MAX_AGE.total_seconds():
+                path.unlink()
+        except FileNotFoundError:  # pruned by a concurrent call
+            pass
+
+
+def cached_map(
+    fn: Callable[[pl.DataFrame, object], pl.DataFrame],
+    histories: Mapping[str, pl.DataFrame],
+    params,
+    *,
+    cache_dir: Path | None = DEFAULT_CACHE_DIR,
+    workers: int = 2,
+    progress: Progress | None = None,
+) -> Fits:
+    """Apply ``fn(history, params)`` to every labelled series, from the cache when possible.
+
+    Misses run in ``workers`` processes (spawned, so no state of a database client is forked);
+    a single miss runs in this process. ``fn`` must be a module-level function, and a script
+    calling this needs the usual ``if __name__ == "__main__":`` guard (spawned workers import
+    the main module). For ForecastParams, horizon and growth are applied after the cache, so
+    changing them never refits.
+    """
+    t0 = time.perf_counter()
+    is_forecast = isinstance(params, ForecastParams)
+    # Forecasts are always made to MAX_HORIZON and trimmed, so an hour's interval does not depend
+    # on the horizon shown (uncertainty samples are drawn for the whole future at once).
+    fit_params = replace(params, growth=1.0, horizon=MAX_HORIZON) if is_forecast else params
+    out = Fits()
+    keys = {label: cache_key(label, fn, h, fit_params) for label, h in histories.items()}
+    todo = []
+    for label, key in keys.items():
+        path = cache_dir / f"{key}.parquet" if cache_dir else None
+        if path is not None and path.is_file():
+            out.results[label] = pl.read_parquet(path)
+            out.cached += 1
+        else:
+            todo.append(label)
+    total = len(keys)
+
+    def done(label, frame, error):
+        if error is not None:
+            out.errors[label] = error
+        else:
+            out.results[label] = frame
+            if cache_dir is not None:
+                cache_dir.mkdir(parents=True, exist_ok=True)
+                tmp = cache_dir / f".{keys[label]}.{os.getpid()}.tmp"
+                frame.write_parquet(tmp)
+                os.replace(tmp, cache_dir / f"{keys[label]}.parquet")
+        out.computed += 1
+        if progress:
+            progress((out.cached + out.computed) / total, f"{label}: done")
+
+    if progress and total:
+        progress(out.cached / total, f"{out.cached} of {total} from cache")
+    if len(todo) <= 1 or workers <= 1:
+        for label in todo:
+            done(label, *_run(fn, histories[label], fit_params))
+    else:
+        with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=get_context("spawn")) as pool:
+            futures = {pool.submit(_run, fn, histories[label], fit_params): label for label in todo}
+            for future in as_completed(futures):
+                done(futures[future], *future.result())
+    if cache_dir is not None and cache_dir.is_dir():
+        _prune(cache_dir, time.time())
+    if is_forecast:
+        out.results = {k: apply_growth(trim(v, params.horizon), params.growth, params.horizon) for k, v in out.results.items()}
+    out.seconds = time.perf_counter() - t0
+    return out

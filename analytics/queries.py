@@ -1,0 +1,145 @@
+"""Reads from the rollup tables that every page and command uses (never raw scans).
+
+Each function takes an explicit time range [start, end) in UTC and optional deployment and
+region filters; filters reach SQL only as bound parameters. An empty filter list means "all".
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import polars as pl
+
+from analytics import names as N
+from analytics.schema import hist_column
+from analytics.store import Store
+
+HIST_COLUMNS = tuple(hist_column(f) for f in N.LATENCY_FIELDS)
+
+# Columns are qualified (r.) because output aliases such as `slot` and `region` shadow them.
+_FILTER = """
+    r.slot >= {start:DateTime64(0, 'UTC')} AND r.slot < {end:DateTime64(0, 'UTC')}
+    AND (empty({deployments:Array(String)}) OR has({deployments:Array(String)}, r.deployment))
+    AND (empty({regions:Array(String)}) OR has({regions:Array(String)}, r.region))
+"""
+
+_MEASURES = f"""
+    sum(r.requests) AS requests, sum(r.ok) AS ok, sum(r.error) AS error,
+    sum(r.timeout) AS timeout, sum(r.rejected) AS rejected,
+    sum(r.input_tokens) AS input_tokens, sum(r.output_tokens) AS output_tokens,
+    sum(r.ok_output_tokens) AS ok_output_tokens, sum(r.e2e_ms_sum) AS e2e_ms_sum,
+    {", ".join(f"countResampleMerge(0, {N.N_BUCKETS}, 1)(r.{h}) AS {h}" for h in HIST_COLUMNS)}
+"""
+
+SLOTS_SQL = f"""
+SELECT
+    toDateTime64(toStartOfInterval(r.slot, toIntervalSecond({{step:UInt32}})), 0, 'UTC') AS slot,
+    deployment,
+    any(r.region) AS region, any(r.model) AS model, any(r.gpu_type) AS gpu_type,
+    {_MEASURES}
+FROM {N.REQUESTS_5M} AS r
+WHERE {_FILTER}
+GROUP BY slot, deployment
+ORDER BY deployment, slot
+"""
+
+TOTALS_SQL = f"""
+SELECT
+    deployment,
+    any(r.region) AS region, any(r.model) AS model, any(r.gpu_type) AS gpu_type,
+    {_MEASURES}
+FROM {N.REQUESTS_5M} AS r
+WHERE {_FILTER}
+GROUP BY deployment
+ORDER BY deployment
+"""
+
+COUNTS_SQL = f"""
+SELECT
+    toDateTime64(toStartOfInterval(r.slot, toIntervalSecond({{step:UInt32}})), 0, 'UTC') AS bucket,
+    deployment,
+    sum(r.requests) AS requests, sum(r.ok) AS ok, sum(r.error) AS error,
+    sum(r.timeout) AS timeout, sum(r.rejected) AS rejected,
+    sum(r.input_tokens) AS input_tokens, sum(r.output_tokens) AS output_tokens
+FROM {N.REQUESTS_5M} AS r
+WHERE {_FILTER}
+GROUP BY bucket, deployment
+ORDER BY deployment, bucket
+"""
+
+
+def _params(start: datetime, end: datetime, deployments, regions) -> dict:
+    return {
+        "start": start,
+        "end": end,
+        "deployments": list(deployments or []),
+        "regions": list(regions or []),
+    }
+
+
+def request_slots(
+    store: Store,
+    start: datetime,
+    end: datetime,
+    deployments: list[str] | None = None,
+    regions: list[str] | None = None,
+    step_seconds: int = N.SLOT_SECONDS,
+) -> pl.DataFrame:
+    """Per (deployment, time slot of step_seconds, default 5 minutes): counts by status, token
+    sums and latency histograms.
+
+    Histogram columns (ttft_hist, tpot_hist, e2e_hist, queue_hist) are lists of N.N_BUCKETS
+    counts of 'ok' requests; see analytics.names.EDGES_MS for the bucket edges.
+    """
+    params = _params(start, end, deployments, regions) | {"step": int(step_seconds)}
+    return store.query(SLOTS_SQL, params)
+
+
+def request_totals(
+    store: Store,
+    start: datetime,
+    end: datetime,
+    deployments: list[str] | None = None,
+    regions: list[str] | None = None,
+) -> pl.DataFrame:
+    """Per deployment over the whole range: the same measures as request_slots."""
+    return store.query(TOTALS_SQL, _params(start, end, deployments, regions))
+
+
+SPAN_SQL = f"""
+SELECT min(slot) AS first_slot, max(slot) AS last_slot, sum(requests) AS requests
+FROM {N.REQUESTS_5M}
+"""
+
+
+def data_span(store: Store) -> pl.DataFrame:
+    """First and last 5-minute slot holding requests, and the request count (one row)."""
+    return store.query(SPAN_SQL)
+
+
+def filter_options(store: Store) -> pl.DataFrame:
+    """Every (deployment, region) pair seen in the rollup or the deployments table."""
+    return store.query(
+        f"""SELECT DISTINCT deployment, region FROM (
+                SELECT DISTINCT deployment, region FROM {N.REQUESTS_5M}
+                UNION ALL SELECT deployment, region FROM {N.DEPLOYMENTS})
+            ORDER BY deployment, region"""
+    )
+
+
+def request_counts(
+    store: Store,
+    start: datetime,
+    end: datetime,
+    step_seconds: int,
+    deployments: list[str] | None = None,
+    regions: list[str] | None = None,
+) -> pl.DataFrame:
+    """Per (deployment, time bucket of step_seconds): counts by status and token sums."""
+    params = _params(start, end, deployments, regions) | {"step": int(step_seconds)}
+    return store.query(COUNTS_SQL, params)
+
+
+def deployments_table(store: Store) -> pl.DataFrame:
+    """The deployments table, one row per deployment (latest version)."""
+    return store.query(f"SELECT * EXCEPT updated_at FROM {N.DEPLOYMENTS} FINAL ORDER BY deployment")

@@ -1,0 +1,74 @@
+"""Overview: traffic, errors and latency for the fleet and each deployment, vs the previous period."""
+
+import streamlit as st
+
+from analytics import charts
+from ui import data
+from ui import format as fmt
+from ui.page import setup
+from analytics.overview import movers
+from ui.tables import show_table
+
+filters = setup("Overview")
+args = (filters.deployments, filters.regions)
+now = data.fleet_summary(filters.start, filters.end, *args)
+if not now:
+    st.info("No requests in this range. Widen the time range or clear the filters.")
+    st.stop()
+before = data.fleet_summary(*filters.previous, *args)
+st.caption(f"{filters.start:%Y-%m-%d %H:%M} → {filters.end:%Y-%m-%d %H:%M} UTC, compared with the "
+           "period of equal length before it. Latency percentiles are of successful requests.")
+
+
+def delta(key: str, render) -> str | None:
+    """The change vs the previous period, formatted like the value."""
+    if not before or before.get(key) is None or now.get(key) is None:
+        return None
+    diff = now[key] - before[key]
+    return ("+" if diff >= 0 else "-") + render(abs(diff))
+
+
+kpis = [
+    ("Requests/s", "rps", fmt.rate, "normal"),
+    ("Error rate", "error_rate", lambda v: fmt.pct(v, 3), "inverse"),
+    ("TTFT p50", "ttft_p50_ms", fmt.ms, "inverse"),
+    ("TTFT p95", "ttft_p95_ms", fmt.ms, "inverse"),
+    ("TTFT p99", "ttft_p99_ms", fmt.ms, "inverse"),
+    ("E2E p50", "e2e_p50_ms", fmt.ms, "inverse"),
+    ("E2E p95", "e2e_p95_ms", fmt.ms, "inverse"),
+    ("E2E p99", "e2e_p99_ms", fmt.ms, "inverse"),
+]
+for column, (title, key, render, colour) in zip(st.columns(len(kpis)), kpis, strict=True):
+    column.metric(title, render(now.get(key)), delta(key, render), delta_color=colour)
+
+step = filters.step_seconds
+series = data.series(filters.start, filters.end, *args, step)
+left, right = st.columns(2)
+left.plotly_chart(charts.time_series(series, "rps", title="Requests per second",
+                                     y_title="requests/s"), key="chart_rps")
+right.plotly_chart(charts.time_series(series, "error_rate", title="Error rate (non-ok / all)",
+                                      y_title="error rate", tick_format=".1%", hover_format=".2%"),
+                   key="chart_errors")
+left.plotly_chart(charts.time_series(series, "ttft_p99_ms", title="TTFT p99 (LLM deployments)",
+                                     y_title="ms (log scale)", log_y=True, hover_format=",.0f"),
+                  key="chart_ttft")
+right.plotly_chart(charts.time_series(series, "e2e_p99_ms", title="End-to-end latency p99",
+                                      y_title="ms (log scale)", log_y=True, hover_format=",.0f"),
+                   key="chart_e2e")
+st.caption(f"One point per {step // 60} minutes. Drag on a chart or use the buttons to zoom.")
+
+per_deployment = data.summary(filters.start, filters.end, *args)
+previous = data.summary(*filters.previous, *args)
+st.subheader("Top movers vs the previous period")
+moved = movers(per_deployment, previous)
+if moved.is_empty():
+    st.caption("No previous period to compare with.")
+else:
+    show_table(moved.with_columns(metric=moved["metric"].replace_strict(
+        {"rps": "Requests/s", "error_rate": "Error rate", "ttft_p99_ms": "TTFT p99 (ms)",
+         "e2e_p99_ms": "E2E p99 (ms)"})), "top movers",
+        caption="Change is relative to the previous period; the list is ordered by how much worse "
+                "(more errors, higher latency, less traffic) or better each metric got.")
+
+st.subheader("Per deployment")
+show_table(per_deployment.sort("error_rate", descending=True), "deployments overview")

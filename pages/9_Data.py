@@ -1,0 +1,77 @@
+"""Data: what is stored, how fresh it is, and uploads of new telemetry files."""
+
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+import streamlit as st
+
+from analytics import ingest
+from analytics.errors import SourceError
+from ui import data
+from ui.connection import get_store
+from ui.page import setup
+from ui.tables import show_table
+
+filters = setup("Data")
+
+st.subheader("Tables")
+stats = data.table_stats()
+show_table(
+    stats.with_columns((pl.col("raw_bytes") / pl.col("compressed_bytes").clip(lower_bound=1)).round(1)
+                       .alias("compression_ratio"),
+                       (pl.col("compressed_bytes") / 2**20).round(1).alias("on_disk_mib"))
+    .drop("compressed_bytes", "raw_bytes"),
+    "tables",
+    caption="Pages read the rollups (requests_5m, gpu_metrics_1h), which materialized views keep "
+            "current on every insert; raw tables are for drill-down.",
+)
+
+st.subheader("Freshness per deployment")
+fresh = data.freshness()
+if fresh.is_empty():
+    st.info("No requests stored yet.")
+else:
+    newest = fresh["last_ts"].max()
+    show_table(
+        fresh.with_columns(((newest - pl.col("last_ts")).dt.total_minutes()).alias("minutes_behind_newest")),
+        "freshness",
+        caption="Last data = the newest 5-minute slot with requests; a deployment far behind the "
+                "newest slot has stopped sending telemetry (or stopped serving).",
+    )
+
+st.subheader("Upload telemetry")
+st.caption("Files are validated completely before anything is written: a bad file loads nothing "
+           "and the error names the file, row and column.")
+with st.form("upload"):
+    files = st.file_uploader("Files", accept_multiple_files=True,
+                             type=["csv", "parquet", "json", "jsonl"], key="upload_files")
+    fmt_choice = st.selectbox("Format", ingest.FORMATS, key="upload_format", help=ingest.__doc__)
+    deployment = st.text_input("Deployment name (optional; default: the file name)", key="upload_deployment")
+    start_text = st.text_input("Trace start, ISO time UTC (relative-time traces)", key="upload_start",
+                               placeholder="2024-01-01T00:00:00Z")
+    submitted = st.form_submit_button("Validate and load")
+
+if submitted and files:
+    with tempfile.TemporaryDirectory() as folder:
+        paths = []
+        for upload in files:
+            path = Path(folder) / Path(upload.name).name
+            path.write_bytes(upload.getvalue())
+            paths.append(path)
+        try:
+            start = datetime.fromisoformat(start_text.replace("Z", "+00:00")) if start_text else None
+            if start is not None and start.tzinfo is None:
+                start = start.replace(tzinfo=UTC)
+            staged = ingest.load_files(get_store(), paths, fmt_choice, deployment or None, start)
+        except ValueError as exc:  # InputError and a bad start time
+            st.error(str(exc).replace(folder + "/", ""))
+        except SourceError as exc:
+            st.error(f"The store refused the rows: {exc}")
+        else:
+            data.clear()
+            for item in staged:
+                st.success(f"{item.path.name}: {item.frame.height:,} rows loaded into {item.table}")
+elif submitted:
+    st.warning("Choose at least one file.")

@@ -1,0 +1,55 @@
+"""Shared fixtures: one embedded store per test process, seeded once with a small demo fleet.
+
+chDB allows one on-disk path per process, so the whole session shares one store; its path is
+also exported as CLICKHOUSE_URL so AppTest pages (same process) open the same database.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from analytics import demo
+from analytics.schema import open_store
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = ROOT.parent / "shared" / "data"
+# The demo end used by every test: incidents sit at fixed times relative to it.
+DEMO_END = datetime(2026, 11, 1, tzinfo=UTC)
+DEMO_DAYS = 21
+DEMO_REQUESTS = 200_000
+
+
+@pytest.fixture(scope="session")
+def db_path(tmp_path_factory) -> Path:
+    """This test process's embedded database folder."""
+    return tmp_path_factory.mktemp("chdb") / "telemetry"
+
+
+@pytest.fixture(scope="session")
+def store(db_path):
+    """The session's store, with the schema and the small demo fleet seeded once."""
+    dsn = f"chdb://{db_path}"
+    os.environ["CLICKHOUSE_URL"] = dsn
+    opened = open_store(dsn)
+    demo.seed(opened, days=DEMO_DAYS, requests=DEMO_REQUESTS, seed=7, end=DEMO_END, scrape_seconds=300)
+    yield opened
+
+
+@pytest.fixture(scope="session")
+def demo_store(store):
+    """Alias of `store`, named for tests that rely on the demo fleet's contents."""
+    return store
+
+
+def shared_data(relative: str) -> Path:
+    """A file under ../shared/data; skips (or fails in CI) when the folder is absent."""
+    path = SHARED_DATA / relative
+    if not path.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"CI needs {path} (the shared data folder beside the checkout)")
+        pytest.skip(f"{path} is absent: the shared data folder is not beside this checkout")
+    return path

@@ -1,0 +1,180 @@
+"""The Prophet adapter, the seasonal-naive baseline and the fit cache (analytics.forecast)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from analytics import forecast as F
+from analytics.errors import InputError, SpecError
+
+DATA = Path(__file__).parent / "data"
+HOUR = timedelta(hours=1)
+
+
+@pytest.fixture(scope="module")
+def pedestrians() -> pl.DataFrame:
+    """Real hourly counts (Prophet's example data, 30 days), as an aware-UTC (ts, y) series."""
+    raw = pl.read_csv(DATA / "prophet_pedestrians_hourly.csv", try_parse_dates=True)
+    return raw.select(pl.col("ds").dt.replace_time_zone("UTC").alias("ts"), pl.col("location_4").cast(pl.Float64).alias("y"))
+
+
+@pytest.fixture(scope="module")
+def week_ahead(pedestrians) -> pl.DataFrame:
+    return F.prophet_forecast(pedestrians, F.ForecastParams(horizon=timedelta(days=7)))
+
+
+def hourly(values, start=datetime(2026, 1, 5, tzinfo=UTC)) -> pl.DataFrame:
+    """A (ts, y) hourly series from a list (None = missing)."""
+    ts = pl.datetime_range(start, start + (len(values) - 1) * HOUR, HOUR, time_unit="us", time_zone="UTC", eager=True)
+    return pl.DataFrame({"ts": ts, "y": pl.Series(values, dtype=pl.Float64)})
+
+
+def test_prophet_forecast_returns_the_horizon_in_aware_utc_after_the_history(pedestrians, week_ahead):
+    assert week_ahead.columns == list(F.FORECAST_COLUMNS)
+    assert week_ahead.schema["ts"] == pl.Datetime("us", "UTC")
+    assert week_ahead.height == 7 * 24
+    assert week_ahead["ts"].min() == pedestrians["ts"].max() + HOUR
+    assert week_ahead["ts"].diff().drop_nulls().unique().to_list() == [HOUR]
+    assert (week_ahead["yhat_lower"] <= week_ahead["yhat"]).all()
+    assert (week_ahead["yhat"] <= week_ahead["yhat_upper"]).all()
+    assert (week_ahead["yhat_lower"] >= 0).all(), "demand forecasts are clipped at zero"
+
+
+def test_prophet_forecast_is_reproducible_and_restores_numpy_random_state(pedestrians, week_ahead):
+    np.random.seed(123)
+    expected_next = np.random.random()
+    np.random.seed(123)
+    again = F.prophet_forecast(pedestrians, F.ForecastParams(horizon=timedelta(days=7)))
+    assert np.random.random() == expected_next, "the caller's global random stream is untouched"
+    assert again.equals(week_ahead)
+
+
+def test_prophet_forecast_does_not_mutate_its_input(pedestrians):
+    before = pedestrians.clone()
+    F.prophet_forecast(pedestrians, F.ForecastParams(horizon=timedelta(days=1), uncertainty_samples=0))
+    assert pedestrians.equals(before)
+
+
+def test_prophet_forecast_is_silent(pedestrians, caplog, capfd):
+    with caplog.at_level(logging.DEBUG):
+        F.prophet_forecast(pedestrians, F.ForecastParams(horizon=timedelta(days=1), uncertainty_samples=0))
+    assert not [r for r in caplog.records if r.name.split(".")[0] in ("cmdstanpy", "prophet")]
+    assert logging.getLogger("cmdstanpy").disabled
+    assert "cmdstanpy" not in capfd.readouterr().err
+
+
+def test_a_known_event_in_the_history_raises_the_forecast_on_its_next_occurrence():
+    # 3 weeks of a flat 100/h with a 3x "launch day" every Wednesday; the event is declared for
+    # every Wednesday including the forecast's: Prophet's holiday term must learn the uplift.
+    start = datetime(2026, 1, 5, tzinfo=UTC)  # a Monday
+    values = [300.0 if (i // 24) % 7 == 2 else 100.0 for i in range(21 * 24)]
+    series = hourly(values, start)
+    events = tuple(F.Event("launch", date(2026, 1, 7) + timedelta(weeks=k)) for k in range(4))
+    base = F.ForecastParams(horizon=timedelta(days=7), seasonality_mode="additive", uncertainty_samples=0)
+    with_events = F.prophet_forecast(series, replace(base, events=events, seed=1))
+    wednesday = pl.col("ts").dt.weekday() == 3
+    assert with_events.filter(wednesday)["yhat"].mean() == pytest.approx(300.0, rel=0.1)
+    assert with_events.filter(~wednesday)["yhat"].mean() == pytest.approx(100.0, rel=0.1)
+
+
+@pytest.mark.parametrize(
+    "series, message",
+    [
+        pytest.param(hourly([1.0] * 48).with_columns(pl.col("ts").dt.replace_time_zone(None)), "timezone-aware",
+                     id="naive timestamps are refused"),
+        pytest.param(hourly([1.0] * 100), "at least 7 days", id="less than a week of history is refused"),
+        pytest.param(hourly([None] * 400), "at least 7 days", id="an all-missing series is refused"),
+        pytest.param(pl.DataFrame({"ts": [1, 2]}), "columns ts and y", id="a frame without y is refused"),
+    ],
+)
+def test_bad_history_is_refused_with_a_clear_message(series, message):
+    with pytest.raises(InputError, match=message):
+        F.seasonal_naive(series, F.ForecastParams())
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        pytest.param({"horizon": timedelta(weeks=13)}, id="horizon above 12 weeks"),
+        pytest.param({"interval_width": 80}, id="interval width given in percent"),
+        pytest.param({"growth": 0}, id="zero growth multiplier"),
+        pytest.param({"seasonality_mode": "log"}, id="unknown seasonality mode"),
+    ],
+)
+def test_bad_parameters_are_refused(kwargs):
+    with pytest.raises(SpecError):
+        F.ForecastParams(**kwargs)
+
+
+def test_seasonal_naive_repeats_the_latest_value_seen_at_each_hour_of_the_week():
+    # Two weeks: week 1 = hour index, week 2 = hour index + 1000, except one missing hour,
+    # where the baseline falls back to the week before.
+    values = [float(i) for i in range(168)] + [float(i + 1000) for i in range(168)]
+    values[168 + 5] = None
+    out = F.seasonal_naive(hourly(values), F.ForecastParams(horizon=timedelta(days=8)))
+    yhat = out["yhat"].to_list()
+    assert yhat[0] == 1000.0 and yhat[4] == 1004.0
+    assert yhat[5] == 5.0, "missing last week: same hour two weeks ago"
+    assert yhat[168] == 1000.0, "beyond one week the last week repeats"
+
+
+def test_seasonal_naive_interval_follows_fpp3_sigma_sqrt_k_plus_1():
+    # Seasonal differences y_t - y_{t-168} are +2 and -2 alternating, so sigma = 2 (RMS);
+    # at 80% the normal quantile is 1.2815516; beyond one week k = 1, so the spread grows by sqrt(2).
+    week = [100.0] * 168
+    second = [100.0 + (2.0 if i % 2 else -2.0) for i in range(168)]
+    out = F.seasonal_naive(hourly(week + second), F.ForecastParams(horizon=timedelta(days=14), interval_width=0.8))
+    z = 1.2815515655446004
+    first, later = out.row(0, named=True), out.row(168, named=True)
+    assert first["yhat_upper"] - first["yhat"] == pytest.approx(z * 2.0)
+    assert later["yhat_upper"] - later["yhat"] == pytest.approx(z * 2.0 * np.sqrt(2.0))
+
+
+def test_growth_ramps_linearly_from_one_at_the_origin_to_the_multiplier_at_the_horizon():
+    flat = hourly([10.0] * 4).rename({"y": "yhat"}).with_columns(yhat_lower=pl.lit(5.0), yhat_upper=pl.lit(20.0))
+    grown = F.apply_growth(flat, 2.0, timedelta(hours=4))
+    # hour k of 4 after the origin gets factor 1 + (2 - 1) * k / 4
+    assert grown["yhat"].to_list() == pytest.approx([12.5, 15.0, 17.5, 20.0])
+    assert grown["yhat_upper"].to_list()[-1] == pytest.approx(40.0)
+    assert flat["yhat"].to_list() == [10.0] * 4, "the input is not changed"
+
+
+def test_the_cache_returns_the_same_result_without_refitting_and_applies_growth_after_it(tmp_path):
+    series = {"a": hourly([float(i % 24) for i in range(15 * 24)]), "b": hourly([5.0] * (15 * 24))}
+    params = F.ForecastParams(horizon=timedelta(days=2))
+    seen = []
+    cold = F.cached_map(F.seasonal_naive, series, params, cache_dir=tmp_path, workers=1, progress=lambda f, m: seen.append(f))
+    warm = F.cached_map(F.seasonal_naive, series, params, cache_dir=tmp_path, workers=1)
+    assert (cold.computed, cold.cached, warm.computed, warm.cached) == (2, 0, 0, 2)
+    assert all(cold.results[k].equals(warm.results[k]) for k in series)
+    assert cold.results["a"].height == 48 and seen[-1] == 1.0
+    grown = F.cached_map(F.seasonal_naive, series, replace(params, growth=1.5, horizon=timedelta(days=7)), cache_dir=tmp_path)
+    assert (grown.computed, grown.cached) == (0, 2), "growth and horizon are applied after the cache"
+    assert grown.results["b"]["yhat"].to_list()[-1] == pytest.approx(7.5)
+
+
+def test_changed_data_misses_the_cache(tmp_path):
+    series = hourly([1.0] * (8 * 24))
+    params = F.ForecastParams(horizon=timedelta(days=1))
+    F.cached_map(F.seasonal_naive, {"a": series}, params, cache_dir=tmp_path)
+    changed = series.with_columns(pl.when(pl.col("ts") == pl.col("ts").max()).then(2.0).otherwise(pl.col("y")).alias("y"))
+    assert F.fingerprint(changed) != F.fingerprint(series)
+    assert F.cached_map(F.seasonal_naive, {"a": changed}, params, cache_dir=tmp_path).computed == 1
+
+
+def test_parallel_fits_in_two_processes_match_in_process_fits_and_report_errors(tmp_path):
+    series = {f"s{i}": hourly([float((j * (i + 1)) % 24) for j in range(8 * 24)]) for i in range(3)}
+    series["short"] = hourly([1.0] * 24)
+    params = F.ForecastParams(horizon=timedelta(days=1))
+    parallel = F.cached_map(F.seasonal_naive, series, params, cache_dir=None, workers=2)
+    serial = F.cached_map(F.seasonal_naive, series, params, cache_dir=None, workers=1)
+    assert sorted(parallel.results) == ["s0", "s1", "s2"]
+    assert "at least 7 days" in parallel.errors["short"]
+    assert all(parallel.results[k].equals(serial.results[k]) for k in parallel.results)

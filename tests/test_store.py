@@ -1,0 +1,132 @@
+"""The store layer: DSN handling, bound parameters, and clear errors for every way a server fails."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from analytics import store as store_module
+from analytics.errors import SourceError
+from analytics.store import Store, describe
+
+
+@pytest.mark.parametrize(
+    ("dsn", "engine", "location"),
+    [
+        ("chdb:///srv/db", "chdb", "/srv/db"),
+        ("https://bob:s3cret@ch.example:8443/telemetry", "server", "https://ch.example:8443/telemetry"),
+        ("http://ch.local:8123/", "server", "http://ch.local:8123/"),
+    ],
+    ids=["embedded path", "server url hides the password", "plain http server"],
+)
+def test_a_dsn_is_described_without_credentials(dsn, engine, location):
+    target = describe(dsn)
+    assert (target.engine, target.location) == (engine, location)
+    assert "s3cret" not in str(target)
+
+
+def test_a_dsn_that_is_not_clickhouse_is_refused_with_a_hint():
+    with pytest.raises(SourceError, match="not a ClickHouse DSN.*chdb:///abs/path"):
+        describe("postgres://x@y/z")
+
+
+def test_a_hostile_filter_value_round_trips_as_data_not_sql(store):
+    hostile = "x' OR 1=1 --"
+    frame = store.query(
+        "SELECT {name:String} AS name, count() AS n FROM requests WHERE deployment = {name:String}",
+        {"name": hostile},
+    )
+    assert frame["name"].to_list() == [hostile]
+    assert frame["n"].to_list() == [0]
+
+
+def test_rollup_filters_treat_a_hostile_deployment_name_as_a_name(store):
+    from datetime import UTC, datetime
+
+    from analytics.queries import request_totals
+
+    result = request_totals(store, datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC),
+                            ["x' OR 1=1 --"], ["') OR ('1'='1"])
+    assert result.is_empty()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _serve(status: int | None):
+    """A local stand-in for a ClickHouse server: answers every request with `status`,
+    or never answers when status is None."""
+    release = threading.Event()
+
+    class Handler(BaseHTTPRequestHandler):
+        def _reply(self):
+            if status is None:
+                release.wait(10)
+                return
+            body = b"Code: 516. DB::Exception: default: Authentication failed" if status == 401 else b"boom"
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = _reply
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, release
+
+
+def test_a_refused_port_says_connection_refused():
+    with pytest.raises(SourceError, match="connection refused"):
+        Store(f"http://default@127.0.0.1:{_free_port()}/default")
+
+
+def test_wrong_credentials_say_authentication_failed():
+    server, _ = _serve(401)
+    try:
+        with pytest.raises(SourceError, match="authentication failed"):
+            Store(f"http://default:wrong@127.0.0.1:{server.server_port}/default")
+    finally:
+        server.shutdown()
+
+
+def test_a_server_error_names_the_target():
+    server, _ = _serve(500)
+    try:
+        with pytest.raises(SourceError, match=rf"127\.0\.0\.1:{server.server_port}"):
+            Store(f"http://default@127.0.0.1:{server.server_port}/default")
+    finally:
+        server.shutdown()
+
+
+def test_a_server_that_never_answers_times_out(monkeypatch):
+    monkeypatch.setattr(store_module, "CONNECT_TIMEOUT_S", 1)
+    monkeypatch.setattr(store_module, "QUERY_TIMEOUT_S", 1)
+    server, release = _serve(None)
+    try:
+        with pytest.raises(SourceError, match="no answer within the timeout|timed out"):
+            Store(f"http://default@127.0.0.1:{server.server_port}/default")
+    finally:
+        release.set()
+        server.shutdown()
+
+
+def test_a_second_process_on_the_same_embedded_path_is_told_it_is_in_use(store, db_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "analytics", "--dsn", f"chdb://{db_path}", "demo", "--if-empty"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "in use by another process" in lines[0]

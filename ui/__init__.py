@@ -1,0 +1,1 @@
+"""Streamlit-side glue: page setup and filters, the connection, cached loaders, formatting."""

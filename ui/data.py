@@ -1,0 +1,88 @@
+"""Cached loaders for the Overview and Data pages (the place st.cache_data appears for them).
+
+Cache keys are plain values (times, tuples of names); the store itself is a shared resource.
+Loaders read rollups only; the Data page's table statistics read ClickHouse's system tables.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import polars as pl
+import streamlit as st
+
+from analytics import names as N
+from analytics import overview, queries
+from ui.connection import get_store
+
+TTL_S = 60  # live dashboard: new telemetry shows within a minute
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def data_span() -> dict:
+    """First/last slot and request count of the rollup."""
+    row = queries.data_span(get_store()).row(0, named=True)
+    return row
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def filter_options() -> pl.DataFrame:
+    """(deployment, region) pairs for the sidebar filters."""
+    return queries.filter_options(get_store())
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def totals(start: datetime, end: datetime, deployments: tuple, regions: tuple) -> pl.DataFrame:
+    """Per-deployment measures and histograms over a range."""
+    return queries.request_totals(get_store(), start, end, list(deployments), list(regions))
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def summary(start: datetime, end: datetime, deployments: tuple, regions: tuple) -> pl.DataFrame:
+    """Per-deployment summary (req/s, error rate, percentiles) over a range."""
+    return overview.summarize(totals(start, end, deployments, regions), (end - start).total_seconds())
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def fleet_summary(start: datetime, end: datetime, deployments: tuple, regions: tuple) -> dict:
+    """The fleet as one row of the summary."""
+    frame = totals(start, end, deployments, regions)
+    if frame.is_empty():
+        return {}
+    merged = overview.fleet_totals(frame)
+    return overview.summarize(merged, (end - start).total_seconds()).row(0, named=True)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def series(start: datetime, end: datetime, deployments: tuple, regions: tuple, step: int) -> pl.DataFrame:
+    """Per-deployment time series at `step` seconds."""
+    slots = queries.request_slots(get_store(), start, end, list(deployments), list(regions), step_seconds=step)
+    return overview.series(slots, step)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def table_stats() -> pl.DataFrame:
+    """Rows, compressed and raw size of each table (from system.parts)."""
+    return get_store().query(
+        """SELECT table, sum(rows) AS rows,
+                  sum(data_compressed_bytes) AS compressed_bytes,
+                  sum(data_uncompressed_bytes) AS raw_bytes
+           FROM system.parts
+           WHERE active AND database = currentDatabase()
+           GROUP BY table ORDER BY table"""
+    )
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def freshness() -> pl.DataFrame:
+    """Per deployment: first and last request slot and requests in the last hour of data."""
+    return get_store().query(
+        f"""SELECT deployment, any(region) AS region, min(slot) AS first_ts, max(slot) AS last_ts,
+                   sum(requests) AS requests
+            FROM {N.REQUESTS_5M} GROUP BY deployment ORDER BY deployment"""
+    )
+
+
+def clear() -> None:
+    """Drop cached results (after an upload)."""
+    st.cache_data.clear()

@@ -1,0 +1,163 @@
+"""Every page starts with setup(): page config, navigation, connection badge, global filters.
+
+Filters (time range, deployments, regions) persist across pages in session state and are
+mirrored into the URL query string, so a copied link reproduces the view.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+
+import streamlit as st
+
+from analytics.errors import SourceError
+from ui import data
+from ui.connection import get_store
+
+ROOT = Path(__file__).resolve().parent.parent
+PRESETS = {"24h": ("Last 24 hours", 1), "7d": ("Last 7 days", 7), "28d": ("Last 28 days", 28),
+           "all": ("All data", None), "custom": ("Custom dates", None)}
+DEFAULT_RANGE = "7d"
+SAVED = "_saved_filters"
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The global filters: [start, end) in UTC and deployment/region selections (empty = all)."""
+
+    start: datetime
+    end: datetime
+    deployments: tuple[str, ...]
+    regions: tuple[str, ...]
+    data_start: datetime
+    data_end: datetime
+
+    @property
+    def seconds(self) -> float:
+        """Length of the range in seconds."""
+        return (self.end - self.start).total_seconds()
+
+    @property
+    def previous(self) -> tuple[datetime, datetime]:
+        """The period of equal length just before this one."""
+        return self.start - (self.end - self.start), self.start
+
+    @property
+    def step_seconds(self) -> int:
+        """A chart resolution giving at most ~200 points over the range."""
+        for step in (300, 900, 3600, 3 * 3600, 6 * 3600, 86400):
+            if self.seconds / step <= 200:
+                return step
+        return 86400
+
+
+def _pages() -> list[tuple[str, str]]:
+    pages = [("app.py", "Overview")]
+    for path in sorted((ROOT / "pages").glob("*.py"), key=lambda p: int(p.name.split("_")[0])):
+        pages.append((f"pages/{path.name}", path.stem.split("_", 1)[1].replace("_", " ")))
+    return pages
+
+
+def _navigation() -> None:
+    with st.sidebar:
+        st.markdown("### Serving reliability")
+        for script, label in _pages():
+            st.page_link(script, label=label)
+        st.divider()
+
+
+def _seed(key: str, value) -> None:
+    """Give a widget its initial value once (from the URL or the saved filters)."""
+    if key not in st.session_state:
+        st.session_state[key] = value
+
+
+def _initial(name: str, default, many: bool = False):
+    params = st.query_params
+    if name in params:
+        return params.get_all(name) if many else params[name]
+    return st.session_state.get(SAVED, {}).get(name, default)
+
+
+def _span() -> tuple[datetime, datetime, int]:
+    span = data.data_span()
+    if not span.get("requests"):
+        now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+        return now - timedelta(days=1), now, 0
+    first, last = span["first_slot"], span["last_slot"]
+    return first.astimezone(UTC), last.astimezone(UTC) + timedelta(minutes=5), int(span["requests"])
+
+
+def _sidebar_filters(data_start: datetime, data_end: datetime) -> Filters:
+    options = data.filter_options()
+    all_deployments = sorted(set(options["deployment"].to_list()))
+    all_regions = sorted({r for r in options["region"].to_list() if r})
+    with st.sidebar:
+        st.markdown("**Filters**")
+        range_key = _initial("range", DEFAULT_RANGE)
+        _seed("filter_range", range_key if range_key in PRESETS else DEFAULT_RANGE)
+        choice = st.selectbox("Time range", list(PRESETS), format_func=lambda k: PRESETS[k][0],
+                              key="filter_range", help="Relative to the newest data")
+        if choice == "custom":
+            first = _initial("from", (data_end - timedelta(days=7)).date().isoformat())
+            last = _initial("to", (data_end - timedelta(seconds=1)).date().isoformat())
+            _seed("filter_dates", (date.fromisoformat(first), date.fromisoformat(last)))
+            picked = st.date_input("Dates (UTC)", key="filter_dates",
+                                   min_value=data_start.date(), max_value=data_end.date())
+            day0, day1 = (picked if isinstance(picked, tuple) and len(picked) == 2 else (picked[0],) * 2)
+            start = datetime.combine(day0, time(), UTC)
+            end = min(datetime.combine(day1, time(), UTC) + timedelta(days=1), data_end)
+        elif PRESETS[choice][1] is None:
+            start, end = data_start, data_end
+        else:
+            start, end = data_end - timedelta(days=PRESETS[choice][1]), data_end
+        _seed("filter_regions", [r for r in _initial("region", [], many=True) if r in all_regions])
+        regions = st.multiselect("Regions", all_regions, key="filter_regions", placeholder="All regions")
+        in_region = sorted({d for d, r in options.iter_rows() if not regions or r in regions})
+        _seed("filter_deployments", [d for d in _initial("dep", [], many=True) if d in all_deployments])
+        if any(d not in in_region for d in st.session_state["filter_deployments"]):
+            st.session_state["filter_deployments"] = [
+                d for d in st.session_state["filter_deployments"] if d in in_region]
+        deployments = st.multiselect("Deployments", in_region, key="filter_deployments",
+                                     placeholder="All deployments")
+    saved = {"range": choice, "region": regions, "dep": deployments}
+    if choice == "custom":
+        saved |= {"from": start.date().isoformat(), "to": (end - timedelta(seconds=1)).date().isoformat()}
+    st.session_state[SAVED] = saved
+    st.query_params.from_dict({k: v for k, v in saved.items() if v})
+    return Filters(start, end, tuple(deployments), tuple(regions), data_start, data_end)
+
+
+def _badge(data_start: datetime, data_end: datetime, requests: int) -> None:
+    store = get_store()
+    with st.sidebar:
+        st.divider()
+        engine = "embedded chDB" if store.target.engine == "chdb" else "ClickHouse server"
+        st.caption(f"**{engine}** · `{store.target.location}`")
+        if requests:
+            st.caption(f"Data {data_start:%Y-%m-%d %H:%M} → {data_end:%Y-%m-%d %H:%M} UTC · "
+                       f"{requests:,} requests")
+        else:
+            st.caption("No request data yet: run `python -m analytics demo` or upload on the Data page.")
+
+
+def setup(title: str) -> Filters:
+    """Configure the page and draw navigation, filters and the connection badge."""
+    st.set_page_config(page_title=f"{title} · Serving reliability", layout="wide")
+    _navigation()
+    try:
+        data_start, data_end, requests = _span()
+        filters = _sidebar_filters(data_start, data_end)
+        _badge(data_start, data_end, requests)
+    except SourceError as exc:
+        st.title(title)
+        st.error(f"Cannot read telemetry: {exc}")
+        st.info("Check the connection: the `CLICKHOUSE_URL` environment variable, or "
+                "`[connections.clickhouse]` in `.streamlit/secrets.toml` (see "
+                "`.streamlit/secrets.toml.example`). Without either, the embedded database in "
+                "`.data/` is used.")
+        st.stop()
+    st.title(title)
+    return filters

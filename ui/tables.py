@@ -1,0 +1,52 @@
+"""Tables with readable headers and a CSV download under each."""
+
+from __future__ import annotations
+
+import polars as pl
+import streamlit as st
+
+from ui.format import label
+
+# Column-name suffixes -> how the cell is formatted (Streamlit NumberColumn printf formats).
+_FORMATS = (
+    ("_rate", "percent"),
+    ("availability", "percent"),
+    ("attainment", "percent"),
+    ("_ms", "%.0f"),
+    ("rps", "%.3f"),
+    ("_tps", "%.1f"),
+)
+
+
+def _column_config(frame: pl.DataFrame) -> dict:
+    config = {}
+    for column in frame.columns:
+        name = label(column)
+        fmt = None
+        if frame[column].dtype.is_numeric():
+            for suffix, candidate in _FORMATS:
+                if column.endswith(suffix):
+                    fmt = candidate
+                    break
+            fmt = fmt or ("localized" if frame[column].dtype.is_integer() else "%.3g")
+            config[column] = st.column_config.NumberColumn(name, format=fmt)
+        elif frame[column].dtype == pl.Datetime or isinstance(frame[column].dtype, pl.Datetime):
+            config[column] = st.column_config.DatetimeColumn(name, format="YYYY-MM-DD HH:mm")
+        else:
+            config[column] = st.column_config.Column(name)
+    return config
+
+
+def show_table(frame: pl.DataFrame, name: str, *, height: int | None = None, caption: str | None = None) -> None:
+    """Show a frame with readable column labels and a 'Download CSV' button named after it."""
+    st.dataframe(frame, column_config=_column_config(frame), hide_index=True,
+                 height=height or "auto")
+    if caption:
+        st.caption(caption)
+    st.download_button(
+        f"Download {name} (CSV)",
+        data=frame.write_csv(),
+        file_name=f"{name.lower().replace(' ', '_')}.csv",
+        mime="text/csv",
+        key=f"download_{name}",
+    )
