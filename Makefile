@@ -31,7 +31,7 @@ demo: install
 	$(PY) -m analytics demo
 
 bench: install
-	$(PY) -m analytics bench
+	$(PY) -m analytics --dsn chdb://$(CURDIR)/.data/bench bench
 
 clean:
 	rm -rf .data $(VENV)

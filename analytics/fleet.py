@@ -79,6 +79,12 @@ FLEET = (
     DemoDeployment("embed-bge-large-use", "bge-large-en-v1.5", "embedding", 0.335, "us-east", "L4-24GB", 1, 4, 6.0, 0.5, 0, 0, 0, 300, owner="search"),
     DemoDeployment("embed-bge-large-euw", "bge-large-en-v1.5", "embedding", 0.335, "eu-west", "L4-24GB", 1, 2, 2.5, 0.45, 0, 0, 0, 300, owner="search"),
     DemoDeployment("fraud-xgb-use", "fraud-gbdt", "classic", None, "us-east", "L4-24GB", 1, 2, 3.5, 0.4, 0, 0, 0, 0, owner="risk"),
+    DemoDeployment("chat-llama3-70b-aps", "llama-3-70b-instruct", "chat", 70, "ap-south", "H100-80GB", 4, 2, 0.6, 0.5, 340, 29, 250, 800, owner="apac-serving"),
+    DemoDeployment("chat-mistral-7b-use", "mistral-7b-instruct", "chat", 7, "us-east", "A100-80GB", 1, 4, 1.2, 0.55, 150, 13, 200, 600),
+    DemoDeployment("code-qwen-32b-aps", "qwen2.5-coder-32b", "code", 32, "ap-south", "H100-80GB", 2, 2, 0.5, 0.5, 280, 21, 110, 2000, owner="devtools"),
+    DemoDeployment("embed-bge-large-aps", "bge-large-en-v1.5", "embedding", 0.335, "ap-south", "L4-24GB", 1, 2, 1.5, 0.4, 0, 0, 0, 300, owner="search"),
+    DemoDeployment("rerank-bge-base-use", "bge-reranker-base", "embedding", 0.278, "us-east", "L4-24GB", 1, 2, 2.0, 0.45, 0, 0, 0, 450, owner="search"),
+    DemoDeployment("fraud-xgb-euw", "fraud-gbdt", "classic", None, "eu-west", "L4-24GB", 1, 2, 1.8, 0.35, 0, 0, 0, 0, owner="risk"),
     DemoDeployment("summarize-mixtral-aps", "mixtral-8x7b-instruct", "chat", 46.7, "ap-south", "A100-80GB", 2, 1, 0.04, 0.3, 400, 30, 350, 3000, owner="docs-team"),
 )
 

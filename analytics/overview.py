@@ -10,6 +10,7 @@ from analytics import names as N
 
 PERCENTILES = (0.50, 0.95, 0.99)
 LATENCY_SUMMARY_FIELDS = ("ttft", "e2e")
+HIST_FIELDS = ("ttft_ms", "e2e_ms")  # the histograms the overview reads
 # Metrics compared between this period and the previous one, and whether higher is worse.
 MOVER_METRICS = {"rps": False, "error_rate": True, "ttft_p99_ms": True, "e2e_p99_ms": True}
 
@@ -69,6 +70,8 @@ def fleet_totals(totals: pl.DataFrame) -> pl.DataFrame:
 
 def movers(current: pl.DataFrame, previous: pl.DataFrame, top: int = 8) -> pl.DataFrame:
     """Largest changes vs the previous period, worst first (relative change of each metric)."""
+    if current.is_empty() or previous.is_empty():
+        return pl.DataFrame()
     joined = current.join(previous, on="deployment", how="inner", suffix="_prev")
     rows = []
     for metric, higher_is_worse in MOVER_METRICS.items():

@@ -23,31 +23,43 @@ _FILTER = """
     AND (empty({regions:Array(String)}) OR has({regions:Array(String)}, r.region))
 """
 
-_MEASURES = f"""
+_COUNTS = """
     sum(r.requests) AS requests, sum(r.ok) AS ok, sum(r.error) AS error,
     sum(r.timeout) AS timeout, sum(r.rejected) AS rejected,
     sum(r.input_tokens) AS input_tokens, sum(r.output_tokens) AS output_tokens,
-    sum(r.ok_output_tokens) AS ok_output_tokens, sum(r.e2e_ms_sum) AS e2e_ms_sum,
-    {", ".join(f"countResampleMerge(0, {N.N_BUCKETS}, 1)(r.{h}) AS {h}" for h in HIST_COLUMNS)}
-"""
+    sum(r.ok_output_tokens) AS ok_output_tokens, sum(r.e2e_ms_sum) AS e2e_ms_sum"""
 
-SLOTS_SQL = f"""
+
+def _measures(fields: tuple[str, ...]) -> str:
+    """Counts plus merged histograms of the given latency fields only: merging a histogram
+    state costs ~50 ms per 40k rollup rows, so pages ask for the ones they show."""
+    unknown = set(fields) - set(N.LATENCY_FIELDS)
+    if unknown:
+        raise ValueError(f"unknown latency fields {sorted(unknown)}")
+    merges = [f"countResampleMerge(0, {N.N_BUCKETS}, 1)(r.{hist_column(f)}) AS {hist_column(f)}" for f in fields]
+    return ",\n    ".join([_COUNTS, *merges])
+
+
+def _slots_sql(fields: tuple[str, ...]) -> str:
+    return f"""
 SELECT
     toDateTime64(toStartOfInterval(r.slot, toIntervalSecond({{step:UInt32}})), 0, 'UTC') AS slot,
     deployment,
     any(r.region) AS region, any(r.model) AS model, any(r.gpu_type) AS gpu_type,
-    {_MEASURES}
+    {_measures(fields)}
 FROM {N.REQUESTS_5M} AS r
 WHERE {_FILTER}
 GROUP BY slot, deployment
 ORDER BY deployment, slot
 """
 
-TOTALS_SQL = f"""
+
+def _totals_sql(fields: tuple[str, ...]) -> str:
+    return f"""
 SELECT
     deployment,
     any(r.region) AS region, any(r.model) AS model, any(r.gpu_type) AS gpu_type,
-    {_MEASURES}
+    {_measures(fields)}
 FROM {N.REQUESTS_5M} AS r
 WHERE {_FILTER}
 GROUP BY deployment
@@ -84,15 +96,17 @@ def request_slots(
     deployments: list[str] | None = None,
     regions: list[str] | None = None,
     step_seconds: int = N.SLOT_SECONDS,
+    fields: tuple[str, ...] = N.LATENCY_FIELDS,
 ) -> pl.DataFrame:
     """Per (deployment, time slot of step_seconds, default 5 minutes): counts by status, token
     sums and latency histograms.
 
     Histogram columns (ttft_hist, tpot_hist, e2e_hist, queue_hist) are lists of N.N_BUCKETS
-    counts of 'ok' requests; see analytics.names.EDGES_MS for the bucket edges.
+    counts of 'ok' requests; see analytics.names.EDGES_MS for the bucket edges. `fields` limits
+    the histograms to those latency fields.
     """
     params = _params(start, end, deployments, regions) | {"step": int(step_seconds)}
-    return store.query(SLOTS_SQL, params)
+    return store.query(_slots_sql(tuple(fields)), params)
 
 
 def request_totals(
@@ -101,9 +115,10 @@ def request_totals(
     end: datetime,
     deployments: list[str] | None = None,
     regions: list[str] | None = None,
+    fields: tuple[str, ...] = N.LATENCY_FIELDS,
 ) -> pl.DataFrame:
     """Per deployment over the whole range: the same measures as request_slots."""
-    return store.query(TOTALS_SQL, _params(start, end, deployments, regions))
+    return store.query(_totals_sql(tuple(fields)), _params(start, end, deployments, regions))
 
 
 SPAN_SQL = f"""

@@ -53,3 +53,16 @@ def shared_data(relative: str) -> Path:
             pytest.fail(f"CI needs {path} (the shared data folder beside the checkout)")
         pytest.skip(f"{path} is absent: the shared data folder is not beside this checkout")
     return path
+
+
+def run_page(script: str, **query) -> "AppTest":
+    """Run a page under AppTest the way the app runs it (entrypoint app.py), with URL query
+    parameters; AppTest.from_file on a page alone breaks its navigation links."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    for key, value in query.items():
+        at.query_params[key] = value
+    if script != "app.py":
+        at.switch_page(script)
+    return at.run()

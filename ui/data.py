@@ -34,7 +34,8 @@ def filter_options() -> pl.DataFrame:
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def totals(start: datetime, end: datetime, deployments: tuple, regions: tuple) -> pl.DataFrame:
     """Per-deployment measures and histograms over a range."""
-    return queries.request_totals(get_store(), start, end, list(deployments), list(regions))
+    return queries.request_totals(get_store(), start, end, list(deployments), list(regions),
+                                  fields=overview.HIST_FIELDS)
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
@@ -56,7 +57,8 @@ def fleet_summary(start: datetime, end: datetime, deployments: tuple, regions: t
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def series(start: datetime, end: datetime, deployments: tuple, regions: tuple, step: int) -> pl.DataFrame:
     """Per-deployment time series at `step` seconds."""
-    slots = queries.request_slots(get_store(), start, end, list(deployments), list(regions), step_seconds=step)
+    slots = queries.request_slots(get_store(), start, end, list(deployments), list(regions),
+                                   step_seconds=step, fields=overview.HIST_FIELDS)
     return overview.series(slots, step)
 
 

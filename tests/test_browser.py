@@ -1,0 +1,143 @@
+"""Real browser: every page of a running `streamlit run`, opened by URL in headless Chromium.
+
+Each page must finish its script with no exception element; the Overview's time-range filter is
+moved through the UI and must land in the URL; pages with sliders get one moved. Screenshots are
+saved to screenshots/ for people to look at.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHOTS = ROOT / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+
+
+def _page_urls() -> list[tuple[str, str]]:
+    pages = [("overview", "")]
+    for path in sorted((ROOT / "pages").glob("*.py"), key=lambda p: int(p.name.split("_")[0])):
+        name = path.stem.split("_", 1)[1]
+        pages.append((name.lower(), name))
+    return pages
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
+        message = "Debian's chromium is not installed (apt-get install chromium chromium-driver)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        launched = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    """A seeded database of its own and a `streamlit run` on a free port, stopped afterwards."""
+    db = tmp_path_factory.mktemp("browser") / "telemetry"
+    env = dict(os.environ, CLICKHOUSE_URL=f"chdb://{db}")
+    seed = subprocess.run(
+        [sys.executable, "-m", "analytics", "demo", "--days", "21", "--requests", "200000",
+         "--end", "2026-11-01T00:00:00Z", "--scrape-seconds", "300"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert seed.returncode == 0, seed.stderr
+    port = _free_port()
+    log = open(tmp_path_factory.mktemp("logs") / "streamlit.log", "w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+         "--server.port", str(port), "--server.address", "127.0.0.1",
+         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError(f"streamlit did not start; see {log.name}") from None
+                time.sleep(0.5)
+        yield url
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+        log.close()
+
+
+def _open(page, url: str):
+    page.goto(url)
+    page.wait_for_selector(IDLE, timeout=180_000)
+    page.wait_for_selector("h1", timeout=60_000)
+    page.wait_for_selector(IDLE, timeout=180_000)
+    page.wait_for_timeout(1500)  # let plotly draw before the screenshot
+
+
+@pytest.mark.parametrize(("name", "path"), _page_urls(), ids=[n for n, _ in _page_urls()])
+def test_every_page_renders_without_an_exception(browser, app_url, name, path):
+    page = browser.new_page(viewport={"width": 1500, "height": 1100})
+    try:
+        _open(page, f"{app_url}/{path}")
+        assert page.locator('[data-testid="stException"]').count() == 0
+        sliders = page.locator('[data-testid="stSlider"] [role="slider"]')
+        if sliders.count():
+            sliders.first.focus()
+            page.keyboard.press("ArrowRight")
+            page.wait_for_timeout(300)
+            page.wait_for_selector(IDLE, timeout=180_000)
+            assert page.locator('[data-testid="stException"]').count() == 0
+        SHOTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+        assert page.locator(".js-plotly-plot, [data-testid='stDataFrame']").count() > 0
+    finally:
+        page.close()
+
+
+def test_moving_the_time_range_filter_updates_the_view_and_the_link(browser, app_url):
+    page = browser.new_page(viewport={"width": 1500, "height": 1100})
+    try:
+        _open(page, app_url)
+        before = page.locator('[data-testid="stMetricValue"]').first.inner_text()
+        page.locator(".st-key-filter_range").click()
+        page.get_by_role("option", name="Last 24 hours").click()
+        page.wait_for_function("() => window.location.search.includes('range=24h')", timeout=60_000)
+        page.wait_for_selector(IDLE, timeout=180_000)
+        page.wait_for_timeout(500)
+        assert page.locator('[data-testid="stException"]').count() == 0
+        after = page.locator('[data-testid="stMetricValue"]').first.inner_text()
+        assert after != before
+        # The link reproduces the view in a fresh tab.
+        copy = browser.new_page()
+        _open(copy, page.url)
+        assert copy.locator('[data-testid="stMetricValue"]').first.inner_text() == after
+        copy.close()
+    finally:
+        page.close()

@@ -1,0 +1,136 @@
+"""Ingestion: real trace formats load, bad input names file/row/column and loads nothing."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from analytics import ingest
+from analytics import names as N
+from analytics.errors import InputError
+from tests.conftest import shared_data
+
+DATA = Path(__file__).parent / "data"
+
+
+def _count(store, deployment: str) -> int:
+    return store.scalar(f"SELECT count() FROM {N.REQUESTS} WHERE deployment = {{d:String}}", {"d": deployment})
+
+
+def test_the_azure_trace_excerpt_keeps_arrivals_and_token_counts():
+    frame = ingest.stage_file(DATA / "azure_code_excerpt.csv", "azure-llm", "test-azure").frame
+    assert frame.height == 200
+    first = frame.row(0, named=True)
+    # First data row: 2023-11-16 18:17:03.9799600, 4808 context tokens, 10 generated tokens.
+    assert first["ts"] == datetime(2023, 11, 16, 18, 17, 3, 979000, tzinfo=UTC)
+    assert (first["input_tokens"], first["output_tokens"], first["status"]) == (4808, 10, "ok")
+    assert frame["e2e_ms"].null_count() == 200  # an arrival trace has no latency
+
+
+def test_llmperf_failures_count_as_failures_not_fast_requests():
+    frame = ingest.stage_file(DATA / "llmperf_excerpt.json", "llmperf", "test-llmperf").frame
+    counts = dict(frame.group_by("status").len().iter_rows())
+    assert counts == {"ok": 15, "rejected": 2, "error": 1}
+    failed = frame.filter(pl.col("status") != "ok")
+    assert failed["ttft_ms"].null_count() == failed.height  # LLMPerf writes ttft 0 for these
+    assert frame.filter(pl.col("status") == "ok")["ttft_ms"].min() > 0
+
+
+def test_llmperf_latencies_become_milliseconds():
+    frame = ingest.stage_file(DATA / "llmperf_excerpt.json", "llmperf", "test-llmperf").frame
+    # lepton_7b.json, first record: ttft_s 1.1272406630000091, end_to_end_latency_s 4.543510072000004
+    first = frame.sort("ts").row(0, named=True)
+    assert first["ttft_ms"] == pytest.approx(1127.2406630000091, rel=1e-6)
+    assert first["e2e_ms"] == pytest.approx(4543.510072000004, rel=1e-6)
+
+
+def test_mooncake_relative_times_start_at_the_given_start():
+    start = datetime(2025, 2, 1, tzinfo=UTC)
+    frame = ingest.stage_file(DATA / "mooncake_conv_excerpt.jsonl", "mooncake", "test-moon", start).frame
+    assert frame.height == 100
+    assert frame["ts"].min() == start
+    assert frame.row(0, named=True)["input_tokens"] == 6758
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("ts,deployment,status,e2e_ms\n2024-01-01 00:00:00,a,ok,5\n2024-01-01 00:00:01,a,ok,-3\n",
+         r"bad\.csv: row 2, column 'e2e_ms': negative value"),
+        ("ts,deployment,status,e2e_ms\n2024-01-01 00:00:00,a,ok,5\nyesterday,a,ok,3\n",
+         r"row 2, column 'ts': 'yesterday' is not a time"),
+        ("ts,status,e2e_ms\n2024-01-01 00:00:00,ok,5\n", r"column 'deployment': missing column"),
+        ("ts,deployment,status,e2e_ms\n2024-01-01 00:00:00,a,ok,fast\n",
+         r"row 1, column 'e2e_ms': 'fast' is not a number"),
+        ("ts,deployment,status,e2e_ms\n2024-01-01 00:00:00,a,done,5\n",
+         r"row 1, column 'status': 'done' is not one of ok, error, timeout, rejected"),
+        ("ts,deployment,status,output_tokens\n2024-01-01 00:00:00,a,ok,-1\n",
+         r"row 1, column 'output_tokens': negative value"),
+    ],
+    ids=["negative latency", "unparseable time", "missing column", "wrong type", "unknown status",
+         "negative token count"],
+)
+def test_bad_input_names_file_row_and_column(tmp_path, content, message):
+    path = tmp_path / "bad.csv"
+    path.write_text(content)
+    with pytest.raises(InputError, match=message):
+        ingest.stage_file(path, "requests")
+
+
+def test_one_bad_file_among_good_ones_loads_nothing(store, tmp_path):
+    good = tmp_path / "good.csv"
+    good.write_text("ts,deployment,status,e2e_ms\n2024-01-01 00:00:00,test-atomic,ok,5\n")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("ts,deployment,status,e2e_ms\n2024-01-01 00:00:00,test-atomic,ok,-5\n")
+    with pytest.raises(InputError):
+        ingest.load_files(store, [good, bad], "requests")
+    assert _count(store, "test-atomic") == 0
+
+
+def test_our_schema_round_trips_through_parquet(store, tmp_path):
+    frame = pl.DataFrame({
+        "ts": [datetime(2024, 5, 1, 12, tzinfo=UTC)] * 2, "deployment": ["test-parquet"] * 2,
+        "status": ["ok", "timeout"], "ttft_ms": [120.0, None], "e2e_ms": [900.0, 30000.0],
+        "output_tokens": [50, 0],
+    })
+    path = tmp_path / "requests.parquet"
+    frame.write_parquet(path)
+    ingest.load_files(store, [path])
+    assert _count(store, "test-parquet") == 2
+
+
+def _cli(db: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "analytics", "--dsn", f"chdb://{db}", *args],
+                          capture_output=True, text=True, timeout=300, cwd=Path(__file__).parent.parent)
+
+
+def test_the_command_line_loads_the_real_traces_and_refuses_a_malformed_file(tmp_path):
+    azure = shared_data("azure-llm-2023-code/AzureLLMInferenceTrace_code.csv")
+    db = tmp_path / "db"
+    result = _cli(db, "ingest", str(azure), "--format", "azure-llm", "--deployment", "azure-code")
+    assert result.returncode == 0, result.stderr
+    assert "8,819 rows" in result.stdout
+    result = _cli(db, "ingest", str(shared_data("mooncake-fast25-conv/conversation_trace.jsonl")),
+                  *sorted(str(p) for p in shared_data("llmperf-leaderboard/individual").glob("*.json")))
+    assert result.returncode == 0, result.stderr
+    assert "12,031 rows" in result.stdout and result.stdout.count("rows into requests") == 20
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:17:03.9799600,10,x\n")
+    result = _cli(db, "ingest", str(bad), "--format", "azure-llm")
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"error: {bad}: row 1, column 'output_tokens': 'x' is not a whole number"
+    result = _cli(db, "ingest", str(DATA / "azure_code_excerpt.csv"), "--format", "azure-llm",
+                  "--deployment", "azure-code")
+    assert result.returncode == 0
+    # 8,819 + 12,031 + 2,845 LLMPerf rows + 200 from the excerpt: the bad file added nothing.
+    count = subprocess.run(
+        [sys.executable, "-c", "import sys; from analytics.store import Store; "
+         "print(Store(sys.argv[1]).scalar('SELECT count() FROM requests'))", f"chdb://{db}"],
+        capture_output=True, text=True, timeout=120, cwd=Path(__file__).parent.parent)
+    assert count.stdout.strip() == str(8819 + 12031 + 2845 + 200)
