@@ -75,7 +75,7 @@ def time_series(
     if tick_format:
         fig.update_yaxes(tickformat=tick_format)
     if log_y:
-        fig.update_yaxes(type="log", rangemode="normal")
+        fig.update_yaxes(type="log", rangemode="normal", dtick=1)  # label decades only
     fig.update_layout(height=360, legend={"orientation": "v", "y": 1, "x": 1.02, "yanchor": "top",
                                           "font": {"size": 10}},
                       margin={"l": 60, "r": 10, "t": 70, "b": 40})

@@ -22,6 +22,10 @@ def run(args, store) -> int:
     """Seed the store, or skip when --if-empty and data exists."""
     from analytics.__main__ import parse_time
 
+    if args.if_empty and store.target.engine != "chdb":
+        print(f"demo: {store.target} is a ClickHouse server; demo data is only seeded there when "
+              "asked for explicitly (python -m analytics demo)")
+        return 0
     if args.if_empty and store.scalar(f"SELECT count() FROM {N.REQUESTS}"):
         print("demo: the store already has requests; nothing to do")
         return 0

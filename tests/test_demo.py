@@ -76,7 +76,9 @@ def test_the_latency_regression_runs_on_model_version_v2(store):
         {"d": incident.deployments[0]},
     )
     v2 = versions.filter(pl.col("model_version") == "v2").row(0, named=True)
-    assert v2["first"] == start and v2["last"] < start + incident.duration
+    # The first slot with v2 traffic: the rollout's slot, or one just after at this low volume.
+    assert start <= v2["first"] < start + timedelta(minutes=30)
+    assert v2["last"] < start + incident.duration
 
 
 def test_memory_pressure_fills_gpu_memory_during_the_incident(store):

@@ -65,3 +65,24 @@ def test_the_data_page_lists_tables_freshness_and_offers_upload(store):
     assert {"requests", "requests_5m", "gpu_metrics", "gpu_metrics_1h", "deployments"} <= set(tables["table"])
     assert len(at.dataframe[1].value) >= 14
     assert at.button  # the form's submit button
+
+
+def test_an_unreachable_database_gives_a_clear_message_not_a_traceback(store, monkeypatch):
+    import socket
+
+    import streamlit as st
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("CLICKHOUSE_URL", f"http://default@127.0.0.1:{port}/default")
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    try:
+        at = run_page("app.py")
+        assert not at.exception, [e.message for e in at.exception]
+        assert "connection refused" in at.error[0].value
+        assert "CLICKHOUSE_URL" in at.info[0].value
+    finally:
+        st.cache_resource.clear()
+        st.cache_data.clear()

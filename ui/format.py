@@ -76,4 +76,4 @@ def rate(value: float | None) -> str:
     """A per-second rate."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
-    return f"{value:,.2f}/s" if value < 100 else f"{value:,.0f}/s"
+    return f"{value:.3g}/s" if value < 100 else f"{value:,.0f}/s"

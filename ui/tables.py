@@ -10,6 +10,7 @@ from ui.format import label
 # Column-name suffixes -> how the cell is formatted (Streamlit NumberColumn printf formats).
 _FORMATS = (
     ("_rate", "percent"),
+    ("change", "percent"),
     ("availability", "percent"),
     ("attainment", "percent"),
     ("_ms", "%.0f"),
