@@ -57,7 +57,8 @@ class BacktestParams:
             "initial": initial.total_seconds(),
             "period": period.total_seconds(),
             "max_cutoffs": self.max_cutoffs,
-            "forecast": self.forecast.fit_key(),
+            # Folds forecast to their own reach without growth: the forecast horizon is irrelevant.
+            "forecast": replace(self.forecast, horizon=self.horizon, growth=1.0).fit_key(),
         }
 
 
@@ -157,7 +158,7 @@ def run_backtest(history: pl.DataFrame, params: BacktestParams) -> pl.DataFrame:
         base = seasonal_naive(train, fparams).rename(
             {"yhat": "base", "yhat_lower": "base_lower", "yhat_upper": "base_upper"}
         )
-        scale = seasonal_scale(regular_grid(train, step)["y"].fill_nan(None).to_numpy().astype(np.float64), m)
+        scale = seasonal_scale(regular_grid(train, step)["y"].to_numpy().astype(np.float64), m)
         folds.append(
             test.join(prophet, on="ts", how="left")
             .join(base, on="ts", how="left")

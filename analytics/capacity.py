@@ -1,7 +1,8 @@
 """From demand forecasts to GPUs: SLO-compliant throughput per GPU, GPUs needed, exhaustion dates.
 
-- Throughput per GPU under the SLO, measured from history: the highest hourly load per GPU
-  (demand / the deployment's GPUs) among hours in which the deployment met its latency SLO.
+- Throughput per GPU under the SLO, measured from history: the highest hourly offered load per GPU
+  (all requests of the hour, whatever their status, / the deployment's GPUs) among hours in which
+  the deployment met its latency SLO.
   An hour meets the SLO when, for every field of the SLO, the share of 'ok' requests with
   latency <= threshold is >= target; counts come from the rollup histograms and are exact at
   bucket edges (analytics.names.EDGES_MS); between edges the exact lower bound is used, so a
@@ -21,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -50,7 +52,7 @@ SELECT
     sum(output_tokens) AS n_output_tokens,
     {", ".join(f"countResampleMerge(0, {N.N_BUCKETS}, 1)({N.LATENCY_FIELDS[i].removesuffix('_ms')}_hist) AS h_{f}" for i, f in enumerate(N.LATENCY_FIELDS))}
 FROM {N.REQUESTS_5M}
-WHERE slot >= {{start:DateTime('UTC')}} AND slot < {{end:DateTime('UTC')}}
+WHERE slot >= {{start:DateTime64(0, 'UTC')}} AND slot < {{end:DateTime64(0, 'UTC')}}
     AND (empty({{deployments:Array(String)}}) OR has({{deployments:Array(String)}}, deployment))
     AND (empty({{regions:Array(String)}}) OR has({{regions:Array(String)}}, region))
 GROUP BY hour, deployment
@@ -60,15 +62,14 @@ ORDER BY deployment, hour
 
 @dataclass(frozen=True)
 class LatencySLO:
-    """A latency SLO: every field's share of requests <= its threshold must reach target."""
+    """Latency objectives (field, threshold_ms, target): an hour meets the SLO when, for every
+    objective, the share of requests with field <= threshold reaches the target."""
 
-    thresholds_ms: tuple[tuple[str, float], ...]
-    target: float
+    objectives: tuple[tuple[str, float, float], ...]
 
     def describe(self) -> str:
-        """Human-readable form, e.g. 'ttft <= 2000 ms and tpot <= 100 ms for 95% of requests'."""
-        parts = " and ".join(f"{f.removesuffix('_ms')} <= {t:g} ms" for f, t in self.thresholds_ms)
-        return f"{parts} for {self.target:.1%} of requests"
+        """Human-readable form, e.g. 'ttft <= 2000 ms for 95.0% and tpot <= 100 ms for 95.0%'."""
+        return " and ".join(f"{f.removesuffix('_ms')} <= {t:g} ms for {q:.1%}" for f, t, q in self.objectives)
 
 
 def parse_slo(deployment: str, spec: Mapping[str, float]) -> LatencySLO:
@@ -78,7 +79,7 @@ def parse_slo(deployment: str, spec: Mapping[str, float]) -> LatencySLO:
     target = float(spec["target"])
     if not 0.0 < target < 1.0:
         raise SpecError(f"{deployment}: target must be a ratio in (0, 1), got {spec['target']!r}")
-    fields = []
+    objectives = []
     for name, value in spec.items():
         if name == "target":
             continue
@@ -86,16 +87,44 @@ def parse_slo(deployment: str, spec: Mapping[str, float]) -> LatencySLO:
             raise SpecError(f"{deployment}: unknown latency field {name!r} (use {', '.join(N.LATENCY_FIELDS)})")
         if not float(value) > 0:
             raise SpecError(f"{deployment}: threshold for {name} must be > 0 ms, got {value!r}")
-        fields.append((name, float(value)))
-    if not fields:
+        objectives.append((name, float(value), target))
+    if not objectives:
         raise SpecError(f"{deployment}: the latency SLO names no latency field")
-    return LatencySLO(tuple(sorted(fields)), target)
+    return LatencySLO(tuple(sorted(objectives)))
 
 
-def slo_for(deployment: str, kind: str | None, slos: Mapping[str, Mapping[str, float]] | None) -> LatencySLO:
-    """The deployment's SLO from ``slos``, else the default for its kind."""
+def latency_slos_from_specs(specs, deployments: pl.DataFrame) -> dict[str, LatencySLO]:
+    """Per deployment, the latency SLOs of analytics.slo_spec that cover it, as one LatencySLO.
+
+    Goodput SLOs (ttft AND tpot per request) need the joint distribution, which per-field
+    histograms do not give, so they are left out; availability SLOs are not about load.
+    """
+    out = {}
+    for row in deployments.iter_rows(named=True):
+        objectives = [
+            (slo.sli.field, float(slo.sli.threshold_ms), float(slo.target))
+            for slo in specs
+            if slo.sli.kind == "latency" and slo.selector.matches(row["deployment"], row.get("model") or "", row.get("region") or "")
+        ]
+        if objectives:
+            out[row["deployment"]] = LatencySLO(tuple(sorted(set(objectives))))
+    return out
+
+
+def load_latency_slos(path: Path, deployments: pl.DataFrame) -> dict[str, LatencySLO]:
+    """Latency SLOs per deployment from an SLO file (analytics.slo_spec format); {} when absent."""
+    if not Path(path).is_file():
+        return {}
+    from analytics.slo_spec import load_slos  # YAML parsing only when a file is used
+
+    return latency_slos_from_specs(load_slos(path), deployments)
+
+
+def slo_for(deployment: str, kind: str | None, slos: Mapping | None) -> LatencySLO:
+    """The deployment's SLO from ``slos`` (LatencySLO or spec dict), else the default for its kind."""
     if slos and deployment in slos:
-        return parse_slo(deployment, slos[deployment])
+        given = slos[deployment]
+        return given if isinstance(given, LatencySLO) else parse_slo(deployment, given)
     return parse_slo(deployment, DEFAULT_SLOS.get(kind or "", DEFAULT_SLOS["chat"]))
 
 
@@ -118,7 +147,7 @@ def hourly_compliance(hours: pl.DataFrame, slo: LatencySLO, min_requests: int = 
     evaluable = np.ones(hours.height, dtype=bool)
     met = np.ones(hours.height, dtype=bool)
     worst = np.ones(hours.height)
-    for field, threshold in slo.thresholds_ms:
+    for field, threshold, target in slo.objectives:
         hist = hours[f"h_{field}"].list.to_array(N.N_BUCKETS).to_numpy() if hours.height else np.zeros((0, N.N_BUCKETS))
         cum = histogram.cumulative(hist)
         valid = cum[:, -1]
@@ -126,7 +155,7 @@ def hourly_compliance(hours: pl.DataFrame, slo: LatencySLO, min_requests: int = 
         with np.errstate(invalid="ignore", divide="ignore"):
             attainment = np.where(valid > 0, good / np.maximum(valid, 1), np.nan)
         evaluable &= valid >= min_requests
-        met &= np.nan_to_num(attainment, nan=0.0) >= slo.target
+        met &= np.nan_to_num(attainment, nan=0.0) >= target
         worst = np.fmin(worst, attainment)
     return hours.select("hour", "n_requests", "n_output_tokens").with_columns(
         pl.Series("evaluable", evaluable),

@@ -1,46 +1,28 @@
-"""Demand forecasts: the ONE Prophet adapter, the seasonal-naive baseline, cached parallel fits.
+"""Demand forecasts: the ONE Prophet adapter and the seasonal-naive baseline.
 
 Frames in and out are polars with a timezone-aware UTC ``ts`` column; the timezone is removed
 only at the Prophet boundary (Prophet wants naive pandas timestamps). A forecast frame has
 ``ts, yhat, yhat_lower, yhat_upper`` for the future steps after the last history row.
-
-Caching: ``cached_map`` keeps every result as a Parquet file named by a SHA-256 of (label,
-function, data fingerprint, parameters) under a cache folder (the app and the command line use
-``.data/forecast-cache``, git-ignored with ``.data/``). Files older than ``CACHE_MAX_AGE`` are
-pruned on each call. The growth multiplier is applied after the cache, so changing it never
-refits, and fits are made to MAX_HORIZON and trimmed, so changing the horizon does not refit either.
+Caching and parallel fits live in analytics.forecast_cache.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import os
-import time
-from collections.abc import Callable, Mapping
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
 from datetime import date, timedelta
-from multiprocessing import get_context
-from pathlib import Path
 from statistics import NormalDist
 
 import numpy as np
 import polars as pl
 
-from analytics.config import PROJECT_ROOT
 from analytics.errors import InputError, SpecError
 
 WEEK = timedelta(days=7)
 MAX_HORIZON = timedelta(weeks=12)
 MIN_HISTORY = timedelta(days=7)  # one weekly cycle: the floor Prophet's cross_validation puts on initial
-DEFAULT_CACHE_DIR = PROJECT_ROOT / ".data" / "forecast-cache"
-CACHE_MAX_AGE = timedelta(days=7)
-CACHE_VERSION = 1  # bump when the adapter's output changes meaning
 FORECAST_COLUMNS = ("ts", "yhat", "yhat_lower", "yhat_upper")
-
-Progress = Callable[[float, str], None]
 
 
 @dataclass(frozen=True)
@@ -77,6 +59,8 @@ class ForecastParams:
             raise SpecError(f"interval width must be in (0, 1), got {self.interval_width}")
         if not 0.0 < self.growth <= 10.0:
             raise SpecError(f"growth multiplier must be in (0, 10], got {self.growth}")
+        if self.uncertainty_samples < 0:
+            raise SpecError(f"uncertainty samples must be >= 0, got {self.uncertainty_samples}")
         if self.seasonality_mode not in ("additive", "multiplicative"):
             raise SpecError(f"seasonality mode must be additive or multiplicative, got {self.seasonality_mode!r}")
 
@@ -109,11 +93,12 @@ def check_history(history: pl.DataFrame) -> pl.DataFrame:
     if not isinstance(dtype, pl.Datetime) or dtype.time_zone is None:
         raise InputError("history ts must be a timezone-aware datetime (UTC)")
     frame = history.select(
-        pl.col("ts").dt.convert_time_zone("UTC").dt.cast_time_unit("us"), pl.col("y").cast(pl.Float64)
+        pl.col("ts").dt.convert_time_zone("UTC").dt.cast_time_unit("us"), pl.col("y").cast(pl.Float64).fill_nan(None)
     ).sort("ts")
-    known = frame.drop_nulls("y").filter(pl.col("y").is_not_nan())
-    if known.height < 2 or known["ts"].max() - known["ts"].min() < MIN_HISTORY:
-        span = known["ts"].max() - known["ts"].min() if known.height >= 2 else timedelta(0)
+    known = frame.drop_nulls("y")
+    # The span covered: first to last known row plus one step (168 hourly rows cover 7 days).
+    span = known["ts"].max() - known["ts"].min() + series_step(frame) if known.height >= 2 else timedelta(0)
+    if span < MIN_HISTORY:
         raise InputError(f"a forecast needs at least {MIN_HISTORY.days} days of data, got {span}")
     return frame
 
@@ -174,7 +159,6 @@ def prophet_forecast(history: pl.DataFrame, params: ForecastParams) -> pl.DataFr
         )
     train = (
         frame.drop_nulls("y")
-        .filter(pl.col("y").is_not_nan())
         .select(pl.col("ts").dt.replace_time_zone(None).alias("ds"), "y")
         .to_pandas()
     )
@@ -195,6 +179,8 @@ def prophet_forecast(history: pl.DataFrame, params: ForecastParams) -> pl.DataFr
         predicted = model.predict(future.select(pl.col("ts").dt.replace_time_zone(None).alias("ds")).to_pandas())
     finally:
         np.random.set_state(state)
+    if params.uncertainty_samples == 0:  # no sampling, no interval: the band collapses to yhat
+        predicted = predicted.assign(yhat_lower=predicted["yhat"], yhat_upper=predicted["yhat"])
     out = pl.from_pandas(predicted[["yhat", "yhat_lower", "yhat_upper"]])
     out = pl.concat([future, out], how="horizontal").with_columns(pl.col(FORECAST_COLUMNS[1:]).clip(lower_bound=0.0))
     return apply_growth(out, params.growth, params.horizon)
@@ -216,7 +202,7 @@ def seasonal_naive(history: pl.DataFrame, params: ForecastParams) -> pl.DataFram
     frame = check_history(history)
     step = series_step(frame)
     m = int(WEEK / step)
-    grid = regular_grid(frame, step).with_columns(pl.col("y").fill_nan(None))
+    grid = regular_grid(frame, step)
     n = grid.height
     y = grid["y"].to_numpy().astype(np.float64)  # nulls become NaN
     template = np.full(m, np.nan)
@@ -248,116 +234,3 @@ METHODS: dict[str, Callable[[pl.DataFrame, ForecastParams], pl.DataFrame]] = {
     "prophet": prophet_forecast,
     "seasonal_naive": seasonal_naive,
 }
-
-
-def fingerprint(history: pl.DataFrame) -> str:
-    """A SHA-256 of a (ts, y) series' timestamps and values: equal data, equal fingerprint."""
-    ts = history["ts"].dt.epoch("us").to_numpy()
-    y = history["y"].cast(pl.Float64).fill_null(float("nan")).to_numpy()
-    digest = hashlib.sha256(np.ascontiguousarray(ts, dtype=np.int64).tobytes())
-    digest.update(np.ascontiguousarray(y, dtype=np.float64).tobytes())
-    return digest.hexdigest()
-
-
-def cache_key(label: str, fn: Callable, history: pl.DataFrame, params) -> str:
-    """The cache file stem for one (label, function, data, parameters) combination."""
-    key_params = params.fit_key() if hasattr(params, "fit_key") else params
-    text = json.dumps(
-        [CACHE_VERSION, label, f"{fn.__module__}.{fn.__qualname__}", fingerprint(history), key_params],
-        sort_keys=True,
-        default=str,
-    )
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-@dataclass
-class Fits:
-    """Results of ``cached_map``: frames by label, one-line errors by label, and counts."""
-
-    results: dict[str, pl.DataFrame] = field(default_factory=dict)
-    errors: dict[str, str] = field(default_factory=dict)
-    cached: int = 0
-    computed: int = 0
-    seconds: float = 0.0
-
-
-def _run(fn, history, params):
-    try:
-        return fn(history, params), None
-    except (InputError, SpecError) as exc:
-        return None, str(exc)
-
-
-def _prune(cache_dir: Path, now: float) -> None:
-    for path in cache_dir.glob("*.parquet"):
-        try:
-            if now - path.stat().st_mtime > CACHE_MAX_AGE.total_seconds():
-                path.unlink()
-        except FileNotFoundError:  # pruned by a concurrent call
-            pass
-
-
-def cached_map(
-    fn: Callable[[pl.DataFrame, object], pl.DataFrame],
-    histories: Mapping[str, pl.DataFrame],
-    params,
-    *,
-    cache_dir: Path | None = DEFAULT_CACHE_DIR,
-    workers: int = 2,
-    progress: Progress | None = None,
-) -> Fits:
-    """Apply ``fn(history, params)`` to every labelled series, from the cache when possible.
-
-    Misses run in ``workers`` processes (spawned, so no state of a database client is forked);
-    a single miss runs in this process. ``fn`` must be a module-level function, and a script
-    calling this needs the usual ``if __name__ == "__main__":`` guard (spawned workers import
-    the main module). For ForecastParams, horizon and growth are applied after the cache, so
-    changing them never refits.
-    """
-    t0 = time.perf_counter()
-    is_forecast = isinstance(params, ForecastParams)
-    # Forecasts are always made to MAX_HORIZON and trimmed, so an hour's interval does not depend
-    # on the horizon shown (uncertainty samples are drawn for the whole future at once).
-    fit_params = replace(params, growth=1.0, horizon=MAX_HORIZON) if is_forecast else params
-    out = Fits()
-    keys = {label: cache_key(label, fn, h, fit_params) for label, h in histories.items()}
-    todo = []
-    for label, key in keys.items():
-        path = cache_dir / f"{key}.parquet" if cache_dir else None
-        if path is not None and path.is_file():
-            out.results[label] = pl.read_parquet(path)
-            out.cached += 1
-        else:
-            todo.append(label)
-    total = len(keys)
-
-    def done(label, frame, error):
-        if error is not None:
-            out.errors[label] = error
-        else:
-            out.results[label] = frame
-            if cache_dir is not None:
-                cache_dir.mkdir(parents=True, exist_ok=True)
-                tmp = cache_dir / f".{keys[label]}.{os.getpid()}.tmp"
-                frame.write_parquet(tmp)
-                os.replace(tmp, cache_dir / f"{keys[label]}.parquet")
-        out.computed += 1
-        if progress:
-            progress((out.cached + out.computed) / total, f"{label}: done")
-
-    if progress and total:
-        progress(out.cached / total, f"{out.cached} of {total} from cache")
-    if len(todo) <= 1 or workers <= 1:
-        for label in todo:
-            done(label, *_run(fn, histories[label], fit_params))
-    else:
-        with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=get_context("spawn")) as pool:
-            futures = {pool.submit(_run, fn, histories[label], fit_params): label for label in todo}
-            for future in as_completed(futures):
-                done(futures[future], *future.result())
-    if cache_dir is not None and cache_dir.is_dir():
-        _prune(cache_dir, time.time())
-    if is_forecast:
-        out.results = {k: apply_growth(trim(v, params.horizon), params.growth, params.horizon) for k, v in out.results.items()}
-    out.seconds = time.perf_counter() - t0
-    return out

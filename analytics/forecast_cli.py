@@ -8,16 +8,20 @@ import re
 import sys
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 from analytics import backtest as B
 from analytics import capacity as C
 from analytics import demand as D
 from analytics import forecast as F
+from analytics import forecast_cache as FC
+from analytics.config import PROJECT_ROOT
 from analytics.errors import InputError, SpecError
 from analytics.progress import ProgressBar
 from analytics.queries import deployments_table
 from analytics.store import Store
 
+DEFAULT_SLO_FILE = PROJECT_ROOT / "slos.yaml"
 _DURATION = re.compile(r"^\s*(\d+)\s*([hdw])\s*$")
 _UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
 
@@ -70,6 +74,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--growth", type=float, default=1.0, help="demand multiplier reached at the end of the horizon")
     parser.add_argument("--headroom", type=float, default=20.0, help="capacity headroom in percent (default 20)")
     parser.add_argument("--event", action="append", default=[], metavar="NAME:YYYY-MM-DD[:DAYS]", help="known event (repeatable)")
+    parser.add_argument("--slos", default=str(DEFAULT_SLO_FILE), metavar="FILE",
+                        help="SLO file whose latency SLOs define SLO-compliant throughput (default: slos.yaml "
+                             "in the project, when present; deployments it does not cover get defaults by kind)")
     parser.add_argument("--method", choices=sorted(F.METHODS), default="prophet", help="forecast method (default prophet)")
     parser.add_argument("--workers", type=int, default=2, help="parallel fit processes (default 2)")
     parser.add_argument("--no-cache", action="store_true", help="refit even when a cached fit exists")
@@ -82,7 +89,7 @@ class Result:
     names: list[str]
     metric: str
     params: F.ForecastParams
-    fits: F.Fits
+    fits: FC.Fits
     assessment: C.Assessment
     throughputs: dict[str, C.Throughput]
     backtests: dict[str, B.BacktestSummary]
@@ -120,16 +127,17 @@ def compute(store: Store, args, progress=None) -> Result:
         raise InputError(f"unknown deployment {unknown[0]!r} (known: {', '.join(known) or 'none'})")
     demand = D.hourly_demand(store, start, end)
     histories = {n: D.series(demand, n, args.metric) for n in names}
-    cache_dir = None if args.no_cache else F.DEFAULT_CACHE_DIR
-    fits = F.cached_map(F.METHODS[args.method], histories, params, cache_dir=cache_dir, workers=args.workers,
+    cache_dir = None if args.no_cache else FC.DEFAULT_CACHE_DIR
+    fits = FC.cached_map(F.METHODS[args.method], histories, params, cache_dir=cache_dir, workers=args.workers,
                         progress=progress("forecast") if progress else None)
     hist = C.hourly_histograms(store, start, end, names)
-    throughputs = C.measure_all(hist, deployments, None, args.metric, names)
+    slos = C.load_latency_slos(Path(args.slos), deployments) if args.slos else {}
+    throughputs = C.measure_all(hist, deployments, slos, args.metric, names)
     assessment = C.assess(fits.results, throughputs, deployments, args.headroom / 100.0)
     backtests, bt_errors = {}, {}
     if args.backtest:
         bt_params = B.auto_params(end - start, params.horizon, params)
-        bts = F.cached_map(B.run_backtest, histories, bt_params, cache_dir=cache_dir, workers=args.workers,
+        bts = FC.cached_map(B.run_backtest, histories, bt_params, cache_dir=cache_dir, workers=args.workers,
                            progress=progress("backtest") if progress else None)
         backtests = {n: B.summarize(frame) for n, frame in bts.results.items()}
         bt_errors = bts.errors
@@ -183,7 +191,7 @@ def to_json(result: Result) -> list[dict]:
 
 
 def _fmt(value, pattern="{:.3g}") -> str:
-    return "-" if value is None else pattern.format(value)
+    return "-" if _clean(value) is None else pattern.format(value)
 
 
 def to_text(result: Result) -> str:

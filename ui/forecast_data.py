@@ -19,6 +19,7 @@ from analytics import backtest as B
 from analytics import capacity as C
 from analytics import demand as D
 from analytics import forecast as F
+from analytics import forecast_cache as FC
 from analytics import queries
 from analytics.config import PROJECT_ROOT
 from analytics.errors import InputError, SpecError
@@ -91,14 +92,10 @@ def demand(start: datetime, end: datetime, regions: tuple) -> pl.DataFrame:
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def slos() -> dict:
     """Latency SLOs per deployment from slos.yaml where it covers them (defaults otherwise)."""
-    if not SLO_FILE.is_file():
-        return {}
-    from analytics.slo_spec import load_slos
-
     try:
-        return C.latency_slos_from_specs(load_slos(SLO_FILE), deployments())
+        return C.load_latency_slos(SLO_FILE, deployments())
     except SpecError:
-        return {}  # the SLO pages report a broken file; capacity falls back to defaults
+        return {}  # the SLO pages report a broken file; capacity falls back to the defaults
 
 
 def _histories(s: Scenario) -> dict[str, pl.DataFrame]:
@@ -108,18 +105,18 @@ def _histories(s: Scenario) -> dict[str, pl.DataFrame]:
 
 def _fill_cache(fn, histories: dict, params, label: str) -> None:
     """Fit whatever the disk cache lacks, in parallel, behind a progress bar."""
-    missing = [n for n, h in histories.items() if not F.is_cached(n, fn, h, params, F.DEFAULT_CACHE_DIR)]
+    missing = [n for n, h in histories.items() if not FC.is_cached(n, fn, h, params, FC.DEFAULT_CACHE_DIR)]
     if not missing:
         return
     bar = st.progress(0.0, text=f"{label}: {len(missing)} to fit")
-    F.cached_map(fn, {n: histories[n] for n in missing}, params, cache_dir=F.DEFAULT_CACHE_DIR,
+    FC.cached_map(fn, {n: histories[n] for n in missing}, params, cache_dir=FC.DEFAULT_CACHE_DIR,
                  progress=lambda f, m: bar.progress(min(f, 1.0), text=f"{label}: {m}"))
     bar.empty()
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False, max_entries=64)
 def _forecasts(s: Scenario) -> tuple[dict, dict]:
-    fits = F.cached_map(F.METHODS[s.method], _histories(s), s.params(), cache_dir=F.DEFAULT_CACHE_DIR)
+    fits = FC.cached_map(F.METHODS[s.method], _histories(s), s.params(), cache_dir=FC.DEFAULT_CACHE_DIR)
     return fits.results, fits.errors
 
 
@@ -151,7 +148,7 @@ def backtest(start: datetime, end: datetime, regions: tuple, name: str, metric: 
     history = _histories(s)[name]
     try:
         params = B.auto_params(end - start, s.params().horizon, s.params())
-        fits = F.cached_map(B.run_backtest, {name: history}, params, cache_dir=F.DEFAULT_CACHE_DIR)
+        fits = FC.cached_map(B.run_backtest, {name: history}, params, cache_dir=FC.DEFAULT_CACHE_DIR)
     except InputError as exc:
         return None, None, str(exc)
     if name in fits.errors:

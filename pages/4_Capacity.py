@@ -1,0 +1,122 @@
+"""Capacity: demand forecasts per deployment, their measured accuracy, and the GPUs they need."""
+
+import polars as pl
+import streamlit as st
+
+from analytics import charts_forecast as charts
+from analytics.capacity import outlook_table
+from analytics.demand import HOUR, METRICS
+from analytics.errors import InputError
+from ui import forecast_data as fd
+from ui import format as fmt
+from ui.page import setup
+from ui.tables import show_table
+
+filters = setup("Capacity")
+start, end = fd.history_window(filters.end, filters.data_start)
+st.caption(
+    f"Forecasts fit on hourly demand from {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC (up to "
+    f"{fd.HISTORY.days} days before the end of the selected range). GPUs needed = forecast upper bound / "
+    "the highest load per GPU at which the deployment met its latency SLO, plus headroom."
+)
+
+with st.expander("Scenario", expanded=True):
+    c1, c2, c3, c4 = st.columns(4)
+    weeks = c1.slider("Horizon (weeks)", 1, 12, 2, key="cap_weeks")
+    growth = c2.number_input("Growth multiplier by the horizon", 0.5, 5.0, 1.0, 0.1, key="cap_growth",
+                             help="Demand at the end of the horizon = this x the forecast, ramping linearly from now.")
+    headroom = c3.slider("Headroom (%)", 0, 100, 20, 5, key="cap_headroom")
+    interval = c4.slider("Interval width (%)", 50, 95, 80, 5, key="cap_interval")
+    c5, c6, c7 = st.columns([2, 1, 1])
+    events_text = c5.text_area("Known events (one per line: name, YYYY-MM-DD, days)", key="cap_events",
+                               placeholder="launch, 2026-11-20, 2", height=80,
+                               help="Prophet holidays: the effect is learned from the event's past occurrences.")
+    metric = c6.radio("Demand", list(METRICS), format_func=METRICS.get, key="cap_metric")
+    method = c7.radio("Forecast with", list(fd.METHOD_LABELS), format_func=fd.METHOD_LABELS.get, key="cap_method")
+    overlay = c7.toggle("Show the baseline too", key="cap_overlay")
+
+try:
+    events = fd.parse_events(events_text)
+except InputError as exc:
+    st.error(str(exc))
+    st.stop()
+
+table = fd.deployments()
+in_scope = table.filter(pl.col("region").is_in(filters.regions)) if filters.regions else table
+names = tuple(n for n in in_scope["deployment"].to_list() if not filters.deployments or n in filters.deployments)
+if not names or end - start < 7 * 24 * HOUR:
+    st.info("Forecasts need at least 7 days of hourly data for a deployment in scope: widen the filters.")
+    st.stop()
+scenario = fd.Scenario(start, end, filters.regions, names, metric, method, interval / 100, events, weeks,
+                       float(growth), headroom / 100)
+assessment, forecasts, errors = fd.assessment(scenario)
+outlooks = outlook_table(assessment, errors)
+unit = METRICS[metric]
+
+running_out = outlooks.filter(pl.col("capacity_exhausted_at").is_not_null()).sort("capacity_exhausted_at")
+k1, k2, k3 = st.columns(3)
+k1.metric("Deployments forecast", f"{len(forecasts)} of {len(names)}")
+k2.metric("Run out of capacity within the horizon", len(running_out))
+k3.metric("Capacity unknown", outlooks.filter(pl.col("per_gpu").is_null()).height,
+          help="No hour met the latency SLO, or too few busy hours to measure throughput.")
+for row in running_out.head(5).iter_rows(named=True):
+    st.warning(f"**{row['deployment']}**: capacity runs out on {row['capacity_exhausted_at']:%Y-%m-%d %H:%M} UTC "
+               f"({row['gpus_current']} {row['gpu_type']} GPUs now, {row['gpus_needed_peak']:.0f} needed at peak "
+               f"with {headroom}% headroom).")
+
+st.subheader("One deployment")
+default = running_out["deployment"][0] if running_out.height else names[0]
+name = st.selectbox("Deployment", names, index=names.index(default), key="cap_deployment")
+plan = assessment.plans.get(name)
+if name in errors:
+    st.error(f"No forecast for {name}: {errors[name]}")
+else:
+    o = assessment.outlooks[name]
+    base = fd.baseline(scenario, name) if overlay and method == "prophet" else None
+    fig = charts.forecast_chart(
+        fd.actuals(scenario, name), plan, title=f"{name}: hourly demand and {weeks}-week forecast", unit=unit,
+        interval_width=interval / 100, capacity=plan["capacity"][0] if plan["capacity"][0] is not None else None,
+        exhausted_at=o.capacity_exhausted_at, baseline=base, method=fd.METHOD_LABELS[method].split(" (")[0],
+    )
+    st.plotly_chart(fig, key="cap_chart")
+    tp = fd.throughputs(start, end, filters.regions, names, metric)[name]
+    if tp.per_gpu is None:
+        st.info(f"SLO-compliant throughput unknown: {tp.reason}. GPUs needed cannot be computed.")
+    else:
+        st.caption(f"SLO: {tp.slo}. Highest load per GPU that met it: {tp.per_gpu:.4g} {unit} "
+                   f"({tp.hours_met} of {tp.hours_evaluable} evaluable hours met the SLO).")
+
+    summary, folds, bt_error = fd.backtest(start, end, filters.regions, name, metric, interval / 100, events, weeks)
+    if summary is None:
+        st.info(f"Backtest not possible: {bt_error}")
+    else:
+        (st.warning if summary.prophet_worse else st.success)(summary.message)
+        accuracy = pl.DataFrame({
+            "method": ["Prophet", "Seasonal naive (same hour last week)"],
+            "mape": [summary.mape, summary.baseline_mape], "smape": [summary.smape, summary.baseline_smape],
+            "interval_coverage": [summary.coverage, summary.baseline_coverage],
+            "mase": [summary.mase, summary.baseline_mase],
+        })
+        show_table(accuracy, f"backtest {name}",
+                   caption=f"Rolling origin, {summary.folds} cutoffs, {summary.points} hourly points. MAPE and sMAPE "
+                           f"as ratios; coverage = share of actuals inside the {interval}% interval (nominal "
+                           f"{interval / 100:.2f}); MASE < 1 beats the in-sample seasonal-naive error (Hyndman & Koehler 2006).")
+
+st.subheader("Every deployment")
+show_table(outlooks.rename({"per_gpu": f"per_gpu ({unit})"}), "capacity outlook",
+           caption="Capacity runs out = first hour the forecast upper bound exceeds the SLO capacity of the current "
+                   "GPUs; headroom breached = first hour the GPUs needed (headroom included) exceed them.")
+
+st.subheader("Fleet: GPUs needed by GPU type and week")
+if assessment.fleet.is_empty():
+    st.info("No deployment in scope has a measured SLO-compliant throughput.")
+else:
+    st.plotly_chart(charts.fleet_chart(assessment.fleet), key="cap_fleet_chart")
+    for gpu_type, week in assessment.fleet_exhaustion.items():
+        if week is not None:
+            st.markdown(f"- **{gpu_type}**: short of GPUs from the week of {week:%Y-%m-%d} (headroom included).")
+    show_table(assessment.fleet, "gpus by type and week",
+               caption="Per GPU type, the sum of each deployment's peak-hour need in the week (pools are per "
+                       "deployment); deployments with unknown throughput count with their current GPUs.")
+st.caption(f"Forecast numbers: {fmt.count(sum(f.height for f in forecasts.values()))} hourly points. "
+           "Fits are cached on disk (.data/forecast-cache); growth, horizon and headroom never refit.")

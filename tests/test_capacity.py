@@ -1,0 +1,260 @@
+"""Demand series with explicit gaps (analytics.demand) and capacity from forecasts (analytics.capacity)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import polars as pl
+import pytest
+
+from analytics import capacity as C
+from analytics import demand as D
+from analytics import fleet
+from analytics import forecast as F
+from analytics import forecast_cache as FC
+from analytics import names as N
+from analytics.errors import SpecError
+from analytics.queries import deployments_table
+
+T0 = datetime(2026, 3, 2, tzinfo=UTC)
+HOUR = timedelta(hours=1)
+
+
+# --- Demand: the gap rule ---
+
+
+def counts(rows: list[tuple[int, str, int]], epoch_seconds: bool = False) -> pl.DataFrame:
+    """request_counts-like rows (hour offset, deployment, requests); output tokens = 10 x requests."""
+    frame = pl.DataFrame(
+        {
+            "bucket": [T0 + h * HOUR for h, _, _ in rows],
+            "deployment": [d for _, d, _ in rows],
+            "requests": pl.Series([r for _, _, r in rows], dtype=pl.UInt64),
+            "output_tokens": pl.Series([10 * r for _, _, r in rows], dtype=pl.UInt64),
+        }
+    )
+    if epoch_seconds:  # DateTime can arrive from the Arrow path as UInt32 epoch seconds
+        frame = frame.with_columns(pl.col("bucket").dt.epoch("s").cast(pl.UInt32))
+    return frame
+
+
+ROWS = [(0, "a", 3600), (0, "b", 7200), (1, "a", 3600), (3, "a", 3600), (3, "b", 3600), (3, "c", 36), (4, "b", 3600)]
+
+
+@pytest.mark.parametrize("epoch_seconds", [False, True], ids=["Datetime buckets", "epoch-second buckets"])
+def test_missing_rows_are_gaps_when_no_deployment_reported_and_zero_otherwise(epoch_seconds):
+    demand = D.demand_from_counts(counts(ROWS, epoch_seconds), T0, T0 + 5 * HOUR)
+    rps = {d: demand.filter(pl.col("deployment") == d)["rps"].to_list() for d in "abc"}
+    assert rps["a"] == [1.0, 1.0, None, 1.0, 0.0], "hour 2 has no row at all: a collection gap"
+    assert rps["b"] == [2.0, 0.0, None, 1.0, 1.0], "hour 1: others reported, so b had zero traffic"
+    assert rps["c"] == [None, None, None, 0.01, 0.0], "before its first row c is unknown, then zero"
+    assert demand.filter(pl.col("deployment") == "a")["output_tps"].to_list()[0] == 10.0
+
+
+def test_fleet_total_sums_known_values_and_keeps_gaps():
+    demand = D.demand_from_counts(counts(ROWS), T0, T0 + 5 * HOUR)
+    assert D.fleet_total(demand)["rps"].to_list() == [3.0, 1.0, None, 2.01, 1.0]
+
+
+@pytest.mark.parametrize(
+    "start, end, expected",
+    [
+        pytest.param(T0, T0 + 3 * HOUR, (T0, T0 + 3 * HOUR), id="whole hours are kept"),
+        pytest.param(T0 + timedelta(minutes=5), T0 + 3 * HOUR + timedelta(minutes=59), (T0 + HOUR, T0 + 3 * HOUR),
+                     id="partial hours at both ends are dropped"),
+        pytest.param(T0 + timedelta(minutes=5), T0 + timedelta(minutes=30), (T0 + HOUR, T0 + HOUR), id="no whole hour gives an empty range"),
+    ],
+)
+def test_hour_range_keeps_only_whole_hours(start, end, expected):
+    assert D.hour_range(start, end) == expected
+
+
+# --- Hourly SLO compliance from histograms (exact at bucket edges) ---
+
+
+def hist(at_ms: dict[float, int]) -> list[int]:
+    """A 61-bucket histogram with `count` values exactly at each edge (edge values sit in its bucket)."""
+    h = [0] * N.N_BUCKETS
+    for edge, count in at_ms.items():
+        h[int(np.flatnonzero(N.EDGES_MS == edge)[0])] += count
+    return h
+
+
+def hours_frame(ttft: list[dict], tpot: list[dict] | None = None, requests: list[int] | None = None) -> pl.DataFrame:
+    n = len(ttft)
+    empty = [hist({})] * n
+    return pl.DataFrame(
+        {
+            "hour": [T0 + i * HOUR for i in range(n)],
+            "deployment": ["d"] * n,
+            "n_requests": requests or [sum(h.values()) for h in ttft],
+            "n_output_tokens": [0] * n,
+            "h_ttft_ms": [hist(h) for h in ttft],
+            "h_tpot_ms": [hist(h) for h in tpot] if tpot else empty,
+            "h_e2e_ms": empty,
+            "h_queue_ms": empty,
+        },
+        schema_overrides={c: pl.List(pl.UInt64) for c in ("h_ttft_ms", "h_tpot_ms", "h_e2e_ms", "h_queue_ms")},
+    )
+
+
+TTFT_2S = C.parse_slo("d", {"ttft_ms": 2000, "target": 0.95})
+
+
+@pytest.mark.parametrize(
+    "slo, ttft, tpot, met",
+    [
+        pytest.param(TTFT_2S, {2000: 95, 2500: 5}, None, True, id="95 of 100 at exactly the threshold edge meet a 95% target"),
+        pytest.param(TTFT_2S, {2000: 94, 2500: 6}, None, False, id="94 of 100 miss a 95% target"),
+        pytest.param(C.parse_slo("d", {"ttft_ms": 2200, "target": 0.95}), {2000: 94, 2500: 6}, None, False,
+                     id="a threshold between edges uses the exact lower bound"),
+        pytest.param(C.parse_slo("d", {"ttft_ms": 2000, "tpot_ms": 100, "target": 0.95}), {1000: 100}, {100: 90, 120: 10}, False,
+                     id="every field of the SLO must meet the target"),
+        pytest.param(TTFT_2S, {1000: 10}, None, False, id="an hour with too few requests is not evaluated"),
+    ],
+)
+def test_hourly_compliance(slo, ttft, tpot, met):
+    out = C.hourly_compliance(hours_frame([ttft], [tpot] if tpot else None), slo, min_requests=20)
+    assert out["met_slo"].to_list() == [met]
+
+
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        pytest.param({"ttft_ms": 500}, "needs a 'target'", id="missing target"),
+        pytest.param({"ttft_ms": 500, "target": 95}, "ratio", id="target given in percent"),
+        pytest.param({"ttfb_ms": 500, "target": 0.9}, "unknown latency field", id="unknown field"),
+        pytest.param({"ttft_ms": 0, "target": 0.9}, "> 0 ms", id="zero threshold"),
+        pytest.param({"target": 0.9}, "names no latency field", id="no field"),
+    ],
+)
+def test_bad_latency_slos_are_refused(spec, message):
+    with pytest.raises(SpecError, match=message):
+        C.parse_slo("d", spec)
+
+
+def test_throughput_is_the_highest_load_per_gpu_among_hours_that_met_the_slo():
+    # 1, 2 and 3 requests/s on 2 GPUs; the 3 req/s hour misses the SLO -> 2 / 2 = 1.0 req/s per GPU.
+    good, bad = {1000: 100}, {1000: 50, 4000: 50}
+    hours = hours_frame([good, good, bad], requests=[3600, 7200, 10800])
+    tp = C.measure_throughput("d", hours, 2, TTFT_2S, min_hours=1)
+    assert (tp.per_gpu, tp.hours_evaluable, tp.hours_met, tp.reason) == (1.0, 3, 2, None)
+
+
+@pytest.mark.parametrize(
+    "ttft, gpus, reason",
+    [
+        pytest.param([{1000: 50, 4000: 50}] * 30, 2, "no hour met", id="no hour met the SLO"),
+        pytest.param([{1000: 100}] * 3, 2, "too little data", id="fewer evaluable hours than required"),
+        pytest.param([{1000: 100}] * 30, 0, "no GPUs", id="no GPUs in the deployments table"),
+    ],
+)
+def test_throughput_is_unknown_with_a_reason_instead_of_a_made_up_number(ttft, gpus, reason):
+    tp = C.measure_throughput("d", hours_frame(ttft, requests=[3600] * len(ttft)), gpus, TTFT_2S, min_hours=24)
+    assert tp.per_gpu is None and reason in tp.reason
+
+
+# --- GPUs needed and exhaustion ---
+
+
+def forecast_frame(upper: list[float]) -> pl.DataFrame:
+    ts = [T0 + (i + 1) * HOUR for i in range(len(upper))]
+    return pl.DataFrame({"ts": ts, "yhat": upper, "yhat_lower": upper, "yhat_upper": upper}).with_columns(
+        pl.col("ts").dt.cast_time_unit("us")
+    )
+
+
+def test_gpus_needed_is_upper_bound_over_throughput_plus_headroom_in_whole_replicas():
+    tp = C.Throughput("d", "rps", 1.0, 8, 100, 100, "x")
+    planned = C.plan(forecast_frame([5.0, 10.0, 10.5]), tp, gpus_per_replica=4, headroom=0.2)
+    # 5 x 1.2 = 6 -> 8; 10 x 1.2 = 12 -> 12; 10.5 x 1.2 = 12.6 -> 16 (replicas of 4 GPUs)
+    assert planned["gpus_needed"].to_list() == [8.0, 12.0, 16.0]
+    assert planned["capacity"].to_list() == [8.0] * 3
+    o = C.outlook("d", "L4", planned, tp)
+    assert o.capacity_exhausted_at == T0 + 2 * HOUR, "first hour whose upper bound (10) exceeds 8 GPUs x 1.0"
+    assert o.headroom_breached_at == T0 + 2 * HOUR and o.gpus_needed_peak == 16.0
+
+
+def test_a_forecast_within_capacity_has_no_exhaustion_date():
+    tp = C.Throughput("d", "rps", 1.0, 8, 100, 100, "x")
+    o = C.outlook("d", "L4", C.plan(forecast_frame([6.0, 7.9]), tp, 1, 0.0), tp)
+    assert o.capacity_exhausted_at is None and o.headroom_breached_at is None
+
+
+def test_fleet_table_adds_weekly_peaks_by_gpu_type_and_counts_unknown_deployments_as_they_are():
+    deployments = pl.DataFrame({
+        "deployment": ["a", "b", "c"], "gpu_type": ["L4", "L4", "L4"], "gpus_per_replica": [1, 1, 2], "replicas": [4, 2, 1],
+    })
+    known = C.Throughput("a", "rps", 1.0, 4, 100, 100, "x")
+    plans = {
+        "a": C.plan(forecast_frame([3.0, 5.0]), known, 1, 0.0),
+        "b": C.plan(forecast_frame([1.0, 2.0]), C.Throughput("b", "rps", 1.0, 2, 100, 100, "x"), 1, 0.0),
+        "c": C.plan(forecast_frame([1.0, 1.0]), C.Throughput("c", "rps", None, 2, 0, 0, "x", "no data"), 2, 0.0),
+    }
+    table = C.fleet_by_week(plans, deployments)
+    row = table.row(0, named=True)
+    # peaks: a 5, b 2, c unknown -> its current 2: 9 needed vs 4 + 2 + 2 = 8 current
+    assert (row["gpus_needed"], row["gpus_current"], row["short"], row["unknown"]) == (9.0, 8, 1.0, "c")
+    assert C.exhaustion_by_gpu_type(table) == {"L4": row["week"]}
+
+
+# --- On the demo fleet ---
+
+
+@pytest.fixture(scope="module")
+def demo_assessment(demo_store, tmp_path_factory):
+    end = demo_store.scalar(f"SELECT max(slot) FROM {N.REQUESTS_5M}")
+    end = (datetime.fromtimestamp(end, UTC) if isinstance(end, int) else end.astimezone(UTC)) + timedelta(minutes=5)
+    start = end - timedelta(days=21)
+    deployments = deployments_table(demo_store)
+    demand = D.hourly_demand(demo_store, start, end)
+    histories = {n: D.series(demand, n) for n in deployments["deployment"]}
+    fits = FC.cached_map(F.prophet_forecast, histories, F.ForecastParams(horizon=timedelta(days=14)),
+                        cache_dir=tmp_path_factory.mktemp("forecast-cache"), workers=2)
+    throughputs = C.measure_all(C.hourly_histograms(demo_store, start, end), deployments)
+    return demand, fits, C.assess(fits.results, throughputs, deployments, headroom=0.2)
+
+
+def test_demo_demand_has_every_hour_and_quiet_hours_are_zero_not_missing(demo_assessment):
+    demand, _, _ = demo_assessment
+    assert demand.group_by("deployment").len()["len"].unique().to_list() == [21 * 24]
+    quiet = demand.filter(pl.col("deployment") == fleet.LOW_TRAFFIC)
+    assert (quiet["requests"] == 0).sum() > 0
+    missing = quiet.filter(pl.col("requests").is_null())["ts"]
+    assert missing.is_empty() or missing.max() < quiet.drop_nulls("requests")["ts"].min(), "only before its first request"
+
+
+def test_the_growing_demo_deployment_runs_out_of_capacity_and_flat_ones_do_not(demo_assessment):
+    _, fits, assessment = demo_assessment
+    assert not fits.errors
+    outlooks = assessment.outlooks
+    growing = outlooks[fleet.GROWING]
+    assert growing.capacity_exhausted_at is not None
+    flat = [d.deployment for d in fleet.FLEET if d.growth_per_day == 0 and outlooks[d.deployment].per_gpu is not None]
+    assert len(flat) >= 10
+    assert {d: outlooks[d].capacity_exhausted_at for d in flat} == {d: None for d in flat}
+
+
+def test_the_low_traffic_demo_deployment_has_unknown_capacity_with_a_reason(demo_assessment):
+    _, _, assessment = demo_assessment
+    o = assessment.outlooks[fleet.LOW_TRAFFIC]
+    assert o.per_gpu is None and o.gpus_needed_peak is None and "too little data" in o.reason
+    table = C.outlook_table(assessment)
+    assert table.height == len(fleet.FLEET)
+    assert table.filter(pl.col("deployment") == fleet.LOW_TRAFFIC)["reason"].item().startswith("too little data")
+
+
+def test_latency_slos_come_from_the_slo_files_where_they_cover_a_deployment():
+    from analytics.slo_spec import parse_documents
+
+    specs = parse_documents([{"defaults": {"window": "28d"}, "slos": [
+        {"name": "chat-ttft", "deployments": ["chat-*"], "sli": {"latency": {"field": "ttft_ms", "threshold_ms": 2000}}, "target": 99},
+        {"name": "a-ttft", "deployments": ["chat-a"], "sli": {"latency": {"field": "ttft_ms", "threshold_ms": 600}}, "target": 99.5},
+        {"name": "avail", "sli": "availability", "target": 99.9},
+    ]}])
+    deployments = pl.DataFrame({"deployment": ["chat-a", "chat-b", "embed-c"], "model": ["m"] * 3, "region": ["r"] * 3})
+    slos = C.latency_slos_from_specs(specs, deployments)
+    assert slos["chat-a"].objectives == (("ttft_ms", 600.0, 0.995), ("ttft_ms", 2000.0, 0.99))
+    assert slos["chat-b"].objectives == (("ttft_ms", 2000.0, 0.99),)
+    assert "embed-c" not in slos, "availability SLOs do not limit throughput; defaults apply"

@@ -1,0 +1,102 @@
+"""`python -m analytics forecast` (analytics.forecast_cli) against the demo store."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from analytics import fleet
+from analytics import forecast_cache as FC
+from analytics import forecast_cli as cli
+from analytics import names as N
+from analytics.errors import InputError
+
+JSON_KEYS = {
+    "deployment", "metric", "horizon_hours", "mape", "smape", "coverage", "mase", "baseline_mape",
+    "gpus_needed_peak", "capacity_exhausted_at", "forecast",
+}
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setattr(FC, "DEFAULT_CACHE_DIR", tmp_path / "forecast-cache")
+
+
+@pytest.fixture(scope="module")
+def demo_end(demo_store) -> str:
+    last = demo_store.scalar(f"SELECT max(slot) FROM {N.REQUESTS_5M}")
+    last = datetime.fromtimestamp(last, UTC) if isinstance(last, int) else last
+    return (last + timedelta(minutes=5)).isoformat()
+
+
+def run(store, capsys, *argv) -> tuple[int, str]:
+    parser = argparse.ArgumentParser()
+    cli.add_arguments(parser)
+    code = cli.run(parser.parse_args(list(argv)), store)
+    return code, capsys.readouterr().out
+
+
+def test_json_gives_every_field_per_deployment_and_the_forecast_rows(demo_store, demo_end, capsys):
+    code, out = run(demo_store, capsys, "--json", "--days", "21", "--end", demo_end, "--horizon", "2d",
+                    "--method", "seasonal_naive", "--deployment", fleet.GROWING, "--deployment", fleet.LOW_TRAFFIC)
+    assert code == 0
+    rows = {r["deployment"]: r for r in json.loads(out)}
+    assert set(rows) == {fleet.GROWING, fleet.LOW_TRAFFIC}
+    growing = rows[fleet.GROWING]
+    assert JSON_KEYS <= set(growing)
+    assert (growing["metric"], growing["horizon_hours"], len(growing["forecast"])) == ("rps", 48, 48)
+    first = datetime.fromisoformat(growing["forecast"][0]["ts"])
+    assert first == datetime.fromisoformat(demo_end), "the forecast starts at the end of the history"
+    assert growing["mape"] is None, "accuracy needs --backtest"
+    quiet = rows[fleet.LOW_TRAFFIC]
+    assert quiet["gpus_needed_peak"] is None and quiet["capacity_exhausted_at"] is None
+    assert "too little data" in quiet["reason"]
+
+
+def test_backtest_fills_the_accuracy_fields_and_the_growing_deployment_runs_out(demo_store, demo_end, capsys):
+    code, out = run(demo_store, capsys, "--json", "--backtest", "--days", "21", "--end", demo_end,
+                    "--deployment", fleet.GROWING)
+    assert code == 0
+    (row,) = json.loads(out)
+    for key in ("mape", "smape", "coverage", "mase", "baseline_mape"):
+        assert isinstance(row[key], float) and row[key] >= 0, key
+    assert datetime.fromisoformat(row["capacity_exhausted_at"]) > datetime.fromisoformat(demo_end)
+    assert row["gpus_needed_peak"] > row["gpus_current"]
+
+
+def test_text_output_lists_deployments_and_the_fleet_by_gpu_type(demo_store, demo_end, capsys):
+    code, out = run(demo_store, capsys, "--days", "21", "--end", demo_end, "--method", "seasonal_naive")
+    assert code == 0
+    assert "capacity runs out" in out and "GPU type" in out
+    assert all(d.deployment in out for d in fleet.FLEET)
+    assert "unknown: too little data" in out
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [("14d", timedelta(days=14)), ("2w", timedelta(weeks=2)), ("36h", timedelta(hours=36)), ("12w", timedelta(weeks=12))],
+    ids=["days", "weeks", "hours", "the 12-week maximum"],
+)
+def test_horizons_are_parsed(text, expected):
+    assert cli.parse_horizon(text) == expected
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        pytest.param(["--horizon", "13w"], "between 1h and 12w", id="horizon over 12 weeks"),
+        pytest.param(["--horizon", "fortnight"], "duration like 14d", id="horizon not a duration"),
+        pytest.param(["--deployment", "nope"], "unknown deployment 'nope'", id="unknown deployment"),
+        pytest.param(["--event", "launch"], "NAME:YYYY-MM-DD", id="event without a date"),
+        pytest.param(["--event", "launch:2026-13-01"], "launch:2026-13-01", id="event with an impossible date"),
+        pytest.param(["--days", "3"], "--days must be at least 8", id="too short a history"),
+        pytest.param(["--interval", "120"], "interval width", id="interval over 100 percent"),
+        pytest.param(["--end", "yesterday"], "ISO-8601", id="end not a time"),
+    ],
+)
+def test_bad_input_is_refused_with_a_one_line_reason(demo_store, capsys, argv, message):
+    with pytest.raises(InputError, match=message):
+        run(demo_store, capsys, "--method", "seasonal_naive", *argv)

@@ -1,0 +1,93 @@
+"""AppTest for the Capacity page against the demo store (one deployment, to keep Prophet fits few)."""
+
+from __future__ import annotations
+
+import pytest
+
+from analytics import fleet
+from analytics import forecast_cache as FC
+from tests.conftest import run_page
+
+PAGE = "pages/4_Capacity.py"
+
+
+@pytest.fixture
+def cache_dir(tmp_path, monkeypatch):
+    folder = tmp_path / "forecast-cache"
+    monkeypatch.setattr(FC, "DEFAULT_CACHE_DIR", folder)
+    from ui import forecast_data
+
+    forecast_data.clear()  # Streamlit's cache is per process: start each test cold
+    return folder
+
+
+@pytest.fixture
+def page(store, cache_dir):
+    at = run_page(PAGE, range="all", dep=fleet.GROWING)
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def _labels(at) -> list[str]:
+    return [b.label for b in at.get("download_button")]
+
+
+def _table(at, name: str):
+    return at.dataframe[_labels(at).index(f"Download {name} (CSV)")].value
+
+
+def test_the_growing_deployment_shows_when_its_capacity_runs_out(page):
+    warnings = [w.value for w in page.warning]
+    assert any(fleet.GROWING in w and "capacity runs out on" in w for w in warnings)
+    assert [m.value for m in page.metric][:2] == ["1 of 1", "1"]
+    outlook = _table(page, "capacity outlook")
+    assert list(outlook["deployment"]) == [fleet.GROWING]
+    assert outlook["capacity_exhausted_at"].notna().all()
+
+
+def test_the_page_shows_charts_backtest_against_the_baseline_and_csv_for_every_table(page):
+    assert len(page.get("plotly_chart")) == 2
+    assert _labels(page) == [f"Download backtest {fleet.GROWING} (CSV)", "Download capacity outlook (CSV)",
+                             "Download gpus by type and week (CSV)"]
+    backtest = _table(page, f"backtest {fleet.GROWING}")
+    assert list(backtest["method"]) == ["Prophet", "Seasonal naive (same hour last week)"]
+    assert backtest[["mape", "smape", "interval_coverage", "mase"]].notna().all().all()
+    verdicts = [m.value for m in [*page.success, *page.warning] if "seasonal-naive baseline" in m.value]
+    assert len(verdicts) == 1, "the page says plainly whether Prophet beats the baseline"
+    fleet_table = _table(page, "gpus by type and week")
+    assert set(fleet_table["gpu_type"]) == {"L4-24GB"}
+
+
+def test_display_changes_never_refit(page, cache_dir):
+    fits = sorted(p.name for p in cache_dir.glob("*.parquet"))
+    assert fits, "the first run filled the disk cache"
+    page.number_input(key="cap_growth").set_value(1.5).run()
+    page.slider(key="cap_headroom").set_value(50).run()
+    page.slider(key="cap_weeks").set_value(4).run()
+    assert not page.exception
+    assert sorted(p.name for p in cache_dir.glob("*.parquet")) == fits
+    assert "with 50% headroom" in " ".join(w.value for w in page.warning)
+
+
+def test_the_baseline_can_replace_or_overlay_prophet(page):
+    page.toggle(key="cap_overlay").set_value(True).run()
+    assert not page.exception
+    names = [t["name"] for t in __import__("json").loads(page.get("plotly_chart")[0].proto.spec)["data"]]
+    assert any(n.startswith("Seasonal naive") for n in names) and any(n.startswith("Prophet") for n in names)
+    page.radio(key="cap_method").set_value("seasonal_naive").run()
+    assert not page.exception
+    names = [t["name"] for t in __import__("json").loads(page.get("plotly_chart")[0].proto.spec)["data"]]
+    assert not any(n.startswith("Prophet") for n in names)
+
+
+def test_a_malformed_event_line_is_reported_not_raised(page):
+    page.text_area(key="cap_events").set_value("launch, next tuesday").run()
+    assert not page.exception
+    assert any("event line 1" in e.value for e in page.error)
+
+
+def test_a_known_event_is_accepted_and_refits_the_forecast(page, cache_dir):
+    before = set(cache_dir.glob("*.parquet"))
+    page.text_area(key="cap_events").set_value("launch, 2026-11-04, 2").run()
+    assert not page.exception and not page.error
+    assert set(cache_dir.glob("*.parquet")) > before, "events change the model, so it is refitted"
