@@ -19,7 +19,7 @@ HEATMAP_METRICS = {
 }
 # Memory: calm below 80 % used, alarming above 90 % (where KV-cache growth forces preemption).
 MEMORY_SCALE = [[0.0, "#f1f5f9"], [0.6, "#cbd5e1"], [0.8, "#fdba74"], [0.9, "#ea580c"], [1.0, "#7f1d1d"]]
-LATENCY_TICKS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 20_000, 50_000, 100_000, 200_000, 500_000]
+LATENCY_TICKS = [10**d * m for d in range(6) for m in (1, 2, 5)]  # 1 ms .. 500 s
 LATENCY_FIELDS = {
     "p99_ttft_ms": "p99 time to first token (ms)",
     "p99_tpot_ms": "p99 time per output token (ms)",
@@ -41,12 +41,15 @@ def heatmap_frame(gpu_hours: pl.DataFrame, metric: str = "sm_active", by: str = 
     if metric not in HEATMAP_METRICS:
         raise ValueError(f"unknown heatmap metric {metric!r} (one of {', '.join(HEATMAP_METRICS)})")
     # Node names usually carry the deployment already; prefix it only when they do not.
-    node = pl.when(pl.col("node").str.contains(pl.col("deployment"), literal=True)).then(pl.col("node")).otherwise(
-        pl.format("{} · {}", "deployment", "node")
+    node = (
+        pl.when(pl.col("node").str.contains(pl.col("deployment"), literal=True))
+        .then(pl.col("node"))
+        .otherwise(pl.format("{} · {}", "deployment", "node"))
     )
     if by == "gpu":
         frame = gpu_hours.select(
-            "deployment", "hour", pl.col(metric).alias("value"), pl.format("{}/gpu{}", node, "gpu").alias("row")
+            "deployment", "hour", pl.col(metric).alias("value"),
+            pl.format("{}/gpu{}", node, "gpu").alias("row"),
         )
     elif by == "node":
         agg = pl.col(metric).max() if metric == "mem_peak_fraction" else pl.col(metric).mean()
@@ -73,7 +76,7 @@ def fleet_heatmap(gpu_hours: pl.DataFrame, metric: str = "sm_active", by: str = 
     scale = MEMORY_SCALE if metric == "mem_peak_fraction" else "Viridis"
     fig = go.Figure(
         go.Heatmap(
-            z=z.tolist(),
+            z=z,
             x=utc_text(hours),
             y=rows,
             colorscale=scale,
@@ -83,7 +86,8 @@ def fleet_heatmap(gpu_hours: pl.DataFrame, metric: str = "sm_active", by: str = 
             hovertemplate=f"%{{y}}<br>%{{x}} UTC<br>{label}: %{{z:{tick_format}}}<extra></extra>",
         )
     )
-    base_layout(fig, f"{label} per {'GPU' if by == 'gpu' else 'node'} and hour", "", height=max(320, 14 * len(rows) + 120))
+    title = f"{label} per {'GPU' if by == 'gpu' else 'node'} and hour"
+    base_layout(fig, title, "", height=max(320, 14 * len(rows) + 120))
     fig.update_xaxes(title_text="Hour (UTC)")
     fig.update_yaxes(title_text=None, autorange="reversed", tickfont={"size": 9}, rangemode="normal")
     fig.update_layout(hovermode="closest")
@@ -91,7 +95,7 @@ def fleet_heatmap(gpu_hours: pl.DataFrame, metric: str = "sm_active", by: str = 
 
 
 def utilisation_latency(hourly: pl.DataFrame, latency: str = "p99_ttft_ms") -> go.Figure:
-    """Hourly points per deployment: SM activity (x) against a p99 latency (y, log): where does latency climb?"""
+    """Hourly points per deployment: SM activity (x) vs a p99 latency (y, log): where does latency climb?"""
     if latency not in LATENCY_FIELDS:
         raise ValueError(f"unknown latency column {latency!r} (one of {', '.join(LATENCY_FIELDS)})")
     points = hourly.filter(pl.col("sm_active").is_not_null() & pl.col(latency).is_not_null())
@@ -101,24 +105,27 @@ def utilisation_latency(hourly: pl.DataFrame, latency: str = "p99_ttft_ms") -> g
         part = points.filter(pl.col("deployment") == name)
         fig.add_trace(
             go.Scattergl(
-                x=part["sm_active"].to_list(),
-                y=part[latency].to_list(),
+                x=part["sm_active"].to_numpy(),
+                y=part[latency].to_numpy(),
                 mode="markers",
                 name=name,
                 marker={"size": 5, "opacity": 0.6, "color": color_for(name, names)},
                 text=utc_text(part["hour"]),
-                customdata=part["requests_per_s"].to_list(),
+                customdata=part["requests_per_s"].to_numpy(),
                 hovertemplate=(
                     f"{name}<br>%{{text}} UTC<br>SM activity %{{x:.0%}}<br>"
                     f"{LATENCY_FIELDS[latency]}: %{{y:,.0f}}<br>%{{customdata:.3g}} requests/s<extra></extra>"
                 ),
             )
         )
-    base_layout(fig, f"SM activity vs {LATENCY_FIELDS[latency].split(' (')[0]}, hourly", LATENCY_FIELDS[latency], height=420)
-    fig.update_xaxes(title_text="SM activity (mean over the deployment's GPUs)", tickformat=".0%", range=[0, 1])
+    name = LATENCY_FIELDS[latency].split(" (")[0]
+    base_layout(fig, f"SM activity vs {name}, hourly", LATENCY_FIELDS[latency], height=420)
+    fig.update_xaxes(title_text="SM activity (mean over the deployment's GPUs)", tickformat=".0%",
+                     range=[0, 1])
     fig.update_yaxes(type="log", rangemode="normal", tickvals=LATENCY_TICKS, tickformat=",d")
     # NVIDIA DCGM "Profiling Metrics": >= 0.8 is needed for effective use, < 0.5 is likely ineffective.
-    for x, text in ((SM_INEFFECTIVE, "below: likely ineffective use"), (SM_EFFECTIVE, "needed for effective use")):
+    guides = ((SM_INEFFECTIVE, "below: likely ineffective use"), (SM_EFFECTIVE, "needed for effective use"))
+    for x, text in guides:
         fig.add_vline(x=x, line={"dash": "dot", "width": 1, "color": "#64748b"},
                       annotation_text=text, annotation_position="top left", annotation_font_size=10)
     fig.update_layout(hovermode="closest", legend={"orientation": "v", "y": 1, "x": 1.02, "yanchor": "top"})
@@ -132,7 +139,7 @@ def utilisation_latency(hourly: pl.DataFrame, latency: str = "p99_ttft_ms") -> g
 
 
 def utilisation_comparison(util: pl.DataFrame) -> go.Figure:
-    """GPU util vs SM activity vs tensor-pipe activity per deployment, side by side; gaps are not collected."""
+    """GPU util vs SM activity vs tensor-pipe activity per deployment; gaps were not collected."""
     frame = util.sort("deployment")
     fig = go.Figure()
     for column, label, colour in COMPARISON:
@@ -148,9 +155,11 @@ def utilisation_comparison(util: pl.DataFrame) -> go.Figure:
     for row in frame.iter_rows(named=True):
         gaps = [label.split(" (")[0] for column, label, _ in COMPARISON if row[column] is None]
         if gaps:
-            fig.add_annotation(x=row["deployment"], y=0.02, yanchor="bottom", showarrow=False, textangle=-90,
-                               text="not collected: " + ", ".join(gaps), font={"size": 10, "color": "#64748b"})
-    base_layout(fig, "Mean GPU utilisation vs SM and tensor-pipe activity", "mean over the window", height=420)
+            fig.add_annotation(x=row["deployment"], y=0.02, yanchor="bottom", showarrow=False,
+                               textangle=-90, text="not collected: " + ", ".join(gaps),
+                               font={"size": 10, "color": "#64748b"})
+    base_layout(fig, "Mean GPU utilisation vs SM and tensor-pipe activity", "mean over the window",
+                height=420)
     fig.update_yaxes(tickformat=".0%", range=[0, 1.05])
     fig.update_xaxes(title_text=None, tickangle=-30, automargin=True)
     fig.update_layout(barmode="group", hovermode="closest",

@@ -33,7 +33,9 @@ DCGM_INT32_BLANK = 0x7FFFFFF0
 DCGM_INT32_MAX = 0x7FFFFFFF
 DCGM_INT64_BLANK = 0x7FFFFFFFFFFFFFF0
 DCGM_FP64_BLANK = float(2**47)
-NULL_TOKENS = frozenset({"", "N/A", "NA", "<<<NULL>>>", "<<<NOT_FOUND>>>", "<<<NOT_SUPPORTED>>>", "<<<NOT_PERM>>>"})
+NULL_TOKENS = frozenset(
+    {"", "N/A", "NA", "<<<NULL>>>", "<<<NOT_FOUND>>>", "<<<NOT_SUPPORTED>>>", "<<<NOT_PERM>>>"}
+)
 
 # DCGM field name -> (gpu_metrics column, scale to the table's units, valid range after scaling).
 # Units from the DCGM field reference (dcgm_fields.h): GPU_UTIL is a percent (the gpu_metrics
@@ -67,11 +69,15 @@ _INTEGER = re.compile(r"^[+]?\d+$")
 _EPOCH_MS_ABOVE = 1e11  # 1e11 s is the year 5138: larger epochs are milliseconds
 
 
-def parse_dcgm_csv(path: str | Path, deployment: str | None = None, *, region: str | None = None) -> pl.DataFrame:
+def parse_dcgm_csv(
+    path: str | Path, deployment: str | None = None, *, region: str | None = None
+) -> pl.DataFrame:
     """Read a DCGM-exporter-style CSV into a frame with exactly the gpu_metrics columns."""
     path = Path(path)
     header, rows = _read_rows(path)
     columns = _match_columns(path, header)
+    if not rows:
+        raise InputError(f"{path}: no data rows")
     if deployment is None and "deployment" not in columns:
         raise InputError(f"{path}: no 'deployment' column; name the deployment with --deployment")
     by_name = {name: [row[i] for row in rows] for name, i in columns.items()}
@@ -139,8 +145,6 @@ def _read_rows(path: Path) -> tuple[list[str], list[list[str]]]:
         raise InputError(f"{path}: not UTF-8 text ({exc.reason})") from exc
     except csv.Error as exc:
         raise InputError(f"{path}: malformed CSV ({exc})") from exc
-    if not rows:
-        raise InputError(f"{path}: no data rows")
     return [h.strip() for h in header], rows
 
 
@@ -158,7 +162,9 @@ def _match_columns(path: Path, header: list[str]) -> dict[str, int]:
         if found:
             columns[label] = found[0]
         elif label in REQUIRED_LABELS:
-            raise InputError(f"{path}: missing column {accepted[0]!r} (accepted names: {', '.join(accepted)})")
+            raise InputError(
+                f"{path}: missing column {accepted[0]!r} (accepted names: {', '.join(accepted)})"
+            )
     for field in (*FIELDS, *FB_PARTS):
         if field.lower() in lowered:
             columns[field] = lowered[field.lower()]

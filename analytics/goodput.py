@@ -22,19 +22,16 @@ import polars as pl
 from analytics import histogram as H
 from analytics import names as N
 from analytics.errors import InputError
+from analytics.capacity import DEFAULT_SLOS
 from analytics.schema import hist_column
 
 LatencySlos = Mapping[str, Mapping[str, float]]
 
-# Default thresholds for the GPU views when no SLO is given, by deployment kind. All are bucket
-# edges, so counts are exact. Chosen as interactive-serving norms: a chat reply starts within
-# 2 s and streams faster than reading speed (80 ms/token ~ 12 tokens/s); code completion is
-# tighter; embeddings and classic models are judged on end-to-end latency.
+# Default thresholds when no SLO file covers a deployment, by kind: analytics.capacity's
+# DEFAULT_SLOS without their targets, so every page judges a deployment alike.
 DEFAULT_THRESHOLDS_BY_KIND: dict[str, dict[str, float]] = {
-    "chat": {"ttft_ms": 2000.0, "tpot_ms": 80.0},
-    "code": {"ttft_ms": 1500.0, "tpot_ms": 50.0},
-    "embedding": {"e2e_ms": 200.0},
-    "classic": {"e2e_ms": 25.0},
+    kind: {field: value for field, value in slo.items() if field != "target"}
+    for kind, slo in DEFAULT_SLOS.items()
 }
 LATENCY_QUANTILE = 0.99
 QUANTILE_FIELDS = ("ttft_ms", "tpot_ms", "e2e_ms")
@@ -67,7 +64,9 @@ def check_slos(slos: LatencySlos) -> dict[str, dict[str, float]]:
             except (TypeError, ValueError):
                 ms = float("nan")
             if not np.isfinite(ms) or ms <= 0:
-                raise InputError(f"latency SLO for {deployment!r}: {field} must be a positive number of ms, got {value!r}")
+                raise InputError(
+                    f"latency SLO for {deployment!r}: {field} must be a positive number of ms, got {value!r}"
+                )
             checked[deployment][field] = ms
     return checked
 
@@ -82,6 +81,10 @@ def describe(thresholds: Mapping[str, float]) -> str:
 
 def hist_matrix(frame: pl.DataFrame, field: str) -> np.ndarray:
     """The histogram column of a latency field as an (rows, N_BUCKETS) int64 array."""
+    if hist_column(field) not in frame.columns:
+        raise InputError(
+            f"the {field} histogram was not loaded: pass it in latency_fields to analytics.gpu.load"
+        )
     column = frame[hist_column(field)]
     if frame.height == 0:
         return np.zeros((0, N.N_BUCKETS), dtype=np.int64)
@@ -135,13 +138,20 @@ def hourly_requests(slots: pl.DataFrame, slos: LatencySlos) -> pl.DataFrame:
     def per_hour(values: np.ndarray) -> np.ndarray:
         return np.add.reduceat(values, starts, axis=0) if len(starts) else values[:0]
 
-    counts = {c: per_hour(frame[c].to_numpy().astype(np.float64)) for c in ("requests", "ok", "input_tokens", "output_tokens")}
+    counts = {
+        c: per_hour(frame[c].to_numpy().astype(np.float64))
+        for c in ("requests", "ok", "input_tokens", "output_tokens")
+    }
     good = per_hour(frame["good"].to_numpy())  # NaN (no SLO) propagates: every slot of a deployment shares it
     latency = {
         f"p99_{field}": H.quantile(per_hour(hist_matrix(frame, field)), LATENCY_QUANTILE)
         for field in QUANTILE_FIELDS
+        if hist_column(field) in frame.columns
     }
-    columns = {name: pl.Series(name, values, nan_to_null=True) for name, values in {**counts, "good": good, **latency}.items()}
+    columns = {
+        name: pl.Series(name, values, nan_to_null=True)
+        for name, values in {**counts, "good": good, **latency}.items()
+    }
     return out.with_columns(**columns).with_columns(
         (pl.col("requests") / 3600.0).alias("requests_per_s"),
         pl.when(pl.col("ok") > 0).then(pl.col("good") / pl.col("ok")).alias("attainment"),
@@ -151,17 +161,39 @@ def hourly_requests(slots: pl.DataFrame, slos: LatencySlos) -> pl.DataFrame:
 def slos_from_specs(specs, deployments: pl.DataFrame) -> dict[str, dict[str, float]]:
     """Latency thresholds per deployment from SLO specs (analytics.slo_spec.Slo objects).
 
-    Every latency or goodput SLO whose selector matches a deployment contributes its thresholds;
-    when several set the same field, the strictest (smallest) threshold wins.
+    A deployment covered by a goodput SLO uses its ttft/tpot pair (goodput is what DistServe
+    defines per GPU); otherwise every latency SLO covering it contributes its field. When several
+    SLOs set the same field, the strictest (smallest) threshold wins. Availability SLOs are ignored.
     """
     out: dict[str, dict[str, float]] = {}
     for row in deployments.select("deployment", "model", "region").iter_rows(named=True):
-        for spec in specs:
-            if not spec.selector.matches(row["deployment"], row["model"], row["region"]):
-                continue
-            sli = spec.sli
-            pairs = {"latency": [(sli.field, sli.threshold_ms)], "goodput": [("ttft_ms", sli.ttft_ms), ("tpot_ms", sli.tpot_ms)]}
-            for field, ms in pairs.get(sli.kind, []):
-                current = out.setdefault(row["deployment"], {})
-                current[field] = min(float(ms), current.get(field, float("inf")))
+        covering = [s for s in specs if s.selector.matches(row["deployment"], row["model"] or "", row["region"] or "")]
+        goodput = [s.sli for s in covering if s.sli.kind == "goodput"]
+        if goodput:
+            pairs = [(f, ms) for sli in goodput for f, ms in (("ttft_ms", sli.ttft_ms), ("tpot_ms", sli.tpot_ms))]
+        else:
+            pairs = [(s.sli.field, s.sli.threshold_ms) for s in covering if s.sli.kind == "latency"]
+        for field, ms in pairs:
+            current = out.setdefault(row["deployment"], {})
+            current[field] = min(float(ms), current.get(field, float("inf")))
     return out
+
+
+def load_latency_slos(path, deployments: pl.DataFrame) -> dict[str, dict[str, float]]:
+    """Thresholds per deployment: defaults by kind, overridden by an SLO file's where it covers them.
+
+    A missing file gives the defaults; a broken one raises SpecError (naming the SLO and field).
+    """
+    from pathlib import Path
+
+    slos = default_latency_slos(deployments)
+    if path is not None and Path(path).is_file():
+        from analytics.slo_spec import load_slos  # YAML parsing only when a file is used
+
+        slos |= slos_from_specs(load_slos(path), deployments)
+    return slos
+
+
+def fields_of(slos: LatencySlos) -> tuple[str, ...]:
+    """Histograms a set of thresholds needs beyond the quantile fields (e.g. queue_ms)."""
+    return tuple(dict.fromkeys([*QUANTILE_FIELDS, *(f for t in slos.values() for f in t)]))

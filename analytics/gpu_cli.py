@@ -8,13 +8,17 @@ import json
 import math
 import sys
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from analytics import goodput as G
 from analytics import gpu
 from analytics import names as N
+from analytics import queries as Q
+from analytics.config import PROJECT_ROOT
 from analytics.errors import InputError
 
 DEFAULT_DAYS = 7
+SLO_FILE = PROJECT_ROOT / "slos.yaml"
 COLUMNS = (
     ("deployment", "deployment", "{}"),
     ("gpu_type", "GPU type", "{}"),
@@ -46,8 +50,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"an idle GPU-hour has mean sm_active below this (default {gpu.IDLE_SM_FLOOR})")
     parser.add_argument("--price", action="append", default=[], metavar="GPU_TYPE=USD",
                         help="cost per GPU-hour for a GPU type, overriding the deployments table")
+    parser.add_argument("--slo-file", default=str(SLO_FILE),
+                        help="SLO file whose latency/goodput SLOs set goodput thresholds "
+                             "(default: the project's slos.yaml; deployments it does not cover use "
+                             "defaults by kind)")
     parser.add_argument("--slo", action="append", default=[], metavar="DEPLOYMENT:FIELD=MS[,FIELD=MS]",
-                        help="latency thresholds for goodput (default: by deployment kind)")
+                        help="latency thresholds for one deployment, overriding the SLO file")
 
 
 def parse_prices(items: list[str]) -> dict[str, float]:
@@ -96,21 +104,23 @@ def run(args, store) -> int:
     if not 0 <= args.idle_floor <= 1:
         raise InputError(f"--idle-floor must be a ratio in [0, 1], got {args.idle_floor}")
     prices = parse_prices(args.price)
-    slos = parse_slos(args.slo) if args.slo else None
+    if Path(args.slo_file) != SLO_FILE and not Path(args.slo_file).is_file():
+        raise InputError(f"--slo-file {args.slo_file}: no such file")
+    slos = G.load_latency_slos(args.slo_file, Q.deployments_table(store)) | parse_slos(args.slo)
     end = parse_time(args.end) if args.end else data_end(store)
     if end is None:
-        print("error: no GPU telemetry in the store (run `python -m analytics demo` or ingest a DCGM CSV)", file=sys.stderr)
+        print("error: no GPU telemetry in the store "
+              "(run `python -m analytics demo` or ingest a DCGM CSV)", file=sys.stderr)
         return 1
     start = parse_time(args.start) if args.start else end - timedelta(days=DEFAULT_DAYS)
     if start >= end:
         raise InputError(f"--start {start.isoformat()} is not before --end {end.isoformat()}")
-    data = gpu.load(store, start, end, args.deployment, args.region)
-    if data.deployments.height and slos is not None:
-        slos = G.default_latency_slos(data.deployments) | slos
+    data = gpu.load(store, start, end, args.deployment, args.region, latency_fields=G.fields_of(slos))
     table = gpu.efficiency(data, slos, prices, args.idle_floor)
     if args.json:
         rows = [{k: _plain(row.get(k)) for k in JSON_FIELDS} for row in table.iter_rows(named=True)]
-        print(json.dumps({"start": data.start.isoformat(), "end": data.end.isoformat(), "deployments": rows}, indent=2))
+        window = {"start": data.start.isoformat(), "end": data.end.isoformat()}
+        print(json.dumps(window | {"deployments": rows}, indent=2))
         return 0
     print(f"GPU efficiency {data.start:%Y-%m-%d %H:%M} to {data.end:%Y-%m-%d %H:%M} UTC "
           f"(idle: mean sm_active < {args.idle_floor:g}; '-' = not available)")

@@ -42,7 +42,7 @@ GPU_COLUMNS = {
     "gpu_type": "LowCardinality(String)",
     "deployment": "LowCardinality(String)",
     "region": "LowCardinality(String)",
-    "gpu_util": "Nullable(Float32)",
+    "gpu_util": "Nullable(Float32)",  # percent 0-100, as DCGM reports it (analytics.gpu reads it as a ratio)
     "sm_active": "Nullable(Float32)",
     "sm_occupancy": "Nullable(Float32)",
     "tensor_active": "Nullable(Float32)",

@@ -42,10 +42,15 @@ def evidence(hourly: pl.DataFrame, peak_hours: int = PEAK_HOURS) -> pl.DataFrame
     """The peak hours per deployment: activity (sm_active, else gpu_util), request rate, attainment, p99s."""
     with_activity = hourly.with_columns(
         pl.coalesce("sm_active", "gpu_util").alias("activity"),
-        pl.when(pl.col("sm_active").is_not_null()).then(pl.lit("sm_active")).otherwise(pl.lit("gpu_util")).alias("basis"),
+        pl.when(pl.col("sm_active").is_not_null())
+        .then(pl.lit("sm_active"))
+        .otherwise(pl.lit("gpu_util"))
+        .alias("basis"),
     )
     # A deployment with any sm_active hour is judged on sm_active only (no mixing of the two bases).
-    profiled = with_activity.group_by("deployment").agg(pl.col("sm_active").is_not_null().any().alias("_profiled"))
+    profiled = with_activity.group_by("deployment").agg(
+        pl.col("sm_active").is_not_null().any().alias("_profiled")
+    )
     return (
         with_activity.join(profiled, on="deployment")
         .filter(pl.col("activity").is_not_null() & (pl.col("basis").eq("sm_active") | ~pl.col("_profiled")))
@@ -67,16 +72,19 @@ def suggestions(
     peak_hours: int = PEAK_HOURS,
     spare_replicas: int = SPARE_REPLICAS,
     slo_target: float = SLO_TARGET,
+    hourly: pl.DataFrame | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Right-sizing per deployment (largest monthly saving first) and the peak hours it rests on.
+    """Right-sizing per deployment (largest monthly saving first) and the peak hours it rests on
+    (in the same deployment order, busiest hour first).
 
     Returns (table, evidence). The table has one row per deployment with GPU telemetry:
     replicas, basis, peak_activity, replicas_needed, gpus_freed, monthly_saving, the pooled
     attainment at the peak hours, a verdict and a caveat. See the module docstring for the method.
+    ``hourly`` may pass analytics.gpu.deployment_hours(data, slos) when the caller already has it.
     """
     if not 0 < target_activity <= 1:
         raise ValueError(f"target activity must be in (0, 1], got {target_activity!r}")
-    hourly = deployment_hours(data, slos)
+    hourly = deployment_hours(data, slos) if hourly is None else hourly
     peaks = evidence(hourly, peak_hours)
     summary = peaks.group_by("deployment").agg(
         pl.col("basis").first(),
@@ -89,17 +97,26 @@ def suggestions(
         pl.col("p99_e2e_ms").max().alias("peak_p99_e2e_ms"),
     )
     prices = dict(prices or {})
-    fleet = data.deployments.select("deployment", "gpu_type", "replicas", "gpus_per_replica", "cost_per_gpu_hour")
+    fleet = data.deployments.select(
+        "deployment", "gpu_type", "replicas", "gpus_per_replica", "cost_per_gpu_hour"
+    )
     rows = []
     observed = hourly.select("deployment").unique().sort("deployment")["deployment"].to_list()
     by_name = {row["deployment"]: row for row in fleet.iter_rows(named=True)}
     peak_by_name = {row["deployment"]: row for row in summary.iter_rows(named=True)}
     for name in observed:
-        rows.append(_row(name, by_name.get(name), peak_by_name.get(name), prices, target_activity, spare_replicas, slo_target))
+        rows.append(_row(name, by_name.get(name), peak_by_name.get(name), prices,
+                         target_activity, spare_replicas, slo_target))
     table = pl.DataFrame(rows, schema=_SCHEMA, orient="row").sort(
         ["monthly_saving", "deployment"], descending=[True, False], nulls_last=True
     )
-    return table, peaks.sort("deployment", "activity", descending=[False, True])
+    rank = table.select("deployment").with_row_index("_rank")
+    ordered = (
+        peaks.join(rank, on="deployment")
+        .sort(["_rank", "activity"], descending=[False, True])
+        .drop("_rank")
+    )
+    return table, ordered
 
 
 _SCHEMA = {
@@ -133,7 +150,8 @@ def _row(name, fleet_row, peak, prices, target, spare, slo_target) -> dict:
         return row | {"verdict": "excluded: not in the deployments table (replicas unknown)"}
     replicas, per_replica = int(fleet_row["replicas"]), int(fleet_row["gpus_per_replica"])
     price = prices.get(fleet_row["gpu_type"], fleet_row["cost_per_gpu_hour"])
-    row.update(gpu_type=fleet_row["gpu_type"], replicas=replicas, gpus_per_replica=per_replica, cost_per_gpu_hour=price)
+    row.update(gpu_type=fleet_row["gpu_type"], replicas=replicas, gpus_per_replica=per_replica,
+               cost_per_gpu_hour=price)
     if peak is None:
         return row | {"verdict": "excluded: neither sm_active nor gpu_util was collected"}
     attainment = peak["_good"] / peak["_ok"] if peak["_good"] is not None and peak["_ok"] else None
@@ -153,12 +171,15 @@ def _row(name, fleet_row, peak, prices, target, spare, slo_target) -> dict:
         caveat=GPU_UTIL_CAVEAT if peak["basis"] == "gpu_util" else None,
     )
     if slo_met is None:
-        return row | {"gpus_freed": 0, "monthly_saving": 0.0, "verdict": "keep: no latency SLO to check the cut against"}
+        return row | _keep("keep: no latency SLO to check the cut against")
     if not slo_met:
-        return row | {"gpus_freed": 0, "monthly_saving": 0.0,
-                      "verdict": f"keep: latency SLO missed at peak hours ({attainment:.2%} < {slo_target:.2%})"}
+        return row | _keep(f"keep: latency SLO missed at peak hours ({attainment:.2%} < {slo_target:.2%})")
     if freed <= 0:
-        return row | {"gpus_freed": 0, "monthly_saving": 0.0, "verdict": "keep: peak activity needs every replica"}
+        return row | _keep("keep: peak activity needs every replica")
     saving = freed * per_replica * price * HOURS_PER_MONTH if price is not None else None
     return row | {"gpus_freed": freed * per_replica, "monthly_saving": saving,
                   "verdict": f"reduce to {needed} replicas (from {replicas})"}
+
+
+def _keep(verdict: str) -> dict:
+    return {"gpus_freed": 0, "monthly_saving": 0.0, "verdict": verdict}

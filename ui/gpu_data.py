@@ -1,7 +1,9 @@
 """Cached loaders for the GPU efficiency page (the one place st.cache_data appears for it).
 
-Cache keys are plain values: times, tuples of names, and prices as a sorted tuple of
-(gpu_type, price) pairs. Everything is computed from one cached GpuData per window.
+Cache keys are plain values: times, tuples of names, prices as a tuple of (gpu_type, price)
+pairs and latency SLOs as a frozen tuple (see ``freeze``). Everything is computed from one
+cached GpuData per window. Latency thresholds come from the project's slos.yaml where it covers
+a deployment, else the defaults by kind (analytics.goodput), as on the Capacity page.
 """
 
 from __future__ import annotations
@@ -11,19 +13,27 @@ from datetime import datetime
 import polars as pl
 import streamlit as st
 
-from analytics import gpu
+from analytics import goodput as G
+from analytics import gpu, queries
 from analytics import rightsizing as R
+from analytics.config import PROJECT_ROOT
+from analytics.errors import SpecError
 from ui import format as fmt
 from ui.connection import get_store
 
 TTL_S = 60  # like ui.data: new telemetry shows within a minute
+SLO_FILE = PROJECT_ROOT / "slos.yaml"
 
-# Readable column labels for the GPU tables (ui.tables.show_table reads ui.format.LABELS).
+# Readable labels for the GPU tables' columns (ui.tables.show_table reads ui.format.LABELS). Only
+# GPU-specific names are registered, so other pages' labels never change; generic analytics
+# column names are renamed for display first (DISPLAY_NAMES).
+DISPLAY_NAMES = {"missing": "not_available", "slo": "goodput_slo", "hour": "peak_hour", "ok": "ok_requests",
+                 "good": "good_requests", "activity": "hour_activity", "basis": "activity_metric",
+                 "verdict": "suggestion"}
 LABELS = {
     "gpus": "GPUs",
     "gpu_hours": "GPU-hours",
     "gap_gpu_hours": "GPU-hours missing (collection gaps)",
-    "cost": "Cost ($)",
     "cost_per_gpu_hour": "$ per GPU-hour",
     "cost_per_1m_output_tokens": "$ per 1M output tokens",
     "cost_per_1k_requests": "$ per 1k requests",
@@ -43,14 +53,14 @@ LABELS = {
     "output_tokens_per_gpu_s": "Output tokens per GPU-s",
     "input_tokens_per_gpu_s": "Input tokens per GPU-s",
     "good_requests": "Requests meeting the latency SLO",
+    "ok_requests": "Successful requests",
     "goodput_per_gpu": "Goodput (good req per GPU-s)",
-    "slo": "Latency SLO used for goodput",
+    "goodput_slo": "Latency SLO used for goodput",
     "mfu_estimate": "MFU (estimate)",
-    "missing": "Not available",
-    "replicas": "Replicas",
     "gpus_per_replica": "GPUs per replica",
-    "basis": "Activity metric",
+    "activity_metric": "Activity metric",
     "peak_activity": "Peak-hour activity",
+    "hour_activity": "Activity in that hour",
     "target_activity": "Target activity",
     "replicas_needed": "Replicas needed",
     "gpus_freed": "GPUs freed",
@@ -61,13 +71,7 @@ LABELS = {
     "peak_p99_e2e_ms": "Peak-hour p99 E2E (ms)",
     "first_peak_hour": "First peak hour",
     "last_peak_hour": "Last peak hour",
-    "verdict": "Suggestion",
-    "caveat": "Caveat",
-    "hour": "Hour (UTC)",
-    "activity": "Activity",
-    "requests_per_s": "Requests/s",
-    "ok": "Successful requests",
-    "good": "Meeting the SLO",
+    "peak_hour": "Hour (UTC)",
     "p99_ttft_ms": "p99 TTFT (ms)",
     "p99_tpot_ms": "p99 TPOT (ms)",
     "p99_e2e_ms": "p99 E2E (ms)",
@@ -75,49 +79,74 @@ LABELS = {
 fmt.LABELS.update({k: v for k, v in LABELS.items() if k not in fmt.LABELS})
 
 
-def _prices(prices: tuple[tuple[str, float], ...]) -> dict[str, float]:
-    return dict(prices)
+Frozen = tuple[tuple[str, tuple[tuple[str, float], ...]], ...]
 
 
-@st.cache_data(ttl=TTL_S, show_spinner="Reading GPU telemetry…")
-def load(start: datetime, end: datetime, deployments: tuple, regions: tuple) -> gpu.GpuData:
-    """GPU-hours, hourly request rollups and the deployments table for one window."""
-    return gpu.load(get_store(), start, end, list(deployments), list(regions))
+def freeze(slos: G.LatencySlos) -> Frozen:
+    """Latency thresholds as a hashable cache key."""
+    return tuple(sorted((d, tuple(sorted(t.items()))) for d, t in slos.items()))
+
+
+def thaw(frozen: Frozen) -> dict[str, dict[str, float]]:
+    """The thresholds dict back from ``freeze``."""
+    return {d: dict(t) for d, t in frozen}
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
-def default_prices(start: datetime, end: datetime, deployments: tuple, regions: tuple) -> dict[str, float]:
+def latency_slos() -> tuple[Frozen, str | None]:
+    """Thresholds per deployment (slos.yaml over the defaults) and the file's error, if it is broken."""
+    table = queries.deployments_table(get_store())
+    try:
+        return freeze(G.load_latency_slos(SLO_FILE, table)), None
+    except SpecError as exc:
+        return freeze(G.default_latency_slos(table)), str(exc)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner="Reading GPU telemetry…")
+def load(start: datetime, end: datetime, deployments: tuple, regions: tuple, slos: Frozen) -> gpu.GpuData:
+    """GPU-hours, hourly request rollups (the histograms the SLOs need) and the deployments table."""
+    fields = G.fields_of(thaw(slos))
+    return gpu.load(get_store(), start, end, list(deployments), list(regions), latency_fields=fields)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def default_prices(start, end, deployments: tuple, regions: tuple, slos: Frozen) -> dict[str, float]:
     """Cost per GPU-hour per GPU type in the window, from the deployments table."""
-    data = load(start, end, deployments, regions)
+    data = load(start, end, deployments, regions, slos)
     types = data.gpu_hours.select("deployment", "gpu_type").unique()
-    priced = types.join(data.deployments.select("deployment", "cost_per_gpu_hour"), on="deployment", how="left")
+    table = data.deployments.select("deployment", "cost_per_gpu_hour")
+    priced = types.join(table, on="deployment", how="left")
     per_type = priced.group_by("gpu_type").agg(pl.col("cost_per_gpu_hour").mean()).sort("gpu_type")
     return {row["gpu_type"]: row["cost_per_gpu_hour"] for row in per_type.iter_rows(named=True)}
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
-def efficiency(start, end, deployments: tuple, regions: tuple, prices: tuple, idle_floor: float) -> pl.DataFrame:
+def efficiency(start, end, deployments: tuple, regions: tuple, slos: Frozen, prices: tuple,
+               idle_floor: float) -> pl.DataFrame:
     """Per-deployment utilisation, cost, idle and goodput table."""
-    return gpu.efficiency(load(start, end, deployments, regions), None, _prices(prices), idle_floor)
+    data = load(start, end, deployments, regions, slos)
+    return gpu.efficiency(data, thaw(slos), dict(prices), idle_floor)
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
-def hourly(start, end, deployments: tuple, regions: tuple) -> pl.DataFrame:
+def hourly(start, end, deployments: tuple, regions: tuple, slos: Frozen) -> pl.DataFrame:
     """Per (deployment, hour): activity, memory, requests, attainment and p99 latencies."""
-    return gpu.deployment_hours(load(start, end, deployments, regions))
+    return gpu.deployment_hours(load(start, end, deployments, regions, slos), thaw(slos))
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
-def rightsizing(start, end, deployments: tuple, regions: tuple, prices: tuple,
+def rightsizing(start, end, deployments: tuple, regions: tuple, slos: Frozen, prices: tuple,
                 target: float) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Right-sizing table and its evidence (the peak hours)."""
-    data = load(start, end, deployments, regions)
-    return R.suggestions(data, None, _prices(prices), target_activity=target,
-                         hourly=hourly(start, end, deployments, regions))
+    data = load(start, end, deployments, regions, slos)
+    return R.suggestions(data, thaw(slos), dict(prices), target_activity=target,
+                         hourly=hourly(start, end, deployments, regions, slos))
 
 
 def for_display(frame: pl.DataFrame) -> pl.DataFrame:
-    """Round large float columns to integers so tables show 36,288 rather than 3.63e+04."""
+    """Rename generic columns (DISPLAY_NAMES) and round large floats to integers, so a table
+    shows 36,288 rather than 3.63e+04."""
     large = [c for c, t in frame.schema.items()
              if t.is_float() and frame.height and (frame[c].abs().max() or 0) >= 1000]
-    return frame.with_columns(pl.col(large).round(0).cast(pl.Int64))
+    rounded = frame.with_columns(pl.col(large).round(0).cast(pl.Int64))
+    return rounded.rename({k: v for k, v in DISPLAY_NAMES.items() if k in frame.columns})

@@ -11,12 +11,22 @@ from ui.format import label
 _FORMATS = (
     ("_rate", "percent"),
     ("change", "percent"),
+    ("_fraction", "percent"),
+    ("_headroom", "percent"),
+    ("_activity", "percent"),
+    ("mfu_estimate", "percent"),
+    ("peak_attainment", "percent"),
     ("availability", "percent"),
     ("attainment", "percent"),
     ("_ms", "%.0f"),
     ("rps", "%.3f"),
     ("_tps", "%.1f"),
 )
+
+
+# Ratios in [0, 1] whose names carry no suffix that says so (DCGM activity means).
+RATIO_COLUMNS = {"mean_gpu_util", "mean_sm_active", "mean_sm_occupancy", "mean_tensor_active",
+                 "mean_dram_active"}
 
 
 def _column_config(frame: pl.DataFrame) -> dict:
@@ -29,7 +39,11 @@ def _column_config(frame: pl.DataFrame) -> dict:
                 if column.endswith(suffix):
                     fmt = candidate
                     break
-            fmt = fmt or ("localized" if frame[column].dtype.is_integer() else "%.3g")
+            if column in RATIO_COLUMNS:
+                fmt = "percent"
+            if fmt is None:
+                big = (frame[column].abs().max() or 0) >= 1000
+                fmt = "localized" if frame[column].dtype.is_integer() or big else "%.3g"
             config[column] = st.column_config.NumberColumn(name, format=fmt)
         elif frame[column].dtype == pl.Datetime or isinstance(frame[column].dtype, pl.Datetime):
             config[column] = st.column_config.DatetimeColumn(name, format="YYYY-MM-DD HH:mm")

@@ -1,0 +1,100 @@
+"""GPU efficiency: real utilisation, memory, cost per token, idle GPU-hours and right-sizing."""
+
+import polars as pl
+import streamlit as st
+
+from analytics import charts_gpu, gpu
+from analytics import rightsizing as R
+from analytics.errors import SourceError
+from ui import format as fmt
+from ui import gpu_data as D
+from ui.page import setup
+from ui.tables import show_table
+
+filters = setup("GPU efficiency")
+try:
+    slos, slo_problem = D.latency_slos()
+    window = (filters.start, filters.end, filters.deployments, filters.regions, slos)
+    data = D.load(*window)
+except SourceError as exc:
+    st.error(f"Cannot read GPU telemetry: {exc}")
+    st.stop()
+if data.gpu_hours.is_empty():
+    st.info("No GPU telemetry in this range. Widen the time range, clear the filters, or load a "
+            "DCGM-exporter CSV on the Data page.")
+    st.stop()
+if slo_problem:
+    st.warning(f"slos.yaml could not be read, so goodput uses the default thresholds: {slo_problem}")
+st.caption(f"{data.start:%Y-%m-%d %H:%M} → {data.end:%Y-%m-%d %H:%M} UTC (whole hours). A GPU-hour "
+           "is a GPU with at least one sample in that hour. SM activity (DCGM_FI_PROF_SM_ACTIVE) is the "
+           "share of cycles with work on the SMs; GPU util only says some kernel ran.")
+
+with st.expander("Assumptions: cost per GPU-hour, idle floor, right-sizing target"):
+    defaults = {t: p for t, p in D.default_prices(*window).items() if p is not None}
+    cols = st.columns(max(len(defaults), 1) + 2)
+    prices = tuple((t, float(cols[i].number_input(f"{t} ($/GPU-hour)", min_value=0.0, value=float(p),
+                                                 step=0.1, format="%.2f", key=f"gpu_price_{t}")))
+                   for i, (t, p) in enumerate(defaults.items()))
+    idle_floor = cols[-2].number_input("Idle below SM activity", 0.0, 1.0, gpu.IDLE_SM_FLOOR, 0.05,
+                                       key="gpu_idle")
+    target = cols[-1].number_input("Right-sizing target activity", 0.1, 1.0, R.TARGET_ACTIVITY, 0.05,
+                                   key="gpu_target")
+
+table = D.efficiency(*window, prices, idle_floor)
+hourly = D.hourly(*window)
+suggestions, evidence = D.rightsizing(*window, prices, target)
+
+saving = suggestions["monthly_saving"].fill_null(0).sum()
+k = st.columns(5)
+k[0].metric("GPU-hours", fmt.count(table["gpu_hours"].sum()))
+k[1].metric("GPU cost", f"${table['cost'].sum():,.0f}")
+k[2].metric("Idle cost", f"${table['idle_cost'].fill_null(0).sum():,.0f}",
+            help=f"GPU-hours with mean SM activity below {idle_floor:.0%}, at their GPU type's price")
+profiled = table.filter(pl.col("mean_sm_active").is_not_null())
+fleet_sm = (profiled["mean_sm_active"] * profiled["gpu_hours"]).sum() / max(profiled["gpu_hours"].sum(), 1)
+k[3].metric("Fleet SM activity", fmt.pct(fleet_sm, 1) if profiled.height else "–",
+            help="GPU-hour-weighted mean; NVIDIA: >= 80% needed for effective use, < 50% likely ineffective")
+k[4].metric("Right-sizing saving", f"${saving:,.0f}/30 d")
+
+st.subheader("Fleet heatmap")
+c1, c2 = st.columns([3, 1])
+metric = c1.radio("Colour by", list(charts_gpu.HEATMAP_METRICS), horizontal=True, key="gpu_heat_metric",
+                  format_func=lambda m: charts_gpu.HEATMAP_METRICS[m][0])
+by = c2.radio("Rows", ["node", "gpu"], horizontal=True, key="gpu_heat_rows",
+              format_func=lambda b: "per node" if b == "node" else "per GPU")
+st.plotly_chart(charts_gpu.fleet_heatmap(data.gpu_hours, metric, by), use_container_width=True)
+
+st.subheader("Utilisation: what GPU util hides")
+st.plotly_chart(charts_gpu.utilisation_comparison(table), use_container_width=True)
+missing = table.filter(pl.col("missing") != "").select("deployment", "missing")
+for row in missing.iter_rows(named=True):
+    st.caption(f"**{row['deployment']}**: not available: {row['missing']}")
+
+st.subheader("Where does latency climb?")
+latency = st.radio("Latency", list(charts_gpu.LATENCY_FIELDS), horizontal=True, key="gpu_scatter_latency",
+                   format_func=lambda f: charts_gpu.LATENCY_FIELDS[f])
+st.plotly_chart(charts_gpu.utilisation_latency(hourly, latency), use_container_width=True)
+
+st.subheader("Cost and waste")
+cost_columns = ["deployment", "gpu_type", "gpus", "gpu_hours", "cost", "output_tokens", "input_tokens",
+                "cost_per_1m_output_tokens", "cost_per_1k_requests", "idle_gpu_hours", "idle_cost",
+                "idle_fraction", "output_tokens_per_gpu_s", "goodput_per_gpu", "slo", "mfu_estimate",
+                "missing"]
+show_table(D.for_display(table.sort("idle_cost", descending=True, nulls_last=True).select(cost_columns)),
+           "GPU cost", caption="Sorted by idle cost. Cost per 1M output tokens = GPU-hours x $/GPU-hour "
+           "/ output tokens x 1e6. Goodput counts successful requests meeting the latency SLO (a lower "
+           "bound when two conditions are joined). MFU estimate = 2 x parameters x tokens/s / peak dense "
+           "BF16 FLOP/s (PaLM, appendix B); it ignores attention FLOPs.")
+util_columns = ["deployment", "mean_gpu_util", "mean_sm_active", "mean_sm_occupancy", "mean_tensor_active",
+                "mean_dram_active", "mem_used_fraction", "peak_mem_fraction", "min_mem_headroom",
+                "mean_power_w", "peak_hour_power_w", "gap_gpu_hours", "missing"]
+show_table(D.for_display(table.select(util_columns)), "GPU utilisation")
+
+st.subheader("Right-sizing suggestions")
+st.caption(f"Replicas needed = ceil(replicas x peak-hour activity / {target:.0%}) + {R.SPARE_REPLICAS} "
+           f"spare, if the latency SLO was met ({R.SLO_TARGET:.0%} of successful requests) over the "
+           f"{R.PEAK_HOURS} busiest hours; assumes load spreads evenly over replicas. Saving = GPUs freed "
+           f"x $/GPU-hour x {R.HOURS_PER_MONTH} h.")
+show_table(D.for_display(suggestions), "right-sizing")
+st.markdown("**Evidence: the busiest hours behind each suggestion**")
+show_table(D.for_display(evidence), "right-sizing evidence")
