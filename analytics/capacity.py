@@ -27,10 +27,11 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from analytics import histogram
+from analytics import histogram, queries
 from analytics import names as N
 from analytics.demand import HOUR, METRICS, hour_range, utc_time
 from analytics.errors import SpecError
+from analytics.schema import hist_column
 from analytics.store import Store
 
 # Latency SLOs used when the caller gives none for a deployment, by deployment kind.
@@ -43,22 +44,6 @@ DEFAULT_SLOS = {
 }
 MIN_REQUESTS_PER_HOUR = 20  # fewer 'ok' requests than this: the hour's attainment is noise
 MIN_HOURS = 24  # fewer evaluable hours than this: throughput is "unknown"
-
-HOURLY_HIST_SQL = f"""
-SELECT
-    toStartOfHour(slot) AS hour,
-    deployment,
-    sum(requests) AS n_requests,
-    sum(output_tokens) AS n_output_tokens,
-    {", ".join(f"countResampleMerge(0, {N.N_BUCKETS}, 1)({N.LATENCY_FIELDS[i].removesuffix('_ms')}_hist) AS h_{f}" for i, f in enumerate(N.LATENCY_FIELDS))}
-FROM {N.REQUESTS_5M}
-WHERE slot >= {{start:DateTime64(0, 'UTC')}} AND slot < {{end:DateTime64(0, 'UTC')}}
-    AND (empty({{deployments:Array(String)}}) OR has({{deployments:Array(String)}}, deployment))
-    AND (empty({{regions:Array(String)}}) OR has({{regions:Array(String)}}, region))
-GROUP BY hour, deployment
-ORDER BY deployment, hour
-"""
-
 
 @dataclass(frozen=True)
 class LatencySLO:
@@ -131,10 +116,9 @@ def slo_for(deployment: str, kind: str | None, slos: Mapping | None) -> LatencyS
 def hourly_histograms(store: Store, start: datetime, end: datetime, deployments=None, regions=None) -> pl.DataFrame:
     """Per (deployment, hour): request and output-token counts and a latency histogram per field."""
     first, last = hour_range(start, end)
-    frame = store.query(
-        HOURLY_HIST_SQL,
-        {"start": first, "end": last, "deployments": list(deployments or []), "regions": list(regions or [])},
-    )
+    frame = queries.request_slots(store, first, last, deployments, regions, step_seconds=3600)
+    frame = frame.rename({"slot": "hour", "requests": "n_requests", "output_tokens": "n_output_tokens"}
+                         | {hist_column(f): f"h_{f}" for f in N.LATENCY_FIELDS})
     return frame.with_columns(utc_time(frame, "hour").alias("hour"))
 
 
