@@ -67,7 +67,8 @@ def locate(threshold_ms: float) -> Straddle:
     if k == len(EDGES_MS):  # beyond the last edge: nothing is known above 800 s
         return Straddle(t, k, False, float(EDGES_MS[-1]), float("inf"), 0.0)
     lo, hi = _LOG_EDGES[k - 1], _LOG_EDGES[k]
-    return Straddle(t, k, False, float(EDGES_MS[k - 1]), float(EDGES_MS[k]), float((np.log(t) - lo) / (hi - lo)))
+    fraction = float((np.log(t) - lo) / (hi - lo))
+    return Straddle(t, k, False, float(EDGES_MS[k - 1]), float(EDGES_MS[k]), fraction)
 
 
 def is_edge(threshold_ms: float) -> bool:

@@ -55,7 +55,8 @@ def _window(spec: Mapping, where: str) -> dict:
     if rolling:
         return {"window": duration}
     if duration not in _CALENDAR:
-        raise SpecError(f"{where}.timeWindow[0].duration: calendar windows supported are 1w and 1M, got {duration!r}")
+        raise SpecError(f"{where}.timeWindow[0].duration: calendar windows supported are 1w and 1M, "
+                        f"got {duration!r}")
     return {"window": _CALENDAR[duration], "timezone": _get(calendar, "timeZone", default="UTC")}
 
 
@@ -64,7 +65,8 @@ def _sli(indicator: Mapping, notes: Mapping, objective: Mapping, where: str) -> 
     if "thresholdMetric" in spec:
         op = objective.get("op")
         if op not in ("lte", "lt"):
-            raise SpecError(f"{where}.op: a latency threshold needs op lte or lt (good = latency <= value), got {op!r}")
+            raise SpecError(f"{where}.op: a latency threshold needs op lte or lt "
+                            f"(good = latency <= value), got {op!r}")
         if "value" not in objective:
             raise SpecError(f"{where}.value: a thresholdMetric objective needs a value (the threshold in ms)")
         field = notes.get("field")
@@ -76,11 +78,11 @@ def _sli(indicator: Mapping, notes: Mapping, objective: Mapping, where: str) -> 
         raise SpecError("indicator.spec.ratioMetric: needs good/total, bad/total or raw")
     kind = notes.get("sli")
     if kind is None:
-        raise SpecError(f"metadata.annotations.{ANNOTATION_PREFIX}sli: a ratioMetric needs it to say which of "
-                        "our SLIs it is (availability, latency or goodput)")
+        raise SpecError(f"metadata.annotations.{ANNOTATION_PREFIX}sli: a ratioMetric needs it to say "
+                        "which of our SLIs it is (availability, latency or goodput)")
     if kind == "latency":
-        return {"latency": {"field": notes.get("field"),
-                            "threshold_ms": _number(notes.get("threshold-ms"), f"{ANNOTATION_PREFIX}threshold-ms")}}
+        threshold = _number(notes.get("threshold-ms"), f"{ANNOTATION_PREFIX}threshold-ms")
+        return {"latency": {"field": notes.get("field"), "threshold_ms": threshold}}
     if kind == "goodput":
         return {"goodput": {"ttft_ms": _number(notes.get("ttft-ms"), f"{ANNOTATION_PREFIX}ttft-ms"),
                             "tpot_ms": _number(notes.get("tpot-ms"), f"{ANNOTATION_PREFIX}tpot-ms")}}
@@ -123,7 +125,8 @@ def from_openslo(docs: list[Mapping], source: str = "") -> list[Slo]:
             if indicator is None and spec.get("indicatorRef") is not None:
                 indicator = indicators.get(spec["indicatorRef"])
                 if indicator is None:
-                    raise SpecError(f"spec.indicatorRef: no kind: SLI document named {spec['indicatorRef']!r}")
+                    ref = spec["indicatorRef"]
+                    raise SpecError(f"spec.indicatorRef: no kind: SLI document named {ref!r}")
             if not isinstance(indicator, Mapping):
                 raise SpecError("spec.indicator: an inline indicator or an indicatorRef is required")
             labels, notes = _metadata(doc.get("metadata"), indicator.get("metadata"))

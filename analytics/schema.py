@@ -31,7 +31,7 @@ def _columns(spec: dict[str, str]) -> str:
     return ",\n    ".join(f"{name} {type_}" for name, type_ in spec.items())
 
 
-def _bucket_expr(field: str) -> str:
+def bucket_expr(field: str) -> str:
     """Histogram bucket of an 'ok' request's latency; 255 (outside the resample range) otherwise.
 
     roundDown(-x, -edges) finds the smallest edge >= x by binary search (17 ns/row measured,
@@ -48,7 +48,7 @@ def _bucket_expr(field: str) -> str:
 
 
 def _hist_state(field: str) -> str:
-    return f"countResampleState(0, {N.N_BUCKETS}, 1)({_bucket_expr(field)}) AS {hist_column(field)}"
+    return f"countResampleState(0, {N.N_BUCKETS}, 1)({bucket_expr(field)}) AS {hist_column(field)}"
 
 
 def hist_column(field: str) -> str:

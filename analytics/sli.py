@@ -1,26 +1,32 @@
 """SLI inputs per 5-minute slot for one SLO scope, loaded once and kept as numpy arrays.
 
-Loading (measured on the 4M-request demo, 14 deployments x 34 days, warm): the rollup frame of
-analytics.queries.request_slots for every deployment takes ~1.7 s, nearly all of it moving
-130k x 4 arrays of 61 UInt64 out of ClickHouse. So the SLO engine asks ClickHouse to sum the
-scope's deployments per slot and returns only the histogram fields its SLIs read, as UInt32
-(~0.02 s for counts, ~0.1 s per histogram field over all deployments). The arithmetic is
+Loading (measured warm on this 2-core machine): the rollup frame of
+analytics.queries.request_slots for every deployment takes ~1.7 s for 14 deployments x 34 days,
+nearly all of it moving 130k x 4 arrays of 61 UInt64 out of ClickHouse. So the SLO engine asks
+ClickHouse to sum the scope's deployments per slot and returns only the histogram fields its
+SLIs read, as UInt32 (~0.02 s for counts, ~0.1 s per histogram field over all deployments;
+the twelve default SLOs load in 0.4 s from the rollup at 100M requests). The arithmetic is
 then numpy over a regular slot grid: a what-if never touches the database.
 
 Goodput (DistServe, Zhong et al., OSDI'24: good = ttft <= a AND tpot <= b per request) is
-not in the 1-D rollup histograms. Two sources, measured on the same demo (one deployment,
-420k requests, 34 days: 0.12 s; six chat deployments: 0.23 s):
-- ``joint`` (default): one raw GROUP BY (slot, ttft bucket, tpot bucket) over the scope and
-  range, cached. Exact at bucket edges for any (a, b), bounded between edges like latency.
-- ``rollup``: Frechet bounds from the two 1-D histograms, no raw scan:
-  max(0, A + B - n) <= good <= min(A, B), where A, B count ttft <= a and tpot <= b and n is
-  the valid count; the estimate A x B / n assumes independence within a slot.
+not in the 1-D rollup histograms. Three sources (measured warm, one deployment over 31 days;
+4M-request demo: 420k raw rows; 20M: 1.3M; 100M: 6.7M):
+- ``targeted`` (the SLO list and CLI): one raw GROUP BY slot counting ttft <= a AND tpot <= b
+  over the scope and range. Exact at ANY (a, b). 0.04 s at 420k rows, 0.16-0.29 s at 1.3M,
+  ~0.35 s at 6.7M.
+- ``joint`` (the What-if page): one raw GROUP BY (slot, ttft bucket, tpot bucket), cached.
+  Exact at bucket edges for any (a, b), bounded between edges like latency, so goodput
+  thresholds can move without another scan. 0.12 s at 420k rows, 0.28-0.56 s at 1.3M,
+  0.74 s at 6.7M (450k cells; a threshold move then costs 25 ms).
+- ``rollup`` (no raw scan, e.g. when raw rows have expired): Frechet bounds from the two 1-D
+  histograms, max(0, A + B - n) <= good <= min(A, B), where A and B count ttft <= a and
+  tpot <= b and n is the valid count; the estimate A x B / n assumes independence in a slot.
 """
 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -28,13 +34,13 @@ import polars as pl
 
 from analytics import histogram as H
 from analytics import names as N
-from analytics.schema import _bucket_expr as bucket_expr
+from analytics.schema import bucket_expr
 from analytics.schema import hist_column
 from analytics.slo_spec import Selector, Sli
 from analytics.store import Store
 
 SLOT = timedelta(seconds=N.SLOT_SECONDS)
-GOODPUT_SOURCES = ("joint", "rollup")
+GOODPUT_SOURCES = ("targeted", "joint", "rollup")
 
 _RANGE = """slot >= {start:DateTime('UTC')} AND slot < {end:DateTime('UTC')}"""
 _SCOPE = """
@@ -59,7 +65,8 @@ def scope_sql(fields: tuple[str, ...]) -> str:
     unknown = set(fields) - set(N.LATENCY_FIELDS)
     if unknown:
         raise ValueError(f"unknown latency fields {sorted(unknown)}")
-    hists = "".join(f",\n    arrayMap(x -> toUInt32(x), {_MERGE}({hist_column(f)})) AS {hist_column(f)}" for f in fields)
+    hists = "".join(f",\n    arrayMap(x -> toUInt32(x), {_MERGE}({h})) AS {h}"
+                    for h in (hist_column(f) for f in fields))
     return f"""
 SELECT slot,
     sum(requests) AS requests, sum(ok) AS ok, sum(error) AS error,
@@ -81,6 +88,16 @@ WHERE ts >= {{start:DateTime64(3, 'UTC')}} AND ts < {{end:DateTime64(3, 'UTC')}}
 GROUP BY slot, ttft_bucket, tpot_bucket
 """
 
+TARGETED_SQL = f"""
+SELECT toDateTime(toStartOfInterval(ts, INTERVAL 5 MINUTE), 'UTC') AS slot,
+    toUInt32(count()) AS valid,
+    toUInt32(countIf(ttft_ms <= {{ttft_ms:Float64}} AND tpot_ms <= {{tpot_ms:Float64}})) AS good
+FROM {N.REQUESTS}
+WHERE ts >= {{start:DateTime64(3, 'UTC')}} AND ts < {{end:DateTime64(3, 'UTC')}} {_SCOPE}
+    AND status = 'ok' AND isNotNull(ttft_ms) AND isNotNull(tpot_ms)
+GROUP BY slot
+"""
+
 
 @dataclass(frozen=True)
 class Grid:
@@ -91,6 +108,7 @@ class Grid:
 
     @property
     def end(self) -> datetime:
+        """The end of the last slot."""
         return self.start + self.n * SLOT
 
     def index(self, t: datetime) -> int:
@@ -119,6 +137,16 @@ class Joint:
 
 
 @dataclass(frozen=True)
+class Targeted:
+    """Exact goodput counts per slot for one (ttft, tpot) threshold pair, from the raw requests."""
+
+    ttft_ms: float
+    tpot_ms: float
+    good: np.ndarray
+    valid: np.ndarray
+
+
+@dataclass(frozen=True)
 class ScopeData:
     """Per-slot arrays for one scope on a grid; computed once, never modified."""
 
@@ -132,6 +160,7 @@ class ScopeData:
     rejected: np.ndarray
     cum: dict[str, np.ndarray] = field(default_factory=dict)  # latency field -> (n, N_BUCKETS)
     joint: Joint | None = None
+    targeted: tuple[Targeted, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -159,7 +188,11 @@ def catalog(store: Store, start: datetime, end: datetime) -> pl.DataFrame:
 
 
 def resolve(selector: Selector, catalog_frame: pl.DataFrame) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """Deployments in scope and the region filter (empty: every region of those deployments)."""
+    """Deployments in scope and the region filter (empty: every region of those deployments).
+
+    A deployment matching on any of its (model, region) rows is included whole, except that a
+    region selector also filters rows by region (a deployment serves one model).
+    """
     rows = [r for r in catalog_frame.iter_rows(named=True)
             if selector.matches(r["deployment"], r["model"], r["region"])]
     deployments = tuple(sorted({r["deployment"] for r in rows}))
@@ -183,13 +216,26 @@ def load_scope(
     regions: tuple[str, ...] = (),
     fields: tuple[str, ...] = (),
     joint: bool = False,
+    targeted: tuple[tuple[float, float], ...] = (),
 ) -> ScopeData:
-    """Query the rollup (and, for goodput, the raw joint histogram) for a scope on a grid."""
-    params = {"start": grid.start, "end": grid.end, "deployments": list(deployments), "regions": list(regions)}
+    """Query the rollup for a scope on a grid, and for goodput the raw joint histogram and/or
+    exact counts at given (ttft_ms, tpot_ms) pairs."""
+    params = {"start": grid.start, "end": grid.end,
+              "deployments": list(deployments), "regions": list(regions)}
     fields = tuple(f for f in N.LATENCY_FIELDS if f in fields)
     frames = [store.query(scope_sql(fields), params)]
-    return scope_from_frames(grid, deployments, regions, frames,
+    data = scope_from_frames(grid, deployments, regions, frames,
                              store.query(JOINT_SQL, params) if joint and deployments else None)
+    exact = []
+    for ttft_ms, tpot_ms in targeted:
+        frame = store.query(TARGETED_SQL, params | {"ttft_ms": ttft_ms, "tpot_ms": tpot_ms})
+        idx = _on_grid(grid, frame["slot"]) if frame.height else np.zeros(0, dtype=np.int64)
+        keep = (idx >= 0) & (idx < grid.n)
+        good, valid = np.zeros(grid.n), np.zeros(grid.n)
+        good[idx[keep]] = frame["good"].to_numpy()[keep]
+        valid[idx[keep]] = frame["valid"].to_numpy()[keep]
+        exact.append(Targeted(ttft_ms, tpot_ms, good, valid))
+    return replace(data, targeted=tuple(exact))
 
 
 def scope_from_frames(
@@ -237,11 +283,15 @@ def sli_counts(data: ScopeData, sli: Sli) -> SliCounts:
         b = H.count_le(cum, sli.threshold_ms)
         return SliCounts(b.estimate, b.lower.astype(np.float64), b.upper.astype(np.float64),
                          cum[:, -1].astype(np.float64), H.is_edge(sli.threshold_ms))
+    for t in data.targeted:
+        if (t.ttft_ms, t.tpot_ms) == (sli.ttft_ms, sli.tpot_ms):
+            return SliCounts(t.good, t.good, t.good, t.valid, True)
     exact = H.is_edge(sli.ttft_ms) and H.is_edge(sli.tpot_ms)
     if data.joint is not None:
         j, n = data.joint, data.grid.n
         wa, wb = H.weights(sli.ttft_ms), H.weights(sli.tpot_ms)
-        good = [np.bincount(j.slot, j.n * a[j.ttft_bucket] * b[j.tpot_bucket], minlength=n) for a, b in zip(wa, wb)]
+        good = [np.bincount(j.slot, j.n * a[j.ttft_bucket] * b[j.tpot_bucket], minlength=n)
+                for a, b in zip(wa, wb, strict=True)]
         valid = np.bincount(j.slot, j.n, minlength=n)
         return SliCounts(good[1], good[0], good[2], valid, exact)
     # Frechet bounds (Frechet 1951; Boole/Bonferroni for two events) from the 1-D histograms.
@@ -251,5 +301,6 @@ def sli_counts(data: ScopeData, sli: Sli) -> SliCounts:
     lower = np.maximum(0.0, a.lower + b.lower - valid)
     upper = np.minimum(a.upper, b.upper).astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
-        estimate = np.where(valid > 0, np.minimum(a.estimate, valid) * np.minimum(b.estimate, valid) / valid, 0.0)
+        both = np.minimum(a.estimate, valid) * np.minimum(b.estimate, valid)
+        estimate = np.where(valid > 0, both / np.where(valid > 0, valid, 1.0), 0.0)
     return SliCounts(np.clip(estimate, lower, upper), lower, upper, valid, False)

@@ -126,6 +126,7 @@ class Window:
 
     @property
     def rolling(self) -> bool:
+        """True for a rolling window, False for a calendar one."""
         return self.length is not None
 
     def start(self, at: datetime) -> datetime:
@@ -212,6 +213,9 @@ def ratio_from_percent(value, where: str = "target") -> float:
         raise SpecError(f"{where}: {value!r} is not a number") from exc
     if isinstance(value, bool) or not percent.is_finite() or not 0 < percent < 100:
         raise SpecError(f"{where}: {value!r} must be a percentage strictly between 0 and 100")
+    if percent <= 1:
+        raise SpecError(f"{where}: {value!r} percent looks like a ratio; write e.g. 99.9 (percent) "
+                        f"or use {where.rsplit('.', 1)[-1]}_ratio")
     return float(percent / 100)
 
 
@@ -254,14 +258,17 @@ def _parse_sli(raw, where: str) -> Sli:
     body = body or {}
     if kind not in SLI_KINDS:
         raise SpecError(f"{where}: unknown SLI {kind!r} (use one of {', '.join(SLI_KINDS)})")
-    allowed = {"availability": set(), "latency": {"field", "threshold_ms"}, "goodput": {"ttft_ms", "tpot_ms"}}[kind]
-    if not isinstance(body, Mapping) or set(body) - allowed:
-        raise SpecError(f"{where}.{kind}: unknown keys {sorted(set(body) - allowed) if isinstance(body, Mapping) else body!r}")
+    allowed = {"availability": set(), "latency": {"field", "threshold_ms"}, "goodput": {"ttft_ms", "tpot_ms"}}
+    if not isinstance(body, Mapping):
+        raise SpecError(f"{where}.{kind}: expected a mapping, got {body!r}")
+    if set(body) - allowed[kind]:
+        raise SpecError(f"{where}.{kind}: unknown keys {sorted(set(body) - allowed[kind])}")
     if kind == "latency":
         fld = body.get("field")
         if fld not in N.LATENCY_FIELDS:
             raise SpecError(f"{where}.latency.field: {fld!r} is not one of {', '.join(N.LATENCY_FIELDS)}")
-        return Sli("latency", field=fld, threshold_ms=_positive_ms(body.get("threshold_ms"), f"{where}.latency.threshold_ms"))
+        threshold = _positive_ms(body.get("threshold_ms"), f"{where}.latency.threshold_ms")
+        return Sli("latency", field=fld, threshold_ms=threshold)
     if kind == "goodput":
         return Sli("goodput", ttft_ms=_positive_ms(body.get("ttft_ms"), f"{where}.goodput.ttft_ms"),
                    tpot_ms=_positive_ms(body.get("tpot_ms"), f"{where}.goodput.tpot_ms"))
@@ -304,7 +311,8 @@ def _parse_budgeting(raw, where: str) -> Budgeting:
     if method == "timeslices":
         target = _target(raw, "slice_target", f"{where}.")
     elif "slice_target" in raw or "slice_target_ratio" in raw:
-        raise SpecError(f"{where}.slice_target: ratio_timeslices averages slice ratios; it takes no slice_target")
+        raise SpecError(f"{where}.slice_target: ratio_timeslices averages the slice ratios; "
+                        "it takes no slice_target")
     return Budgeting(method, slice_, target)
 
 
@@ -331,7 +339,8 @@ def parse_slo(raw: Mapping, source: str = "", defaults: Mapping | None = None) -
         raise SpecError(f"{source}: an SLO has no name (field 'name')")
     unknown = set(merged) - _KEYS
     if unknown:
-        raise _fail(source, name, f"{', '.join(sorted(unknown))}: unknown field (known: {', '.join(sorted(_KEYS))})")
+        known = ", ".join(sorted(_KEYS))
+        raise _fail(source, name, f"{', '.join(sorted(unknown))}: unknown field (known: {known})")
     try:
         if "sli" not in merged:
             raise SpecError("sli: missing")
@@ -421,13 +430,15 @@ def load_slos(*paths: str | Path) -> tuple[Slo, ...]:
 def parse_documents(docs: Iterable, source: str = "") -> list[Slo]:
     """Parse already-loaded YAML documents (our format or OpenSLO v1)."""
     docs = list(docs)
-    openslo = [d for d in docs if isinstance(d, Mapping) and str(d.get("apiVersion", "")).startswith("openslo/")]
+    openslo = [d for d in docs
+               if isinstance(d, Mapping) and str(d.get("apiVersion", "")).startswith("openslo/")]
     ours = [d for d in docs if d not in openslo]
     slos: list[Slo] = []
     for doc in ours:
         if isinstance(doc, list):
             doc = {"slos": doc}
-        if not isinstance(doc, Mapping) or not isinstance(doc.get("slos"), list) or set(doc) - {"slos", "defaults"}:
+        shaped = isinstance(doc, Mapping) and isinstance(doc.get("slos"), list)
+        if not shaped or set(doc) - {"slos", "defaults"}:
             raise SpecError(f"{source}: expected a mapping with 'slos:' (a list) and optional 'defaults:', "
                             "or OpenSLO documents (apiVersion: openslo/v1)")
         defaults = doc.get("defaults") or {}

@@ -146,8 +146,13 @@ def backtest(start: datetime, end: datetime, regions: tuple, name: str, metric: 
     """Backtest summary, per-point folds and an error message for one deployment."""
     s = Scenario(start, end, regions, (name,), metric, "prophet", interval, events, weeks, 1.0, 0.0)
     history = _histories(s)[name]
+    observed = history.filter(pl.col("y").is_not_null())["ts"]
+    if observed.is_empty():
+        return None, None, f"{name} has no demand in the range"
+    history = history.filter(pl.col("ts") >= observed.min())  # no empty prefix before its first data
     try:
-        params = B.auto_params(end - start, s.params().horizon, s.params())
+        params = B.auto_params(observed.max() - observed.min() + timedelta(hours=1), s.params().horizon,
+                               s.params())
         fits = FC.cached_map(B.run_backtest, {name: history}, params, cache_dir=FC.DEFAULT_CACHE_DIR)
     except InputError as exc:
         return None, None, str(exc)

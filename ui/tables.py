@@ -9,6 +9,14 @@ from ui.format import label
 
 # Column-name suffixes -> how the cell is formatted (Streamlit NumberColumn printf formats).
 _FORMATS = (
+    ("target", "percent"),
+    ("budget_remaining", "percent"),
+    ("budget_consumed", "percent"),
+    ("attainment_lower", "percent"),
+    ("attainment_upper", "percent"),
+    ("burn_rate_1h", "%.2f"),
+    ("peak_burn", "%.1f"),
+    ("hours_to_exhaustion", "%.1f"),
     ("_rate", "percent"),
     ("change", "percent"),
     ("_fraction", "percent"),

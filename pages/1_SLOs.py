@@ -1,0 +1,83 @@
+"""SLOs: status of every SLO (worst first) and a detail view of one."""
+
+import polars as pl
+import streamlit as st
+
+from analytics import charts_slo as C
+from analytics.errors import SpecError
+from ui import format as fmt
+from ui import slo_data as D
+from ui.page import setup
+from ui.tables import show_table
+
+filters = setup("SLOs")
+text, source = D.config()
+with st.expander(f"SLO definitions: {source}"):
+    upload = st.file_uploader("Use another SLO file for this session (our YAML or OpenSLO v1)",
+                              type=["yaml", "yml"], key="slo_upload")
+    if upload is not None:
+        st.session_state[D.CONFIG_KEY] = (upload.getvalue().decode(), upload.name)
+        text, source = st.session_state[D.CONFIG_KEY]
+    if D.CONFIG_KEY in st.session_state and st.button("Back to the project's slos.yaml", key="slo_reset"):
+        del st.session_state[D.CONFIG_KEY]
+        st.rerun()
+    st.code(text, language="yaml")
+try:
+    slos = D.parse(text, source)
+except SpecError as exc:
+    st.error(f"The SLO file is invalid: {exc}")
+    st.stop()
+
+at = D.at_time(filters.end)
+catalog = D.catalog(at)
+shown = [s.name for s in slos if D.in_filters(s, catalog, filters.deployments, filters.regions)]
+table = D.status(text, source, at).filter(pl.col("slo").is_in(shown))
+st.caption(f"Evaluated at {at:%Y-%m-%d %H:%M} UTC (the end of the sidebar's time range); each SLO uses "
+           "its own window. Alerts: Google SRE Workbook multiwindow, multi-burn-rate tiers, thresholds "
+           "scaled to the SLO period.")
+if table.is_empty():
+    st.info("No SLO covers the selected deployments or regions.")
+    st.stop()
+
+k = st.columns(4)
+k[0].metric("SLOs", len(shown))
+k[1].metric("Budget overspent", int((table["state"] == "breached").sum()))
+k[2].metric("Paging now", int((table["state"] == "page").sum()))
+k[3].metric("Ticket open", int((table["state"] == "ticket").sum()))
+show_table(table.select("slo", "state", "attainment", "target", "budget_remaining", "burn_rate_1h",
+                        "hours_to_exhaustion", "firing", "pages", "tickets", "window", "sli", "scope",
+                        "good", "valid", "exact"), "SLO status",
+           caption="Worst first: overspent, paging, ticket, ok, no data; then by budget remaining. "
+           "Budget remaining = 1 - bad / ((1 - target) x valid), negative when overspent. Hours to "
+           "exhaustion assume the 1h burn rate continues.")
+
+st.subheader("Detail")
+name = st.selectbox("SLO", table["slo"].to_list(), key="slo_detail")
+slo = next(s for s in slos if s.name == name)
+row = table.filter(pl.col("slo") == name).row(0, named=True)
+view = D.detail(text, source, at, name)
+st.caption(f"{slo.sli.describe()} · {slo.selector.describe()} · target {fmt.pct(slo.target, 3)} over "
+           f"{slo.window.label} · {slo.budgeting.describe()} · minimum traffic {slo.min_events} events"
+           + (f" · {slo.description}" if slo.description else ""))
+m = st.columns(4)
+low, high = fmt.pct(row["attainment_lower"], 3), fmt.pct(row["attainment_upper"], 3)
+bounds = "" if row["exact"] else f" (bounds {low}–{high})"
+m[0].metric("Attainment", fmt.pct(row["attainment"], 3), help=f"good / valid over the window{bounds}")
+m[1].metric("Budget remaining", fmt.pct(row["budget_remaining"], 1))
+m[2].metric("Burn rate (1h)", "–" if row["burn_rate_1h"] is None else f"{row['burn_rate_1h']:.2f}")
+hours = row["hours_to_exhaustion"]
+m[3].metric("Budget gone in", "–" if hours is None else f"{hours:.1f} h")
+if not row["exact"]:
+    st.info(f"A threshold lies between histogram edges: attainment is an estimate{bounds}.")
+
+left, right = st.columns(2)
+left.plotly_chart(C.sli_chart(view["sli"], slo.target, "SLI per hour"), use_container_width=True)
+right.plotly_chart(C.burn_down_chart({"current": view["burn_down"]}, view["period_end"]),
+                   use_container_width=True)
+st.plotly_chart(C.burn_rate_chart(view["burn"], view["thresholds"]), use_container_width=True)
+window_start = view["sli"]["time"].min() if view["sli"].height else at
+st.plotly_chart(C.episodes_timeline(view["episodes"], window_start, at), use_container_width=True)
+show_table(view["episodes"], "alert episodes",
+           caption="An episode runs from the first 5-minute evaluation where a tier of its severity fires "
+           "(both windows above the threshold, enough traffic) until none does. Budget consumed is a share "
+           "of the window's budget.")

@@ -1,0 +1,72 @@
+"""Spec for analytics.charts_slo: figures are built from the engine's frames, empty ones included."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import polars as pl
+import pytest
+
+from analytics import charts_slo as C
+from analytics.alerts import EPISODE_SCHEMA
+from analytics.slo import evaluate
+from analytics.slo_spec import parse_slo
+from analytics.whatif import suggest_target
+from tests.test_slo import T0, make_scope
+
+AT = T0 + timedelta(days=30)
+
+
+def _evaluation():
+    requests = np.full(30 * 288, 100, dtype=np.int64)
+    ok = requests.copy()
+    ok[20 * 288: 20 * 288 + 24] = 0  # two hours of errors
+    slo = parse_slo({"name": "s", "sli": "availability", "target": 99.9, "window": "30d"})
+    return slo, make_scope(requests, ok)
+
+
+def test_burn_rate_thresholds_are_lines_at_their_value_on_the_log_axis():
+    from analytics.burn import burn_series
+
+    slo, data = _evaluation()
+    e = evaluate(slo, data, AT)
+    frame = burn_series(e.units, slo.target, e.grid, T0, AT, (timedelta(hours=1),))
+    fig = C.burn_rate_chart(frame, {"page 1h/5m: 14.4": 14.4})
+    threshold = next(t for t in fig.data if t.name == "page 1h/5m: 14.4")
+    assert list(threshold.y) == [14.4, 14.4]
+    assert fig.layout.yaxis.type == "log"
+    burn = next(t for t in fig.data if t.name == "burn over 1h")
+    assert max(v for v in burn.y if v is not None) == pytest.approx(1000)  # an hour of errors, 0.1% allowed
+
+
+def test_episodes_timeline_draws_one_bar_per_episode_and_survives_none():
+    slo, data = _evaluation()
+    e = evaluate(slo, data, AT)
+    fig = C.episodes_timeline(e.episodes, T0, AT)
+    bars = [t for t in fig.data if t.type == "bar"]
+    assert sum(len(b.x) for b in bars) == e.episodes.height > 0
+    empty = C.episodes_timeline(pl.DataFrame(schema=EPISODE_SCHEMA), T0, AT)
+    assert not [t for t in empty.data if t.type == "bar"]
+
+
+def test_burn_down_has_an_ideal_line_from_the_start_to_zero_at_the_period_end():
+    from analytics.burn import burn_down
+
+    slo, data = _evaluation()
+    e = evaluate(slo, data, AT)
+    fig = C.burn_down_chart({"current": burn_down(slo, e.units, e.grid, AT)}, AT)
+    ideal = next(t for t in fig.data if t.name == "current ideal")
+    assert list(ideal.y) == [1.0, 0.0]
+
+
+def test_sli_and_window_charts_show_the_target():
+    from analytics.burn import sli_series
+
+    slo, data = _evaluation()
+    e = evaluate(slo, data, AT)
+    fig = C.sli_chart(sli_series(e.counts, e.grid, T0, AT, timedelta(hours=1)), slo.target, "SLI")
+    assert any(s.y0 == slo.target for s in fig.layout.shapes)
+    suggestion = suggest_target(slo, data, datetime(2026, 10, 31, tzinfo=UTC), 0.9)
+    fig = C.window_attainment_chart(suggestion.windows, suggestion.target, slo.target)
+    assert len(fig.data) == 1 and len(fig.layout.shapes) == (2 if suggestion.target else 1)

@@ -1,0 +1,112 @@
+"""AppTest for the SLOs and What-if pages against the demo store."""
+
+from __future__ import annotations
+
+import pytest
+
+from analytics.slo_spec import load_slos
+from tests.conftest import ROOT, run_page
+
+SLOS = load_slos(ROOT / "slos.yaml")
+
+
+def _table(at, title: str):
+    """The dataframe rendered just before the 'Download <title> (CSV)' button."""
+    labels = [b.label for b in at.get("download_button")]
+    return at.dataframe[labels.index(f"Download {title} (CSV)")].value
+
+
+def _metrics(at) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for m in at.metric:
+        out.setdefault(m.label, []).append(m.value)
+    return out
+
+
+@pytest.fixture
+def slo_page(store):
+    at = run_page("pages/1_SLOs.py", range="28d")
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def test_the_list_shows_every_slo_worst_first_with_a_csv_download(slo_page):
+    table = _table(slo_page, "SLO status")
+    assert set(table["slo"]) == {s.name for s in SLOS}
+    order = {"breached": 0, "page": 1, "ticket": 2, "ok": 3, "no data": 4}
+    ranks = [order[s] for s in table["state"]]
+    assert ranks == sorted(ranks)
+    assert "Download alert episodes (CSV)" in [b.label for b in slo_page.get("download_button")]
+    assert len(slo_page.get("plotly_chart")) == 4
+
+
+def test_choosing_another_slo_changes_the_detail(slo_page):
+    before = _metrics(slo_page)["Attainment"]
+    slo_page.selectbox(key="slo_detail").set_value("eu-west-availability").run()
+    assert not slo_page.exception
+    assert _metrics(slo_page)["Attainment"] != before
+
+
+def test_an_invalid_uploaded_file_is_reported_not_raised(store):
+    from ui import slo_data as D
+
+    at = run_page("pages/1_SLOs.py", range="28d")
+    at.session_state[D.CONFIG_KEY] = ("slos:\n  - {name: x, sli: availability, target: 100, window: 7d}\n", "bad.yaml")
+    at.run()
+    assert not at.exception
+    assert any("SLO 'x': target" in e.value for e in at.error)
+
+
+@pytest.fixture
+def whatif(store):
+    at = run_page("pages/2_What_if.py", range="28d")
+    assert not at.exception, [e.message for e in at.exception]
+    at.selectbox(key="whatif_slo").set_value("chat-llama3-8b-use-ttft").run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def test_what_if_starts_equal_to_the_current_slo(whatif):
+    metrics = _metrics(whatif)
+    assert metrics["Attainment"][0] == metrics["Attainment"][1]
+    assert metrics["Pages"][0] == metrics["Pages"][1]
+    assert "Download what-if comparison (CSV)" in [b.label for b in whatif.get("download_button")]
+
+
+def test_moving_the_target_slider_changes_budget_and_pages(whatif):
+    before = _metrics(whatif)
+    whatif.slider(key="whatif_target").set_value(99.9).run()
+    assert not whatif.exception
+    after = _metrics(whatif)
+    assert after["Budget left"][1] != before["Budget left"][1]
+    assert int(after["Pages"][1]) > int(before["Pages"][1])
+    assert after["Attainment"][0] == before["Attainment"][0]  # the current side does not move
+
+
+def test_a_threshold_between_edges_shows_the_error_bound_note(whatif):
+    whatif.slider(key="whatif_threshold").set_value(630.0).run()
+    assert not whatif.exception
+    assert any("between edges 600 and 800 ms" in i.value for i in whatif.info)
+    assert _metrics(whatif)["Attainment"][1] != _metrics(whatif)["Attainment"][0]
+
+
+def _pct(text: str) -> float:
+    return float(text.rstrip("%"))
+
+
+def test_suggest_a_target_follows_the_share(whatif):
+    (strict,) = _metrics(whatif)["Strictest target met that often"]
+    whatif.slider(key="whatif_share").set_value(50).run()
+    assert not whatif.exception
+    (loose,) = _metrics(whatif)["Strictest target met that often"]
+    assert _pct(loose) >= _pct(strict)
+
+
+def test_goodput_has_two_threshold_sliders(store):
+    at = run_page("pages/2_What_if.py", range="28d")
+    at.selectbox(key="whatif_slo").set_value("chat-llama3-8b-use-goodput").run()
+    assert not at.exception
+    at.slider(key="whatif_tpot").set_value(20.0).run()
+    assert not at.exception
+    current, proposed = (_pct(v) for v in _metrics(at)["Attainment"])
+    assert proposed < current
