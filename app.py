@@ -3,10 +3,10 @@
 import streamlit as st
 
 from analytics import charts
+from analytics.overview import movers
 from ui import data
 from ui import format as fmt
 from ui.page import setup
-from analytics.overview import movers
 from ui.tables import show_table
 
 filters = setup("Overview")

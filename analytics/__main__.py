@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from datetime import UTC, datetime
 
 from analytics.config import resolve_dsn
 from analytics.errors import InputError, SourceError, SpecError
@@ -23,15 +22,6 @@ COMMAND_MODULES = {
     "forecast": ("analytics.forecast_cli", "demand forecasts and capacity"),
     "bench": ("analytics.bench", "time the dashboard's queries on a large seeded store"),
 }
-
-
-def parse_time(text: str) -> datetime:
-    """Parse an ISO-8601 time; a time without zone is UTC."""
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise InputError(f"not an ISO-8601 time: {text!r}") from exc
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict]:

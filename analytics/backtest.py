@@ -21,10 +21,10 @@ from analytics.forecast import (
     WEEK,
     ForecastParams,
     check_history,
-    regular_grid,
-    series_step,
     prophet_forecast,
+    regular_grid,
     seasonal_naive,
+    series_step,
 )
 
 

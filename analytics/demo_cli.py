@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from analytics import demo, names as N
+from analytics import demo
+from analytics import names as N
 from analytics.progress import ProgressBar
 
 
@@ -20,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args, store) -> int:
     """Seed the store, or skip when --if-empty and data exists."""
-    from analytics.__main__ import parse_time
+    from analytics.times import parse_time
 
     if args.if_empty and store.target.engine != "chdb":
         print(f"demo: {store.target} is a ClickHouse server; demo data is only seeded there when "

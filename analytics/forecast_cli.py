@@ -20,6 +20,7 @@ from analytics.errors import InputError, SpecError
 from analytics.progress import ProgressBar
 from analytics.queries import deployments_table
 from analytics.store import Store
+from analytics.times import parse_time
 
 DEFAULT_SLO_FILE = PROJECT_ROOT / "slos.yaml"
 _DURATION = re.compile(r"^\s*(\d+)\s*([hdw])\s*$")
@@ -51,14 +52,6 @@ def parse_event(text: str) -> F.Event:
         return F.Event(parts[0], start, days)
     except SpecError as exc:
         raise InputError(f"--event {text!r}: {exc}") from exc
-
-
-def _time(text: str) -> datetime:
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise InputError(f"--end: not an ISO-8601 time: {text!r}") from exc
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -116,7 +109,7 @@ def compute(store: Store, args, progress=None) -> Result:
         )
     except SpecError as exc:
         raise InputError(str(exc)) from exc
-    end = _time(args.end) if args.end else datetime.now(UTC)
+    end = parse_time(args.end, "--end") if args.end else datetime.now(UTC)
     end = end.replace(minute=0, second=0, microsecond=0)
     start = end - timedelta(days=args.days)
     deployments = deployments_table(store)

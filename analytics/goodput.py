@@ -21,8 +21,8 @@ import polars as pl
 
 from analytics import histogram as H
 from analytics import names as N
-from analytics.errors import InputError
 from analytics.capacity import DEFAULT_SLOS
+from analytics.errors import InputError
 from analytics.schema import hist_column
 
 LatencySlos = Mapping[str, Mapping[str, float]]

@@ -99,7 +99,7 @@ def data_end(store) -> datetime | None:
 
 def run(args, store) -> int:
     """Print the per-deployment GPU efficiency table (or JSON)."""
-    from analytics.__main__ import parse_time
+    from analytics.times import parse_time
 
     if not 0 <= args.idle_floor <= 1:
         raise InputError(f"--idle-floor must be a ratio in [0, 1], got {args.idle_floor}")

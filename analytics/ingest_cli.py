@@ -17,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args, store) -> int:
     """Load the files and report rows per file."""
-    from analytics.__main__ import parse_time
+    from analytics.times import parse_time
 
     start = parse_time(args.start) if args.start else None
     for item in ingest.load_files(store, args.files, args.format, args.deployment, start):

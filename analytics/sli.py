@@ -34,8 +34,7 @@ import polars as pl
 
 from analytics import histogram as H
 from analytics import names as N
-from analytics.schema import bucket_expr
-from analytics.schema import hist_column
+from analytics.schema import bucket_expr, hist_column
 from analytics.slo_spec import Selector, Sli
 from analytics.store import Store
 

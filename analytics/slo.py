@@ -20,7 +20,15 @@ import polars as pl
 from analytics import alerts as A
 from analytics import burn as B
 from analytics.sli import (
-    GOODPUT_SOURCES, Grid, ScopeData, SliCounts, catalog, day_grid, load_scope, resolve, sli_counts,
+    GOODPUT_SOURCES,
+    Grid,
+    ScopeData,
+    SliCounts,
+    catalog,
+    day_grid,
+    load_scope,
+    resolve,
+    sli_counts,
 )
 from analytics.slo_spec import Slo, evaluation_time
 from analytics.store import Store

@@ -56,7 +56,7 @@ def _table(frame) -> str:
 
 def run(args, store: Store) -> int:
     """Evaluate the SLOs in --config at --at and print a table or JSON."""
-    from analytics.__main__ import parse_time
+    from analytics.times import parse_time
 
     slos = load_slos(args.config)
     if not slos:

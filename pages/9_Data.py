@@ -1,7 +1,6 @@
 """Data: what is stored, how fresh it is, and uploads of new telemetry files."""
 
 import tempfile
-from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
@@ -9,6 +8,7 @@ import streamlit as st
 
 from analytics import ingest
 from analytics.errors import SourceError
+from analytics.times import parse_time
 from ui import data
 from ui.connection import get_store
 from ui.page import setup
@@ -61,9 +61,7 @@ if submitted and files:
             path.write_bytes(upload.getvalue())
             paths.append(path)
         try:
-            start = datetime.fromisoformat(start_text.replace("Z", "+00:00")) if start_text else None
-            if start is not None and start.tzinfo is None:
-                start = start.replace(tzinfo=UTC)
+            start = parse_time(start_text, "trace start") if start_text else None
             staged = ingest.load_files(get_store(), paths, fmt_choice, deployment or None, start)
         except ValueError as exc:  # InputError and a bad start time
             st.error(str(exc).replace(folder + "/", ""))

@@ -55,7 +55,7 @@ def shared_data(relative: str) -> Path:
     return path
 
 
-def run_page(script: str, **query) -> "AppTest":
+def run_page(script: str, **query):
     """Run a page under AppTest the way the app runs it (entrypoint app.py), with URL query
     parameters; AppTest.from_file on a page alone breaks its navigation links."""
     from streamlit.testing.v1 import AppTest

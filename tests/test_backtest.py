@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
-from tests.conftest import shared_data
 
 from analytics import backtest as B
 from analytics.errors import InputError
 from analytics.forecast import ForecastParams
+from tests.conftest import shared_data
 
 DATA = Path(__file__).parent / "data"
 NAN = float("nan")

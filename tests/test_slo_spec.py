@@ -10,8 +10,17 @@ import yaml
 
 from analytics.errors import SpecError
 from analytics.slo_spec import (
-    Budgeting, Selector, Sli, Window, format_duration, load_slos, parse_documents, parse_slo,
-    ratio_from_percent, revise, to_mapping,
+    Budgeting,
+    Selector,
+    Sli,
+    Window,
+    format_duration,
+    load_slos,
+    parse_documents,
+    parse_slo,
+    ratio_from_percent,
+    revise,
+    to_mapping,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
