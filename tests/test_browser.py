@@ -107,7 +107,7 @@ def test_every_page_renders_without_an_exception(browser, app_url, name, path):
     try:
         _open(page, f"{app_url}/{path}")
         assert page.locator('[data-testid="stException"]').count() == 0
-        sliders = page.locator('[data-testid="stSlider"] [role="slider"]')
+        sliders = page.locator('[data-testid="stSlider"] input[type=range]')
         if sliders.count():
             sliders.first.focus()
             page.keyboard.press("ArrowRight")
@@ -139,5 +139,28 @@ def test_moving_the_time_range_filter_updates_the_view_and_the_link(browser, app
         _open(copy, page.url)
         assert copy.locator('[data-testid="stMetricValue"]').first.inner_text() == after
         copy.close()
+    finally:
+        page.close()
+
+
+def test_moving_the_what_if_target_slider_changes_the_proposed_budget(browser, app_url):
+    page = browser.new_page(viewport={"width": 1500, "height": 1400})
+    try:
+        _open(page, f"{app_url}/What_if")
+        values = page.locator('[data-testid="stMetricValue"]')
+        # Metrics: current attainment, budget left, pages, tickets; then the same for the proposal.
+        before = values.nth(5).inner_text()
+        slider = page.locator('.st-key-whatif_target input[type=range]')
+        slider.focus()
+        for _ in range(10):  # +0.10 percentage points of target
+            page.keyboard.press("ArrowRight")
+        page.wait_for_timeout(500)
+        page.wait_for_selector(IDLE, timeout=180_000)
+        page.wait_for_function(
+            "(before) => document.querySelectorAll('[data-testid=stMetricValue]')[5].innerText !== before",
+            arg=before, timeout=60_000)
+        assert page.locator('[data-testid="stException"]').count() == 0
+        assert values.nth(1).inner_text() != values.nth(5).inner_text()  # current vs proposed differ
+        page.screenshot(path=str(SHOTS / "what_if_moved.png"), full_page=True)
     finally:
         page.close()
