@@ -1,5 +1,6 @@
 """Overview: traffic, errors and latency for the fleet and each deployment, vs the previous period."""
 
+import polars as pl
 import streamlit as st
 
 from analytics import charts
@@ -64,11 +65,16 @@ moved = movers(per_deployment, previous)
 if moved.is_empty():
     st.caption("No previous period to compare with.")
 else:
-    show_table(moved.with_columns(metric=moved["metric"].replace_strict(
-        {"rps": "Requests/s", "error_rate": "Error rate", "ttft_p99_ms": "TTFT p99 (ms)",
-         "e2e_p99_ms": "E2E p99 (ms)"})), "top movers",
-        caption="Change is relative to the previous period; the list is ordered by how much worse "
-                "(more errors, higher latency, less traffic) or better each metric got.")
+    # One unit per row: error rates shown in percent so the value columns read naturally.
+    in_percent = pl.col("metric") == "error_rate"
+    shown = moved.with_columns(
+        pl.when(in_percent).then(pl.col(c) * 100).otherwise(pl.col(c)).alias(c) for c in ("previous", "current")
+    ).with_columns(metric=pl.col("metric").replace_strict(
+        {"rps": "Requests/s", "error_rate": "Error rate (%)", "ttft_p99_ms": "TTFT p99 (ms)",
+         "e2e_p99_ms": "E2E p99 (ms)"}))
+    show_table(shown, "top movers",
+               caption="Change is relative to the previous period; the list is ordered by how much worse "
+                       "(more errors, higher latency, less traffic) or better each metric got.")
 
 st.subheader("Per deployment")
 show_table(per_deployment.sort("error_rate", descending=True), "deployments overview")
