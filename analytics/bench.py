@@ -54,7 +54,7 @@ def _seed_if_needed(store, args) -> list[Case]:
     seconds = time.perf_counter() - t0
     rows = summary.requests + summary.gpu_samples
     return [("seed demo (generate + insert + views)", seconds,
-             f"{summary.requests:,} requests + {summary.gpu_samples:,} GPU samples, "
+             f"{summary.requests:,} request rows + {summary.gpu_samples:,} GPU samples, "
              f"{rows / seconds / 1e6:.2f}M rows/s")]
 
 

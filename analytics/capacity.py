@@ -10,9 +10,11 @@
   capacity (a deployment never pushed to its limit shows only the load it has seen).
 - GPUs needed per forecast hour = forecast upper bound / throughput per GPU x (1 + headroom),
   rounded up to whole replicas (the design's capacity rule, DESIGN.md "The math").
-- Capacity runs out at the first forecast hour whose upper bound exceeds the SLO-compliant
-  capacity of the current GPUs (GPUs x throughput per GPU); headroom is reported separately as
-  the first hour when the GPUs needed, headroom included, exceed the current GPUs.
+- Capacity runs out at the first forecast hour whose expected demand (the point forecast)
+  exceeds the SLO-compliant capacity of the current GPUs (GPUs x throughput per GPU). Where the
+  throughput is only the highest load seen, an upper bound would cross it for any noisy flat
+  series; the upper bound drives the headroom date instead: the first hour when the GPUs
+  needed (upper bound, headroom included) exceed the current GPUs.
 - Current GPUs come from the deployments table (gpus_per_replica x replicas); history is
   assumed to have run on the same count.
 """
@@ -29,21 +31,16 @@ import polars as pl
 
 from analytics import histogram, queries
 from analytics import names as N
+from analytics import rightsizing as RS
 from analytics.demand import HOUR, METRICS, hour_range, utc_time
 from analytics.errors import SpecError
+from analytics.latency_defaults import DEFAULT_SLOS
 from analytics.schema import hist_column
 from analytics.store import Store
 
-# Latency SLOs used when the caller gives none for a deployment, by deployment kind.
-# Thresholds are bucket edges (exact from the rollup); targets are ratios.
-DEFAULT_SLOS = {
-    "chat": {"ttft_ms": 2000.0, "tpot_ms": 100.0, "target": 0.95},
-    "code": {"ttft_ms": 2000.0, "tpot_ms": 100.0, "target": 0.95},
-    "embedding": {"e2e_ms": 250.0, "target": 0.95},
-    "classic": {"e2e_ms": 100.0, "target": 0.95},
-}
 MIN_REQUESTS_PER_HOUR = 20  # fewer 'ok' requests than this: the hour's attainment is noise
 MIN_HOURS = 24  # fewer evaluable hours than this: throughput is "unknown"
+MIN_ACTIVITY = 0.05  # below this SM activity a load / activity ratio is noise
 
 @dataclass(frozen=True)
 class LatencySLO:
@@ -113,13 +110,29 @@ def slo_for(deployment: str, kind: str | None, slos: Mapping | None) -> LatencyS
     return parse_slo(deployment, DEFAULT_SLOS.get(kind or "", DEFAULT_SLOS["chat"]))
 
 
+ACTIVITY_SQL = f"""
+SELECT toDateTime64(g.hour, 0, 'UTC') AS hour, g.deployment AS deployment,
+    sum(g.sm_active_sum) / nullIf(sum(g.sm_active_n), 0) AS sm_active
+FROM {N.GPU_1H} AS g
+WHERE g.hour >= {{start:DateTime64(0, 'UTC')}} AND g.hour < {{end:DateTime64(0, 'UTC')}}
+    AND (empty({{deployments:Array(String)}}) OR has({{deployments:Array(String)}}, g.deployment))
+    AND (empty({{regions:Array(String)}}) OR has({{regions:Array(String)}}, g.region))
+GROUP BY hour, deployment
+"""
+
+
 def hourly_histograms(store: Store, start: datetime, end: datetime, deployments=None, regions=None) -> pl.DataFrame:
-    """Per (deployment, hour): request and output-token counts and a latency histogram per field."""
+    """Per (deployment, hour): request and output-token counts, a latency histogram per field,
+    and the mean SM activity of the deployment's GPUs (null where DCGM profiling is off)."""
     first, last = hour_range(start, end)
     frame = queries.request_slots(store, first, last, deployments, regions, step_seconds=3600)
     frame = frame.rename({"slot": "hour", "requests": "n_requests", "output_tokens": "n_output_tokens"}
                          | {hist_column(f): f"h_{f}" for f in N.LATENCY_FIELDS})
-    return frame.with_columns(utc_time(frame, "hour").alias("hour"))
+    frame = frame.with_columns(utc_time(frame, "hour").alias("hour"))
+    activity = store.query(ACTIVITY_SQL, {"start": first, "end": last, "deployments": list(deployments or []),
+                                          "regions": list(regions or [])})
+    activity = activity.with_columns(utc_time(activity, "hour").alias("hour"))
+    return frame.join(activity, on=["deployment", "hour"], how="left")
 
 
 def hourly_compliance(hours: pl.DataFrame, slo: LatencySLO, min_requests: int = MIN_REQUESTS_PER_HOUR) -> pl.DataFrame:
@@ -141,7 +154,8 @@ def hourly_compliance(hours: pl.DataFrame, slo: LatencySLO, min_requests: int = 
         evaluable &= valid >= min_requests
         met &= np.nan_to_num(attainment, nan=0.0) >= target
         worst = np.fmin(worst, attainment)
-    return hours.select("hour", "n_requests", "n_output_tokens").with_columns(
+    keep = ["hour", "n_requests", "n_output_tokens"] + (["sm_active"] if "sm_active" in hours.columns else [])
+    return hours.select(keep).with_columns(
         pl.Series("evaluable", evaluable),
         pl.Series("met_slo", evaluable & met),
         pl.Series("attainment", worst),
@@ -160,6 +174,7 @@ class Throughput:
     hours_met: int
     slo: str
     reason: str | None = None
+    basis: str = "the highest load seen"  # or how it was extrapolated from SM activity
 
 
 def measure_throughput(
@@ -171,7 +186,14 @@ def measure_throughput(
     min_requests: int = MIN_REQUESTS_PER_HOUR,
     min_hours: int = MIN_HOURS,
 ) -> Throughput:
-    """Highest hourly load per GPU (in ``metric`` units per GPU) at which the SLO was met."""
+    """SLO-compliant throughput per GPU (in ``metric`` units per GPU).
+
+    Verified: the highest hourly load per GPU at which the SLO was met. A deployment never
+    pushed near saturation shows only the load it has seen, so where DCGM SM activity is known
+    the load is also extrapolated to TARGET_ACTIVITY: median over the PEAK_HOURS busiest
+    SLO-met hours of load / sm_active x TARGET_ACTIVITY, assuming load scales with SM activity
+    (the same assumption and target as analytics.rightsizing). The larger of the two is used.
+    """
     if metric not in METRICS:
         raise SpecError(f"metric must be one of {sorted(METRICS)}, got {metric!r}")
     comp = hourly_compliance(hours, slo, min_requests)
@@ -191,7 +213,19 @@ def measure_throughput(
     best = float(load.filter(comp["met_slo"]).max())
     if best <= 0:
         return unknown(f"every hour that met the SLO had zero {METRICS[metric]}")
-    return Throughput(deployment, metric, best, gpus, n_eval, n_met, slo.describe())
+    basis = "the highest load seen (a lower bound: no SM activity to extrapolate from)"
+    if "sm_active" in comp.columns:
+        peaks = (comp.with_columns(load=load).filter(pl.col("met_slo") & (pl.col("sm_active") > MIN_ACTIVITY))
+                 .sort("load", descending=True).head(RS.PEAK_HOURS))
+        if peaks.height:
+            activity = float(peaks["sm_active"].median())
+            estimate = float((peaks["load"] / peaks["sm_active"]).median()) * RS.TARGET_ACTIVITY
+            basis = f"the highest load seen, at {activity:.0%} SM activity"
+            if estimate > best:
+                best = estimate
+                basis = (f"extrapolated from {activity:.0%} SM activity at peak to "
+                         f"{RS.TARGET_ACTIVITY:.0%} (load assumed proportional)")
+    return Throughput(deployment, metric, best, gpus, n_eval, n_met, slo.describe(), basis=basis)
 
 
 def plan(forecast: pl.DataFrame, throughput: Throughput, gpus_per_replica: int, headroom: float) -> pl.DataFrame:
@@ -214,7 +248,7 @@ def plan(forecast: pl.DataFrame, throughput: Throughput, gpus_per_replica: int, 
     return forecast.with_columns(
         pl.lit(throughput.gpus * per_gpu).alias("capacity"),
         ((raw / step).ceil() * step).alias("gpus_needed"),
-        (pl.col("yhat_upper") > throughput.gpus * per_gpu).alias("over_capacity"),
+        (pl.col("yhat") > throughput.gpus * per_gpu).alias("over_capacity"),
     )
 
 

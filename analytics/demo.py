@@ -28,6 +28,7 @@ WEEKEND_FACTOR = {"chat": 0.72, "code": 0.45, "embedding": 0.85, "classic": 0.9}
 TIMEOUT_MS = {"chat": 120_000.0, "code": 60_000.0, "embedding": 5_000.0, "classic": 2_000.0}
 BASE_ERROR_RATE = 0.0004
 INSERT_ROWS = 1_000_000
+QUIET_TRAFFIC = 0.01  # traffic share below which a deployment's requests are all logged
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,8 @@ class SeedSummary:
 
     start: datetime
     end: datetime
-    requests: int
+    requests: int  # rows stored
+    represented: int  # requests they stand for (sum of weights)
     gpu_samples: int
     deployments: int
 
@@ -244,15 +246,21 @@ def generate(
     seed: int = 7,
     end: datetime | None = None,
     scrape_seconds: int = 60,
+    sample_rate: float = 0.01,
     progress: Progress | None = None,
 ) -> Iterator[tuple[str, pl.DataFrame]]:
     """Yield (table, frame) pairs of the demo fleet's telemetry for the `days` before `end`.
 
-    About `requests` request rows in all; GPU samples every `scrape_seconds` (a divisor of 300;
-    DCGM exporters scrape every 15-60 s) for every GPU of the fleet. Same arguments, same data.
+    About `requests` request rows in all, logged at `sample_rate` as production request logs
+    are: each row has weight 1 / sample_rate, so 4M rows at 1% stand for 400M requests, the
+    volume a fleet of this many GPUs serves. GPU samples every `scrape_seconds` (a divisor of
+    300; DCGM exporters scrape every 15-60 s) for every GPU. Same arguments, same data.
     """
     if days < 1 or requests < 1000 or scrape_seconds < 1 or SLOT_S % scrape_seconds:
         raise InputError("demo: needs days >= 1, requests >= 1000 and scrape seconds dividing 300")
+    if not 0 < sample_rate <= 1:
+        raise InputError(f"demo: the sample rate must be in (0, 1], got {sample_rate}")
+    weight = round(1 / sample_rate)
     end = default_end() if end is None else end.astimezone(UTC)
     n_slots = days * 86400 // SLOT_S
     slots = _slot_starts(end - timedelta(days=days), n_slots)
@@ -271,7 +279,11 @@ def generate(
             util = np.where(masks["memory_pressure"], np.minimum(util * 1.4, 0.99), util)
         if progress:
             progress(i / len(F.FLEET), f"{dep.deployment}: requests")
-        yield N.REQUESTS, _requests_for(dep, slots, load, util, masks, rng)
+        # Dynamic sampling (as in Honeycomb's Refinery): busy deployments are logged at the
+        # sample rate, quiet ones in full, so every deployment keeps enough rows to judge.
+        dep_weight = weight if dep.traffic >= QUIET_TRAFFIC else 1
+        yield N.REQUESTS, _requests_for(dep, slots, load / dep_weight * weight, util, masks, rng).with_columns(
+            weight=pl.lit(dep_weight, dtype=pl.UInt32))
         if progress:
             progress((i + 0.6) / len(F.FLEET), f"{dep.deployment}: GPU metrics")
         yield N.GPU_METRICS, _gpu_for(dep, slots, util, masks, rng, scrape_seconds)
@@ -283,9 +295,12 @@ def seed(store: Store, *, days: int = 35, end: datetime | None = None, **options
     """Write the demo telemetry (see generate() for the options) and say what was written."""
     end = default_end() if end is None else end.astimezone(UTC)
     counts = {N.REQUESTS: 0, N.GPU_METRICS: 0, N.DEPLOYMENTS: 0}
+    represented = 0
     for table, frame in generate(days=days, end=end, **options):
         for offset in range(0, frame.height, INSERT_ROWS):
             store.insert(table, frame.slice(offset, INSERT_ROWS))
         counts[table] += frame.height
-    return SeedSummary(end - timedelta(days=days), end, counts[N.REQUESTS],
+        if table == N.REQUESTS:
+            represented += int(frame["weight"].sum())
+    return SeedSummary(end - timedelta(days=days), end, counts[N.REQUESTS], represented,
                        counts[N.GPU_METRICS], counts[N.DEPLOYMENTS])

@@ -16,6 +16,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=7, help="random seed (same seed, same data)")
     parser.add_argument("--end", help="ISO time the data ends (default: start of this UTC hour)")
     parser.add_argument("--scrape-seconds", type=int, default=60, help="GPU sample interval")
+    parser.add_argument("--sample-rate", type=float, default=0.01,
+                        help="share of requests logged; each row stands for 1/rate requests (default 0.01)")
     parser.add_argument("--if-empty", action="store_true", help="do nothing if requests exist")
 
 
@@ -33,11 +35,12 @@ def run(args, store) -> int:
     end = parse_time(args.end) if args.end else None
     summary = demo.seed(
         store, days=args.days, requests=args.requests, seed=args.seed, end=end,
-        scrape_seconds=args.scrape_seconds,
+        scrape_seconds=args.scrape_seconds, sample_rate=args.sample_rate,
         progress=ProgressBar("demo"),
     )
     print(
-        f"demo: {summary.requests:,} requests and {summary.gpu_samples:,} GPU samples for "
+        f"demo: {summary.requests:,} request rows (standing for {summary.represented:,} requests) "
+        f"and {summary.gpu_samples:,} GPU samples for "
         f"{summary.deployments} deployments, {summary.start:%Y-%m-%d %H:%M} to "
         f"{summary.end:%Y-%m-%d %H:%M} UTC, into {store.target}"
     )

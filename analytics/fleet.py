@@ -70,7 +70,7 @@ FLEET = (
     DemoDeployment("chat-llama3-70b-euw", "llama-3-70b-instruct", "chat", 70, "eu-west", "H100-80GB", 4, 4, 1.3, 0.55, 330, 28, 260, 850),
     DemoDeployment("chat-llama3-8b-use", "llama-3-8b-instruct", "chat", 8, "us-east", "A100-80GB", 1, 8, 3.2, 0.6, 140, 14, 240, 700),
     DemoDeployment("chat-llama3-8b-euw", "llama-3-8b-instruct", "chat", 8, "eu-west", "A100-80GB", 1, 6, 2.0, 0.55, 150, 14, 230, 700),
-    DemoDeployment("chat-llama3-8b-aps", "llama-3-8b-instruct", "chat", 8, "ap-south", "L4-24GB", 1, 6, 0.9, 0.42, 210, 26, 220, 650, growth_per_day=0.02, owner="apac-serving"),
+    DemoDeployment("chat-llama3-8b-aps", "llama-3-8b-instruct", "chat", 8, "ap-south", "L4-24GB", 1, 6, 0.9, 0.5, 210, 26, 220, 650, growth_per_day=0.02, owner="apac-serving"),
     DemoDeployment("chat-mistral-7b-aps", "mistral-7b-instruct", "chat", 7, "ap-south", "L4-24GB", 1, 4, 0.7, 0.6, 200, 25, 200, 600, owner="apac-serving"),
     DemoDeployment("code-qwen-32b-use", "qwen2.5-coder-32b", "code", 32, "us-east", "H100-80GB", 2, 4, 2.0, 0.6, 260, 20, 120, 2200, owner="devtools"),
     DemoDeployment("code-qwen-32b-euw", "qwen2.5-coder-32b", "code", 32, "eu-west", "H100-80GB", 2, 2, 0.9, 0.55, 270, 20, 120, 2100, owner="devtools"),
@@ -85,7 +85,7 @@ FLEET = (
     DemoDeployment("embed-bge-large-aps", "bge-large-en-v1.5", "embedding", 0.335, "ap-south", "L4-24GB", 1, 2, 1.5, 0.4, 0, 0, 0, 300, owner="search"),
     DemoDeployment("rerank-bge-base-use", "bge-reranker-base", "embedding", 0.278, "us-east", "L4-24GB", 1, 2, 2.0, 0.45, 0, 0, 0, 450, owner="search"),
     DemoDeployment("fraud-xgb-euw", "fraud-gbdt", "classic", None, "eu-west", "L4-24GB", 1, 2, 1.8, 0.35, 0, 0, 0, 0, owner="risk"),
-    DemoDeployment("summarize-mixtral-aps", "mixtral-8x7b-instruct", "chat", 46.7, "ap-south", "A100-80GB", 2, 1, 0.04, 0.3, 400, 30, 350, 3000, owner="docs-team"),
+    DemoDeployment("summarize-mixtral-aps", "mixtral-8x7b-instruct", "chat", 46.7, "ap-south", "A100-80GB", 2, 1, 0.0004, 0.3, 400, 30, 350, 3000, owner="docs-team"),
 )
 
 OVER_PROVISIONED = "code-qwen-7b-euw"

@@ -21,14 +21,14 @@ import polars as pl
 
 from analytics import histogram as H
 from analytics import names as N
-from analytics.capacity import DEFAULT_SLOS
 from analytics.errors import InputError
+from analytics.latency_defaults import DEFAULT_SLOS
 from analytics.schema import hist_column
 
 LatencySlos = Mapping[str, Mapping[str, float]]
 
-# Default thresholds when no SLO file covers a deployment, by kind: analytics.capacity's
-# DEFAULT_SLOS without their targets, so every page judges a deployment alike.
+# Default thresholds when no SLO file covers a deployment, by kind: the shared defaults
+# (analytics.latency_defaults) without their targets.
 DEFAULT_THRESHOLDS_BY_KIND: dict[str, dict[str, float]] = {
     kind: {field: value for field, value in slo.items() if field != "target"}
     for kind, slo in DEFAULT_SLOS.items()

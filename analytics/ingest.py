@@ -122,7 +122,7 @@ def _finish_requests(path: Path, frame: pl.DataFrame) -> pl.DataFrame:
     """Fill defaults, cast every column of the requests schema and validate values."""
     defaults = {"model": pl.col("deployment"), "model_version": pl.lit(""), "region": pl.lit(""),
                 "gpu_type": pl.lit(""), "replica": pl.lit(""), "status": pl.lit("ok"),
-                "input_tokens": pl.lit(0), "output_tokens": pl.lit(0)}
+                "input_tokens": pl.lit(0), "output_tokens": pl.lit(0), "weight": pl.lit(1)}
     for column, value in defaults.items():
         if column not in frame.columns:
             frame = frame.with_columns(value.alias(column))
@@ -145,6 +145,9 @@ def _finish_requests(path: Path, frame: pl.DataFrame) -> pl.DataFrame:
         row = _first_bad_row(result[column].is_null() | (result[column].cast(pl.String) == ""))
         if row:
             raise _fail(path, row, column, "empty")
+    row = _first_bad_row(result["weight"] == 0)
+    if row:
+        raise _fail(path, row, "weight", "0: a row stands for at least one request (1 / sample rate)")
     row = _first_bad_row(~result["status"].is_in(N.STATUSES))
     if row:
         raise _fail(path, row, "status", f"{result['status'][row - 1]!r} is not one of {', '.join(N.STATUSES)}")

@@ -33,6 +33,10 @@ REQUEST_COLUMNS = {
     "e2e_ms": "Nullable(Float32)",
     "input_tokens": "UInt32",
     "output_tokens": "UInt32",
+    # Requests this row stands for: 1 when every request is logged, 1/rate under sampling
+    # (head-sampled request logs, as Honeycomb's per-event sample rate). Rollups sum weights, so
+    # every count and rate downstream is in real requests.
+    "weight": "UInt32",
 }
 
 GPU_COLUMNS = {

@@ -11,7 +11,7 @@ from datetime import datetime
 import polars as pl
 
 from analytics import names as N
-from analytics.schema import hist_column
+from analytics.schema import HIST_MERGE, hist_column
 from analytics.store import Store
 
 HIST_COLUMNS = tuple(hist_column(f) for f in N.LATENCY_FIELDS)
@@ -36,7 +36,7 @@ def _measures(fields: tuple[str, ...]) -> str:
     unknown = set(fields) - set(N.LATENCY_FIELDS)
     if unknown:
         raise ValueError(f"unknown latency fields {sorted(unknown)}")
-    merges = [f"countResampleMerge(0, {N.N_BUCKETS}, 1)(r.{hist_column(f)}) AS {hist_column(f)}" for f in fields]
+    merges = [f"{HIST_MERGE}(r.{hist_column(f)}) AS {hist_column(f)}" for f in fields]
     return ",\n    ".join([_COUNTS, *merges])
 
 

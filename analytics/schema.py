@@ -4,11 +4,13 @@ Rollup layout, measured on this 2-core machine (see `python -m analytics bench` 
 foundation issue note):
 - requests_5m: one row per (deployment, 5-minute slot, region, model, model_version, gpu_type),
   with counts by status, token sums and, for each latency field, a 61-bucket histogram of the
-  'ok' requests stored as a ``countResample`` state. A row per minute and bucket gave almost no
+  'ok' requests stored as a ``sumResample`` state. Every count is a sum of the rows' `weight`
+  (requests each row stands for), so sampled request logs roll up to real volumes. A row per minute and bucket gave almost no
   reduction (8.9M rollup rows for 10M requests); the 5-minute array layout gives ~170k rows
   for 20 deployments x 30 days whatever the request rate, and reading one deployment's 30 days
-  of histograms takes tens of ms. ``countResampleState`` ingests about 3x faster than
-  ``sumForEach`` over arrays and reads much faster than a Map column.
+  of histograms takes tens of ms. ``countResampleState`` ingested about 3x faster than
+  ``sumForEach`` over arrays and read much faster than a Map column; the weighted
+  ``sumResampleState`` keeps that layout (ingest rate: see `python -m analytics bench`).
 - Time keys are DateTime64(0, 'UTC'): ClickHouse's Arrow output turns DateTime into bare
   UInt32, DateTime64 into a zoned timestamp.
 - gpu_metrics_1h: one row per GPU and hour with sums and non-null counts of every DCGM field
@@ -27,8 +29,14 @@ SCHEMA_VERSION = 1
 DCGM_FLOAT_BLANK = float(2**47)
 
 
+COLUMN_DEFAULTS = {"weight": "1"}  # rows loaded without a weight stand for one request
+
+
 def _columns(spec: dict[str, str]) -> str:
-    return ",\n    ".join(f"{name} {type_}" for name, type_ in spec.items())
+    return ",\n    ".join(
+        f"{name} {type_}" + (f" DEFAULT {COLUMN_DEFAULTS[name]}" if name in COLUMN_DEFAULTS else "")
+        for name, type_ in spec.items()
+    )
 
 
 def bucket_expr(field: str) -> str:
@@ -48,7 +56,7 @@ def bucket_expr(field: str) -> str:
 
 
 def _hist_state(field: str) -> str:
-    return f"countResampleState(0, {N.N_BUCKETS}, 1)({bucket_expr(field)}) AS {hist_column(field)}"
+    return f"sumResampleState(0, {N.N_BUCKETS}, 1)(toUInt64(src.weight), {bucket_expr(field)}) AS {hist_column(field)}"
 
 
 def hist_column(field: str) -> str:
@@ -56,9 +64,11 @@ def hist_column(field: str) -> str:
     return field.removesuffix("_ms") + "_hist"
 
 
-HIST_TYPE = f"AggregateFunction(countResample(0, {N.N_BUCKETS}, 1), UInt8)"
+HIST_TYPE = f"AggregateFunction(sumResample(0, {N.N_BUCKETS}, 1), UInt64, UInt8)"
+# Reads a histogram state column back as Array(UInt64) of weighted counts per bucket.
+HIST_MERGE = f"sumResampleMerge(0, {N.N_BUCKETS}, 1)"
 ROLLUP_KEYS = ("deployment", "slot", "region", "model", "model_version", "gpu_type")
-STATUS_COLUMNS = {status: f"countIf(status = '{status}')" for status in N.STATUSES}
+STATUS_COLUMNS = {status: f"sumIf(src.weight, status = '{status}')" for status in N.STATUSES}
 GPU_KEYS = ("deployment", "hour", "node", "gpu", "gpu_type", "region")
 
 
@@ -84,12 +94,12 @@ def _ddl() -> list[str]:
         [
             "toStartOfInterval(ts, INTERVAL 5 MINUTE) AS slot",
             "deployment, region, model, model_version, gpu_type",
-            "count() AS requests",
+            "sum(src.weight) AS requests",
             *(f"{expr} AS {status}" for status, expr in STATUS_COLUMNS.items()),
-            "sum(src.input_tokens) AS input_tokens",
-            "sum(src.output_tokens) AS output_tokens",
-            "sumIf(src.output_tokens, status = 'ok') AS ok_output_tokens",
-            "sumIf(toFloat64(ifNull(e2e_ms, 0)), status = 'ok') AS e2e_ms_sum",
+            "sum(toUInt64(src.input_tokens) * src.weight) AS input_tokens",
+            "sum(toUInt64(src.output_tokens) * src.weight) AS output_tokens",
+            "sumIf(toUInt64(src.output_tokens) * src.weight, status = 'ok') AS ok_output_tokens",
+            "sumIf(toFloat64(ifNull(e2e_ms, 0)) * src.weight, status = 'ok') AS e2e_ms_sum",
             *(_hist_state(f) for f in N.LATENCY_FIELDS),
         ]
     )

@@ -34,7 +34,7 @@ import polars as pl
 
 from analytics import histogram as H
 from analytics import names as N
-from analytics.schema import bucket_expr, hist_column
+from analytics.schema import HIST_MERGE, bucket_expr, hist_column
 from analytics.slo_spec import Selector, Sli
 from analytics.store import Store
 
@@ -54,7 +54,7 @@ GROUP BY deployment, model, region
 ORDER BY deployment, model, region
 """
 
-_MERGE = f"countResampleMerge(0, {N.N_BUCKETS}, 1)"
+_MERGE = HIST_MERGE
 
 
 @functools.cache
@@ -80,7 +80,7 @@ ORDER BY slot
 JOINT_SQL = f"""
 SELECT toDateTime(toStartOfInterval(ts, INTERVAL 5 MINUTE), 'UTC') AS slot,
     {bucket_expr("ttft_ms")} AS ttft_bucket, {bucket_expr("tpot_ms")} AS tpot_bucket,
-    toUInt32(count()) AS n
+    toUInt32(sum(weight)) AS n
 FROM {N.REQUESTS}
 WHERE ts >= {{start:DateTime64(3, 'UTC')}} AND ts < {{end:DateTime64(3, 'UTC')}} {_SCOPE}
     AND status = 'ok' AND isNotNull(ttft_ms) AND isNotNull(tpot_ms)
@@ -89,8 +89,8 @@ GROUP BY slot, ttft_bucket, tpot_bucket
 
 TARGETED_SQL = f"""
 SELECT toDateTime(toStartOfInterval(ts, INTERVAL 5 MINUTE), 'UTC') AS slot,
-    toUInt32(count()) AS valid,
-    toUInt32(countIf(ttft_ms <= {{ttft_ms:Float64}} AND tpot_ms <= {{tpot_ms:Float64}})) AS good
+    toUInt32(sum(weight)) AS valid,
+    toUInt32(sumIf(weight, ttft_ms <= {{ttft_ms:Float64}} AND tpot_ms <= {{tpot_ms:Float64}})) AS good
 FROM {N.REQUESTS}
 WHERE ts >= {{start:DateTime64(3, 'UTC')}} AND ts < {{end:DateTime64(3, 'UTC')}} {_SCOPE}
     AND status = 'ok' AND isNotNull(ttft_ms) AND isNotNull(tpot_ms)

@@ -17,7 +17,9 @@ start, end = fd.history_window(filters.end, filters.data_start)
 st.caption(
     f"Forecasts fit on hourly demand from {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC (up to "
     f"{fd.HISTORY.days} days before the end of the selected range). GPUs needed = forecast upper bound / "
-    "the highest load per GPU at which the deployment met its latency SLO, plus headroom."
+    "SLO-compliant throughput per GPU, plus headroom. That throughput is the highest load per GPU at which "
+    "the deployment met its latency SLO or, where DCGM SM activity is known and the peak used less than 70% "
+    "of it, that load extrapolated to 70% SM activity (load assumed proportional to SM activity)."
 )
 
 with st.expander("Scenario", expanded=True):
@@ -83,7 +85,7 @@ else:
     if tp.per_gpu is None:
         st.info(f"SLO-compliant throughput unknown: {tp.reason}. GPUs needed cannot be computed.")
     else:
-        st.caption(f"SLO: {tp.slo}. Highest load per GPU that met it: {tp.per_gpu:.4g} {unit} "
+        st.caption(f"SLO: {tp.slo}. SLO-compliant throughput: {tp.per_gpu:.4g} {unit} per GPU, {tp.basis} "
                    f"({tp.hours_met} of {tp.hours_evaluable} evaluable hours met the SLO).")
 
     summary, folds, bt_error = fd.backtest(start, end, filters.regions, name, metric, interval / 100, events, weeks)
@@ -104,8 +106,9 @@ else:
 
 st.subheader("Every deployment")
 show_table(outlooks.rename({"per_gpu": f"per_gpu ({unit})"}), "capacity outlook",
-           caption="Capacity runs out = first hour the forecast upper bound exceeds the SLO capacity of the current "
-                   "GPUs; headroom breached = first hour the GPUs needed (headroom included) exceed them.")
+           caption="Capacity runs out = first hour the expected demand exceeds the SLO capacity of the current "
+                   "GPUs; headroom breached = first hour the GPUs needed for the forecast upper bound "
+                   "(headroom included) exceed them.")
 
 st.subheader("Fleet: GPUs needed by GPU type and week")
 if assessment.fleet.is_empty():

@@ -19,8 +19,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
 # The demo end used by every test: incidents sit at fixed times relative to it.
 DEMO_END = datetime(2026, 11, 1, tzinfo=UTC)
-DEMO_DAYS = 21
-DEMO_REQUESTS = 200_000
+DEMO_DAYS = 35
+DEMO_REQUESTS = 1_000_000
 
 
 @pytest.fixture(scope="session")
@@ -35,7 +35,10 @@ def store(db_path):
     dsn = f"chdb://{db_path}"
     os.environ["CLICKHOUSE_URL"] = dsn
     opened = open_store(dsn)
-    demo.seed(opened, days=DEMO_DAYS, requests=DEMO_REQUESTS, seed=7, end=DEMO_END, scrape_seconds=300)
+    # Every request logged (weight 1): at this small size, 1% sampling would leave hourly demand
+    # too noisy for the capacity tests; weighted rows are tested in test_ingest and test_schema.
+    demo.seed(opened, days=DEMO_DAYS, requests=DEMO_REQUESTS, seed=7, end=DEMO_END, scrape_seconds=300,
+              sample_rate=1.0)
     yield opened
 
 

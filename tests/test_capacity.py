@@ -210,7 +210,8 @@ def demo_assessment(demo_store, tmp_path_factory):
     deployments = deployments_table(demo_store)
     demand = D.hourly_demand(demo_store, start, end)
     histories = {n: D.series(demand, n) for n in deployments["deployment"]}
-    fits = FC.cached_map(F.prophet_forecast, histories, F.ForecastParams(horizon=timedelta(days=14)),
+    # Four weeks: Prophet's linear trend reaches the growing deployment's verified peak after ~2.
+    fits = FC.cached_map(F.prophet_forecast, histories, F.ForecastParams(horizon=timedelta(days=28)),
                         cache_dir=tmp_path_factory.mktemp("forecast-cache"), workers=2)
     throughputs = C.measure_all(C.hourly_histograms(demo_store, start, end), deployments)
     return demand, fits, C.assess(fits.results, throughputs, deployments, headroom=0.2)
@@ -231,7 +232,10 @@ def test_the_growing_demo_deployment_runs_out_of_capacity_and_flat_ones_do_not(d
     outlooks = assessment.outlooks
     growing = outlooks[fleet.GROWING]
     assert growing.capacity_exhausted_at is not None
-    flat = [d.deployment for d in fleet.FLEET if d.growth_per_day == 0 and outlooks[d.deployment].per_gpu is not None]
+    # Without DCGM SM activity (fleet.NO_PROFILING) the throughput is only the highest load seen,
+    # a lower bound that a flat forecast may cross; the page says so for that deployment.
+    flat = [d.deployment for d in fleet.FLEET if d.growth_per_day == 0 and outlooks[d.deployment].per_gpu is not None
+            and d.deployment != fleet.NO_PROFILING]
     assert len(flat) >= 10
     assert {d: outlooks[d].capacity_exhausted_at for d in flat} == {d: None for d in flat}
 

@@ -58,7 +58,7 @@ def test_json_gives_every_field_per_deployment_and_the_forecast_rows(demo_store,
 
 def test_backtest_fills_the_accuracy_fields_and_the_growing_deployment_runs_out(demo_store, demo_end, capsys):
     code, out = run(demo_store, capsys, "--json", "--backtest", "--days", "21", "--end", demo_end,
-                    "--deployment", fleet.GROWING)
+                    "--deployment", fleet.GROWING, "--horizon", "28d")
     assert code == 0
     (row,) = json.loads(out)
     for key in ("mape", "smape", "coverage", "mase", "baseline_mape"):

@@ -134,3 +134,25 @@ def test_the_command_line_loads_the_real_traces_and_refuses_a_malformed_file(tmp
          "print(Store(sys.argv[1]).scalar('SELECT count() FROM requests'))", f"chdb://{db}"],
         capture_output=True, text=True, timeout=120, cwd=Path(__file__).parent.parent)
     assert count.stdout.strip() == str(8819 + 12031 + 2845 + 200)
+
+
+def test_a_sampled_row_counts_as_the_requests_it_stands_for(store, tmp_path):
+    from analytics.queries import request_totals
+
+    path = tmp_path / "sampled.csv"
+    path.write_text("ts,deployment,status,ttft_ms,e2e_ms,output_tokens,weight\n"
+                    "2024-02-01 00:00:00,test-sampled,ok,120,900,10,100\n"
+                    "2024-02-01 00:01:00,test-sampled,error,,,0,100\n"
+                    "2024-02-01 00:02:00,test-sampled,ok,130,950,20,1\n")
+    ingest.load_files(store, [path])
+    row = request_totals(store, datetime(2024, 2, 1, tzinfo=UTC), datetime(2024, 2, 2, tzinfo=UTC),
+                         ["test-sampled"]).row(0, named=True)
+    assert (row["requests"], row["ok"], row["error"], row["output_tokens"]) == (201, 101, 100, 1020)
+    assert sum(row["ttft_hist"]) == 101
+
+
+def test_a_zero_weight_is_refused(tmp_path):
+    path = tmp_path / "zero.csv"
+    path.write_text("ts,deployment,status,weight\n2024-02-01 00:00:00,a,ok,0\n")
+    with pytest.raises(InputError, match=r"row 1, column 'weight'"):
+        ingest.stage_file(path, "requests")

@@ -72,10 +72,9 @@ def test_an_unreachable_database_gives_a_clear_message_not_a_traceback(store, mo
 
     import streamlit as st
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    monkeypatch.setenv("CLICKHOUSE_URL", f"http://default@127.0.0.1:{port}/default")
+    sock = socket.socket()  # bound, not listening: refused, and the port stays ours
+    sock.bind(("127.0.0.1", 0))
+    monkeypatch.setenv("CLICKHOUSE_URL", f"http://default@127.0.0.1:{sock.getsockname()[1]}/default")
     st.cache_resource.clear()
     st.cache_data.clear()
     try:
@@ -84,6 +83,7 @@ def test_an_unreachable_database_gives_a_clear_message_not_a_traceback(store, mo
         assert "connection refused" in at.error[0].value
         assert "CLICKHOUSE_URL" in at.info[0].value
     finally:
+        sock.close()
         st.cache_resource.clear()
         st.cache_data.clear()
 

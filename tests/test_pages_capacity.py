@@ -25,6 +25,8 @@ def cache_dir(tmp_path, monkeypatch):
 def page(store, cache_dir):
     at = run_page(PAGE, range="all", dep=fleet.GROWING)
     assert not at.exception, [e.message for e in at.exception]
+    at.slider(key="cap_weeks").set_value(4).run()  # the growth crosses the verified peak after ~2 weeks
+    assert not at.exception, [e.message for e in at.exception]
     return at
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import polars as pl
 
 from analytics import names as N
-from analytics.schema import SCHEMA_VERSION, ensure_schema
+from analytics.schema import HIST_MERGE, SCHEMA_VERSION, ensure_schema
 
 
 def test_creating_the_schema_twice_changes_nothing(store):
@@ -29,10 +29,10 @@ def test_the_rollup_has_one_row_per_deployment_version_and_slot_whatever_the_vol
     assert rollup == keys < raw
 
 
-def test_rollup_counts_by_status_equal_raw_counts(store):
+def test_rollup_counts_by_status_equal_raw_counts_weighted_by_sampling(store):
     raw = store.query(
-        f"SELECT deployment, count() AS requests, countIf(status = 'ok') AS ok, "
-        f"countIf(status = 'timeout') AS timeout, sum(output_tokens) AS output_tokens "
+        f"SELECT deployment, sum(weight) AS requests, sumIf(weight, status = 'ok') AS ok, "
+        f"sumIf(weight, status = 'timeout') AS timeout, sum(output_tokens * weight) AS output_tokens "
         f"FROM {N.REQUESTS} GROUP BY deployment ORDER BY deployment"
     )
     rolled = store.query(
@@ -45,18 +45,20 @@ def test_rollup_counts_by_status_equal_raw_counts(store):
 def test_histograms_count_ok_requests_exactly_at_every_bucket_edge(store):
     deployment = "chat-llama3-8b-use"
     hist = store.query(
-        f"SELECT countResampleMerge(0, {N.N_BUCKETS}, 1)(ttft_hist) AS h FROM {N.REQUESTS_5M} "
+        f"SELECT {HIST_MERGE}(ttft_hist) AS h FROM {N.REQUESTS_5M} "
         "WHERE deployment = {d:String}",
         {"d": deployment},
     )["h"][0].to_numpy()
     cumulative = np.cumsum(hist)
     raw = store.query(
-        f"SELECT sumForEach(arrayMap(e -> toUInt64(status = 'ok' AND ttft_ms <= e), {{edges:Array(Float64)}})) AS c "
+        f"SELECT sumForEach(arrayMap(e -> toUInt64(status = 'ok' AND ttft_ms <= e) * weight, "
+        f"{{edges:Array(Float64)}})) AS c "
         f"FROM {N.REQUESTS} WHERE deployment = {{d:String}}",
         {"d": deployment, "edges": N.EDGES_MS.tolist()},
     )["c"][0].to_numpy()
     assert cumulative[-1] == store.scalar(
-        f"SELECT countIf(status = 'ok' AND ttft_ms IS NOT NULL) FROM {N.REQUESTS} WHERE deployment = {{d:String}}",
+        f"SELECT sumIf(weight, status = 'ok' AND ttft_ms IS NOT NULL) FROM {N.REQUESTS} "
+        "WHERE deployment = {d:String}",
         {"d": deployment})
     assert np.array_equal(cumulative[: len(N.EDGES_MS)], raw)
 

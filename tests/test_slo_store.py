@@ -57,10 +57,10 @@ def probe_store(store):
 
 RAW_SQL = f"""
 SELECT toUnixTimestamp(toStartOfInterval(ts, INTERVAL 5 MINUTE)) AS slot,
-    count() AS requests, countIf(status = 'ok') AS ok,
-    countIf(status = 'ok' AND isNotNull(e2e_ms)) AS valid_e2e,
-    countIf(status = 'ok' AND e2e_ms <= {{edge:Float64}}) AS good_e2e,
-    countIf(status = 'ok' AND ttft_ms <= {{a:Float64}} AND tpot_ms <= {{b:Float64}}) AS good_goodput
+    sum(weight) AS requests, sumIf(weight, status = 'ok') AS ok,
+    sumIf(weight, status = 'ok' AND isNotNull(e2e_ms)) AS valid_e2e,
+    sumIf(weight, status = 'ok' AND e2e_ms <= {{edge:Float64}}) AS good_e2e,
+    sumIf(weight, status = 'ok' AND ttft_ms <= {{a:Float64}} AND tpot_ms <= {{b:Float64}}) AS good_goodput
 FROM {N.REQUESTS} WHERE deployment = {{d:String}}
 GROUP BY slot ORDER BY slot
 """

@@ -55,12 +55,6 @@ def test_rollup_filters_treat_a_hostile_deployment_name_as_a_name(store):
     assert result.is_empty()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _serve(status: int | None):
     """A local stand-in for a ClickHouse server: answers every request with `status`,
     or never answers when status is None."""
@@ -88,8 +82,10 @@ def _serve(status: int | None):
 
 
 def test_a_refused_port_says_connection_refused():
-    with pytest.raises(SourceError, match="connection refused"):
-        Store(f"http://default@127.0.0.1:{_free_port()}/default")
+    with socket.socket() as sock:  # bound but not listening: connections are refused, and no
+        sock.bind(("127.0.0.1", 0))  # other process can take the port meanwhile
+        with pytest.raises(SourceError, match="connection refused"):
+            Store(f"http://default@127.0.0.1:{sock.getsockname()[1]}/default")
 
 
 def test_wrong_credentials_say_authentication_failed():
