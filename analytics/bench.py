@@ -66,7 +66,7 @@ def core_cases(store, repeat: int) -> list[Case]:
     cases: list[Case] = []
     raw = store.scalar(f"SELECT count() FROM {N.REQUESTS}")
     rollup = store.scalar(f"SELECT count() FROM {N.REQUESTS_5M}")
-    cases.append(("rollup size", 0.0, f"{rollup:,} rollup rows for {raw:,} requests ({raw / max(rollup, 1):.0f}x)"))
+    cases.append(("rollup size", 0.0, f"{rollup:,} rollup rows for {raw:,} request rows ({raw / max(rollup, 1):.0f}x)"))
 
     def overview_page():
         fields = overview.HIST_FIELDS
