@@ -158,3 +158,24 @@ def request_counts(
 def deployments_table(store: Store) -> pl.DataFrame:
     """The deployments table, one row per deployment (latest version)."""
     return store.query(f"SELECT * EXCEPT updated_at FROM {N.DEPLOYMENTS} FINAL ORDER BY deployment")
+
+
+def table_stats(store: Store) -> pl.DataFrame:
+    """Rows, compressed and raw bytes of each table of the current database (system.parts)."""
+    return store.query(
+        """SELECT table, sum(rows) AS rows,
+                  sum(data_compressed_bytes) AS compressed_bytes,
+                  sum(data_uncompressed_bytes) AS raw_bytes
+           FROM system.parts
+           WHERE active AND database = currentDatabase()
+           GROUP BY table ORDER BY table"""
+    )
+
+
+def freshness(store: Store) -> pl.DataFrame:
+    """Per deployment: its region, first and last 5-minute slot with requests, and requests."""
+    return store.query(
+        f"""SELECT r.deployment AS deployment, any(r.region) AS region, min(r.slot) AS first_ts,
+                   max(r.slot) AS last_ts, sum(r.requests) AS requests
+            FROM {N.REQUESTS_5M} AS r GROUP BY deployment ORDER BY deployment"""
+    )

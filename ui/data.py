@@ -11,7 +11,6 @@ from datetime import datetime
 import polars as pl
 import streamlit as st
 
-from analytics import names as N
 from analytics import overview, queries
 from ui.connection import get_store
 
@@ -64,25 +63,14 @@ def series(start: datetime, end: datetime, deployments: tuple, regions: tuple, s
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def table_stats() -> pl.DataFrame:
-    """Rows, compressed and raw size of each table (from system.parts)."""
-    return get_store().query(
-        """SELECT table, sum(rows) AS rows,
-                  sum(data_compressed_bytes) AS compressed_bytes,
-                  sum(data_uncompressed_bytes) AS raw_bytes
-           FROM system.parts
-           WHERE active AND database = currentDatabase()
-           GROUP BY table ORDER BY table"""
-    )
+    """Rows, compressed and raw size of each table."""
+    return queries.table_stats(get_store())
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def freshness() -> pl.DataFrame:
-    """Per deployment: first and last request slot and requests in the last hour of data."""
-    return get_store().query(
-        f"""SELECT deployment, any(region) AS region, min(slot) AS first_ts, max(slot) AS last_ts,
-                   sum(requests) AS requests
-            FROM {N.REQUESTS_5M} GROUP BY deployment ORDER BY deployment"""
-    )
+    """Per deployment: first and last slot with requests, and the requests in between."""
+    return queries.freshness(get_store())
 
 
 def clear() -> None:
