@@ -42,8 +42,14 @@ kpis = [
 for column, (title, key, render, colour) in zip(st.columns(len(kpis)), kpis, strict=True):
     column.metric(title, render(now.get(key)), delta(key, render), delta_color=colour)
 
+per_deployment = data.summary(filters.start, filters.end, *args)
+previous = data.summary(*filters.previous, *args)
+
 step = filters.step_seconds
 series = data.series(filters.start, filters.end, *args, step)
+CHARTED = 8  # more lines than this make the charts unreadable
+busiest = per_deployment.sort("requests", descending=True)["deployment"].head(CHARTED).to_list()
+series = series.filter(pl.col("deployment").is_in(busiest))
 left, right = st.columns(2)
 left.plotly_chart(charts.time_series(series, "rps", title="Requests per second",
                                      y_title="requests/s"), key="chart_rps")
@@ -56,10 +62,10 @@ left.plotly_chart(charts.time_series(series, "ttft_p99_ms", title="TTFT p99 (LLM
 right.plotly_chart(charts.time_series(series, "e2e_p99_ms", title="End-to-end latency p99",
                                       y_title="ms (log scale)", log_y=True, hover_format=",.0f"),
                    key="chart_e2e")
-st.caption(f"One point per {step // 60} minutes. Drag on a chart or use the buttons to zoom.")
+shown = (f"The {CHARTED} busiest of {per_deployment.height} deployments; choose deployments in the "
+         "sidebar to chart others. " if per_deployment.height > CHARTED else "")
+st.caption(f"{shown}One point per {step // 60} minutes. Drag on a chart or use the buttons to zoom.")
 
-per_deployment = data.summary(filters.start, filters.end, *args)
-previous = data.summary(*filters.previous, *args)
 st.subheader("Top movers vs the previous period")
 moved = movers(per_deployment, previous)
 if moved.is_empty():
