@@ -32,11 +32,12 @@ import polars as pl
 from analytics import histogram, queries
 from analytics import names as N
 from analytics import rightsizing as RS
-from analytics.demand import HOUR, METRICS, hour_range, utc_time
+from analytics.demand import HOUR, METRICS, hour_range
 from analytics.errors import SpecError
 from analytics.latency_defaults import DEFAULT_SLOS
 from analytics.schema import hist_column
 from analytics.store import Store
+from analytics.times import utc_time
 
 MIN_REQUESTS_PER_HOUR = 20  # fewer 'ok' requests than this: the hour's attainment is noise
 MIN_HOURS = 24  # fewer evaluable hours than this: throughput is "unknown"

@@ -21,6 +21,7 @@ import polars as pl
 from analytics.errors import InputError
 from analytics.queries import request_counts
 from analytics.store import Store
+from analytics.times import utc_time
 
 HOUR = timedelta(hours=1)
 FLEET = "(fleet)"
@@ -35,16 +36,6 @@ def hour_range(start: datetime, end: datetime) -> tuple[datetime, datetime]:
     first = floor if floor == start else floor + HOUR
     last = end.replace(minute=0, second=0, microsecond=0)
     return first, max(first, last)
-
-
-def utc_time(frame: pl.DataFrame, column: str) -> pl.Expr:
-    """A time column as aware UTC microseconds, whether it arrived as Datetime or epoch seconds."""
-    dtype = frame.schema[column]
-    if isinstance(dtype, pl.Datetime):
-        col = pl.col(column).dt.cast_time_unit("us")
-        return col.dt.convert_time_zone("UTC") if dtype.time_zone else col.dt.replace_time_zone("UTC")
-    # DateTime columns can reach polars as UInt32 epoch seconds through the Arrow path.
-    return pl.from_epoch(pl.col(column).cast(pl.Int64), time_unit="s").dt.cast_time_unit("us").dt.replace_time_zone("UTC")
 
 
 def demand_from_counts(counts: pl.DataFrame, start: datetime, end: datetime) -> pl.DataFrame:

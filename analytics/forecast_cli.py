@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -19,20 +18,17 @@ from analytics.config import PROJECT_ROOT
 from analytics.errors import InputError, SpecError
 from analytics.progress import ProgressBar
 from analytics.queries import deployments_table
+from analytics.slo_spec import parse_duration
 from analytics.store import Store
 from analytics.times import parse_time
 
 DEFAULT_SLO_FILE = PROJECT_ROOT / "slos.yaml"
-_DURATION = re.compile(r"^\s*(\d+)\s*([hdw])\s*$")
-_UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
-
-
 def parse_horizon(text: str) -> timedelta:
     """Parse '14d', '2w' or '36h' into a timedelta between 1 hour and 12 weeks."""
-    match = _DURATION.match(text or "")
-    if not match:
-        raise InputError(f"--horizon: expected a duration like 14d, 2w or 36h, got {text!r}")
-    value = int(match.group(1)) * _UNITS[match.group(2)]
+    try:
+        value = parse_duration(text or "", "--horizon")
+    except SpecError as exc:
+        raise InputError(f"--horizon: expected a duration like 14d, 2w or 36h, got {text!r}") from exc
     if not timedelta(hours=1) <= value <= F.MAX_HORIZON:
         raise InputError(f"--horizon must be between 1h and 12w, got {text!r}")
     return value

@@ -25,6 +25,7 @@ from analytics import goodput as G
 from analytics import names as N
 from analytics import queries as Q
 from analytics.store import Store
+from analytics.times import as_utc
 
 SECONDS_PER_HOUR = 3600
 # NVIDIA DCGM User Guide, "Profiling Metrics" (SM Activity): sm_active >= 0.8 is necessary but
@@ -103,18 +104,6 @@ def with_means(hours: pl.DataFrame) -> pl.DataFrame:
         (pl.col("fb_used_mib") / pl.col("fb_total_mib")).alias("mem_used_fraction"),
         (pl.col("fb_used_mib_max") / pl.col("fb_total_mib")).alias("mem_peak_fraction"),
     )
-
-
-def as_utc(frame: pl.DataFrame, column: str) -> pl.DataFrame:
-    """Make a time column an aware UTC datetime[us] (ClickHouse DateTime may arrive as epoch seconds)."""
-    dtype = frame.schema[column]
-    if dtype.is_integer():
-        expr = pl.from_epoch(column, "s").dt.replace_time_zone("UTC")
-    elif isinstance(dtype, pl.Datetime) and dtype.time_zone is None:
-        expr = pl.col(column).dt.replace_time_zone("UTC")
-    else:
-        expr = pl.col(column).dt.convert_time_zone("UTC")
-    return frame.with_columns(expr.cast(pl.Datetime("us", "UTC")).alias(column))
 
 
 def peak_tflops(gpu_type: str) -> float | None:

@@ -16,6 +16,7 @@ from analytics import names as N
 from analytics import queries as Q
 from analytics.config import PROJECT_ROOT
 from analytics.errors import InputError
+from analytics.times import as_utc
 
 DEFAULT_DAYS = 7
 SLO_FILE = PROJECT_ROOT / "slos.yaml"
@@ -91,7 +92,7 @@ def parse_slos(items: list[str]) -> dict[str, dict[str, float]]:
 
 def data_end(store) -> datetime | None:
     """The end of the GPU data: one hour after the last hour with samples (None when empty)."""
-    frame = gpu.as_utc(store.query(f"SELECT max(hour) AS last, count() AS n FROM {N.GPU_1H}"), "last")
+    frame = as_utc(store.query(f"SELECT max(hour) AS last, count() AS n FROM {N.GPU_1H}"), "last")
     if not frame.height or not frame["n"][0]:
         return None
     return frame["last"][0] + timedelta(hours=1)

@@ -18,65 +18,16 @@ from analytics import gpu, queries
 from analytics import rightsizing as R
 from analytics.config import PROJECT_ROOT
 from analytics.errors import SpecError
-from ui import format as fmt
 from ui.connection import get_store
 
 TTL_S = 60  # like ui.data: new telemetry shows within a minute
 SLO_FILE = PROJECT_ROOT / "slos.yaml"
 
-# Readable labels for the GPU tables' columns (ui.tables.show_table reads ui.format.LABELS). Only
-# GPU-specific names are registered, so other pages' labels never change; generic analytics
-# column names are renamed for display first (DISPLAY_NAMES).
+# Generic analytics column names are renamed for display first, so the GPU labels in
+# ui.format.LABELS never change another page's columns.
 DISPLAY_NAMES = {"missing": "not_available", "slo": "goodput_slo", "hour": "peak_hour", "ok": "ok_requests",
                  "good": "good_requests", "activity": "hour_activity", "basis": "activity_metric",
                  "verdict": "suggestion"}
-LABELS = {
-    "gpus": "GPUs",
-    "gpu_hours": "GPU-hours",
-    "gap_gpu_hours": "GPU-hours missing (collection gaps)",
-    "cost_per_gpu_hour": "$ per GPU-hour",
-    "cost_per_1m_output_tokens": "$ per 1M output tokens",
-    "cost_per_1k_requests": "$ per 1k requests",
-    "idle_gpu_hours": "Idle GPU-hours",
-    "idle_cost": "Idle cost ($)",
-    "idle_fraction": "Idle share of GPU-hours",
-    "mean_gpu_util": "GPU util (any kernel)",
-    "mean_sm_active": "SM active",
-    "mean_sm_occupancy": "SM occupancy",
-    "mean_tensor_active": "Tensor-pipe active",
-    "mean_dram_active": "DRAM active",
-    "mem_used_fraction": "Memory used (mean)",
-    "peak_mem_fraction": "Memory used (peak hour)",
-    "min_mem_headroom": "Memory headroom (worst hour)",
-    "mean_power_w": "Power (mean W)",
-    "peak_hour_power_w": "Power (peak hour W)",
-    "output_tokens_per_gpu_s": "Output tokens per GPU-s",
-    "input_tokens_per_gpu_s": "Input tokens per GPU-s",
-    "good_requests": "Requests meeting the latency SLO",
-    "ok_requests": "Successful requests",
-    "goodput_per_gpu": "Goodput (good req per GPU-s)",
-    "goodput_slo": "Latency SLO used for goodput",
-    "mfu_estimate": "MFU (estimate)",
-    "gpus_per_replica": "GPUs per replica",
-    "activity_metric": "Activity metric",
-    "peak_activity": "Peak-hour activity",
-    "hour_activity": "Activity in that hour",
-    "target_activity": "Target activity",
-    "replicas_needed": "Replicas needed",
-    "gpus_freed": "GPUs freed",
-    "monthly_saving": "Saving per 30 days ($)",
-    "peak_attainment": "SLO attainment at peak hours",
-    "slo_met_at_peak": "SLO met at peak",
-    "peak_p99_ttft_ms": "Peak-hour p99 TTFT (ms)",
-    "peak_p99_e2e_ms": "Peak-hour p99 E2E (ms)",
-    "first_peak_hour": "First peak hour",
-    "last_peak_hour": "Last peak hour",
-    "peak_hour": "Hour (UTC)",
-    "p99_ttft_ms": "p99 TTFT (ms)",
-    "p99_tpot_ms": "p99 TPOT (ms)",
-    "p99_e2e_ms": "p99 E2E (ms)",
-}
-fmt.LABELS.update({k: v for k, v in LABELS.items() if k not in fmt.LABELS})
 
 
 Frozen = tuple[tuple[str, tuple[tuple[str, float], ...]], ...]

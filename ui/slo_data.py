@@ -28,37 +28,6 @@ from ui.connection import get_store
 TTL_S = 60  # like ui.data: new telemetry shows within a minute
 CONFIG_KEY = "slo_config"  # session state: (yaml text, file name) of an uploaded SLO file
 
-LABELS = {
-    "slo": "SLO",
-    "state": "State",
-    "sli": "SLI",
-    "scope": "Scope",
-    "target": "Target",
-    "window": "Window",
-    "attainment_lower": "Attainment (lower bound)",
-    "attainment_upper": "Attainment (upper bound)",
-    "budget_remaining": "Budget remaining",
-    "burn_rate_1h": "Burn rate (1h)",
-    "hours_to_exhaustion": "Hours to exhaustion",
-    "firing": "Firing now",
-    "pages": "Pages in window",
-    "tickets": "Tickets in window",
-    "good": "Good",
-    "valid": "Valid",
-    "exact": "Exact",
-    "severity": "Severity",
-    "start": "Start (UTC)",
-    "end": "End (UTC)",
-    "ongoing": "Ongoing",
-    "duration_min": "Duration (min)",
-    "peak_burn": "Peak burn rate",
-    "budget_consumed": "Budget consumed",
-    "tiers": "Tiers",
-    "measure": "Measure",
-    "proposed": "Proposed",
-    "current_slo": "Current SLO",
-    "proposed_slo": "Proposed SLO",
-}
 MEASURES = {  # comparison rows: label and how to print the value
     "target": ("Target", lambda v: fmt.pct(v, 3)),
     "attainment": ("Attainment", lambda v: fmt.pct(v, 3)),
@@ -71,7 +40,6 @@ MEASURES = {  # comparison rows: label and how to print the value
     "pages": ("Pages", fmt.count),
     "tickets": ("Tickets", fmt.count),
 }
-fmt.LABELS.update({k: v for k, v in LABELS.items() if k not in fmt.LABELS})
 
 
 def config() -> tuple[str, str]:
