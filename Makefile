@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
 
-.PHONY: run test install browser demo bench clean
+.PHONY: run test install browser demo bench docs clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -24,8 +24,14 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium chromium-driver; \
 	  else echo "chromium is missing: sudo apt-get install chromium chromium-driver"; fi; }
 
+# Lint (ruff: pyflakes, import order, bugbear, pyupgrade), then every test.
 test: install browser
+	$(PY) -m ruff check .
 	$(PY) -m pytest
+
+# Regenerate the README's command-line reference from the argument parsers.
+docs: install
+	$(PY) -c "from analytics.cli.main import update_readme; update_readme()"
 
 demo: install
 	$(PY) -m analytics demo

@@ -3,10 +3,10 @@
 import polars as pl
 import streamlit as st
 
-from analytics import charts
-from analytics.overview import movers
-from ui import data
+from analytics.charts import base as charts
+from analytics.traffic.summary import movers
 from ui import format as fmt
+from ui import traffic as data
 from ui.page import setup
 from ui.tables import show_table
 

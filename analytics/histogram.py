@@ -19,8 +19,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import polars as pl
 
-from analytics.names import EDGES_MS, N_BUCKETS
+from analytics.store.conventions import EDGES_MS, N_BUCKETS
 
 _LOG_EDGES = np.log(EDGES_MS)
 
@@ -74,6 +75,16 @@ def locate(threshold_ms: float) -> Straddle:
 def is_edge(threshold_ms: float) -> bool:
     """True when a threshold is one of the bucket edges (counts at it are exact)."""
     return locate(threshold_ms).exact
+
+
+def matrix(frame: pl.DataFrame, column: str) -> np.ndarray:
+    """A histogram column (lists of N_BUCKETS counts; null rows count as empty) as an int64 matrix."""
+    if frame.height == 0:
+        return np.zeros((0, N_BUCKETS), dtype=np.int64)
+    lists = frame[column].fill_null(pl.lit([0] * N_BUCKETS, dtype=frame.schema[column]))
+    if not (lists.list.len() == N_BUCKETS).all():
+        raise ValueError(f"{column}: expected {N_BUCKETS} buckets per row")
+    return lists.list.to_array(N_BUCKETS).to_numpy().astype(np.int64)
 
 
 def cumulative(hist: np.ndarray) -> np.ndarray:

@@ -3,10 +3,9 @@
 import polars as pl
 import streamlit as st
 
-from analytics import charts_slo as C
-from analytics.errors import SpecError
+from analytics.charts import slo as C
 from ui import format as fmt
-from ui import slo_data as D
+from ui import slo as D
 from ui.page import setup
 from ui.tables import show_table
 
@@ -22,11 +21,7 @@ with st.expander(f"SLO definitions: {source}"):
         del st.session_state[D.CONFIG_KEY]
         st.rerun()
     st.code(text, language="yaml")
-try:
-    slos = D.parse(text, source)
-except SpecError as exc:
-    st.error(f"The SLO file is invalid: {exc}")
-    st.stop()
+slos = D.slos_or_stop()
 
 at = D.at_time(filters.end)
 catalog = D.catalog(at)

@@ -4,12 +4,11 @@ import math
 
 import streamlit as st
 
-from analytics import charts_slo as C
-from analytics.errors import SpecError
-from analytics.slo_spec import revise
-from analytics.whatif import compare, comparison_frame, error_bound_note, suggest_target
+from analytics.charts import slo as C
+from analytics.slo.spec import revise
+from analytics.slo.whatif import compare, comparison_frame, error_bound_note, suggest_target
 from ui import format as fmt
-from ui import slo_data as D
+from ui import slo as D
 from ui.page import setup
 from ui.tables import show_table
 
@@ -17,11 +16,7 @@ WINDOWS = ["7d", "28d", "30d", "calendar-week", "calendar-month"]
 
 filters = setup("What if")
 text, source = D.config()
-try:
-    slos = {s.name: s for s in D.parse(text, source)}
-except SpecError as exc:
-    st.error(f"The SLO file is invalid: {exc} (fix it, or load another one on the SLOs page)")
-    st.stop()
+slos = {s.name: s for s in D.slos_or_stop()}
 at = D.at_time(filters.end)
 name = st.selectbox("SLO", list(slos), key="whatif_slo")
 slo = slos[name]

@@ -3,18 +3,20 @@
 import polars as pl
 import streamlit as st
 
-from analytics import charts_gpu, gpu
-from analytics import rightsizing as R
+from analytics.charts import gpu as charts_gpu
 from analytics.errors import SourceError
+from analytics.gpu import efficiency as gpu
+from analytics.gpu import rightsizing as R
 from ui import format as fmt
-from ui import gpu_data as D
+from ui import gpu as D
+from ui import slo as slo_ui
 from ui.page import setup
 from ui.tables import show_table
 
 filters = setup("GPU efficiency")
+slo_ui.slos_or_stop()
 try:
-    slos, slo_problem = D.latency_slos()
-    window = (filters.start, filters.end, filters.deployments, filters.regions, slos)
+    window = (filters.start, filters.end, filters.deployments, filters.regions, slo_ui.config())
     data = D.load(*window)
 except SourceError as exc:
     st.error(f"Cannot read GPU telemetry: {exc}")
@@ -23,8 +25,6 @@ if data.gpu_hours.is_empty():
     st.info("No GPU telemetry in this range. Widen the time range, clear the filters, or load a "
             "DCGM-exporter CSV on the Data page.")
     st.stop()
-if slo_problem:
-    st.warning(f"slos.yaml could not be read, so goodput uses the default thresholds: {slo_problem}")
 st.caption(f"{data.start:%Y-%m-%d %H:%M} → {data.end:%Y-%m-%d %H:%M} UTC (whole hours). A GPU-hour "
            "is a GPU with at least one sample in that hour. SM activity (DCGM_FI_PROF_SM_ACTIVE) is the "
            "share of cycles with work on the SMs; GPU util only says some kernel ran.")
@@ -82,8 +82,8 @@ cost_columns = ["deployment", "gpu_type", "gpus", "gpu_hours", "cost", "output_t
                 "missing"]
 show_table(D.for_display(table.sort("idle_cost", descending=True, nulls_last=True).select(cost_columns)),
            "GPU cost", caption="Sorted by idle cost. Cost per 1M output tokens = GPU-hours x $/GPU-hour "
-           "/ output tokens x 1e6. Goodput counts successful requests meeting the latency SLO (a lower "
-           "bound when two conditions are joined). MFU estimate = 2 x parameters x tokens/s / peak dense "
+           "/ output tokens x 1e6. Goodput counts successful requests meeting every latency condition of "
+           "the deployment's SLOs (a lower bound when two conditions are joined). MFU estimate = 2 x parameters x tokens/s / peak dense "
            "BF16 FLOP/s (PaLM, appendix B); it ignores attention FLOPs.")
 util_columns = ["deployment", "mean_gpu_util", "mean_sm_active", "mean_sm_occupancy", "mean_tensor_active",
                 "mean_dram_active", "mem_used_fraction", "peak_mem_fraction", "min_mem_headroom",
@@ -92,9 +92,10 @@ show_table(D.for_display(table.select(util_columns)), "GPU utilisation")
 
 st.subheader("Right-sizing suggestions")
 st.caption(f"Replicas needed = ceil(replicas x peak-hour activity / {target:.0%}) + {R.SPARE_REPLICAS} "
-           f"spare, if the latency SLO was met ({R.SLO_TARGET:.0%} of successful requests) over the "
-           f"{R.PEAK_HOURS} busiest hours; assumes load spreads evenly over replicas. Saving = GPUs freed "
-           f"x $/GPU-hour x {R.HOURS_PER_MONTH} h.")
+           f"spare, if every judged hour among the {R.PEAK_HOURS} busiest met the deployment's latency "
+           "SLOs (each at its own target; deployments no SLO covers use the defaults for their kind); "
+           f"assumes load spreads evenly over replicas. Saving = GPUs freed x $/GPU-hour x "
+           f"{R.HOURS_PER_MONTH} h.")
 show_table(D.for_display(suggestions), "right-sizing")
 st.markdown("**Evidence: the busiest hours behind each suggestion**")
 show_table(D.for_display(evidence), "right-sizing evidence")

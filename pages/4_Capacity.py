@@ -3,22 +3,27 @@
 import polars as pl
 import streamlit as st
 
-from analytics import charts_forecast as charts
-from analytics.capacity import outlook_table
-from analytics.demand import HOUR, METRICS
+from analytics.capacity import pipeline as P
+from analytics.capacity.demand import HOUR, METRICS
+from analytics.capacity.plan import outlook_table
+from analytics.charts import capacity as charts
 from analytics.errors import InputError
-from ui import forecast_data as fd
+from ui import capacity as fd
 from ui import format as fmt
+from ui import slo as slo_ui
 from ui.page import setup
 from ui.tables import show_table
 
 filters = setup("Capacity")
-start, end = fd.history_window(filters.end, filters.data_start)
+slo_ui.slos_or_stop()
+slo_file = slo_ui.config()
+start, end = P.window(filters.data_start, filters.end)
 st.caption(
     f"Forecasts fit on hourly demand from {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC (up to "
-    f"{fd.HISTORY.days} days before the end of the selected range). GPUs needed = forecast upper bound / "
+    f"{P.HISTORY.days} days before the end of the selected range). GPUs needed = forecast upper bound / "
     "SLO-compliant throughput per GPU, plus headroom. That throughput is the highest load per GPU at which "
-    "the deployment met its latency SLO or, where DCGM SM activity is known and the peak used less than 70% "
+    "the deployment met its latency SLOs in an hour (each at its own target; defaults by kind where no SLO "
+    "covers it) or, where DCGM SM activity is known and the peak used less than 70% "
     "of it, that load extrapolated to 70% SM activity (load assumed proportional to SM activity)."
 )
 
@@ -51,7 +56,7 @@ if not names or end - start < 7 * 24 * HOUR:
     st.stop()
 scenario = fd.Scenario(start, end, filters.regions, names, metric, method, interval / 100, events, weeks,
                        float(growth), headroom / 100)
-assessment, forecasts, errors = fd.assessment(scenario)
+assessment, forecasts, errors = fd.assessment(scenario, slo_file)
 outlooks = outlook_table(assessment, errors)
 unit = METRICS[metric]
 
@@ -81,7 +86,7 @@ else:
         exhausted_at=o.capacity_exhausted_at, baseline=base, method=fd.METHOD_LABELS[method].split(" (")[0],
     )
     st.plotly_chart(fig, key="cap_chart")
-    tp = fd.throughputs(start, end, filters.regions, names, metric)[name]
+    tp = fd.throughputs(start, end, filters.regions, names, metric, slo_file)[name]
     if tp.per_gpu is None:
         st.info(f"SLO-compliant throughput unknown: {tp.reason}. GPUs needed cannot be computed.")
     else:

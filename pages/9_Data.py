@@ -6,10 +6,10 @@ from pathlib import Path
 import polars as pl
 import streamlit as st
 
-from analytics import ingest
 from analytics.errors import SourceError
+from analytics.ingest import files as ingest
 from analytics.times import parse_time
-from ui import data
+from ui import traffic as data
 from ui.connection import get_store
 from ui.page import setup
 from ui.tables import show_table

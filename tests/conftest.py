@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from analytics import demo
-from analytics.schema import open_store
+from analytics.demo import generator as demo
+from analytics.store.schema import open_store
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"

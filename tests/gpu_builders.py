@@ -2,7 +2,7 @@
 
 Values are given per sample, the way the materialized views see them; the builders sum and count
 them exactly like gpu_metrics_1h (sum / non-null count) and requests_5m (histograms of 'ok'
-requests on analytics.names.EDGES_MS, upper-inclusive buckets).
+requests on analytics.store.conventions.EDGES_MS, upper-inclusive buckets).
 """
 
 from __future__ import annotations
@@ -12,9 +12,10 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import polars as pl
 
-from analytics import gpu
-from analytics import names as N
-from analytics.schema import hist_column
+from analytics.gpu import efficiency as gpu
+from analytics.slo.spec import Slo, parse_slo
+from analytics.store import conventions as N
+from analytics.store.conventions import hist_column
 
 T0 = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)  # a Monday, far from the demo data
 
@@ -40,7 +41,7 @@ def gpu_hour(deployment: str, node: str, gpu_index: int, at: int, *, gpu_type: s
 
 
 def gpu_hours(rows: list[dict]) -> pl.DataFrame:
-    """A GPU-hours frame as analytics.gpu.load_gpu_hours returns it."""
+    """A GPU-hours frame as analytics.gpu.efficiency.merge_gpu_hours returns it."""
     frame = pl.DataFrame(rows, schema_overrides={"hour": pl.Datetime("us", "UTC"), "gpu": pl.UInt8,
                                                  "samples": pl.UInt64,
                                                  **{f"{m}_n": pl.UInt64 for m in N.GPU_VALUE_COLUMNS}})
@@ -48,7 +49,7 @@ def gpu_hours(rows: list[dict]) -> pl.DataFrame:
 
 
 def histogram(values: list[float]) -> list[int]:
-    """Counts per bucket: bucket i holds EDGES[i-1] < x <= EDGES[i] (analytics.names)."""
+    """Counts per bucket: bucket i holds EDGES[i-1] < x <= EDGES[i] (analytics.store.conventions)."""
     counts = np.zeros(N.N_BUCKETS, dtype=np.int64)
     for v in values:
         counts[int(np.searchsorted(N.EDGES_MS, v, side="left"))] += 1
@@ -67,7 +68,7 @@ def request_hour(deployment: str, at: int, *, requests: int | None = None, input
 
 
 def request_hours(rows: list[dict]) -> pl.DataFrame:
-    """An hourly request frame as analytics.queries.request_slots(step_seconds=3600) returns it."""
+    """An hourly request frame as analytics.store.queries.request_slots(step_seconds=3600) returns it."""
     schema = {"slot": pl.Datetime("us", "UTC"), "deployment": pl.String, "requests": pl.UInt64, "ok": pl.UInt64,
               "input_tokens": pl.UInt64, "output_tokens": pl.UInt64,
               **{hist_column(f): pl.List(pl.UInt64) for f in N.LATENCY_FIELDS}}
@@ -85,3 +86,12 @@ def deployments(rows: list[dict]) -> pl.DataFrame:
 def data(gpu_rows: list[dict], request_rows: list[dict], deployment_rows: list[dict], hours: int = 24) -> gpu.GpuData:
     """A GpuData bundle over [T0, T0 + hours)."""
     return gpu.GpuData(T0, hour(hours), gpu_hours(gpu_rows), request_hours(request_rows), deployments(deployment_rows))
+
+
+def latency_slo(deployment: str, target: float = 99, **thresholds: float) -> tuple[Slo, ...]:
+    """One latency SLO per field (e.g. ttft_ms=500) covering one deployment, as parsed from a file."""
+    return tuple(
+        parse_slo({"name": f"{deployment}-{field}", "deployments": deployment, "target": target, "window": "28d",
+                   "sli": {"latency": {"field": field, "threshold_ms": ms}}})
+        for field, ms in thresholds.items()
+    )

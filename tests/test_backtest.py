@@ -10,9 +10,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-from analytics import backtest as B
+from analytics.capacity import backtest as B
+from analytics.capacity.forecast import ForecastParams
 from analytics.errors import InputError
-from analytics.forecast import ForecastParams
 from tests.conftest import shared_data
 
 DATA = Path(__file__).parent / "data"

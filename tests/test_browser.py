@@ -98,7 +98,10 @@ def _open(page, url: str):
     page.wait_for_selector(IDLE, timeout=180_000)
     page.wait_for_selector("h1", timeout=60_000)
     page.wait_for_selector(IDLE, timeout=180_000)
-    page.wait_for_timeout(1500)  # let plotly draw before the screenshot
+    # Let plotly draw before the screenshot: every chart on the page has its SVG.
+    page.wait_for_function("() => [...document.querySelectorAll('.js-plotly-plot')]"
+                           ".every(chart => chart.querySelector('.main-svg'))", timeout=60_000)
+    page.wait_for_timeout(300)
 
 
 @pytest.mark.parametrize(("name", "path"), _page_urls(), ids=[n for n, _ in _page_urls()])

@@ -8,14 +8,16 @@ import numpy as np
 import polars as pl
 import pytest
 
-from analytics import capacity as C
-from analytics import demand as D
-from analytics import fleet
-from analytics import forecast as F
-from analytics import forecast_cache as FC
-from analytics import names as N
-from analytics.errors import SpecError
-from analytics.queries import deployments_table
+from analytics.capacity import cache as FC
+from analytics.capacity import demand as D
+from analytics.capacity import forecast as F
+from analytics.capacity import pipeline as P
+from analytics.capacity import plan as C
+from analytics.demo import fleet
+from analytics.slo.objectives import objectives_by_deployment
+from analytics.store import conventions as N
+from analytics.store.queries import deployments_table
+from tests.gpu_builders import latency_slo
 
 T0 = datetime(2026, 3, 2, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -82,24 +84,27 @@ def hist(at_ms: dict[float, int]) -> list[int]:
 
 
 def hours_frame(ttft: list[dict], tpot: list[dict] | None = None, requests: list[int] | None = None) -> pl.DataFrame:
+    """Hourly rollup rows of one deployment (analytics.store.capacity.hourly_histograms), all requests ok."""
     n = len(ttft)
     empty = [hist({})] * n
+    ok = [sum(h.values()) for h in ttft]
     return pl.DataFrame(
         {
             "hour": [T0 + i * HOUR for i in range(n)],
             "deployment": ["d"] * n,
-            "n_requests": requests or [sum(h.values()) for h in ttft],
-            "n_output_tokens": [0] * n,
-            "h_ttft_ms": [hist(h) for h in ttft],
-            "h_tpot_ms": [hist(h) for h in tpot] if tpot else empty,
-            "h_e2e_ms": empty,
-            "h_queue_ms": empty,
+            "requests": requests or ok,
+            "ok": ok,
+            "output_tokens": [0] * n,
+            "ttft_hist": [hist(h) for h in ttft],
+            "tpot_hist": [hist(h) for h in tpot] if tpot else empty,
+            "e2e_hist": empty,
+            "queue_hist": empty,
         },
-        schema_overrides={c: pl.List(pl.UInt64) for c in ("h_ttft_ms", "h_tpot_ms", "h_e2e_ms", "h_queue_ms")},
+        schema_overrides={c: pl.List(pl.UInt64) for c in ("ttft_hist", "tpot_hist", "e2e_hist", "queue_hist")},
     )
 
 
-TTFT_2S = C.parse_slo("d", {"ttft_ms": 2000, "target": 0.95})
+TTFT_2S = latency_slo("d", target=95, ttft_ms=2000)
 
 
 @pytest.mark.parametrize(
@@ -107,31 +112,18 @@ TTFT_2S = C.parse_slo("d", {"ttft_ms": 2000, "target": 0.95})
     [
         pytest.param(TTFT_2S, {2000: 95, 2500: 5}, None, True, id="95 of 100 at exactly the threshold edge meet a 95% target"),
         pytest.param(TTFT_2S, {2000: 94, 2500: 6}, None, False, id="94 of 100 miss a 95% target"),
-        pytest.param(C.parse_slo("d", {"ttft_ms": 2200, "target": 0.95}), {2000: 94, 2500: 6}, None, False,
-                     id="a threshold between edges uses the exact lower bound"),
-        pytest.param(C.parse_slo("d", {"ttft_ms": 2000, "tpot_ms": 100, "target": 0.95}), {1000: 100}, {100: 90, 120: 10}, False,
-                     id="every field of the SLO must meet the target"),
+        pytest.param(latency_slo("d", target=95, ttft_ms=2200), {2000: 94, 2500: 6}, None, True,
+                     id="between edges the estimate interpolates log-linearly: 94 + 6 x 0.43 = 96.6 of 100 meet"),
+        pytest.param(latency_slo("d", target=95, ttft_ms=2050), {2000: 94, 2500: 6}, None, False,
+                     id="closer to the lower edge: 94 + 6 x 0.11 = 94.7 of 100 miss"),
+        pytest.param(latency_slo("d", target=95, ttft_ms=2000, tpot_ms=100), {1000: 100}, {100: 90, 120: 10}, False,
+                     id="every objective must meet its target"),
         pytest.param(TTFT_2S, {1000: 10}, None, False, id="an hour with too few requests is not evaluated"),
     ],
 )
 def test_hourly_compliance(slo, ttft, tpot, met):
     out = C.hourly_compliance(hours_frame([ttft], [tpot] if tpot else None), slo, min_requests=20)
     assert out["met_slo"].to_list() == [met]
-
-
-@pytest.mark.parametrize(
-    "spec, message",
-    [
-        pytest.param({"ttft_ms": 500}, "needs a 'target'", id="missing target"),
-        pytest.param({"ttft_ms": 500, "target": 95}, "ratio", id="target given in percent"),
-        pytest.param({"ttfb_ms": 500, "target": 0.9}, "unknown latency field", id="unknown field"),
-        pytest.param({"ttft_ms": 0, "target": 0.9}, "> 0 ms", id="zero threshold"),
-        pytest.param({"target": 0.9}, "names no latency field", id="no field"),
-    ],
-)
-def test_bad_latency_slos_are_refused(spec, message):
-    with pytest.raises(SpecError, match=message):
-        C.parse_slo("d", spec)
 
 
 def test_throughput_is_the_highest_load_per_gpu_among_hours_that_met_the_slo():
@@ -208,12 +200,15 @@ def demo_assessment(demo_store, tmp_path_factory):
     end = (datetime.fromtimestamp(end, UTC) if isinstance(end, int) else end.astimezone(UTC)) + timedelta(minutes=5)
     start = end - timedelta(days=21)
     deployments = deployments_table(demo_store)
-    demand = D.hourly_demand(demo_store, start, end)
+    demand = P.hourly_demand(demo_store, start, end)
     histories = {n: D.series(demand, n) for n in deployments["deployment"]}
     # Four weeks: Prophet's linear trend reaches the growing deployment's verified peak after ~2.
     fits = FC.cached_map(F.prophet_forecast, histories, F.ForecastParams(horizon=timedelta(days=28)),
                         cache_dir=tmp_path_factory.mktemp("forecast-cache"), workers=2)
-    throughputs = C.measure_all(C.hourly_histograms(demo_store, start, end), deployments)
+    # No SLO file: every deployment is judged by the packaged defaults for its kind.
+    objectives = objectives_by_deployment(deployments, ())
+    throughputs = C.measure_all(P.hourly_histograms(demo_store, start, end, deployments["deployment"]), deployments,
+                                objectives)
     return demand, fits, C.assess(fits.results, throughputs, deployments, headroom=0.2)
 
 
@@ -247,18 +242,3 @@ def test_the_low_traffic_demo_deployment_has_unknown_capacity_with_a_reason(demo
     table = C.outlook_table(assessment)
     assert table.height == len(fleet.FLEET)
     assert table.filter(pl.col("deployment") == fleet.LOW_TRAFFIC)["reason"].item().startswith("too little data")
-
-
-def test_latency_slos_come_from_the_slo_files_where_they_cover_a_deployment():
-    from analytics.slo_spec import parse_documents
-
-    specs = parse_documents([{"defaults": {"window": "28d"}, "slos": [
-        {"name": "chat-ttft", "deployments": ["chat-*"], "sli": {"latency": {"field": "ttft_ms", "threshold_ms": 2000}}, "target": 99},
-        {"name": "a-ttft", "deployments": ["chat-a"], "sli": {"latency": {"field": "ttft_ms", "threshold_ms": 600}}, "target": 99.5},
-        {"name": "avail", "sli": "availability", "target": 99.9},
-    ]}])
-    deployments = pl.DataFrame({"deployment": ["chat-a", "chat-b", "embed-c"], "model": ["m"] * 3, "region": ["r"] * 3})
-    slos = C.latency_slos_from_specs(specs, deployments)
-    assert slos["chat-a"].objectives == (("ttft_ms", 600.0, 0.995), ("ttft_ms", 2000.0, 0.99))
-    assert slos["chat-b"].objectives == (("ttft_ms", 2000.0, 0.99),)
-    assert "embed-c" not in slos, "availability SLOs do not limit throughput; defaults apply"

@@ -8,8 +8,12 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 import pytest
 
-from analytics import charts_gpu as C
-from analytics import fleet, gpu
+from analytics.charts import gpu as C
+from analytics.demo import fleet
+from analytics.gpu import efficiency as gpu
+from analytics.gpu import pipeline
+from analytics.slo.files import PROJECT_SLO_FILE, load_slos
+from analytics.slo.objectives import objectives_by_deployment
 from tests import gpu_builders as B
 
 ROWS = [
@@ -73,7 +77,7 @@ PRESSURE = next(i for i in fleet.INCIDENTS if i.kind == "memory_pressure")
 
 @pytest.fixture(scope="module")
 def demo(demo_store):
-    return gpu.load(demo_store, DEMO_END - timedelta(days=21), DEMO_END)
+    return pipeline.load(demo_store, DEMO_END - timedelta(days=21), DEMO_END)
 
 
 def test_the_memory_pressure_incident_shows_on_the_heatmap_of_the_affected_gpus(demo):
@@ -89,7 +93,8 @@ def test_the_memory_pressure_incident_shows_on_the_heatmap_of_the_affected_gpus(
 
 
 def test_the_scatter_has_one_series_per_profiled_deployment_and_names_the_rest(demo):
-    fig = C.utilisation_latency(gpu.deployment_hours(demo), "p99_ttft_ms")
+    objectives = objectives_by_deployment(demo.deployments, load_slos(PROJECT_SLO_FILE))
+    fig = C.utilisation_latency(gpu.deployment_hours(demo, objectives), "p99_ttft_ms")
     shown = {t.name for t in fig.data}
     llm = {d.deployment for d in fleet.FLEET if d.kind in ("chat", "code")}
     assert shown == llm  # embeddings and the classic model have no TTFT

@@ -8,11 +8,11 @@ import numpy as np
 import polars as pl
 import pytest
 
-from analytics import charts_slo as C
-from analytics.alerts import EPISODE_SCHEMA
-from analytics.slo import evaluate
-from analytics.slo_spec import parse_slo
-from analytics.whatif import suggest_target
+from analytics.charts import slo as C
+from analytics.slo.alerts import EPISODE_SCHEMA
+from analytics.slo.evaluation import evaluate
+from analytics.slo.spec import parse_slo
+from analytics.slo.whatif import suggest_target
 from tests.test_slo import T0, make_scope
 
 AT = T0 + timedelta(days=30)
@@ -27,7 +27,7 @@ def _evaluation():
 
 
 def test_burn_rate_thresholds_are_lines_at_their_value_on_the_log_axis():
-    from analytics.burn import burn_series
+    from analytics.slo.budget import burn_series
 
     slo, data = _evaluation()
     e = evaluate(slo, data, AT)
@@ -51,7 +51,7 @@ def test_episodes_timeline_draws_one_bar_per_episode_and_survives_none():
 
 
 def test_burn_down_has_an_ideal_line_from_the_start_to_zero_at_the_period_end():
-    from analytics.burn import burn_down
+    from analytics.slo.budget import burn_down
 
     slo, data = _evaluation()
     e = evaluate(slo, data, AT)
@@ -61,7 +61,7 @@ def test_burn_down_has_an_ideal_line_from_the_start_to_zero_at_the_period_end():
 
 
 def test_sli_and_window_charts_show_the_target():
-    from analytics.burn import sli_series
+    from analytics.slo.budget import sli_series
 
     slo, data = _evaluation()
     e = evaluate(slo, data, AT)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from analytics.config import default_dsn, dsn_from_settings, resolve_dsn
 from analytics.errors import SourceError
+from analytics.store.dsn import default_dsn, dsn_from_settings, resolve_dsn
 
 
 def _secrets(tmp_path, text: str):
@@ -45,7 +45,7 @@ def test_a_secrets_section_without_url_or_host_is_an_error():
 
 
 def test_the_example_secrets_file_parses(monkeypatch):
-    from analytics.config import PROJECT_ROOT, secrets_section
+    from analytics.store.dsn import PROJECT_ROOT, secrets_section
 
     section = secrets_section(PROJECT_ROOT / ".streamlit" / "secrets.toml.example")
     assert dsn_from_settings(section).startswith("https://")

@@ -15,9 +15,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from analytics import names as N
-from analytics.dcgm import parse_dcgm_csv
 from analytics.errors import InputError
+from analytics.ingest.dcgm import parse_dcgm_csv
+from analytics.store import conventions as N
 
 SAMPLE = Path(__file__).parent / "data" / "dcgm_sample.csv"
 HEADER = "timestamp,Hostname,gpu,modelName,deployment,DCGM_FI_DEV_GPU_UTIL,DCGM_FI_PROF_SM_ACTIVE,DCGM_FI_DEV_FB_USED,DCGM_FI_DEV_FB_FREE"

@@ -8,9 +8,10 @@ from datetime import timedelta
 import polars as pl
 import pytest
 
-from analytics import demo, fleet
-from analytics import names as N
-from analytics.queries import request_totals
+from analytics.demo import fleet
+from analytics.demo import generator as demo
+from analytics.store import conventions as N
+from analytics.store.queries import request_totals
 from tests.conftest import DEMO_DAYS, DEMO_END
 
 

@@ -11,8 +11,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from analytics import forecast as F
-from analytics import forecast_cache as FC
+from analytics.capacity import cache as FC
+from analytics.capacity import forecast as F
 from analytics.errors import InputError, SpecError
 
 DATA = Path(__file__).parent / "data"

@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from analytics import fleet
-from analytics import forecast_cache as FC
-from analytics import forecast_cli as cli
-from analytics import names as N
+from analytics.capacity import cache as FC
+from analytics.cli import forecast as cli
+from analytics.demo import fleet
 from analytics.errors import InputError
+from analytics.store import conventions as N
 
 JSON_KEYS = {
     "deployment", "metric", "horizon_hours", "mape", "smape", "coverage", "mase", "baseline_mape",

@@ -13,8 +13,13 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 import pytest
 
-from analytics import fleet, gpu
-from analytics.store import Store
+from analytics.demo import fleet
+from analytics.gpu import efficiency as gpu
+from analytics.gpu import pipeline
+from analytics.slo.files import PROJECT_SLO_FILE, load_slos
+from analytics.slo.objectives import objectives_by_deployment
+from analytics.store.client import Store
+from analytics.store.queries import deployments_table
 from tests import gpu_builders as B
 
 ALPHA = [
@@ -42,7 +47,7 @@ REQUESTS = [
                    ttft_ms=[200] * 4, tpot_ms=[20] * 4, e2e_ms=[500] * 4),
     B.request_hour("beta", 0, requests=3, e2e_ms=[3, 4, 30]),
 ]
-SLOS = {"alpha": {"ttft_ms": 500, "tpot_ms": 50}, "beta": {"e2e_ms": 25}}
+SLOS = {"alpha": B.latency_slo("alpha", ttft_ms=500, tpot_ms=50), "beta": B.latency_slo("beta", e2e_ms=25)}
 
 
 @pytest.fixture(scope="module")
@@ -158,7 +163,9 @@ def test_deployment_hours_average_over_gpus_and_join_the_hours_requests(hand):
     first = hourly.row(0, named=True)
     assert first["gpus"] == 2
     assert first["sm_active"] == pytest.approx((0.05 + 0.05 + 0.3 + 0.5) / 4)
-    assert first["attainment"] == pytest.approx(7 / 10)
+    assert first["attainment"] == pytest.approx(8 / 10)  # the lower of ttft 9/10 and tpot 8/10
+    assert first["good"] == 7  # both conditions: Bonferroni 9 + 8 - 10
+    assert first["evaluable"] is False and first["met_slo"] is False  # 10 requests: too few to judge
     assert first["requests_per_s"] == pytest.approx(10 / 3600)
     last = hourly.row(-1, named=True)  # hour 2: no requests at all
     assert last["requests"] == 0 and last["attainment"] is None and last["sm_active"] is None
@@ -196,7 +203,12 @@ DEMO_END = datetime(2026, 11, 1, tzinfo=UTC)
 
 @pytest.fixture(scope="module")
 def demo(demo_store: Store) -> gpu.GpuData:
-    return gpu.load(demo_store, DEMO_END - timedelta(days=21), DEMO_END)
+    return pipeline.load(demo_store, DEMO_END - timedelta(days=21), DEMO_END)
+
+
+@pytest.fixture(scope="module")
+def objectives(demo_store: Store) -> dict:
+    return objectives_by_deployment(deployments_table(demo_store), load_slos(PROJECT_SLO_FILE))
 
 
 def test_the_loader_means_match_a_direct_average_of_the_raw_samples(demo_store, demo):
@@ -212,8 +224,8 @@ def test_the_loader_means_match_a_direct_average_of_the_raw_samples(demo_store, 
     assert row["fb_used_mib_max"] == pytest.approx(raw["peak"], rel=1e-6)
 
 
-def test_on_the_demo_the_deployment_without_profiling_degrades_gracefully(demo):
-    rows = {r["deployment"]: r for r in gpu.efficiency(demo).iter_rows(named=True)}
+def test_on_the_demo_the_deployment_without_profiling_degrades_gracefully(demo, objectives):
+    rows = {r["deployment"]: r for r in gpu.efficiency(demo, objectives).iter_rows(named=True)}
     assert set(rows) == {d.deployment for d in fleet.FLEET}
     blind = rows[fleet.NO_PROFILING]
     assert blind["mean_sm_active"] is None and blind["idle_gpu_hours"] is None and blind["idle_cost"] is None
@@ -222,14 +234,14 @@ def test_on_the_demo_the_deployment_without_profiling_degrades_gracefully(demo):
     assert all(rows[d.deployment]["mean_sm_active"] is not None for d in fleet.FLEET if d.deployment != fleet.NO_PROFILING)
 
 
-def test_on_the_demo_the_over_provisioned_deployment_wastes_the_largest_share_of_its_gpu_hours(demo):
-    table = gpu.efficiency(demo).filter(pl.col("idle_fraction").is_not_null()).sort("idle_fraction", descending=True)
+def test_on_the_demo_the_over_provisioned_deployment_wastes_the_largest_share_of_its_gpu_hours(demo, objectives):
+    table = gpu.efficiency(demo, objectives).filter(pl.col("idle_fraction").is_not_null()).sort("idle_fraction", descending=True)
     assert table["deployment"][0] == fleet.OVER_PROVISIONED
     assert table["idle_fraction"][0] > 0.5
 
 
-def test_on_the_demo_gpu_hours_count_every_gpu_of_the_fleet_every_hour(demo):
-    table = gpu.efficiency(demo)
+def test_on_the_demo_gpu_hours_count_every_gpu_of_the_fleet_every_hour(demo, objectives):
+    table = gpu.efficiency(demo, objectives)
     hours = 21 * 24
     expected = {d.deployment: d.gpus * hours for d in fleet.FLEET}
     assert dict(zip(table["deployment"], table["gpu_hours"], strict=True)) == expected

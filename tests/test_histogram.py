@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from analytics import histogram as H
-from analytics.names import EDGES_MS, N_BUCKETS
+from analytics.store.conventions import EDGES_MS, N_BUCKETS
 
 
 def histogram_of(values) -> np.ndarray:

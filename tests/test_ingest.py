@@ -10,9 +10,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from analytics import ingest
-from analytics import names as N
 from analytics.errors import InputError
+from analytics.ingest import files as ingest
+from analytics.store import conventions as N
 from tests.conftest import shared_data
 
 DATA = Path(__file__).parent / "data"
@@ -130,14 +130,14 @@ def test_the_command_line_loads_the_real_traces_and_refuses_a_malformed_file(tmp
     assert result.returncode == 0
     # 8,819 + 12,031 + 2,845 LLMPerf rows + 200 from the excerpt: the bad file added nothing.
     count = subprocess.run(
-        [sys.executable, "-c", "import sys; from analytics.store import Store; "
+        [sys.executable, "-c", "import sys; from analytics.store.client import Store; "
          "print(Store(sys.argv[1]).scalar('SELECT count() FROM requests'))", f"chdb://{db}"],
         capture_output=True, text=True, timeout=120, cwd=Path(__file__).parent.parent)
     assert count.stdout.strip() == str(8819 + 12031 + 2845 + 200)
 
 
 def test_a_sampled_row_counts_as_the_requests_it_stands_for(store, tmp_path):
-    from analytics.queries import request_totals
+    from analytics.store.queries import request_totals
 
     path = tmp_path / "sampled.csv"
     path.write_text("ts,deployment,status,ttft_ms,e2e_ms,output_tokens,weight\n"

@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 
-from analytics import fleet
-from analytics import forecast_cache as FC
+from analytics.capacity import cache as FC
+from analytics.demo import fleet
 from tests.conftest import run_page
 
 PAGE = "pages/4_Capacity.py"
 
 
-@pytest.fixture
-def cache_dir(tmp_path, monkeypatch):
-    folder = tmp_path / "forecast-cache"
-    monkeypatch.setattr(FC, "DEFAULT_CACHE_DIR", folder)
-    from ui import forecast_data
+@pytest.fixture(scope="module")
+def shared_cache(tmp_path_factory):
+    """One fit cache for the module: the first test fits, the others read (as the page does)."""
+    return tmp_path_factory.mktemp("forecast-cache")
 
-    forecast_data.clear()  # Streamlit's cache is per process: start each test cold
-    return folder
+
+@pytest.fixture
+def cache_dir(shared_cache, monkeypatch):
+    monkeypatch.setattr(FC, "DEFAULT_CACHE_DIR", shared_cache)
+    from ui import capacity
+
+    capacity.clear()  # Streamlit's cache is per process: each test starts from the disk cache only
+    return shared_cache
 
 
 @pytest.fixture
@@ -93,3 +100,22 @@ def test_a_known_event_is_accepted_and_refits_the_forecast(page, cache_dir):
     page.text_area(key="cap_events").set_value("launch, 2026-11-04, 2").run()
     assert not page.exception and not page.error
     assert set(cache_dir.glob("*.parquet")) > before, "events change the model, so it is refitted"
+
+
+def test_the_page_and_the_forecast_command_give_the_same_capacity_numbers(page, store, capsys):
+    """Same window (the end of the data, 60 days back), same SLO file, same defaults: same plan."""
+    import argparse
+    import json
+
+    from analytics.cli import forecast as forecast_cli
+
+    shown = _table(page, "capacity outlook").iloc[0]  # the page fixture: 4 weeks, the rest at defaults
+    parser = argparse.ArgumentParser()
+    forecast_cli.add_arguments(parser)
+    assert forecast_cli.run(parser.parse_args(["--json", "--deployment", fleet.GROWING, "--horizon", "28d"]), store) == 0
+    (cli,) = json.loads(capsys.readouterr().out)
+    assert cli["gpus_current"] == shown["gpus_current"]
+    assert cli["per_gpu_throughput"] == pytest.approx(shown[next(c for c in shown.index if c.startswith("per_gpu"))])
+    assert cli["gpus_needed_peak"] == pytest.approx(shown["gpus_needed_peak"])
+    assert cli["capacity_exhausted_at"] is not None
+    assert datetime.fromisoformat(cli["capacity_exhausted_at"]) == shown["capacity_exhausted_at"].to_pydatetime()

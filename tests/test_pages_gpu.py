@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from analytics import fleet
+from analytics.demo import fleet
 from tests.conftest import run_page
 
 PAGE = "pages/3_GPU_efficiency.py"

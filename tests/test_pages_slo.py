@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from analytics.slo_spec import load_slos
+from analytics.slo.files import load_slos
 from tests.conftest import ROOT, run_page
 
 SLOS = load_slos(ROOT / "slos.yaml")
@@ -47,8 +47,39 @@ def test_choosing_another_slo_changes_the_detail(slo_page):
     assert _metrics(slo_page)["Attainment"] != before
 
 
+def test_the_page_and_the_slo_command_give_the_same_status(slo_page, store, capsys):
+    import argparse
+    import json
+
+    from analytics.cli import slo as slo_cli
+
+    table = _table(slo_page, "SLO status")
+    parser = argparse.ArgumentParser()
+    slo_cli.add_arguments(parser)
+    assert slo_cli.run(parser.parse_args(["--json"]), store) == 0
+    cli = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
+    for row in table.to_dict("records"):
+        assert cli[row["slo"]]["state"] == row["state"], row["slo"]
+        assert cli[row["slo"]]["attainment"] == pytest.approx(row["attainment"], nan_ok=True), row["slo"]
+        assert cli[row["slo"]]["budget_remaining"] == pytest.approx(row["budget_remaining"], nan_ok=True)
+
+
+@pytest.mark.parametrize("page", ["pages/1_SLOs.py", "pages/2_What_if.py", "pages/3_GPU_efficiency.py",
+                                  "pages/4_Capacity.py"])
+def test_a_broken_slo_file_is_the_same_clear_error_on_every_page(store, page):
+    from ui import slo as D
+
+    at = run_page(page, range="28d")
+    at.session_state[D.CONFIG_KEY] = ("slos:\n  - {name: x, sli: availability, target: 100, window: 7d}\n", "bad.yaml")
+    at.run()
+    assert not at.exception
+    assert [e.value for e in at.error] == [
+        "The SLO file is invalid: bad.yaml: SLO 'x': target: 100 must be a percentage strictly between 0 and 100 "
+        "(fix it, or load another one on the SLOs page)"]
+
+
 def test_an_invalid_uploaded_file_is_reported_not_raised(store):
-    from ui import slo_data as D
+    from ui import slo as D
 
     at = run_page("pages/1_SLOs.py", range="28d")
     at.session_state[D.CONFIG_KEY] = ("slos:\n  - {name: x, sli: availability, target: 100, window: 7d}\n", "bad.yaml")

@@ -1,4 +1,4 @@
-"""Right-sizing suggestions (analytics.rightsizing) on a hand-made fleet, then on the demo fleet.
+"""Right-sizing suggestions (analytics.gpu.rightsizing) on a hand-made fleet, then on the demo fleet.
 
 Hand-made fleet, each with 4 replicas of 1 GPU unless noted, target activity 0.7, one spare:
 - big: peak hour sm_active 0.3 -> ceil(4 x 0.3 / 0.7) + 1 = ceil(1.71) + 1 = 3 replicas;
@@ -6,7 +6,10 @@ Hand-made fleet, each with 4 replicas of 1 GPU unless noted, target activity 0.7
 - blind: no sm_active, gpu_util 20 % -> same formula on gpu_util: ceil(1.14) + 1 = 3; saving
   1 x $0.80 x 720 = $576, with the gpu_util caveat.
 - hot: 2 replicas at 0.65 -> ceil(1.86) + 1 = 3 > 2: keep every replica.
-- slow: peak 0.1 but only 90 of 100 requests met e2e <= 100 ms at its peak hours: keep.
+- slow: peak 0.1 but only 90 of 100 requests met e2e <= 100 ms (SLO target 99%) in its one
+  peak hour: the hour missed the SLO, keep.
+Each deployment's objective is e2e_ms <= 100 ms for 99%, judged per hour (analytics.slo.compliance);
+blind and hot serve 30 requests an hour, above the 20 needed to judge an hour.
 - ghost: GPU telemetry but no row in the deployments table: excluded.
 """
 
@@ -17,8 +20,13 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 import pytest
 
-from analytics import fleet, gpu
-from analytics import rightsizing as R
+from analytics.demo import fleet
+from analytics.gpu import pipeline
+from analytics.gpu import rightsizing as R
+from analytics.gpu.hours import fields_of
+from analytics.slo.files import PROJECT_SLO_FILE, load_slos
+from analytics.slo.objectives import objectives_by_deployment
+from analytics.store.queries import deployments_table
 from tests import gpu_builders as B
 
 
@@ -37,8 +45,8 @@ GPU_ROWS = [
 ]
 REQUESTS = [
     B.request_hour("big", 0, e2e_ms=[50] * 100),
-    B.request_hour("blind", 0, e2e_ms=[50] * 10),
-    B.request_hour("hot", 0, e2e_ms=[50] * 10),
+    B.request_hour("blind", 0, e2e_ms=[50] * 30),
+    B.request_hour("hot", 0, e2e_ms=[50] * 30),
     B.request_hour("slow", 0, e2e_ms=[50] * 90 + [500] * 10),
 ]
 DEPLOYMENTS = [
@@ -47,7 +55,7 @@ DEPLOYMENTS = [
     {"deployment": "hot", "replicas": 2, "cost_per_gpu_hour": 2.0},
     {"deployment": "slow", "replicas": 4, "cost_per_gpu_hour": 2.0},
 ]
-SLOS = {name: {"e2e_ms": 100} for name in ("big", "blind", "hot", "slow", "ghost")}
+SLOS = {name: B.latency_slo(name, e2e_ms=100) for name in ("big", "blind", "hot", "slow", "ghost")}
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +78,7 @@ def test_the_largest_saving_comes_first(result):
         ("big", 3, 1440.0, "reduce to 3 replicas (from 4)"),
         ("blind", 3, 576.0, "reduce to 3 replicas (from 4)"),
         ("hot", 2, 0.0, "keep: peak activity needs every replica"),
-        ("slow", 2, 0.0, "keep: latency SLO missed at peak hours (90.00% < 99.00%)"),
+        ("slow", 2, 0.0, "keep: latency SLO missed in 1 of 1 judged peak hours"),
     ],
     ids=["an idle-ish deployment frees one replica", "without sm_active gpu_util stands in",
          "a busy deployment keeps every replica", "a missed SLO blocks the cut"],
@@ -98,6 +106,15 @@ def test_the_evidence_lists_the_peak_hours_highest_first(result):
     assert evidence["attainment"][0] == pytest.approx(1.0)
 
 
+def test_peak_hours_too_quiet_to_judge_block_the_cut():
+    quiet = [B.request_hour("big", h, e2e_ms=[50] * 5) for h in range(3)]
+    table, evidence = R.suggestions(B.data(GPU_ROWS, quiet, DEPLOYMENTS), SLOS)
+    big = table.filter(pl.col("deployment") == "big").row(0, named=True)
+    assert big["verdict"] == "keep: too few requests in the peak hours to judge the latency SLO"
+    assert big["slo_met_at_peak"] is None
+    assert evidence.filter(pl.col("deployment") == "big")["evaluable"].to_list() == [False] * 3
+
+
 def test_price_overrides_and_a_higher_target_change_the_saving():
     table, _ = R.suggestions(B.data(GPU_ROWS, REQUESTS, DEPLOYMENTS), SLOS, prices={"A100-80GB": 3.0}, target_activity=0.9)
     big = table.filter(pl.col("deployment") == "big").row(0, named=True)
@@ -113,7 +130,9 @@ def test_no_spare_replica_frees_more():
 
 def test_on_the_demo_the_over_provisioned_deployment_is_the_top_suggestion(demo_store):
     demo_end = datetime(2026, 11, 1, tzinfo=UTC)  # tests/conftest.py: 21 days of demo data
-    table, evidence = R.suggestions(gpu.load(demo_store, demo_end - timedelta(days=21), demo_end))
+    objectives = objectives_by_deployment(deployments_table(demo_store), load_slos(PROJECT_SLO_FILE))
+    data = pipeline.load(demo_store, demo_end - timedelta(days=21), demo_end, fields=fields_of(objectives))
+    table, evidence = R.suggestions(data, objectives)
     top = table.row(0, named=True)
     assert top["deployment"] == fleet.OVER_PROVISIONED
     assert top["monthly_saving"] > 0 and top["slo_met_at_peak"]

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import numpy as np
 import polars as pl
 
-from analytics import names as N
-from analytics.schema import HIST_MERGE, SCHEMA_VERSION, ensure_schema
+from analytics.store import conventions as N
+from analytics.store.schema import HIST_MERGE, SCHEMA_VERSION, ensure_schema
 
 
 def test_creating_the_schema_twice_changes_nothing(store):
@@ -64,7 +64,7 @@ def test_histograms_count_ok_requests_exactly_at_every_bucket_edge(store):
 
 
 def test_gpu_rollup_means_ignore_missing_profiling_fields(store):
-    from analytics.fleet import NO_PROFILING
+    from analytics.demo.fleet import NO_PROFILING
 
     frame = store.query(
         f"SELECT sum(sm_active_n) AS n, sum(gpu_util_n) AS util_n, sum(samples) AS samples "

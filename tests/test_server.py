@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 import polars as pl
 import pytest
 
-from analytics import names as N
-from analytics.queries import request_totals
-from analytics.schema import open_store
+from analytics.store import conventions as N
+from analytics.store.queries import request_totals
+from analytics.store.schema import open_store
 
 SERVER = os.environ.get("CLICKHOUSE_TEST_URL")
 pytestmark = pytest.mark.skipif(not SERVER, reason="CLICKHOUSE_TEST_URL is not set: no ClickHouse server to test")

@@ -14,14 +14,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analytics import alerts as A
-from analytics import burn as B
 from analytics import histogram as H
-from analytics.names import EDGES_MS, N_BUCKETS
-from analytics.sli import Grid, ScopeData, sli_counts
-from analytics.slo import evaluate, status_frame, to_json
-from analytics.slo_spec import parse_slo, revise
-from analytics.whatif import compare, comparison_frame, error_bound_note, suggest_target
+from analytics.cli.slo import to_json
+from analytics.slo import alerts as A
+from analytics.slo import budget as B
+from analytics.slo.evaluation import evaluate, status_frame
+from analytics.slo.sli import Grid, ScopeData, sli_counts
+from analytics.slo.spec import parse_slo, revise
+from analytics.slo.whatif import compare, comparison_frame, error_bound_note, suggest_target
+from analytics.store.conventions import EDGES_MS, N_BUCKETS
 
 T0 = datetime(2026, 10, 1, tzinfo=UTC)
 PER_DAY = 288  # 5-minute slots
@@ -30,9 +31,9 @@ PER_DAY = 288  # 5-minute slots
 def make_scope(requests, ok=None, hists: dict | None = None) -> ScopeData:
     requests = np.asarray(requests, dtype=np.int64)
     ok = requests.copy() if ok is None else np.asarray(ok, dtype=np.int64)
-    zeros = np.zeros_like(requests)
     cum = {f: H.cumulative(np.asarray(h)) for f, h in (hists or {}).items()}
-    return ScopeData(Grid(T0, len(requests)), ("d",), (), requests, ok, requests - ok, zeros, zeros, cum)
+    return ScopeData(grid=Grid(T0, len(requests)), deployments=("d",), regions=(), requests=requests, ok=ok,
+                     cum=cum)
 
 
 def make_slo(**fields):
@@ -273,13 +274,13 @@ def test_latency_counts_only_ok_requests_with_the_field():
 
 
 def test_goodput_from_a_joint_histogram_counts_per_request():
-    from analytics.sli import Joint
+    from analytics.slo.sli import Joint
 
     # Slot 0: 6 requests fast on both, 2 slow ttft only, 2 slow tpot only: goodput 6 of 10,
     # although each field alone is good for 8 of 10.
     joint = Joint(np.array([0, 0, 0]), np.array([20, 30, 20]), np.array([10, 10, 15]), np.array([6.0, 2.0, 2.0]))
-    data = ScopeData(Grid(T0, 1), ("d",), (), *(np.array([10]) for _ in range(2)),
-                     *(np.zeros(1, dtype=np.int64) for _ in range(3)), joint=joint)
+    data = ScopeData(grid=Grid(T0, 1), deployments=("d",), regions=(), requests=np.array([10]), ok=np.array([10]),
+                     joint=joint)
     c = sli_counts(data, make_slo(sli={"goodput": {"ttft_ms": float(EDGES_MS[20]), "tpot_ms": float(EDGES_MS[10])}}).sli)
     assert (c.good[0], c.valid[0], c.exact) == (6, 10, True)
 

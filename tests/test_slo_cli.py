@@ -8,9 +8,10 @@ from datetime import timedelta
 
 import pytest
 
-from analytics import slo_cli
+from analytics.cli import slo as slo_cli
+from analytics.demo.fleet import INCIDENTS
 from analytics.errors import InputError, SpecError
-from analytics.fleet import INCIDENTS
+from analytics.slo.files import load_slos
 from tests.conftest import DEMO_END, ROOT
 
 REQUIRED = {"name", "target", "window", "attainment", "good", "valid", "budget_remaining", "burn_rate_1h", "alerts"}
@@ -27,7 +28,7 @@ def test_json_lists_every_slo_with_the_contract_fields(store, capsys):
     code, out = run(store, capsys, "--json", "--at", DEMO_END.isoformat())
     assert code == 0
     items = json.loads(out.out)
-    assert len(items) == len(slo_cli.load_slos(ROOT / "slos.yaml"))
+    assert len(items) == len(load_slos(ROOT / "slos.yaml"))
     for item in items:
         assert REQUIRED <= set(item)
         assert 0 < item["target"] < 1 and item["valid"] >= item["good"] >= 0
@@ -54,7 +55,7 @@ def test_the_table_shows_each_slo_once(store, capsys):
     lines = out.out.splitlines()
     assert lines[1].split()[:3] == ["SLO", "state", "target"]
     names = [line.split()[0] for line in lines[2:]]
-    assert sorted(names) == sorted(s.name for s in slo_cli.load_slos(ROOT / "slos.yaml"))
+    assert sorted(names) == sorted(s.name for s in load_slos(ROOT / "slos.yaml"))
 
 
 def test_without_at_it_evaluates_at_the_end_of_the_data(store, capsys):

@@ -9,14 +9,13 @@ import pytest
 import yaml
 
 from analytics.errors import SpecError
-from analytics.slo_spec import (
+from analytics.slo.files import load_slos, parse_documents
+from analytics.slo.spec import (
     Budgeting,
     Selector,
     Sli,
     Window,
     format_duration,
-    load_slos,
-    parse_documents,
     parse_slo,
     ratio_from_percent,
     revise,

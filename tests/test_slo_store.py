@@ -12,13 +12,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analytics import alerts as A
-from analytics import names as N
-from analytics.fleet import INCIDENTS
-from analytics.queries import request_slots
-from analytics.sli import catalog, day_grid, load_scope, resolve, sli_counts
-from analytics.slo import evaluate, load_data
-from analytics.slo_spec import Selector, Sli, load_slos, parse_slo, revise
+from analytics.demo.fleet import INCIDENTS
+from analytics.slo import alerts as A
+from analytics.slo.evaluation import evaluate
+from analytics.slo.files import load_slos
+from analytics.slo.pipeline import load_data, load_scope
+from analytics.slo.sli import day_grid, resolve, sli_counts
+from analytics.slo.spec import Selector, Sli, parse_slo, revise
+from analytics.store import conventions as N
+from analytics.store.queries import request_slots
+from analytics.store.slo import catalog
 from tests.conftest import DEMO_END, ROOT
 
 # Random requests go to their own deployment in 2020, long before the demo, and are deleted

@@ -10,9 +10,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from analytics import store as store_module
 from analytics.errors import SourceError
-from analytics.store import Store, describe
+from analytics.store import client as store_module
+from analytics.store.client import Store, describe
 
 
 @pytest.mark.parametrize(
@@ -48,7 +48,7 @@ def test_a_hostile_filter_value_round_trips_as_data_not_sql(store):
 def test_rollup_filters_treat_a_hostile_deployment_name_as_a_name(store):
     from datetime import UTC, datetime
 
-    from analytics.queries import request_totals
+    from analytics.store.queries import request_totals
 
     result = request_totals(store, datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC),
                             ["x' OR 1=1 --"], ["') OR ('1'='1"])

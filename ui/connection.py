@@ -7,9 +7,9 @@ import os
 import streamlit as st
 from streamlit.connections import BaseConnection
 
-from analytics.config import ENV_VAR, default_dsn, dsn_from_settings
-from analytics.schema import open_store
-from analytics.store import Store
+from analytics.store.client import Store
+from analytics.store.dsn import ENV_VAR, default_dsn, dsn_from_settings
+from analytics.store.schema import open_store
 
 
 class ClickHouseConnection(BaseConnection[Store]):

@@ -82,7 +82,7 @@ LABELS = {
     "proposed": "Proposed",
     "current_slo": "Current SLO",
     "proposed_slo": "Proposed SLO",
-    # GPU efficiency page (ui.gpu_data renames generic analytics columns first)
+    # GPU efficiency page (ui.gpu renames generic analytics columns first)
     "gpus": "GPUs",
     "gpu_hours": "GPU-hours",
     "gap_gpu_hours": "GPU-hours missing (collection gaps)",

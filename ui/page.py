@@ -13,7 +13,7 @@ from pathlib import Path
 import streamlit as st
 
 from analytics.errors import SourceError
-from ui import data
+from ui import traffic as data
 from ui.connection import get_store
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -82,12 +82,12 @@ def _initial(name: str, default, many: bool = False):
 
 
 def _span() -> tuple[datetime, datetime, int]:
-    span = data.data_span()
-    if not span.get("requests"):
+    """The data's (start, end, requests); an empty store shows the last day."""
+    found = data.data_range()
+    if found is None:
         now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
         return now - timedelta(days=1), now, 0
-    first, last = span["first_slot"], span["last_slot"]
-    return first.astimezone(UTC), last.astimezone(UTC) + timedelta(minutes=5), int(span["requests"])
+    return found
 
 
 def _sidebar_filters(data_start: datetime, data_end: datetime) -> Filters:

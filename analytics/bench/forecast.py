@@ -1,0 +1,83 @@
+"""Timings of the capacity forecasts for `python -m analytics bench`.
+
+Targets (issue 5): cold fit of 20 deployments x 60 days hourly under 30 s on 2 cores; the warm
+(cached) page data path under 1 s.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from analytics.capacity import cache as FC
+from analytics.capacity import forecast as F
+from analytics.capacity import pipeline as P
+from analytics.slo.files import PROJECT_SLO_FILE, load_slos
+from analytics.store.client import Store
+from analytics.store.queries import data_end, data_start, deployments_table
+
+WORKERS = 2
+
+
+def synthetic_series(n_series: int = 20, days: int = 60, seed: int = 11) -> dict[str, pl.DataFrame]:
+    """Deterministic hourly demand series with daily and weekly cycles, trend and noise."""
+    rng = np.random.default_rng(seed)
+    start = datetime(2026, 1, 5, tzinfo=UTC)
+    hours = np.arange(days * 24)
+    ts = pl.datetime_range(start, start + timedelta(hours=len(hours) - 1), "1h", time_unit="us", time_zone="UTC", eager=True)
+    out = {}
+    for i in range(n_series):
+        daily = 0.6 + 0.4 * np.sin(2 * np.pi * (hours - 6 - i) / 24)
+        weekly = np.where((hours // 24) % 7 >= 5, 0.7, 1.0)
+        trend = (1 + rng.uniform(0, 0.01)) ** (hours / 24)
+        y = (1 + i) * daily * weekly * trend * np.exp(rng.normal(0, 0.08, len(hours)))
+        out[f"synthetic-{i:02d}"] = pl.DataFrame({"ts": ts, "y": y})
+    return out
+
+
+def _timed(fn):
+    t0 = time.perf_counter()
+    value = fn()
+    return value, time.perf_counter() - t0
+
+
+def page_path(store: Store, start: datetime, end: datetime, params: F.ForecastParams, cache_dir: Path) -> P.Result:
+    """What the capacity page computes when nothing is in Streamlit's cache (fits on disk)."""
+    names = tuple(deployments_table(store)["deployment"])
+    request = P.Request(start, end, names, params=params)
+    return P.run(store, request, load_slos(PROJECT_SLO_FILE), cache_dir=cache_dir, workers=WORKERS)
+
+
+def bench(store: Store) -> list[tuple[str, float, str]]:
+    """Cold and warm timings of the forecast pipeline on the store, plus the 20 x 60-day target case."""
+    results = []
+    params = F.ForecastParams(horizon=timedelta(days=14))
+    with tempfile.TemporaryDirectory(prefix="forecast-bench-") as folder:
+        cache = Path(folder)
+        synthetic = synthetic_series()
+        fits, seconds = _timed(lambda: FC.cached_map(F.prophet_forecast, synthetic, params, cache_dir=cache / "syn", workers=WORKERS))
+        results.append(("forecast: cold fit 20 series x 60 d hourly (synthetic)", seconds,
+                        f"{fits.computed} Prophet fits in {WORKERS} processes; target < 30 s"))
+        last = data_end(store)
+        if last is None:
+            return results + [("forecast: demo store", 0.0, "skipped: the store has no requests")]
+        start, end = P.window(data_start(store), last)
+        days = (end - start) / timedelta(days=1)
+        result, seconds = _timed(lambda: page_path(store, start, end, params, cache / "store"))
+        fits = result.fits
+        results.append((f"forecast: cold page, {len(fits.results) + len(fits.errors)} deployments x {days:.0f} d", seconds,
+                        f"query + {fits.computed} fits + capacity; errors: {len(fits.errors)}"))
+        result, seconds = _timed(lambda: page_path(store, start, end, params, cache / "store"))
+        results.append(("forecast: warm page (fits from disk cache)", seconds,
+                        f"{result.fits.cached} cached fits; target < 1 s (Streamlit's cache makes reruns faster still)"))
+        name = result.request.names[0]
+        series = P.histories(P.hourly_demand(store, start, end), [name], "rps")
+        folds, seconds = _timed(lambda: P.backtests(series, params, cache_dir=None, workers=1))
+        cutoffs = folds.results[name]["cutoff"].n_unique() if name in folds.results else 0
+        results.append((f"forecast: backtest one deployment ({cutoffs} folds)", seconds, name))
+    return results

@@ -1,0 +1,64 @@
+"""Timings of the GPU efficiency page's work on a (large) seeded store, for `python -m analytics bench`.
+
+The page reads only rollups (gpu_metrics_1h: one row per GPU-hour; requests_5m merged to hours),
+so its cost grows with GPUs x hours and deployments x hours, not with raw requests or samples.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from datetime import timedelta
+
+from analytics.charts import gpu as charts_gpu
+from analytics.gpu import efficiency as gpu
+from analytics.gpu import pipeline
+from analytics.gpu import rightsizing as R
+from analytics.gpu.hours import fields_of
+from analytics.slo.files import PROJECT_SLO_FILE, load_slos
+from analytics.slo.objectives import objectives_by_deployment
+from analytics.store.queries import deployments_table, gpu_data_end, gpu_samples
+
+WINDOW_DAYS = 30
+WARM_RUNS = 3
+
+
+def page(store, start, end) -> dict:
+    """Everything the GPU page computes for one window (queries, tables, chart data)."""
+    timings = {}
+    t0 = time.perf_counter()
+    objectives = objectives_by_deployment(deployments_table(store), load_slos(PROJECT_SLO_FILE))
+    data = pipeline.load(store, start, end, fields=fields_of(objectives))
+    timings["queries"] = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    gpu.efficiency(data, objectives)
+    hourly = gpu.deployment_hours(data, objectives)
+    R.suggestions(data, objectives, hourly=hourly)
+    charts_gpu.heatmap_frame(data.gpu_hours, "sm_active", "gpu")
+    charts_gpu.fleet_heatmap(data.gpu_hours, "mem_peak_fraction", "node")
+    charts_gpu.utilisation_latency(hourly)
+    timings["compute"] = time.perf_counter() - t1
+    timings["total"] = time.perf_counter() - t0
+    timings["gpu_hours"] = data.gpu_hours.height
+    timings["request_hours"] = data.request_hours.height
+    return timings
+
+
+def bench(store) -> list[tuple[str, float, str]]:
+    """Cold and warm timings of the GPU page over the last 30 days of data."""
+    end = gpu_data_end(store)
+    if end is None:
+        return [("gpu page", float("nan"), "no GPU telemetry in the store")]
+    start = end - timedelta(days=WINDOW_DAYS)
+    samples = gpu_samples(store)
+    cold = page(store, start, end)
+    warm = [page(store, start, end) for _ in range(WARM_RUNS)]
+    size = (f"{cold['gpu_hours']:,} GPU-hours, {cold['request_hours']:,} deployment-hours; "
+            f"{samples:,} GPU samples stored")
+    median = {k: statistics.median(w[k] for w in warm) for k in ("queries", "compute", "total")}
+    return [
+        (f"gpu page, {WINDOW_DAYS} days, cold", cold["total"], size),
+        (f"gpu page, {WINDOW_DAYS} days, warm (median of {WARM_RUNS})", median["total"], "target < 1 s"),
+        ("gpu page queries, warm", median["queries"], "gpu_metrics_1h + requests_5m by hour + deployments"),
+        ("gpu page compute, warm", median["compute"], "tables, right-sizing, heatmap and scatter data"),
+    ]

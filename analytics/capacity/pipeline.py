@@ -1,0 +1,126 @@
+"""Capacity planning as one pipeline: demand -> forecasts -> SLO-compliant throughput -> GPUs needed.
+
+The command line (``forecast``), the Capacity page and the bench all run these steps; the page
+wraps each in Streamlit's cache, the command line and the bench call :func:`run`. So for the
+same window, SLO file and parameters they compute the same numbers:
+
+1. the window: whole hours of up to HISTORY ending at the end of the data (``window``);
+2. hourly demand per deployment with the gap rule (analytics.capacity.demand);
+3. forecasts per deployment, cached on disk and fitted in parallel (analytics.capacity.cache);
+4. each deployment's objectives (analytics.slo.objectives) and its SLO-compliant throughput per
+   GPU, judged hour by hour (analytics.capacity.plan.measure_all);
+5. GPUs needed, exhaustion dates and the fleet by GPU type and week (analytics.capacity.plan.assess);
+6. optionally, a rolling-origin backtest per deployment sized to its observed data
+   (analytics.capacity.backtest.backtest_observed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import polars as pl
+
+from analytics.capacity import backtest as B
+from analytics.capacity import cache as FC
+from analytics.capacity import demand as D
+from analytics.capacity import forecast as F
+from analytics.capacity import plan as C
+from analytics.errors import InputError
+from analytics.slo.objectives import objectives_by_deployment
+from analytics.slo.spec import Slo
+from analytics.store import capacity as capacity_queries
+from analytics.store import queries
+from analytics.store.client import Store
+
+HISTORY = timedelta(days=60)  # at most this much history is fitted
+MIN_HISTORY = timedelta(days=7)  # one weekly cycle (analytics.capacity.forecast.MIN_HISTORY)
+
+Progress = Callable[[float, str], None]
+
+
+def window(data_start: datetime, data_end: datetime, history: timedelta = HISTORY) -> tuple[datetime, datetime]:
+    """Whole UTC hours of up to ``history`` ending at ``data_end``, not before ``data_start``."""
+    return D.hour_range(max(data_start, data_end - history), data_end)
+
+
+def hourly_demand(store: Store, start: datetime, end: datetime, regions: Sequence[str] = ()) -> pl.DataFrame:
+    """Hourly demand per deployment in [start, end), gaps explicit (analytics.capacity.demand)."""
+    first, last = D.hour_range(start, end)
+    counts = queries.request_counts(store, first, last, int(D.HOUR.total_seconds()), None, list(regions))
+    return D.demand_from_counts(counts, first, last)
+
+
+def histories(demand: pl.DataFrame, names: Sequence[str], metric: str) -> dict[str, pl.DataFrame]:
+    """Per deployment, its (ts, y) series of the demand metric."""
+    return {name: D.series(demand, name, metric) for name in names}
+
+
+def hourly_histograms(store: Store, start: datetime, end: datetime, names: Sequence[str],
+                      regions: Sequence[str] = ()) -> pl.DataFrame:
+    """Per (deployment, hour): counts, latency histograms and mean SM activity (the throughput input)."""
+    return capacity_queries.hourly_histograms(store, start, end, list(names), list(regions))
+
+
+def forecasts(method: str, series: dict[str, pl.DataFrame], params: F.ForecastParams, cache_dir: Path | None,
+              workers: int = 2, progress: Progress | None = None) -> FC.Fits:
+    """Forecast every series with ``method`` (prophet or seasonal_naive), from the disk cache when possible."""
+    if method not in F.METHODS:
+        raise InputError(f"forecast method must be one of {sorted(F.METHODS)}, got {method!r}")
+    return FC.cached_map(F.METHODS[method], series, params, cache_dir=cache_dir, workers=workers,
+                         progress=progress)
+
+
+def backtests(series: dict[str, pl.DataFrame], params: F.ForecastParams, cache_dir: Path | None,
+              workers: int = 2, progress: Progress | None = None) -> FC.Fits:
+    """Rolling-origin backtest folds per series, sized to each series' observed span."""
+    template = B.BacktestParams(horizon=params.horizon, forecast=params)
+    return FC.cached_map(B.backtest_observed, series, template, cache_dir=cache_dir, workers=workers,
+                         progress=progress)
+
+
+@dataclass(frozen=True)
+class Request:
+    """What to plan: the window, deployments, demand metric, forecast method and parameters."""
+
+    start: datetime
+    end: datetime
+    names: tuple[str, ...]
+    metric: str = "rps"
+    method: str = "prophet"
+    params: F.ForecastParams = field(default_factory=F.ForecastParams)
+    headroom: float = 0.2
+    regions: tuple[str, ...] = ()
+
+
+@dataclass
+class Result:
+    """Everything a capacity plan computed."""
+
+    request: Request
+    fits: FC.Fits
+    throughputs: dict[str, C.Throughput]
+    assessment: C.Assessment
+    backtests: dict[str, B.BacktestSummary] = field(default_factory=dict)
+    backtest_errors: dict[str, str] = field(default_factory=dict)
+
+
+def run(store: Store, request: Request, slos: Sequence[Slo], *, cache_dir: Path | None, workers: int = 2,
+        with_backtests: bool = False, progress: Callable[[str], Progress] | None = None) -> Result:
+    """Every step for the requested deployments; ``progress`` maps a step label to a callback."""
+    deployments = queries.deployments_table(store)
+    demand = hourly_demand(store, request.start, request.end, request.regions)
+    series = histories(demand, request.names, request.metric)
+    fits = forecasts(request.method, series, request.params, cache_dir, workers,
+                     progress("forecast") if progress else None)
+    hours = hourly_histograms(store, request.start, request.end, request.names, request.regions)
+    throughputs = C.measure_all(hours, deployments, objectives_by_deployment(deployments, slos), request.metric, request.names)
+    assessment = C.assess(fits.results, throughputs, deployments, request.headroom)
+    result = Result(request, fits, throughputs, assessment)
+    if with_backtests:
+        folds = backtests(series, request.params, cache_dir, workers, progress("backtest") if progress else None)
+        result.backtests = {name: B.summarize(frame) for name, frame in folds.results.items()}
+        result.backtest_errors = folds.errors
+    return result

@@ -1,0 +1,168 @@
+"""Plotly figures for the GPU efficiency page: pure functions of the frames in analytics.gpu."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+import polars as pl
+
+from analytics.charts.base import PALETTE, base_layout, color_for, utc_text
+from analytics.gpu.efficiency import SM_EFFECTIVE, SM_INEFFECTIVE
+
+# Heatmap metrics: per-GPU-hour column -> (label, colour-bar title, tick format, fixed range).
+HEATMAP_METRICS = {
+    "sm_active": ("SM activity", "SM active", ".0%", (0.0, 1.0)),
+    "mem_peak_fraction": ("Peak GPU memory used", "memory used", ".0%", (0.0, 1.0)),
+    "gpu_util": ("GPU utilisation (any kernel running)", "GPU util", ".0%", (0.0, 1.0)),
+    "tensor_active": ("Tensor-pipe activity", "tensor active", ".0%", (0.0, 1.0)),
+    "power_w": ("Power draw", "watts", ",.0f", None),
+}
+# Memory: calm below 80 % used, alarming above 90 % (where KV-cache growth forces preemption).
+MEMORY_SCALE = [[0.0, "#f1f5f9"], [0.6, "#cbd5e1"], [0.8, "#fdba74"], [0.9, "#ea580c"], [1.0, "#7f1d1d"]]
+LATENCY_TICKS = [10**d * m for d in range(6) for m in (1, 2, 5)]  # 1 ms .. 500 s
+LATENCY_FIELDS = {
+    "p99_ttft_ms": "p99 time to first token (ms)",
+    "p99_tpot_ms": "p99 time per output token (ms)",
+    "p99_e2e_ms": "p99 end-to-end latency (ms)",
+}
+COMPARISON = (
+    ("mean_gpu_util", "GPU utilisation (any kernel running)", "#94a3b8"),
+    ("mean_sm_active", "SM activity", PALETTE[0]),
+    ("mean_tensor_active", "Tensor-pipe activity", PALETTE[2]),
+)
+
+
+def heatmap_frame(gpu_hours: pl.DataFrame, metric: str = "sm_active", by: str = "gpu") -> pl.DataFrame:
+    """Long frame (row, deployment, hour, value) for the fleet heatmap: one row per GPU or per node.
+
+    Per node the value is the mean over its GPUs (the max for the peak memory fraction, so a
+    single GPU running out of memory stays visible).
+    """
+    if metric not in HEATMAP_METRICS:
+        raise ValueError(f"unknown heatmap metric {metric!r} (one of {', '.join(HEATMAP_METRICS)})")
+    # Node names usually carry the deployment already; prefix it only when they do not.
+    node = (
+        pl.when(pl.col("node").str.contains(pl.col("deployment"), literal=True))
+        .then(pl.col("node"))
+        .otherwise(pl.format("{} · {}", "deployment", "node"))
+    )
+    if by == "gpu":
+        frame = gpu_hours.select(
+            "deployment", "hour", pl.col(metric).alias("value"),
+            pl.format("{}/gpu{}", node, "gpu").alias("row"),
+        )
+    elif by == "node":
+        agg = pl.col(metric).max() if metric == "mem_peak_fraction" else pl.col(metric).mean()
+        frame = gpu_hours.group_by("deployment", "node", "hour").agg(agg.alias("value")).select(
+            "deployment", "hour", "value", node.alias("row")
+        )
+    else:
+        raise ValueError(f"heatmap rows are 'gpu' or 'node', not {by!r}")
+    return frame.sort("row", "hour")
+
+
+def fleet_heatmap(gpu_hours: pl.DataFrame, metric: str = "sm_active", by: str = "gpu") -> go.Figure:
+    """GPUs (or nodes) x hours coloured by a metric; blank cells are hours without data."""
+    label, bar_title, tick_format, z_range = HEATMAP_METRICS[metric]
+    frame = heatmap_frame(gpu_hours, metric, by)
+    rows = frame["row"].unique().sort()
+    hours = frame["hour"].unique().sort()
+    z = np.full((len(rows), len(hours)), np.nan)
+    if frame.height:
+        r = frame["row"].cast(pl.Enum(rows.to_list())).to_physical().to_numpy()
+        h = np.searchsorted(hours.to_numpy(), frame["hour"].to_numpy())
+        z[r, h] = frame["value"].cast(pl.Float64).fill_null(np.nan).to_numpy()
+    rows = rows.to_list()
+    scale = MEMORY_SCALE if metric == "mem_peak_fraction" else "Viridis"
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=utc_text(hours),
+            y=rows,
+            colorscale=scale,
+            zmin=z_range[0] if z_range else None,
+            zmax=z_range[1] if z_range else None,
+            colorbar={"title": {"text": bar_title}, "tickformat": tick_format},
+            hovertemplate=f"%{{y}}<br>%{{x}} UTC<br>{label}: %{{z:{tick_format}}}<extra></extra>",
+        )
+    )
+    title = f"{label} per {'GPU' if by == 'gpu' else 'node'} and hour"
+    base_layout(fig, title, "", height=max(320, 14 * len(rows) + 120))
+    fig.update_xaxes(title_text="Hour (UTC)")
+    fig.update_yaxes(title_text=None, autorange="reversed", tickfont={"size": 9}, rangemode="normal")
+    fig.update_layout(hovermode="closest")
+    return fig
+
+
+def utilisation_latency(hourly: pl.DataFrame, latency: str = "p99_ttft_ms") -> go.Figure:
+    """Hourly points per deployment: SM activity (x) vs a p99 latency (y, log): where does latency climb?"""
+    if latency not in LATENCY_FIELDS:
+        raise ValueError(f"unknown latency column {latency!r} (one of {', '.join(LATENCY_FIELDS)})")
+    points = hourly.filter(pl.col("sm_active").is_not_null() & pl.col(latency).is_not_null())
+    names = sorted(points["deployment"].unique().to_list()) if points.height else []
+    fig = go.Figure()
+    for name in names:
+        part = points.filter(pl.col("deployment") == name)
+        fig.add_trace(
+            go.Scattergl(
+                x=part["sm_active"].to_numpy(),
+                y=part[latency].to_numpy(),
+                mode="markers",
+                name=name,
+                marker={"size": 5, "opacity": 0.6, "color": color_for(name, names)},
+                text=utc_text(part["hour"]),
+                customdata=part["requests_per_s"].to_numpy(),
+                hovertemplate=(
+                    f"{name}<br>%{{text}} UTC<br>SM activity %{{x:.0%}}<br>"
+                    f"{LATENCY_FIELDS[latency]}: %{{y:,.0f}}<br>%{{customdata:.3g}} requests/s<extra></extra>"
+                ),
+            )
+        )
+    name = LATENCY_FIELDS[latency].split(" (")[0]
+    base_layout(fig, f"SM activity vs {name}, hourly", LATENCY_FIELDS[latency], height=420)
+    fig.update_xaxes(title_text="SM activity (mean over the deployment's GPUs)", tickformat=".0%",
+                     range=[0, 1])
+    fig.update_yaxes(type="log", rangemode="normal", tickvals=LATENCY_TICKS, tickformat=",d")
+    # NVIDIA DCGM "Profiling Metrics": >= 0.8 is needed for effective use, < 0.5 is likely ineffective.
+    guides = ((SM_INEFFECTIVE, "below: likely ineffective use"), (SM_EFFECTIVE, "needed for effective use"))
+    for x, text in guides:
+        fig.add_vline(x=x, line={"dash": "dot", "width": 1, "color": "#64748b"},
+                      annotation_text=text, annotation_position="top left", annotation_font_size=10)
+    fig.update_layout(hovermode="closest", legend={"orientation": "v", "y": 1, "x": 1.02, "yanchor": "top"})
+    skipped = sorted(set(hourly["deployment"].unique().to_list()) - set(names)) if hourly.height else []
+    if skipped:
+        fig.add_annotation(
+            text="Not shown (no SM activity or no such latency): " + ", ".join(skipped),
+            xref="paper", yref="paper", x=0, y=-0.22, showarrow=False, font={"size": 10}, align="left",
+        )
+    return fig
+
+
+def utilisation_comparison(util: pl.DataFrame) -> go.Figure:
+    """GPU util vs SM activity vs tensor-pipe activity per deployment; gaps were not collected."""
+    frame = util.sort("deployment")
+    fig = go.Figure()
+    for column, label, colour in COMPARISON:
+        fig.add_trace(
+            go.Bar(
+                x=frame["deployment"].to_list(),
+                y=frame[column].to_list(),
+                name=label,
+                marker_color=colour,
+                hovertemplate=f"%{{x}}<br>{label}: %{{y:.1%}}<extra></extra>",
+            )
+        )
+    for row in frame.iter_rows(named=True):
+        gaps = [label.split(" (")[0] for column, label, _ in COMPARISON if row[column] is None]
+        if gaps:
+            fig.add_annotation(x=row["deployment"], y=0.02, yanchor="bottom", showarrow=False,
+                               textangle=-90, text="not collected: " + ", ".join(gaps),
+                               font={"size": 10, "color": "#64748b"})
+    base_layout(fig, "Mean GPU utilisation vs SM and tensor-pipe activity", "mean over the window",
+                height=420)
+    fig.update_yaxes(tickformat=".0%", range=[0, 1.05])
+    fig.update_xaxes(title_text=None, tickangle=-30, automargin=True)
+    fig.update_layout(barmode="group", hovermode="closest",
+                      legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0},
+                      margin={"l": 60, "r": 20, "t": 80, "b": 40})
+    return fig

@@ -1,0 +1,180 @@
+"""`python -m analytics forecast`: demand forecasts, backtests and capacity outlook per deployment."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import date, timedelta
+
+from analytics.capacity import cache as FC
+from analytics.capacity import demand as D
+from analytics.capacity import forecast as F
+from analytics.capacity import pipeline as P
+from analytics.cli.common import ProgressBar, cell, plain, text_table
+from analytics.errors import InputError, SpecError
+from analytics.slo.files import PROJECT_SLO_FILE, load_slos
+from analytics.slo.spec import parse_duration
+from analytics.store import queries as Q
+from analytics.store.client import Store
+from analytics.times import parse_time
+
+
+def parse_horizon(text: str) -> timedelta:
+    """Parse '14d', '2w' or '36h' into a timedelta between 1 hour and 12 weeks."""
+    try:
+        value = parse_duration(text or "", "--horizon")
+    except SpecError as exc:
+        raise InputError(f"--horizon: expected a duration like 14d, 2w or 36h, got {text!r}") from exc
+    if not timedelta(hours=1) <= value <= F.MAX_HORIZON:
+        raise InputError(f"--horizon must be between 1h and 12w, got {text!r}")
+    return value
+
+
+def parse_event(text: str) -> F.Event:
+    """Parse NAME:YYYY-MM-DD[:DAYS] into an Event."""
+    parts = text.split(":")
+    if len(parts) not in (2, 3):
+        raise InputError(f"--event: expected NAME:YYYY-MM-DD[:DAYS], got {text!r}")
+    try:
+        start = date.fromisoformat(parts[1])
+        days = int(parts[2]) if len(parts) == 3 else 1
+    except ValueError as exc:
+        raise InputError(f"--event {text!r}: {exc}") from exc
+    try:
+        return F.Event(parts[0], start, days)
+    except SpecError as exc:
+        raise InputError(f"--event {text!r}: {exc}") from exc
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of the forecast command."""
+    parser.add_argument("--deployment", action="append", metavar="NAME", help="forecast only this deployment (repeatable)")
+    parser.add_argument("--horizon", default="14d", help="forecast horizon, 1h..12w (default 14d)")
+    parser.add_argument("--backtest", action="store_true", help="also run the rolling-origin backtest (MAPE, sMAPE, coverage, MASE)")
+    parser.add_argument("--json", action="store_true", help="print JSON (per deployment, with the forecast rows)")
+    parser.add_argument("--metric", choices=sorted(D.METRICS), default="rps", help="demand metric (default rps)")
+    parser.add_argument("--days", type=int, default=60, help="days of history to fit on (default 60)")
+    parser.add_argument("--end", help="end of history, ISO time (default: the end of the data, floored to the hour)")
+    parser.add_argument("--interval", type=float, default=80.0, help="interval width in percent (default 80)")
+    parser.add_argument("--growth", type=float, default=1.0, help="demand multiplier reached at the end of the horizon")
+    parser.add_argument("--headroom", type=float, default=20.0, help="capacity headroom in percent (default 20)")
+    parser.add_argument("--event", action="append", default=[], metavar="NAME:YYYY-MM-DD[:DAYS]", help="known event (repeatable)")
+    parser.add_argument("--slos", default=str(PROJECT_SLO_FILE), metavar="FILE",
+                        help="SLO file whose latency and goodput SLOs define SLO-compliant throughput (default: "
+                             "slos.yaml in the project; deployments it does not cover get defaults by kind)")
+    parser.add_argument("--method", choices=sorted(F.METHODS), default="prophet", help="forecast method (default prophet)")
+    parser.add_argument("--workers", type=int, default=2, help="parallel fit processes (default 2)")
+    parser.add_argument("--no-cache", action="store_true", help="refit even when a cached fit exists")
+
+
+def compute(store: Store, args, progress=None) -> P.Result:
+    """Run the capacity pipeline (analytics.capacity.pipeline) for the command's options.
+
+    ``progress``: None, or a function of a label returning a progress(fraction, message) callable.
+    """
+    if args.days < 8:
+        raise InputError(f"--days must be at least 8, got {args.days}")
+    if args.headroom < 0:
+        raise InputError(f"--headroom must be >= 0 percent, got {args.headroom}")
+    if args.workers < 1:
+        raise InputError(f"--workers must be >= 1, got {args.workers}")
+    try:
+        params = F.ForecastParams(
+            horizon=parse_horizon(args.horizon),
+            interval_width=args.interval / 100.0,
+            events=tuple(parse_event(e) for e in args.event),
+            growth=args.growth,
+        )
+    except SpecError as exc:
+        raise InputError(str(exc)) from exc
+    first, last = Q.data_start(store), Q.data_end(store)
+    if last is None:
+        raise InputError("no request telemetry in the store (run `python -m analytics demo`)")
+    end = parse_time(args.end, "--end") if args.end else last
+    start, end = P.window(first, end, timedelta(days=args.days))
+    known = Q.deployments_table(store)["deployment"].to_list()
+    names = args.deployment or known
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise InputError(f"unknown deployment {unknown[0]!r} (known: {', '.join(known) or 'none'})")
+    slos = load_slos(args.slos) if args.slos else ()
+    request = P.Request(start, end, tuple(names), args.metric, args.method, params, args.headroom / 100.0)
+    return P.run(store, request, slos, cache_dir=None if args.no_cache else FC.DEFAULT_CACHE_DIR,
+                 workers=args.workers, with_backtests=args.backtest, progress=progress)
+
+
+def to_json(result: P.Result) -> list[dict]:
+    """Per deployment: the issue's fields plus the forecast rows (times as ISO strings)."""
+    out = []
+    for name in result.request.names:
+        o = result.assessment.outlooks.get(name)
+        bt = result.backtests.get(name)
+        metrics = bt.as_dict() if bt else {}
+        plan = result.assessment.plans.get(name)
+        rows = []
+        if plan is not None:
+            rows = [
+                {k: plain(v) for k, v in r.items()}
+                for r in plan.select("ts", "yhat", "yhat_lower", "yhat_upper", "capacity", "gpus_needed").to_dicts()
+            ]
+        tp = result.throughputs.get(name)
+        out.append({
+            "deployment": name,
+            "metric": result.request.metric,
+            "horizon_hours": int(result.request.params.horizon / timedelta(hours=1)),
+            "mape": metrics.get("mape"),
+            "smape": metrics.get("smape"),
+            "coverage": metrics.get("coverage"),
+            "mase": metrics.get("mase"),
+            "baseline_mape": metrics.get("baseline_mape"),
+            "baseline_mase": metrics.get("baseline_mase"),
+            "prophet_worse": metrics.get("prophet_worse"),
+            "gpus_current": tp.gpus if tp else None,
+            "per_gpu_throughput": tp.per_gpu if tp else None,
+            "gpus_needed_peak": o.gpus_needed_peak if o else None,
+            "capacity_exhausted_at": plain(o.capacity_exhausted_at) if o else None,
+            "headroom_breached_at": plain(o.headroom_breached_at) if o else None,
+            "reason": result.fits.errors.get(name) or (o.reason if o else None) or result.backtest_errors.get(name),
+            "forecast": rows,
+        })
+    return out
+
+
+def to_text(result: P.Result) -> str:
+    """A plain table: one line per deployment (reasons and warnings under it), then the fleet by GPU type."""
+    unit = D.METRICS[result.request.metric]
+    headers = ("deployment", "GPUs", f"per GPU ({unit})", "peak need", "capacity runs out", "MASE", "naive")
+    rows, notes = [], []
+    for name in result.request.names:
+        o = result.assessment.outlooks.get(name)
+        tp = result.throughputs.get(name)
+        bt = result.backtests.get(name)
+        rows.append((name, cell(tp.gpus if tp else None), cell(tp.per_gpu if tp else None, "{:.3g}"),
+                     cell(o.gpus_needed_peak if o else None, "{:.0f}"),
+                     cell(o.capacity_exhausted_at if o else None, "{:%Y-%m-%d %H:%M}"),
+                     cell(bt.mase if bt else None, "{:.2f}"), cell(bt.baseline_mase if bt else None, "{:.2f}")))
+        reason = result.fits.errors.get(name) or (tp.reason if tp else None) or result.backtest_errors.get(name)
+        if reason:
+            notes.append(f"{name}: unknown: {reason}")
+        if bt and bt.prophet_worse:
+            notes.append(f"{name}: {bt.message}")
+    lines = [text_table(headers, rows, right=range(1, len(headers))), *notes]
+    fleet = result.assessment.fleet
+    if fleet.height:
+        fleet_rows = [(r["gpu_type"], f"{r['week']:%Y-%m-%d}", f"{r['gpus_needed']:.0f}", r["gpus_current"],
+                       f"{r['short']:.0f}") for r in fleet.iter_rows(named=True)]
+        lines += ["", text_table(("GPU type", "week", "needed", "current", "short"), fleet_rows, right=(2, 3, 4))]
+    return "\n".join(lines)
+
+
+def run(args, store: Store) -> int:
+    """Run the command; prints text or JSON, returns the exit code."""
+    result = compute(store, args, ProgressBar)  # progress goes to stderr: JSON on stdout stays clean
+    if args.json:
+        json.dump(to_json(result), sys.stdout, indent=1, allow_nan=False, default=str)
+        sys.stdout.write("\n")
+    else:
+        print(to_text(result))
+    return 0
+

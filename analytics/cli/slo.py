@@ -1,0 +1,103 @@
+"""`python -m analytics slo`: SLO status, error budgets and the alert tiers firing at a time."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime, timedelta
+
+from analytics.cli.common import cell, plain, text_table
+from analytics.errors import InputError
+from analytics.slo import alerts as A
+from analytics.slo.evaluation import Evaluation, evaluate_all, status_frame
+from analytics.slo.files import PROJECT_SLO_FILE, load_slos
+from analytics.slo.pipeline import load_data
+from analytics.slo.sli import GOODPUT_SOURCES
+from analytics.slo.spec import evaluation_time
+from analytics.store.client import Store
+from analytics.store.queries import data_end
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of the slo command."""
+    parser.add_argument("--config", default=str(PROJECT_SLO_FILE),
+                        help="SLO file, ours or OpenSLO v1 YAML (default: slos.yaml in the project)")
+    parser.add_argument("--at", help="evaluate at this ISO-8601 time "
+                        "(default: the end of the data, or now if earlier)")
+    parser.add_argument("--json", action="store_true", help="print a JSON list, one object per SLO")
+    parser.add_argument("--goodput", choices=GOODPUT_SOURCES, default="targeted",
+                        help="goodput from an exact raw count at the SLO's thresholds (default), a raw "
+                        "joint histogram (exact at bucket edges) or rollup bounds (no raw scan)")
+
+
+def _pct(x, digits: int = 3) -> str:
+    return cell(x if x is None else x * 100, f"{{:.{digits}f}}%")
+
+
+def _table(frame) -> str:
+    headers = ("SLO", "state", "target", "window", "attainment", "budget left", "burn 1h", "firing")
+    rows = [(r["slo"], r["state"], _pct(r["target"], 2), r["window"], _pct(r["attainment"]),
+             _pct(r["budget_remaining"], 1), cell(r["burn_rate_1h"], "{:.2f}"), cell(r["firing"]))
+            for r in frame.iter_rows(named=True)]
+    return text_table(headers, rows)
+
+
+def to_json(e: Evaluation) -> dict:
+    """JSON-ready summary of one evaluation (the `slo --json` contract)."""
+    s = e.status
+    return {
+        "name": e.slo.name,
+        "target": e.slo.target,
+        "window": e.slo.window.label,
+        "sli": e.slo.sli.describe(),
+        "budgeting": e.slo.budgeting.describe(),
+        "state": e.state,
+        "attainment": plain(s.attainment),
+        "attainment_bounds": [plain(s.attainment_lower), plain(s.attainment_upper)],
+        "exact": s.exact,
+        "good": s.good,
+        "valid": s.valid,
+        "budget": s.budget,
+        "budget_remaining": plain(s.remaining),
+        "burn_rate_1h": plain(s.burn_rate_1h),
+        "hours_to_exhaustion": None if s.time_to_exhaustion is None else s.time_to_exhaustion / timedelta(hours=1),
+        "window_start": plain(s.window_start),
+        "at": plain(s.at),
+        "complete_history": s.complete_history,
+        "alerts": [a.as_dict() for a in e.firing],
+        "episodes": A.count_episodes(e.episodes),
+    }
+
+
+def run(args, store: Store) -> int:
+    """Evaluate the SLOs in --config at --at and print a table or JSON."""
+    from analytics.times import parse_time
+
+    slos = load_slos(args.config)
+    if not slos:
+        raise InputError(f"{args.config}: no SLOs defined")
+    if args.at:
+        at = parse_time(args.at)
+    else:
+        end = data_end(store)
+        if end is None:
+            print("error: no request telemetry in the store (run `python -m analytics demo`)",
+                  file=sys.stderr)
+            return 1
+        at = min(end, datetime.now(UTC))
+    at = evaluation_time(at)
+    evaluations = evaluate_all(slos, load_data(store, slos, at, goodput_source=args.goodput), at)
+    if args.json:
+        print(json.dumps([to_json(e) for e in evaluations], indent=2))
+        return 0
+    print(f"SLOs at {at.isoformat()} ({args.config})")
+    print(_table(status_frame(evaluations)))
+    incomplete = [e.slo.name for e in evaluations if not e.status.complete_history]
+    if incomplete:
+        print(f"note: data starts after the window start for {', '.join(incomplete)}", file=sys.stderr)
+    approx = [e.slo.name for e in evaluations if not e.status.exact]
+    if approx:
+        print(f"note: thresholds between histogram edges, attainment is an estimate within bounds for "
+              f"{', '.join(approx)} (see --json attainment_bounds)", file=sys.stderr)
+    return 0

@@ -1,0 +1,125 @@
+"""Evaluate SLOs on their scope's per-slot arrays, and tabulate the results (worst first).
+
+Loading those arrays is analytics.slo.pipeline; the math is analytics.slo.budget (budgets,
+burn rates), analytics.slo.alerts (multiwindow multi-burn-rate tiers and replay),
+analytics.slo.sli (SLI counts) and analytics.histogram (bounds).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import polars as pl
+
+from analytics.slo import alerts as A
+from analytics.slo import budget as B
+from analytics.slo.compliance import MIN_EVENTS_PER_HOUR, slot_compliance
+from analytics.slo.sli import Grid, ScopeData, SliCounts, sli_counts
+from analytics.slo.spec import Slo, evaluation_time
+
+STATES = ("breached", "page", "ticket", "ok", "no data")  # worst first
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One SLO evaluated at a time: status, tiers at that time, and the alert history."""
+
+    slo: Slo
+    status: B.Status
+    alerts: tuple[A.TierState, ...]
+    episodes: pl.DataFrame
+    grid: Grid
+    counts: SliCounts
+    units: B.Units
+
+    @property
+    def state(self) -> str:
+        """breached, page, ticket, ok or no data."""
+        if not self.status.valid:
+            return "no data"
+        if self.status.remaining < 0:
+            return "breached"
+        for severity in A.SEVERITIES:
+            if any(a.firing and a.tier.severity == severity for a in self.alerts):
+                return severity
+        return "ok"
+
+    @property
+    def firing(self) -> tuple[A.TierState, ...]:
+        """The tiers firing at the evaluation time."""
+        return tuple(a for a in self.alerts if a.firing)
+
+
+def history_start(slos: tuple[Slo, ...] | list[Slo], at: datetime) -> datetime:
+    """Earliest time the SLOs need: their longest possible window plus the longest alert window."""
+    longest = max((s.window.max_period for s in slos), default=timedelta(days=30))
+    return evaluation_time(at) - longest - A.LONGEST_WINDOW
+
+
+def evaluate(slo: Slo, data: ScopeData, at: datetime, replay_from: datetime | None = None) -> Evaluation:
+    """Status and firing tiers at `at`, and alert episodes since `replay_from` (default: window start)."""
+    at = evaluation_time(at)
+    counts = sli_counts(data, slo.sli)
+    units = B.units(counts, slo.budgeting, data.grid)
+    status = B.status(slo, counts, units, data.grid, at)
+    period = slo.window.period(at)
+    alerts = A.states_at(units, slo.target, data.grid, at, period, slo.min_events)
+    start = replay_from or status.window_start
+    episodes = A.replay(units, slo.target, data.grid, period, slo.min_events, start, at, status.budget)
+    return Evaluation(slo, status, tuple(alerts), episodes, data.grid, counts, units)
+
+
+def compliant_hours(e: Evaluation, start: datetime, end: datetime,
+                    min_events: float = MIN_EVENTS_PER_HOUR) -> pl.DataFrame:
+    """Per UTC hour in [start, end): the SLI and whether the hour met the SLO's target, judged by
+    the one per-slot rule (analytics.slo.compliance) that capacity and the GPU views also use."""
+    series = B.sli_series(e.counts, e.grid, start, end, timedelta(hours=1))
+    counts = SliCounts(*(series[c].to_numpy() for c in ("good", "good_lower", "good_upper", "valid")),
+                       e.counts.exact)
+    c = slot_compliance(counts, e.slo.target, min_events)
+    return series.select(pl.col("time").alias("hour"), "valid").with_columns(
+        pl.Series("attainment", c.attainment, nan_to_null=True),
+        pl.Series("evaluable", c.evaluable),
+        pl.Series("met_slo", c.met),
+    )
+
+
+def evaluate_all(slos, data: dict[str, ScopeData], at: datetime) -> list[Evaluation]:
+    """Every SLO evaluated at `at` on its scope's arrays (``data`` from analytics.slo.pipeline)."""
+    return [evaluate(slo, data[slo.name], at) for slo in slos]
+
+
+def _num(x: float | None) -> float | None:
+    return None if x is None or not math.isfinite(x) else float(x)
+
+
+def _hours(span: timedelta | None) -> float | None:
+    return None if span is None else span / timedelta(hours=1)
+
+
+def status_frame(evaluations: list[Evaluation]) -> pl.DataFrame:
+    """One row per SLO, worst first: state, attainment, budget remaining, current burn, alerts."""
+    rows = []
+    for e in evaluations:
+        s, counts = e.status, A.count_episodes(e.episodes)
+        rows.append({
+            "slo": e.slo.name, "state": e.state, "sli": e.slo.sli.describe(),
+            "scope": e.slo.selector.describe(), "target": e.slo.target, "window": e.slo.window.label,
+            "attainment": _num(s.attainment), "attainment_lower": _num(s.attainment_lower),
+            "attainment_upper": _num(s.attainment_upper), "budget_remaining": _num(s.remaining),
+            "burn_rate_1h": _num(s.burn_rate_1h),
+            "hours_to_exhaustion": _hours(s.time_to_exhaustion),
+            "firing": ", ".join(f"{a.tier.severity} {a.tier.label}" for a in e.firing),
+            "pages": counts["page"], "tickets": counts["ticket"],
+            "good": s.good, "valid": s.valid, "exact": s.exact,
+        })
+    floats = ("hours_to_exhaustion", "attainment", "attainment_lower", "attainment_upper",
+              "budget_remaining", "burn_rate_1h")
+    frame = pl.DataFrame(rows, schema_overrides={c: pl.Float64 for c in floats})
+    if frame.is_empty():
+        return frame
+    rank = {state: i for i, state in enumerate(STATES)}
+    return (frame.with_columns(pl.col("state").replace_strict(rank, return_dtype=pl.Int8).alias("_rank"))
+            .sort(["_rank", "budget_remaining", "slo"], nulls_last=True).drop("_rank"))

@@ -1,0 +1,61 @@
+"""The SLO engine's one pipeline: load the per-slot arrays a set of SLOs needs, then evaluate.
+
+    slos = files.load_slos(files.PROJECT_SLO_FILE)
+    data = load_data(store, slos, at)              # one rollup query per distinct scope
+    evaluations = evaluation.evaluate_all(slos, data, at)
+    evaluation.status_frame(evaluations)            # worst first
+
+The command line, the SLO and What-if pages and the bench call these steps; the queries are
+analytics.store.slo, everything after them is numpy over the loaded arrays.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from analytics.slo.evaluation import history_start
+from analytics.slo.sli import GOODPUT_SOURCES, Grid, ScopeData, day_grid, resolve, scope_from_frames
+from analytics.slo.spec import Slo, evaluation_time
+from analytics.store import slo as Q
+from analytics.store.client import Store
+
+
+def load_data(store: Store, slos: tuple[Slo, ...] | list[Slo], at: datetime, goodput_source: str = "targeted",
+              start: datetime | None = None) -> dict[str, ScopeData]:
+    """Per SLO name, its scope's per-slot arrays; SLOs sharing a scope share one query.
+
+    goodput_source: "targeted" (exact at the SLOs' thresholds), "joint" (exact at any edge
+    pair, for what-if) or "rollup" (bounds, no raw scan); see analytics.slo.sli.
+    """
+    if goodput_source not in GOODPUT_SOURCES:
+        raise ValueError(f"goodput_source must be one of {GOODPUT_SOURCES}, got {goodput_source!r}")
+    at = evaluation_time(at)
+    grid = day_grid(start or history_start(slos, at), at)
+    catalog = Q.catalog(store, grid.start, grid.end)
+    needs: dict[tuple, dict] = {}
+    keys = {}
+    for slo in slos:
+        key = resolve(slo.selector, catalog)
+        keys[slo.name] = key
+        need = needs.setdefault(key, {"fields": set(), "joint": False, "targeted": set()})
+        need["fields"].update(slo.sli.fields)
+        if slo.sli.kind == "goodput":
+            need["joint"] |= goodput_source == "joint"
+            if goodput_source == "targeted":
+                need["targeted"].add((slo.sli.ttft_ms, slo.sli.tpot_ms))
+    loaded = {key: load_scope(store, grid, *key, tuple(sorted(need["fields"])), need["joint"],
+                              tuple(sorted(need["targeted"])))
+              for key, need in needs.items()}
+    return {name: loaded[key] for name, key in keys.items()}
+
+
+def load_scope(store: Store, grid: Grid, deployments: tuple[str, ...], regions: tuple[str, ...] = (),
+               fields: tuple[str, ...] = (), joint: bool = False,
+               targeted: tuple[tuple[float, float], ...] = ()) -> ScopeData:
+    """One scope's per-slot arrays on a grid: rollup counts and the histograms of ``fields``, and
+    for goodput the raw joint histogram and/or exact counts at (ttft_ms, tpot_ms) pairs."""
+    window = (store, grid.start, grid.end, deployments, regions)
+    slots = Q.scope_slots(*window, fields)
+    joint_frame = Q.joint_slots(*window) if joint and deployments else None
+    goodput = {pair: Q.goodput_slots(*window, *pair) for pair in targeted}
+    return scope_from_frames(grid, deployments, regions, [slots], joint_frame, goodput)

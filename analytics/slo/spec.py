@@ -1,0 +1,417 @@
+"""SLOs as code: our concise YAML and OpenSLO v1 documents, mapped to one frozen model.
+
+One function, :func:`parse_slo`, turns a mapping in file units (percent targets, "28d" windows)
+into an :class:`Slo` (ratios in [0, 1], timedeltas). Everything else that reads SLO files
+(analytics.slo.files, the OpenSLO importer, :func:`revise` for what-if) goes through it, and
+:func:`ratio_from_percent` is the only percent -> ratio conversion.
+
+Our format (a YAML mapping with ``slos:`` and optional ``defaults:`` merged into each SLO)::
+
+    defaults: {window: 28d, min_events: 50}
+    slos:
+      - name: chat-availability
+        deployments: ["chat-*"]          # fnmatch patterns; also models:, regions:, kinds:
+        sli: availability                # or {latency: {field: ttft_ms, threshold_ms: 500}}
+        target: 99.9                     # percent (or target_ratio: 0.999)
+        window: 28d                      # Nd, Nw, Nh, calendar-week, calendar-month
+        timezone: UTC                    # calendar windows only (IANA name)
+        budgeting: occurrences           # or {method: timeslices, slice: 5m, slice_target: 95}
+        min_events: 100                  # alerts need this many valid events in the long window
+
+SLIs: ``availability`` (good = status ok; valid = every request, rejected ones included:
+load shedding is an unanswered user), ``latency`` (good = field <= threshold; valid = ok
+requests that have the field), ``goodput`` (DistServe, Zhong et al., OSDI'24: good = ttft <= a
+AND tpot <= b per request; valid = ok requests with both fields).
+
+OpenSLO v1 (kind: SLO, inline ``indicator`` or ``indicatorRef`` to a kind: SLI document in the
+same files). OpenSLO metric sources are queries for someone else's system, so they are NOT run.
+The mapping to our SLIs is by convention, read from the SLO's metadata (then the indicator's,
+which wins):
+
+- annotations ``mlserving.dev/sli`` (availability | latency | goodput), ``mlserving.dev/field``
+  (a latency field), ``mlserving.dev/threshold-ms``, ``mlserving.dev/ttft-ms``,
+  ``mlserving.dev/tpot-ms``, ``mlserving.dev/min-events``;
+- labels ``deployment``, ``model``, ``region`` (string or list of fnmatch patterns);
+- a ``thresholdMetric`` indicator is a latency SLI whose threshold is the objective's ``value``
+  (``op`` must be lte or lt: both mean "good = latency <= value" on our upper-inclusive
+  buckets); a ``ratioMetric`` (good/total, bad/total or raw) needs the ``sli`` annotation.
+- ``timeWindow``: rolling durations in m/h/d/w; calendar ``1w`` (ISO weeks, Monday 00:00) and
+  ``1M`` (months) in ``calendar.timeZone``; ``calendar.startTime`` is accepted and not used
+  (periods align to calendar boundaries).
+- Each objective becomes one SLO (named ``<name>`` or ``<name>/<displayName>`` when several).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from analytics.errors import SpecError
+from analytics.store import conventions as N
+
+SLI_KINDS = ("availability", "latency", "goodput")
+BUDGETING_METHODS = ("occurrences", "timeslices", "ratio_timeslices")
+SLOT = timedelta(seconds=N.SLOT_SECONDS)
+ANNOTATION_PREFIX = "mlserving.dev/"
+_KEYS = {
+    "name", "description", "deployments", "models", "regions", "kinds", "sli", "target", "target_ratio",
+    "window", "timezone", "budgeting", "min_events",
+}
+_DURATION = re.compile(r"^(\d+)([mhdw])$")
+_UNITS = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
+
+
+@dataclass(frozen=True)
+class Selector:
+    """Which deployments an SLO covers: fnmatch patterns per attribute; empty means all.
+
+    ``kinds`` match the deployments table's ``kind`` (chat, code, embedding, classic): a
+    deployment whose kind is unknown is outside any SLO that names kinds.
+    """
+
+    deployments: tuple[str, ...] = ()
+    models: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
+    kinds: tuple[str, ...] = ()
+
+    def matches(self, deployment: str, model: str, region: str, kind: str = "") -> bool:
+        """True when a deployment with this model, region and kind is in scope."""
+        checks = ((self.deployments, deployment), (self.models, model), (self.regions, region),
+                  (self.kinds, kind))
+        return all(not pats or any(fnmatch.fnmatchcase(value or "", p) for p in pats) for pats, value in checks)
+
+    def describe(self) -> str:
+        """Human-readable scope, e.g. 'deployments chat-*; region eu-west'."""
+        parts = [f"{k} {', '.join(v)}" for k, v in
+                 (("deployments", self.deployments), ("models", self.models), ("regions", self.regions),
+                  ("kinds", self.kinds)) if v]
+        return "; ".join(parts) or "all deployments"
+
+
+@dataclass(frozen=True)
+class Sli:
+    """What counts as a good and a valid event."""
+
+    kind: str  # one of SLI_KINDS
+    field: str | None = None  # latency
+    threshold_ms: float | None = None  # latency
+    ttft_ms: float | None = None  # goodput
+    tpot_ms: float | None = None  # goodput
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """Latency fields whose histograms this SLI reads."""
+        if self.kind == "latency":
+            return (self.field,)
+        return ("ttft_ms", "tpot_ms") if self.kind == "goodput" else ()
+
+    def describe(self) -> str:
+        """E.g. 'ttft_ms <= 500 ms' or 'status ok'."""
+        if self.kind == "latency":
+            return f"{self.field} <= {self.threshold_ms:g} ms"
+        if self.kind == "goodput":
+            return f"ttft_ms <= {self.ttft_ms:g} ms and tpot_ms <= {self.tpot_ms:g} ms"
+        return "status ok (rejected counts as bad)"
+
+
+@dataclass(frozen=True)
+class Window:
+    """A rolling window of fixed length, or a calendar week/month in a time zone."""
+
+    label: str  # as written: "28d", "calendar-month"
+    length: timedelta | None = None  # rolling
+    unit: str | None = None  # "week" or "month" for calendar windows
+    timezone: str = "UTC"
+
+    @property
+    def rolling(self) -> bool:
+        """True for a rolling window, False for a calendar one."""
+        return self.length is not None
+
+    def start(self, at: datetime) -> datetime:
+        """Start of the window that ends at `at` (aware UTC)."""
+        if self.length is not None:
+            return at - self.length
+        local = at.astimezone(ZoneInfo(self.timezone))
+        midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        if self.unit == "week":  # ISO week: Monday 00:00
+            begin = midnight - timedelta(days=midnight.weekday())
+        else:
+            begin = midnight.replace(day=1)
+        # rebuild from the wall clock so a DST change inside the period gets the right offset
+        return datetime(begin.year, begin.month, begin.day, tzinfo=ZoneInfo(self.timezone)).astimezone(UTC)
+
+    def end(self, at: datetime) -> datetime:
+        """End of the budgeting period containing `at` (for rolling windows: `at`)."""
+        if self.length is not None:
+            return at
+        start = self.start(at).astimezone(ZoneInfo(self.timezone))
+        if self.unit == "week":
+            nxt = start + timedelta(days=7)
+        else:
+            nxt = start.replace(year=start.year + start.month // 12, month=start.month % 12 + 1)
+        return datetime(nxt.year, nxt.month, nxt.day, tzinfo=ZoneInfo(self.timezone)).astimezone(UTC)
+
+    def period(self, at: datetime) -> timedelta:
+        """The budgeting period: the rolling length, or the whole calendar week/month at `at`."""
+        return self.length if self.length is not None else self.end(at) - self.start(at)
+
+    @property
+    def max_period(self) -> timedelta:
+        """The longest period this window can have (for how much history to load)."""
+        return self.length if self.length is not None else timedelta(days=7 if self.unit == "week" else 31)
+
+
+@dataclass(frozen=True)
+class Budgeting:
+    """OpenSLO budgeting method: Occurrences, Timeslices or RatioTimeslices."""
+
+    method: str = "occurrences"
+    slice: timedelta | None = None  # timeslices and ratio_timeslices
+    slice_target: float | None = None  # ratio; timeslices only
+
+    def describe(self) -> str:
+        """E.g. 'timeslices of 5m, good when >= 95%'."""
+        if self.method == "occurrences":
+            return "occurrences"
+        text = f"{self.method} of {format_duration(self.slice)}"
+        if self.slice_target is not None:
+            text += f", good when >= {Decimal(str(self.slice_target)) * 100:g}%"
+        return text
+
+
+@dataclass(frozen=True)
+class Slo:
+    """One service level objective: an SLI over a scope, a target ratio and a window."""
+
+    name: str
+    sli: Sli
+    target: float  # ratio in (0, 1)
+    window: Window
+    budgeting: Budgeting = field(default_factory=Budgeting)
+    selector: Selector = field(default_factory=Selector)
+    min_events: int = 0
+    description: str = ""
+    source: str = ""  # the file it came from, for messages
+
+
+def format_duration(value: timedelta) -> str:
+    """Shortest exact shorthand: 5m, 1h, 6h, 1d, 3d (seconds only when needed)."""
+    seconds = int(value.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def ratio_from_percent(value, where: str = "target") -> float:
+    """The one percent -> ratio conversion (99.9 -> 0.999), exact in decimal; checks 0 < p < 100."""
+    try:
+        percent = Decimal(str(value))
+    except (InvalidOperation, ValueError) as exc:
+        raise SpecError(f"{where}: {value!r} is not a number") from exc
+    if isinstance(value, bool) or not percent.is_finite() or not 0 < percent < 100:
+        raise SpecError(f"{where}: {value!r} must be a percentage strictly between 0 and 100")
+    if percent <= 1:
+        raise SpecError(f"{where}: {value!r} percent looks like a ratio; write e.g. 99.9 (percent) "
+                        f"or use {where.rsplit('.', 1)[-1]}_ratio")
+    return float(percent / 100)
+
+
+def parse_duration(text, where: str) -> timedelta:
+    """Parse '5m', '6h', '28d', '4w' into a timedelta."""
+    match = _DURATION.match(str(text).strip())
+    if not match or int(match.group(1)) == 0:
+        raise SpecError(f"{where}: {text!r} is not a duration like 5m, 1h, 28d or 4w")
+    return int(match.group(1)) * _UNITS[match.group(2)]
+
+
+def _fail(source: str, name: str, message: str) -> SpecError:
+    """An error naming the file, the SLO and the field (messages start with 'field: ')."""
+    prefix = f"{source}: " if source else ""
+    return SpecError(f"{prefix}SLO {name!r}: {message}")
+
+
+def _patterns(value, where: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not all(isinstance(v, str) and v for v in items):
+        raise SpecError(f"{where}: expected a name or a list of names (fnmatch patterns)")
+    return tuple(items)
+
+
+def _positive_ms(value, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < float(value) < float("inf"):
+        raise SpecError(f"{where}: {value!r} must be a positive number of milliseconds")
+    return float(value)
+
+
+def _parse_sli(raw, where: str) -> Sli:
+    if isinstance(raw, str):
+        raw = {raw: {}}
+    if not isinstance(raw, Mapping) or len(raw) != 1:
+        raise SpecError(f"{where}: expected availability, {{latency: {{field, threshold_ms}}}} or "
+                        "{goodput: {ttft_ms, tpot_ms}}")
+    (kind, body), = raw.items()
+    body = body or {}
+    if kind not in SLI_KINDS:
+        raise SpecError(f"{where}: unknown SLI {kind!r} (use one of {', '.join(SLI_KINDS)})")
+    allowed = {"availability": set(), "latency": {"field", "threshold_ms"}, "goodput": {"ttft_ms", "tpot_ms"}}
+    if not isinstance(body, Mapping):
+        raise SpecError(f"{where}.{kind}: expected a mapping, got {body!r}")
+    if set(body) - allowed[kind]:
+        raise SpecError(f"{where}.{kind}: unknown keys {sorted(set(body) - allowed[kind])}")
+    if kind == "latency":
+        fld = body.get("field")
+        if fld not in N.LATENCY_FIELDS:
+            raise SpecError(f"{where}.latency.field: {fld!r} is not one of {', '.join(N.LATENCY_FIELDS)}")
+        threshold = _positive_ms(body.get("threshold_ms"), f"{where}.latency.threshold_ms")
+        return Sli("latency", field=fld, threshold_ms=threshold)
+    if kind == "goodput":
+        return Sli("goodput", ttft_ms=_positive_ms(body.get("ttft_ms"), f"{where}.goodput.ttft_ms"),
+                   tpot_ms=_positive_ms(body.get("tpot_ms"), f"{where}.goodput.tpot_ms"))
+    return Sli("availability")
+
+
+def _parse_window(raw, timezone, where: str) -> Window:
+    tz = "UTC" if timezone is None else str(timezone)
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise SpecError(f"timezone: {tz!r} is not an IANA time zone name") from exc
+    text = str(raw).strip()
+    if text in ("calendar-week", "calendar-month"):
+        return Window(text, unit=text.removeprefix("calendar-"), timezone=tz)
+    if timezone is not None and tz != "UTC":
+        raise SpecError("timezone: only calendar windows take a time zone")
+    length = parse_duration(text, where)
+    if length % SLOT or length < timedelta(hours=1):
+        raise SpecError(f"{where}: {text!r} must be at least 1h and a multiple of 5 minutes")
+    return Window(text, length=length)
+
+
+def _parse_budgeting(raw, where: str) -> Budgeting:
+    if raw is None or isinstance(raw, str):
+        raw = {"method": raw or "occurrences"}
+    if not isinstance(raw, Mapping) or set(raw) - {"method", "slice", "slice_target", "slice_target_ratio"}:
+        raise SpecError(f"{where}: expected occurrences or {{method, slice, slice_target}}")
+    method = raw.get("method")
+    if method not in BUDGETING_METHODS:
+        raise SpecError(f"{where}.method: {method!r} is not one of {', '.join(BUDGETING_METHODS)}")
+    if method == "occurrences":
+        if set(raw) != {"method"}:
+            raise SpecError(f"{where}: occurrences takes no slice or slice_target")
+        return Budgeting()
+    slice_ = parse_duration(raw.get("slice"), f"{where}.slice")
+    if slice_ % SLOT or timedelta(days=1) % slice_:
+        raise SpecError(f"{where}.slice: {raw.get('slice')!r} must be a multiple of 5m that divides 1d")
+    target = None
+    if method == "timeslices":
+        target = _target(raw, "slice_target", f"{where}.")
+    elif "slice_target" in raw or "slice_target_ratio" in raw:
+        raise SpecError(f"{where}.slice_target: ratio_timeslices averages the slice ratios; "
+                        "it takes no slice_target")
+    return Budgeting(method, slice_, target)
+
+
+def _target(raw: Mapping, key: str, prefix: str = "") -> float:
+    """A target given in percent (key) or as a ratio (key_ratio), exactly one of them."""
+    has_pct, has_ratio = key in raw, f"{key}_ratio" in raw
+    if has_pct == has_ratio:
+        raise SpecError(f"{prefix}{key}: give exactly one of {key} (percent) or {key}_ratio")
+    if has_pct:
+        return ratio_from_percent(raw[key], f"{prefix}{key}")
+    value = raw[f"{key}_ratio"]
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1:
+        raise SpecError(f"{prefix}{key}_ratio: {value!r} must be a ratio strictly between 0 and 1")
+    return float(value)
+
+
+def parse_slo(raw: Mapping, source: str = "", defaults: Mapping | None = None) -> Slo:
+    """Map one SLO mapping in file units to the model (the only place that does so)."""
+    if not isinstance(raw, Mapping):
+        raise SpecError(f"{source}: each SLO must be a mapping, got {raw!r}")
+    merged = {**(defaults or {}), **raw}
+    name = merged.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise SpecError(f"{source}: an SLO has no name (field 'name')")
+    unknown = set(merged) - _KEYS
+    if unknown:
+        known = ", ".join(sorted(_KEYS))
+        raise _fail(source, name, f"{', '.join(sorted(unknown))}: unknown field (known: {known})")
+    try:
+        if "sli" not in merged:
+            raise SpecError("sli: missing")
+        sli = _parse_sli(merged["sli"], "sli")
+        target = _target(merged, "target")
+        if "window" not in merged:
+            raise SpecError("window: missing")
+        window = _parse_window(merged["window"], merged.get("timezone"), "window")
+        budgeting = _parse_budgeting(merged.get("budgeting"), "budgeting")
+        selector = Selector(*(_patterns(merged.get(k), k) for k in ("deployments", "models", "regions", "kinds")))
+        min_events = merged.get("min_events", 0)
+        if isinstance(min_events, bool) or not isinstance(min_events, int) or min_events < 0:
+            raise SpecError(f"min_events: {min_events!r} must be a whole number >= 0")
+    except SpecError as exc:
+        raise _fail(source, name, str(exc)) from None
+    return Slo(name.strip(), sli, target, window, budgeting, selector, min_events,
+               str(merged.get("description") or ""), source)
+
+
+def to_mapping(slo: Slo) -> dict:
+    """The file-unit mapping of an SLO (targets as ratios, so no rounding happens)."""
+    sli: object = slo.sli.kind
+    if slo.sli.kind == "latency":
+        sli = {"latency": {"field": slo.sli.field, "threshold_ms": slo.sli.threshold_ms}}
+    elif slo.sli.kind == "goodput":
+        sli = {"goodput": {"ttft_ms": slo.sli.ttft_ms, "tpot_ms": slo.sli.tpot_ms}}
+    budgeting: object = slo.budgeting.method
+    if slo.budgeting.method != "occurrences":
+        budgeting = {"method": slo.budgeting.method, "slice": format_duration(slo.budgeting.slice)}
+        if slo.budgeting.slice_target is not None:
+            budgeting["slice_target_ratio"] = slo.budgeting.slice_target
+    out = {"name": slo.name, "description": slo.description, "sli": sli, "target_ratio": slo.target,
+           "window": slo.window.label, "budgeting": budgeting, "min_events": slo.min_events,
+           "deployments": list(slo.selector.deployments), "models": list(slo.selector.models),
+           "regions": list(slo.selector.regions), "kinds": list(slo.selector.kinds)}
+    if not slo.window.rolling:
+        out["timezone"] = slo.window.timezone
+    return out
+
+
+def revise(slo: Slo, **changes) -> Slo:
+    """A what-if copy of an SLO with fields changed in file units, parsed like a file.
+
+    Keys: target (percent), threshold_ms (latency), ttft_ms / tpot_ms (goodput), window,
+    min_events, budgeting. None values are ignored.
+    """
+    raw = to_mapping(slo)
+    changes = {k: v for k, v in changes.items() if v is not None}
+    if "target" in changes:
+        raw.pop("target_ratio")
+    for key in ("threshold_ms", "ttft_ms", "tpot_ms"):
+        if key in changes:
+            body = next(iter(raw["sli"].values())) if isinstance(raw["sli"], dict) else None
+            if body is None or key not in body:
+                raise SpecError(f"SLO {slo.name!r}: {key}: does not apply to a {slo.sli.kind} SLI")
+            body[key] = changes.pop(key)
+    if "window" in changes and str(changes["window"]).startswith("calendar-") and "timezone" not in raw:
+        raw["timezone"] = "UTC"
+    if "window" in changes and not str(changes["window"]).startswith("calendar-"):
+        raw.pop("timezone", None)
+    return parse_slo(raw | changes, slo.source)
+
+
+def evaluation_time(at: datetime) -> datetime:
+    """Floor an aware time to the 5-minute slot: SLOs are evaluated on whole rollup slots."""
+    if at.tzinfo is None:
+        raise SpecError("evaluation time must be timezone-aware")
+    at = at.astimezone(UTC)
+    epoch = int(at.timestamp())
+    return datetime.fromtimestamp(epoch - epoch % N.SLOT_SECONDS, UTC)

@@ -1,0 +1,149 @@
+"""What-if: re-evaluate an SLO with a changed target, threshold or window from cached arrays.
+
+Nothing here queries the database: a proposed SLO (analytics.slo_spec.revise) is evaluated
+on the same analytics.sli.ScopeData as the current one, so a slider move costs a histogram
+column gather, prefix sums and an alert replay over ~10k slots (milliseconds; see
+analytics/slo_bench.py).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import numpy as np
+import polars as pl
+
+from analytics.histogram import locate
+from analytics.slo import alerts as A
+from analytics.slo import budget as B
+from analytics.slo.evaluation import Evaluation, evaluate
+from analytics.slo.sli import ScopeData, sli_counts
+from analytics.slo.spec import Slo, evaluation_time
+
+# History a what-if needs: the longest window it offers (a 31-day calendar month) plus the
+# longest alert window, so any proposed window is complete and its alerts can be replayed.
+HISTORY = timedelta(days=31) + A.LONGEST_WINDOW
+TARGET_STEP = 1e-4  # suggestions are floored to 0.01 percentage points
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """An SLO evaluated for what-if: its evaluation, alert counts and burn-down."""
+
+    evaluation: Evaluation
+    pages: int
+    tickets: int
+    burn_down: pl.DataFrame
+
+    @property
+    def slo(self) -> Slo:
+        """The scenario's SLO."""
+        return self.evaluation.slo
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """The strictest target met in at least `share` of past windows (None without windows)."""
+
+    target: float | None
+    share: float
+    windows: pl.DataFrame  # end, attainment
+
+
+def outcome(slo: Slo, data: ScopeData, at: datetime, replay_from: datetime | None = None) -> Outcome:
+    """Evaluate one scenario; alerts are replayed from `replay_from` (default: its window start)."""
+    e = evaluate(slo, data, at, replay_from)
+    counts = A.count_episodes(e.episodes)
+    return Outcome(e, counts["page"], counts["ticket"], B.burn_down(slo, e.units, e.grid, e.status.at))
+
+
+def compare(current: Slo, proposed: Slo, data: ScopeData, at: datetime) -> tuple[Outcome, Outcome]:
+    """Both scenarios with alerts replayed over the same history (the longer of the two windows)."""
+    at = evaluation_time(at)
+    start = min(current.window.start(at), proposed.window.start(at))
+    return outcome(current, data, at, start), outcome(proposed, data, at, start)
+
+
+def _bounds_note(slo: Slo) -> str:
+    notes = []
+    named = (("threshold", slo.sli.threshold_ms), ("ttft", slo.sli.ttft_ms), ("tpot", slo.sli.tpot_ms))
+    for name, t in named:
+        if t is None:
+            continue
+        s = locate(t)
+        if not s.exact:
+            notes.append(f"{name} {t:g} ms lies between edges {s.lower_edge_ms:g} and {s.upper_edge_ms:g} ms")
+    return "; ".join(notes)
+
+
+def error_bound_note(slo: Slo) -> str | None:
+    """A sentence on histogram error bounds when a threshold lies between bucket edges, else None."""
+    text = _bounds_note(slo)
+    if not text:
+        return None
+    return (f"{text}: good events are only known to lie between the counts at those edges; the estimate "
+            "interpolates log-linearly inside the straddled bucket (analytics/histogram.py).")
+
+
+def comparison_frame(current: Outcome, proposed: Outcome) -> pl.DataFrame:
+    """Side-by-side table: one row per measure, columns current and proposed (text-free numbers)."""
+
+    def measures(o: Outcome) -> dict:
+        """The numbers compared, in the engine's units."""
+        s = o.evaluation.status
+        return {
+            "target": s.target,
+            "attainment": s.attainment,
+            "attainment_lower": s.attainment_lower,
+            "attainment_upper": s.attainment_upper,
+            "error_budget": s.budget,
+            "bad": s.bad,
+            "budget_remaining": s.remaining,
+            "burn_rate_1h": s.burn_rate_1h,
+            "pages": float(o.pages),
+            "tickets": float(o.tickets),
+        }
+
+    a, b = measures(current), measures(proposed)
+    clean = [None if x is None or not math.isfinite(x) else float(x) for x in (*a.values(), *b.values())]
+    n = len(a)
+    return pl.DataFrame({"measure": list(a), "current": clean[:n], "proposed": clean[n:]},
+                        schema={"measure": pl.String, "current": pl.Float64, "proposed": pl.Float64})
+
+
+def window_attainments(slo: Slo, data: ScopeData, at: datetime,
+                       step: timedelta = timedelta(hours=1)) -> pl.DataFrame:
+    """Attainment of every full past window of the SLO's period ending on a `step` grid up to `at`."""
+    at = evaluation_time(at)
+    u = B.units(sli_counts(data, slo.sli), slo.budgeting, data.grid)
+    width, k = B.slots_in(slo.window.period(at)), max(B.slots_in(step), 1)
+    j = data.grid.index(at)
+    ends = np.arange(j, width - 1, -k)[::-1]
+    pv, pb = B.prefix(u.valid), B.prefix(u.bad)
+    valid = pv[ends] - pv[ends - width]
+    bad = pb[ends] - pb[ends - width]
+    keep = valid > 0
+    times = [data.grid.time(int(e)) for e in ends[keep]]
+    return pl.DataFrame({"end": pl.Series(times, dtype=pl.Datetime("us", "UTC")),
+                         "attainment": 1.0 - bad[keep] / valid[keep]})
+
+
+def suggest_target(slo: Slo, data: ScopeData, at: datetime, share: float,
+                   step: timedelta = timedelta(hours=1)) -> Suggestion:
+    """The strictest target met in at least `share` of past windows, floored to 0.01 points.
+
+    A target T is met in a window when its attainment >= T, so the strictest T met in a share
+    s of m windows is the ceil(s x m)-th highest attainment.
+    """
+    if not 0 < share <= 1:
+        raise ValueError(f"share must be in (0, 1], got {share!r}")
+    windows = window_attainments(slo, data, at, step)
+    if windows.is_empty():
+        return Suggestion(None, share, windows)
+    ordered = np.sort(windows["attainment"].to_numpy())[::-1]
+    best = ordered[math.ceil(share * len(ordered)) - 1]
+    target = math.floor(best / TARGET_STEP + 1e-9) * TARGET_STEP
+    target = min(max(target, TARGET_STEP), 1.0 - TARGET_STEP)
+    return Suggestion(round(target, 6), share, windows)

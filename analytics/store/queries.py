@@ -1,0 +1,240 @@
+"""Reads from the rollup tables that every page and command uses (never raw scans).
+
+Each function takes an explicit time range [start, end) in UTC and optional deployment and
+region filters; filters reach SQL only as bound parameters. An empty filter list means "all".
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import polars as pl
+
+from analytics.store import conventions as N
+from analytics.store.client import Store
+from analytics.store.conventions import hist_column
+from analytics.store.schema import HIST_MERGE
+from analytics.times import as_utc
+
+HIST_COLUMNS = tuple(hist_column(f) for f in N.LATENCY_FIELDS)
+
+# Columns are qualified (r.) because output aliases such as `slot` and `region` shadow them.
+_FILTER = """
+    r.slot >= {start:DateTime64(0, 'UTC')} AND r.slot < {end:DateTime64(0, 'UTC')}
+    AND (empty({deployments:Array(String)}) OR has({deployments:Array(String)}, r.deployment))
+    AND (empty({regions:Array(String)}) OR has({regions:Array(String)}, r.region))
+"""
+
+_COUNTS = """
+    sum(r.requests) AS requests, sum(r.ok) AS ok, sum(r.error) AS error,
+    sum(r.timeout) AS timeout, sum(r.rejected) AS rejected,
+    sum(r.input_tokens) AS input_tokens, sum(r.output_tokens) AS output_tokens,
+    sum(r.ok_output_tokens) AS ok_output_tokens, sum(r.e2e_ms_sum) AS e2e_ms_sum"""
+
+
+def _measures(fields: tuple[str, ...]) -> str:
+    """Counts plus merged histograms of the given latency fields only: merging a histogram
+    state costs ~50 ms per 40k rollup rows, so pages ask for the ones they show."""
+    unknown = set(fields) - set(N.LATENCY_FIELDS)
+    if unknown:
+        raise ValueError(f"unknown latency fields {sorted(unknown)}")
+    merges = [f"{HIST_MERGE}(r.{hist_column(f)}) AS {hist_column(f)}" for f in fields]
+    return ",\n    ".join([_COUNTS, *merges])
+
+
+def _slots_sql(fields: tuple[str, ...]) -> str:
+    return f"""
+SELECT
+    toDateTime64(toStartOfInterval(r.slot, toIntervalSecond({{step:UInt32}})), 0, 'UTC') AS slot,
+    deployment,
+    any(r.region) AS region, any(r.model) AS model, any(r.gpu_type) AS gpu_type,
+    {_measures(fields)}
+FROM {N.REQUESTS_5M} AS r
+WHERE {_FILTER}
+GROUP BY slot, deployment
+ORDER BY deployment, slot
+"""
+
+
+def _totals_sql(fields: tuple[str, ...]) -> str:
+    return f"""
+SELECT
+    deployment,
+    any(r.region) AS region, any(r.model) AS model, any(r.gpu_type) AS gpu_type,
+    {_measures(fields)}
+FROM {N.REQUESTS_5M} AS r
+WHERE {_FILTER}
+GROUP BY deployment
+ORDER BY deployment
+"""
+
+COUNTS_SQL = f"""
+SELECT
+    toDateTime64(toStartOfInterval(r.slot, toIntervalSecond({{step:UInt32}})), 0, 'UTC') AS bucket,
+    deployment,
+    sum(r.requests) AS requests, sum(r.ok) AS ok, sum(r.error) AS error,
+    sum(r.timeout) AS timeout, sum(r.rejected) AS rejected,
+    sum(r.input_tokens) AS input_tokens, sum(r.output_tokens) AS output_tokens
+FROM {N.REQUESTS_5M} AS r
+WHERE {_FILTER}
+GROUP BY bucket, deployment
+ORDER BY deployment, bucket
+"""
+
+
+def _params(start: datetime, end: datetime, deployments, regions) -> dict:
+    return {
+        "start": start,
+        "end": end,
+        "deployments": list(deployments or []),
+        "regions": list(regions or []),
+    }
+
+
+def request_slots(
+    store: Store,
+    start: datetime,
+    end: datetime,
+    deployments: list[str] | None = None,
+    regions: list[str] | None = None,
+    step_seconds: int = N.SLOT_SECONDS,
+    fields: tuple[str, ...] = N.LATENCY_FIELDS,
+) -> pl.DataFrame:
+    """Per (deployment, time slot of step_seconds, default 5 minutes): counts by status, token
+    sums and latency histograms.
+
+    Histogram columns (ttft_hist, tpot_hist, e2e_hist, queue_hist) are lists of N.N_BUCKETS
+    counts of 'ok' requests; see analytics.names.EDGES_MS for the bucket edges. `fields` limits
+    the histograms to those latency fields.
+    """
+    params = _params(start, end, deployments, regions) | {"step": int(step_seconds)}
+    return store.query(_slots_sql(tuple(fields)), params)
+
+
+def request_totals(
+    store: Store,
+    start: datetime,
+    end: datetime,
+    deployments: list[str] | None = None,
+    regions: list[str] | None = None,
+    fields: tuple[str, ...] = N.LATENCY_FIELDS,
+) -> pl.DataFrame:
+    """Per deployment over the whole range: the same measures as request_slots."""
+    return store.query(_totals_sql(tuple(fields)), _params(start, end, deployments, regions))
+
+
+SPAN_SQL = f"""
+SELECT min(slot) AS first_slot, max(slot) AS last_slot, sum(requests) AS requests
+FROM {N.REQUESTS_5M}
+"""
+
+
+def data_span(store: Store) -> pl.DataFrame:
+    """First and last 5-minute slot holding requests, and the request count (one row)."""
+    return store.query(SPAN_SQL)
+
+
+GPU_SPAN_SQL = f"SELECT min(hour) AS first_hour, max(hour) AS last_hour, count() AS n FROM {N.GPU_1H}"
+
+
+def data_range(store: Store) -> tuple[datetime, datetime, int] | None:
+    """(start of the first 5-minute slot with requests, end of the last, requests); None when empty.
+
+    The one "end of the data": every command and page that would default to "now" uses it, so
+    an ingested trace from 2023 is analysed at its own end."""
+    span = as_utc(as_utc(data_span(store), "first_slot"), "last_slot").row(0, named=True)
+    if not span["requests"]:
+        return None
+    return span["first_slot"], span["last_slot"] + timedelta(seconds=N.SLOT_SECONDS), int(span["requests"])
+
+
+def data_end(store: Store) -> datetime | None:
+    """The end of the request data (see data_range), None when empty."""
+    found = data_range(store)
+    return found[1] if found else None
+
+
+def data_start(store: Store) -> datetime | None:
+    """The start of the request data (see data_range), None when empty."""
+    found = data_range(store)
+    return found[0] if found else None
+
+
+def gpu_data_end(store: Store) -> datetime | None:
+    """The end of the GPU data: one hour after the last hour with samples (None when empty)."""
+    span = as_utc(store.query(GPU_SPAN_SQL), "last_hour").row(0, named=True)
+    return span["last_hour"] + timedelta(hours=1) if span["n"] else None
+
+
+def filter_options(store: Store) -> pl.DataFrame:
+    """Every (deployment, region) pair seen in the rollup or the deployments table."""
+    return store.query(
+        f"""SELECT DISTINCT deployment, region FROM (
+                SELECT DISTINCT deployment, region FROM {N.REQUESTS_5M}
+                UNION ALL SELECT deployment, region FROM {N.DEPLOYMENTS})
+            ORDER BY deployment, region"""
+    )
+
+
+def request_counts(
+    store: Store,
+    start: datetime,
+    end: datetime,
+    step_seconds: int,
+    deployments: list[str] | None = None,
+    regions: list[str] | None = None,
+) -> pl.DataFrame:
+    """Per (deployment, time bucket of step_seconds): counts by status and token sums."""
+    params = _params(start, end, deployments, regions) | {"step": int(step_seconds)}
+    return store.query(COUNTS_SQL, params)
+
+
+def deployments_table(store: Store) -> pl.DataFrame:
+    """The deployments table, one row per deployment (latest version)."""
+    return store.query(f"SELECT * EXCEPT updated_at FROM {N.DEPLOYMENTS} FINAL ORDER BY deployment")
+
+
+def table_stats(store: Store) -> pl.DataFrame:
+    """Rows, compressed and raw bytes of each table of the current database (system.parts)."""
+    return store.query(
+        """SELECT table, sum(rows) AS rows,
+                  sum(data_compressed_bytes) AS compressed_bytes,
+                  sum(data_uncompressed_bytes) AS raw_bytes
+           FROM system.parts
+           WHERE active AND database = currentDatabase()
+           GROUP BY table ORDER BY table"""
+    )
+
+
+def freshness(store: Store) -> pl.DataFrame:
+    """Per deployment: its region, first and last 5-minute slot with requests, and requests."""
+    return store.query(
+        f"""SELECT r.deployment AS deployment, any(r.region) AS region, min(r.slot) AS first_ts,
+                   max(r.slot) AS last_ts, sum(r.requests) AS requests
+            FROM {N.REQUESTS_5M} AS r GROUP BY deployment ORDER BY deployment"""
+    )
+
+
+def row_count(store: Store, table: str) -> int:
+    """Rows in one of the project's tables (analytics.store.conventions.TABLES)."""
+    if table not in N.TABLES:
+        raise ValueError(f"unknown table {table!r}")
+    return int(store.scalar(f"SELECT count() FROM {table}") or 0)
+
+
+def gpu_samples(store: Store) -> int:
+    """GPU samples stored, counted from the hourly rollup."""
+    return int(store.scalar(f"SELECT sum(samples) FROM {N.GPU_1H}") or 0)
+
+
+RAW_P99_SQL = f"""
+SELECT deployment, count() AS requests, quantile(0.99)(ttft_ms) AS p99_ttft_ms
+FROM {N.REQUESTS}
+WHERE ts >= {{start:DateTime64(3, 'UTC')}}
+GROUP BY deployment
+"""
+
+
+def raw_p99_scan(store: Store, start: datetime) -> pl.DataFrame:
+    """p99 TTFT per deployment from the raw requests since `start`: what the rollups avoid (bench only)."""
+    return store.query(RAW_P99_SQL, {"start": start})

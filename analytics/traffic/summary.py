@@ -1,0 +1,104 @@
+"""Fleet and per-deployment traffic, errors and latency percentiles from the request rollup."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from analytics import histogram
+
+PERCENTILES = (0.50, 0.95, 0.99)
+LATENCY_SUMMARY_FIELDS = ("ttft", "e2e")
+HIST_FIELDS = ("ttft_ms", "e2e_ms")  # the histograms the overview reads
+# Metrics compared between this period and the previous one, and whether higher is worse.
+MOVER_METRICS = {"rps": False, "error_rate": True, "ttft_p99_ms": True, "e2e_p99_ms": True}
+
+
+def _percentile_columns(frame: pl.DataFrame) -> dict[str, np.ndarray]:
+    out = {}
+    for field in LATENCY_SUMMARY_FIELDS:
+        matrix = histogram.matrix(frame, f"{field}_hist")
+        for q in PERCENTILES:
+            out[f"{field}_p{round(q * 100)}_ms"] = (
+                histogram.quantile(matrix, q) if len(matrix) else np.zeros(0)
+            )
+    return out
+
+
+def summarize(totals: pl.DataFrame, seconds: float) -> pl.DataFrame:
+    """Per deployment: requests, req/s, error rate, output tokens/s and TTFT/E2E percentiles.
+
+    Error rate = 1 - ok / requests (every non-ok status is an error for the user); percentiles
+    are estimated from the latency histograms of ok requests (analytics.histogram.quantile).
+    """
+    if totals.is_empty():
+        return pl.DataFrame(schema={"deployment": pl.String, "requests": pl.UInt64})
+    base = totals.select(
+        "deployment",
+        "region",
+        "requests",
+        (pl.col("requests") / seconds).alias("rps"),
+        (1 - pl.col("ok") / pl.col("requests")).alias("error_rate"),
+        (pl.col("output_tokens") / seconds).alias("output_tps"),
+    )
+    return base.with_columns(
+        pl.Series(name, values) for name, values in _percentile_columns(totals).items()
+    )
+
+
+def fleet_totals(totals: pl.DataFrame) -> pl.DataFrame:
+    """All deployments merged into one row (histograms summed bucket by bucket)."""
+    sums = totals.select(
+        pl.sum("requests", "ok", "error", "timeout", "rejected", "input_tokens", "output_tokens")
+    )
+    hists = {
+        f"{f}_hist": [histogram.matrix(totals, f"{f}_hist").sum(axis=0).astype(np.uint64).tolist()]
+        for f in LATENCY_SUMMARY_FIELDS
+    }
+    return sums.with_columns(deployment=pl.lit("fleet"), region=pl.lit("")).with_columns(
+        pl.Series(k, v, dtype=pl.List(pl.UInt64)) for k, v in hists.items()
+    )
+
+
+def movers(current: pl.DataFrame, previous: pl.DataFrame, top: int = 8) -> pl.DataFrame:
+    """Largest changes vs the previous period, worst first (relative change of each metric)."""
+    if current.is_empty() or previous.is_empty():
+        return pl.DataFrame()
+    joined = current.join(previous, on="deployment", how="inner", suffix="_prev")
+    rows = []
+    for metric, higher_is_worse in MOVER_METRICS.items():
+        frame = joined.select(
+            "deployment",
+            pl.lit(metric).alias("metric"),
+            pl.col(f"{metric}_prev").alias("previous"),
+            pl.col(metric).alias("current"),
+        ).filter(pl.col("previous").is_not_null() & pl.col("current").is_not_null())
+        change = (pl.col("current") - pl.col("previous")) / pl.col("previous").abs().clip(lower_bound=1e-9)
+        # "Worse" is positive: a rise in errors or latency, or a fall in traffic.
+        worse = change if higher_is_worse else -change
+        rows.append(frame.with_columns(change.alias("change"), worse.alias("worse")))
+    if not rows:
+        return pl.DataFrame()
+    return (
+        pl.concat(rows)
+        .filter(pl.col("change").is_finite())
+        .sort(pl.col("worse").abs(), descending=True)
+        .head(top)
+        .drop("worse")
+    )
+
+
+def series(slots: pl.DataFrame, step_seconds: int) -> pl.DataFrame:
+    """Per (deployment, time step): req/s, error rate and TTFT/E2E p99 (for time-series charts)."""
+    if slots.is_empty():
+        return pl.DataFrame(schema={"slot": pl.Datetime("ms", "UTC"), "deployment": pl.String})
+    p99 = {
+        f"{f}_p99_ms": histogram.quantile(histogram.matrix(slots, f"{f}_hist"), 0.99)
+        for f in LATENCY_SUMMARY_FIELDS
+    }
+    return slots.select(
+        "slot",
+        "deployment",
+        (pl.col("requests") / step_seconds).alias("rps"),
+        (1 - pl.col("ok") / pl.col("requests")).alias("error_rate"),
+    ).with_columns(pl.Series(k, v) for k, v in p99.items())

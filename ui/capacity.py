@@ -1,0 +1,164 @@
+"""Cached loaders for the Capacity page (the only place st.cache_data appears for forecasts).
+
+Each loader wraps one step of analytics.capacity.pipeline, the same steps the `forecast`
+command runs, so the page and the command give the same numbers for the same window. Two cache
+layers: fits live on disk under .data/forecast-cache (analytics.capacity.cache, keyed by
+deployment, data fingerprint and fit parameters, shared with the command line), and
+st.cache_data keeps this session's results keyed by plain values. Growth, horizon and headroom
+are applied after the fit, so moving those controls never refits. A cold start fits every
+deployment in scope in 2 processes behind a progress bar.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import polars as pl
+import streamlit as st
+
+from analytics.capacity import backtest as B
+from analytics.capacity import cache as FC
+from analytics.capacity import forecast as F
+from analytics.capacity import pipeline as P
+from analytics.capacity import plan as C
+from analytics.errors import InputError, SpecError
+from analytics.slo.objectives import objectives_by_deployment
+from analytics.store import queries
+from ui import slo as slo_ui
+from ui.connection import get_store
+
+TTL_S = 300
+METHOD_LABELS = {"prophet": "Prophet", "seasonal_naive": "Seasonal naive (same hour last week)"}
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """The page's controls as plain values (hashable, so usable as cache keys)."""
+
+    start: datetime
+    end: datetime
+    regions: tuple[str, ...]
+    names: tuple[str, ...]
+    metric: str
+    method: str
+    interval: float
+    events: tuple[tuple[str, str, int], ...]
+    weeks: int
+    growth: float
+    headroom: float
+
+    def params(self) -> F.ForecastParams:
+        """The forecast parameters of this scenario."""
+        return F.ForecastParams(
+            horizon=timedelta(weeks=self.weeks), interval_width=self.interval, growth=self.growth,
+            events=tuple(F.Event(n, date.fromisoformat(d), k) for n, d, k in self.events),
+        )
+
+
+def parse_events(text: str) -> tuple[tuple[str, str, int], ...]:
+    """Lines 'name, YYYY-MM-DD[, days]' -> ((name, iso date, days), ...); InputError names the line."""
+    events = []
+    for number, line in enumerate((text or "").splitlines(), 1):
+        if not line.strip():
+            continue
+        parts = [p.strip() for p in line.split(",")]
+        try:
+            if len(parts) not in (2, 3):
+                raise ValueError("expected 'name, YYYY-MM-DD[, days]'")
+            event = F.Event(parts[0], date.fromisoformat(parts[1]), int(parts[2]) if len(parts) == 3 else 1)
+        except (ValueError, SpecError) as exc:
+            raise InputError(f"event line {number} ({line.strip()!r}): {exc}") from None
+        events.append((event.name, event.start.isoformat(), event.days))
+    return tuple(events)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def deployments() -> pl.DataFrame:
+    """The deployments table."""
+    return queries.deployments_table(get_store())
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def demand(start: datetime, end: datetime, regions: tuple) -> pl.DataFrame:
+    """Hourly demand per deployment, gaps explicit (analytics.capacity.demand)."""
+    return P.hourly_demand(get_store(), start, end, regions)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def objectives(slo_file: tuple[str, str]) -> dict:
+    """Per deployment, the objectives judging its load (the SLO file in use, else the defaults)."""
+    return objectives_by_deployment(deployments(), slo_ui.parse(*slo_file))
+
+
+def _histories(s: Scenario) -> dict[str, pl.DataFrame]:
+    return P.histories(demand(s.start, s.end, s.regions), s.names, s.metric)
+
+
+def _fill_cache(s: Scenario, label: str) -> None:
+    """Fit whatever the disk cache lacks, in parallel, behind a progress bar."""
+    fn, histories = F.METHODS[s.method], _histories(s)
+    missing = {n: h for n, h in histories.items() if not FC.is_cached(n, fn, h, s.params(), FC.DEFAULT_CACHE_DIR)}
+    if not missing:
+        return
+    bar = st.progress(0.0, text=f"{label}: {len(missing)} to fit")
+    P.forecasts(s.method, missing, s.params(), FC.DEFAULT_CACHE_DIR,
+                progress=lambda f, m: bar.progress(min(f, 1.0), text=f"{label}: {m}"))
+    bar.empty()
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False, max_entries=64)
+def _forecasts(s: Scenario) -> tuple[dict, dict]:
+    fits = P.forecasts(s.method, _histories(s), s.params(), FC.DEFAULT_CACHE_DIR)
+    return fits.results, fits.errors
+
+
+def forecasts(s: Scenario) -> tuple[dict, dict]:
+    """Forecast frames and one-line errors per deployment (fits cold deployments first)."""
+    _fill_cache(s, "Fitting forecasts")
+    return _forecasts(s)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner="Measuring SLO-compliant throughput…")
+def throughputs(start: datetime, end: datetime, regions: tuple, names: tuple, metric: str,
+                slo_file: tuple[str, str]) -> dict:
+    """SLO-compliant throughput per GPU for each deployment, judged by its objectives."""
+    hours = P.hourly_histograms(get_store(), start, end, names, regions)
+    return C.measure_all(hours, deployments(), objectives(slo_file), metric, names)
+
+
+def assessment(s: Scenario, slo_file: tuple[str, str]) -> tuple[C.Assessment, dict, dict]:
+    """(capacity assessment, forecasts, forecast errors): the cheap last step is not cached."""
+    results, errors = forecasts(s)
+    tps = throughputs(s.start, s.end, s.regions, s.names, s.metric, slo_file)
+    return C.assess(results, tps, deployments(), s.headroom), results, errors
+
+
+@st.cache_data(ttl=TTL_S, show_spinner="Backtesting (rolling origin, Prophet vs seasonal naive)…", max_entries=64)
+def backtest(start: datetime, end: datetime, regions: tuple, name: str, metric: str, interval: float,
+             events: tuple, weeks: int) -> tuple[B.BacktestSummary | None, pl.DataFrame | None, str | None]:
+    """Backtest summary, per-point folds and an error message for one deployment."""
+    s = Scenario(start, end, regions, (name,), metric, "prophet", interval, events, weeks, 1.0, 0.0)
+    fits = P.backtests(_histories(s), s.params(), FC.DEFAULT_CACHE_DIR, workers=1)
+    if name in fits.errors:
+        return None, None, fits.errors[name]
+    folds = fits.results[name]
+    return B.summarize(folds), folds, None
+
+
+def baseline(s: Scenario, name: str) -> pl.DataFrame | None:
+    """The seasonal-naive forecast of one deployment for the overlay."""
+    other = Scenario(**{**s.__dict__, "method": "seasonal_naive", "names": (name,)})
+    results, _ = forecasts(other)
+    return results.get(name)
+
+
+def actuals(s: Scenario, name: str) -> pl.DataFrame:
+    """One deployment's hourly history (ts, y) for the chart."""
+    return _histories(Scenario(**{**s.__dict__, "names": (name,)}))[name]
+
+
+def clear() -> None:
+    """Forget this session's cached results (the disk cache stays)."""
+    for fn in (deployments, demand, objectives, _forecasts, throughputs, backtest):
+        fn.clear()

@@ -1,0 +1,131 @@
+"""Cached loaders for the SLO and What-if pages (the one place st.cache_data appears for them).
+
+Cache keys are plain values: the SLO file's text and name, the evaluation time, an SLO name.
+The list page caches evaluations (small); the What-if page caches one SLO's per-slot arrays
+and recomputes scenarios from them on every slider move (milliseconds, no query).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import polars as pl
+import streamlit as st
+
+from analytics.errors import SpecError
+from analytics.slo import alerts as A
+from analytics.slo import budget as B
+from analytics.slo.evaluation import Evaluation, evaluate_all, status_frame
+from analytics.slo.files import PROJECT_SLO_FILE, parse_text
+from analytics.slo.pipeline import load_data
+from analytics.slo.sli import ScopeData
+from analytics.slo.spec import Slo, evaluation_time
+from analytics.slo.whatif import HISTORY
+from analytics.store import slo as slo_queries
+from ui import format as fmt
+from ui.connection import get_store
+
+TTL_S = 60  # like ui.traffic: new telemetry shows within a minute
+CONFIG_KEY = "slo_config"  # session state: (yaml text, file name) of an uploaded SLO file
+
+MEASURES = {  # comparison rows: label and how to print the value
+    "target": ("Target", lambda v: fmt.pct(v, 3)),
+    "attainment": ("Attainment", lambda v: fmt.pct(v, 3)),
+    "attainment_lower": ("Attainment, lower bound", lambda v: fmt.pct(v, 3)),
+    "attainment_upper": ("Attainment, upper bound", lambda v: fmt.pct(v, 3)),
+    "error_budget": ("Error budget (units)", fmt.count),
+    "bad": ("Bad (units)", fmt.count),
+    "budget_remaining": ("Budget remaining", lambda v: fmt.pct(v, 1)),
+    "burn_rate_1h": ("Burn rate (1h)", lambda v: "–" if v is None else f"{v:.2f}"),
+    "pages": ("Pages", fmt.count),
+    "tickets": ("Tickets", fmt.count),
+}
+
+
+def config() -> tuple[str, str]:
+    """The SLO file every page uses: an uploaded one (this session) or the project's slos.yaml."""
+    if CONFIG_KEY in st.session_state:
+        return st.session_state[CONFIG_KEY]
+    return PROJECT_SLO_FILE.read_text(), PROJECT_SLO_FILE.name
+
+
+@st.cache_data(show_spinner=False)
+def parse(text: str, source: str) -> tuple[Slo, ...]:
+    """SLOs from YAML text (ours or OpenSLO); raises SpecError naming the SLO and field."""
+    return parse_text(text, source)
+
+
+def slos_or_stop() -> tuple[Slo, ...]:
+    """The SLOs in use; a broken file stops the page with the same message on every page."""
+    text, source = config()
+    try:
+        return parse(text, source)
+    except SpecError as exc:
+        st.error(f"The SLO file is invalid: {exc} (fix it, or load another one on the SLOs page)")
+        st.stop()
+
+
+def at_time(end: datetime) -> datetime:
+    """Evaluation time for a filter end: floored to the 5-minute rollup slot."""
+    return evaluation_time(end)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner="Evaluating SLOs…")
+def evaluations(text: str, source: str, at: datetime) -> list[Evaluation]:
+    """Every SLO evaluated at `at` (one rollup query per scope)."""
+    slos = parse(text, source)
+    return evaluate_all(slos, load_data(get_store(), slos, at), at)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def status(text: str, source: str, at: datetime) -> pl.DataFrame:
+    """The status table, worst first."""
+    return status_frame(evaluations(text, source, at))
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def catalog(at: datetime) -> pl.DataFrame:
+    """(deployment, model, region) seen in the month before `at`, to match SLOs to filters."""
+    return slo_queries.catalog(get_store(), at - timedelta(days=35), at)
+
+
+def in_filters(slo: Slo, catalog_frame: pl.DataFrame, deployments: tuple, regions: tuple) -> bool:
+    """True when an SLO covers any of the selected deployments and regions (empty = all)."""
+    for row in catalog_frame.iter_rows(named=True):
+        if (slo.selector.matches(row["deployment"], row["model"], row["region"], row["kind"])
+                and (not deployments or row["deployment"] in deployments)
+                and (not regions or row["region"] in regions)):
+            return True
+    return not deployments and not regions
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def detail(text: str, source: str, at: datetime, name: str) -> dict:
+    """Series for one SLO's detail view: SLI per hour, burn-down, burn rates, episodes."""
+    e = next(x for x in evaluations(text, source, at) if x.slo.name == name)
+    s = e.status
+    period = e.slo.window.period(s.at)
+    return {
+        "sli": B.sli_series(e.counts, e.grid, s.window_start, s.at, timedelta(hours=1)),
+        "burn_down": B.burn_down(e.slo, e.units, e.grid, s.at),
+        "burn": B.burn_series(e.units, e.slo.target, e.grid, s.window_start, s.at,
+                              tuple(t.long_window for t in A.TIERS[:2])),
+        "thresholds": {f"{t.severity} {t.label}: {t.threshold(period):.3g}": t.threshold(period)
+                       for t in A.TIERS[:2]},
+        "episodes": e.episodes,
+        "period_end": s.window_start + period,
+    }
+
+
+def comparison_display(frame: pl.DataFrame) -> pl.DataFrame:
+    """The what-if comparison with readable measure names and formatted values."""
+    rows = [{"measure": MEASURES[m][0], "current_slo": MEASURES[m][1](a), "proposed_slo": MEASURES[m][1](b)}
+            for m, a, b in frame.iter_rows()]
+    return pl.DataFrame(rows, schema=dict.fromkeys(("measure", "current_slo", "proposed_slo"), pl.String))
+
+
+@st.cache_data(ttl=TTL_S, show_spinner="Loading the SLO's history…")
+def whatif_scope(text: str, source: str, at: datetime, name: str) -> ScopeData:
+    """One SLO's per-slot arrays over the what-if history (31 days + the longest alert window)."""
+    slo = next(s for s in parse(text, source) if s.name == name)
+    return load_data(get_store(), [slo], at, goodput_source="joint", start=at - HISTORY)[name]

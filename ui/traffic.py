@@ -1,0 +1,78 @@
+"""Cached loaders for the Overview and Data pages (the place st.cache_data appears for them).
+
+Cache keys are plain values (times, tuples of names); the store itself is a shared resource.
+Loaders read rollups only; the Data page's table statistics read ClickHouse's system tables.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import polars as pl
+import streamlit as st
+
+from analytics.store import queries
+from analytics.traffic import summary as overview
+from ui.connection import get_store
+
+TTL_S = 60  # live dashboard: new telemetry shows within a minute
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def data_range() -> tuple[datetime, datetime, int] | None:
+    """(start, end, requests) of the request data; None when the store is empty."""
+    return queries.data_range(get_store())
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def filter_options() -> pl.DataFrame:
+    """(deployment, region) pairs for the sidebar filters."""
+    return queries.filter_options(get_store())
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def totals(start: datetime, end: datetime, deployments: tuple, regions: tuple) -> pl.DataFrame:
+    """Per-deployment measures and histograms over a range."""
+    return queries.request_totals(get_store(), start, end, list(deployments), list(regions),
+                                  fields=overview.HIST_FIELDS)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def summary(start: datetime, end: datetime, deployments: tuple, regions: tuple) -> pl.DataFrame:
+    """Per-deployment summary (req/s, error rate, percentiles) over a range."""
+    return overview.summarize(totals(start, end, deployments, regions), (end - start).total_seconds())
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def fleet_summary(start: datetime, end: datetime, deployments: tuple, regions: tuple) -> dict:
+    """The fleet as one row of the summary."""
+    frame = totals(start, end, deployments, regions)
+    if frame.is_empty():
+        return {}
+    merged = overview.fleet_totals(frame)
+    return overview.summarize(merged, (end - start).total_seconds()).row(0, named=True)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def series(start: datetime, end: datetime, deployments: tuple, regions: tuple, step: int) -> pl.DataFrame:
+    """Per-deployment time series at `step` seconds."""
+    slots = queries.request_slots(get_store(), start, end, list(deployments), list(regions),
+                                   step_seconds=step, fields=overview.HIST_FIELDS)
+    return overview.series(slots, step)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def table_stats() -> pl.DataFrame:
+    """Rows, compressed and raw size of each table."""
+    return queries.table_stats(get_store())
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def freshness() -> pl.DataFrame:
+    """Per deployment: first and last slot with requests, and the requests in between."""
+    return queries.freshness(get_store())
+
+
+def clear() -> None:
+    """Drop cached results (after an upload)."""
+    st.cache_data.clear()
