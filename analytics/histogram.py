@@ -1,4 +1,4 @@
-"""Numpy kernels over the fixed latency buckets (analytics.names.EDGES_MS, N_BUCKETS).
+"""Numpy kernels over the fixed latency buckets (analytics.store.conventions.EDGES_MS, N_BUCKETS).
 
 A histogram row holds N_BUCKETS counts: bucket 0 counts x <= EDGES[0] (1 ms), bucket i counts
 EDGES[i-1] < x <= EDGES[i], the last bucket counts x > EDGES[-1] (800 s). Its cumulative sum

@@ -1,4 +1,4 @@
-"""Rolling-origin backtests and accuracy measures (analytics.backtest) on real series."""
+"""Rolling-origin backtests and accuracy measures (analytics.capacity.backtest) on real series."""
 
 from __future__ import annotations
 

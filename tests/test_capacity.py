@@ -1,4 +1,4 @@
-"""Demand series with explicit gaps (analytics.demand) and capacity from forecasts (analytics.capacity)."""
+"""Demand series with explicit gaps (analytics.capacity.demand) and capacity from forecasts (analytics.capacity.plan)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""GPU page figures (analytics.charts_gpu): the data behind them and readable labels."""
+"""GPU page figures (analytics.charts.gpu): the data behind them and readable labels."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Spec for analytics.charts_slo: figures are built from the engine's frames, empty ones included."""
+"""Spec for analytics.charts.slo: figures are built from the engine's frames, empty ones included."""
 
 from __future__ import annotations
 

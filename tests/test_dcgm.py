@@ -1,4 +1,4 @@
-"""DCGM-exporter-style CSV parsing (analytics.dcgm).
+"""DCGM-exporter-style CSV parsing (analytics.ingest.dcgm).
 
 tests/data/dcgm_sample.csv was written by hand for these tests (not exported from a real GPU):
 two H100 GPUs on gpu-node-a with profiling fields, one L4 on gpu-node-b with dcgm-exporter's

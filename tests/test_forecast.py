@@ -1,4 +1,4 @@
-"""The Prophet adapter, the seasonal-naive baseline and the fit cache (analytics.forecast)."""
+"""The Prophet adapter, the seasonal-naive baseline and the fit cache (analytics.capacity.forecast)."""
 
 from __future__ import annotations
 

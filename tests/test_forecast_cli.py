@@ -1,4 +1,4 @@
-"""`python -m analytics forecast` (analytics.forecast_cli) against the demo store."""
+"""`python -m analytics forecast` (analytics.cli.forecast) against the demo store."""
 
 from __future__ import annotations
 
@@ -65,6 +65,16 @@ def test_backtest_fills_the_accuracy_fields_and_the_growing_deployment_runs_out(
         assert isinstance(row[key], float) and row[key] >= 0, key
     assert datetime.fromisoformat(row["capacity_exhausted_at"]) > datetime.fromisoformat(demo_end)
     assert row["gpus_needed_peak"] > row["gpus_current"]
+
+
+def test_backtest_folds_follow_the_data_present_not_the_requested_history(demo_store, demo_end, capsys):
+    """The store holds 35 days; asking for 60 (the default) must still backtest on those 35, as the page does."""
+    code, out = run(demo_store, capsys, "--json", "--backtest", "--horizon", "7d", "--deployment", fleet.GROWING)
+    assert code == 0
+    (row,) = json.loads(out)
+    assert isinstance(row["mape"], float) and row["reason"] is None
+    assert datetime.fromisoformat(row["forecast"][0]["ts"]) == datetime.fromisoformat(demo_end), \
+        "history ends at the end of the data, not now"
 
 
 def test_text_output_lists_deployments_and_the_fleet_by_gpu_type(demo_store, demo_end, capsys):

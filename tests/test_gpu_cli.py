@@ -1,4 +1,4 @@
-"""`python -m analytics gpu` (analytics.gpu_cli) against the demo store."""
+"""`python -m analytics gpu` (analytics.cli.gpu) against the demo store."""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ from analytics.store.conventions import EDGES_MS, N_BUCKETS
 
 
 def histogram_of(values) -> np.ndarray:
-    """Reference binning straight from the bucket definition in analytics.names."""
+    """Reference binning straight from the bucket definition in analytics.store.conventions."""
     buckets = np.searchsorted(EDGES_MS, np.asarray(values, dtype=np.float64), side="left")
     return np.bincount(buckets, minlength=N_BUCKETS)
 

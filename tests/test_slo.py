@@ -1,4 +1,4 @@
-"""Spec for the SLO engine (analytics.sli, burn, alerts, slo, whatif) on hand-built data.
+"""Spec for the SLO engine (analytics.slo.sli, burn, alerts, slo, whatif) on hand-built data.
 
 Reference numbers: Google SRE Workbook ch. 5 "Alerting on SLOs" (tiers and burn rates) and
 ch. 2 "Implementing SLOs" (error budget); OpenSLO README and examples/budgeting-method.

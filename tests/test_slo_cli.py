@@ -1,4 +1,4 @@
-"""Spec for `python -m analytics slo` (analytics.slo_cli) on the demo store."""
+"""Spec for `python -m analytics slo` (analytics.cli.slo) on the demo store."""
 
 from __future__ import annotations
 

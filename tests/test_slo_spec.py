@@ -1,4 +1,4 @@
-"""Spec for analytics.slo_spec and analytics.openslo: SLO files become one frozen model."""
+"""Spec for analytics.slo.spec and analytics.slo.openslo: SLO files become one frozen model."""
 
 from __future__ import annotations
 

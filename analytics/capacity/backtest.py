@@ -3,7 +3,7 @@
 Cutoffs follow Prophet's ``cross_validation`` conventions (prophet.diagnostics.generate_cutoffs):
 the last cutoff is the end of the data minus the horizon, earlier ones step back by ``period``
 while at least ``initial`` of data precedes them; each fold trains on ``ts <= cutoff`` and is
-scored on ``cutoff < ts <= cutoff + horizon``. Fits go through analytics.forecast (the one
+scored on ``cutoff < ts <= cutoff + horizon``. Fits go through analytics.capacity.forecast (the one
 adapter), not prophet.diagnostics, so the fold models are exactly the ones the dashboard shows.
 """
 

@@ -6,7 +6,7 @@ fit parameters) under a folder; the app and the command line share ``.data/forec
 ForecastParams, fits are made to MAX_HORIZON without growth, then trimmed and scaled, so
 changing the horizon or the growth multiplier never refits.
 
-Parallelism: cache misses run in worker subprocesses (``python -m analytics.forecast_cache``)
+Parallelism: cache misses run in worker subprocesses (``python -m analytics.capacity.cache``)
 fed one job at a time over stdin, so the load balances. Plain subprocesses rather than
 multiprocessing: multiprocessing's spawn and forkserver re-import the parent's ``__main__``,
 which under Streamlit is the page script itself; forking a process that holds database and

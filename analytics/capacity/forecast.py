@@ -3,7 +3,7 @@
 Frames in and out are polars with a timezone-aware UTC ``ts`` column; the timezone is removed
 only at the Prophet boundary (Prophet wants naive pandas timestamps). A forecast frame has
 ``ts, yhat, yhat_lower, yhat_upper`` for the future steps after the last history row.
-Caching and parallel fits live in analytics.forecast_cache.
+Caching and parallel fits live in analytics.capacity.cache.
 """
 
 from __future__ import annotations

@@ -82,7 +82,7 @@ def measure_throughput(
     pushed near saturation shows only the load it has seen, so where DCGM SM activity is known
     the load is also extrapolated to TARGET_ACTIVITY: median over the PEAK_HOURS busiest
     SLO-met hours of load / sm_active x TARGET_ACTIVITY, assuming load scales with SM activity
-    (the same assumption and target as analytics.rightsizing). The larger of the two is used.
+    (the same assumption and target as analytics.gpu.rightsizing). The larger of the two is used.
     """
     if metric not in METRICS:
         raise SpecError(f"metric must be one of {sorted(METRICS)}, got {metric!r}")

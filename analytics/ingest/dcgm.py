@@ -1,4 +1,4 @@
-"""Parse DCGM-exporter-style CSV telemetry into the gpu_metrics layout (analytics.names.GPU_COLUMNS).
+"""Parse DCGM-exporter-style CSV telemetry into the gpu_metrics layout (analytics.store.conventions.GPU_COLUMNS).
 
 The file has a header row. Columns are matched case-insensitively:
 - ``timestamp`` (or ``ts``/``time``): ISO 8601 (a naive time is taken as UTC) or Unix epoch

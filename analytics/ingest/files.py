@@ -5,13 +5,13 @@ validate, then insert), so bad input loads nothing. Errors name the file, the 1-
 and the column.
 
 Formats:
-- ``requests``: our requests schema as CSV or Parquet (columns as in analytics.names).
+- ``requests``: our requests schema as CSV or Parquet (columns as in analytics.store.conventions).
 - ``azure-llm``: Azure LLM inference trace 2023 (TIMESTAMP, ContextTokens, GeneratedTokens).
 - ``mooncake``: Mooncake FAST'25 JSON lines (timestamp in ms relative to --start, input_length,
   output_length).
 - ``llmperf``: LLMPerf per-request results (JSON array with ttft_s, inter_token_latency_s,
   end_to_end_latency_s, error_code, number_input_tokens, number_output_tokens).
-- ``dcgm``: a DCGM-exporter-style CSV of GPU metrics (see analytics.dcgm).
+- ``dcgm``: a DCGM-exporter-style CSV of GPU metrics (see analytics.ingest.dcgm).
 Arrival-only traces (Azure, Mooncake) carry no latency or status: their rows load as status
 'ok' with NULL latencies, so they feed demand and forecast views, not latency SLOs.
 """

@@ -3,7 +3,7 @@
 Evaluation happens at every 5-minute slot boundary: a tier fires when the burn rate over BOTH
 its long and its short window exceeds the tier's threshold, and the long window holds at
 least the SLO's ``min_events`` valid events (the minimum-traffic guard, so a quiet service
-does not page on one error). Burn rates use the SLO's budget units (analytics.burn): for
+does not page on one error). Burn rates use the SLO's budget units (analytics.slo.budget): for
 timeslice budgeting a window counts the slices that ended inside it, so windows shorter than
 a slice see at most one slice. Thresholds use the period at the evaluation time (a calendar
 month's length for calendar-month SLOs).

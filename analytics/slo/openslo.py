@@ -1,9 +1,9 @@
 """Import OpenSLO v1 documents (https://github.com/OpenSLO/OpenSLO, README "SLO", "SLI").
 
 Each OpenSLO objective is translated into our concise mapping and handed to
-analytics.slo_spec.parse_slo, so units are converted in one place. The mapping convention
+analytics.slo.spec.parse_slo, so units are converted in one place. The mapping convention
 (annotations ``mlserving.dev/*``, labels deployment/model/region) is documented in
-analytics.slo_spec.
+analytics.slo.spec.
 """
 
 from __future__ import annotations

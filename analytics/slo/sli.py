@@ -3,7 +3,7 @@
 The queries that fill them live in analytics.store.slo.
 
 Loading (measured warm on this 2-core machine): the rollup frame of
-analytics.queries.request_slots for every deployment takes ~1.7 s for 14 deployments x 34 days,
+analytics.store.queries.request_slots for every deployment takes ~1.7 s for 14 deployments x 34 days,
 nearly all of it moving 130k x 4 arrays of 61 UInt64 out of ClickHouse. So the SLO engine asks
 ClickHouse to sum the scope's deployments per slot and returns only the histogram fields its
 SLIs read, as UInt32 (~0.02 s for counts, ~0.1 s per histogram field over all deployments;
@@ -206,7 +206,7 @@ def inputs_from_rows(rows: pl.DataFrame) -> SliInputs:
 def sli_counts(data: SliInputs, sli: Sli) -> SliCounts:
     """Good and valid events per slot for an SLI (see analytics.slo.spec for the definitions)."""
     if sli.kind == "availability":
-        # 'rejected' is valid and bad: the user got no answer (analytics.names.STATUSES).
+        # 'rejected' is valid and bad: the user got no answer (analytics.store.conventions.STATUSES).
         good = data.ok.astype(np.float64)
         return SliCounts(good, good, good, data.requests.astype(np.float64), True)
     if sli.kind == "latency":

@@ -1,9 +1,9 @@
 """What-if: re-evaluate an SLO with a changed target, threshold or window from cached arrays.
 
-Nothing here queries the database: a proposed SLO (analytics.slo_spec.revise) is evaluated
-on the same analytics.sli.ScopeData as the current one, so a slider move costs a histogram
+Nothing here queries the database: a proposed SLO (analytics.slo.spec.revise) is evaluated
+on the same analytics.slo.sli.ScopeData as the current one, so a slider move costs a histogram
 column gather, prefix sums and an alert replay over ~10k slots (milliseconds; see
-analytics/slo_bench.py).
+analytics/bench/slo.py).
 """
 
 from __future__ import annotations

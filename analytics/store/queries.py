@@ -104,7 +104,7 @@ def request_slots(
     sums and latency histograms.
 
     Histogram columns (ttft_hist, tpot_hist, e2e_hist, queue_hist) are lists of N.N_BUCKETS
-    counts of 'ok' requests; see analytics.names.EDGES_MS for the bucket edges. `fields` limits
+    counts of 'ok' requests; see analytics.store.conventions.EDGES_MS for the bucket edges. `fields` limits
     the histograms to those latency fields.
     """
     params = _params(start, end, deployments, regions) | {"step": int(step_seconds)}
