@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -143,7 +144,7 @@ def test_backtest_on_real_series_reports_accuracy_against_seasonal_naive(load, p
     print(f"\n{summary.folds} folds, {summary.points} points: MAPE {summary.mape:.3f} sMAPE {summary.smape:.3f} "
           f"coverage {summary.coverage:.2f} (nominal 0.80) MASE {summary.mase:.2f} vs seasonal-naive {summary.baseline_mase:.2f}; "
           f"baseline MAPE {summary.baseline_mape:.3f}. {summary.message}")
-    for key, value in summary.as_dict().items():
+    for key, value in asdict(summary).items():
         record_property(key, value)
     assert summary.folds >= 2
     for value in (summary.mape, summary.smape, summary.mase, summary.baseline_mape, summary.baseline_mase):

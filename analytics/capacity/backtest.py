@@ -9,7 +9,7 @@ adapter), not prophet.diagnostics, so the fold models are exactly the ones the d
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 import numpy as np
@@ -185,10 +185,6 @@ class BacktestSummary:
     baseline_mase: float
     prophet_worse: bool
     message: str
-
-    def as_dict(self) -> dict:
-        """Plain values, NaN as None (JSON-ready)."""
-        return {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in asdict(self).items()}
 
 
 def summarize(folds: pl.DataFrame) -> BacktestSummary:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import asdict
 from datetime import date, timedelta
 
 from analytics.capacity import cache as FC
@@ -110,7 +111,7 @@ def to_json(result: P.Result) -> list[dict]:
     for name in result.request.names:
         o = result.assessment.outlooks.get(name)
         bt = result.backtests.get(name)
-        metrics = bt.as_dict() if bt else {}
+        metrics = {k: plain(v) for k, v in asdict(bt).items()} if bt else {}
         plan = result.assessment.plans.get(name)
         rows = []
         if plan is not None:

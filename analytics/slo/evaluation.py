@@ -7,7 +7,6 @@ analytics.slo.sli (SLI counts) and analytics.histogram (bounds).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -91,10 +90,6 @@ def evaluate_all(slos, data: dict[str, ScopeData], at: datetime) -> list[Evaluat
     return [evaluate(slo, data[slo.name], at) for slo in slos]
 
 
-def _num(x: float | None) -> float | None:
-    return None if x is None or not math.isfinite(x) else float(x)
-
-
 def _hours(span: timedelta | None) -> float | None:
     return None if span is None else span / timedelta(hours=1)
 
@@ -107,9 +102,9 @@ def status_frame(evaluations: list[Evaluation]) -> pl.DataFrame:
         rows.append({
             "slo": e.slo.name, "state": e.state, "sli": e.slo.sli.describe(),
             "scope": e.slo.selector.describe(), "target": e.slo.target, "window": e.slo.window.label,
-            "attainment": _num(s.attainment), "attainment_lower": _num(s.attainment_lower),
-            "attainment_upper": _num(s.attainment_upper), "budget_remaining": _num(s.remaining),
-            "burn_rate_1h": _num(s.burn_rate_1h),
+            "attainment": s.attainment, "attainment_lower": s.attainment_lower,
+            "attainment_upper": s.attainment_upper, "budget_remaining": s.remaining,
+            "burn_rate_1h": s.burn_rate_1h,
             "hours_to_exhaustion": _hours(s.time_to_exhaustion),
             "firing": ", ".join(f"{a.tier.severity} {a.tier.label}" for a in e.firing),
             "pages": counts["page"], "tickets": counts["ticket"],
@@ -118,6 +113,7 @@ def status_frame(evaluations: list[Evaluation]) -> pl.DataFrame:
     floats = ("hours_to_exhaustion", "attainment", "attainment_lower", "attainment_upper",
               "budget_remaining", "burn_rate_1h")
     frame = pl.DataFrame(rows, schema_overrides={c: pl.Float64 for c in floats})
+    frame = frame.with_columns(pl.col(floats).fill_nan(None))  # not measured is null, not NaN
     if frame.is_empty():
         return frame
     rank = {state: i for i, state in enumerate(STATES)}

@@ -107,10 +107,9 @@ def comparison_frame(current: Outcome, proposed: Outcome) -> pl.DataFrame:
         }
 
     a, b = measures(current), measures(proposed)
-    clean = [None if x is None or not math.isfinite(x) else float(x) for x in (*a.values(), *b.values())]
-    n = len(a)
-    return pl.DataFrame({"measure": list(a), "current": clean[:n], "proposed": clean[n:]},
-                        schema={"measure": pl.String, "current": pl.Float64, "proposed": pl.Float64})
+    return pl.DataFrame({"measure": list(a), "current": list(a.values()), "proposed": list(b.values())},
+                        schema={"measure": pl.String, "current": pl.Float64, "proposed": pl.Float64},
+                        ).with_columns(pl.col("current", "proposed").fill_nan(None))
 
 
 def window_attainments(slo: Slo, data: ScopeData, at: datetime,
