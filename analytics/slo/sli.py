@@ -41,6 +41,7 @@ from analytics.store.conventions import hist_column
 SLOT = timedelta(seconds=N.SLOT_SECONDS)
 GOODPUT_SOURCES = ("targeted", "joint", "rollup")
 
+
 @dataclass(frozen=True)
 class Grid:
     """A regular grid of 5-minute slots [start, start + n x 5m); index i is slot start + i x 5m."""
