@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from analytics.demo import generator as demo
+from analytics.ingest.demo import generator as demo
 from analytics.store.schema import open_store
 
 ROOT = Path(__file__).resolve().parent.parent

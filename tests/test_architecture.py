@@ -1,9 +1,10 @@
 """Import rules, so the tree keeps showing the architecture (../shared/DESIGN.md, "Layout").
 
 - app.py, pages/ -> ui -> analytics; analytics never imports streamlit or ui.
-- Inside analytics, domain packages never import cli, bench or demo; store imports no domain.
+- Inside analytics, nothing imports the commands (cli/, the bench among them) or the demo
+  fleet (ingest/demo/) but the commands and the demo itself; store imports no domain.
 - Domain modules do math on frames: only a package's pipeline.py runs queries (store's client
-  and SQL modules); ingest and demo write to the store and may use it.
+  and SQL modules); ingest writes to the store and may use it.
 - No import cycles between analytics modules (imports inside functions count too).
 """
 
@@ -67,6 +68,11 @@ def package(name: str) -> str:
     return name.split(".")[1] if name.count(".") else ""
 
 
+def is_command_or_demo(name: str) -> bool:
+    """True for the command modules (analytics.cli...) and the demo fleet (analytics.ingest.demo...)."""
+    return name.startswith(("analytics.cli", "analytics.ingest.demo"))
+
+
 def test_importing_every_analytics_module_does_not_import_streamlit():
     modules = sorted(m for m in analytics_modules() if not m.endswith("__main__"))
     code = ("import importlib, sys\n"
@@ -85,9 +91,9 @@ def test_analytics_never_imports_the_ui_layer():
 def test_domain_packages_never_import_cli_bench_or_demo():
     bad = {}
     for name, path in analytics_modules().items():
-        if package(name) in ("cli", "bench", "demo") or name.endswith("__main__"):
+        if is_command_or_demo(name) or name.endswith("__main__"):
             continue
-        wrong = sorted(n for n in internal_imports(path) if package(n) in ("cli", "bench", "demo"))
+        wrong = sorted(n for n in internal_imports(path) if is_command_or_demo(n))
         if wrong:
             bad[name] = wrong
     assert not bad, f"domain code imports a command, the bench or the demo fleet: {bad}"
@@ -161,6 +167,8 @@ def test_pages_hold_only_numbered_page_scripts():
         assert path.suffix == ".py" and path.name.split("_")[0].isdigit(), path.name
 
 
-def test_analytics_has_about_ten_top_level_entries():
-    entries = sorted(p.name for p in ANALYTICS.iterdir() if p.name not in ("__pycache__", "__init__.py", "__main__.py"))
-    assert len(entries) <= 13, entries
+def test_analytics_is_one_package_per_domain_plus_three_shared_modules():
+    entries = {p.name for p in ANALYTICS.iterdir() if p.name not in ("__pycache__", "__init__.py", "__main__.py")}
+    shared = {"errors.py", "times.py", "histogram.py"}
+    assert shared <= entries and all((ANALYTICS / e).is_dir() for e in entries - shared), sorted(entries)
+    assert len(entries) <= 11, sorted(entries)

@@ -13,7 +13,7 @@ from analytics.capacity import demand as D
 from analytics.capacity import forecast as F
 from analytics.capacity import pipeline as P
 from analytics.capacity import plan as C
-from analytics.demo import fleet
+from analytics.ingest.demo import fleet
 from analytics.slo.objectives import objectives_by_deployment
 from analytics.store import conventions as N
 from analytics.store.queries import deployments_table

@@ -9,9 +9,9 @@ import polars as pl
 import pytest
 
 from analytics.charts import gpu as C
-from analytics.demo import fleet
 from analytics.gpu import efficiency as gpu
 from analytics.gpu import pipeline
+from analytics.ingest.demo import fleet
 from analytics.slo.files import PROJECT_SLO_FILE, load_slos
 from analytics.slo.objectives import objectives_by_deployment
 from tests import gpu_builders as B

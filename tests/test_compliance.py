@@ -16,10 +16,10 @@ import pytest
 from analytics import histogram as H
 from analytics.capacity import pipeline as capacity_pipeline
 from analytics.capacity import plan as C
-from analytics.demo import fleet
 from analytics.gpu import efficiency as gpu
 from analytics.gpu import hours as G
 from analytics.gpu import pipeline as gpu_pipeline
+from analytics.ingest.demo import fleet
 from analytics.slo import evaluation as E
 from analytics.slo import pipeline as slo_pipeline
 from analytics.slo.compliance import (

@@ -8,8 +8,8 @@ from datetime import timedelta
 import polars as pl
 import pytest
 
-from analytics.demo import fleet
-from analytics.demo import generator as demo
+from analytics.ingest.demo import fleet
+from analytics.ingest.demo import generator as demo
 from analytics.store import conventions as N
 from analytics.store.queries import request_totals
 from tests.conftest import DEMO_DAYS, DEMO_END

@@ -10,8 +10,8 @@ import pytest
 
 from analytics.capacity import cache as FC
 from analytics.cli import forecast as cli
-from analytics.demo import fleet
 from analytics.errors import InputError
+from analytics.ingest.demo import fleet
 from analytics.store import conventions as N
 
 JSON_KEYS = {

@@ -13,9 +13,9 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 import pytest
 
-from analytics.demo import fleet
 from analytics.gpu import efficiency as gpu
 from analytics.gpu import pipeline
+from analytics.ingest.demo import fleet
 from analytics.slo.files import PROJECT_SLO_FILE, load_slos
 from analytics.slo.objectives import objectives_by_deployment
 from analytics.store.client import Store

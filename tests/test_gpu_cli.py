@@ -8,8 +8,8 @@ import json
 import pytest
 
 from analytics.cli import gpu as gpu_cli
-from analytics.demo import fleet
 from analytics.errors import InputError, SpecError
+from analytics.ingest.demo import fleet
 
 
 def run(store, *argv: str) -> int:

@@ -7,7 +7,7 @@ from datetime import datetime
 import pytest
 
 from analytics.capacity import cache as FC
-from analytics.demo import fleet
+from analytics.ingest.demo import fleet
 from tests.conftest import run_page
 
 PAGE = "pages/4_Capacity.py"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from analytics.demo import fleet
+from analytics.ingest.demo import fleet
 from tests.conftest import run_page
 
 PAGE = "pages/3_GPU_efficiency.py"

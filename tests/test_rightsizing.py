@@ -20,10 +20,10 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 import pytest
 
-from analytics.demo import fleet
 from analytics.gpu import pipeline
 from analytics.gpu import rightsizing as R
 from analytics.gpu.hours import fields_of
+from analytics.ingest.demo import fleet
 from analytics.slo.files import PROJECT_SLO_FILE, load_slos
 from analytics.slo.objectives import objectives_by_deployment
 from analytics.store.queries import deployments_table

@@ -64,7 +64,7 @@ def test_histograms_count_ok_requests_exactly_at_every_bucket_edge(store):
 
 
 def test_gpu_rollup_means_ignore_missing_profiling_fields(store):
-    from analytics.demo.fleet import NO_PROFILING
+    from analytics.ingest.demo.fleet import NO_PROFILING
 
     frame = store.query(
         f"SELECT sum(sm_active_n) AS n, sum(gpu_util_n) AS util_n, sum(samples) AS samples "

@@ -9,8 +9,8 @@ from datetime import timedelta
 import pytest
 
 from analytics.cli import slo as slo_cli
-from analytics.demo.fleet import INCIDENTS
 from analytics.errors import InputError, SpecError
+from analytics.ingest.demo.fleet import INCIDENTS
 from analytics.slo.files import load_slos
 from tests.conftest import DEMO_END, ROOT
 

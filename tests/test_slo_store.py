@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analytics.demo.fleet import INCIDENTS
+from analytics.ingest.demo.fleet import INCIDENTS
 from analytics.slo import alerts as A
 from analytics.slo.evaluation import evaluate
 from analytics.slo.files import load_slos

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from analytics.cli.common import ProgressBar
-from analytics.demo import generator as demo
+from analytics.ingest.demo import generator as demo
 from analytics.store import conventions as N
 from analytics.store import queries
 

@@ -10,7 +10,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from analytics.cli import bench, demo, forecast, gpu, ingest, slo
+from analytics.cli import demo, forecast, gpu, ingest, slo
+from analytics.cli.bench import command as bench
 from analytics.errors import InputError, SourceError, SpecError
 from analytics.store.dsn import PROJECT_ROOT, resolve_dsn
 

@@ -3,7 +3,7 @@
 Nothing here queries the database: a proposed SLO (analytics.slo.spec.revise) is evaluated
 on the same analytics.slo.sli.ScopeData as the current one, so a slider move costs a histogram
 column gather, prefix sums and an alert replay over ~10k slots (milliseconds; see
-analytics/bench/slo.py).
+analytics/cli/bench/slo.py).
 """
 
 from __future__ import annotations

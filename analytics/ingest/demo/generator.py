@@ -1,9 +1,9 @@
-"""Deterministic demo telemetry for the fleet in analytics.demo.fleet: requests, GPU metrics, deployments.
+"""Deterministic demo telemetry for the fleet in analytics.ingest.demo.fleet: requests, GPU metrics, deployments.
 
 One seeded generator serves the demo, the tests and the benchmark. Traffic is an inhomogeneous
 Poisson process per 5-minute slot with diurnal (local time) and weekly seasonality and optional
 compound growth; latency and GPU activity follow each slot's utilisation, so the SLO, GPU and
-capacity views tell one consistent story. The incidents in analytics.demo.fleet.INCIDENTS are injected.
+capacity views tell one consistent story. The incidents in analytics.ingest.demo.fleet.INCIDENTS are injected.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import polars as pl
 
-from analytics.demo import fleet as F
 from analytics.errors import InputError
+from analytics.ingest.demo import fleet as F
 from analytics.store import conventions as N
 from analytics.store.client import Store
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import argparse
 import time
 
-from analytics.bench import core, forecast, gpu, slo
+from analytics.cli.bench import core, forecast, gpu, slo
 from analytics.cli.common import ProgressBar, text_table
-from analytics.demo import generator as demo
+from analytics.ingest.demo import generator as demo
 from analytics.store import conventions as N
 from analytics.store import queries
 
