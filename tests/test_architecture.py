@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 import subprocess
 import sys
 from pathlib import Path
@@ -30,6 +31,7 @@ def module_name(path: Path) -> str:
     return ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
 
 
+@functools.cache
 def analytics_modules() -> dict[str, Path]:
     return {module_name(p): p for p in sorted(ANALYTICS.rglob("*.py"))}
 

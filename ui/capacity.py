@@ -23,7 +23,6 @@ from analytics.capacity import forecast as F
 from analytics.capacity import pipeline as P
 from analytics.capacity import plan as C
 from analytics.errors import InputError, SpecError
-from analytics.slo.objectives import objectives_by_deployment
 from analytics.store import queries
 from ui import slo as slo_ui
 from ui.connection import get_store
@@ -85,12 +84,6 @@ def demand(start: datetime, end: datetime, regions: tuple) -> pl.DataFrame:
     return P.hourly_demand(get_store(), start, end, regions)
 
 
-@st.cache_data(ttl=TTL_S, show_spinner=False)
-def objectives(slo_file: tuple[str, str]) -> dict:
-    """Per deployment, the objectives judging its load (the SLO file in use, else the defaults)."""
-    return objectives_by_deployment(deployments(), slo_ui.parse(*slo_file))
-
-
 def _histories(s: Scenario) -> dict[str, pl.DataFrame]:
     return P.histories(demand(s.start, s.end, s.regions), s.names, s.metric)
 
@@ -124,7 +117,7 @@ def throughputs(start: datetime, end: datetime, regions: tuple, names: tuple, me
                 slo_file: tuple[str, str]) -> dict:
     """SLO-compliant throughput per GPU for each deployment, judged by its objectives."""
     hours = P.hourly_histograms(get_store(), start, end, names, regions)
-    return C.measure_all(hours, deployments(), objectives(slo_file), metric, names)
+    return C.measure_all(hours, deployments(), slo_ui.objectives(slo_file), metric, names)
 
 
 def assessment(s: Scenario, slo_file: tuple[str, str]) -> tuple[C.Assessment, dict, dict]:
@@ -160,5 +153,5 @@ def actuals(s: Scenario, name: str) -> pl.DataFrame:
 
 def clear() -> None:
     """Forget this session's cached results (the disk cache stays)."""
-    for fn in (deployments, demand, objectives, _forecasts, throughputs, backtest):
+    for fn in (deployments, demand, slo_ui.objectives, _forecasts, throughputs, backtest):
         fn.clear()

@@ -18,8 +18,6 @@ from analytics.gpu import efficiency as gpu
 from analytics.gpu import pipeline
 from analytics.gpu import rightsizing as R
 from analytics.gpu.hours import fields_of
-from analytics.slo.objectives import objectives_by_deployment
-from analytics.store import queries
 from ui import slo as slo_ui
 from ui.connection import get_store
 
@@ -31,19 +29,13 @@ DISPLAY_NAMES = {"missing": "not_available", "slo": "goodput_slo", "hour": "peak
                  "good": "good_requests", "activity": "hour_activity", "basis": "activity_metric",
                  "verdict": "suggestion"}
 
-SloFile = tuple[str, str]  # (text, name), from ui.slo.config()
-
-
-@st.cache_data(ttl=TTL_S, show_spinner=False)
-def objectives(slo_file: SloFile) -> dict:
-    """Per deployment, the objectives judging it (raises SpecError for a broken SLO file)."""
-    return objectives_by_deployment(queries.deployments_table(get_store()), slo_ui.parse(*slo_file))
+SloFile = slo_ui.SloFile
 
 
 @st.cache_data(ttl=TTL_S, show_spinner="Reading GPU telemetry…")
 def load(start: datetime, end: datetime, deployments: tuple, regions: tuple, slo_file: SloFile) -> gpu.GpuData:
     """GPU-hours, hourly request rollups (the histograms the objectives need) and the deployments table."""
-    return pipeline.load(get_store(), start, end, deployments, regions, fields_of(objectives(slo_file)))
+    return pipeline.load(get_store(), start, end, deployments, regions, fields_of(slo_ui.objectives(slo_file)))
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
@@ -62,13 +54,13 @@ def efficiency(start, end, deployments: tuple, regions: tuple, slo_file: SloFile
                idle_floor: float) -> pl.DataFrame:
     """Per-deployment utilisation, cost, idle and goodput table."""
     data = load(start, end, deployments, regions, slo_file)
-    return gpu.efficiency(data, objectives(slo_file), dict(prices), idle_floor)
+    return gpu.efficiency(data, slo_ui.objectives(slo_file), dict(prices), idle_floor)
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def hourly(start, end, deployments: tuple, regions: tuple, slo_file: SloFile) -> pl.DataFrame:
     """Per (deployment, hour): activity, memory, requests, SLO met, attainment and p99 latencies."""
-    return gpu.deployment_hours(load(start, end, deployments, regions, slo_file), objectives(slo_file))
+    return gpu.deployment_hours(load(start, end, deployments, regions, slo_file), slo_ui.objectives(slo_file))
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
@@ -76,7 +68,7 @@ def rightsizing(start, end, deployments: tuple, regions: tuple, slo_file: SloFil
                 target: float) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Right-sizing table and its evidence (the peak hours)."""
     data = load(start, end, deployments, regions, slo_file)
-    return R.suggestions(data, objectives(slo_file), dict(prices), target_activity=target,
+    return R.suggestions(data, slo_ui.objectives(slo_file), dict(prices), target_activity=target,
                          hourly=hourly(start, end, deployments, regions, slo_file))
 
 

@@ -17,10 +17,12 @@ from analytics.slo import alerts as A
 from analytics.slo import budget as B
 from analytics.slo.evaluation import Evaluation, evaluate_all, status_frame
 from analytics.slo.files import PROJECT_SLO_FILE, parse_text
+from analytics.slo.objectives import objectives_by_deployment
 from analytics.slo.pipeline import load_data
 from analytics.slo.sli import ScopeData
 from analytics.slo.spec import Slo, evaluation_time
 from analytics.slo.whatif import HISTORY
+from analytics.store import queries
 from analytics.store import slo as slo_queries
 from ui import format as fmt
 from ui.connection import get_store
@@ -53,6 +55,16 @@ def config() -> tuple[str, str]:
 def parse(text: str, source: str) -> tuple[Slo, ...]:
     """SLOs from YAML text (ours or OpenSLO); raises SpecError naming the SLO and field."""
     return parse_text(text, source)
+
+
+SloFile = tuple[str, str]  # (text, name), as config() returns it
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def objectives(slo_file: SloFile) -> dict[str, tuple[Slo, ...]]:
+    """Per deployment, the objectives judging its load (analytics.slo.objectives: the SLO file's
+    latency and goodput SLOs, else the packaged defaults for its kind)."""
+    return objectives_by_deployment(queries.deployments_table(get_store()), parse(*slo_file))
 
 
 def slos_or_stop() -> tuple[Slo, ...]:

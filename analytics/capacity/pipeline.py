@@ -36,9 +36,6 @@ from analytics.store import queries
 from analytics.store.client import Store
 
 HISTORY = timedelta(days=60)  # at most this much history is fitted
-MIN_HISTORY = timedelta(days=7)  # one weekly cycle (analytics.capacity.forecast.MIN_HISTORY)
-
-Progress = Callable[[float, str], None]
 
 
 def window(data_start: datetime, data_end: datetime, history: timedelta = HISTORY) -> tuple[datetime, datetime]:
@@ -65,7 +62,7 @@ def hourly_histograms(store: Store, start: datetime, end: datetime, names: Seque
 
 
 def forecasts(method: str, series: dict[str, pl.DataFrame], params: F.ForecastParams, cache_dir: Path | None,
-              workers: int = 2, progress: Progress | None = None) -> FC.Fits:
+              workers: int = 2, progress: FC.Progress | None = None) -> FC.Fits:
     """Forecast every series with ``method`` (prophet or seasonal_naive), from the disk cache when possible."""
     if method not in F.METHODS:
         raise InputError(f"forecast method must be one of {sorted(F.METHODS)}, got {method!r}")
@@ -74,7 +71,7 @@ def forecasts(method: str, series: dict[str, pl.DataFrame], params: F.ForecastPa
 
 
 def backtests(series: dict[str, pl.DataFrame], params: F.ForecastParams, cache_dir: Path | None,
-              workers: int = 2, progress: Progress | None = None) -> FC.Fits:
+              workers: int = 2, progress: FC.Progress | None = None) -> FC.Fits:
     """Rolling-origin backtest folds per series, sized to each series' observed span."""
     template = B.BacktestParams(horizon=params.horizon, forecast=params)
     return FC.cached_map(B.backtest_observed, series, template, cache_dir=cache_dir, workers=workers,
@@ -108,7 +105,7 @@ class Result:
 
 
 def run(store: Store, request: Request, slos: Sequence[Slo], *, cache_dir: Path | None, workers: int = 2,
-        with_backtests: bool = False, progress: Callable[[str], Progress] | None = None) -> Result:
+        with_backtests: bool = False, progress: Callable[[str], FC.Progress] | None = None) -> Result:
     """Every step for the requested deployments; ``progress`` maps a step label to a callback."""
     deployments = queries.deployments_table(store)
     demand = hourly_demand(store, request.start, request.end, request.regions)

@@ -89,11 +89,11 @@ def compute(store: Store, args, progress=None) -> P.Result:
         )
     except SpecError as exc:
         raise InputError(str(exc)) from exc
-    first, last = Q.data_start(store), Q.data_end(store)
-    if last is None:
+    span = Q.data_range(store)
+    if span is None:
         raise InputError("no request telemetry in the store (run `python -m analytics demo`)")
-    end = parse_time(args.end, "--end") if args.end else last
-    start, end = P.window(first, end, timedelta(days=args.days))
+    end = parse_time(args.end, "--end") if args.end else span[1]
+    start, end = P.window(span[0], end, timedelta(days=args.days))
     known = Q.deployments_table(store)["deployment"].to_list()
     names = args.deployment or known
     unknown = [n for n in names if n not in known]

@@ -62,13 +62,14 @@ def hourly_requests(hours: pl.DataFrame, objectives: Objectives) -> pl.DataFrame
         for field in QUANTILE_FIELDS
         if hist_column(field) in frame.columns
     }
+    verdicts = pl.DataFrame({"evaluable": evaluable, "met_slo": met}).select(
+        pl.when(pl.Series(judged)).then(pl.all()).name.keep())  # null where no objective judges
     return frame.select(
         "deployment", pl.col("slot").alias("hour"), "requests", "ok", "input_tokens", "output_tokens",
     ).with_columns(
         (pl.col("requests") / 3600.0).alias("requests_per_s"),
         pl.Series("good", good, nan_to_null=True),
         pl.Series("attainment", attainment, nan_to_null=True),
-        pl.when(pl.Series(judged)).then(pl.Series("evaluable", evaluable)).alias("evaluable"),
-        pl.when(pl.Series(judged)).then(pl.Series("met_slo", met)).alias("met_slo"),
+        *verdicts,
         *(pl.Series(name, values, nan_to_null=True) for name, values in latency.items()),
     )

@@ -154,12 +154,6 @@ def data_end(store: Store) -> datetime | None:
     return found[1] if found else None
 
 
-def data_start(store: Store) -> datetime | None:
-    """The start of the request data (see data_range), None when empty."""
-    found = data_range(store)
-    return found[0] if found else None
-
-
 def gpu_data_end(store: Store) -> datetime | None:
     """The end of the GPU data: one hour after the last hour with samples (None when empty)."""
     span = as_utc(store.query(GPU_SPAN_SQL), "last_hour").row(0, named=True)

@@ -19,7 +19,7 @@ from analytics.capacity import forecast as F
 from analytics.capacity import pipeline as P
 from analytics.slo.files import PROJECT_SLO_FILE, load_slos
 from analytics.store.client import Store
-from analytics.store.queries import data_end, data_start, deployments_table
+from analytics.store.queries import data_range, deployments_table
 
 WORKERS = 2
 
@@ -63,10 +63,10 @@ def bench(store: Store) -> list[tuple[str, float, str]]:
         fits, seconds = _timed(lambda: FC.cached_map(F.prophet_forecast, synthetic, params, cache_dir=cache / "syn", workers=WORKERS))
         results.append(("forecast: cold fit 20 series x 60 d hourly (synthetic)", seconds,
                         f"{fits.computed} Prophet fits in {WORKERS} processes; target < 30 s"))
-        last = data_end(store)
-        if last is None:
+        span = data_range(store)
+        if span is None:
             return results + [("forecast: demo store", 0.0, "skipped: the store has no requests")]
-        start, end = P.window(data_start(store), last)
+        start, end = P.window(span[0], span[1])
         days = (end - start) / timedelta(days=1)
         result, seconds = _timed(lambda: page_path(store, start, end, params, cache / "store"))
         fits = result.fits
