@@ -133,9 +133,14 @@ def quantile(hist: np.ndarray, q: float) -> np.ndarray:
     (linearly from 0 in bucket 0). Ranks in the overflow bucket return EDGES[-1], a lower
     bound. The true quantile lies in the same bucket, so the error is below one bucket width.
     """
+    return quantile_of_cumulative(cumulative(hist), q)
+
+
+def quantile_of_cumulative(cum: np.ndarray, q: float) -> np.ndarray:
+    """``quantile`` from cumulative histograms (as ``cumulative`` returns them)."""
     if not 0.0 < q < 1.0:
         raise ValueError(f"quantile must be in (0, 1), got {q!r}")
-    cum = cumulative(hist).astype(np.float64)
+    cum = np.asarray(cum, dtype=np.float64)
     flat = cum.reshape(-1, N_BUCKETS)
     total = flat[:, -1]
     rank = q * total

@@ -18,9 +18,8 @@ import polars as pl
 
 from analytics import histogram as H
 from analytics.slo.compliance import MIN_EVENTS_PER_HOUR, good_requests, objectives_met
-from analytics.slo.sli import inputs_from_rows
+from analytics.slo.sli import inputs_from_rows, take
 from analytics.slo.spec import Slo
-from analytics.store.conventions import hist_column
 
 LATENCY_QUANTILE = 0.99
 QUANTILE_FIELDS = ("ttft_ms", "tpot_ms", "e2e_ms")
@@ -45,22 +44,23 @@ def hourly_requests(hours: pl.DataFrame, objectives: Objectives) -> pl.DataFrame
     good, attainment = np.full(n, np.nan), np.full(n, np.nan)
     evaluable, met = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
     judged = np.zeros(n, dtype=bool)
+    inputs = inputs_from_rows(frame)  # every histogram converted once, then sliced per deployment
     names = frame["deployment"].to_numpy()
     for name in np.unique(names):
         slos = objectives.get(str(name), ())
         if not slos:
             continue
         rows = np.flatnonzero(names == name)
-        inputs = inputs_from_rows(frame[rows.tolist()])
-        verdict = objectives_met(inputs, slos, MIN_EVENTS_PER_HOUR)
-        good[rows] = good_requests(inputs, slos)
+        part = take(inputs, rows)
+        verdict = objectives_met(part, slos, MIN_EVENTS_PER_HOUR)
+        good[rows] = good_requests(part, slos)
         attainment[rows] = verdict.attainment
         evaluable[rows], met[rows], judged[rows] = verdict.evaluable, verdict.met, True
     latency = {
-        f"p99_{field}": H.quantile(H.matrix(frame, hist_column(field)), LATENCY_QUANTILE)
+        f"p99_{field}": H.quantile_of_cumulative(inputs.cum[field], LATENCY_QUANTILE)
         if n else np.zeros(0)
         for field in QUANTILE_FIELDS
-        if hist_column(field) in frame.columns
+        if field in inputs.cum
     }
     verdicts = pl.DataFrame({"evaluable": evaluable, "met_slo": met}).select(
         pl.when(pl.Series(judged)).then(pl.all()).name.keep())  # null where no objective judges

@@ -204,6 +204,12 @@ def inputs_from_rows(rows: pl.DataFrame) -> SliInputs:
     return SliInputs(cum=cum, **counts)
 
 
+def take(inputs: SliInputs, rows: np.ndarray) -> SliInputs:
+    """Rollup inputs (counts and cumulative histograms) of some of the slots, e.g. one deployment's."""
+    return SliInputs(requests=inputs.requests[rows], ok=inputs.ok[rows],
+                     cum={f: c[rows] for f, c in inputs.cum.items()})
+
+
 def sli_counts(data: SliInputs, sli: Sli) -> SliCounts:
     """Good and valid events per slot for an SLI (see analytics.slo.spec for the definitions)."""
     if sli.kind == "availability":
