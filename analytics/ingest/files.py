@@ -19,6 +19,7 @@ Arrival-only traces (Azure, Mooncake) carry no latency or status: their rows loa
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,6 +42,23 @@ _POLARS_TYPES = {
     "UInt32": pl.UInt32,
     "UInt8": pl.UInt8,
 }
+
+
+CHUNK_ROWS = 500_000  # rows per validated chunk handed to the loader
+
+
+@dataclass(frozen=True)
+class Source:
+    """An opened telemetry file: the table its rows go to and its rows as validated chunks.
+
+    ``chunks()`` yields frames in the table's schema (columns of analytics.store.conventions),
+    each at most CHUNK_ROWS rows, and raises InputError (file, 1-based data row, column) at the
+    first invalid row; the loader publishes nothing of a file until every chunk has passed.
+    """
+
+    path: Path
+    table: str
+    chunks: Callable[[], Iterator[pl.DataFrame]]
 
 
 @dataclass(frozen=True)
@@ -293,6 +311,20 @@ def stage_file(path: Path, fmt: str | None = None, deployment: str | None = None
 
         return Staged(path, N.GPU_METRICS, parse_dcgm_csv(path, deployment))
     raise InputError(f"{path}: unknown format {fmt!r} (one of {', '.join(FORMATS)})")
+
+
+def open_file(path: Path, fmt: str | None = None, deployment: str | None = None,
+              start: datetime | None = None) -> Source:
+    """Open one file for loading; its rows are read and validated as chunks() is iterated."""
+    path = Path(path)
+
+    def chunks() -> Iterator[pl.DataFrame]:
+        frame = stage_file(path, fmt, deployment, start).frame
+        for offset in range(0, frame.height, CHUNK_ROWS):
+            yield frame.slice(offset, CHUNK_ROWS)
+
+    table = N.GPU_METRICS if (fmt or guess_format(path)) == "dcgm" else N.REQUESTS
+    return Source(path, table, chunks)
 
 
 def guess_format(path: Path) -> str:

@@ -14,8 +14,11 @@ SCHEMA_VERSION_TABLE = "schema_version"
 TABLES = (REQUESTS, GPU_METRICS, DEPLOYMENTS, REQUESTS_5M, GPU_1H)
 
 # Request statuses. 'rejected' (load shedding / HTTP 429) counts as bad for availability:
-# the user did not get an answer. See analytics/store/schema.py for how each is rolled up.
-STATUSES = ("ok", "error", "timeout", "rejected")
+# the user did not get an answer. 'unknown' is a request whose outcome was not recorded (an
+# arrival-only trace such as Azure's or Mooncake's): it counts toward demand, never toward
+# availability, in either direction. See analytics/store/schema.py for how each is rolled up.
+STATUSES = ("ok", "error", "timeout", "rejected", "unknown")
+KNOWN_STATUSES = STATUSES[:-1]  # the statuses availability judges
 
 LATENCY_FIELDS = ("ttft_ms", "tpot_ms", "e2e_ms", "queue_ms")
 
