@@ -16,7 +16,7 @@ from analytics.store import conventions as N
 
 JSON_KEYS = {
     "deployment", "metric", "horizon_hours", "mape", "smape", "coverage", "mase", "baseline_mape",
-    "gpus_needed_peak", "capacity_exhausted_at", "forecast",
+    "gpus_needed_peak", "capacity_exhausted_at", "forecast", "forecast_reason", "backtest_reason", "capacity_reason",
 }
 
 
@@ -53,7 +53,24 @@ def test_json_gives_every_field_per_deployment_and_the_forecast_rows(demo_store,
     assert growing["mape"] is None, "accuracy needs --backtest"
     quiet = rows[fleet.LOW_TRAFFIC]
     assert quiet["gpus_needed_peak"] is None and quiet["capacity_exhausted_at"] is None
-    assert "too little data" in quiet["reason"]
+    assert "too little data" in quiet["capacity_reason"]
+    assert quiet["forecast_reason"] is None and quiet["backtest_reason"] is None
+
+
+def test_each_stage_says_why_it_has_no_answer_so_one_reason_never_hides_another(demo_store, demo_end, capsys):
+    """A quiet deployment with eight days of history: the backtest (too short) and the capacity plan (too
+    quiet) fail for different reasons, and JSON and text name both."""
+    argv = ("--backtest", "--days", "8", "--end", demo_end, "--horizon", "2d", "--method", "seasonal_naive",
+            "--deployment", fleet.LOW_TRAFFIC)
+    code, out = run(demo_store, capsys, "--json", *argv)
+    assert code == 0
+    (row,) = json.loads(out)
+    assert "too little data" in row["capacity_reason"]
+    assert "needs at least" in row["backtest_reason"]
+    assert row["mape"] is None
+    code, text = run(demo_store, capsys, *argv)
+    assert f"{fleet.LOW_TRAFFIC}: no capacity: too little data" in text
+    assert f"{fleet.LOW_TRAFFIC}: no backtest: " in text
 
 
 def test_backtest_fills_the_accuracy_fields_and_the_growing_deployment_runs_out(demo_store, demo_end, capsys):
@@ -72,7 +89,7 @@ def test_backtest_folds_follow_the_data_present_not_the_requested_history(demo_s
     code, out = run(demo_store, capsys, "--json", "--backtest", "--horizon", "7d", "--deployment", fleet.GROWING)
     assert code == 0
     (row,) = json.loads(out)
-    assert isinstance(row["mape"], float) and row["reason"] is None
+    assert isinstance(row["mape"], float) and row["backtest_reason"] is None
     assert datetime.fromisoformat(row["forecast"][0]["ts"]) == datetime.fromisoformat(demo_end), \
         "history ends at the end of the data, not now"
 
@@ -82,7 +99,7 @@ def test_text_output_lists_deployments_and_the_fleet_by_gpu_type(demo_store, dem
     assert code == 0
     assert "capacity runs out" in out and "GPU type" in out
     assert all(d.deployment in out for d in fleet.FLEET)
-    assert "unknown: too little data" in out
+    assert "no capacity: too little data" in out
 
 
 @pytest.mark.parametrize(

@@ -105,6 +105,17 @@ def compute(store: Store, args, progress=None) -> P.Result:
                  workers=args.workers, with_backtests=args.backtest, progress=progress)
 
 
+def stage_reasons(result: P.Result, name: str) -> dict[str, str | None]:
+    """Why each stage has no answer for a deployment (None where it has one): a failed backtest
+    must not hide behind a capacity reason, nor the other way round."""
+    tp = result.throughputs.get(name)
+    return {
+        "forecast": result.fits.errors.get(name),
+        "backtest": result.backtest_errors.get(name),
+        "capacity": tp.reason if tp else None,
+    }
+
+
 def to_json(result: P.Result) -> list[dict]:
     """Per deployment: the issue's fields plus the forecast rows (times as ISO strings)."""
     out = []
@@ -136,7 +147,7 @@ def to_json(result: P.Result) -> list[dict]:
             "gpus_needed_peak": o.gpus_needed_peak if o else None,
             "capacity_exhausted_at": plain(o.capacity_exhausted_at) if o else None,
             "headroom_breached_at": plain(o.headroom_breached_at) if o else None,
-            "reason": result.fits.errors.get(name) or (o.reason if o else None) or result.backtest_errors.get(name),
+            **{f"{stage}_reason": why for stage, why in stage_reasons(result, name).items()},
             "forecast": rows,
         })
     return out
@@ -155,9 +166,7 @@ def to_text(result: P.Result) -> str:
                      cell(o.gpus_needed_peak if o else None, "{:.0f}"),
                      cell(o.capacity_exhausted_at if o else None, "{:%Y-%m-%d %H:%M}"),
                      cell(bt.mase if bt else None, "{:.2f}"), cell(bt.baseline_mase if bt else None, "{:.2f}")))
-        reason = result.fits.errors.get(name) or (tp.reason if tp else None) or result.backtest_errors.get(name)
-        if reason:
-            notes.append(f"{name}: unknown: {reason}")
+        notes += [f"{name}: no {stage}: {why}" for stage, why in stage_reasons(result, name).items() if why]
         if bt and bt.prophet_worse:
             notes.append(f"{name}: {bt.message}")
     lines = [text_table(headers, rows, right=range(1, len(headers))), *notes]
