@@ -4,7 +4,7 @@ import polars as pl
 import streamlit as st
 
 from analytics.charts import base as charts
-from analytics.traffic.summary import movers
+from analytics.traffic.summary import comparison, movers, new_in_period
 from ui import format as fmt
 from ui import traffic as data
 from ui.page import setup
@@ -16,34 +16,57 @@ now = data.fleet_summary(filters.start, filters.end, *args)
 if not now:
     st.info("No requests in this range. Widen the time range or clear the filters.")
     st.stop()
-before = data.fleet_summary(*filters.previous, *args)
-st.caption(f"{filters.start:%Y-%m-%d %H:%M} → {filters.end:%Y-%m-%d %H:%M} UTC, compared with the "
-           "period of equal length before it. Latency percentiles are of successful requests.")
+# Changes compare like hours of both periods, cut to the part the data covers in both.
+compared = comparison(filters.start, filters.end, filters.data_start, filters.data_end)
+before = data.fleet_summary(*compared.previous, *args) if compared else {}
+after = data.fleet_summary(*compared.current, *args) if compared else {}
+
+
+def span(length) -> str:
+    hours = length.total_seconds() / 3600
+    return f"{hours / 24:.3g} days" if hours >= 48 else f"{hours:.3g} hours"
+
+
+if compared is None:
+    versus = "The previous period holds no data: there is nothing to compare with."
+elif compared.partial:
+    versus = (f"Changes compare {span(compared.compared)} of each period, the part the data covers in both "
+              f"({compared.current[0]:%Y-%m-%d %H:%M} → {compared.current[1]:%Y-%m-%d %H:%M} against "
+              f"{compared.previous[0]:%Y-%m-%d %H:%M} → {compared.previous[1]:%Y-%m-%d %H:%M}), "
+              f"not the whole {span(compared.length)}.")
+else:
+    versus = "Changes compare it with the period of equal length before it."
+st.caption(f"{filters.start:%Y-%m-%d %H:%M} → {filters.end:%Y-%m-%d %H:%M} UTC. {versus} "
+           "Latency percentiles are of successful requests.")
 
 
 def delta(key: str, render) -> str | None:
-    """The change vs the previous period, formatted like the value."""
-    if not before or before.get(key) is None or now.get(key) is None:
+    """The change vs the previous period (over the compared parts), formatted like the value."""
+    if before.get(key) is None or after.get(key) is None:
         return None
-    diff = now[key] - before[key]
+    diff = after[key] - before[key]
     return ("+" if diff >= 0 else "-") + render(abs(diff))
+
+
+def measured(render):
+    """A value that was not measured (e.g. errors of an arrival-only trace) says so."""
+    return lambda v: "not measured" if v is None else render(v)
 
 
 kpis = [
     ("Requests/s", "rps", fmt.rate, "normal"),
-    ("Error rate", "error_rate", lambda v: fmt.pct(v, 3), "inverse"),
-    ("TTFT p50", "ttft_p50_ms", fmt.ms, "inverse"),
-    ("TTFT p95", "ttft_p95_ms", fmt.ms, "inverse"),
-    ("TTFT p99", "ttft_p99_ms", fmt.ms, "inverse"),
-    ("E2E p50", "e2e_p50_ms", fmt.ms, "inverse"),
-    ("E2E p95", "e2e_p95_ms", fmt.ms, "inverse"),
-    ("E2E p99", "e2e_p99_ms", fmt.ms, "inverse"),
+    ("Error rate", "error_rate", measured(lambda v: fmt.pct(v, 3)), "inverse"),
+    ("TTFT p50", "ttft_p50_ms", measured(fmt.ms), "inverse"),
+    ("TTFT p95", "ttft_p95_ms", measured(fmt.ms), "inverse"),
+    ("TTFT p99", "ttft_p99_ms", measured(fmt.ms), "inverse"),
+    ("E2E p50", "e2e_p50_ms", measured(fmt.ms), "inverse"),
+    ("E2E p95", "e2e_p95_ms", measured(fmt.ms), "inverse"),
+    ("E2E p99", "e2e_p99_ms", measured(fmt.ms), "inverse"),
 ]
 for column, (title, key, render, colour) in zip(st.columns(len(kpis)), kpis, strict=True):
     column.metric(title, render(now.get(key)), delta(key, render), delta_color=colour)
 
 per_deployment = data.summary(filters.start, filters.end, *args)
-previous = data.summary(*filters.previous, *args)
 
 step = filters.step_seconds
 series = data.series(filters.start, filters.end, *args, step)
@@ -67,9 +90,13 @@ shown = (f"The {CHARTED} busiest of {per_deployment.height} deployments; choose 
 st.caption(f"{shown}One point per {step // 60} minutes. Drag on a chart or use the buttons to zoom.")
 
 st.subheader("Top movers vs the previous period")
-moved = movers(per_deployment, previous)
+moved, fresh = pl.DataFrame(), []
+if compared:
+    fresh = new_in_period(data.freshness(), compared.previous)
+    moved = movers(data.summary(*compared.current, *args).filter(~pl.col("deployment").is_in(fresh)),
+                   data.summary(*compared.previous, *args))
 if moved.is_empty():
-    st.caption("No previous period to compare with.")
+    st.caption("No previous period to compare with." if compared is None else "No deployment to compare.")
 else:
     # One unit per row: error rates shown in percent so the value columns read naturally.
     in_percent = pl.col("metric") == "error_rate"
@@ -78,9 +105,11 @@ else:
     ).with_columns(metric=pl.col("metric").replace_strict(
         {"rps": "Requests/s", "error_rate": "Error rate (%)", "ttft_p99_ms": "TTFT p99 (ms)",
          "e2e_p99_ms": "E2E p99 (ms)"}))
+    new = f" New since then, so not compared: {', '.join(fresh)}." if fresh else ""
     show_table(shown, "top movers",
-               caption="Change is relative to the previous period; the list is ordered by how much worse "
-                       "(more errors, higher latency, less traffic) or better each metric got.")
+               caption="Change is relative to the previous period (over the compared part, see above); the "
+                       "list is ordered by how much worse (more errors, higher latency, less traffic) or "
+                       f"better each metric got.{new}")
 
 st.subheader("Per deployment")
 show_table(per_deployment.sort("error_rate", descending=True), "deployments overview")

@@ -27,7 +27,7 @@ _FILTER = """
 
 _COUNTS = """
     sum(r.requests) AS requests, sum(r.ok) AS ok, sum(r.error) AS error,
-    sum(r.timeout) AS timeout, sum(r.rejected) AS rejected,
+    sum(r.timeout) AS timeout, sum(r.rejected) AS rejected, sum(r.unknown) AS unknown,
     sum(r.input_tokens) AS input_tokens, sum(r.output_tokens) AS output_tokens,
     sum(r.ok_output_tokens) AS ok_output_tokens, sum(r.e2e_ms_sum) AS e2e_ms_sum"""
 
@@ -73,7 +73,7 @@ SELECT
     toDateTime64(toStartOfInterval(r.slot, toIntervalSecond({{step:UInt32}})), 0, 'UTC') AS bucket,
     deployment,
     sum(r.requests) AS requests, sum(r.ok) AS ok, sum(r.error) AS error,
-    sum(r.timeout) AS timeout, sum(r.rejected) AS rejected,
+    sum(r.timeout) AS timeout, sum(r.rejected) AS rejected, sum(r.unknown) AS unknown,
     sum(r.input_tokens) AS input_tokens, sum(r.output_tokens) AS output_tokens
 FROM {N.REQUESTS_5M} AS r
 WHERE {_FILTER}

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
 import numpy as np
 import polars as pl
 
@@ -12,6 +15,17 @@ LATENCY_SUMMARY_FIELDS = ("ttft", "e2e")
 HIST_FIELDS = ("ttft_ms", "e2e_ms")  # the histograms the overview reads
 # Metrics compared between this period and the previous one, and whether higher is worse.
 MOVER_METRICS = {"rps": False, "error_rate": True, "ttft_p99_ms": True, "e2e_p99_ms": True}
+
+
+def error_rate() -> pl.Expr:
+    """1 - ok / requests with a known outcome; null ("not measured") when no request has one.
+
+    Requests of status 'unknown' (arrival-only traces) are neither good nor bad
+    (analytics.store.conventions.STATUSES): counting them as ok would report 0% errors for a
+    trace that never recorded an outcome.
+    """
+    judged = pl.col("requests") - pl.col("unknown")
+    return pl.when(judged > 0).then(1 - pl.col("ok") / judged).otherwise(None)
 
 
 def _percentile_columns(frame: pl.DataFrame) -> dict[str, np.ndarray]:
@@ -28,8 +42,9 @@ def _percentile_columns(frame: pl.DataFrame) -> dict[str, np.ndarray]:
 def summarize(totals: pl.DataFrame, seconds: float) -> pl.DataFrame:
     """Per deployment: requests, req/s, error rate, output tokens/s and TTFT/E2E percentiles.
 
-    Error rate = 1 - ok / requests (every non-ok status is an error for the user); percentiles
-    are estimated from the latency histograms of ok requests (analytics.histogram.quantile).
+    Error rate = 1 - ok / requests with a known outcome (every non-ok status is an error for the
+    user; see error_rate); percentiles are estimated from the latency histograms of ok requests
+    (analytics.histogram.quantile) and are null where no latency was measured.
     """
     if totals.is_empty():
         return pl.DataFrame(schema={"deployment": pl.String, "requests": pl.UInt64})
@@ -38,18 +53,18 @@ def summarize(totals: pl.DataFrame, seconds: float) -> pl.DataFrame:
         "region",
         "requests",
         (pl.col("requests") / seconds).alias("rps"),
-        (1 - pl.col("ok") / pl.col("requests")).alias("error_rate"),
+        error_rate().alias("error_rate"),
         (pl.col("output_tokens") / seconds).alias("output_tps"),
     )
     return base.with_columns(
-        pl.Series(name, values) for name, values in _percentile_columns(totals).items()
+        pl.Series(name, values, nan_to_null=True) for name, values in _percentile_columns(totals).items()
     )
 
 
 def fleet_totals(totals: pl.DataFrame) -> pl.DataFrame:
     """All deployments merged into one row (histograms summed bucket by bucket)."""
     sums = totals.select(
-        pl.sum("requests", "ok", "error", "timeout", "rejected", "input_tokens", "output_tokens")
+        pl.sum("requests", "ok", "error", "timeout", "rejected", "unknown", "input_tokens", "output_tokens")
     )
     hists = {
         f"{f}_hist": [histogram.matrix(totals, f"{f}_hist").sum(axis=0).astype(np.uint64).tolist()]
@@ -58,6 +73,53 @@ def fleet_totals(totals: pl.DataFrame) -> pl.DataFrame:
     return sums.with_columns(deployment=pl.lit("fleet"), region=pl.lit("")).with_columns(
         pl.Series(k, v, dtype=pl.List(pl.UInt64)) for k, v in hists.items()
     )
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """This period against the one of equal length before it, both cut to the offsets where the
+    data covers both (hour h of this period is compared with hour h of the previous one)."""
+
+    current: tuple[datetime, datetime]
+    previous: tuple[datetime, datetime]
+    length: timedelta  # of the whole period
+
+    @property
+    def compared(self) -> timedelta:
+        """How much of each period is compared."""
+        return self.current[1] - self.current[0]
+
+    @property
+    def partial(self) -> bool:
+        """True when the data covers only part of the two periods."""
+        return self.compared < self.length
+
+
+def comparison(start: datetime, end: datetime, data_start: datetime, data_end: datetime) -> Comparison | None:
+    """The comparable parts of [start, end) and the period before it, given the data's span; None
+    when the data covers no common offset (e.g. the previous period holds no data at all).
+
+    Comparing a 28-day period with a previous one holding 7 days of data would report every
+    rate as up ~4x; comparing like offsets of both periods keeps a mover a real change.
+    """
+    length = end - start
+    previous_start = start - length
+    lo = max(timedelta(0), data_start - previous_start)
+    hi = min(length, data_end - start)
+    if hi <= lo:
+        return None
+    return Comparison((start + lo, start + hi), (previous_start + lo, previous_start + hi), length)
+
+
+NEW_AFTER_SHARE = 0.1  # a deployment whose data starts this share of the window late is new
+
+
+def new_in_period(first_seen: pl.DataFrame, window: tuple[datetime, datetime]) -> list[str]:
+    """Deployments whose first data comes more than NEW_AFTER_SHARE of the compared previous window
+    after its start: they have no previous values to move from (a quiet deployment's first
+    request a few minutes late is not new). first_seen has deployment and first_ts."""
+    since = window[0] + (window[1] - window[0]) * NEW_AFTER_SHARE
+    return sorted(first_seen.filter(pl.col("first_ts") > since)["deployment"].to_list())
 
 
 def movers(current: pl.DataFrame, previous: pl.DataFrame, top: int = 8) -> pl.DataFrame:
@@ -100,5 +162,5 @@ def series(slots: pl.DataFrame, step_seconds: int) -> pl.DataFrame:
         "slot",
         "deployment",
         (pl.col("requests") / step_seconds).alias("rps"),
-        (1 - pl.col("ok") / pl.col("requests")).alias("error_rate"),
-    ).with_columns(pl.Series(k, v) for k, v in p99.items())
+        error_rate().alias("error_rate"),
+    ).with_columns(pl.Series(k, v, nan_to_null=True) for k, v in p99.items())
