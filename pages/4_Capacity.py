@@ -29,11 +29,11 @@ st.caption(
 
 with st.expander("Scenario", expanded=True):
     c1, c2, c3, c4 = st.columns(4)
-    weeks = c1.slider("Horizon (weeks)", 1, 12, 2, key="cap_weeks")
+    weeks = c1.slider("Horizon (weeks)", 1, 12, P.DEFAULT_WEEKS, key="cap_weeks")
     growth = c2.number_input("Growth multiplier by the horizon", 0.5, 5.0, 1.0, 0.1, key="cap_growth",
                              help="Demand at the end of the horizon = this x the forecast, ramping linearly from now.")
     headroom = c3.slider("Headroom (%)", 0, 100, 20, 5, key="cap_headroom")
-    interval = c4.slider("Interval width (%)", 50, 95, 80, 5, key="cap_interval")
+    interval = c4.slider("Interval width (%)", 50, 95, round(P.DEFAULT_INTERVAL * 100), 5, key="cap_interval")
     c5, c6, c7 = st.columns([2, 1, 1])
     events_text = c5.text_area("Known events (one per line: name, YYYY-MM-DD, days)", key="cap_events",
                                placeholder="launch, 2026-11-20, 2", height=80,
@@ -56,9 +56,25 @@ if not names or end - start < 7 * 24 * HOUR:
     st.stop()
 scenario = fd.Scenario(start, end, filters.regions, names, metric, method, interval / 100, events, weeks,
                        float(growth), headroom / 100)
-assessment, forecasts, errors = fd.assessment(scenario, slo_file)
+assessment, forecasts, errors, fitting = fd.assessment(scenario, slo_file)
 outlooks = outlook_table(assessment, errors)
 unit = METRICS[metric]
+
+
+@st.fragment(run_every=3)
+def refresh_when_fitted() -> None:
+    """While fits run in the background, check every few seconds and rerun the page when they are in."""
+    if fitting or st.session_state.get("cap_waiting"):
+        if fd.background().busy():
+            st.session_state["cap_waiting"] = True
+            st.caption(f"⏳ Prophet fits are running in the background for {len(fitting) or 'some'} "
+                       "deployment(s); meanwhile they show the seasonal-naive forecast (same hour last week). "
+                       "This page updates itself when the fits are in.")
+        elif st.session_state.pop("cap_waiting", False):
+            st.rerun(scope="app")
+
+
+refresh_when_fitted()
 
 running_out = outlooks.filter(pl.col("capacity_exhausted_at").is_not_null()).sort("capacity_exhausted_at")
 k1, k2, k3 = st.columns(3)
@@ -83,7 +99,7 @@ else:
     fig = charts.forecast_chart(
         fd.actuals(scenario, name), plan, title=f"{name}: hourly demand and {weeks}-week forecast", unit=unit,
         interval_width=interval / 100, capacity=plan["capacity"][0] if plan["capacity"][0] is not None else None,
-        exhausted_at=o.capacity_exhausted_at, baseline=base, method=fd.METHOD_LABELS[method].split(" (")[0],
+        exhausted_at=o.capacity_exhausted_at, baseline=base, method="Seasonal naive (Prophet fit running)" if name in fitting else fd.METHOD_LABELS[method].split(" (")[0],
     )
     st.plotly_chart(fig, key="cap_chart")
     tp = fd.throughputs(start, end, filters.regions, names, metric, slo_file)[name]
@@ -94,7 +110,11 @@ else:
                    f"({tp.hours_met} of {tp.hours_evaluable} evaluable hours met the SLO).")
 
     summary, folds, bt_error = fd.backtest(start, end, filters.regions, name, metric, interval / 100, events, weeks)
-    if summary is None:
+    if summary is None and bt_error is None:
+        st.session_state["cap_waiting"] = True
+        st.info("Backtesting in the background (rolling origin, Prophet vs seasonal naive); the accuracy "
+                "table appears here when it is done.")
+    elif summary is None:
         st.info(f"Backtest not possible: {bt_error}")
     else:
         (st.warning if summary.prophet_worse else st.success)(summary.message)

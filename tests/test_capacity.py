@@ -242,3 +242,16 @@ def test_the_low_traffic_demo_deployment_has_unknown_capacity_with_a_reason(demo
     table = C.outlook_table(assessment)
     assert table.height == len(fleet.FLEET)
     assert table.filter(pl.col("deployment") == fleet.LOW_TRAFFIC)["reason"].item().startswith("too little data")
+
+
+def test_warming_fits_the_capacity_pages_default_scenario_so_a_first_visit_reads_the_cache(store, tmp_path):
+    from analytics.store.queries import data_range
+
+    warmed = P.warm(store, tmp_path, method="seasonal_naive")  # the same scenario as Prophet's, fitted fast
+    assert warmed.computed + warmed.cached == len(fleet.FLEET)
+    first, last, _ = data_range(store)
+    start, end = P.window(first, last)
+    names = deployments_table(store)["deployment"].to_list()
+    page = P.histories(P.hourly_demand(store, start, end), names, P.DEFAULT_METRIC)
+    fn = F.METHODS["seasonal_naive"]
+    assert all(FC.is_cached(n, fn, h, P.default_params(), tmp_path) for n, h in page.items())

@@ -181,3 +181,22 @@ def test_parallel_fits_in_two_processes_match_in_process_fits_and_report_errors(
     assert sorted(parallel.results) == ["s0", "s1", "s2"]
     assert "at least 7 days" in parallel.errors["short"]
     assert all(parallel.results[k].equals(serial.results[k]) for k in parallel.results)
+
+
+def test_a_series_too_short_to_fit_is_remembered_not_refitted_on_every_visit(tmp_path):
+    short = {"short": hourly([1.0] * 24)}
+    params = F.ForecastParams(horizon=timedelta(days=1))
+    first = FC.cached_map(F.seasonal_naive, short, params, cache_dir=tmp_path)
+    again = FC.cached_map(F.seasonal_naive, short, params, cache_dir=tmp_path)
+    assert (first.computed, again.computed, again.cached) == (1, 0, 1)
+    assert again.errors == first.errors and "at least 7 days" in again.errors["short"]
+    assert FC.is_cached("short", F.seasonal_naive, short["short"], params, tmp_path)
+
+
+def test_an_isolated_single_fit_runs_in_a_worker_process_with_the_same_result(tmp_path):
+    """A server thread fits in a subprocess (isolate) even for one series, and gets what an in-process fit gets."""
+    series = {"a": hourly([float(i % 24) for i in range(8 * 24)])}
+    params = F.ForecastParams(horizon=timedelta(days=1))
+    isolated = FC.cached_map(F.seasonal_naive, series, params, cache_dir=None, workers=2, isolate=True)
+    local = FC.cached_map(F.seasonal_naive, series, params, cache_dir=None, workers=1)
+    assert isolated.results["a"].equals(local.results["a"])

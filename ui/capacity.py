@@ -5,13 +5,19 @@ command runs, so the page and the command give the same numbers for the same win
 layers: fits live on disk under .data/forecast-cache (analytics.capacity.cache, keyed by
 deployment, data fingerprint and fit parameters, shared with the command line), and
 st.cache_data keeps this session's results keyed by plain values. Growth, horizon and headroom
-are applied after the fit, so moving those controls never refits. A cold start fits every
-deployment in scope in 2 processes behind a progress bar.
+are applied after the fit, so moving those controls never refits.
+
+Nobody waits for Prophet: `analytics demo` fits the default scenario ahead of the first visit
+(analytics.capacity.pipeline.warm), and fits the disk cache lacks run in one background thread
+per server process (worker subprocesses under it) while the page shows seasonal-naive
+forecasts for those deployments and says so; it reruns itself when the fits are in.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
 import polars as pl
@@ -88,16 +94,38 @@ def _histories(s: Scenario) -> dict[str, pl.DataFrame]:
     return P.histories(demand(s.start, s.end, s.regions), s.names, s.metric)
 
 
-def _fill_cache(s: Scenario, label: str) -> None:
-    """Fit whatever the disk cache lacks, in parallel, behind a progress bar."""
-    fn, histories = F.METHODS[s.method], _histories(s)
-    missing = {n: h for n, h in histories.items() if not FC.is_cached(n, fn, h, s.params(), FC.DEFAULT_CACHE_DIR)}
-    if not missing:
-        return
-    bar = st.progress(0.0, text=f"{label}: {len(missing)} to fit")
-    P.forecasts(s.method, missing, s.params(), FC.DEFAULT_CACHE_DIR,
-                progress=lambda f, m: bar.progress(min(f, 1.0), text=f"{label}: {m}"))
-    bar.empty()
+@dataclass
+class Background:
+    """Fits running behind the page: one thread per server process, jobs keyed by what they fit."""
+
+    pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="fits"))
+    jobs: dict[tuple, Future] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def submit(self, key: tuple, fn, *args) -> None:
+        """Start fn(*args) unless the same job is queued or running."""
+        with self.lock:
+            job = self.jobs.get(key)
+            if job is None or job.done():
+                self.jobs[key] = self.pool.submit(fn, *args)
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Block until every job submitted so far is done (for scripts and tests)."""
+        with self.lock:
+            jobs = list(self.jobs.values())
+        for job in jobs:
+            job.result(timeout)
+
+    def busy(self) -> bool:
+        """True while any job is queued or running."""
+        with self.lock:
+            return any(not job.done() for job in self.jobs.values())
+
+
+@st.cache_resource
+def background() -> Background:
+    """This server process's background fitter (shared by every session)."""
+    return Background()
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False, max_entries=64)
@@ -106,10 +134,20 @@ def _forecasts(s: Scenario) -> tuple[dict, dict]:
     return fits.results, fits.errors
 
 
-def forecasts(s: Scenario) -> tuple[dict, dict]:
-    """Forecast frames and one-line errors per deployment (fits cold deployments first)."""
-    _fill_cache(s, "Fitting forecasts")
-    return _forecasts(s)
+def forecasts(s: Scenario) -> tuple[dict, dict, tuple[str, ...]]:
+    """Forecast frames and one-line errors per deployment, and the deployments whose fits are still
+    running in the background (shown meanwhile with the seasonal-naive forecast, which is instant)."""
+    fn, histories = F.METHODS[s.method], _histories(s)
+    missing = tuple(n for n, h in histories.items()
+                    if not FC.is_cached(n, fn, h, s.params(), FC.DEFAULT_CACHE_DIR))
+    if not missing or s.method == "seasonal_naive":
+        return *_forecasts(s), ()
+    background().submit(("forecasts", s), P.forecasts, s.method, {n: histories[n] for n in missing},
+                        s.params(), FC.DEFAULT_CACHE_DIR, 2, None, True)
+    ready = tuple(n for n in s.names if n not in missing)
+    results, errors = _forecasts(replace(s, names=ready)) if ready else ({}, {})
+    naive, naive_errors = _forecasts(replace(s, names=missing, method="seasonal_naive"))
+    return {**results, **naive}, {**errors, **naive_errors}, missing
 
 
 @st.cache_data(ttl=TTL_S, show_spinner="Measuring SLO-compliant throughput…")
@@ -120,19 +158,31 @@ def throughputs(start: datetime, end: datetime, regions: tuple, names: tuple, me
     return C.measure_all(hours, deployments(), slo_ui.objectives(slo_file), metric, names)
 
 
-def assessment(s: Scenario, slo_file: tuple[str, str]) -> tuple[C.Assessment, dict, dict]:
-    """(capacity assessment, forecasts, forecast errors): the cheap last step is not cached."""
-    results, errors = forecasts(s)
+def assessment(s: Scenario, slo_file: tuple[str, str]) -> tuple[C.Assessment, dict, dict, tuple[str, ...]]:
+    """(capacity assessment, forecasts, forecast errors, deployments still fitting): the cheap
+    last step is not cached."""
+    results, errors, fitting = forecasts(s)
     tps = throughputs(s.start, s.end, s.regions, s.names, s.metric, slo_file)
-    return C.assess(results, tps, deployments(), s.headroom), results, errors
+    return C.assess(results, tps, deployments(), s.headroom), results, errors, fitting
 
 
-@st.cache_data(ttl=TTL_S, show_spinner="Backtesting (rolling origin, Prophet vs seasonal naive)…", max_entries=64)
 def backtest(start: datetime, end: datetime, regions: tuple, name: str, metric: str, interval: float,
              events: tuple, weeks: int) -> tuple[B.BacktestSummary | None, pl.DataFrame | None, str | None]:
-    """Backtest summary, per-point folds and an error message for one deployment."""
+    """Backtest summary, per-point folds and an error message for one deployment; (None, None, None)
+    while the backtest runs in the background (its Prophet folds take seconds)."""
     s = Scenario(start, end, regions, (name,), metric, "prophet", interval, events, weeks, 1.0, 0.0)
+    history = _histories(s)[name]
+    if not FC.is_cached(name, B.backtest_observed, history, P.backtest_params(s.params()), FC.DEFAULT_CACHE_DIR):
+        background().submit(("backtest", s), P.backtests, {name: history}, s.params(), FC.DEFAULT_CACHE_DIR, 1,
+                            None, True)
+        return None, None, None
+    return _backtest(s)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False, max_entries=64)
+def _backtest(s: Scenario) -> tuple[B.BacktestSummary | None, pl.DataFrame | None, str | None]:
     fits = P.backtests(_histories(s), s.params(), FC.DEFAULT_CACHE_DIR, workers=1)
+    name = s.names[0]
     if name in fits.errors:
         return None, None, fits.errors[name]
     folds = fits.results[name]
@@ -142,7 +192,7 @@ def backtest(start: datetime, end: datetime, regions: tuple, name: str, metric: 
 def baseline(s: Scenario, name: str) -> pl.DataFrame | None:
     """The seasonal-naive forecast of one deployment for the overlay."""
     other = Scenario(**{**s.__dict__, "method": "seasonal_naive", "names": (name,)})
-    results, _ = forecasts(other)
+    results, _, _ = forecasts(other)
     return results.get(name)
 
 
@@ -153,5 +203,5 @@ def actuals(s: Scenario, name: str) -> pl.DataFrame:
 
 def clear() -> None:
     """Forget this session's cached results (the disk cache stays)."""
-    for fn in (deployments, demand, slo_ui.objectives, _forecasts, throughputs, backtest):
+    for fn in (deployments, demand, slo_ui.objectives, _forecasts, throughputs, _backtest):
         fn.clear()

@@ -1,7 +1,8 @@
 """Cached, parallel application of a fit function (Prophet forecasts, backtests) to many series.
 
 Cache: every result is a Parquet file named by a SHA-256 of (label, function, data fingerprint,
-fit parameters) under a folder; the app and the command line share ``.data/forecast-cache``
+fit parameters) under a folder, and every per-series error a text file of the same name (a
+series too short to fit stays too short: it is not refitted on every visit); the app and the command line share ``.data/forecast-cache``
 (git-ignored with ``.data/``). Files older than CACHE_MAX_AGE are pruned on each call. For
 ForecastParams, fits are made to MAX_HORIZON without growth, then trimmed and scaled, so
 changing the horizon or the growth multiplier never refits.
@@ -75,7 +76,8 @@ def is_cached(label: str, fn: Callable, history: pl.DataFrame, params, cache_dir
     """True when ``cached_map`` would read this result from the disk cache."""
     if cache_dir is None:
         return False
-    return (cache_dir / f"{cache_key(label, fn, history, fitted_params(params))}.parquet").is_file()
+    stem = cache_dir / cache_key(label, fn, history, fitted_params(params))
+    return stem.with_suffix(".parquet").is_file() or stem.with_suffix(".error").is_file()
 
 
 @dataclass
@@ -96,8 +98,16 @@ def _run(fn, history, params) -> tuple[pl.DataFrame | None, str | None]:
         return None, " ".join(str(exc).split()) or type(exc).__name__
 
 
+def _write_atomically(path: Path, write: Callable[[Path], None]) -> None:
+    """Write through a temporary file and rename, so a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    write(tmp)
+    os.replace(tmp, path)
+
+
 def _prune(cache_dir: Path, now: float) -> None:
-    for path in cache_dir.glob("*.parquet"):
+    for path in [*cache_dir.glob("*.parquet"), *cache_dir.glob("*.error")]:
         try:
             if now - path.stat().st_mtime > CACHE_MAX_AGE.total_seconds():
                 path.unlink()
@@ -167,11 +177,13 @@ def cached_map(
     cache_dir: Path | None = None,
     workers: int = 2,
     progress: Progress | None = None,
+    isolate: bool = False,
 ) -> Fits:
     """Apply ``fn(history, params)`` to every labelled series, from the disk cache when possible.
 
-    Misses run in ``workers`` subprocesses (one miss runs in this process); ``fn`` must be a
-    module-level function. Errors become one-line messages per label, never exceptions. For
+    Misses run in ``workers`` subprocesses (one miss runs in this process unless ``isolate``: a
+    caller on a server thread must not import and run Prophet beside the threads serving pages);
+    ``fn`` must be a module-level function. Errors become one-line messages per label, never exceptions. For
     ForecastParams, horizon and growth are applied after the cache.
     """
     t0 = time.perf_counter()
@@ -180,9 +192,12 @@ def cached_map(
     keys = {label: cache_key(label, fn, h, fit_params) for label, h in histories.items()}
     todo = []
     for label, key in keys.items():
-        path = cache_dir / f"{key}.parquet" if cache_dir else None
-        if path is not None and path.is_file():
-            out.results[label] = pl.read_parquet(path)
+        stem = cache_dir / key if cache_dir else None
+        if stem is not None and stem.with_suffix(".parquet").is_file():
+            out.results[label] = pl.read_parquet(stem.with_suffix(".parquet"))
+            out.cached += 1
+        elif stem is not None and stem.with_suffix(".error").is_file():
+            out.errors[label] = stem.with_suffix(".error").read_text()
             out.cached += 1
         else:
             todo.append(label)
@@ -191,24 +206,23 @@ def cached_map(
     def done(label, frame, error):
         if error is not None:
             out.errors[label] = error
+            if cache_dir is not None:
+                _write_atomically(cache_dir / f"{keys[label]}.error", lambda p: p.write_text(error))
         else:
             out.results[label] = frame
             if cache_dir is not None:
-                cache_dir.mkdir(parents=True, exist_ok=True)
-                tmp = cache_dir / f".{keys[label]}.{os.getpid()}.tmp"
-                frame.write_parquet(tmp)
-                os.replace(tmp, cache_dir / f"{keys[label]}.parquet")
+                _write_atomically(cache_dir / f"{keys[label]}.parquet", frame.write_parquet)
         out.computed += 1
         if progress:
             progress((out.cached + out.computed) / total, f"{label}: done")
 
     if progress and total:
         progress(out.cached / total, f"{out.cached} of {total} from cache")
-    if len(todo) <= 1 or workers <= 1:
+    if not isolate and (len(todo) <= 1 or workers <= 1):
         for label in todo:
             done(label, *_run(fn, histories[label], fit_params))
     else:
-        _parallel(fn, {label: histories[label] for label in todo}, fit_params, workers, done)
+        _parallel(fn, {label: histories[label] for label in todo}, fit_params, max(workers, 1), done)
     if cache_dir is not None and cache_dir.is_dir():
         _prune(cache_dir, time.time())
     if isinstance(params, ForecastParams):

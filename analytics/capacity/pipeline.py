@@ -36,6 +36,11 @@ from analytics.store import queries
 from analytics.store.client import Store
 
 HISTORY = timedelta(days=60)  # at most this much history is fitted
+# The Capacity page's default scenario (what `warm` fits ahead of the first visit).
+DEFAULT_WEEKS = 2
+DEFAULT_INTERVAL = 0.8
+DEFAULT_METRIC = "rps"
+DEFAULT_METHOD = "prophet"
 
 
 def window(data_start: datetime, data_end: datetime, history: timedelta = HISTORY) -> tuple[datetime, datetime]:
@@ -62,20 +67,43 @@ def hourly_histograms(store: Store, start: datetime, end: datetime, names: Seque
 
 
 def forecasts(method: str, series: dict[str, pl.DataFrame], params: F.ForecastParams, cache_dir: Path | None,
-              workers: int = 2, progress: FC.Progress | None = None) -> FC.Fits:
-    """Forecast every series with ``method`` (prophet or seasonal_naive), from the disk cache when possible."""
+              workers: int = 2, progress: FC.Progress | None = None, isolate: bool = False) -> FC.Fits:
+    """Forecast every series with ``method`` (prophet or seasonal_naive), from the disk cache when
+    possible (``isolate``: fit only in worker subprocesses, see analytics.capacity.cache.cached_map)."""
     if method not in F.METHODS:
         raise InputError(f"forecast method must be one of {sorted(F.METHODS)}, got {method!r}")
     return FC.cached_map(F.METHODS[method], series, params, cache_dir=cache_dir, workers=workers,
-                         progress=progress)
+                         progress=progress, isolate=isolate)
+
+
+def backtest_params(params: F.ForecastParams) -> B.BacktestParams:
+    """The backtest template of a forecast's parameters (folds are sized per series later)."""
+    return B.BacktestParams(horizon=params.horizon, forecast=params)
 
 
 def backtests(series: dict[str, pl.DataFrame], params: F.ForecastParams, cache_dir: Path | None,
-              workers: int = 2, progress: FC.Progress | None = None) -> FC.Fits:
+              workers: int = 2, progress: FC.Progress | None = None, isolate: bool = False) -> FC.Fits:
     """Rolling-origin backtest folds per series, sized to each series' observed span."""
-    template = B.BacktestParams(horizon=params.horizon, forecast=params)
-    return FC.cached_map(B.backtest_observed, series, template, cache_dir=cache_dir, workers=workers,
-                         progress=progress)
+    return FC.cached_map(B.backtest_observed, series, backtest_params(params), cache_dir=cache_dir,
+                         workers=workers, progress=progress, isolate=isolate)
+
+
+def default_params(weeks: int = DEFAULT_WEEKS, interval: float = DEFAULT_INTERVAL) -> F.ForecastParams:
+    """Forecast parameters of the page's default scenario (no growth, no events)."""
+    return F.ForecastParams(horizon=timedelta(weeks=weeks), interval_width=interval)
+
+
+def warm(store: Store, cache_dir: Path, workers: int = 2, progress: FC.Progress | None = None,
+         method: str = DEFAULT_METHOD) -> FC.Fits:
+    """Fit the default scenario (every deployment, every region, the whole data window) into the
+    disk cache, so the Capacity page opens on cached fits instead of waiting for Prophet."""
+    span = queries.data_range(store)
+    if span is None:
+        return FC.Fits()
+    start, end = window(span[0], span[1])
+    names = queries.deployments_table(store)["deployment"].to_list()
+    series = histories(hourly_demand(store, start, end), names, DEFAULT_METRIC)
+    return forecasts(method, series, default_params(), cache_dir, workers, progress)
 
 
 @dataclass(frozen=True)
