@@ -58,6 +58,7 @@ def test_a_window_mostly_uncovered_is_partial_history_unless_an_alert_fires():
     short = evaluate(make_slo(), make_scope(np.full(10 * PER_DAY, 100, dtype=np.int64)), T0 + timedelta(days=10))
     assert not short.status.complete_history
     assert V.slo_verdict(short).state == "partial history"
+    assert "covers 33% of the 30d window" in V.slo_verdict(short).why
 
 
 def test_at_risk_thresholds_are_configurable():
@@ -94,9 +95,10 @@ def _outlook(per_gpu=10.0, exhausted=None, headroom=None):
     (_outlook(exhausted=START + timedelta(days=5)), "short soon"),
     (_outlook(headroom=START + timedelta(days=5)), "short soon"),
     (_outlook(per_gpu=None), "no data"),
+    (CapacityOutlook("d", "H100-80GB", 8, 10.0, None, None, None, None), "no data"),
 ], ids=["enough GPUs: ok", "demand over capacity before the next daily peak: short now",
         "demand over capacity in 5 days: short soon", "headroom gone in 5 days: short soon",
-        "throughput unknown: no data"])
+        "throughput unknown: no data", "no forecast hours: no data"])
 def test_each_capacity_state_follows_the_rule_set(outlook, state):
     verdict = V.capacity_verdict(outlook, START)
     assert verdict.state == state, verdict.why

@@ -129,12 +129,14 @@ def _hours(span: timedelta) -> str:
 def slo_verdict(e: Evaluation, thresholds: Thresholds = DEFAULT_THRESHOLDS, covered: float | None = None) -> Verdict:
     """An SLO's state at its evaluation time, by the rules of this module's docstring.
 
-    covered: the share of the window the data covers, in [0, 1]; None derives it from
-    ``status.complete_history`` (1 when complete, else 0).
+    covered: the share of the window the data covers, in [0, 1]; None takes the share of the
+    window the loaded history spans (1 when ``status.complete_history``).
     """
     s = e.status
     if covered is None:
-        covered = 1.0 if s.complete_history else 0.0
+        span = s.at - s.window_start
+        loaded = s.at - max(s.window_start, e.grid.start)
+        covered = 1.0 if s.complete_history or span <= timedelta(0) else max(loaded / span, 0.0)
     if not 0.0 <= covered <= 1.0:
         raise ValueError(f"covered must be a ratio in [0, 1], got {covered}")
     name = e.slo.name
@@ -180,6 +182,8 @@ def capacity_verdict(o: C.CapacityOutlook, forecast_start: datetime) -> Verdict:
 
     if o.per_gpu is None:
         return verdict("no data", f"SLO-compliant throughput unknown: {o.reason or 'not measured'}")
+    if o.gpus_needed_peak is None:
+        return verdict("no data", "no forecast hours to plan on")
     need = f"needs up to {o.gpus_needed_peak:g} GPUs at peak, has {o.gpus_current}"
     if o.capacity_exhausted_at is not None and o.capacity_exhausted_at < forecast_start + SHORT_NOW:
         return verdict("short now", f"expected demand exceeds SLO capacity at {o.capacity_exhausted_at:%Y-%m-%d %H:%M} "
