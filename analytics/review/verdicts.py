@@ -8,9 +8,9 @@ States, worst first (``STATES``):
 - ``short now``: a deployment's expected demand exceeds its SLO-compliant capacity within
   ``SHORT_NOW`` of the forecast start (the next daily peak), or a GPU pool needs more GPUs
   than it has this week.
-- ``short soon``: capacity or headroom runs out later within the forecast horizon.
 - ``at risk``: the budget is not spent, but its remaining share or its time to exhaustion is
   under the thresholds of ``Thresholds`` (per SLO file, see there).
+- ``short soon``: capacity or headroom runs out later within the forecast horizon.
 - ``partial history``: the loaded data covers too little of the window for its budget to judge.
 - ``no data``: nothing was measured (no valid events; capacity throughput unknown).
 - ``ok``: none of the above.
@@ -32,10 +32,12 @@ import polars as pl
 from analytics.capacity import plan as C
 from analytics.slo.evaluation import Evaluation
 
-STATES = ("breached", "paging", "short now", "ticket", "short soon", "at risk", "partial history", "no data", "ok")
+# Worst first. An SLO at risk (budget nearly gone, users already affected) outranks a capacity
+# shortfall that the forecast puts days ahead; demand over capacity now outranks a ticket.
+STATES = ("breached", "paging", "short now", "ticket", "at risk", "short soon", "partial history", "no data", "ok")
 RANK = {state: i for i, state in enumerate(STATES)}
 # What the Overview's attention list shows: firing, at risk or short (issue 10).
-ATTENTION = ("breached", "paging", "short now", "ticket", "short soon", "at risk")
+ATTENTION = ("breached", "paging", "short now", "ticket", "at risk", "short soon")
 
 
 @dataclass(frozen=True)
@@ -56,8 +58,8 @@ STYLE = {
     "paging": Style("Paging", "▲", "#CC79A7"),  # reddish purple
     "short now": Style("Short now", "■", "#D55E00"),
     "ticket": Style("Ticket", "◆", "#E69F00"),  # orange
-    "short soon": Style("Short soon", "◪", "#E69F00"),
     "at risk": Style("At risk", "◐", "#F0E442"),  # yellow
+    "short soon": Style("Short soon", "◪", "#F0E442"),
     "partial history": Style("Partial history", "◌", "#56B4E9"),  # sky blue
     "no data": Style("No data", "○", "#999999"),  # grey
     "ok": Style("OK", "✔", "#009E73"),  # bluish green
@@ -81,9 +83,9 @@ class Thresholds:
     - budget_remaining 25%: a quarter of a 28-day budget is 7 days of spending at burn rate 1,
       one weekly review cycle to act before the budget policy applies at 0 (the SRE Workbook's
       example error budget policy, appendix B, acts when the budget is exhausted).
-    - time_to_exhaustion 3 days: the SRE Workbook's ticket tier (ch. 5, Table 5-8: 10% of the
-      budget in 3 days) treats 3 days as the time a ticket takes to be handled; a budget that
-      runs out sooner at the current 1-hour burn cannot wait for a ticket.
+    - time_to_exhaustion 3 days: the window of the SRE Workbook's slowest alert, the ticket tier
+      (ch. 5, Table 5-8: 10% of the budget in 3 days). A budget that the current 1-hour burn
+      spends within that window is gone before the slowest alert has seen a full window.
     - min_covered 95%: below it, the missing part of the window could change the budget verdict
       by more than the 5% of budget a page tier spends (Table 5-8: 5% in 6 h).
     """
@@ -227,8 +229,8 @@ def pool_verdicts(plans: Mapping[str, pl.DataFrame], deployments: pl.DataFrame, 
                 continue
             first = short.row(0, named=True)
             state = "short now" if first["week"] <= week0 else "short soon"
-            why = (f"week of {first['week']:%Y-%m-%d} needs {first['gpus_needed']:g} GPUs, has "
-                   f"{first['gpus_current']} ({first['short']:g} short)")
+            why = (f"week of {first['week']:%Y-%m-%d} needs {first['gpus_needed']:g} GPUs (forecast upper bound "
+                   f"plus headroom), has {first['gpus_current']}: {first['short']:g} short")
             out.append(Verdict("capacity", name, state, why, "pages/4_Capacity.py", query))
     return out
 
