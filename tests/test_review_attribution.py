@@ -41,10 +41,13 @@ def test_availability_ranks_the_region_holding_the_errors_first_with_counts_besi
     assert top["score"] == pytest.approx(0.95 - 0.25)
     # risk ratio (MacroBase): bad rate in the value over the bad rate elsewhere
     assert top["risk_ratio"] == pytest.approx((95 / 395) / (5 / 905))
+    # two-proportion z: (95/395 - 5/905) / sqrt(p (1 - p) (1/395 + 1/905)), p = 100/1300
+    p = 100 / 1300
+    assert top["z"] == pytest.approx((95 / 395 - 5 / 905) / (p * (1 - p) * (1 / 395 + 1 / 905)) ** 0.5)
     assert ranked.schema == pl.Schema(A.ATTRIBUTION_SCHEMA)
     # a value shared by every event tells nothing: score 0, risk ratio undefined
     shared = ranked.filter(pl.col("dimension") == "model_version").row(0, named=True)
-    assert shared["score"] == pytest.approx(0.0) and shared["risk_ratio"] is None
+    assert shared["score"] == pytest.approx(0.0) and shared["risk_ratio"] is None and shared["z"] is None
 
 
 def test_unknown_outcomes_are_neither_good_nor_bad():
@@ -80,3 +83,19 @@ def test_affected_deployments_burned_faster_than_the_slo_allows():
     assert A.affected(judged, target=0.9999) == ["a", "b"]
     # a thin scope-wide burn names the deployment with the most bad events
     assert A.affected(judged, target=0.9) == ["a"]
+
+
+def test_a_handful_of_bad_events_scores_but_its_z_says_it_may_be_chance():
+    frame = _breakdown([("a", "r", "v1", 296, 6, 0, (0, 0)), ("a", "r", "v2", 175, 1, 0, (0, 0))])
+    top = A.attribute(A.judge(frame, Sli("availability"))).row(0, named=True)
+    assert top["value"] == "v1" and top["score"] > 0.2 and abs(top["z"]) < 2
+
+
+def test_rankings_over_different_dimensions_combine_into_one():
+    a = A.attribute(A.judge(_breakdown([("a", "r", "v1", 90, 10, 0, (0, 0)), ("b", "r", "v2", 100, 0, 0, (0, 0))]),
+                            Sli("availability")))
+    raw = pl.DataFrame({"replica": ["a/r0", "a/r1"], "input_band": ["0-255", "0-255"], "good": [45.0, 145.0],
+                        "bad": [9.0, 1.0]})
+    both = A.combine(a, A.attribute(raw, A.RAW_DIMENSIONS))
+    assert set(both["dimension"]) == {"deployment", "region", "gpu_type", "model_version", "replica", "input_band"}
+    assert both["score"].to_list() == sorted(both["score"].to_list(), reverse=True)

@@ -79,3 +79,12 @@ def test_the_region_outage_is_attributed_to_its_region(review):
 def test_a_bad_week_is_one_clear_error(text):
     with pytest.raises(InputError, match="ISO week such as 2026-W43"):
         P.iso_week(text)
+
+
+def test_replica_and_input_band_counts_from_raw_requests_agree_with_the_rollup(review):
+    incident = _overlapping(review, OUTAGE)["incident"][0]
+    ranked = review.attribution.filter(pl.col("incident") == incident)
+    totals = ranked.group_by("dimension").agg(pl.col("bad").sum(), pl.col("good").sum()).sort("dimension")
+    assert set(totals["dimension"]) == {"deployment", "region", "gpu_type", "model_version", "replica", "input_band"}
+    # availability is exact on both paths, so every dimension partitions the same events
+    assert totals["bad"].n_unique() == 1 and totals["good"].n_unique() == 1, totals

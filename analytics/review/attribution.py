@@ -16,7 +16,11 @@ the good ones, in [-1, 1]. It compares the same two distributions as Adtributor'
 log, so it reads as percentage points. Being a difference of shares, it weighs support: a value
 with 3 requests cannot top the list with an extreme ratio. The risk ratio of MacroBase (Bailis
 et al., SIGMOD'17), (bad_v / valid_v) / (bad_rest / valid_rest), is shown beside it with the
-counts, so a reader can judge both.
+counts, so a reader can judge both, and so is the two-proportion z statistic of the bad rate in
+v against the rest (pooled standard error; e.g. Agresti, "Categorical Data Analysis", 3rd ed.,
+sec. 3.1.3 / 1.4): |z| >= 3 says the difference is unlikely to be chance. Counts are in requests
+(weighted): with sampled logs the number of logged rows is smaller, and z overstates the
+evidence by the square root of the weight.
 """
 
 from __future__ import annotations
@@ -28,10 +32,12 @@ from analytics.slo.sli import inputs_from_rows, sli_counts
 from analytics.slo.spec import Sli
 from analytics.store.conventions import KNOWN_STATUSES
 
-DIMENSIONS = ("deployment", "region", "gpu_type", "model_version")
+DIMENSIONS = ("deployment", "region", "gpu_type", "model_version")  # rollup keys
+RAW_DIMENSIONS = ("replica", "input_band")  # from the raw requests (analytics.store.review.raw_breakdown)
 ATTRIBUTION_SCHEMA = {
     "dimension": pl.String, "value": pl.String, "bad": pl.Float64, "good": pl.Float64,
     "bad_share": pl.Float64, "good_share": pl.Float64, "score": pl.Float64, "risk_ratio": pl.Float64,
+    "z": pl.Float64,
 }
 
 
@@ -57,8 +63,9 @@ def attribute(judged: pl.DataFrame, dimensions: tuple[str, ...] = DIMENSIONS) ->
     """Every dimension value ranked by score (most over-represented among bad events first).
 
     Columns: dimension, value, bad, good (events), bad_share, good_share, score (bad_share -
-    good_share) and risk_ratio (null when undefined: no bad events outside the value, or none
-    valid in it). Empty when the window holds no bad events.
+    good_share), risk_ratio (null when undefined: no bad events outside the value, or none
+    valid in it) and z (null without events outside the value). Empty when the window holds no
+    bad events.
     """
     total_bad, total_good = float(judged["bad"].sum() or 0.0), float(judged["good"].sum() or 0.0)
     if judged.is_empty() or total_bad <= 0:
@@ -69,15 +76,28 @@ def attribute(judged: pl.DataFrame, dimensions: tuple[str, ...] = DIMENSIONS) ->
         parts.append(per.select(pl.lit(dim).alias("dimension"), pl.col(dim).cast(pl.String).alias("value"), "bad", "good"))
     frame = pl.concat(parts)
     rest_bad, rest_valid = total_bad - pl.col("bad"), total_bad + total_good - pl.col("bad") - pl.col("good")
-    rate, rest_rate = pl.col("bad") / (pl.col("bad") + pl.col("good")), rest_bad / rest_valid
+    valid = pl.col("bad") + pl.col("good")
+    rate, rest_rate = pl.col("bad") / valid, rest_bad / rest_valid
+    pooled = total_bad / (total_bad + total_good)
+    se = (pooled * (1.0 - pooled) * (1.0 / valid + 1.0 / rest_valid)).sqrt()
     return (frame.with_columns(
         (pl.col("bad") / total_bad).alias("bad_share"),
         (pl.col("good") / total_good if total_good > 0 else pl.lit(0.0)).alias("good_share"),
         pl.when((pl.col("bad") + pl.col("good") > 0) & (rest_valid > 0) & (rest_bad > 0))
         .then(rate / rest_rate).otherwise(None).alias("risk_ratio"),
+        pl.when((valid > 0) & (rest_valid > 0) & (se > 0)).then((rate - rest_rate) / se).otherwise(None).alias("z"),
     ).with_columns((pl.col("bad_share") - pl.col("good_share")).alias("score"))
-        .select(list(ATTRIBUTION_SCHEMA)).cast(ATTRIBUTION_SCHEMA)
-        .sort(["score", "bad", "dimension", "value"], descending=[True, True, False, False]))
+        .select(list(ATTRIBUTION_SCHEMA)).cast(ATTRIBUTION_SCHEMA).pipe(_ranked))
+
+
+def _ranked(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.sort(["score", "bad", "dimension", "value"], descending=[True, True, False, False])
+
+
+def combine(*ranked: pl.DataFrame) -> pl.DataFrame:
+    """Attributions of the same window over different dimensions (e.g. rollup keys and the raw
+    replica and input band) as one ranking."""
+    return _ranked(pl.concat([pl.DataFrame(schema=ATTRIBUTION_SCHEMA), *ranked]))
 
 
 def affected(judged: pl.DataFrame, target: float) -> list[str]:

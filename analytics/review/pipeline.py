@@ -72,6 +72,18 @@ def judged_breakdown(store: Store, slo: Slo, scope: tuple[tuple, tuple], start: 
     return A.judge(frame, slo.sli)
 
 
+def raw_judged(store: Store, slo: Slo, scope: tuple[tuple, tuple], start: datetime, end: datetime) -> pl.DataFrame:
+    """Good and bad events per (deployment/replica, input band) within an SLO's scope, exact from
+    the raw requests (replica and prompt length are not rollup keys)."""
+    deployments, regions = scope
+    if not deployments:
+        return pl.DataFrame(schema={"replica": pl.String, "input_band": pl.String, "good": pl.Float64,
+                                    "bad": pl.Float64})
+    sli = slo.sli
+    return Q.raw_breakdown(store, start, end, deployments, regions, sli.kind, sli.field, sli.threshold_ms,
+                           sli.ttft_ms, sli.tpot_ms)
+
+
 @dataclass(frozen=True)
 class Incidents:
     """A period's incidents and the SLO alert spans they group (spans carry ``incident``)."""
@@ -102,13 +114,17 @@ def attribute_incidents(store: Store, incidents: pl.DataFrame, evaluations: Sequ
                         scope: dict[str, tuple[tuple, tuple]], at: datetime) -> pl.DataFrame:
     """Per incident, dimension values ranked by over-representation among the bad events of its
     lead SLO (widest scope) over the incident's window: ``incident``, ``rank`` and
-    analytics.review.attribution.ATTRIBUTION_SCHEMA's columns."""
+    analytics.review.attribution.ATTRIBUTION_SCHEMA's columns. The rollup keys come from
+    requests_5m; replica and input band from one GROUP BY over the scope's raw requests in the
+    window (ClickHouse returns a few dozen rows, never the requests)."""
     by_name = {e.slo.name: e for e in evaluations}
     parts = []
     for row in incidents.iter_rows(named=True):
         slo = by_name[row["lead_slo"]].slo
-        judged = judged_breakdown(store, slo, scope[slo.name], row["start"], row["end"] or at)
-        ranked = A.attribute(judged)
+        window = (row["start"], row["end"] or at)
+        judged = judged_breakdown(store, slo, scope[slo.name], *window)
+        ranked = A.combine(A.attribute(judged), A.attribute(raw_judged(store, slo, scope[slo.name], *window),
+                                                            A.RAW_DIMENSIONS))
         parts.append(ranked.with_columns(pl.lit(row["incident"], pl.Int64).alias("incident"),
                                          pl.int_range(1, ranked.height + 1, dtype=pl.Int64).alias("rank")))
     schema = {"incident": pl.Int64, "rank": pl.Int64} | A.ATTRIBUTION_SCHEMA

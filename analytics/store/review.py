@@ -85,3 +85,52 @@ def values_by_slot(store: Store, start: datetime, end: datetime, deployments=())
 def gpus_by_hour(store: Store, start: datetime, end: datetime, deployments=()) -> pl.DataFrame:
     """Per (deployment, hour) in [start, end): distinct (node, gpu) pairs reporting DCGM samples."""
     return as_utc(store.query(GPUS_SQL, _params(start, end, deployments)), "hour")
+
+
+# Input-token bands (powers of 4 from 256 tokens): prompt length drives prefill time, so a
+# regression confined to long prompts shows as one band.
+INPUT_BANDS = (256, 1024, 4096, 16384)
+_BAND = "multiIf(" + ", ".join(
+    f"r.input_tokens < {hi}, '{lo}-{hi - 1}'" for lo, hi in zip((0, *INPUT_BANDS), INPUT_BANDS, strict=False)
+) + f", '{INPUT_BANDS[-1]}+')"
+_OUTCOMES = {
+    # good and valid per SLI kind; 'unknown' outcomes are never valid (conventions.STATUSES)
+    "availability": ("r.status = 'ok'", f"r.status IN {tuple(N.KNOWN_STATUSES)!r}"),
+    "latency": ("r.status = 'ok' AND r.{field} <= {{threshold_ms:Float64}}",
+                "r.status = 'ok' AND isNotNull(r.{field})"),
+    "goodput": ("r.status = 'ok' AND r.ttft_ms <= {{ttft_ms:Float64}} AND r.tpot_ms <= {{tpot_ms:Float64}}",
+                "r.status = 'ok' AND isNotNull(r.ttft_ms) AND isNotNull(r.tpot_ms)"),
+}
+
+
+@functools.cache
+def raw_breakdown_sql(kind: str, field: str | None = None) -> str:
+    """Good and bad requests per (deployment/replica, input-token band) under an SLI kind."""
+    if kind not in _OUTCOMES:
+        raise ValueError(f"unknown SLI kind {kind!r}")
+    if kind == "latency" and field not in N.LATENCY_FIELDS:
+        raise ValueError(f"unknown latency field {field!r}")
+    good, valid = (c.format(field=field) for c in _OUTCOMES[kind])
+    return f"""
+SELECT concat(r.deployment, '/', r.replica) AS replica, {_BAND} AS input_band,
+    toFloat64(sumIf(r.weight, {good})) AS good,
+    toFloat64(sumIf(r.weight, ({valid}) AND NOT ({good}))) AS bad
+FROM {N.REQUESTS} AS r
+WHERE r.ts >= {{start:DateTime64(3, 'UTC')}} AND r.ts < {{end:DateTime64(3, 'UTC')}}
+    AND has({{deployments:Array(String)}}, r.deployment)
+    AND (empty({{regions:Array(String)}}) OR has({{regions:Array(String)}}, r.region))
+GROUP BY replica, input_band
+ORDER BY replica, input_band
+"""
+
+
+def raw_breakdown(store: Store, start: datetime, end: datetime, deployments, regions, kind: str,
+                  field: str | None = None, threshold_ms: float | None = None, ttft_ms: float | None = None,
+                  tpot_ms: float | None = None) -> pl.DataFrame:
+    """Per (deployment/replica, input-token band) in [start, end): good and bad requests under an SLI,
+    exact at any threshold. Replica and prompt length are not rollup keys, so this groups the raw
+    requests of the scope and window in ClickHouse (empty where raw rows have expired)."""
+    params = _params(start, end, deployments, regions)
+    params |= {k: v for k, v in (("threshold_ms", threshold_ms), ("ttft_ms", ttft_ms), ("tpot_ms", tpot_ms))
+               if v is not None}
+    return store.query(raw_breakdown_sql(kind, field), params)
