@@ -20,9 +20,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 ANALYTICS = ROOT / "analytics"
-DOMAINS = ("slo", "gpu", "capacity", "traffic", "charts")  # math on frames
+DOMAINS = ("slo", "gpu", "capacity", "traffic", "charts", "review")  # math on frames
 SQL_MODULES = ("analytics.store.client", "analytics.store.queries", "analytics.store.slo", "analytics.store.gpu",
-               "analytics.store.capacity", "analytics.store.schema")
+               "analytics.store.capacity", "analytics.store.schema", "analytics.store.review")
 SHARED = ("analytics.errors", "analytics.times", "analytics.histogram")
 
 
@@ -169,8 +169,12 @@ def test_pages_hold_only_numbered_page_scripts():
         assert path.suffix == ".py" and path.name.split("_")[0].isdigit(), path.name
 
 
+PACKAGES = {"store", "ingest", "slo", "gpu", "capacity", "traffic", "charts", "cli", "review"}
+
+
 def test_analytics_is_one_package_per_domain_plus_three_shared_modules():
     entries = {p.name for p in ANALYTICS.iterdir() if p.name not in ("__pycache__", "__init__.py", "__main__.py")}
     shared = {"errors.py", "times.py", "histogram.py"}
-    assert shared <= entries and all((ANALYTICS / e).is_dir() for e in entries - shared), sorted(entries)
-    assert len(entries) <= 11, sorted(entries)
+    assert entries == PACKAGES | shared, sorted(entries ^ (PACKAGES | shared))
+    assert all((ANALYTICS / e).is_dir() for e in PACKAGES), sorted(entries)
+    assert len(entries) == 12, sorted(entries)

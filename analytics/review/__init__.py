@@ -1,0 +1,1 @@
+"""The weekly reliability review: verdicts and the attention list, incidents, attribution, deploy markers."""

@@ -1,0 +1,136 @@
+"""SQL of the weekly review: breakdowns of an incident window by the rollup keys, the values of
+model_version and gpu_type per deployment and slot, and GPUs reporting per deployment and hour.
+
+All of them read the rollups (requests_5m, gpu_metrics_1h), never raw rows; user values are bound
+parameters.
+"""
+
+from __future__ import annotations
+
+import functools
+from datetime import datetime
+
+import polars as pl
+
+from analytics.store import conventions as N
+from analytics.store.client import Store
+from analytics.store.conventions import hist_column
+from analytics.store.schema import HIST_MERGE
+from analytics.times import as_utc
+
+BREAKDOWN_KEYS = ("deployment", "region", "gpu_type", "model_version")
+CHANGE_KEYS = ("model_version", "gpu_type")  # rollup keys whose changes are deploy markers
+
+_WINDOW = """
+    r.slot >= {start:DateTime64(0, 'UTC')} AND r.slot < {end:DateTime64(0, 'UTC')}
+    AND (empty({deployments:Array(String)}) OR has({deployments:Array(String)}, r.deployment))
+    AND (empty({regions:Array(String)}) OR has({regions:Array(String)}, r.region))"""
+
+
+@functools.cache
+def breakdown_sql(fields: tuple[str, ...]) -> str:
+    """Counts by status and merged histograms of ``fields`` per combination of BREAKDOWN_KEYS."""
+    unknown = set(fields) - set(N.LATENCY_FIELDS)
+    if unknown:
+        raise ValueError(f"unknown latency fields {sorted(unknown)}")
+    statuses = "".join(f", sum(r.{s}) AS {s}" for s in N.STATUSES)
+    hists = "".join(f",\n    {HIST_MERGE}(r.{hist_column(f)}) AS {hist_column(f)}" for f in fields)
+    keys = ", ".join(f"r.{k} AS {k}" for k in BREAKDOWN_KEYS)
+    return f"""
+SELECT {keys}, sum(r.requests) AS requests{statuses}{hists}
+FROM {N.REQUESTS_5M} AS r
+WHERE {_WINDOW}
+GROUP BY {", ".join(BREAKDOWN_KEYS)}
+ORDER BY {", ".join(BREAKDOWN_KEYS)}
+"""
+
+
+VALUES_SQL = f"""
+SELECT r.deployment AS deployment, r.slot AS slot, {", ".join(f"r.{k} AS {k}" for k in CHANGE_KEYS)},
+    sum(r.requests) AS requests
+FROM {N.REQUESTS_5M} AS r
+WHERE {_WINDOW}
+GROUP BY deployment, slot, {", ".join(CHANGE_KEYS)}
+ORDER BY deployment, slot
+"""
+
+GPUS_SQL = f"""
+SELECT g.deployment AS deployment, g.hour AS hour, uniqExact(g.node, g.gpu) AS gpus
+FROM {N.GPU_1H} AS g
+WHERE g.hour >= {{start:DateTime64(0, 'UTC')}} AND g.hour < {{end:DateTime64(0, 'UTC')}}
+    AND (empty({{deployments:Array(String)}}) OR has({{deployments:Array(String)}}, g.deployment))
+GROUP BY deployment, hour
+ORDER BY deployment, hour
+"""
+
+
+def _params(start: datetime, end: datetime, deployments=(), regions=()) -> dict:
+    return {"start": start, "end": end, "deployments": list(deployments), "regions": list(regions)}
+
+
+def breakdown(store: Store, start: datetime, end: datetime, deployments=(), regions=(),
+              fields: tuple[str, ...] = ()) -> pl.DataFrame:
+    """Per (deployment, region, gpu_type, model_version) in [start, end): requests, a count per
+    status and the merged histograms of ``fields`` (empty filters mean all)."""
+    fields = tuple(f for f in N.LATENCY_FIELDS if f in fields)
+    return store.query(breakdown_sql(fields), _params(start, end, deployments, regions))
+
+
+def values_by_slot(store: Store, start: datetime, end: datetime, deployments=()) -> pl.DataFrame:
+    """Per (deployment, slot, model_version, gpu_type) in [start, end): requests (what served
+    each deployment in each 5-minute slot)."""
+    return as_utc(store.query(VALUES_SQL, _params(start, end, deployments)), "slot")
+
+
+def gpus_by_hour(store: Store, start: datetime, end: datetime, deployments=()) -> pl.DataFrame:
+    """Per (deployment, hour) in [start, end): distinct (node, gpu) pairs reporting DCGM samples."""
+    return as_utc(store.query(GPUS_SQL, _params(start, end, deployments)), "hour")
+
+
+# Input-token bands (powers of 4 from 256 tokens): prompt length drives prefill time, so a
+# regression confined to long prompts shows as one band.
+INPUT_BANDS = (256, 1024, 4096, 16384)
+_BAND = "multiIf(" + ", ".join(
+    f"r.input_tokens < {hi}, '{lo}-{hi - 1}'" for lo, hi in zip((0, *INPUT_BANDS), INPUT_BANDS, strict=False)
+) + f", '{INPUT_BANDS[-1]}+')"
+_OUTCOMES = {
+    # good and valid per SLI kind; 'unknown' outcomes are never valid (conventions.STATUSES)
+    "availability": ("r.status = 'ok'", f"r.status IN {tuple(N.KNOWN_STATUSES)!r}"),
+    "latency": ("r.status = 'ok' AND r.{field} <= {{threshold_ms:Float64}}",
+                "r.status = 'ok' AND isNotNull(r.{field})"),
+    "goodput": ("r.status = 'ok' AND r.ttft_ms <= {{ttft_ms:Float64}} AND r.tpot_ms <= {{tpot_ms:Float64}}",
+                "r.status = 'ok' AND isNotNull(r.ttft_ms) AND isNotNull(r.tpot_ms)"),
+}
+
+
+@functools.cache
+def raw_breakdown_sql(kind: str, field: str | None = None) -> str:
+    """Good and bad requests per (deployment/replica, input-token band) under an SLI kind."""
+    if kind not in _OUTCOMES:
+        raise ValueError(f"unknown SLI kind {kind!r}")
+    if kind == "latency" and field not in N.LATENCY_FIELDS:
+        raise ValueError(f"unknown latency field {field!r}")
+    good, valid = (c.format(field=field) for c in _OUTCOMES[kind])
+    return f"""
+SELECT concat(r.deployment, '/', r.replica) AS replica, {_BAND} AS input_band,
+    toFloat64(sumIf(r.weight, {good})) AS good,
+    toFloat64(sumIf(r.weight, ({valid}) AND NOT ({good}))) AS bad
+FROM {N.REQUESTS} AS r
+WHERE r.ts >= {{start:DateTime64(3, 'UTC')}} AND r.ts < {{end:DateTime64(3, 'UTC')}}
+    AND has({{deployments:Array(String)}}, r.deployment)
+    AND (empty({{regions:Array(String)}}) OR has({{regions:Array(String)}}, r.region))
+GROUP BY replica, input_band
+ORDER BY replica, input_band
+"""
+
+
+def raw_breakdown(store: Store, start: datetime, end: datetime, deployments, regions, kind: str,
+                  field: str | None = None, threshold_ms: float | None = None, ttft_ms: float | None = None,
+                  tpot_ms: float | None = None) -> pl.DataFrame:
+    """Per (deployment/replica, input-token band) in [start, end): good and bad requests under an SLI,
+    exact at any threshold. Replica and prompt length are not rollup keys, so this groups the raw
+    requests of the scope and window in ClickHouse (empty where raw rows have expired)."""
+    params = _params(start, end, deployments, regions)
+    params |= {k: v for k, v in (("threshold_ms", threshold_ms), ("ttft_ms", ttft_ms), ("tpot_ms", tpot_ms))
+               if v is not None}
+    return store.query(raw_breakdown_sql(kind, field), params)
