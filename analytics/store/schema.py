@@ -1,5 +1,10 @@
 """Versioned, idempotent DDL: raw tables, rollup tables and the materialized views feeding them.
 
+Opening a store creates what is missing, migrates a store of an older version (new columns,
+views whose SELECT changed) and rolls back loads a killed process left unfinished
+(analytics.store.journal). Each rollup's SELECT is written once, in ROLLUPS: its view runs it
+on every insert, and a rollback reruns it, restricted, to rebuild the rows a load touched.
+
 Rollup layout, measured on this 2-core machine (see `python -m analytics bench` and the
 foundation issue note):
 - requests_5m: one row per (deployment, 5-minute slot, region, model, model_version, gpu_type),
@@ -165,7 +170,6 @@ def _tables_ddl() -> list[str]:
 
 
 TABLES_DDL = _tables_ddl()
-DDL = [*TABLES_DDL, *(r.view_ddl() for r in ROLLUPS.values())]
 
 
 def _add_missing_columns(store: Store) -> None:
