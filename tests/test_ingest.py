@@ -12,6 +12,7 @@ import pytest
 
 from analytics.errors import InputError
 from analytics.ingest import files as ingest
+from analytics.ingest.load import load_files
 from analytics.store import conventions as N
 from tests.conftest import shared_data
 
@@ -88,7 +89,7 @@ def test_one_bad_file_among_good_ones_loads_nothing(store, tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("ts,deployment,status,e2e_ms\n2024-01-01 00:00:00,test-atomic,ok,-5\n")
     with pytest.raises(InputError):
-        ingest.load_files(store, [good, bad], "requests")
+        load_files(store, [good, bad], "requests")
     assert _count(store, "test-atomic") == 0
 
 
@@ -100,7 +101,7 @@ def test_our_schema_round_trips_through_parquet(store, tmp_path):
     })
     path = tmp_path / "requests.parquet"
     frame.write_parquet(path)
-    ingest.load_files(store, [path])
+    load_files(store, [path])
     assert _count(store, "test-parquet") == 2
 
 
@@ -144,7 +145,7 @@ def test_a_sampled_row_counts_as_the_requests_it_stands_for(store, tmp_path):
                     "2024-02-01 00:00:00,test-sampled,ok,120,900,10,100\n"
                     "2024-02-01 00:01:00,test-sampled,error,,,0,100\n"
                     "2024-02-01 00:02:00,test-sampled,ok,130,950,20,1\n")
-    ingest.load_files(store, [path])
+    load_files(store, [path])
     row = request_totals(store, datetime(2024, 2, 1, tzinfo=UTC), datetime(2024, 2, 2, tzinfo=UTC),
                          ["test-sampled"]).row(0, named=True)
     assert (row["requests"], row["ok"], row["error"], row["output_tokens"]) == (201, 101, 100, 1020)

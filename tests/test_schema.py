@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 import polars as pl
+import pytest
 
+from analytics.ingest.load import loading
 from analytics.store import conventions as N
-from analytics.store.schema import HIST_MERGE, SCHEMA_VERSION, ensure_schema
+from analytics.store import journal
+from analytics.store.journal import LOAD_ID
+from analytics.store.schema import HIST_MERGE, ROLLUPS, SCHEMA_VERSION, ensure_schema
 
 
 def test_creating_the_schema_twice_changes_nothing(store):
@@ -86,3 +94,81 @@ def test_dcgm_blank_sentinels_never_reach_a_mean(store):
     got = store.query(f"SELECT sum(sm_active_sum) / sum(sm_active_n) AS mean FROM {N.GPU_1H} "
                       "WHERE deployment = 'test-sentinel'")
     assert got["mean"][0] == 0.5
+
+
+MIGRATION_SCRIPT = """
+import json, sys
+from datetime import UTC, datetime
+import polars as pl
+from analytics.ingest.load import load_frames
+from analytics.store.client import Store
+from analytics.store.schema import open_store
+
+dsn, ddl = sys.argv[1], open(sys.argv[2]).read()
+old = Store(dsn)
+for statement in ddl.split(';'):
+    if statement.strip():
+        old.command(statement)
+old.command("INSERT INTO schema_version (version) VALUES (1)")
+old.command("INSERT INTO requests (ts, deployment, status, e2e_ms, weight) VALUES "
+            "('2024-01-01 00:00:01', 'old', 'ok', 100, 10), ('2024-01-01 00:00:02', 'old', 'error', NULL, 10)")
+old.close()
+store = open_store(dsn)
+frame = pl.DataFrame({"ts": [datetime(2024, 1, 1, 0, 1, tzinfo=UTC)], "deployment": ["old"], "status": ["unknown"],
+                      "weight": [5]}).with_columns(pl.col("weight").cast(pl.UInt32))
+load_frames(store, "requests", [frame], "new")
+print(json.dumps({
+    "version": store.scalar("SELECT max(version) FROM schema_version"),
+    "rollup": store.query("SELECT sum(requests) r, sum(ok) ok, sum(error) e, sum(unknown) u FROM requests_5m").row(0),
+    "load_ids": store.query("SELECT load_id != '' FROM requests ORDER BY ts")[:, 0].to_list(),
+    "gpu_load_id": store.scalar("SELECT count() FROM system.columns WHERE table = 'gpu_metrics' AND name = 'load_id'"),
+}))
+"""
+
+
+def test_a_store_made_by_schema_v1_is_migrated_and_keeps_its_rollups(tmp_path):
+    root = Path(__file__).resolve().parent.parent
+    result = subprocess.run([sys.executable, "-c", MIGRATION_SCRIPT, f"chdb://{tmp_path / 'v1'}",
+                             str(root / "tests" / "data" / "schema_v1.sql")],
+                            capture_output=True, text=True, timeout=120, cwd=root)
+    assert result.returncode == 0, result.stderr
+    got = json.loads(result.stdout)
+    assert got["version"] == SCHEMA_VERSION
+    # The v1 rows stay rolled up; the new 'unknown' row lands in the new column, through the new view.
+    assert got["rollup"] == [25, 10, 10, 5]
+    assert got["load_ids"] == [False, False, True]
+    assert got["gpu_load_id"] == 1
+
+
+def _deployment_rollup(store, deployment: str) -> tuple:
+    return store.query(
+        f"SELECT sum(requests), sum(ok), sum(error), sum(output_tokens), {HIST_MERGE}(ttft_hist) "
+        f"FROM {N.REQUESTS_5M} WHERE deployment = {{d:String}}", {"d": deployment}).row(0)
+
+
+def test_a_load_cut_short_while_publishing_is_undone_and_undoing_it_twice_changes_nothing(store, monkeypatch):
+    deployment = "chat-llama3-8b-use"  # a demo deployment: its rollup rows must be rebuilt exactly
+    before = _deployment_rollup(store, deployment), store.scalar(f"SELECT count() FROM {N.REQUESTS}")
+    frame = store.query(f"SELECT * EXCEPT {LOAD_ID} FROM {N.REQUESTS} WHERE deployment = {{d:String}} LIMIT 5000",
+                        {"d": deployment})
+    real_write = journal._write
+    published = []
+
+    def dies_before_done(store_, load_id, table, state, **fields):
+        if state == journal.DONE:  # every row reached raw and rollup; die as a kill would
+            published.append(store.scalar(f"SELECT count() FROM {N.REQUESTS} WHERE {LOAD_ID} = {{id:String}}",
+                                          {"id": load_id}))
+            raise KeyboardInterrupt
+        real_write(store_, load_id, table, state, **fields)
+
+    monkeypatch.setattr(journal, "_write", dies_before_done)
+    with pytest.raises(KeyboardInterrupt):
+        with loading(store, ["cut short"]) as load:
+            load.add(N.REQUESTS, frame)
+            load_id = load.load_id
+    assert published == [frame.height]
+    assert store.scalar(f"SELECT count() FROM {N.REQUESTS} WHERE {LOAD_ID} = {{id:String}}", {"id": load_id}) == 0
+    assert (_deployment_rollup(store, deployment), store.scalar(f"SELECT count() FROM {N.REQUESTS}")) == before
+    monkeypatch.undo()
+    journal.rollback(store, load_id, ROLLUPS)  # a second recovery, as after a kill during the first
+    assert (_deployment_rollup(store, deployment), store.scalar(f"SELECT count() FROM {N.REQUESTS}")) == before

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from analytics.ingest import files as ingest
+from analytics.ingest.load import load_files
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,6 +21,6 @@ def run(args, store) -> int:
     from analytics.times import parse_time
 
     start = parse_time(args.start) if args.start else None
-    for item in ingest.load_files(store, args.files, args.format, args.deployment, start):
-        print(f"ingest: {item.path}: {item.frame.height:,} rows into {item.table}")
+    for item in load_files(store, args.files, args.format, args.deployment, start):
+        print(f"ingest: {item.path}: {item.rows:,} rows into {item.table}")
     return 0

@@ -28,7 +28,6 @@ import polars as pl
 
 from analytics.errors import InputError
 from analytics.store import conventions as N
-from analytics.store.client import Store
 
 FORMATS = ("requests", "azure-llm", "mooncake", "llmperf", "dcgm")
 LLMPERF_CONCURRENCY = 5  # LLMPerf leaderboard runs: 5 concurrent clients (its README)
@@ -332,11 +331,3 @@ def guess_format(path: Path) -> str:
     suffix = path.suffix.lower()
     return {".jsonl": "mooncake", ".json": "llmperf"}.get(suffix, "requests")
 
-
-def load_files(store: Store, paths: list[Path], fmt: str | None = None,
-               deployment: str | None = None, start: datetime | None = None) -> list[Staged]:
-    """Validate every file, then insert them all; any invalid file means nothing is written."""
-    staged = [stage_file(Path(p), fmt, deployment, start) for p in paths]
-    for item in staged:
-        store.insert(item.table, item.frame)
-    return staged

@@ -1,5 +1,10 @@
 """Versioned, idempotent DDL: raw tables, rollup tables and the materialized views feeding them.
 
+Opening a store creates what is missing, migrates a store of an older version (new columns,
+views whose SELECT changed) and rolls back loads a killed process left unfinished
+(analytics.store.journal). Each rollup's SELECT is written once, in ROLLUPS: its view runs it
+on every insert, and a rollback reruns it, restricted, to rebuild the rows a load touched.
+
 Rollup layout, measured on this 2-core machine (see `python -m analytics bench` and the
 foundation issue note):
 - requests_5m: one row per (deployment, 5-minute slot, region, model, model_version, gpu_type),
@@ -22,8 +27,9 @@ from __future__ import annotations
 from analytics.store import conventions as N
 from analytics.store.client import Store
 from analytics.store.conventions import hist_column
+from analytics.store.journal import JOURNAL_DDL, LOAD_ID, Rollup, recover
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: load_id on raw tables, the ingest journal, requests_5m.unknown
 
 # DCGM reports a blank (no data) value as a sentinel: integers >= 9223372036854775792 and
 # floats >= 2^47 (DCGM API reference, "Blank values", dcgm_structs.h DCGM_FT_*_BLANK).
@@ -68,25 +74,48 @@ STATUS_COLUMNS = {status: f"sumIf(src.weight, status = '{status}')" for status i
 GPU_KEYS = ("deployment", "hour", "node", "gpu", "gpu_type", "region")
 
 
-def _ddl() -> list[str]:
-    sum_u64 = "SimpleAggregateFunction(sum, UInt64)"
-    sum_f64 = "SimpleAggregateFunction(sum, Float64)"
-    request_rollup_columns = {
-        "slot": "DateTime64(0, 'UTC')",
-        "deployment": "LowCardinality(String)",
-        "region": "LowCardinality(String)",
-        "model": "LowCardinality(String)",
-        "model_version": "LowCardinality(String)",
-        "gpu_type": "LowCardinality(String)",
-        "requests": sum_u64,
-        **{status: sum_u64 for status in N.STATUSES},
-        "input_tokens": sum_u64,
-        "output_tokens": sum_u64,
-        "ok_output_tokens": sum_u64,
-        "e2e_ms_sum": sum_f64,
-        **{hist_column(f): HIST_TYPE for f in N.LATENCY_FIELDS},
-    }
-    request_rollup_select = ",\n    ".join(
+_SUM_U64 = "SimpleAggregateFunction(sum, UInt64)"
+_SUM_F64 = "SimpleAggregateFunction(sum, Float64)"
+REQUEST_ROLLUP_COLUMNS = {
+    "slot": "DateTime64(0, 'UTC')",
+    "deployment": "LowCardinality(String)",
+    "region": "LowCardinality(String)",
+    "model": "LowCardinality(String)",
+    "model_version": "LowCardinality(String)",
+    "gpu_type": "LowCardinality(String)",
+    "requests": _SUM_U64,
+    **{status: _SUM_U64 for status in N.STATUSES},
+    "input_tokens": _SUM_U64,
+    "output_tokens": _SUM_U64,
+    "ok_output_tokens": _SUM_U64,
+    "e2e_ms_sum": _SUM_F64,
+    **{hist_column(f): HIST_TYPE for f in N.LATENCY_FIELDS},
+}
+GPU_ROLLUP_COLUMNS = {
+    "hour": "DateTime64(0, 'UTC')",
+    "deployment": "LowCardinality(String)",
+    "node": "LowCardinality(String)",
+    "gpu": "UInt8",
+    "gpu_type": "LowCardinality(String)",
+    "region": "LowCardinality(String)",
+    "samples": _SUM_U64,
+    **{f"{m}_sum": _SUM_F64 for m in N.GPU_VALUE_COLUMNS},
+    **{f"{m}_n": _SUM_U64 for m in N.GPU_VALUE_COLUMNS},
+    "fb_used_mib_max": "SimpleAggregateFunction(max, Float64)",
+}
+# Raw tables carry the id of the load that wrote each row, so an unfinished load can be undone.
+_LOAD_ID = {LOAD_ID: "LowCardinality(String)"}
+TABLE_COLUMNS = {
+    N.REQUESTS: {**N.REQUEST_COLUMNS, **_LOAD_ID},
+    N.GPU_METRICS: {**N.GPU_COLUMNS, **_LOAD_ID},
+    N.DEPLOYMENTS: N.DEPLOYMENT_COLUMNS,
+    N.REQUESTS_5M: REQUEST_ROLLUP_COLUMNS,
+    N.GPU_1H: GPU_ROLLUP_COLUMNS,
+}
+
+
+def _request_rollup() -> Rollup:
+    select = ",\n    ".join(
         [
             "toStartOfInterval(ts, INTERVAL 5 MINUTE) AS slot",
             "deployment, region, model, model_version, gpu_type",
@@ -99,20 +128,13 @@ def _ddl() -> list[str]:
             *(_hist_state(f) for f in N.LATENCY_FIELDS),
         ]
     )
-    gpu_rollup_columns = {
-        "hour": "DateTime64(0, 'UTC')",
-        "deployment": "LowCardinality(String)",
-        "node": "LowCardinality(String)",
-        "gpu": "UInt8",
-        "gpu_type": "LowCardinality(String)",
-        "region": "LowCardinality(String)",
-        "samples": sum_u64,
-        **{f"{m}_sum": sum_f64 for m in N.GPU_VALUE_COLUMNS},
-        **{f"{m}_n": sum_u64 for m in N.GPU_VALUE_COLUMNS},
-        "fb_used_mib_max": "SimpleAggregateFunction(max, Float64)",
-    }
+    return Rollup(N.REQUESTS, N.REQUESTS_5M, "slot", N.SLOT_SECONDS,
+                  f"SELECT\n    {select}\nFROM {N.REQUESTS} AS src", ", ".join(ROLLUP_KEYS))
+
+
+def _gpu_rollup() -> Rollup:
     valid = {m: f"isNotNull({m}) AND {m} < {DCGM_FLOAT_BLANK!r}" for m in N.GPU_VALUE_COLUMNS}
-    gpu_rollup_select = ",\n    ".join(
+    select = ",\n    ".join(
         [
             "toStartOfHour(ts) AS hour",
             "deployment, node, gpu, gpu_type, region",
@@ -122,53 +144,71 @@ def _ddl() -> list[str]:
             f"maxIf(toFloat64(assumeNotNull(fb_used_mib)), {valid['fb_used_mib']}) AS fb_used_mib_max",
         ]
     )
+    return Rollup(N.GPU_METRICS, N.GPU_1H, "hour", 3600, f"SELECT\n    {select}\nFROM {N.GPU_METRICS}",
+                  ", ".join(GPU_KEYS))
+
+
+# Raw table -> its rollup. The views and the rebuild after an unfinished load share one SELECT.
+ROLLUPS = {r.raw: r for r in (_request_rollup(), _gpu_rollup())}
+
+
+def _tables_ddl() -> list[str]:
+    def create(table: str, engine: str) -> str:
+        return f"CREATE TABLE IF NOT EXISTS {table} (\n    {_columns(TABLE_COLUMNS[table])}\n) ENGINE = {engine}"
+
     return [
         f"""CREATE TABLE IF NOT EXISTS {N.SCHEMA_VERSION_TABLE} (
     version UInt32, applied_at DateTime64(3, 'UTC') DEFAULT now64(3)
 ) ENGINE = ReplacingMergeTree ORDER BY version""",
-        f"""CREATE TABLE IF NOT EXISTS {N.REQUESTS} (
-    {_columns(N.REQUEST_COLUMNS)}
-) ENGINE = MergeTree PARTITION BY toYYYYMM(ts) ORDER BY (deployment, ts)""",
-        f"""CREATE TABLE IF NOT EXISTS {N.GPU_METRICS} (
-    {_columns(N.GPU_COLUMNS)}
-) ENGINE = MergeTree PARTITION BY toYYYYMM(ts) ORDER BY (deployment, node, gpu, ts)""",
-        f"""CREATE TABLE IF NOT EXISTS {N.DEPLOYMENTS} (
-    {_columns(N.DEPLOYMENT_COLUMNS)}
-) ENGINE = ReplacingMergeTree(updated_at) ORDER BY deployment""",
-        f"""CREATE TABLE IF NOT EXISTS {N.REQUESTS_5M} (
-    {_columns(request_rollup_columns)}
-) ENGINE = AggregatingMergeTree PARTITION BY toYYYYMM(slot)
-ORDER BY ({", ".join(ROLLUP_KEYS)})""",
-        f"""CREATE MATERIALIZED VIEW IF NOT EXISTS {N.REQUESTS_5M}_mv TO {N.REQUESTS_5M} AS
-SELECT
-    {request_rollup_select}
-FROM {N.REQUESTS} AS src
-GROUP BY {", ".join(ROLLUP_KEYS)}""",
-        f"""CREATE TABLE IF NOT EXISTS {N.GPU_1H} (
-    {_columns(gpu_rollup_columns)}
-) ENGINE = AggregatingMergeTree PARTITION BY toYYYYMM(hour)
-ORDER BY ({", ".join(GPU_KEYS)})""",
-        f"""CREATE MATERIALIZED VIEW IF NOT EXISTS {N.GPU_1H}_mv TO {N.GPU_1H} AS
-SELECT
-    {gpu_rollup_select}
-FROM {N.GPU_METRICS}
-GROUP BY {", ".join(GPU_KEYS)}""",
+        create(N.REQUESTS, "MergeTree PARTITION BY toYYYYMM(ts) ORDER BY (deployment, ts)"),
+        create(N.GPU_METRICS, "MergeTree PARTITION BY toYYYYMM(ts) ORDER BY (deployment, node, gpu, ts)"),
+        create(N.DEPLOYMENTS, "ReplacingMergeTree(updated_at) ORDER BY deployment"),
+        create(N.REQUESTS_5M, f"AggregatingMergeTree PARTITION BY toYYYYMM(slot)\nORDER BY ({', '.join(ROLLUP_KEYS)})"),
+        create(N.GPU_1H, f"AggregatingMergeTree PARTITION BY toYYYYMM(hour)\nORDER BY ({', '.join(GPU_KEYS)})"),
+        JOURNAL_DDL,
     ]
 
 
-DDL = _ddl()
+TABLES_DDL = _tables_ddl()
+
+
+def _add_missing_columns(store: Store) -> None:
+    """Add the columns a store made by an older version lacks (new columns go last)."""
+    present = store.query(
+        "SELECT table, name FROM system.columns WHERE database = currentDatabase() AND has({t:Array(String)}, table)",
+        {"t": list(TABLE_COLUMNS)},
+    )
+    have = set(present.iter_rows())
+    for table, spec in TABLE_COLUMNS.items():
+        for name, type_ in spec.items():
+            if (table, name) not in have:
+                default = f" DEFAULT {COLUMN_DEFAULTS[name]}" if name in COLUMN_DEFAULTS else ""
+                store.command(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {name} {type_}{default}")
 
 
 def ensure_schema(store: Store) -> None:
-    """Create every table and view if missing, and record the schema version (idempotent)."""
-    for statement in DDL:
+    """Create or migrate every table and view, then roll back loads a killed process left unfinished.
+
+    Idempotent, and safe to interrupt: the version is recorded after the last migration step,
+    and every step is a no-op when done already.
+    """
+    for statement in TABLES_DDL:
         store.command(statement)
     current = store.scalar(f"SELECT max(version) FROM {N.SCHEMA_VERSION_TABLE}")
+    if current and current < SCHEMA_VERSION:
+        # v1 -> v2: raw tables gain load_id, requests_5m the 'unknown' count; the request view's
+        # SELECT changed, so the views are recreated (their SELECT is the one in ROLLUPS).
+        _add_missing_columns(store)
+        for rollup in ROLLUPS.values():
+            store.command(f"DROP VIEW IF EXISTS {rollup.view} SYNC")
+    for rollup in ROLLUPS.values():
+        store.command(rollup.view_ddl())
     if not current or current < SCHEMA_VERSION:
         store.command(
             f"INSERT INTO {N.SCHEMA_VERSION_TABLE} (version) VALUES ({{v:UInt32}})",
             {"v": SCHEMA_VERSION},
         )
+    recover(store, ROLLUPS)
 
 
 def open_store(dsn: str) -> Store:

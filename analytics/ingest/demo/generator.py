@@ -17,8 +17,10 @@ import polars as pl
 
 from analytics.errors import InputError
 from analytics.ingest.demo import fleet as F
+from analytics.ingest.load import loading
 from analytics.store import conventions as N
 from analytics.store.client import Store
+from analytics.store.journal import insert_chunk
 
 Progress = Callable[[float, str], None]
 
@@ -292,15 +294,19 @@ def generate(
 
 
 def seed(store: Store, *, days: int = 35, end: datetime | None = None, **options) -> SeedSummary:
-    """Write the demo telemetry (see generate() for the options) and say what was written."""
+    """Write the demo telemetry (see generate() for the options) all or nothing; say what was written."""
     end = default_end() if end is None else end.astimezone(UTC)
     counts = {N.REQUESTS: 0, N.GPU_METRICS: 0, N.DEPLOYMENTS: 0}
     represented = 0
-    for table, frame in generate(days=days, end=end, **options):
-        for offset in range(0, frame.height, INSERT_ROWS):
-            store.insert(table, frame.slice(offset, INSERT_ROWS))
-        counts[table] += frame.height
-        if table == N.REQUESTS:
-            represented += int(frame["weight"].sum())
+    with loading(store, ["demo"]) as load:
+        for table, frame in generate(days=days, end=end, **options):
+            for offset in range(0, frame.height, INSERT_ROWS):
+                if table == N.DEPLOYMENTS:  # no rollup, and rewriting a deployment replaces it
+                    insert_chunk(store, table, frame.slice(offset, INSERT_ROWS), "demo_deployments")
+                else:
+                    load.add(table, frame.slice(offset, INSERT_ROWS))
+            counts[table] += frame.height
+            if table == N.REQUESTS:
+                represented += int(frame["weight"].sum())
     return SeedSummary(end - timedelta(days=days), end, counts[N.REQUESTS], represented,
                        counts[N.GPU_METRICS], counts[N.DEPLOYMENTS])

@@ -1,0 +1,252 @@
+"""All-or-nothing loads: staging tables, the ingest journal, publishing and recovery.
+
+ClickHouse has no multi-statement transaction, and a large INSERT commits block by block, each
+block pushed through the materialized views on its own: a process killed mid-insert leaves part
+of a file in the raw table and a different part in the rollups. So a load goes:
+
+1. journal row ``staging``; every validated chunk goes into a staging table of the load's own
+   (``CREATE TABLE ... AS`` the raw table: no view reads it, nothing is visible yet);
+2. once every file is staged: one journal ``scope`` row per raw table (rows, deployments,
+   min/max ts), then the load row ``publishing``;
+3. ``INSERT INTO raw SELECT * REPLACE (load_id) FROM staging``: the views fill the rollups;
+4. the load row ``done``; the staging tables are dropped.
+
+Each journal write is one small single-block INSERT, so it is atomic. A load that is not
+``done`` when its process died is rolled back on the next open (``recover``): its raw rows are
+deleted by ``load_id`` and the rollup rows it may have touched (its deployments, in the slots
+between its first and last ts) are rebuilt from raw with the view's own SELECT. Every step is
+idempotent, so a kill during recovery is recovered on the open after. Staging tables and chunk
+files of dead loads are removed then too.
+
+Chunks reach a staging table on the embedded engine through an Arrow file in a folder of the
+store's own (``INSERT ... SELECT FROM file()``): clickhouse-connect's chDB insert writes each
+insert to a NamedTemporaryFile in the system temp folder and deletes it only on a clean return,
+so a killed process left it behind (252 MB for a 2M-row file). Ours are deleted after each
+insert, and any left by a kill are deleted on the next open.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from analytics.store.client import Store
+
+JOURNAL = "ingest_journal"
+LOAD_ID = "load_id"  # column of every raw table: the load that wrote the row ('' before journaling)
+STAGE_PREFIX = "ingest_stage_"
+STAGING_FOLDER = "ingest-staging"  # inside the embedded store's folder
+
+# Load states, in order; the journal keeps the row with the highest step per (load_id, table).
+STAGING, PUBLISHING, DONE, ROLLED_BACK = "staging", "publishing", "done", "rolled_back"
+STEP = {STAGING: 0, PUBLISHING: 1, DONE: 2, ROLLED_BACK: 2}
+LOAD_ROW = ""  # the `table` value of a load's own row; scope rows name their raw table
+
+# This process's loads carry this token: recovery never touches a load whose process is alive.
+_PROCESS = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+JOURNAL_DDL = f"""CREATE TABLE IF NOT EXISTS {JOURNAL} (
+    load_id String,
+    table LowCardinality(String),
+    state LowCardinality(String),
+    step UInt8,
+    owner String,
+    files Array(String),
+    rows UInt64,
+    deployments Array(String),
+    min_ts DateTime64(3, 'UTC'),
+    max_ts DateTime64(3, 'UTC'),
+    at DateTime64(3, 'UTC') DEFAULT now64(3)
+) ENGINE = ReplacingMergeTree(step) ORDER BY (load_id, table)"""
+
+
+@dataclass(frozen=True)
+class Rollup:
+    """A rollup table, the raw table a materialized view feeds it from, and that view's SELECT."""
+
+    raw: str
+    table: str
+    time_key: str  # the rollup's time column
+    step_seconds: int  # its width: a raw ts belongs to the row floor(ts / step) * step
+    select: str  # SELECT ... FROM raw AS src, without WHERE or GROUP BY
+    group_by: str
+
+    @property
+    def view(self) -> str:
+        """Name of the materialized view."""
+        return f"{self.table}_mv"
+
+    def query(self, where: str = "") -> str:
+        """The view's SELECT, optionally restricted to raw rows matching `where`."""
+        return f"{self.select}\n{'WHERE ' + where if where else ''}\nGROUP BY {self.group_by}"
+
+    def view_ddl(self) -> str:
+        """CREATE statement of the materialized view."""
+        return f"CREATE MATERIALIZED VIEW IF NOT EXISTS {self.view} TO {self.table} AS\n{self.query()}"
+
+
+def staging_folder(store: Store) -> Path | None:
+    """Folder for chunk files of the embedded store (None for a server or an in-memory store)."""
+    if store.target.engine != "chdb" or store.target.location == ":memory:":
+        return None
+    return Path(store.target.location) / STAGING_FOLDER
+
+
+def _write(store: Store, load_id: str, table: str, state: str, **fields) -> None:
+    """Append one journal row (a single-row insert: atomic)."""
+    values = {"load_id": load_id, "table": table, "state": state, "step": STEP[state], "owner": _PROCESS,
+              "files": [], **fields}
+    names = ", ".join(values)
+    types = {"step": "UInt8", "files": "Array(String)"}
+    params = ", ".join(f"{{{k}:{types.get(k, 'String')}}}" for k in values)
+    store.command(f"INSERT INTO {JOURNAL} ({names}) VALUES ({params})", values)
+
+
+def begin(store: Store, files: list[str]) -> str:
+    """Journal a new load of `files` and return its id."""
+    load_id = uuid.uuid4().hex
+    _write(store, load_id, LOAD_ROW, STAGING, files=files)
+    return load_id
+
+
+def stage_table(store: Store, load_id: str, raw: str) -> str:
+    """Create the load's (empty) staging table for `raw` and return its name."""
+    name = f"{STAGE_PREFIX}{load_id}_{raw}"
+    store.command(f"CREATE TABLE IF NOT EXISTS {name} AS {raw}")
+    return name
+
+
+def insert_chunk(store: Store, table: str, frame: pl.DataFrame, name: str) -> None:
+    """Insert a frame (columns named like the table's) without leaving a file behind.
+
+    On the embedded engine the frame goes through `name`.arrow in the store's staging folder,
+    deleted right after (and on the next open if the process dies first); a server gets it over
+    HTTP, which writes no file.
+    """
+    folder = staging_folder(store)
+    if folder is None:
+        store.insert(table, frame)
+        return
+    folder.mkdir(exist_ok=True)
+    path = folder / f"{name}.arrow"
+    try:
+        frame.write_ipc(path, compression="uncompressed")  # fastest to write and read (measured)
+        columns = ", ".join(frame.columns)
+        store.command(f"INSERT INTO {table} ({columns}) SELECT * FROM file({{path:String}}, 'Arrow')",
+                      {"path": str(path)})
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def publish(store: Store, load_id: str, stages: Mapping[str, str]) -> None:
+    """Make a staged load visible: journal its scope, copy staging into raw, mark it done.
+
+    `stages` maps each raw table to its staging table. A kill anywhere in here leaves the load
+    'publishing' (or 'staging'), which the next open rolls back.
+    """
+    for raw, stage in stages.items():
+        store.command(
+            f"INSERT INTO {JOURNAL} (load_id, table, state, step, owner, rows, deployments, min_ts, max_ts) "
+            f"SELECT {{id:String}}, {{raw:String}}, 'scope', {STEP[PUBLISHING]}, {{owner:String}}, count(), "
+            f"groupUniqArray(deployment), min(ts), max(ts) FROM {stage}",
+            {"id": load_id, "raw": raw, "owner": _PROCESS},
+        )
+    _write(store, load_id, LOAD_ROW, PUBLISHING)
+    for raw, stage in stages.items():
+        store.command(f"INSERT INTO {raw} SELECT * REPLACE ({{id:String}} AS {LOAD_ID}) FROM {stage}", {"id": load_id})
+    _write(store, load_id, LOAD_ROW, DONE)
+    drop_stages(store, load_id)
+
+
+def drop_stages(store: Store, load_id: str = "") -> None:
+    """Drop the staging tables of one load (every load's when load_id is '')."""
+    names = store.query(
+        "SELECT name FROM system.tables WHERE database = currentDatabase() AND startsWith(name, {p:String})",
+        {"p": STAGE_PREFIX + load_id},
+    )["name"]
+    for name in names:
+        store.command(f"DROP TABLE IF EXISTS {name} SYNC")
+
+
+def rollback(store: Store, load_id: str, rollups: Mapping[str, Rollup]) -> None:
+    """Undo a load that may be partly published: raw rows out, touched rollup rows rebuilt.
+
+    Idempotent: each statement gives the same result when run again after a kill.
+    """
+    scopes = store.query(
+        f"SELECT table, deployments, toInt64(toUnixTimestamp(min_ts)) AS lo, "
+        f"toInt64(toUnixTimestamp(max_ts)) AS hi FROM {JOURNAL} FINAL "
+        f"WHERE load_id = {{id:String}} AND table != '' AND rows > 0",
+        {"id": load_id},
+    )
+    for raw, deployments, lo, hi in scopes.iter_rows():
+        store.command(f"DELETE FROM {raw} WHERE {LOAD_ID} = {{id:String}}", {"id": load_id})
+        rollup = rollups.get(raw)
+        if rollup is None:
+            continue
+        step = rollup.step_seconds
+        params = {"deployments": deployments, "lo": lo - lo % step, "hi": hi - hi % step + step}
+        # The rows the load's blocks may have reached: its deployments, in the rollup rows
+        # covering its first to its last ts. Rebuilt from what raw holds now.
+        store.command(
+            f"DELETE FROM {rollup.table} WHERE deployment IN {{deployments:Array(String)}} "
+            f"AND {rollup.time_key} >= toDateTime64({{lo:Int64}}, 0, 'UTC') "
+            f"AND {rollup.time_key} < toDateTime64({{hi:Int64}}, 0, 'UTC')",
+            params,
+        )
+        store.command(
+            f"INSERT INTO {rollup.table} "
+            + rollup.query("deployment IN {deployments:Array(String)} "
+                           "AND ts >= toDateTime64({lo:Int64}, 3, 'UTC') AND ts < toDateTime64({hi:Int64}, 3, 'UTC')"),
+            params,
+        )
+    drop_stages(store, load_id)
+    _write(store, load_id, LOAD_ROW, ROLLED_BACK)
+
+
+def _dead(owner: str, embedded: bool) -> bool:
+    """Whether the process that owns a load is gone.
+
+    The embedded engine admits one process per folder, so any other process's load is dead;
+    on a server, only a load of a process of this host that no longer runs is known dead.
+    """
+    if owner == _PROCESS:
+        return False
+    if embedded:
+        return True
+    host, pid, _ = (owner.split(":") + ["", "", ""])[:3]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def recover(store: Store, rollups: Mapping[str, Rollup]) -> list[str]:
+    """Roll back the loads of dead processes and remove their leftovers; return their load ids."""
+    embedded = store.target.engine == "chdb"
+    unfinished = store.query(
+        f"SELECT load_id, argMax(state, step) AS state, argMax(owner, step) AS owner FROM {JOURNAL} "
+        f"WHERE table = '' GROUP BY load_id HAVING state IN ({{open:Array(String)}}) ORDER BY load_id",
+        {"open": [STAGING, PUBLISHING]},
+    )
+    dead = [load_id for load_id, _, owner in unfinished.iter_rows() if _dead(owner, embedded)]
+    for load_id in dead:
+        rollback(store, load_id, rollups)
+    folder = staging_folder(store)
+    if embedded and not unfinished.filter(pl.col("owner") == _PROCESS).height:
+        drop_stages(store)  # orphans, e.g. of a process killed between CREATE and its journal row
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
+    return dead
