@@ -1,10 +1,13 @@
 """Overview: traffic, errors and latency for the fleet and each deployment, vs the previous period."""
 
+from datetime import timedelta
+
 import polars as pl
 import streamlit as st
 
 from analytics.charts import base as charts
-from analytics.traffic.summary import comparison, movers, new_in_period
+from analytics.store.conventions import SLOT_SECONDS
+from analytics.traffic.summary import comparison, movers, new_in_period, span_of
 from ui import format as fmt
 from ui import traffic as data
 from ui.page import setup
@@ -16,8 +19,12 @@ now = data.fleet_summary(filters.start, filters.end, *args)
 if not now:
     st.info("No requests in this range. Widen the time range or clear the filters.")
     st.stop()
-# Changes compare like hours of both periods, cut to the part the data covers in both.
-compared = comparison(filters.start, filters.end, filters.data_start, filters.data_end)
+per_deployment = data.summary(filters.start, filters.end, *args)
+# Changes compare like hours of both periods, cut to the part the data of the deployments in view
+# covers in both.
+seen = data.freshness()
+span = span_of(seen, per_deployment["deployment"].to_list(), timedelta(seconds=SLOT_SECONDS))
+compared = comparison(filters.start, filters.end, *span) if span else None
 before = data.fleet_summary(*compared.previous, *args) if compared else {}
 after = data.fleet_summary(*compared.current, *args) if compared else {}
 
@@ -66,8 +73,6 @@ kpis = [
 for column, (title, key, render, colour) in zip(st.columns(len(kpis)), kpis, strict=True):
     column.metric(title, render(now.get(key)), delta(key, render), delta_color=colour)
 
-per_deployment = data.summary(filters.start, filters.end, *args)
-
 step = filters.step_seconds
 series = data.series(filters.start, filters.end, *args, step)
 CHARTED = 8  # more lines than this make the charts unreadable
@@ -92,7 +97,7 @@ st.caption(f"{shown}One point per {step // 60} minutes. Drag on a chart or use t
 st.subheader("Top movers vs the previous period")
 moved, fresh = pl.DataFrame(), []
 if compared:
-    fresh = new_in_period(data.freshness(), compared.previous)
+    fresh = new_in_period(seen, compared.previous)
     moved = movers(data.summary(*compared.current, *args).filter(~pl.col("deployment").is_in(fresh)),
                    data.summary(*compared.previous, *args))
 if moved.is_empty():

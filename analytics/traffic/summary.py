@@ -111,6 +111,16 @@ def comparison(start: datetime, end: datetime, data_start: datetime, data_end: d
     return Comparison((start + lo, start + hi), (previous_start + lo, previous_start + hi), length)
 
 
+def span_of(seen: pl.DataFrame, deployments: list[str], slot: timedelta) -> tuple[datetime, datetime] | None:
+    """[first slot, end of the last slot] of the given deployments' data; seen has deployment,
+    first_ts and last_ts (slot starts). Scoping the span to the deployments in view keeps an
+    unrelated old trace from making an empty previous period look covered."""
+    rows = seen.filter(pl.col("deployment").is_in(deployments))
+    if rows.is_empty():
+        return None
+    return rows["first_ts"].min(), rows["last_ts"].max() + slot
+
+
 NEW_AFTER_SHARE = 0.1  # a deployment whose data starts this share of the window late is new
 
 
