@@ -6,16 +6,16 @@ import argparse
 import json
 import sys
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 
 from analytics.cli.common import cell, plain, text_table
 from analytics.errors import InputError
 from analytics.slo import alerts as A
+from analytics.slo.budget import minutes_text
 from analytics.slo.evaluation import Evaluation, evaluate_all, status_frame
 from analytics.slo.files import PROJECT_SLO_FILE, load_slos
 from analytics.slo.pipeline import load_data
 from analytics.slo.sli import GOODPUT_SOURCES
-from analytics.slo.spec import evaluation_time, format_duration
+from analytics.slo.spec import evaluation_time, format_duration, target_digits
 from analytics.store.client import Store
 from analytics.store.queries import data_end
 
@@ -36,18 +36,6 @@ def _pct(x, digits: int = 3) -> str:
     return cell(x if x is None else x * 100, f"{{:.{digits}f}}%")
 
 
-def target_digits(target: float) -> int:
-    """Decimals that print a target exactly, at least 2 (99.9 -> 2, 99.999 -> 3, 99.9995 -> 4)."""
-    exponent = (Decimal(str(target)) * 100).normalize().as_tuple().exponent
-    return max(2, -int(exponent))
-
-
-def _minutes(left, total) -> str:
-    if left is None or total is None:
-        return "-"
-    return f"{left:.1f} of {total:.1f} min"
-
-
 def _table(frame) -> str:
     headers = ("SLO", "state", "target", "window", "covered", "attainment", "budget left", "budget left (time)",
                "burn 1h", "firing")
@@ -56,7 +44,7 @@ def _table(frame) -> str:
         digits = target_digits(r["target"])
         rows.append((r["slo"], r["state"], _pct(r["target"], digits), r["window"], _pct(r["window_covered"], 2),
                      _pct(r["attainment"], max(3, digits + 1)), _pct(r["budget_remaining"], 1),
-                     _minutes(r["budget_remaining_minutes"], r["budget_minutes"]),
+                     minutes_text(r["budget_remaining_minutes"], r["budget_minutes"]),
                      cell(r["burn_rate_1h"], "{:.2f}"), cell(r["firing"])))
     return text_table(headers, rows)
 

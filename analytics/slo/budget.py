@@ -196,6 +196,17 @@ def budget_time(slo: Slo, budget: float, bad: float, valid_events: float,
     return budget * minutes, (budget - bad) * minutes, f"bad {format_duration(slo.budgeting.slice)} slices"
 
 
+def minutes_text(left: float | None, total: float | None) -> str:
+    """'12.3 of 43.2 min' (two significant digits below a minute); '-' when not measured."""
+    if left is None or total is None or not (np.isfinite(left) and np.isfinite(total)):
+        return "-"
+
+    def one(x: float) -> str:
+        return f"{x:.1f}" if abs(x) >= 1 or x == 0 else f"{x:.2g}"
+
+    return f"{one(left)} of {one(total)} min"
+
+
 def status(slo: Slo, counts: SliCounts, u: Units, grid: Grid, at: datetime) -> Status:
     """Attainment, budget, remaining, current burn and time to exhaustion at `at`."""
     j = grid.index(at)
