@@ -18,8 +18,9 @@ Our format (a YAML mapping with ``slos:`` and optional ``defaults:`` merged into
         budgeting: occurrences           # or {method: timeslices, slice: 5m, slice_target: 95}
         min_events: 100                  # alerts need this many valid events in the long window
 
-SLIs: ``availability`` (good = status ok; valid = every request, rejected ones included:
-load shedding is an unanswered user), ``latency`` (good = field <= threshold; valid = ok
+SLIs: ``availability`` (good = status ok; valid = every request with a recorded outcome,
+rejected ones included: load shedding is an unanswered user; status 'unknown' is neither good
+nor bad), ``latency`` (good = field <= threshold; valid = ok
 requests that have the field), ``goodput`` (DistServe, Zhong et al., OSDI'24: good = ttft <= a
 AND tpot <= b per request; valid = ok requests with both fields).
 
