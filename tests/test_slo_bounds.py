@@ -14,7 +14,6 @@ import itertools
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
-import polars as pl
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -23,6 +22,7 @@ from analytics.slo.pipeline import load_scope
 from analytics.slo.sli import day_grid, sli_counts
 from analytics.slo.spec import Sli
 from analytics.store import conventions as N
+from tests.slo_builders import delete_requests, insert_requests
 
 # Probe requests go to their own deployments in 2021, long before the demo, and are deleted
 # afterwards, so the shared session store is left as the other tests expect it.
@@ -35,28 +35,15 @@ def _f32(x):
 
 
 def insert(store, deployment: str, rows: list[tuple]) -> None:
-    """rows: (second offset, status, ttft_ms, tpot_ms, e2e_ms), straight into the raw table."""
-    n = len(rows)
-    offsets, statuses, ttft, tpot, e2e = zip(*rows, strict=True)
-    frame = pl.DataFrame({
-        "ts": [PROBE_START + timedelta(seconds=s) for s in offsets],
-        "deployment": [deployment] * n, "model": ["probe"] * n, "model_version": ["v1"] * n,
-        "region": ["probe-region"] * n, "gpu_type": ["L4-24GB"] * n, "replica": ["r0"] * n,
-        "status": list(statuses), "queue_ms": [None] * n, "ttft_ms": list(ttft), "tpot_ms": list(tpot),
-        "e2e_ms": list(e2e), "input_tokens": [1] * n, "output_tokens": [2] * n,
-    }, schema_overrides={"ts": pl.Datetime("ms", "UTC"), "queue_ms": pl.Float32, "ttft_ms": pl.Float32,
-                         "tpot_ms": pl.Float32, "e2e_ms": pl.Float32, "input_tokens": pl.UInt32,
-                         "output_tokens": pl.UInt32})
-    store.insert(N.REQUESTS, frame)
+    """rows: (second offset, status, ttft_ms, tpot_ms, e2e_ms)."""
+    insert_requests(store, [(PROBE_START + timedelta(seconds=s), deployment, *rest) for s, *rest in rows])
 
 
 @pytest.fixture(scope="module")
 def probe_store(store):
     """The session store; the probe deployments are deleted once the module is done."""
     yield store
-    store.command(f"DELETE FROM {N.REQUESTS} WHERE startsWith(deployment, 'bounds-')")
-    store.command(f"ALTER TABLE {N.REQUESTS_5M} DELETE WHERE startsWith(deployment, 'bounds-') "
-                  "SETTINGS mutations_sync = 2")
+    delete_requests(store, "bounds-")
 
 
 def exact_counts(rows, sli: Sli) -> tuple[int, int]:

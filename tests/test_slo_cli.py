@@ -6,15 +6,14 @@ import argparse
 import json
 from datetime import UTC, datetime, timedelta
 
-import polars as pl
 import pytest
 
 from analytics.cli import slo as slo_cli
 from analytics.errors import InputError, SpecError
 from analytics.ingest.demo.fleet import INCIDENTS
 from analytics.slo.files import load_slos
-from analytics.store import conventions as N
 from tests.conftest import DEMO_END, ROOT
+from tests.slo_builders import delete_requests, insert_requests
 
 REQUIRED = {"name", "target", "window", "attainment", "good", "valid", "budget_remaining", "burn_rate_1h", "alerts"}
 
@@ -94,21 +93,11 @@ PROBE_END = datetime(2022, 6, 1, tzinfo=UTC)
 def hour_store(store):
     """58 minutes of traffic before PROBE_END: 'cli-web' all ok, 'cli-trace' arrival-only
     (status unknown); deleted when the module is done."""
-    rows = [(PROBE_END - timedelta(minutes=58 - m, seconds=-k), d, s)
-            for m in range(58) for k in range(10) for d, s in (("cli-web", "ok"), ("cli-trace", "unknown"))]
-    n = len(rows)
-    store.insert(N.REQUESTS, pl.DataFrame({
-        "ts": [r[0] for r in rows], "deployment": [r[1] for r in rows], "model": ["m"] * n,
-        "model_version": ["v"] * n, "region": ["r"] * n, "gpu_type": ["L4-24GB"] * n, "replica": ["r0"] * n,
-        "status": [r[2] for r in rows], "queue_ms": [None] * n, "ttft_ms": [None] * n, "tpot_ms": [None] * n,
-        "e2e_ms": [50.0] * n, "input_tokens": [1] * n, "output_tokens": [1] * n,
-    }, schema_overrides={"ts": pl.Datetime("ms", "UTC"), "queue_ms": pl.Float32, "ttft_ms": pl.Float32,
-                         "tpot_ms": pl.Float32, "e2e_ms": pl.Float32, "input_tokens": pl.UInt32,
-                         "output_tokens": pl.UInt32}))
+    insert_requests(store, [(PROBE_END - timedelta(minutes=58 - m, seconds=-k), d, s, None, None, 50.0)
+                            for m in range(58) for k in range(10)
+                            for d, s in (("cli-web", "ok"), ("cli-trace", "unknown"))])
     yield store
-    store.command(f"DELETE FROM {N.REQUESTS} WHERE startsWith(deployment, 'cli-')")
-    store.command(f"ALTER TABLE {N.REQUESTS_5M} DELETE WHERE startsWith(deployment, 'cli-') "
-                  "SETTINGS mutations_sync = 2")
+    delete_requests(store, "cli-")
 
 
 HOUR_SLOS = """slos:

@@ -14,8 +14,12 @@ import sys
 import time
 
 import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from analytics.slo.files import MAX_ALIASES, MAX_DEPTH, MAX_FILE_BYTES
+from analytics.errors import SpecError
+from analytics.slo.files import MAX_ALIASES, MAX_DEPTH, MAX_FILE_BYTES, parse_text
 from tests.conftest import ROOT, run_page
 
 
@@ -106,3 +110,45 @@ def test_a_hostile_slo_file_is_one_clear_error_on_the_slos_page(store, case):
     at.run()
     assert not at.exception
     assert len(at.error) == 1 and message in at.error[0].value
+
+
+# --- any value anywhere: a SpecError or SLOs, nothing else ------------------------------------------
+
+HOSTILE_VALUES = [None, [], ["a", 1], {}, {"x": [1]}, float("inf"), float("-inf"), float("nan"), True, 0, -1,
+                  10**30, "", "x" * 300, "1e309", "99999999999999d"]
+
+
+def _paths(node, prefix=()):
+    """Every path to a value in a YAML document (mapping keys and list positions)."""
+    yield prefix
+    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    for key, child in items:
+        yield from _paths(child, (*prefix, key))
+
+
+def _replace(node, path, value):
+    if not path:
+        return value
+    copy = dict(node) if isinstance(node, dict) else list(node)
+    copy[path[0]] = _replace(node[path[0]], path[1:], value)
+    return copy
+
+
+VALID_FILES = sorted((ROOT / "tests" / "data" / "openslo").glob("*.yaml")) + [ROOT / "slos.yaml"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data(), value=st.sampled_from(HOSTILE_VALUES), index=st.integers(0, len(VALID_FILES) - 1))
+def test_any_hostile_value_anywhere_in_a_valid_file_is_a_spec_error_or_slos(data, value, index):
+    docs = list(yaml.safe_load_all(VALID_FILES[index].read_text()))
+    d = data.draw(st.integers(0, len(docs) - 1))
+    path = data.draw(st.sampled_from(list(_paths(docs[d]))))
+    docs[d] = _replace(docs[d], path, value)
+    text = yaml.safe_dump_all(docs)
+    try:
+        slos = parse_text(text, "f.yaml")
+    except SpecError as exc:
+        message = str(exc)
+        assert message.startswith("f.yaml: ") and "\n" not in message and len(message) < 600, message
+    else:
+        assert all(0 < s.target < 1 for s in slos)
