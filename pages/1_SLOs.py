@@ -46,8 +46,9 @@ if partial.height:
     st.warning("Data covers only part of the window for " + ", ".join(
         f"{r['slo']} ({fmt.pct(r['window_covered'], 2)} of {r['window']})" for r in partial.iter_rows(named=True))
         + ": their numbers are for that part alone, not the whole window.")
-show_table(table.select("slo", "state", pl.col("window_covered").alias("window_covered_fraction"), "attainment", "target", "budget_remaining",
-                        "budget_remaining_minutes", "budget_minutes", "burn_rate_1h", "hours_to_exhaustion",
+show_table(table.select("slo", "state", pl.col("window_covered").alias("window_covered_fraction"), "attainment",
+                        "target", "budget_remaining", "budget_remaining_minutes", "budget_minutes", "burn_rate_1h",
+                        "hours_to_exhaustion",
                         "firing", "held_back", "pages", "tickets", "window", "sli", "scope", "good", "valid",
                         "exact"), "SLO status",
            caption="Worst first: overspent, paging, ticket, ok, no data (no valid events in the window: not "
@@ -62,13 +63,14 @@ name = st.selectbox("SLO", table["slo"].to_list(), key="slo_detail")
 slo = next(s for s in slos if s.name == name)
 row = table.filter(pl.col("slo") == name).row(0, named=True)
 view = D.detail(text, source, at, name)
-st.caption(f"{slo.sli.describe()} · {slo.selector.describe()} · target {fmt.pct(slo.target, target_digits(slo.target))} over "
+st.caption(f"{slo.sli.describe()} · {slo.selector.describe()} · "
+           f"target {fmt.pct(slo.target, target_digits(slo.target))} over "
            f"{slo.window.label} · {slo.budgeting.describe()} · minimum traffic {slo.min_events} events"
            + (f" · {slo.description}" if slo.description else ""))
 if row["state"] == "no data":
     st.info("No data: no valid events in this SLO's window, so nothing was measured (an arrival-only trace "
             "records no outcome, and 'unknown' requests count neither as good nor as bad).")
-elif row["window_covered"] is not None and row["window_covered"] < 1:
+elif row["window_covered"] < 1:
     st.warning(f"Data covers only {fmt.pct(row['window_covered'], 2)} of the {slo.window.label} window: "
                "these numbers are for that part alone.")
 m = st.columns(5)

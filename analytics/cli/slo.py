@@ -115,7 +115,7 @@ def run(args, store: Store) -> int:
                   "e.g. a trace that records no outcome)", file=sys.stderr)
         for a in e.held_back:
             print(f"note: {e.slo.name}: {a.tier.severity} {a.tier.label} burns above {a.threshold:.3g} but is held "
-                  f"back: {a.events_long:g} events in {format_duration(a.tier.long_window)} < min_events "
+                  f"back: {a.events_long:.0f} events in {format_duration(a.tier.long_window)} < min_events "
                   f"{e.slo.min_events}", file=sys.stderr)
     if any(e.slo.budgeting.method == "occurrences" and e.status.valid for e in evaluations):
         print("note: budget left (time) of occurrence SLOs is in minutes at the window's mean request rate",

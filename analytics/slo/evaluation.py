@@ -113,8 +113,8 @@ def status_frame(evaluations: list[Evaluation]) -> pl.DataFrame:
             "burn_rate_1h": s.burn_rate_1h,
             "hours_to_exhaustion": _hours(s.time_to_exhaustion),
             "firing": ", ".join(f"{a.tier.severity} {a.tier.label}" for a in e.firing),
-            "held_back": ", ".join(f"{a.tier.severity} {a.tier.label} ({a.events_long:g} of {e.slo.min_events} events)"
-                                   for a in e.held_back),
+            "held_back": ", ".join(f"{a.tier.severity} {a.tier.label} "
+                                   f"({a.events_long:.0f} of {e.slo.min_events} events)" for a in e.held_back),
             "window_covered": s.coverage,
             "budget_minutes": s.budget_minutes, "budget_remaining_minutes": s.remaining_minutes,
             "pages": counts["page"], "tickets": counts["ticket"],

@@ -59,7 +59,8 @@ CASES = [
     ("too-deep", "slos: " + "[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1) + "\n",
      f"nested deeper than {MAX_DEPTH} levels"),
     ("too-big", "# " + "x" * MAX_FILE_BYTES + "\nslos: []\n", f"over the SLO file limit of {MAX_FILE_BYTES} bytes"),
-    ("window-100000d", OURS.format(window="100000d", extra=""), "SLO 'x': window: '100000d' is longer than the 366d limit"),
+    ("window-100000d", OURS.format(window="100000d", extra=""),
+     "SLO 'x': window: '100000d' is longer than the 366d limit"),
     ("window-overflow", OURS.format(window="99999999999999d", extra=""),
      "SLO 'x': window: '99999999999999d' is not a duration"),
     ("timezone-list", OURS.format(window="calendar-month", extra=", timezone: [UTC]"),
@@ -71,13 +72,16 @@ CASES = [
     ("openslo-annotations-list", openslo(metadata="{name: chat-avail, annotations: [mlserving.dev/sli]}"),
      "SLO 'chat-avail': metadata.annotations: expected a mapping"),
     ("openslo-inf-min-events",
-     openslo(metadata="{name: chat-avail, annotations: {mlserving.dev/sli: availability, mlserving.dev/min-events: .inf}}"),
+     openslo(metadata="{name: chat-avail, annotations: "
+                      "{mlserving.dev/sli: availability, mlserving.dev/min-events: .inf}}"),
      "SLO 'chat-avail': mlserving.dev/min-events: inf is not a finite number"),
-    ("openslo-inf-timeslice", openslo(method="Timeslices", objective="{target: 0.99, timeSliceTarget: 0.9, timeSliceWindow: .inf}"),
+    ("openslo-inf-timeslice",
+     openslo(method="Timeslices", objective="{target: 0.99, timeSliceTarget: 0.9, timeSliceWindow: .inf}"),
      "SLO 'chat-avail': spec.objectives[0].timeSliceWindow: inf is not a finite number"),
     ("openslo-nan-target", openslo(objective="{target: .nan}"),
      "SLO 'chat-avail': spec.objectives[0].target: nan is not a finite number"),
-    ("openslo-objective-list", openslo(objective="[target, 0.99]"), "SLO 'chat-avail': spec.objectives[0]: expected a mapping"),
+    ("openslo-objective-list", openslo(objective="[target, 0.99]"),
+     "SLO 'chat-avail': spec.objectives[0]: expected a mapping"),
 ]
 
 
