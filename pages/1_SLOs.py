@@ -5,6 +5,7 @@ import streamlit as st
 
 from analytics.charts import slo as C
 from analytics.slo.budget import minutes_text
+from analytics.slo.files import MAX_FILE_BYTES
 from analytics.slo.spec import target_digits
 from ui import format as fmt
 from ui import slo as D
@@ -16,9 +17,14 @@ text, source = D.config()
 with st.expander(f"SLO definitions: {source}"):
     upload = st.file_uploader("Use another SLO file for this session (our YAML or OpenSLO v1)",
                               type=["yaml", "yml"], key="slo_upload")
-    if upload is not None:
-        st.session_state[D.CONFIG_KEY] = (upload.getvalue().decode(), upload.name)
-        text, source = st.session_state[D.CONFIG_KEY]
+    if upload is not None and upload.size > MAX_FILE_BYTES:
+        st.error(f"{upload.name}: {upload.size} bytes is over the SLO file limit of {MAX_FILE_BYTES} bytes")
+    elif upload is not None:
+        try:
+            st.session_state[D.CONFIG_KEY] = (upload.getvalue().decode(), upload.name)
+            text, source = st.session_state[D.CONFIG_KEY]
+        except UnicodeDecodeError:
+            st.error(f"{upload.name}: not UTF-8 text (an SLO file is YAML)")
     if D.CONFIG_KEY in st.session_state and st.button("Back to the project's slos.yaml", key="slo_reset"):
         del st.session_state[D.CONFIG_KEY]
         st.rerun()

@@ -156,3 +156,14 @@ def test_any_hostile_value_anywhere_in_a_valid_file_is_a_spec_error_or_slos(data
         assert message.startswith("f.yaml: ") and "\n" not in message and len(message) < 600, message
     else:
         assert all(0 < s.target < 1 for s in slos)
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("bomb.yaml", alias_bomb().encode(), "bomb.yaml: over 100000 YAML nodes once aliases are expanded"),
+    ("latin1.yaml", "slos: [{name: caf\u00e9}]\n".encode("latin-1"), "latin1.yaml: not UTF-8 text"),
+], ids=["alias bomb", "not UTF-8"])
+def test_a_hostile_uploaded_slo_file_is_one_clear_error(store, name, content, message):
+    at = run_page("pages/1_SLOs.py", range="28d")
+    at.file_uploader(key="slo_upload").set_value((name, content, "application/yaml")).run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert len(at.error) == 1 and message in at.error[0].value
