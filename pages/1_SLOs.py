@@ -4,6 +4,9 @@ import polars as pl
 import streamlit as st
 
 from analytics.charts import slo as C
+from analytics.slo.budget import minutes_text
+from analytics.slo.files import MAX_FILE_BYTES
+from analytics.slo.spec import target_digits
 from ui import format as fmt
 from ui import slo as D
 from ui.page import setup
@@ -14,9 +17,14 @@ text, source = D.config()
 with st.expander(f"SLO definitions: {source}"):
     upload = st.file_uploader("Use another SLO file for this session (our YAML or OpenSLO v1)",
                               type=["yaml", "yml"], key="slo_upload")
-    if upload is not None:
-        st.session_state[D.CONFIG_KEY] = (upload.getvalue().decode(), upload.name)
-        text, source = st.session_state[D.CONFIG_KEY]
+    if upload is not None and upload.size > MAX_FILE_BYTES:
+        st.error(f"{upload.name}: {upload.size} bytes is over the SLO file limit of {MAX_FILE_BYTES} bytes")
+    elif upload is not None:
+        try:
+            st.session_state[D.CONFIG_KEY] = (upload.getvalue().decode(), upload.name)
+            text, source = st.session_state[D.CONFIG_KEY]
+        except UnicodeDecodeError:
+            st.error(f"{upload.name}: not UTF-8 text (an SLO file is YAML)")
     if D.CONFIG_KEY in st.session_state and st.button("Back to the project's slos.yaml", key="slo_reset"):
         del st.session_state[D.CONFIG_KEY]
         st.rerun()
@@ -39,11 +47,21 @@ k[0].metric("SLOs", len(shown))
 k[1].metric("Budget overspent", int((table["state"] == "breached").sum()))
 k[2].metric("Paging now", int((table["state"] == "page").sum()))
 k[3].metric("Ticket open", int((table["state"] == "ticket").sum()))
-show_table(table.select("slo", "state", "attainment", "target", "budget_remaining", "burn_rate_1h",
-                        "hours_to_exhaustion", "firing", "pages", "tickets", "window", "sli", "scope",
-                        "good", "valid", "exact"), "SLO status",
-           caption="Worst first: overspent, paging, ticket, ok, no data; then by budget remaining. "
-           "Budget remaining = 1 - bad / ((1 - target) x valid), negative when overspent. Hours to "
+partial = table.filter((pl.col("state") != "no data") & (pl.col("window_covered") < 1))
+if partial.height:
+    st.warning("Data covers only part of the window for " + ", ".join(
+        f"{r['slo']} ({fmt.pct(r['window_covered'], 2)} of {r['window']})" for r in partial.iter_rows(named=True))
+        + ": their numbers are for that part alone, not the whole window.")
+show_table(table.select("slo", "state", pl.col("window_covered").alias("window_covered_fraction"), "attainment",
+                        "target", "budget_remaining", "budget_remaining_minutes", "budget_minutes", "burn_rate_1h",
+                        "hours_to_exhaustion",
+                        "firing", "held_back", "pages", "tickets", "window", "sli", "scope", "good", "valid",
+                        "exact"), "SLO status",
+           caption="Worst first: overspent, paging, ticket, ok, no data (no valid events in the window: not "
+           "measured); then by budget remaining. Window covered = share of the window from the first slot with "
+           "data. Budget remaining = 1 - bad / ((1 - target) x valid), negative when overspent; in minutes "
+           "(SRE Workbook ch. 2): bad-slice allowance for timeslices, at the window's mean rate for "
+           "occurrences. Held back: burning tiers the minimum-traffic guard keeps quiet. Hours to "
            "exhaustion assume the 1h burn rate continues.")
 
 st.subheader("Detail")
@@ -51,17 +69,33 @@ name = st.selectbox("SLO", table["slo"].to_list(), key="slo_detail")
 slo = next(s for s in slos if s.name == name)
 row = table.filter(pl.col("slo") == name).row(0, named=True)
 view = D.detail(text, source, at, name)
-st.caption(f"{slo.sli.describe()} · {slo.selector.describe()} · target {fmt.pct(slo.target, 3)} over "
+st.caption(f"{slo.sli.describe()} · {slo.selector.describe()} · "
+           f"target {fmt.pct(slo.target, target_digits(slo.target))} over "
            f"{slo.window.label} · {slo.budgeting.describe()} · minimum traffic {slo.min_events} events"
            + (f" · {slo.description}" if slo.description else ""))
-m = st.columns(4)
+if row["state"] == "no data":
+    st.info("No data: no valid events in this SLO's window, so nothing was measured (an arrival-only trace "
+            "records no outcome, and 'unknown' requests count neither as good nor as bad).")
+elif row["window_covered"] < 1:
+    st.warning(f"Data covers only {fmt.pct(row['window_covered'], 2)} of the {slo.window.label} window: "
+               "these numbers are for that part alone.")
+m = st.columns(5)
+digits = max(3, target_digits(slo.target) + 1)  # enough for the target's nines
 low, high = fmt.pct(row["attainment_lower"], 3), fmt.pct(row["attainment_upper"], 3)
 bounds = "" if row["exact"] else f" (bounds {low}–{high})"
-m[0].metric("Attainment", fmt.pct(row["attainment"], 3), help=f"good / valid over the window{bounds}")
+m[0].metric("Attainment", "not measured" if row["state"] == "no data" else fmt.pct(row["attainment"], digits),
+            help=f"good / valid over the window{bounds}")
 m[1].metric("Budget remaining", fmt.pct(row["budget_remaining"], 1))
-m[2].metric("Burn rate (1h)", "–" if row["burn_rate_1h"] is None else f"{row['burn_rate_1h']:.2f}")
+minutes, left = row["budget_minutes"], row["budget_remaining_minutes"]
+per = "bad slices" if slo.budgeting.method != "occurrences" else "at the window's mean request rate"
+m[2].metric("Budget remaining (time)", minutes_text(left, minutes),
+            help=f"The error budget as time (SRE Workbook ch. 2), {per}")
+m[3].metric("Burn rate (1h)", "–" if row["burn_rate_1h"] is None else f"{row['burn_rate_1h']:.2f}")
 hours = row["hours_to_exhaustion"]
-m[3].metric("Budget gone in", "–" if hours is None else f"{hours:.1f} h")
+m[4].metric("Budget gone in", "–" if hours is None else f"{hours:.1f} h")
+if row["held_back"]:
+    st.info(f"Held back by the minimum-traffic guard ({slo.min_events} events in the long window): "
+            f"{row['held_back']}.")
 if not row["exact"]:
     st.info(f"A threshold lies between histogram edges: attainment is an estimate{bounds}.")
 

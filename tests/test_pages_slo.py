@@ -141,3 +141,44 @@ def test_goodput_has_two_threshold_sliders(store):
     assert not at.exception
     current, proposed = (_pct(v) for v in _metrics(at)["Attainment"])
     assert proposed < current
+
+
+PARTIAL_SLOS = """slos:
+  - {name: sixty-days, sli: availability, target: 99.999, window: 60d}
+  - {name: nothing-measured, deployments: none-such, sli: availability, target: 99, window: 7d}
+"""
+
+
+@pytest.fixture
+def partial_page(store):
+    from ui import slo as D
+
+    at = run_page("pages/1_SLOs.py", range="28d")
+    at.session_state[D.CONFIG_KEY] = (PARTIAL_SLOS, "partial.yaml")
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def test_a_window_longer_than_the_data_is_marked_with_its_covered_share(partial_page):
+    # the demo holds 35 days: a 60-day window is 35/60 covered
+    (warning, detail) = [w.value for w in partial_page.warning]
+    assert "Data covers only part of the window for sixty-days (58.33% of 60d)" in warning
+    assert "nothing-measured" not in warning
+    assert "58.33% of the 60d window" in detail
+    table = _table(partial_page, "SLO status")
+    assert table.set_index("slo").loc["sixty-days", "window_covered_fraction"] == pytest.approx(35 / 60)
+
+
+def test_the_detail_gives_the_budget_as_time_and_the_targets_nines(partial_page):
+    metrics = _metrics(partial_page)
+    assert metrics["Budget remaining (time)"][0].endswith(" min")
+    assert any("target 99.999%" in c.value for c in partial_page.caption)
+
+
+def test_an_slo_without_valid_events_shows_not_measured(partial_page):
+    partial_page.selectbox(key="slo_detail").set_value("nothing-measured").run()
+    assert _metrics(partial_page)["Attainment"] == ["not measured"]
+    assert any(i.value.startswith("No data: no valid events") for i in partial_page.info)
+    table = _table(partial_page, "SLO status").set_index("slo")
+    assert table.loc["nothing-measured", "state"] == "no data"

@@ -331,3 +331,73 @@ def test_suggest_target_is_the_strictest_met_in_a_share_of_windows(share, expect
     s = suggest_target(make_slo(window="1d"), data, T0 + timedelta(days=10), share, step=timedelta(days=1))
     assert len(s.windows) == 10
     assert s.target == pytest.approx(expected)
+
+
+# --- issue 9: what the numbers cover, and budgets in time ------------------------------------------
+
+
+def test_an_hour_of_traffic_reports_its_share_of_a_28_day_window_not_a_complete_history():
+    requests = np.zeros(28 * PER_DAY, dtype=np.int64)
+    requests[-12:] = 10  # the last hour only
+    e = evaluate(make_slo(window="28d"), make_scope(requests), T0 + timedelta(days=28))
+    assert e.status.coverage == pytest.approx(1 / (28 * 24))
+    assert e.status.data_start == T0 + timedelta(days=28, hours=-1)
+    assert not e.status.complete_history
+    out = to_json(e)
+    assert out["window_covered"] == pytest.approx(1 / 672) and out["complete_history"] is False
+    assert status_frame([e])["window_covered"][0] == pytest.approx(1 / 672)
+
+
+def test_traffic_before_the_window_start_covers_the_whole_window():
+    e = evaluate(make_slo(window="7d"), steady(days=10), T0 + timedelta(days=10))
+    assert (e.status.coverage, e.status.complete_history, e.status.data_start) == (1.0, True, None)
+
+
+def test_unknown_outcomes_are_neither_good_nor_bad_for_availability():
+    data = ScopeData(grid=Grid(T0, 2), deployments=("d",), regions=(), requests=np.array([100, 50]),
+                     ok=np.array([90, 0]), unknown=np.array([0, 50]))
+    c = sli_counts(data, make_slo().sli)
+    assert (c.good.tolist(), c.valid.tolist()) == ([90, 0], [100, 0])
+
+
+def test_an_slo_over_arrival_only_traffic_reports_no_data_not_an_attainment():
+    requests = np.full(PER_DAY, 100, dtype=np.int64)
+    data = ScopeData(grid=Grid(T0, PER_DAY), deployments=("d",), regions=(), requests=requests,
+                     ok=np.zeros(PER_DAY, dtype=np.int64), unknown=requests)
+    e = evaluate(make_slo(window="1d"), data, T0 + timedelta(days=1))
+    assert e.state == "no data" and e.firing == ()
+    out = to_json(e)
+    assert out["attainment"] is None and out["budget_remaining"] is None and out["state"] == "no data"
+    assert status_frame([e])["attainment"][0] is None
+
+
+def test_a_tier_whose_windows_exceed_the_slo_window_is_not_evaluated():
+    e = evaluate(make_slo(window="1h"), steady(days=4, bad={i: 500 for i in range(4 * PER_DAY)}),
+                 T0 + timedelta(days=4))
+    assert [a.tier.label for a in e.alerts] == ["1h/5m"]
+    assert set(e.episodes["tiers"].to_list()) <= {"1h/5m"}
+    e6h = evaluate(make_slo(window="6h"), steady(days=1), T0 + timedelta(days=1))
+    assert [a.tier.label for a in e6h.alerts] == ["1h/5m", "6h/30m"]
+
+
+def test_the_minimum_traffic_guard_says_which_tier_it_holds_back_and_with_how_many_events():
+    data = steady(per_slot=1, bad={i: 1 for i in range(END - 12, END)})  # 12 events in the last hour, all bad
+    e = evaluate(make_slo(min_events=10_000), data, _at(END))
+    held = [a.as_dict() for a in e.held_back]
+    assert [h["long_window"] for h in held] == ["1h", "6h", "1d", "3d"] and not e.firing
+    assert held[0]["events_long"] == 12 and held[0]["held_back"]
+    out = to_json(e)
+    assert out["held_back"][0]["events_long"] == 12 and out["held_back"][0]["min_events"] == 10_000
+    assert status_frame([e])["held_back"][0].startswith("page 1h/5m (12 of 10000 events)")
+
+
+@pytest.mark.parametrize("budgeting", [{"method": "timeslices", "slice": "5m", "slice_target": 95}, "occurrences"],
+                         ids=["timeslices: the bad-slice allowance", "occurrences: at the window's mean rate"])
+def test_a_999_budget_over_30_days_is_43_2_minutes(budgeting):
+    # SRE Workbook ch. 2: a 99.9% SLO over 30 days allows 43.2 minutes of downtime.
+    e = evaluate(make_slo(budgeting=budgeting), steady(days=31, bad={30 * PER_DAY: 1000}), T0 + timedelta(days=31))
+    assert e.status.budget_minutes == pytest.approx(43.2)
+    assert e.status.remaining_minutes == pytest.approx(43.2 - 5.0)  # one whole bad 5-minute slot
+    out = to_json(e)
+    assert out["budget_minutes"] == pytest.approx(43.2) and out["budget_time_basis"]
+    assert ("mean rate" in out["budget_time_basis"]) == (budgeting == "occurrences")

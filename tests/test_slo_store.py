@@ -23,6 +23,7 @@ from analytics.store import conventions as N
 from analytics.store.queries import request_slots
 from analytics.store.slo import catalog
 from tests.conftest import DEMO_END, ROOT
+from tests.slo_builders import delete_requests, insert_requests
 
 # Random requests go to their own deployment in 2020, long before the demo, and are deleted
 # afterwards, so the shared session store is left as the other tests expect it.
@@ -35,27 +36,16 @@ request = st.tuples(st.integers(0, 7199), st.sampled_from(N.STATUSES), latency, 
 
 
 def _insert(store, deployment: str, rows) -> None:
-    n = len(rows)
-    offsets, statuses, ttft, e2e = zip(*rows, strict=True)
-    frame = pl.DataFrame({
-        "ts": [PROBE_START + timedelta(seconds=s) for s in offsets],
-        "deployment": [deployment] * n, "model": ["probe"] * n, "model_version": ["v1"] * n,
-        "region": ["probe-region"] * n, "gpu_type": ["L4-24GB"] * n, "replica": ["r0"] * n,
-        "status": list(statuses), "queue_ms": [None] * n, "ttft_ms": list(ttft), "tpot_ms": list(ttft),
-        "e2e_ms": list(e2e), "input_tokens": [1] * n, "output_tokens": [1] * n,
-    }, schema_overrides={"ts": pl.Datetime("ms", "UTC"), "queue_ms": pl.Float32, "ttft_ms": pl.Float32,
-                         "tpot_ms": pl.Float32, "e2e_ms": pl.Float32, "input_tokens": pl.UInt32,
-                         "output_tokens": pl.UInt32})
-    store.insert(N.REQUESTS, frame)
+    """rows: (second offset, status, latency for ttft and tpot, e2e)."""
+    insert_requests(store, [(PROBE_START + timedelta(seconds=s), deployment, status, ttft, ttft, e2e)
+                            for s, status, ttft, e2e in rows])
 
 
 @pytest.fixture(scope="module")
 def probe_store(store):
     """The session store; the probe deployments are deleted once the module is done."""
     yield store
-    store.command(f"DELETE FROM {N.REQUESTS} WHERE startsWith(deployment, 'probe-')")
-    store.command(f"ALTER TABLE {N.REQUESTS_5M} DELETE WHERE startsWith(deployment, 'probe-') "
-                  "SETTINGS mutations_sync = 2")
+    delete_requests(store, "probe-")
 
 
 RAW_SQL = f"""

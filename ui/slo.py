@@ -117,13 +117,14 @@ def detail(text: str, source: str, at: datetime, name: str) -> dict:
     e = next(x for x in evaluations(text, source, at) if x.slo.name == name)
     s = e.status
     period = e.slo.window.period(s.at)
+    pages = tuple(t for t in A.tiers_for(period) if t.severity == "page")
     return {
         "sli": B.sli_series(e.counts, e.grid, s.window_start, s.at, timedelta(hours=1)),
         "burn_down": B.burn_down(e.slo, e.units, e.grid, s.at),
         "burn": B.burn_series(e.units, e.slo.target, e.grid, s.window_start, s.at,
-                              tuple(t.long_window for t in A.TIERS[:2])),
+                              tuple(t.long_window for t in pages)),
         "thresholds": {f"{t.severity} {t.label}: {t.threshold(period):.3g}": t.threshold(period)
-                       for t in A.TIERS[:2]},
+                       for t in pages},
         "episodes": e.episodes,
         "period_end": s.window_start + period,
     }

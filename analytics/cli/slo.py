@@ -10,11 +10,12 @@ from datetime import UTC, datetime, timedelta
 from analytics.cli.common import cell, plain, text_table
 from analytics.errors import InputError
 from analytics.slo import alerts as A
+from analytics.slo.budget import minutes_text
 from analytics.slo.evaluation import Evaluation, evaluate_all, status_frame
 from analytics.slo.files import PROJECT_SLO_FILE, load_slos
 from analytics.slo.pipeline import load_data
 from analytics.slo.sli import GOODPUT_SOURCES
-from analytics.slo.spec import evaluation_time
+from analytics.slo.spec import evaluation_time, format_duration, target_digits
 from analytics.store.client import Store
 from analytics.store.queries import data_end
 
@@ -36,10 +37,15 @@ def _pct(x, digits: int = 3) -> str:
 
 
 def _table(frame) -> str:
-    headers = ("SLO", "state", "target", "window", "attainment", "budget left", "burn 1h", "firing")
-    rows = [(r["slo"], r["state"], _pct(r["target"], 2), r["window"], _pct(r["attainment"]),
-             _pct(r["budget_remaining"], 1), cell(r["burn_rate_1h"], "{:.2f}"), cell(r["firing"]))
-            for r in frame.iter_rows(named=True)]
+    headers = ("SLO", "state", "target", "window", "covered", "attainment", "budget left", "budget left (time)",
+               "burn 1h", "firing")
+    rows = []
+    for r in frame.iter_rows(named=True):
+        digits = target_digits(r["target"])
+        rows.append((r["slo"], r["state"], _pct(r["target"], digits), r["window"], _pct(r["window_covered"], 2),
+                     _pct(r["attainment"], max(3, digits + 1)), _pct(r["budget_remaining"], 1),
+                     minutes_text(r["budget_remaining_minutes"], r["budget_minutes"]),
+                     cell(r["burn_rate_1h"], "{:.2f}"), cell(r["firing"])))
     return text_table(headers, rows)
 
 
@@ -62,10 +68,16 @@ def to_json(e: Evaluation) -> dict:
         "budget_remaining": plain(s.remaining),
         "burn_rate_1h": plain(s.burn_rate_1h),
         "hours_to_exhaustion": None if s.time_to_exhaustion is None else s.time_to_exhaustion / timedelta(hours=1),
+        "budget_minutes": plain(s.budget_minutes),
+        "budget_remaining_minutes": plain(s.remaining_minutes),
+        "budget_time_basis": s.time_basis or None,
         "window_start": plain(s.window_start),
         "at": plain(s.at),
+        "window_covered": s.coverage,
+        "data_start": plain(s.data_start),
         "complete_history": s.complete_history,
         "alerts": [a.as_dict() for a in e.firing],
+        "held_back": [a.as_dict() | {"min_events": e.slo.min_events} for a in e.held_back],
         "episodes": A.count_episodes(e.episodes),
     }
 
@@ -93,9 +105,21 @@ def run(args, store: Store) -> int:
         return 0
     print(f"SLOs at {at.isoformat()} ({args.config})")
     print(_table(status_frame(evaluations)))
-    incomplete = [e.slo.name for e in evaluations if not e.status.complete_history]
-    if incomplete:
-        print(f"note: data starts after the window start for {', '.join(incomplete)}", file=sys.stderr)
+    for e in evaluations:
+        s = e.status
+        if s.valid and not s.complete_history:
+            print(f"note: {e.slo.name}: data covers only {s.coverage:.2%} of its {e.slo.window.label} window "
+                  f"(from {s.data_start:%Y-%m-%d %H:%M} UTC): its numbers are for that part alone", file=sys.stderr)
+        elif not s.valid:
+            print(f"note: {e.slo.name}: no data: no valid events in its window (not measured, "
+                  "e.g. a trace that records no outcome)", file=sys.stderr)
+        for a in e.held_back:
+            print(f"note: {e.slo.name}: {a.tier.severity} {a.tier.label} burns above {a.threshold:.3g} but is held "
+                  f"back: {a.events_long:.0f} events in {format_duration(a.tier.long_window)} < min_events "
+                  f"{e.slo.min_events}", file=sys.stderr)
+    if any(e.slo.budgeting.method == "occurrences" and e.status.valid for e in evaluations):
+        print("note: budget left (time) of occurrence SLOs is in minutes at the window's mean request rate",
+              file=sys.stderr)
     approx = [e.slo.name for e in evaluations if not e.status.exact]
     if approx:
         print(f"note: thresholds between histogram edges, attainment is an estimate within bounds for "

@@ -58,6 +58,12 @@ TIERS = (
 LONGEST_WINDOW = max(t.long_window for t in TIERS)
 
 
+def tiers_for(period: timedelta) -> tuple[Tier, ...]:
+    """The tiers that fit an SLO period: a long window longer than the period would judge
+    traffic outside the SLO's window (a 1h SLO keeps only the 1h/5m page)."""
+    return tuple(t for t in TIERS if t.long_window <= period)
+
+
 @dataclass(frozen=True)
 class TierState:
     """A tier evaluated at one time."""
@@ -68,9 +74,11 @@ class TierState:
     burn_short: float
     events_long: float
     firing: bool
+    held_back: bool = False  # both burns exceed the threshold, but the long window has too few events
 
     def as_dict(self) -> dict:
-        """JSON-ready: severity, burn_threshold, long_window, short_window and the burns."""
+        """JSON-ready: severity, burn_threshold, windows, the burns, events in the long window and
+        whether the minimum-traffic guard holds the tier back."""
         return {
             "severity": self.tier.severity,
             "burn_threshold": round(self.threshold, 6),
@@ -78,6 +86,8 @@ class TierState:
             "short_window": format_duration(self.tier.short_window),
             "burn_long": None if np.isnan(self.burn_long) else round(self.burn_long, 6),
             "burn_short": None if np.isnan(self.burn_short) else round(self.burn_short, 6),
+            "events_long": self.events_long,
+            "held_back": self.held_back,
         }
 
 
@@ -120,8 +130,9 @@ def states_at(u: Units, target: float, grid: Grid, at: datetime, period: timedel
         short = float(burn_rates(u, target, slots_in(tier.short_window))[j])
         ev = float(trailing(events, slots_in(tier.long_window))[j])
         thr = tier.threshold(period)
-        fires = bool(np.nan_to_num(long_) > thr and np.nan_to_num(short) > thr and ev >= max(min_events, 1))
-        out.append(TierState(tier, thr, long_, short, ev, fires))
+        burning = bool(np.nan_to_num(long_) > thr and np.nan_to_num(short) > thr)
+        enough = ev >= max(min_events, 1)
+        out.append(TierState(tier, thr, long_, short, ev, burning and enough, burning and not enough))
     return out
 
 

@@ -17,6 +17,15 @@ Then (Google SRE Workbook, ch. 2 "Implementing SLOs" and ch. 5 "Alerting on SLOs
 attainment = 1 - bad / valid; error budget = (1 - target) x valid; consumed = bad;
 remaining = 1 - consumed / budget (negative when overspent, never clamped);
 burn rate over a window = (bad / valid in the window) / (1 - target).
+
+Budgets in time (SRE Workbook ch. 2, "an error budget of 99.9% over 30 days is 43.2 minutes",
+and ch. 5): for timeslices a bad unit is a slice, so the budget in time is the bad-slice
+allowance, budget units x slice length (99.9% of 30 days of 5-minute slices = 43.2 min); for
+occurrences, the same at the window's mean rate: budget events / (valid events per minute over
+the covered part of the window) = (1 - target) x the covered minutes.
+
+Coverage: the share of the window (for calendar windows, of the period so far) from the first
+slot holding valid events, so a store holding an hour of traffic does not pass as a month.
 """
 
 from __future__ import annotations
@@ -63,8 +72,17 @@ class Status:
     burn_rate_1h: float  # NaN without valid units in the last hour
     time_to_exhaustion: timedelta | None  # None: not burning (or no data)
     events: float  # valid events in the window
-    complete_history: bool  # the loaded data covers the whole window
+    coverage: float  # share of the window from the first slot with valid events (0 without any)
+    data_start: datetime | None  # start of the first slot with valid events in the window (None: none)
+    budget_minutes: float  # the budget as time (see the module docstring); NaN without valid units
+    remaining_minutes: float  # budget_minutes - time of the bad units; may be negative
     exact: bool  # thresholds are bucket edges (or the SLI needs no histogram)
+    time_basis: str = ""  # how budget_minutes was obtained, for labels
+
+    @property
+    def complete_history(self) -> bool:
+        """The data covers the whole window (the SLO's numbers are not from a fraction of it)."""
+        return self.coverage >= 1.0
 
     @property
     def good(self) -> float:
@@ -149,6 +167,46 @@ def time_to_exhaustion(remaining: float, burn: float, period: timedelta) -> time
     return max(remaining, 0.0) * period / burn
 
 
+def coverage(u: Units, grid: Grid, start: datetime, at: datetime) -> tuple[float, datetime | None]:
+    """Share of [start, at) from the first slot with valid events (1 when events precede the
+    window in the loaded history), and that slot's start when it lies inside the window."""
+    j = grid.index(at)
+    seen = np.flatnonzero(u.events[:j] > 0)
+    span = (at - start).total_seconds()
+    if not len(seen) or span <= 0:
+        return 0.0, None
+    first = grid.time(int(seen[0]))
+    if first <= start:
+        return 1.0, None
+    return min(max((at - first).total_seconds() / span, 0.0), 1.0), first
+
+
+def budget_time(slo: Slo, budget: float, bad: float, valid_events: float,
+                covered: timedelta) -> tuple[float, float, str]:
+    """(budget, remaining) in minutes and the basis of the conversion (module docstring)."""
+    if budget <= 0:
+        return float("nan"), float("nan"), ""
+    if slo.budgeting.method == "occurrences":
+        if valid_events <= 0 or covered <= timedelta(0):
+            return float("nan"), float("nan"), ""
+        per_minute = valid_events / (covered / timedelta(minutes=1))  # the window's mean rate
+        return budget / per_minute, (budget - bad) / per_minute, \
+            f"at the window's mean rate ({per_minute:.3g} events/min)"
+    minutes = slo.budgeting.slice / timedelta(minutes=1)
+    return budget * minutes, (budget - bad) * minutes, f"bad {format_duration(slo.budgeting.slice)} slices"
+
+
+def minutes_text(left: float | None, total: float | None) -> str:
+    """'12.3 of 43.2 min' (two significant digits below a minute); '-' when not measured."""
+    if left is None or total is None or not (np.isfinite(left) and np.isfinite(total)):
+        return "-"
+
+    def one(x: float) -> str:
+        return f"{x:.1f}" if abs(x) >= 1 or x == 0 else f"{x:.2g}"
+
+    return f"{one(left)} of {one(total)} min"
+
+
 def status(slo: Slo, counts: SliCounts, u: Units, grid: Grid, at: datetime) -> Status:
     """Attainment, budget, remaining, current burn and time to exhaustion at `at`."""
     j = grid.index(at)
@@ -164,6 +222,8 @@ def status(slo: Slo, counts: SliCounts, u: Units, grid: Grid, at: datetime) -> S
     budget = (1.0 - slo.target) * valid  # SRE Workbook ch. 2: budget = (1 - SLO) x valid events
     remaining = 1.0 - bad / budget if budget > 0 else nan
     burn = float(burn_rates(u, slo.target, slots_in(CURRENT_BURN_WINDOW))[j]) if j > 0 else nan
+    covered, data_start = coverage(u, grid, start, at)
+    minutes, minutes_left, basis = budget_time(slo, budget, bad, events, covered * (at - start))
     return Status(
         at=at, window_start=start, period_end=slo.window.end(at),
         target=slo.target, valid=float(valid), bad=float(bad), attainment=attainment,
@@ -171,7 +231,8 @@ def status(slo: Slo, counts: SliCounts, u: Units, grid: Grid, at: datetime) -> S
         attainment_upper=1.0 - bad_lo / valid if valid > 0 else nan,
         budget=float(budget), remaining=remaining, burn_rate_1h=burn,
         time_to_exhaustion=time_to_exhaustion(remaining, burn, slo.window.period(at)),
-        events=float(events), complete_history=start >= grid.start, exact=counts.exact,
+        events=float(events), coverage=covered, data_start=data_start, budget_minutes=float(minutes),
+        remaining_minutes=float(minutes_left), exact=counts.exact, time_basis=basis,
     )
 
 

@@ -50,6 +50,11 @@ class Evaluation:
         """The tiers firing at the evaluation time."""
         return tuple(a for a in self.alerts if a.firing)
 
+    @property
+    def held_back(self) -> tuple[A.TierState, ...]:
+        """The tiers burning fast enough to fire but held back by the minimum-traffic guard."""
+        return tuple(a for a in self.alerts if a.held_back)
+
 
 def history_start(slos: tuple[Slo, ...] | list[Slo], at: datetime) -> datetime:
     """Earliest time the SLOs need: their longest possible window plus the longest alert window."""
@@ -64,9 +69,10 @@ def evaluate(slo: Slo, data: ScopeData, at: datetime, replay_from: datetime | No
     units = B.units(counts, slo.budgeting, data.grid)
     status = B.status(slo, counts, units, data.grid, at)
     period = slo.window.period(at)
-    alerts = A.states_at(units, slo.target, data.grid, at, period, slo.min_events)
+    tiers = A.tiers_for(period)
+    alerts = A.states_at(units, slo.target, data.grid, at, period, slo.min_events, tiers)
     start = replay_from or status.window_start
-    episodes = A.replay(units, slo.target, data.grid, period, slo.min_events, start, at, status.budget)
+    episodes = A.replay(units, slo.target, data.grid, period, slo.min_events, start, at, status.budget, tiers)
     return Evaluation(slo, status, tuple(alerts), episodes, data.grid, counts, units)
 
 
@@ -107,11 +113,15 @@ def status_frame(evaluations: list[Evaluation]) -> pl.DataFrame:
             "burn_rate_1h": s.burn_rate_1h,
             "hours_to_exhaustion": _hours(s.time_to_exhaustion),
             "firing": ", ".join(f"{a.tier.severity} {a.tier.label}" for a in e.firing),
+            "held_back": ", ".join(f"{a.tier.severity} {a.tier.label} "
+                                   f"({a.events_long:.0f} of {e.slo.min_events} events)" for a in e.held_back),
+            "window_covered": s.coverage,
+            "budget_minutes": s.budget_minutes, "budget_remaining_minutes": s.remaining_minutes,
             "pages": counts["page"], "tickets": counts["ticket"],
             "good": s.good, "valid": s.valid, "exact": s.exact,
         })
     floats = ("hours_to_exhaustion", "attainment", "attainment_lower", "attainment_upper",
-              "budget_remaining", "burn_rate_1h")
+              "budget_remaining", "burn_rate_1h", "window_covered", "budget_minutes", "budget_remaining_minutes")
     frame = pl.DataFrame(rows, schema_overrides={c: pl.Float64 for c in floats})
     frame = frame.with_columns(pl.col(floats).fill_nan(None))  # not measured is null, not NaN
     if frame.is_empty():

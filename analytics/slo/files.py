@@ -21,9 +21,63 @@ PROJECT_SLO_FILE = Path(__file__).resolve().parents[2] / "slos.yaml"
 # Objectives assumed for deployments that no latency or goodput SLO covers (by kind).
 DEFAULT_SLO_FILE = Path(__file__).resolve().with_name("defaults.yaml")
 
+# Limits on an SLO file, checked on the YAML event stream before anything is built from it
+# (README "SLOs as code"): a 412-byte file of nested aliases ("billion laughs") otherwise expands
+# to gigabytes as soon as anything walks it. The window length limit is MAX_WINDOW in spec.py.
+MAX_FILE_BYTES = 1 << 20  # 1 MiB
+MAX_ALIASES = 100  # *alias references in one file
+MAX_NODES = 100_000  # scalars and collections, each alias counted as the nodes it names
+MAX_DEPTH = 20  # nested mappings and lists
+
+
+def check_limits(text: str, source: str) -> None:
+    """A SpecError naming the file and the limit when the text exceeds one (sizes first, so
+    nothing large is allocated); YAML syntax errors are SpecErrors too."""
+    size = len(text.encode("utf-8", "replace"))
+    if size > MAX_FILE_BYTES:
+        raise SpecError(f"{source}: {size} bytes is over the SLO file limit of {MAX_FILE_BYTES} bytes")
+    sizes: dict[str, int] = {}  # anchor -> nodes it stands for
+    open_: list[list] = []  # per open collection: [anchor, nodes so far, itself included]
+    total = aliases = 0
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.CollectionEndEvent):
+                anchor, nodes = open_.pop()
+                if anchor:
+                    sizes[anchor] = nodes
+                if open_:
+                    open_[-1][1] += nodes
+                continue
+            if isinstance(event, yaml.AliasEvent):
+                aliases += 1
+                if aliases > MAX_ALIASES:
+                    raise SpecError(f"{source}: more than {MAX_ALIASES} YAML aliases (*name): write the values out")
+                nodes = sizes.get(event.anchor, 1)
+            elif isinstance(event, yaml.ScalarEvent | yaml.CollectionStartEvent):
+                nodes = 1
+            else:
+                continue
+            total += nodes
+            if total > MAX_NODES:
+                raise SpecError(f"{source}: over {MAX_NODES} YAML nodes once aliases are expanded "
+                                "(the SLO file limit)")
+            if isinstance(event, yaml.CollectionStartEvent):
+                open_.append([event.anchor, 1])
+                if len(open_) > MAX_DEPTH:
+                    raise SpecError(f"{source}: line {event.start_mark.line + 1}: nested deeper than "
+                                    f"{MAX_DEPTH} levels (the SLO file limit)")
+                continue
+            if isinstance(event, yaml.ScalarEvent) and event.anchor:
+                sizes[event.anchor] = 1
+            if open_:
+                open_[-1][1] += nodes
+    except yaml.YAMLError as exc:
+        raise SpecError(f"{source}: not valid YAML ({' '.join(str(exc).split())})") from exc
+
 
 def parse_text(text: str, source: str) -> tuple[Slo, ...]:
     """SLOs from one file's YAML text (our format or OpenSLO v1, detected per document)."""
+    check_limits(text, source)
     try:
         docs = [d for d in yaml.safe_load_all(text) if d is not None]
     except yaml.YAMLError as exc:
@@ -32,8 +86,11 @@ def parse_text(text: str, source: str) -> tuple[Slo, ...]:
 
 
 def read_text(path: str | Path) -> str:
-    """A file's text, or a SpecError naming it."""
+    """A file's text, or a SpecError naming it (files over MAX_FILE_BYTES are not read)."""
     try:
+        size = Path(path).stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise SpecError(f"{path}: {size} bytes is over the SLO file limit of {MAX_FILE_BYTES} bytes")
         return Path(path).read_text()
     except (OSError, UnicodeDecodeError) as exc:
         reason = getattr(exc, "strerror", None) or exc

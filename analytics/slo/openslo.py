@@ -8,10 +8,11 @@ analytics.slo.spec.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 from analytics.errors import SpecError
-from analytics.slo.spec import ANNOTATION_PREFIX, Slo, parse_slo
+from analytics.slo.spec import ANNOTATION_PREFIX, Slo, _show, parse_slo
 
 _BUDGETING = {"Occurrences": "occurrences", "Timeslices": "timeslices", "RatioTimeslices": "ratio_timeslices"}
 _CALENDAR = {"1w": "calendar-week", "1M": "calendar-month"}
@@ -25,23 +26,38 @@ def _get(mapping, *keys, default=None):
     return mapping
 
 
-def _metadata(*metas) -> tuple[dict, dict]:
-    """Labels and our annotations, later metadata winning (the SLO's, then the indicator's)."""
+def _mapping(value, where: str) -> Mapping:
+    """A mapping from the file ({} for a missing one), or a SpecError naming the field."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise SpecError(f"{where}: expected a mapping, got {_show(value)}")
+    return value
+
+
+def _metadata(*metas: tuple[str, object]) -> tuple[dict, dict]:
+    """Labels and our annotations, later metadata winning (the SLO's, then the indicator's);
+    metas are (where, metadata) pairs."""
     labels: dict = {}
     notes: dict = {}
-    for meta in metas:
-        labels |= dict(_get(meta, "labels", default={}) or {})
-        for key, value in (_get(meta, "annotations", default={}) or {}).items():
+    for where, meta in metas:
+        meta = _mapping(meta, where)
+        labels |= _mapping(meta.get("labels"), f"{where}.labels")
+        for key, value in _mapping(meta.get("annotations"), f"{where}.annotations").items():
             if str(key).startswith(ANNOTATION_PREFIX):
                 notes[str(key).removeprefix(ANNOTATION_PREFIX)] = value
     return labels, notes
 
 
 def _number(value, where: str) -> float:
+    """A finite number from the file (an infinite or NaN target, threshold or count means nothing)."""
     try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise SpecError(f"{where}: {value!r} is not a number") from None
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise SpecError(f"{where}: {_show(value)} is not a number") from None
+    if isinstance(value, bool) or not math.isfinite(number):
+        raise SpecError(f"{where}: {_show(value)} is not a finite number")
+    return number
 
 
 def _window(spec: Mapping, where: str) -> dict:
@@ -49,31 +65,32 @@ def _window(spec: Mapping, where: str) -> dict:
     if not isinstance(windows, list) or len(windows) != 1 or not isinstance(windows[0], Mapping):
         raise SpecError(f"{where}.timeWindow: expected a list with exactly one window")
     tw = windows[0]
-    duration = str(tw.get("duration", ""))
+    duration = tw.get("duration", "")
     calendar = tw.get("calendar")
     rolling = tw.get("isRolling", calendar is None)
     if rolling:
         return {"window": duration}
-    if duration not in _CALENDAR:
+    if not isinstance(duration, str) or duration not in _CALENDAR:
         raise SpecError(f"{where}.timeWindow[0].duration: calendar windows supported are 1w and 1M, "
-                        f"got {duration!r}")
-    return {"window": _CALENDAR[duration], "timezone": _get(calendar, "timeZone", default="UTC")}
+                        f"got {_show(duration)}")
+    calendar = _mapping(calendar, f"{where}.timeWindow[0].calendar")
+    return {"window": _CALENDAR[duration], "timezone": calendar.get("timeZone", "UTC")}
 
 
 def _sli(indicator: Mapping, notes: Mapping, objective: Mapping, where: str) -> dict:
-    spec = _get(indicator, "spec", default={}) or {}
+    spec = _mapping(indicator.get("spec"), "indicator.spec")
     if "thresholdMetric" in spec:
         op = objective.get("op")
         if op not in ("lte", "lt"):
             raise SpecError(f"{where}.op: a latency threshold needs op lte or lt "
-                            f"(good = latency <= value), got {op!r}")
+                            f"(good = latency <= value), got {_show(op)}")
         if "value" not in objective:
             raise SpecError(f"{where}.value: a thresholdMetric objective needs a value (the threshold in ms)")
         field = notes.get("field")
         return {"latency": {"field": field, "threshold_ms": _number(objective["value"], f"{where}.value")}}
     if "ratioMetric" not in spec:
         raise SpecError("indicator.spec: needs ratioMetric or thresholdMetric")
-    ratio = spec["ratioMetric"] or {}
+    ratio = _mapping(spec["ratioMetric"], "indicator.spec.ratioMetric")
     if not ("raw" in ratio or ("total" in ratio and ("good" in ratio) != ("bad" in ratio))):
         raise SpecError("indicator.spec.ratioMetric: needs good/total, bad/total or raw")
     kind = notes.get("sli")
@@ -91,16 +108,19 @@ def _sli(indicator: Mapping, notes: Mapping, objective: Mapping, where: str) -> 
 
 def _budgeting(spec: Mapping, objective: Mapping, where: str) -> object:
     method = spec.get("budgetingMethod")
-    if method not in _BUDGETING:
-        raise SpecError(f"spec.budgetingMethod: {method!r} is not one of {', '.join(_BUDGETING)}")
+    if not isinstance(method, str) or method not in _BUDGETING:
+        raise SpecError(f"spec.budgetingMethod: {_show(method)} is not one of {', '.join(_BUDGETING)}")
     if method == "Occurrences":
         return "occurrences"
     window = objective.get("timeSliceWindow")
     if window is None:
         raise SpecError(f"{where}.timeSliceWindow: required for {method}")
     if isinstance(window, int | float) and not isinstance(window, bool):
-        window = f"{int(window)}m"  # OpenSLO: a bare number means minutes
-    out: dict = {"method": _BUDGETING[method], "slice": str(window)}
+        minutes = _number(window, f"{where}.timeSliceWindow")
+        if minutes != int(minutes):
+            raise SpecError(f"{where}.timeSliceWindow: {_show(window)} is not a whole number of minutes")
+        window = f"{int(minutes)}m"  # OpenSLO: a bare number means minutes
+    out: dict = {"method": _BUDGETING[method], "slice": window}
     if method == "Timeslices":
         if "timeSliceTarget" not in objective:
             raise SpecError(f"{where}.timeSliceTarget: required for Timeslices")
@@ -110,26 +130,28 @@ def _budgeting(spec: Mapping, objective: Mapping, where: str) -> object:
 
 def from_openslo(docs: list[Mapping], source: str = "") -> list[Slo]:
     """Translate OpenSLO v1 SLO documents (SLI documents serve indicatorRef) into SLOs."""
-    indicators = {_get(d, "metadata", "name"): d for d in docs if d.get("kind") == "SLI"}
+    indicators = {str(_get(d, "metadata", "name")): d for d in docs if d.get("kind") == "SLI"}
     slos: list[Slo] = []
     for doc in docs:
         if doc.get("kind") != "SLO":
             continue  # Service, DataSource, AlertPolicy...: nothing to evaluate
-        name = str(_get(doc, "metadata", "name", default="") or "")
-        spec = doc.get("spec") or {}
+        name = _get(doc, "metadata", "name", default="") or ""
+        name = name if isinstance(name, str) else _show(name)
         raws: list[dict] = []
         try:
+            spec = _mapping(doc.get("spec"), "spec")
             if doc.get("apiVersion") != "openslo/v1":
-                raise SpecError(f"apiVersion: only openslo/v1 is supported, got {doc.get('apiVersion')!r}")
+                raise SpecError(f"apiVersion: only openslo/v1 is supported, got {_show(doc.get('apiVersion'))}")
             indicator = spec.get("indicator")
             if indicator is None and spec.get("indicatorRef") is not None:
-                indicator = indicators.get(spec["indicatorRef"])
+                ref = spec["indicatorRef"]
+                indicator = indicators.get(ref) if isinstance(ref, str) else None
                 if indicator is None:
-                    ref = spec["indicatorRef"]
-                    raise SpecError(f"spec.indicatorRef: no kind: SLI document named {ref!r}")
+                    raise SpecError(f"spec.indicatorRef: no kind: SLI document named {_show(ref)}")
             if not isinstance(indicator, Mapping):
                 raise SpecError("spec.indicator: an inline indicator or an indicatorRef is required")
-            labels, notes = _metadata(doc.get("metadata"), indicator.get("metadata"))
+            labels, notes = _metadata(("metadata", doc.get("metadata")),
+                                      ("indicator.metadata", indicator.get("metadata")))
             objectives = spec.get("objectives")
             if not isinstance(objectives, list) or not objectives:
                 raise SpecError("spec.objectives: at least one objective is required")

@@ -21,8 +21,7 @@ not in the 1-D rollup histograms. Three sources (measured warm, one deployment o
   thresholds can move without another scan. 0.12 s at 420k rows, 0.28-0.56 s at 1.3M,
   0.74 s at 6.7M (450k cells; a threshold move then costs 25 ms).
 - ``rollup`` (no raw scan, e.g. when raw rows have expired): Frechet bounds from the two 1-D
-  histograms, max(0, A + B - n) <= good <= min(A, B), where A and B count ttft <= a and
-  tpot <= b and n is the valid count; the estimate A x B / n assumes independence in a slot.
+  histograms (see :func:`rollup_goodput`); the estimate assumes independence in a slot.
 """
 
 from __future__ import annotations
@@ -39,6 +38,7 @@ from analytics.store import conventions as N
 from analytics.store.conventions import hist_column
 
 SLOT = timedelta(seconds=N.SLOT_SECONDS)
+COUNT_COLUMNS = ("requests", "ok", "unknown")  # per-slot counts the SLIs read from the rollup
 GOODPUT_SOURCES = ("targeted", "joint", "rollup")
 
 
@@ -91,11 +91,13 @@ class Targeted:
 
 @dataclass(frozen=True, kw_only=True)
 class SliInputs:
-    """Per slot: all requests, 'ok' requests and cumulative latency histograms of 'ok' requests
-    (a slot is any time step: 5 minutes on the SLO pages, an hour for capacity and GPUs)."""
+    """Per slot: all requests, 'ok' requests, requests of 'unknown' status (outcome not recorded)
+    and cumulative latency histograms of 'ok' requests (a slot is any time step: 5 minutes on
+    the SLO pages, an hour for capacity and GPUs)."""
 
     requests: np.ndarray
     ok: np.ndarray
+    unknown: np.ndarray | None = None  # None: every outcome was recorded
     cum: dict[str, np.ndarray] = field(default_factory=dict)  # latency field -> (n, N_BUCKETS)
     joint: Joint | None = None
     targeted: tuple[Targeted, ...] = ()
@@ -161,7 +163,7 @@ def scope_from_frames(
 ) -> ScopeData:
     """Place per-slot frames on the grid as numpy arrays: counts and optional *_hist lists, the
     raw joint (ttft, tpot) histogram, and exact goodput counts per (ttft_ms, tpot_ms) pair."""
-    counts = {c: np.zeros(grid.n, dtype=np.int64) for c in ("requests", "ok")}
+    counts = {c: np.zeros(grid.n, dtype=np.int64) for c in COUNT_COLUMNS}
     cum: dict[str, np.ndarray] = {}
     for i, frame in enumerate(frames):
         idx = on_grid(grid, frame["slot"]) if frame.height else np.zeros(0, dtype=np.int64)
@@ -169,7 +171,8 @@ def scope_from_frames(
         idx = idx[keep]
         if i == 0:
             for c in counts:
-                counts[c][idx] = frame[c].to_numpy()[keep]
+                if c in frame.columns:
+                    counts[c][idx] = frame[c].to_numpy()[keep]
         for f in N.LATENCY_FIELDS:
             h = hist_column(f)
             if h in frame.columns:
@@ -198,7 +201,7 @@ def scope_from_frames(
 
 def inputs_from_rows(rows: pl.DataFrame) -> SliInputs:
     """SLI inputs from rollup rows taken as slots in frame order (counts and any *_hist columns)."""
-    counts = {c: rows[c].cast(pl.Int64).to_numpy() for c in ("requests", "ok")}
+    counts = {c: rows[c].cast(pl.Int64).to_numpy() for c in COUNT_COLUMNS if c in rows.columns}
     cum = {f: H.cumulative(H.matrix(rows, hist_column(f))) for f in N.LATENCY_FIELDS
            if hist_column(f) in rows.columns}
     return SliInputs(cum=cum, **counts)
@@ -207,15 +210,24 @@ def inputs_from_rows(rows: pl.DataFrame) -> SliInputs:
 def take(inputs: SliInputs, rows: np.ndarray) -> SliInputs:
     """Rollup inputs (counts and cumulative histograms) of some of the slots, e.g. one deployment's."""
     return SliInputs(requests=inputs.requests[rows], ok=inputs.ok[rows],
+                     unknown=None if inputs.unknown is None else inputs.unknown[rows],
                      cum={f: c[rows] for f, c in inputs.cum.items()})
+
+
+def known(data: SliInputs) -> np.ndarray:
+    """Requests per slot whose outcome was recorded: availability's valid events
+    (analytics.store.conventions: 'unknown' is neither good nor bad)."""
+    unknown = 0 if data.unknown is None else data.unknown
+    return (data.requests - unknown).astype(np.float64)
 
 
 def sli_counts(data: SliInputs, sli: Sli) -> SliCounts:
     """Good and valid events per slot for an SLI (see analytics.slo.spec for the definitions)."""
     if sli.kind == "availability":
-        # 'rejected' is valid and bad: the user got no answer (analytics.store.conventions.STATUSES).
+        # 'rejected' is valid and bad: the user got no answer; 'unknown' is not valid
+        # (analytics.store.conventions.STATUSES).
         good = data.ok.astype(np.float64)
-        return SliCounts(good, good, good, data.requests.astype(np.float64), True)
+        return SliCounts(good, good, good, known(data), True)
     if sli.kind == "latency":
         cum = data.cum[sli.field]
         b = H.count_le(cum, sli.threshold_ms)
@@ -232,13 +244,29 @@ def sli_counts(data: SliInputs, sli: Sli) -> SliCounts:
                 for a, b in zip(wa, wb, strict=True)]
         valid = np.bincount(j.slot, j.n, minlength=n)
         return SliCounts(good[1], good[0], good[2], valid, exact)
-    # Frechet bounds (Frechet 1951; Boole/Bonferroni for two events) from the 1-D histograms.
+    return rollup_goodput(data, sli)
+
+
+def rollup_goodput(data: SliInputs, sli: Sli) -> SliCounts:
+    """Goodput bounds per slot from the two 1-D histograms of 'ok' requests (no raw scan).
+
+    Valid events are the ok requests with both fields (V); the histograms count ttft over the
+    n_t ok requests with a ttft and tpot over the n_p with a tpot, and A, B of them are within
+    the thresholds. |V| is known only to lie in [v_min, v_max] with v_max = min(n_t, n_p) and
+    v_min = max(0, n_t + n_p - ok). Frechet bounds (Frechet 1951; Boole/Bonferroni for two
+    events), minimised over |V| = v: good >= max(0, A + B - n_t - n_p + v) and
+    bad = v - good >= max(0, v - min(A, B)), both smallest at v = v_min. valid is reported as
+    v_max, so good_lower = the least good and good_upper = v_max - the least bad bound the
+    attainment of any set of slots (sum good / sum |V|) from below and above. With v_min = v_max
+    (every ok request carries both fields) these are the usual max(0, A + B - n) <= good <= min(A, B).
+    """
     ct, cp = data.cum["ttft_ms"], data.cum["tpot_ms"]
-    valid = np.minimum(ct[:, -1], cp[:, -1]).astype(np.float64)
+    n_t, n_p = ct[:, -1].astype(np.float64), cp[:, -1].astype(np.float64)
+    v_max = np.minimum(n_t, n_p)
+    v_min = np.maximum(0.0, n_t + n_p - data.ok)
     a, b = H.count_le(ct, sli.ttft_ms), H.count_le(cp, sli.tpot_ms)
-    lower = np.maximum(0.0, a.lower + b.lower - valid)
-    upper = np.minimum(a.upper, b.upper).astype(np.float64)
+    lower = np.maximum(0.0, a.lower + b.lower - n_t - n_p + v_min)
+    upper = v_max - np.maximum(0.0, v_min - np.minimum(a.upper, b.upper))
     with np.errstate(invalid="ignore", divide="ignore"):
-        both = np.minimum(a.estimate, valid) * np.minimum(b.estimate, valid)
-        estimate = np.where(valid > 0, both / np.where(valid > 0, valid, 1.0), 0.0)
-    return SliCounts(np.clip(estimate, lower, upper), lower, upper, valid, False)
+        share = (a.estimate / np.where(n_t > 0, n_t, 1.0)) * (b.estimate / np.where(n_p > 0, n_p, 1.0))
+    return SliCounts(np.clip(share * v_max, lower, upper), lower, upper, v_max, False)

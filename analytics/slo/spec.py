@@ -18,8 +18,9 @@ Our format (a YAML mapping with ``slos:`` and optional ``defaults:`` merged into
         budgeting: occurrences           # or {method: timeslices, slice: 5m, slice_target: 95}
         min_events: 100                  # alerts need this many valid events in the long window
 
-SLIs: ``availability`` (good = status ok; valid = every request, rejected ones included:
-load shedding is an unanswered user), ``latency`` (good = field <= threshold; valid = ok
+SLIs: ``availability`` (good = status ok; valid = every request with a recorded outcome,
+rejected ones included: load shedding is an unanswered user; status 'unknown' is neither good
+nor bad), ``latency`` (good = field <= threshold; valid = ok
 requests that have the field), ``goodput`` (DistServe, Zhong et al., OSDI'24: good = ttft <= a
 AND tpot <= b per request; valid = ok requests with both fields).
 
@@ -45,6 +46,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+import reprlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -62,7 +64,10 @@ _KEYS = {
     "name", "description", "deployments", "models", "regions", "kinds", "sli", "target", "target_ratio",
     "window", "timezone", "budgeting", "min_events",
 }
-_DURATION = re.compile(r"^(\d+)([mhdw])$")
+_DURATION = re.compile(r"^(\d{1,9})([mhdw])$")
+# The longest rolling window (README "SLOs as code"): history for an SLO is loaded as one grid
+# of 5-minute slots, so a 100000d window meant 48 s and 4.7 GB before this limit.
+MAX_WINDOW = timedelta(days=366)
 _UNITS = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
 
 
@@ -209,26 +214,38 @@ def format_duration(value: timedelta) -> str:
     return f"{seconds}s"
 
 
+def target_digits(target: float) -> int:
+    """Decimals that print a target ratio exactly as a percentage, at least 2
+    (0.999 -> 2: '99.90%', 0.99999 -> 3: '99.999%', 0.999995 -> 4)."""
+    exponent = (Decimal(str(target)) * 100).normalize().as_tuple().exponent
+    return max(2, -int(exponent))
+
+
 def ratio_from_percent(value, where: str = "target") -> float:
     """The one percent -> ratio conversion (99.9 -> 0.999), exact in decimal; checks 0 < p < 100."""
     try:
         percent = Decimal(str(value))
     except (InvalidOperation, ValueError) as exc:
-        raise SpecError(f"{where}: {value!r} is not a number") from exc
+        raise SpecError(f"{where}: {_show(value)} is not a number") from exc
     if isinstance(value, bool) or not percent.is_finite() or not 0 < percent < 100:
-        raise SpecError(f"{where}: {value!r} must be a percentage strictly between 0 and 100")
+        raise SpecError(f"{where}: {_show(value)} must be a percentage strictly between 0 and 100")
     if percent <= 1:
-        raise SpecError(f"{where}: {value!r} percent looks like a ratio; write e.g. 99.9 (percent) "
+        raise SpecError(f"{where}: {_show(value)} percent looks like a ratio; write e.g. 99.9 (percent) "
                         f"or use {where.rsplit('.', 1)[-1]}_ratio")
     return float(percent / 100)
 
 
 def parse_duration(text, where: str) -> timedelta:
     """Parse '5m', '6h', '28d', '4w' into a timedelta."""
-    match = _DURATION.match(str(text).strip())
+    match = _DURATION.match(str(text).strip()) if isinstance(text, str | int) else None
     if not match or int(match.group(1)) == 0:
-        raise SpecError(f"{where}: {text!r} is not a duration like 5m, 1h, 28d or 4w")
-    return int(match.group(1)) * _UNITS[match.group(2)]
+        raise SpecError(f"{where}: {_show(text)} is not a duration like 5m, 1h, 28d or 4w")
+    return int(match.group(1)) * _UNITS[match.group(2)]  # at most 10^9 weeks: no overflow
+
+
+def _show(value) -> str:
+    """A short repr of a value from a file, for messages (never the whole of a huge value)."""
+    return reprlib.repr(value)
 
 
 def _fail(source: str, name: str, message: str) -> SpecError:
@@ -248,7 +265,7 @@ def _patterns(value, where: str) -> tuple[str, ...]:
 
 def _positive_ms(value, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < float(value) < float("inf"):
-        raise SpecError(f"{where}: {value!r} must be a positive number of milliseconds")
+        raise SpecError(f"{where}: {_show(value)} must be a positive number of milliseconds")
     return float(value)
 
 
@@ -261,16 +278,16 @@ def _parse_sli(raw, where: str) -> Sli:
     (kind, body), = raw.items()
     body = body or {}
     if kind not in SLI_KINDS:
-        raise SpecError(f"{where}: unknown SLI {kind!r} (use one of {', '.join(SLI_KINDS)})")
+        raise SpecError(f"{where}: unknown SLI {_show(kind)} (use one of {', '.join(SLI_KINDS)})")
     allowed = {"availability": set(), "latency": {"field", "threshold_ms"}, "goodput": {"ttft_ms", "tpot_ms"}}
     if not isinstance(body, Mapping):
-        raise SpecError(f"{where}.{kind}: expected a mapping, got {body!r}")
+        raise SpecError(f"{where}.{kind}: expected a mapping, got {_show(body)}")
     if set(body) - allowed[kind]:
         raise SpecError(f"{where}.{kind}: unknown keys {sorted(set(body) - allowed[kind])}")
     if kind == "latency":
         fld = body.get("field")
         if fld not in N.LATENCY_FIELDS:
-            raise SpecError(f"{where}.latency.field: {fld!r} is not one of {', '.join(N.LATENCY_FIELDS)}")
+            raise SpecError(f"{where}.latency.field: {_show(fld)} is not one of {', '.join(N.LATENCY_FIELDS)}")
         threshold = _positive_ms(body.get("threshold_ms"), f"{where}.latency.threshold_ms")
         return Sli("latency", field=fld, threshold_ms=threshold)
     if kind == "goodput":
@@ -280,19 +297,23 @@ def _parse_sli(raw, where: str) -> Sli:
 
 
 def _parse_window(raw, timezone, where: str) -> Window:
-    tz = "UTC" if timezone is None else str(timezone)
+    if timezone is not None and not isinstance(timezone, str):
+        raise SpecError(f"timezone: {_show(timezone)} is not an IANA time zone name")
+    tz = "UTC" if timezone is None else timezone
     try:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise SpecError(f"timezone: {tz!r} is not an IANA time zone name") from exc
-    text = str(raw).strip()
+        raise SpecError(f"timezone: {_show(timezone)} is not an IANA time zone name") from exc
+    text = raw.strip() if isinstance(raw, str) else raw
     if text in ("calendar-week", "calendar-month"):
         return Window(text, unit=text.removeprefix("calendar-"), timezone=tz)
     if timezone is not None and tz != "UTC":
         raise SpecError("timezone: only calendar windows take a time zone")
     length = parse_duration(text, where)
     if length % SLOT or length < timedelta(hours=1):
-        raise SpecError(f"{where}: {text!r} must be at least 1h and a multiple of 5 minutes")
+        raise SpecError(f"{where}: {_show(text)} must be at least 1h and a multiple of 5 minutes")
+    if length > MAX_WINDOW:
+        raise SpecError(f"{where}: {_show(text)} is longer than the {MAX_WINDOW.days}d limit")
     return Window(text, length=length)
 
 
@@ -303,14 +324,14 @@ def _parse_budgeting(raw, where: str) -> Budgeting:
         raise SpecError(f"{where}: expected occurrences or {{method, slice, slice_target}}")
     method = raw.get("method")
     if method not in BUDGETING_METHODS:
-        raise SpecError(f"{where}.method: {method!r} is not one of {', '.join(BUDGETING_METHODS)}")
+        raise SpecError(f"{where}.method: {_show(method)} is not one of {', '.join(BUDGETING_METHODS)}")
     if method == "occurrences":
         if set(raw) != {"method"}:
             raise SpecError(f"{where}: occurrences takes no slice or slice_target")
         return Budgeting()
     slice_ = parse_duration(raw.get("slice"), f"{where}.slice")
     if slice_ % SLOT or timedelta(days=1) % slice_:
-        raise SpecError(f"{where}.slice: {raw.get('slice')!r} must be a multiple of 5m that divides 1d")
+        raise SpecError(f"{where}.slice: {_show(raw.get('slice'))} must be a multiple of 5m that divides 1d")
     target = None
     if method == "timeslices":
         target = _target(raw, "slice_target", f"{where}.")
@@ -329,14 +350,14 @@ def _target(raw: Mapping, key: str, prefix: str = "") -> float:
         return ratio_from_percent(raw[key], f"{prefix}{key}")
     value = raw[f"{key}_ratio"]
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1:
-        raise SpecError(f"{prefix}{key}_ratio: {value!r} must be a ratio strictly between 0 and 1")
+        raise SpecError(f"{prefix}{key}_ratio: {_show(value)} must be a ratio strictly between 0 and 1")
     return float(value)
 
 
 def parse_slo(raw: Mapping, source: str = "", defaults: Mapping | None = None) -> Slo:
     """Map one SLO mapping in file units to the model (the only place that does so)."""
     if not isinstance(raw, Mapping):
-        raise SpecError(f"{source}: each SLO must be a mapping, got {raw!r}")
+        raise SpecError(f"{source}: each SLO must be a mapping, got {_show(raw)}")
     merged = {**(defaults or {}), **raw}
     name = merged.get("name")
     if not isinstance(name, str) or not name.strip():
@@ -357,7 +378,7 @@ def parse_slo(raw: Mapping, source: str = "", defaults: Mapping | None = None) -
         selector = Selector(*(_patterns(merged.get(k), k) for k in ("deployments", "models", "regions", "kinds")))
         min_events = merged.get("min_events", 0)
         if isinstance(min_events, bool) or not isinstance(min_events, int) or min_events < 0:
-            raise SpecError(f"min_events: {min_events!r} must be a whole number >= 0")
+            raise SpecError(f"min_events: {_show(min_events)} must be a whole number >= 0")
     except SpecError as exc:
         raise _fail(source, name, str(exc)) from None
     return Slo(name.strip(), sli, target, window, budgeting, selector, min_events,

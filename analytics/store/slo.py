@@ -47,7 +47,7 @@ def scope_sql(fields: tuple[str, ...]) -> str:
     hists = "".join(f",\n    arrayMap(x -> toUInt32(x), {HIST_MERGE}({h})) AS {h}"
                     for h in (hist_column(f) for f in fields))
     return f"""
-SELECT slot, sum(requests) AS requests, sum(ok) AS ok{hists}
+SELECT slot, sum(requests) AS requests, sum(ok) AS ok, sum(unknown) AS unknown{hists}
 FROM {N.REQUESTS_5M}
 WHERE {_RANGE} {_SCOPE}
 GROUP BY slot
@@ -89,7 +89,7 @@ def catalog(store: Store, start: datetime, end: datetime) -> pl.DataFrame:
 
 def scope_slots(store: Store, start: datetime, end: datetime, deployments, regions=(),
                 fields: tuple[str, ...] = ()) -> pl.DataFrame:
-    """Per 5-minute slot: requests, ok requests and the merged histograms of `fields`, summed over a scope."""
+    """Per 5-minute slot: requests, ok and unknown-status requests and the merged histograms of `fields`, summed over a scope."""
     fields = tuple(f for f in N.LATENCY_FIELDS if f in fields)
     return store.query(scope_sql(fields), _params(start, end, deployments, regions))
 
