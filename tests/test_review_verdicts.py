@@ -50,15 +50,21 @@ def test_an_slo_without_valid_events_has_no_data():
     assert V.slo_verdict(e).state == "no data"
 
 
+def _from(share_missing: float, bad_slots: dict | None = None):
+    """30 days with no traffic in the first `share_missing` of the window, 100 requests per slot after."""
+    req = np.full(N, 100, dtype=np.int64)
+    req[: int(N * share_missing)] = 0
+    ok = req.copy()
+    for (a, b), bad in (bad_slots or {}).items():
+        ok[a:b] = 100 - bad
+    return evaluate(make_slo(), make_scope(req, ok), AT)
+
+
 def test_a_window_mostly_uncovered_is_partial_history_unless_an_alert_fires():
-    assert V.slo_verdict(_evaluation(), covered=0.5).state == "partial history"
-    assert V.slo_verdict(_evaluation(), covered=0.96).state == "ok"
-    assert V.slo_verdict(_evaluation(100, {(N - 12, N): 50}), covered=0.5).state == "paging"
-    # without the covered share, the status' complete_history decides
-    short = evaluate(make_slo(), make_scope(np.full(10 * PER_DAY, 100, dtype=np.int64)), T0 + timedelta(days=10))
-    assert not short.status.complete_history
-    assert V.slo_verdict(short).state == "partial history"
-    assert "covers 33% of the 30d window" in V.slo_verdict(short).why
+    assert V.slo_verdict(_from(0.5)).state == "partial history"
+    assert "covers 50% of the 30d window" in V.slo_verdict(_from(0.5)).why
+    assert V.slo_verdict(_from(0.04)).state == "ok"
+    assert V.slo_verdict(_from(0.5, {(N - 12, N): 50})).state == "paging"
 
 
 def test_at_risk_thresholds_are_configurable():

@@ -128,19 +128,11 @@ def _hours(span: timedelta) -> str:
     return f"{hours / 24:.1f} days" if hours >= 48 else f"{hours:.1f} h"
 
 
-def slo_verdict(e: Evaluation, thresholds: Thresholds = DEFAULT_THRESHOLDS, covered: float | None = None) -> Verdict:
-    """An SLO's state at its evaluation time, by the rules of this module's docstring.
-
-    covered: the share of the window the data covers, in [0, 1]; None takes the share of the
-    window the loaded history spans (1 when ``status.complete_history``).
-    """
+def slo_verdict(e: Evaluation, thresholds: Thresholds = DEFAULT_THRESHOLDS) -> Verdict:
+    """An SLO's state at its evaluation time, by the rules of this module's docstring; the share
+    of the window the data covers is the status's coverage (analytics.slo.budget.coverage)."""
     s = e.status
-    if covered is None:
-        span = s.at - s.window_start
-        loaded = s.at - max(s.window_start, e.grid.start)
-        covered = 1.0 if s.complete_history or span <= timedelta(0) else max(loaded / span, 0.0)
-    if not 0.0 <= covered <= 1.0:
-        raise ValueError(f"covered must be a ratio in [0, 1], got {covered}")
+    covered = s.coverage
     name = e.slo.name
 
     def verdict(state: str, why: str) -> Verdict:
