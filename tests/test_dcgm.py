@@ -110,7 +110,7 @@ BAD_CASES = [
      "missing column 'hostname'"),
     ("no DCGM field column", "timestamp,Hostname,gpu,modelName,deployment\n2024-05-06T10:00:00Z,n,0,L4,x\n",
      "no DCGM field columns"),
-    ("a duplicated column", "timestamp,Hostname,gpu,modelName,gpu,DCGM_FI_DEV_GPU_UTIL\n", "column 'gpu' appears twice"),
+    ("a duplicated column", "timestamp,Hostname,gpu,modelName,gpu,DCGM_FI_DEV_GPU_UTIL\n", "column 'gpu': appears twice in the header"),
     ("only a header", f"{HEADER}\n", "no data rows"),
     ("an empty file", "", "empty file"),
 ]

@@ -22,13 +22,14 @@ def _count(store, deployment: str) -> int:
     return store.scalar(f"SELECT count() FROM {N.REQUESTS} WHERE deployment = {{d:String}}", {"d": deployment})
 
 
-def test_the_azure_trace_excerpt_keeps_arrivals_and_token_counts():
+def test_the_azure_trace_excerpt_keeps_arrivals_and_token_counts_with_an_unknown_outcome():
     frame = ingest.stage_file(DATA / "azure_code_excerpt.csv", "azure-llm", "test-azure").frame
     assert frame.height == 200
     first = frame.row(0, named=True)
     # First data row: 2023-11-16 18:17:03.9799600, 4808 context tokens, 10 generated tokens.
     assert first["ts"] == datetime(2023, 11, 16, 18, 17, 3, 979000, tzinfo=UTC)
-    assert (first["input_tokens"], first["output_tokens"], first["status"]) == (4808, 10, "ok")
+    # An arrival trace records no outcome: 'unknown' counts toward demand, never availability.
+    assert (first["input_tokens"], first["output_tokens"], first["status"]) == (4808, 10, "unknown")
     assert frame["e2e_ms"].null_count() == 200  # an arrival trace has no latency
 
 
