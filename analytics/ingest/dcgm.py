@@ -86,10 +86,8 @@ def dcgm_chunks(
     path: str | Path, deployment: str | None = None, *, region: str | None = None
 ) -> Iterator[pl.DataFrame]:
     """The file's rows as validated gpu_metrics frames, chunk by chunk (see the module docstring)."""
-    from analytics.ingest.files import CHUNK_ROWS
-
     path = Path(path)
-    header, chunks = readers.csv_chunks(path, None, CHUNK_ROWS)
+    header, chunks = readers.csv_chunks(path, None, readers.CHUNK_ROWS)
     columns = _match_columns(path, header)
     if deployment is None and "deployment" not in columns:
         raise InputError(f"{path}: no 'deployment' column; name the deployment with --deployment")

@@ -37,6 +37,7 @@ import polars as pl
 
 from analytics.errors import InputError
 from analytics.ingest import readers
+from analytics.ingest.readers import CHUNK_ROWS  # noqa: F401  (part of this module's interface)
 from analytics.ingest.readers import fail as _fail
 from analytics.store import conventions as N
 from analytics.store.client import Store
@@ -44,7 +45,6 @@ from analytics.store.client import Store
 FORMATS = ("requests", "azure-llm", "mooncake", "llmperf", "dcgm")
 LLMPERF_CONCURRENCY = 5  # LLMPerf leaderboard runs: 5 concurrent clients (its README)
 DEFAULT_START = datetime(2024, 1, 1, tzinfo=UTC)
-CHUNK_ROWS = 250_000  # rows per validated chunk handed to the loader
 UINT32_MAX = 2**32 - 1
 FLOAT32_MAX = 3.4028234663852886e38
 
@@ -123,8 +123,12 @@ def _parse_times(raw: pl.Series) -> pl.Series:
     with_zone = text.str.to_datetime(format="%Y-%m-%d %H:%M:%S%.f%:z", strict=False, time_zone="UTC")
     for fmt in ("%Y-%m-%dT%H:%M:%S%.f%:z", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f",
                 "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S"):
+        todo = with_zone.is_null() & text.is_not_null()
+        if not todo.any():  # every row parsed: skip the other formats
+            break
+        remaining = pl.select(pl.when(todo).then(text)).to_series()  # parse only what is left
         zoned = fmt.endswith("%:z")
-        attempt = text.str.to_datetime(format=fmt, strict=False, time_zone="UTC" if zoned else None)
+        attempt = remaining.str.to_datetime(format=fmt, strict=False, time_zone="UTC" if zoned else None)
         if not zoned:
             attempt = attempt.dt.replace_time_zone("UTC")
         with_zone = with_zone.fill_null(attempt)
@@ -219,7 +223,7 @@ def _finish_requests(path: Path, at: int, frame: pl.DataFrame, *, tokens_known: 
 
 def _requests_chunks(path: Path, deployment: str | None) -> Iterator[pl.DataFrame]:
     """Our requests schema from CSV or Parquet."""
-    names, chunks = readers.table_chunks(path, list(N.REQUEST_COLUMNS), CHUNK_ROWS)
+    names, chunks = readers.table_chunks(path, list(N.REQUEST_COLUMNS), readers.CHUNK_ROWS)
     _require(path, {*names, *(("deployment",) if deployment else ())}, ("ts", "deployment"))
     for at, frame in chunks:
         if deployment:
@@ -230,7 +234,7 @@ def _requests_chunks(path: Path, deployment: str | None) -> Iterator[pl.DataFram
 def _azure_chunks(path: Path, deployment: str | None) -> Iterator[pl.DataFrame]:
     """The Azure LLM inference trace (arrival time and token counts only)."""
     columns = ("TIMESTAMP", "ContextTokens", "GeneratedTokens")
-    names, chunks = readers.table_chunks(path, list(columns), CHUNK_ROWS)
+    names, chunks = readers.table_chunks(path, list(columns), readers.CHUNK_ROWS)
     _require(path, names, columns)
     for at, frame in chunks:
         frame = frame.select(
@@ -289,7 +293,7 @@ def _mooncake_chunks(path: Path, deployment: str | None, start: datetime | None)
 
     for row, record in readers.json_lines(path):
         pending.append(_record_values(path, row, record, cols))
-        if len(pending) == CHUNK_ROWS:
+        if len(pending) == readers.CHUNK_ROWS:
             yield finish(pending, at)
             at, pending = at + len(pending), []
     if pending:
@@ -346,8 +350,8 @@ def _llmperf_chunks(path: Path, deployment: str | None, start: datetime | None) 
         frame["number_input_tokens"].alias("input_tokens"),
         frame["number_output_tokens"].alias("output_tokens"),
     )
-    for offset in range(0, staged.height, CHUNK_ROWS):
-        yield _finish_requests(path, offset, staged.slice(offset, CHUNK_ROWS), tokens_known=True)
+    for offset in range(0, staged.height, readers.CHUNK_ROWS):
+        yield _finish_requests(path, offset, staged.slice(offset, readers.CHUNK_ROWS), tokens_known=True)
 
 
 def _chunks(path: Path, fmt: str, deployment: str | None, start: datetime | None) -> Iterator[pl.DataFrame]:

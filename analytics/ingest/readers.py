@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
@@ -52,6 +53,7 @@ MAX_ROW_GROUP_BYTES = 512 * MiB
 MAX_TEXT_CELL_BYTES = 1024
 TS_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 TS_AHEAD = timedelta(days=1)  # clock skew allowance past the present
+CHUNK_ROWS = 250_000  # rows per validated chunk handed to the loader (files.Source.chunks)
 PARQUET_BATCH_ROWS = 32_768  # rows decoded at once: 32k x 1 KiB labels bounds a text column at 32 MiB
 
 _MAGIC = {b"\x1f\x8b": "gzip", b"PAR1": "parquet", b"\x28\xb5\x2f\xfd": "zstd", b"BZh": "bzip2",
@@ -350,7 +352,7 @@ def _parquet_frame(path: Path, batch: pa.RecordBatch, rows_before: int) -> pl.Da
     columns = {}
     for name, array in zip(batch.schema.names, batch.columns, strict=True):
         if pa.types.is_dictionary(array.type):
-            lengths = pa.compute.binary_length(array.dictionary).to_numpy(zero_copy_only=False)
+            lengths = pc.binary_length(array.dictionary).to_numpy(zero_copy_only=False)
             if len(lengths) and np.nanmax(lengths) > MAX_TEXT_CELL_BYTES:
                 too_long = np.flatnonzero(lengths > MAX_TEXT_CELL_BYTES)
                 rows = np.flatnonzero(np.isin(array.indices.to_numpy(zero_copy_only=False), too_long))
