@@ -98,9 +98,16 @@ class _CappedText(io.RawIOBase):
             raise fail(path, None, None, f"is {kind}-compressed; only gzip is read (decompress it first)")
         self.raw = path.open("rb")
         self.inner = gzip.GzipFile(fileobj=self.raw, mode="rb") if kind == "gzip" else self.raw
-        if kind == "gzip" and self.inner.peek(4)[:4] == b"PAR1":
+        if kind == "gzip" and self._peek() == b"PAR1":
             self.close()
             raise fail(path, None, None, "is a gzip-compressed Parquet file; Parquet is read uncompressed")
+
+    def _peek(self) -> bytes:
+        try:
+            return self.inner.peek(4)[:4]
+        except (OSError, EOFError, zlib.error) as exc:
+            self.close()
+            raise fail(self.path, None, None, f"corrupt gzip data ({exc})") from exc
 
     def readable(self) -> bool:
         return True

@@ -293,3 +293,13 @@ def test_parquet_rows_are_numbered_over_the_whole_file(tmp_path, monkeypatch):
         for chunk in ingest.open_file(path, "requests").chunks():
             heights.append(chunk.height)
     assert heights == [4, 4]
+
+
+@pytest.mark.parametrize(("name", "content"), [
+    ("truncated", gzip.compress((HEADER + ROW * 1000).encode())[:200]),
+    ("garbage after the magic", b"\x1f\x8b" + b"\xff" * 100),
+], ids=["a truncated gzip", "garbage after the gzip magic"])
+def test_a_corrupt_gzip_is_refused_in_one_line(tmp_path, name, content):
+    path = tmp_path / f"{name}.csv"
+    path.write_bytes(content)
+    _refused(path, "requests", r"corrupt gzip data")
