@@ -147,7 +147,7 @@ def _non_negative(path: Path, at: int, series: pl.Series, column: str) -> None:
 
 def _finite(path: Path, at: int, series: pl.Series, column: str, what: str) -> None:
     """Refuse NaN and infinities, and values Float32 cannot hold (they would become inf)."""
-    _check(path, at, series.is_nan(), column, lambda i: f"NaN is not {what}")
+    _check(path, at, series.is_nan(), column, lambda i: f"NaN is not a {what}")
     _check(path, at, series.abs() > FLOAT32_MAX, column, lambda i: f"{series[i]} is not a finite {what}")
 
 
