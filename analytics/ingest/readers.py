@@ -155,7 +155,8 @@ def check_times(path: Path, ts: pl.Series, column: str, rows_before: int) -> Non
     bad = ((ts < TS_EARLIEST) | (ts > latest)).fill_null(False)
     if bad.any():
         i = int(bad.arg_max())
-        raise fail(path, rows_before + i + 1, column, f"{ts[i]:%Y-%m-%d %H:%M:%S} is outside the plausible range "
+        shown = ts.slice(i, 1).dt.to_string("%Y-%m-%d %H:%M:%S").item()  # polars years can exceed Python's
+        raise fail(path, rows_before + i + 1, column, f"{shown} is outside the plausible range "
                                                       f"{TS_EARLIEST:%Y-%m-%d} .. now + {TS_AHEAD.days} day")
 
 
@@ -180,7 +181,10 @@ def csv_header(path: Path) -> list[str]:
     text = _decode(path, None, line).removeprefix("\ufeff").strip("\r\n")
     if not text.strip():
         raise fail(path, None, None, "empty file (expected a header row of column names)")
-    names = [name.strip() for name in next(csv.reader([text]))]
+    try:
+        names = [name.strip() for name in next(csv.reader([text]))]
+    except csv.Error as exc:
+        raise fail(path, None, None, f"malformed CSV header ({exc})") from None
     if len(names) > MAX_COLUMNS:
         raise fail(path, None, None, f"{len(names):,} columns in the header (the limit is {MAX_COLUMNS})")
     seen: set[str] = set()

@@ -303,3 +303,17 @@ def test_a_corrupt_gzip_is_refused_in_one_line(tmp_path, name, content):
     path = tmp_path / f"{name}.csv"
     path.write_bytes(content)
     _refused(path, "requests", r"corrupt gzip data")
+
+
+def test_a_header_with_a_giant_field_is_refused_in_one_line(tmp_path):
+    path = tmp_path / "giant_header.csv"
+    path.write_text("a" * 200_000 + ",ts\n")
+    _refused(path, "requests", r"malformed CSV header \(field larger than field limit")
+
+
+def test_a_negative_year_is_refused_in_one_line(tmp_path):
+    # Found by mutating the Azure excerpt: polars parses year -1, which Python cannot represent.
+    path = tmp_path / "year_minus_one.csv"
+    path.write_text("TIMESTAMP,ContextTokens,GeneratedTokens\n-1-11-16 18:20:11.2389890,6819,82\n")
+    _refused(path, "azure-llm", r"row 1, column 'ts': -0001-11-16 18:20:11 is outside the plausible range",
+             deployment="x")
