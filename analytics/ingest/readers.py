@@ -369,10 +369,26 @@ def _parquet_frame(path: Path, batch: pa.RecordBatch, rows_before: int) -> pl.Da
                 raise fail(path, rows_before + int(rows[0]) + 1 if len(rows) else None, name,
                            f"a text value longer than {MAX_TEXT_CELL_BYTES:,} bytes")
             array = array.cast(array.type.value_type)
-            if pa.types.is_binary(array.type):
-                array = array.cast(pa.string())
+        if pa.types.is_string(array.type) or pa.types.is_large_string(array.type) or pa.types.is_binary(array.type):
+            array = _utf8(path, name, array, rows_before)
         columns[name] = array
     return pl.from_arrow(pa.table(columns))
+
+
+def _utf8(path: Path, name: str, array: pa.Array, rows_before: int) -> pa.Array:
+    """Text checked as UTF-8 (Parquet writers do not guarantee it); the first bad value names its row."""
+    try:
+        if pa.types.is_binary(array.type):
+            return array.cast(pa.string())  # the cast validates
+        array.validate(full=True)
+        return array
+    except pa.ArrowInvalid:
+        for i, value in enumerate(array.cast(pa.large_binary()).to_pylist()):
+            try:
+                value is None or value.decode("utf-8")
+            except UnicodeDecodeError:
+                raise fail(path, rows_before + i + 1, name, "not UTF-8 text") from None
+        raise
 
 
 # --- JSON -----------------------------------------------------------------------------------

@@ -317,3 +317,14 @@ def test_a_negative_year_is_refused_in_one_line(tmp_path):
     path.write_text("TIMESTAMP,ContextTokens,GeneratedTokens\n-1-11-16 18:20:11.2389890,6819,82\n")
     _refused(path, "azure-llm", r"row 1, column 'ts': -0001-11-16 18:20:11 is outside the plausible range",
              deployment="x")
+
+
+@pytest.mark.parametrize("dictionary", [True, False], ids=["dictionary-encoded", "plain"])
+def test_invalid_utf8_in_a_parquet_text_column_names_its_row(tmp_path, dictionary):
+    # Parquet writers do not guarantee UTF-8; unchecked, such bytes crash polars (a panic, not an error).
+    raw = pa.array([b"a", b"b", b"caf\xe9"], pa.binary()).buffers()
+    text = pa.Array.from_buffers(pa.string(), 3, raw)
+    path = tmp_path / "latin1.parquet"
+    pq.write_table(pa.table({"ts": pa.array(["2024-01-01 00:00:00"] * 3), "deployment": text}), path,
+                   use_dictionary=dictionary)
+    _refused(path, "requests", r"row 3, column 'deployment': not UTF-8 text")
