@@ -110,7 +110,7 @@ BAD_CASES = [
      "missing column 'hostname'"),
     ("no DCGM field column", "timestamp,Hostname,gpu,modelName,deployment\n2024-05-06T10:00:00Z,n,0,L4,x\n",
      "no DCGM field columns"),
-    ("a duplicated column", "timestamp,Hostname,gpu,modelName,gpu,DCGM_FI_DEV_GPU_UTIL\n", "column 'gpu' appears twice"),
+    ("a duplicated column", "timestamp,Hostname,gpu,modelName,gpu,DCGM_FI_DEV_GPU_UTIL\n", "column 'gpu': appears twice in the header"),
     ("only a header", f"{HEADER}\n", "no data rows"),
     ("an empty file", "", "empty file"),
 ]
@@ -138,3 +138,46 @@ def test_a_file_without_a_deployment_needs_the_argument(tmp_path):
 def test_a_missing_file_is_an_input_error(tmp_path):
     with pytest.raises(InputError, match="cannot read"):
         parse_dcgm_csv(tmp_path / "absent.csv")
+
+
+@pytest.mark.parametrize("blank", ["140737488355328", "140737488355328.0", "1.40737488355328e14", "2147483632.0"],
+                         ids=["fp64 blank without a decimal point", "fp64 blank", "fp64 blank in e-notation",
+                              "int32 blank written as a float"])
+def test_a_blank_sentinel_becomes_null_however_it_is_written(tmp_path, blank):
+    path = tmp_path / "blank.csv"
+    path.write_text("timestamp,Hostname,gpu,modelName,DCGM_FI_DEV_POWER_USAGE\n"
+                    f"2024-05-06T10:00:00Z,n,0,L4,{blank}\n2024-05-06T10:00:30Z,n,0,L4,70.5\n")
+    assert parse_dcgm_csv(path, "fraud")["power_w"].to_list() == [None, 70.5]
+
+
+@pytest.mark.parametrize("stamp", ["1850-01-01T00:00:00Z", "2500-01-01T00:00:00Z", "16725225600"],
+                         ids=["1850", "2500", "epoch seconds in 2500"])
+def test_a_time_outside_the_plausible_range_is_refused(tmp_path, stamp):
+    path = tmp_path / "t.csv"
+    path.write_text(f"{HEADER}\n{GOOD_ROW}\n{GOOD_ROW.replace('2024-05-06T10:00:00Z', stamp)}\n")
+    with pytest.raises(InputError, match=r"row 2, column 'timestamp': outside the plausible range 2000-01-01"):
+        parse_dcgm_csv(path)
+
+
+def test_an_infinite_value_is_refused_not_taken_for_a_blank(tmp_path):
+    path = tmp_path / "inf.csv"
+    path.write_text(f"{HEADER}\n{GOOD_ROW.replace(',1000,', ',inf,')}\n")
+    with pytest.raises(InputError, match=r"row 1, column 'DCGM_FI_DEV_FB_USED': not a finite number"):
+        parse_dcgm_csv(path)
+
+
+def test_a_short_row_is_refused_with_its_row(tmp_path):
+    path = tmp_path / "short.csv"
+    path.write_text(f"{HEADER}\n{GOOD_ROW}\n{GOOD_ROW.rsplit(',', 2)[0]}\n")
+    with pytest.raises(InputError, match=r"row 2: 7 fields where the header has 9"):
+        parse_dcgm_csv(path)
+
+
+def test_a_gzipped_export_is_read_through_the_ingest_entry_point(tmp_path):
+    import gzip
+
+    from analytics.ingest.files import stage_file
+
+    path = tmp_path / "dcgm.csv"
+    path.write_bytes(gzip.compress(SAMPLE.read_bytes()))
+    assert stage_file(path, "dcgm").frame.height == 9

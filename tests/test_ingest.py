@@ -23,13 +23,14 @@ def _count(store, deployment: str) -> int:
     return store.scalar(f"SELECT count() FROM {N.REQUESTS} WHERE deployment = {{d:String}}", {"d": deployment})
 
 
-def test_the_azure_trace_excerpt_keeps_arrivals_and_token_counts():
+def test_the_azure_trace_excerpt_keeps_arrivals_and_token_counts_with_an_unknown_outcome():
     frame = ingest.stage_file(DATA / "azure_code_excerpt.csv", "azure-llm", "test-azure").frame
     assert frame.height == 200
     first = frame.row(0, named=True)
     # First data row: 2023-11-16 18:17:03.9799600, 4808 context tokens, 10 generated tokens.
     assert first["ts"] == datetime(2023, 11, 16, 18, 17, 3, 979000, tzinfo=UTC)
-    assert (first["input_tokens"], first["output_tokens"], first["status"]) == (4808, 10, "ok")
+    # An arrival trace records no outcome: 'unknown' counts toward demand, never availability.
+    assert (first["input_tokens"], first["output_tokens"], first["status"]) == (4808, 10, "unknown")
     assert frame["e2e_ms"].null_count() == 200  # an arrival trace has no latency
 
 
@@ -157,3 +158,58 @@ def test_a_zero_weight_is_refused(tmp_path):
     path.write_text("ts,deployment,status,weight\n2024-02-01 00:00:00,a,ok,0\n")
     with pytest.raises(InputError, match=r"row 1, column 'weight'"):
         ingest.stage_file(path, "requests")
+
+
+def test_tpot_is_derived_from_e2e_ttft_and_output_tokens_where_missing(tmp_path):
+    path = tmp_path / "tpot.csv"
+    path.write_text("ts,deployment,status,ttft_ms,tpot_ms,e2e_ms,output_tokens\n"
+                    "2024-02-01 00:00:00,a,ok,100,,1090,100\n"  # (1090 - 100) / (100 - 1) = 10 ms
+                    "2024-02-01 00:00:01,a,ok,100,,150,1\n"  # one token: no decode phase, TPOT 0
+                    "2024-02-01 00:00:02,a,ok,100,7,1090,100\n"  # a given TPOT is kept
+                    "2024-02-01 00:00:03,a,error,100,,1090,100\n"  # failures are not derived
+                    "2024-02-01 00:00:04,a,ok,,,1090,100\n")  # no TTFT: nothing to derive from
+    assert ingest.stage_file(path, "requests").frame["tpot_ms"].to_list() == [10.0, 0.0, 7.0, None, None]
+
+
+def test_tpot_is_not_derived_when_the_file_has_no_output_tokens(tmp_path):
+    path = tmp_path / "no_tokens.csv"
+    path.write_text("ts,deployment,status,ttft_ms,e2e_ms\n2024-02-01 00:00:00,a,ok,100,1090\n")
+    assert ingest.stage_file(path, "requests").frame["tpot_ms"].to_list() == [None]
+
+
+def test_a_requests_file_without_a_status_column_loads_as_unknown_outcomes(tmp_path):
+    path = tmp_path / "no_status.csv"
+    path.write_text("ts,deployment,e2e_ms\n2024-02-01 00:00:00,a,900\n")
+    assert ingest.stage_file(path, "requests").frame["status"].to_list() == ["unknown"]
+
+
+def test_mooncake_arrivals_load_as_unknown_outcomes():
+    frame = ingest.stage_file(DATA / "mooncake_conv_excerpt.jsonl", "mooncake", "test-moon").frame
+    assert frame["status"].unique().to_list() == ["unknown"]
+
+
+def test_an_end_to_end_latency_below_ttft_is_refused(tmp_path):
+    path = tmp_path / "order.csv"
+    path.write_text("ts,deployment,status,ttft_ms,e2e_ms\n2024-02-01 00:00:00,a,ok,100,90\n")
+    with pytest.raises(InputError, match=r"row 1, column 'e2e_ms': 90.0 is below ttft_ms 100.0"):
+        ingest.stage_file(path, "requests")
+
+
+def test_a_gzipped_trace_loads_by_its_content_and_name(tmp_path):
+    import gzip
+
+    path = tmp_path / "conversation.jsonl.gz"
+    path.write_bytes(gzip.compress((DATA / "mooncake_conv_excerpt.jsonl").read_bytes()))
+    assert ingest.guess_format(path) == "mooncake"
+    assert ingest.stage_file(path, deployment="test-moon").frame.height == 100
+
+
+def test_open_file_streams_a_large_file_in_chunks(tmp_path, monkeypatch):
+    from analytics.ingest import readers
+
+    monkeypatch.setattr(readers, "CHUNK_ROWS", 1000)
+    path = tmp_path / "large.csv"
+    path.write_text("ts,deployment,status,e2e_ms\n" + "2024-02-01 00:00:00,a,ok,5\n" * 2500)
+    source = ingest.open_file(path)
+    assert source.table == N.REQUESTS
+    assert [chunk.height for chunk in source.chunks()] == [1000, 1000, 500]

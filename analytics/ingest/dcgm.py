@@ -8,31 +8,36 @@ The file has a header row. Columns are matched case-insensitively:
 - DCGM field columns named by their DCGM field names (see ``FIELDS``); unknown columns such as
   ``UUID``, ``pod`` or ``DCGM_FI_DRIVER_VERSION`` are ignored.
 
-DCGM blank sentinels and empty cells become NULL; nothing else is guessed. Any invalid value
-raises InputError naming the file, the 1-based data row and the column, and nothing is returned.
+DCGM blank sentinels and empty cells become NULL, by value however the exporter wrote them
+(140737488355328 and 140737488355328.0 alike); nothing else is guessed. Times must fall in the
+plausible range of analytics.ingest.readers.check_times. The file is read in chunks within the
+limits of analytics.ingest.readers; any invalid value raises InputError naming the file, the
+1-based data row (over the whole file) and the column.
 """
 
 from __future__ import annotations
 
-import csv
 import math
-import re
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
 
 from analytics.errors import InputError
+from analytics.ingest import readers
 from analytics.store import conventions as N
+from analytics.store.schema import DCGM_FLOAT_BLANK
 
 # DCGM blank values (DCGM dcgm_structs.h, "DCGM_BLANK_VALUES"): DCGM_INT32_BLANK = 0x7ffffff0,
 # DCGM_INT64_BLANK = 0x7ffffffffffffff0 and DCGM_FP64_BLANK = 2**47; a value is blank when it is
 # >= its type's base (DCGM_*_IS_BLANK), the values above the base encoding NOT_FOUND,
-# NOT_SUPPORTED, NOT_PERMISSIONED. DCGM_STR_BLANK is "<<<NULL>>>".
+# NOT_SUPPORTED, NOT_PERMISSIONED. DCGM_STR_BLANK is "<<<NULL>>>". Every int64 blank is also
+# >= 2**47, so the rule is by value: >= DCGM_FP64_BLANK, or within the int32 blank range.
 DCGM_INT32_BLANK = 0x7FFFFFF0
 DCGM_INT32_MAX = 0x7FFFFFFF
 DCGM_INT64_BLANK = 0x7FFFFFFFFFFFFFF0
-DCGM_FP64_BLANK = float(2**47)
+DCGM_FP64_BLANK = DCGM_FLOAT_BLANK  # 2**47, one constant with the store's rollup filter
 NULL_TOKENS = frozenset(
     {"", "N/A", "NA", "<<<NULL>>>", "<<<NOT_FOUND>>>", "<<<NOT_SUPPORTED>>>", "<<<NOT_PERM>>>"}
 )
@@ -65,47 +70,60 @@ LABELS = {
 }
 REQUIRED_LABELS = ("ts", "node", "gpu", "gpu_type")
 UNKNOWN_REGION = "unknown"
-_INTEGER = re.compile(r"^[+]?\d+$")
+_INTEGER = r"^[+]?\d+$"
+_NULL_UPPER = sorted({t.upper() for t in NULL_TOKENS})
 _EPOCH_MS_ABOVE = 1e11  # 1e11 s is the year 5138: larger epochs are milliseconds
 
 
 def parse_dcgm_csv(
     path: str | Path, deployment: str | None = None, *, region: str | None = None
 ) -> pl.DataFrame:
-    """Read a DCGM-exporter-style CSV into a frame with exactly the gpu_metrics columns."""
+    """Read a whole DCGM-exporter-style CSV into one frame with exactly the gpu_metrics columns."""
+    return pl.concat(list(dcgm_chunks(path, deployment, region=region)))
+
+
+def dcgm_chunks(
+    path: str | Path, deployment: str | None = None, *, region: str | None = None
+) -> Iterator[pl.DataFrame]:
+    """The file's rows as validated gpu_metrics frames, chunk by chunk (see the module docstring)."""
     path = Path(path)
-    header, rows = _read_rows(path)
+    header, chunks = readers.csv_chunks(path, None, readers.CHUNK_ROWS)
     columns = _match_columns(path, header)
-    if not rows:
-        raise InputError(f"{path}: no data rows")
     if deployment is None and "deployment" not in columns:
         raise InputError(f"{path}: no 'deployment' column; name the deployment with --deployment")
-    by_name = {name: [row[i] for row in rows] for name, i in columns.items()}
-    out: dict[str, pl.Series] = {"ts": _parse_ts(path, header[columns["ts"]], by_name["ts"])}
-    out["node"] = _labels(path, header[columns["node"]], by_name["node"])
-    out["gpu"] = _parse_gpu(path, header[columns["gpu"]], by_name["gpu"])
-    out["gpu_type"] = _labels(path, header[columns["gpu_type"]], by_name["gpu_type"])
+    rows = 0
+    for at, frame in chunks:
+        yield _chunk(path, at, frame, columns, deployment, region)
+        rows += frame.height
+    if not rows:
+        raise InputError(f"{path}: no data rows")
+
+
+def _chunk(path: Path, at: int, frame: pl.DataFrame, columns: dict[str, str], deployment: str | None,
+           region: str | None) -> pl.DataFrame:
+    """One chunk of text rows as gpu_metrics columns; `at` rows of the file precede it."""
+    raw = {name: frame[header] for name, header in columns.items()}
+    out: dict[str, pl.Series] = {"ts": _parse_ts(path, at, columns["ts"], raw["ts"])}
+    out["node"] = _labels(path, at, columns["node"], raw["node"])
+    out["gpu"] = _parse_gpu(path, at, columns["gpu"], raw["gpu"])
+    out["gpu_type"] = _labels(path, at, columns["gpu_type"], raw["gpu_type"])
     if deployment is not None:
-        out["deployment"] = pl.Series([deployment] * len(rows), dtype=pl.String)
+        out["deployment"] = pl.repeat(deployment, frame.height, dtype=pl.String, eager=True)
     else:
-        out["deployment"] = _labels(path, header[columns["deployment"]], by_name["deployment"])
+        out["deployment"] = _labels(path, at, columns["deployment"], raw["deployment"])
     if region is not None or "region" not in columns:
-        out["region"] = pl.Series([region or UNKNOWN_REGION] * len(rows), dtype=pl.String)
+        out["region"] = pl.repeat(region or UNKNOWN_REGION, frame.height, dtype=pl.String, eager=True)
     else:
-        out["region"] = _labels(path, header[columns["region"]], by_name["region"])
-    values = {
-        field: _parse_values(path, header[columns[field]], by_name[field])
-        for field in (*FIELDS, *FB_PARTS)
-        if field in columns
-    }
+        out["region"] = _labels(path, at, columns["region"], raw["region"])
+    values = {field: _parse_values(path, at, columns[field], raw[field]) for field in (*FIELDS, *FB_PARTS)
+              if field in columns}
     for field, (column, scale, (low, high)) in FIELDS.items():
         if field in values:
-            out[column] = _checked(path, header[columns[field]], values[field] * scale, low, high)
-    total = _fb_total(path, values)
+            out[column] = _checked(path, at, columns[field], values[field] * scale, low, high)
+    total = _fb_total(path, at, columns, values)
     if total is not None:
         out["fb_total_mib"] = total
-    frame = pl.DataFrame(out)
-    return frame.select(
+    return pl.DataFrame(out).select(
         [
             (pl.col(name) if name in out else pl.lit(None)).cast(_dtype(name)).alias(name)
             for name in N.GPU_COLUMNS
@@ -123,40 +141,11 @@ def _dtype(column: str) -> pl.DataType:
     return pl.String()
 
 
-def _read_rows(path: Path) -> tuple[list[str], list[list[str]]]:
-    try:
-        with path.open(newline="", encoding="utf-8") as handle:
-            reader = csv.reader(handle)
-            header = next(reader, None)
-            if not header:
-                raise InputError(f"{path}: empty file (expected a header row with DCGM field names)")
-            rows = []
-            for number, row in enumerate(reader, start=1):
-                if not row:
-                    continue  # blank line
-                if len(row) != len(header):
-                    raise InputError(
-                        f"{path}: row {number}: {len(row)} fields where the header has {len(header)}"
-                    )
-                rows.append(row)
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from exc
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 text ({exc.reason})") from exc
-    except csv.Error as exc:
-        raise InputError(f"{path}: malformed CSV ({exc})") from exc
-    return [h.strip() for h in header], rows
-
-
-def _match_columns(path: Path, header: list[str]) -> dict[str, int]:
-    """Map our label names and DCGM field names to header positions (case-insensitive)."""
-    lowered: dict[str, int] = {}
-    for i, name in enumerate(header):
-        key = name.lower()
-        if key in lowered:
-            raise InputError(f"{path}: column {name!r} appears twice in the header")
-        lowered[key] = i
-    columns: dict[str, int] = {}
+def _match_columns(path: Path, header: list[str]) -> dict[str, str]:
+    """Map our label names and DCGM field names to header names (case-insensitive; the reader
+    has refused names that repeat in any case)."""
+    lowered = {name.lower(): name for name in header}
+    columns: dict[str, str] = {}
     for label, accepted in LABELS.items():
         found = [lowered[a] for a in accepted if a in lowered]
         if found:
@@ -173,40 +162,45 @@ def _match_columns(path: Path, header: list[str]) -> dict[str, int]:
     return columns
 
 
-def _fail(path: Path, row_index: int, column: str, problem: str, value) -> InputError:
-    return InputError(f"{path}: row {row_index + 1}, column {column!r}: {problem}: {value!r}")
+def _fail(path: Path, row: int, column: str, problem: str, value) -> InputError:
+    return InputError(f"{path}: row {row}, column {column!r}: {problem}: {value!r}")
 
 
-def _labels(path: Path, column: str, raw: list[str]) -> pl.Series:
-    values = [v.strip() for v in raw]
-    for i, value in enumerate(values):
-        if value in NULL_TOKENS:
-            raise _fail(path, i, column, "empty label", raw[i])
-    return pl.Series(values, dtype=pl.String)
+def _check(path: Path, at: int, column: str, bad: pl.Series, raw: pl.Series, problem: str) -> None:
+    """Fail at the first row where bad holds, quoting the raw value."""
+    bad = bad.fill_null(False)
+    if bad.any():
+        i = int(bad.arg_max())
+        raise _fail(path, at + i + 1, column, problem, raw[i])
 
 
-def _parse_gpu(path: Path, column: str, raw: list[str]) -> pl.Series:
-    out = []
-    for i, value in enumerate(raw):
-        text = value.strip()
-        if not _INTEGER.match(text) or int(text) > 255:
-            raise _fail(path, i, column, "GPU index must be an integer 0-255", value)
-        out.append(int(text))
-    return pl.Series(out, dtype=pl.UInt8)
+def _labels(path: Path, at: int, column: str, raw: pl.Series) -> pl.Series:
+    values = raw.str.strip_chars()
+    _check(path, at, column, values.is_null() | values.is_in(list(NULL_TOKENS)), raw, "empty label")
+    _check(path, at, column, values.str.len_bytes() > readers.MAX_TEXT_CELL_BYTES, raw.str.slice(0, 40),
+           f"a label longer than {readers.MAX_TEXT_CELL_BYTES:,} bytes")
+    return values
 
 
-def _parse_ts(path: Path, column: str, raw: list[str]) -> pl.Series:
-    cache: dict[str, datetime] = {}
-    out = []
-    for i, value in enumerate(raw):
-        text = value.strip()
-        if text not in cache:
-            parsed = _timestamp(text)
-            if parsed is None:
-                raise _fail(path, i, column, "not an ISO 8601 time or Unix epoch", value)
-            cache[text] = parsed
-        out.append(cache[text])
-    return pl.Series(out, dtype=pl.Datetime("ms", "UTC"))
+def _parse_gpu(path: Path, at: int, column: str, raw: pl.Series) -> pl.Series:
+    text = raw.str.strip_chars()
+    index = text.cast(pl.Int64, strict=False)
+    bad = ~text.str.contains(_INTEGER).fill_null(False) | index.is_null() | (index > 255)
+    _check(path, at, column, bad, raw, "GPU index must be an integer 0-255")
+    return index.cast(pl.UInt8)
+
+
+def _parse_ts(path: Path, at: int, column: str, raw: pl.Series) -> pl.Series:
+    """Each distinct text parsed once (a scrape's rows share their time), then range-checked."""
+    text = raw.str.strip_chars().fill_null("")
+    distinct = text.unique().to_list()
+    parsed = {value: _timestamp(value) for value in distinct}
+    ts = text.replace_strict(parsed, return_dtype=pl.Datetime("ms", "UTC"))
+    _check(path, at, column, ts.is_null(), raw, "not an ISO 8601 time or Unix epoch")
+    latest = datetime.now(UTC) + readers.TS_AHEAD
+    _check(path, at, column, (ts < readers.TS_EARLIEST) | (ts > latest), raw,
+           f"outside the plausible range {readers.TS_EARLIEST:%Y-%m-%d} .. now + {readers.TS_AHEAD.days} day")
+    return ts
 
 
 def _timestamp(text: str) -> datetime | None:
@@ -231,43 +225,26 @@ def _timestamp(text: str) -> datetime | None:
     return parsed.astimezone(UTC)
 
 
-def _parse_values(path: Path, column: str, raw: list[str]) -> pl.Series:
-    """Numbers as float64; empty cells and DCGM blank sentinels become NULL."""
-    out: list[float | None] = []
-    for i, value in enumerate(raw):
-        text = value.strip()
-        if text.upper() in NULL_TOKENS or text in NULL_TOKENS:
-            out.append(None)
-            continue
-        if _INTEGER.match(text):
-            number = int(text)
-            # Integer blanks: INT64 (>= DCGM_INT64_BLANK) and INT32 (DCGM_INT32_BLANK..INT32_MAX).
-            if number >= DCGM_INT64_BLANK or DCGM_INT32_BLANK <= number <= DCGM_INT32_MAX:
-                out.append(None)
-                continue
-            out.append(float(number))
-            continue
-        try:
-            number = float(text)
-        except ValueError:
-            raise _fail(path, i, column, "not a number", value) from None
-        if math.isnan(number):
-            raise _fail(path, i, column, "not a number", value)
-        out.append(None if number >= DCGM_FP64_BLANK else number)
-    return pl.Series(out, dtype=pl.Float64)
+def _parse_values(path: Path, at: int, column: str, raw: pl.Series) -> pl.Series:
+    """Numbers as float64; empty cells and DCGM blank sentinels (by value) become NULL."""
+    text = raw.str.strip_chars()
+    empty = text.is_null() | text.str.to_uppercase().is_in(_NULL_UPPER)
+    number = text.cast(pl.Float64, strict=False)
+    _check(path, at, column, (number.is_null() & ~empty) | number.is_nan(), raw, "not a number")
+    _check(path, at, column, number.is_infinite(), raw, "not a finite number")
+    blank = (number >= DCGM_FP64_BLANK) | ((number >= DCGM_INT32_BLANK) & (number <= DCGM_INT32_MAX))
+    return pl.select(pl.when(empty | blank.fill_null(False)).then(None).otherwise(number).alias(column)).to_series()
 
 
-def _checked(path: Path, column: str, values: pl.Series, low: float, high: float) -> pl.Series:
+def _checked(path: Path, at: int, column: str, values: pl.Series, low: float, high: float) -> pl.Series:
     """Reject values outside the field's physical range; ratios may exceed 1 by float round-off."""
     tolerance = _RATIO_TOLERANCE if high == 1.0 else 0.0
-    bad = ((values < low) | (values > high + tolerance)).fill_null(False)
-    if bad.any():
-        i = int(bad.arg_max())
-        raise _fail(path, i, column, f"outside the valid range [{low:g}, {high:g}]", values[i])
+    _check(path, at, column, (values < low) | (values > high + tolerance), values,
+           f"outside the valid range [{low:g}, {high:g}]")
     return values.clip(low, high) if tolerance else values
 
 
-def _fb_total(path: Path, values: dict[str, pl.Series]) -> pl.Series | None:
+def _fb_total(path: Path, at: int, columns: dict[str, str], values: dict[str, pl.Series]) -> pl.Series | None:
     if "DCGM_FI_DEV_FB_TOTAL" in values:
         total = values["DCGM_FI_DEV_FB_TOTAL"]
     elif "DCGM_FI_DEV_FB_USED" in values and "DCGM_FI_DEV_FB_FREE" in values:
@@ -278,5 +255,5 @@ def _fb_total(path: Path, values: dict[str, pl.Series]) -> pl.Series | None:
         return None
     for part in ("DCGM_FI_DEV_FB_FREE", "DCGM_FI_DEV_FB_RESERVED", "DCGM_FI_DEV_FB_TOTAL"):
         if part in values:
-            _checked(path, part, values[part], 0.0, math.inf)
+            _checked(path, at, columns[part], values[part], 0.0, math.inf)
     return total

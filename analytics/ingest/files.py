@@ -1,11 +1,15 @@
 """Load telemetry files into the store: our schema (CSV/Parquet) and real trace formats.
 
-Every file is parsed and validated completely before anything is written (stage in memory,
-validate, then insert), so bad input loads nothing. Errors name the file, the 1-based data row
-and the column.
+`open_file(...).chunks()` streams a file as validated frames of at most CHUNK_ROWS rows, within
+the limits of analytics.ingest.readers (decompressed size, rows, columns, line length, JSON size
+and nesting): memory stays bounded whatever the file holds. The content decides how it is read
+(gzip is decompressed whatever the file is called; Parquet is recognised by its magic bytes).
+Errors name the file, the 1-based data row (counted over the whole file) and the column; the
+loader publishes nothing of a file until every chunk has passed.
 
 Formats:
 - ``requests``: our requests schema as CSV or Parquet (columns as in analytics.store.conventions).
+  Without a ``status`` column the outcome was not recorded: rows load as status 'unknown'.
 - ``azure-llm``: Azure LLM inference trace 2023 (TIMESTAMP, ContextTokens, GeneratedTokens).
 - ``mooncake``: Mooncake FAST'25 JSON lines (timestamp in ms relative to --start, input_length,
   output_length).
@@ -13,12 +17,17 @@ Formats:
   end_to_end_latency_s, error_code, number_input_tokens, number_output_tokens).
 - ``dcgm``: a DCGM-exporter-style CSV of GPU metrics (see analytics.ingest.dcgm).
 Arrival-only traces (Azure, Mooncake) carry no latency or status: their rows load as status
-'ok' with NULL latencies, so they feed demand and forecast views, not latency SLOs.
+'unknown' with NULL latencies, so they feed demand and forecast views and never availability or
+latency SLOs (analytics.store.conventions.STATUSES).
+
+Rules every request row must meet (else the file is refused): a time within the plausible range
+(readers.check_times), a deployment, counts 0 .. 4294967295 (UInt32), finite non-negative
+latencies that fit Float32, e2e_ms >= ttft_ms, text values of at most MAX_TEXT_CELL_BYTES.
+TPOT is derived where it is missing (derive_tpot).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,11 +36,16 @@ from pathlib import Path
 import polars as pl
 
 from analytics.errors import InputError
+from analytics.ingest import readers
+from analytics.ingest.readers import CHUNK_ROWS  # noqa: F401  (part of this module's interface)
+from analytics.ingest.readers import fail as _fail
 from analytics.store import conventions as N
 
 FORMATS = ("requests", "azure-llm", "mooncake", "llmperf", "dcgm")
 LLMPERF_CONCURRENCY = 5  # LLMPerf leaderboard runs: 5 concurrent clients (its README)
 DEFAULT_START = datetime(2024, 1, 1, tzinfo=UTC)
+UINT32_MAX = 2**32 - 1
+FLOAT32_MAX = 3.4028234663852886e38
 
 _POLARS_TYPES = {
     "DateTime64(3, 'UTC')": pl.Datetime("ms", "UTC"),
@@ -41,9 +55,7 @@ _POLARS_TYPES = {
     "UInt32": pl.UInt32,
     "UInt8": pl.UInt8,
 }
-
-
-CHUNK_ROWS = 500_000  # rows per validated chunk handed to the loader
+_WHAT = {pl.String: "text", pl.Datetime("ms", "UTC"): "a time (ISO 8601, UTC if no zone)"}
 
 
 @dataclass(frozen=True)
@@ -69,34 +81,40 @@ class Staged:
     frame: pl.DataFrame
 
 
-def _fail(path: Path, row: int | None, column: str | None, message: str) -> InputError:
-    where = ", ".join(p for p in (f"row {row}" if row else "", f"column {column!r}" if column else "") if p)
-    return InputError(f"{path}: {where + ': ' if where else ''}{message}")
+def _first(mask: pl.Series) -> int | None:
+    """0-based index of the first True in mask, or None."""
+    mask = mask.fill_null(False)
+    return int(mask.arg_max()) if mask.any() else None
 
 
-def _first_bad_row(mask: pl.Series) -> int | None:
-    """1-based index of the first True in mask, or None."""
-    idx = mask.arg_true()
-    return int(idx[0]) + 1 if len(idx) else None
+def _check(path: Path, at: int, mask: pl.Series, column: str, message: Callable[[int], str]) -> None:
+    """Fail at the first row where mask holds; message(i) describes row i of the chunk."""
+    i = _first(mask)
+    if i is not None:
+        raise _fail(path, at + i + 1, column, message(i))
 
 
-def _cast_column(path: Path, frame: pl.DataFrame, column: str, dtype, what: str) -> pl.Series:
-    """Cast a text column strictly, failing with the first row that does not parse."""
+def _cast_column(path: Path, at: int, frame: pl.DataFrame, column: str, dtype, what: str) -> pl.Series:
+    """Cast a column strictly, failing with the first row that does not parse."""
     raw = frame[column]
     if dtype == pl.Datetime("ms", "UTC"):
         parsed = _parse_times(raw)
+    elif raw.dtype == pl.String:
+        parsed = raw.str.strip_chars().cast(dtype, strict=False)
     else:
-        parsed = raw.cast(pl.String).str.strip_chars().cast(dtype, strict=False) if raw.dtype == pl.String else raw.cast(dtype, strict=False)
-    bad = parsed.is_null() & raw.is_not_null() & (raw.cast(pl.String).str.strip_chars() != "")
-    row = _first_bad_row(bad)
-    if row:
-        raise _fail(path, row, column, f"{raw[row - 1]!r} is not {what}")
+        parsed = raw.cast(dtype, strict=False)
+        if dtype == pl.Int64 and raw.dtype.is_float():  # a Parquet float count must be whole
+            parsed = pl.when(raw == raw.round(0)).then(parsed).otherwise(None).alias(column)
+            parsed = pl.select(parsed).to_series()
+    text = raw.cast(pl.String, strict=False) if raw.dtype != pl.String else raw
+    bad = parsed.is_null() & raw.is_not_null() & (text.str.strip_chars() != "").fill_null(True)
+    _check(path, at, bad, column, lambda i: f"{raw[i]!r} is not {what}")
     return parsed
 
 
 def _parse_times(raw: pl.Series) -> pl.Series:
     """Parse ISO-like text or datetimes into UTC milliseconds; naive times are UTC."""
-    if raw.dtype == pl.Datetime or isinstance(raw.dtype, pl.Datetime):
+    if isinstance(raw.dtype, pl.Datetime):
         tz = raw.dtype.time_zone
         series = raw if tz else raw.dt.replace_time_zone("UTC")
         return series.dt.convert_time_zone("UTC").dt.cast_time_unit("ms")
@@ -104,145 +122,181 @@ def _parse_times(raw: pl.Series) -> pl.Series:
     with_zone = text.str.to_datetime(format="%Y-%m-%d %H:%M:%S%.f%:z", strict=False, time_zone="UTC")
     for fmt in ("%Y-%m-%dT%H:%M:%S%.f%:z", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f",
                 "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S"):
+        todo = with_zone.is_null() & text.is_not_null()
+        if not todo.any():  # every row parsed: skip the other formats
+            break
+        remaining = pl.select(pl.when(todo).then(text)).to_series()  # parse only what is left
         zoned = fmt.endswith("%:z")
-        attempt = text.str.to_datetime(format=fmt, strict=False, time_zone="UTC" if zoned else None)
+        attempt = remaining.str.to_datetime(format=fmt, strict=False, time_zone="UTC" if zoned else None)
         if not zoned:
             attempt = attempt.dt.replace_time_zone("UTC")
         with_zone = with_zone.fill_null(attempt)
     return with_zone.dt.cast_time_unit("ms")
 
 
-def _read_table(path: Path) -> pl.DataFrame:
-    try:
-        if path.suffix.lower() == ".parquet":
-            return pl.read_parquet(path)
-        return pl.read_csv(path, infer_schema=False)
-    except FileNotFoundError as exc:
-        raise _fail(path, None, None, "no such file") from exc
-    except (pl.exceptions.PolarsError, OSError) as exc:
-        raise _fail(path, None, None, f"cannot be read as {path.suffix or 'CSV'} ({exc})") from exc
-
-
-def _require(path: Path, frame: pl.DataFrame, columns: tuple[str, ...]) -> None:
-    missing = [c for c in columns if c not in frame.columns]
+def _require(path: Path, present, columns: tuple[str, ...]) -> None:
+    missing = [c for c in columns if c not in present]
     if missing:
         raise _fail(path, None, missing[0], f"missing column (required: {', '.join(columns)})")
 
 
-def _non_negative(path: Path, series: pl.Series, column: str) -> None:
-    row = _first_bad_row((series < 0).fill_null(False))
-    if row:
-        raise _fail(path, row, column, f"negative value {series[row - 1]}")
+def _non_negative(path: Path, at: int, series: pl.Series, column: str) -> None:
+    _check(path, at, series < 0, column, lambda i: f"negative value {series[i]}")
 
 
-def _finish_requests(path: Path, frame: pl.DataFrame) -> pl.DataFrame:
-    """Fill defaults, cast every column of the requests schema and validate values."""
+def _finite(path: Path, at: int, series: pl.Series, column: str, what: str) -> None:
+    """Refuse NaN and infinities, and values Float32 cannot hold (they would become inf)."""
+    _check(path, at, series.is_nan(), column, lambda i: f"NaN is not a {what}")
+    _check(path, at, series.abs() > FLOAT32_MAX, column, lambda i: f"{series[i]} is not a finite {what}")
+
+
+def derive_tpot(frame: pl.DataFrame) -> pl.Series:
+    """tpot_ms, derived where missing from e2e_ms, ttft_ms and output_tokens for 'ok' rows.
+
+    As vLLM's benchmarks/benchmark_serving.py computes it: TPOT = (e2e - ttft) / (output_tokens - 1),
+    the mean time per output token after the first; and TPOT = 0 when output_tokens <= 1, the
+    convention DistServe's goodput uses (Zhong et al., OSDI'24: a one-token answer has no decode
+    phase to judge). Only 'ok' rows with both latencies are derived; a given tpot_ms is kept.
+    """
+    derived = (
+        pl.when(pl.col("output_tokens") <= 1).then(pl.lit(0.0))
+        .otherwise((pl.col("e2e_ms") - pl.col("ttft_ms")) / (pl.col("output_tokens").cast(pl.Float64) - 1))
+    )
+    usable = (pl.col("status") == "ok") & pl.col("e2e_ms").is_not_null() & pl.col("ttft_ms").is_not_null()
+    return frame.select(
+        pl.when(pl.col("tpot_ms").is_null() & usable).then(derived).otherwise(pl.col("tpot_ms"))
+        .cast(pl.Float32).alias("tpot_ms")
+    ).to_series()
+
+
+def _finish_requests(path: Path, at: int, frame: pl.DataFrame, *, tokens_known: bool) -> pl.DataFrame:
+    """Fill defaults, cast every column of the requests schema and validate values.
+
+    `at`: data rows before this chunk (errors name rows of the whole file). `tokens_known`: the
+    file gave output_tokens (else it defaults to 0 and no TPOT is derived from it).
+    """
     defaults = {"model": pl.col("deployment"), "model_version": pl.lit(""), "region": pl.lit(""),
-                "gpu_type": pl.lit(""), "replica": pl.lit(""), "status": pl.lit("ok"),
+                "gpu_type": pl.lit(""), "replica": pl.lit(""), "status": pl.lit("unknown"),
                 "input_tokens": pl.lit(0), "output_tokens": pl.lit(0), "weight": pl.lit(1)}
     for column, value in defaults.items():
         if column not in frame.columns:
             frame = frame.with_columns(value.alias(column))
     for column in N.LATENCY_FIELDS:
         if column not in frame.columns:
-            frame = frame.with_columns(pl.lit(None, pl.Float32).alias(column))
-    what = {pl.Float32: "a number", pl.UInt32: "a whole number >= 0", pl.String: "text",
-            pl.Datetime("ms", "UTC"): "a time (ISO 8601, UTC if no zone)"}
+            frame = frame.with_columns(pl.lit(None, pl.Float64).alias(column))
     out = {}
     for column, ch_type in N.REQUEST_COLUMNS.items():
         dtype = _POLARS_TYPES[ch_type]
-        if dtype == pl.UInt32:  # negative counts must name the row, not just fail a cast
-            signed = _cast_column(path, frame, column, pl.Int64, "a whole number")
-            _non_negative(path, signed, column)
+        if dtype == pl.UInt32:  # negative or too large counts must name the row, not just fail a cast
+            signed = _cast_column(path, at, frame, column, pl.Int64, "a whole number")
+            _non_negative(path, at, signed, column)
+            _check(path, at, signed > UINT32_MAX, column,
+                   lambda i, s=signed: f"{s[i]} is above the largest count {UINT32_MAX}")
             out[column] = signed.cast(pl.UInt32)
+        elif dtype == pl.Float32:  # checked as Float64 so that overflow is seen before the cast
+            value = _cast_column(path, at, frame, column, pl.Float64, "a number")
+            _non_negative(path, at, value, column)
+            _finite(path, at, value, column, "latency")
+            out[column] = value
         else:
-            out[column] = _cast_column(path, frame, column, dtype, what[dtype])
+            out[column] = _cast_column(path, at, frame, column, dtype, _WHAT[dtype])
     result = pl.DataFrame(out)
     for column in ("ts", "deployment"):
-        row = _first_bad_row(result[column].is_null() | (result[column].cast(pl.String) == ""))
-        if row:
-            raise _fail(path, row, column, "empty")
-    row = _first_bad_row(result["weight"] == 0)
-    if row:
-        raise _fail(path, row, "weight", "0: a row stands for at least one request (1 / sample rate)")
-    row = _first_bad_row(~result["status"].is_in(N.STATUSES))
-    if row:
-        raise _fail(path, row, "status", f"{result['status'][row - 1]!r} is not one of {', '.join(N.STATUSES)}")
-    for column in N.LATENCY_FIELDS:
-        _non_negative(path, result[column], column)
-        row = _first_bad_row(result[column].is_nan().fill_null(False))
-        if row:
-            raise _fail(path, row, column, "NaN is not a latency")
-    return result
+        _check(path, at, result[column].is_null() | (result[column].cast(pl.String) == ""), column, lambda i: "empty")
+    readers.check_times(path, result["ts"], "ts", at)
+    for column, dtype in result.schema.items():
+        if dtype == pl.String:
+            _check(path, at, result[column].str.len_bytes() > readers.MAX_TEXT_CELL_BYTES, column,
+                   lambda i: f"a text value longer than {readers.MAX_TEXT_CELL_BYTES:,} bytes")
+    _check(path, at, result["weight"] == 0, "weight",
+           lambda i: "0: a row stands for at least one request (1 / sample rate)")
+    _check(path, at, ~result["status"].is_in(N.STATUSES), "status",
+           lambda i: f"{result['status'][i]!r} is not one of {', '.join(N.STATUSES)}")
+    _check(path, at, result["e2e_ms"] < result["ttft_ms"], "e2e_ms",
+           lambda i: f"{result['e2e_ms'][i]} is below ttft_ms {result['ttft_ms'][i]} "
+                     "(a response cannot end before its first token)")
+    if tokens_known:
+        result = result.with_columns(derive_tpot(result))
+    return result.with_columns(pl.col(N.LATENCY_FIELDS).cast(pl.Float32))
 
 
-def parse_requests(path: Path, deployment: str | None) -> pl.DataFrame:
+def _requests_chunks(path: Path, deployment: str | None) -> Iterator[pl.DataFrame]:
     """Our requests schema from CSV or Parquet."""
-    frame = _read_table(path)
-    if deployment:
-        frame = frame.with_columns(pl.lit(deployment).alias("deployment"))
-    _require(path, frame, ("ts", "deployment"))
-    return _finish_requests(path, frame)
+    names, chunks = readers.table_chunks(path, list(N.REQUEST_COLUMNS), readers.CHUNK_ROWS)
+    _require(path, {*names, *(("deployment",) if deployment else ())}, ("ts", "deployment"))
+    for at, frame in chunks:
+        if deployment:
+            frame = frame.with_columns(pl.lit(deployment).alias("deployment"))
+        yield _finish_requests(path, at, frame, tokens_known="output_tokens" in names)
 
 
-def parse_azure(path: Path, deployment: str | None) -> pl.DataFrame:
+def _azure_chunks(path: Path, deployment: str | None) -> Iterator[pl.DataFrame]:
     """The Azure LLM inference trace (arrival time and token counts only)."""
-    frame = _read_table(path)
-    _require(path, frame, ("TIMESTAMP", "ContextTokens", "GeneratedTokens"))
-    frame = frame.select(
-        pl.col("TIMESTAMP").alias("ts"),
-        pl.col("ContextTokens").alias("input_tokens"),
-        pl.col("GeneratedTokens").alias("output_tokens"),
-    ).with_columns(pl.lit(deployment or path.stem).alias("deployment"))
-    return _finish_requests(path, frame)
+    columns = ("TIMESTAMP", "ContextTokens", "GeneratedTokens")
+    names, chunks = readers.table_chunks(path, list(columns), readers.CHUNK_ROWS)
+    _require(path, names, columns)
+    for at, frame in chunks:
+        frame = frame.select(
+            pl.col("TIMESTAMP").alias("ts"),
+            pl.col("ContextTokens").alias("input_tokens"),
+            pl.col("GeneratedTokens").alias("output_tokens"),
+        ).with_columns(pl.lit(deployment or path.stem).alias("deployment"))
+        yield _finish_requests(path, at, frame, tokens_known=False)
 
 
-def _read_json_records(path: Path, lines: bool) -> list[dict]:
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise _fail(path, None, None, f"cannot be read ({exc.strerror})") from exc
-    if lines:
-        records = []
-        for number, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise _fail(path, number, None, f"not valid JSON ({exc.msg})") from exc
-        return records
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise _fail(path, None, None, f"not valid JSON ({exc.msg} at line {exc.lineno})") from exc
-    if not isinstance(data, list):
-        raise _fail(path, None, None, "expected a JSON array of request objects")
-    return data
+def _record_values(path: Path, row: int, record, columns: tuple[str, ...]) -> list[str | None]:
+    """The record's values of `columns` as text; a record must be an object of flat values."""
+    if not isinstance(record, dict):
+        raise _fail(path, row, None, "expected a JSON object")
+    values = []
+    for column in columns:
+        if column not in record:
+            raise _fail(path, row, column, "missing")
+        value = record[column]
+        if isinstance(value, dict | list | bool):
+            raise _fail(path, row, column, f"{value!r:.40} is not a number (a JSON {type(value).__name__})")
+        values.append(None if value is None else str(value))
+    return values
 
 
-def _records_frame(path: Path, records: list[dict], columns: tuple[str, ...]) -> pl.DataFrame:
-    for number, record in enumerate(records, start=1):
-        if not isinstance(record, dict):
-            raise _fail(path, number, None, "expected a JSON object")
-        for column in columns:
-            if column not in record:
-                raise _fail(path, number, column, "missing")
-    return pl.DataFrame({c: [str(r[c]) if r[c] is not None else None for r in records] for c in columns})
+def _records_frame(rows: list[list[str | None]], columns: tuple[str, ...]) -> pl.DataFrame:
+    return pl.DataFrame(rows, schema=dict.fromkeys(columns, pl.String), orient="row")
 
 
-def parse_mooncake(path: Path, deployment: str | None, start: datetime | None) -> pl.DataFrame:
+def _ms_to_times(path: Path, at: int, ms: pl.Series, column: str) -> pl.Series:
+    """Epoch milliseconds (float) as UTC times, refusing values outside the plausible range first."""
+    latest = (datetime.now(UTC) + readers.TS_AHEAD).timestamp() * 1000
+    earliest = readers.TS_EARLIEST.timestamp() * 1000
+    _check(path, at, (ms < earliest) | (ms > latest) | ms.is_nan(), column,
+           lambda i: f"{ms[i]!r} ms since 1970 falls outside the plausible range "
+                     f"{readers.TS_EARLIEST:%Y-%m-%d} .. now + {readers.TS_AHEAD.days} day")
+    return ms.round(0).cast(pl.Int64).cast(pl.Datetime("ms")).dt.replace_time_zone("UTC")
+
+
+def _mooncake_chunks(path: Path, deployment: str | None, start: datetime | None) -> Iterator[pl.DataFrame]:
     """Mooncake JSON lines: relative arrival in ms from `start`, input and output lengths."""
     cols = ("timestamp", "input_length", "output_length")
-    frame = _records_frame(path, _read_json_records(path, lines=True), cols)
-    offset = _cast_column(path, frame, "timestamp", pl.Float64, "a number of milliseconds")
-    _non_negative(path, offset, "timestamp")
-    t0 = pl.lit(start or DEFAULT_START).cast(pl.Datetime("ms", "UTC"))
-    frame = frame.with_columns(
-        (t0 + pl.duration(milliseconds=offset.round(0).cast(pl.Int64))).alias("ts"),
-        pl.lit(deployment or path.stem).alias("deployment"),
-    ).rename({"input_length": "input_tokens", "output_length": "output_tokens"}).drop("timestamp")
-    return _finish_requests(path, frame)
+    t0_ms = (start or DEFAULT_START).timestamp() * 1000
+    pending: list[list[str | None]] = []
+    at = 0
+
+    def finish(rows: list, at: int) -> pl.DataFrame:
+        frame = _records_frame(rows, cols)
+        offset = _cast_column(path, at, frame, "timestamp", pl.Float64, "a number of milliseconds")
+        _non_negative(path, at, offset, "timestamp")
+        frame = frame.with_columns(
+            _ms_to_times(path, at, offset + t0_ms, "timestamp").alias("ts"),
+            pl.lit(deployment or path.stem).alias("deployment"),
+        ).rename({"input_length": "input_tokens", "output_length": "output_tokens"}).drop("timestamp")
+        return _finish_requests(path, at, frame, tokens_known=False)
+
+    for row, record in readers.json_lines(path):
+        pending.append(_record_values(path, row, record, cols))
+        if len(pending) == readers.CHUNK_ROWS:
+            yield finish(pending, at)
+            at, pending = at + len(pending), []
+    if pending:
+        yield finish(pending, at)
 
 
 def _llmperf_run(path: Path) -> tuple[datetime | None, str | None]:
@@ -251,35 +305,41 @@ def _llmperf_run(path: Path) -> tuple[datetime | None, str | None]:
     if not summary.is_file():
         return None, None
     try:
-        data = json.loads(summary.read_text())
+        data = readers.json_document(summary)
         return datetime.fromtimestamp(float(data["timestamp"]), UTC), data.get("model")
-    except (ValueError, KeyError, TypeError, OSError):
+    except (InputError, ValueError, KeyError, TypeError, OSError, OverflowError, AttributeError):
         return None, None
 
 
-def parse_llmperf(path: Path, deployment: str | None, start: datetime | None) -> pl.DataFrame:
+def _llmperf_chunks(path: Path, deployment: str | None, start: datetime | None) -> Iterator[pl.DataFrame]:
     """LLMPerf per-request results. Failed rows (error_code set) are failures, never fast requests.
 
     error_code 429 -> 'rejected'; any other code (-1 client failure, -100 too few tokens) ->
     'error'; failed rows get NULL latencies, since LLMPerf records 0 s for them. Arrival times
     are reconstructed from the run start (summary file, else --start) by spreading requests over
-    LLMPERF_CONCURRENCY clients: arrival_i = t0 + sum(e2e_<i) / concurrency.
+    LLMPERF_CONCURRENCY clients: arrival_i = t0 + sum(e2e_<i) / concurrency. The file is one JSON
+    array, read whole within readers.MAX_JSON_BYTES.
     """
     cols = ("ttft_s", "inter_token_latency_s", "end_to_end_latency_s", "error_code",
             "number_input_tokens", "number_output_tokens")
-    frame = _records_frame(path, _read_json_records(path, lines=False), cols)
+    records = readers.json_document(path)
+    if not isinstance(records, list):
+        raise _fail(path, None, None, "expected a JSON array of request objects")
+    frame = _records_frame([_record_values(path, i, r, cols) for i, r in enumerate(records, start=1)], cols)
     run_start, model = _llmperf_run(path)
-    seconds = {c: _cast_column(path, frame, c, pl.Float64, "a number of seconds") for c in cols[:3]}
+    seconds = {c: _cast_column(path, 0, frame, c, pl.Float64, "a number of seconds") for c in cols[:3]}
     for column, series in seconds.items():
-        _non_negative(path, series, column)
-    code = _cast_column(path, frame, "error_code", pl.Int64, "an integer error code or null")
+        _non_negative(path, 0, series, column)
+        _finite(path, 0, series, column, "number of seconds")
+    code = _cast_column(path, 0, frame, "error_code", pl.Int64, "an integer error code or null")
     failed = code.is_not_null()
     status = pl.when(code.is_null()).then(pl.lit("ok")).when(code == 429).then(pl.lit("rejected")).otherwise(pl.lit("error"))
-    t0 = start or run_start or DEFAULT_START
-    arrival_ms = (seconds["end_to_end_latency_s"].fill_null(0).cum_sum().shift(1, fill_value=0) * 1000 / LLMPERF_CONCURRENCY)
+    t0_ms = (start or run_start or DEFAULT_START).timestamp() * 1000
+    arrival_ms = (seconds["end_to_end_latency_s"].fill_null(0).cum_sum().shift(1, fill_value=0) * 1000
+                  / LLMPERF_CONCURRENCY) + t0_ms
     ms = {c: pl.when(failed).then(None).otherwise(seconds[c] * 1000) for c in cols[:3]}
     staged = pl.DataFrame({"_code": code}).select(
-        (pl.lit(t0).cast(pl.Datetime("ms", "UTC")) + pl.duration(milliseconds=arrival_ms.round(0).cast(pl.Int64))).alias("ts"),
+        _ms_to_times(path, 0, arrival_ms, "end_to_end_latency_s").alias("ts"),
         pl.lit(deployment or path.stem).alias("deployment"),
         pl.lit(model or deployment or path.stem).alias("model"),
         status.alias("status"),
@@ -289,45 +349,49 @@ def parse_llmperf(path: Path, deployment: str | None, start: datetime | None) ->
         frame["number_input_tokens"].alias("input_tokens"),
         frame["number_output_tokens"].alias("output_tokens"),
     )
-    return _finish_requests(path, staged)
+    for offset in range(0, staged.height, readers.CHUNK_ROWS):
+        yield _finish_requests(path, offset, staged.slice(offset, readers.CHUNK_ROWS), tokens_known=True)
 
 
-def stage_file(path: Path, fmt: str | None = None, deployment: str | None = None,
-               start: datetime | None = None) -> Staged:
-    """Parse and validate one file; nothing is written."""
-    path = Path(path)
-    fmt = fmt or guess_format(path)
+def _chunks(path: Path, fmt: str, deployment: str | None, start: datetime | None) -> Iterator[pl.DataFrame]:
     if fmt == "requests":
-        return Staged(path, N.REQUESTS, parse_requests(path, deployment))
+        return _requests_chunks(path, deployment)
     if fmt == "azure-llm":
-        return Staged(path, N.REQUESTS, parse_azure(path, deployment))
+        return _azure_chunks(path, deployment)
     if fmt == "mooncake":
-        return Staged(path, N.REQUESTS, parse_mooncake(path, deployment, start))
+        return _mooncake_chunks(path, deployment, start)
     if fmt == "llmperf":
-        return Staged(path, N.REQUESTS, parse_llmperf(path, deployment, start))
-    if fmt == "dcgm":
-        from analytics.ingest.dcgm import parse_dcgm_csv
+        return _llmperf_chunks(path, deployment, start)
+    from analytics.ingest.dcgm import dcgm_chunks
 
-        return Staged(path, N.GPU_METRICS, parse_dcgm_csv(path, deployment))
-    raise InputError(f"{path}: unknown format {fmt!r} (one of {', '.join(FORMATS)})")
+    return dcgm_chunks(path, deployment)
 
 
 def open_file(path: Path, fmt: str | None = None, deployment: str | None = None,
               start: datetime | None = None) -> Source:
     """Open one file for loading; its rows are read and validated as chunks() is iterated."""
     path = Path(path)
+    fmt = fmt or guess_format(path)
+    if fmt not in FORMATS:
+        raise InputError(f"{path}: unknown format {fmt!r} (one of {', '.join(FORMATS)})")
+    table = N.GPU_METRICS if fmt == "dcgm" else N.REQUESTS
+    return Source(path, table, lambda: _chunks(path, fmt, deployment, start))
 
-    def chunks() -> Iterator[pl.DataFrame]:
-        frame = stage_file(path, fmt, deployment, start).frame
-        for offset in range(0, frame.height, CHUNK_ROWS):
-            yield frame.slice(offset, CHUNK_ROWS)
 
-    table = N.GPU_METRICS if (fmt or guess_format(path)) == "dcgm" else N.REQUESTS
-    return Source(path, table, chunks)
+def stage_file(path: Path, fmt: str | None = None, deployment: str | None = None,
+               start: datetime | None = None) -> Staged:
+    """Parse and validate one whole file into one frame (for small files and tests); nothing is written."""
+    source = open_file(path, fmt, deployment, start)
+    frames = list(source.chunks())
+    columns = N.GPU_COLUMNS if source.table == N.GPU_METRICS else N.REQUEST_COLUMNS
+    empty = pl.DataFrame(schema={c: _POLARS_TYPES[t] for c, t in columns.items()})
+    return Staged(source.path, source.table, pl.concat(frames) if frames else empty)
 
 
 def guess_format(path: Path) -> str:
-    """Format from the file name: .jsonl -> mooncake, .json -> llmperf, else our schema."""
-    suffix = path.suffix.lower()
+    """Format from the file name: .jsonl -> mooncake, .json -> llmperf, else our schema (a final
+    .gz is looked through: x.jsonl.gz is Mooncake)."""
+    suffixes = [s.lower() for s in path.suffixes]
+    suffix = suffixes[-2] if suffixes[-1:] == [".gz"] and len(suffixes) > 1 else path.suffix.lower()
     return {".jsonl": "mooncake", ".json": "llmperf"}.get(suffix, "requests")
 
