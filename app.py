@@ -7,16 +7,19 @@ from analytics.charts import base as charts
 from analytics.traffic.summary import movers
 from ui import format as fmt
 from ui import traffic as data
-from ui.page import setup
+from ui.page import panel, setup
 from ui.tables import show_table
 
 filters = setup("Overview")
 args = (filters.deployments, filters.regions)
-now = data.fleet_summary(filters.start, filters.end, *args)
+with panel("Fleet summary", stop=True):  # every panel below needs it
+    now = data.fleet_summary(filters.start, filters.end, *args)
+    before = data.fleet_summary(*filters.previous, *args)
+    per_deployment = data.summary(filters.start, filters.end, *args)
+    previous = data.summary(*filters.previous, *args)
 if not now:
     st.info("No requests in this range. Widen the time range or clear the filters.")
     st.stop()
-before = data.fleet_summary(*filters.previous, *args)
 st.caption(f"{filters.start:%Y-%m-%d %H:%M} → {filters.end:%Y-%m-%d %H:%M} UTC, compared with the "
            "period of equal length before it. Latency percentiles are of successful requests.")
 
@@ -42,29 +45,27 @@ kpis = [
 for column, (title, key, render, colour) in zip(st.columns(len(kpis)), kpis, strict=True):
     column.metric(title, render(now.get(key)), delta(key, render), delta_color=colour)
 
-per_deployment = data.summary(filters.start, filters.end, *args)
-previous = data.summary(*filters.previous, *args)
-
 step = filters.step_seconds
-series = data.series(filters.start, filters.end, *args, step)
 CHARTED = 8  # more lines than this make the charts unreadable
-busiest = per_deployment.sort("requests", descending=True)["deployment"].head(CHARTED).to_list()
-series = series.filter(pl.col("deployment").is_in(busiest))
-left, right = st.columns(2)
-left.plotly_chart(charts.time_series(series, "rps", title="Requests per second",
-                                     y_title="requests/s"), key="chart_rps")
-right.plotly_chart(charts.time_series(series, "error_rate", title="Error rate (non-ok / all)",
-                                      y_title="error rate", tick_format=".1%", hover_format=".2%"),
-                   key="chart_errors")
-left.plotly_chart(charts.time_series(series, "ttft_p99_ms", title="TTFT p99 (LLM deployments)",
-                                     y_title="ms (log scale)", log_y=True, hover_format=",.0f"),
-                  key="chart_ttft")
-right.plotly_chart(charts.time_series(series, "e2e_p99_ms", title="End-to-end latency p99",
-                                      y_title="ms (log scale)", log_y=True, hover_format=",.0f"),
-                   key="chart_e2e")
-shown = (f"The {CHARTED} busiest of {per_deployment.height} deployments; choose deployments in the "
-         "sidebar to chart others. " if per_deployment.height > CHARTED else "")
-st.caption(f"{shown}One point per {step // 60} minutes. Drag on a chart or use the buttons to zoom.")
+with panel("Charts"):  # a failed chart query leaves the tables below
+    series = data.series(filters.start, filters.end, *args, step)
+    busiest = per_deployment.sort("requests", descending=True)["deployment"].head(CHARTED).to_list()
+    series = series.filter(pl.col("deployment").is_in(busiest))
+    left, right = st.columns(2)
+    left.plotly_chart(charts.time_series(series, "rps", title="Requests per second",
+                                         y_title="requests/s"), key="chart_rps")
+    right.plotly_chart(charts.time_series(series, "error_rate", title="Error rate (non-ok / all)",
+                                          y_title="error rate", tick_format=".1%", hover_format=".2%"),
+                       key="chart_errors")
+    left.plotly_chart(charts.time_series(series, "ttft_p99_ms", title="TTFT p99 (LLM deployments)",
+                                         y_title="ms (log scale)", log_y=True, hover_format=",.0f"),
+                      key="chart_ttft")
+    right.plotly_chart(charts.time_series(series, "e2e_p99_ms", title="End-to-end latency p99",
+                                          y_title="ms (log scale)", log_y=True, hover_format=",.0f"),
+                       key="chart_e2e")
+    shown = (f"The {CHARTED} busiest of {per_deployment.height} deployments; choose deployments in the "
+             "sidebar to chart others. " if per_deployment.height > CHARTED else "")
+    st.caption(f"{shown}One point per {step // 60} minutes. Drag on a chart or use the buttons to zoom.")
 
 st.subheader("Top movers vs the previous period")
 moved = movers(per_deployment, previous)

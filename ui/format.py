@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 # Column name -> label shown to people. SQL aliases equal polars names; only the UI renames.
 LABELS = {
@@ -168,3 +169,16 @@ def rate(value: float | None) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     return f"{value:.3g}/s" if value < 100 else f"{value:,.0f}/s"
+
+
+# Everything Streamlit's markdown gives a meaning to: CommonMark punctuation, $ (LaTeX),
+# :name[...] (colours, emoji), ~ (strikethrough), < > (HTML, escaped even when not rendered).
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:^=&\"'])")
+
+
+def text(value: object) -> str:
+    """User data (deployment and file names, values quoted in errors) made literal for any
+    markdown-rendering element (st.caption, st.markdown, st.error...): every markdown character
+    is backslash-escaped and line breaks become spaces, so a name such as ![x](http://...)
+    shows as typed and no image, link, LaTeX or colour is rendered."""
+    return _MARKDOWN.sub(r"\\\1", " ".join(str(value).split()))
