@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from ui.format import label
+from ui.format import label, text
 
 # OWASP "CSV Injection": a spreadsheet runs a cell beginning with = + - @ tab or CR as a
 # formula. Such text cells get a leading single quote (shown as text; remove it for the raw
@@ -93,7 +93,7 @@ def show_table(frame: pl.DataFrame, name: str, *, height: int | None = None, cap
     if caption:
         st.caption(caption)
     st.download_button(
-        f"Download {name} (CSV)",
+        f"Download {text(name)} (CSV)",
         data=csv_bytes(frame),
         file_name=f"{name.lower().replace(' ', '_')}.csv",
         mime="text/csv",

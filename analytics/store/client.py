@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import logging
 import os
 import re
 import socket
@@ -160,6 +161,7 @@ def _explain(exc: BaseException, target: Target, secrets: tuple[str, ...] = ()) 
     if TIMEOUT_EXCEEDED in codes:
         return (f"{target}: the query ran longer than the {QUERY_TIMEOUT_S} s limit (max_execution_time); "
                 "narrow the time range or filters"), False
+    text = re.sub(r"\s*\(for url [^)]*\)", "", text)  # the driver's suffix repeats the target
     if status is not None and codes == set():  # not ClickHouse speaking: a proxy or another server
         body = text.split("server response:", 1)[-1].strip()
         return f"{target}: HTTP {status} from the server or a proxy: {body[:MESSAGE_CHARS]}", False
@@ -265,5 +267,9 @@ def _native_stderr_captured():
 
 def _get_client(**kwargs):
     import clickhouse_connect  # imported here: keeps `import analytics` light
+
+    # The driver logs a warning for every transport error before raising it; the SourceError
+    # says it once, in one line.
+    logging.getLogger("clickhouse_connect").setLevel(logging.ERROR)
 
     return clickhouse_connect.get_client(**kwargs)
