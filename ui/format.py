@@ -171,14 +171,18 @@ def rate(value: float | None) -> str:
     return f"{value:.3g}/s" if value < 100 else f"{value:,.0f}/s"
 
 
-# Everything Streamlit's markdown gives a meaning to: CommonMark punctuation, $ (LaTeX),
-# :name[...] (colours, emoji), ~ (strikethrough), < > (HTML, escaped even when not rendered).
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:^=&\"'])")
+# What makes Streamlit's markdown do something inside a line: emphasis (* _ ~), code (`), links and
+# images, colours, emoji and directives (! [ ], ":red[", ":smile:"), LaTeX ($), HTML (< >), tables (|),
+# escapes (\\). At the start of the text, block markers (# > - + or "1.") too.
+_INLINE = re.compile(r"([\\`*_~\[\]<>$|]|:(?=\S))")
+_BLOCK_START = re.compile(r"^(\s*)([#>+\-]|\d+(?=[.)]))")
 
 
 def text(value: object) -> str:
     """User data (deployment and file names, values quoted in errors) made literal for any
-    markdown-rendering element (st.caption, st.markdown, st.error...): every markdown character
-    is backslash-escaped and line breaks become spaces, so a name such as ![x](http://...)
-    shows as typed and no image, link, LaTeX or colour is rendered."""
-    return _MARKDOWN.sub(r"\\\1", " ".join(str(value).split()))
+    markdown-rendering element (st.caption, st.markdown, st.error...): every character markdown
+    acts on is backslash-escaped and line breaks become spaces, so a name such as
+    ![x](http://...) shows as typed and no image, link, LaTeX or colour is rendered."""
+    line = _INLINE.sub(r"\\\1", " ".join(str(value).split()))
+    return _BLOCK_START.sub(lambda m: m.group(1) + "\\" + m.group(2) if not m.group(2).isdigit()
+                            else m.group(1) + m.group(2) + "\\", line, count=1)

@@ -172,7 +172,7 @@ def test_a_file_name_with_markdown_is_shown_as_text(app_on_standin):
     assert not at.exception
     # Loaded or refused (polars reads '[...]' in a path as a glob), the name is shown as typed.
     shown = [m.value for m in (*at.success, *at.error)]
-    assert len(shown) == 1 and shown[0].startswith(r"\!\[x\]\(pixel\.png\) \$x\^2\$ \:red\[alert\]\.csv")
+    assert len(shown) == 1 and shown[0].startswith(r"!\[x\](pixel.png) \$x^2\$ \:red\[alert\].csv")
     assert _plain(shown[0]).startswith(f"{MARKDOWN_NAME}.csv")
 
 
