@@ -6,7 +6,11 @@ formula-like names. Each ends in one line on the panel that failed, never an exc
 from __future__ import annotations
 
 import io
+import os
 import re
+import signal
+import subprocess
+import sys
 import time
 
 import polars as pl
@@ -18,7 +22,7 @@ from streamlit.testing.v1 import app_test
 from analytics.store import client as store_module
 from analytics.store import dsn as dsn_module
 from analytics.store.client import Store
-from tests.conftest import run_page
+from tests.conftest import ROOT, run_page
 
 FORMULA = '=HYPERLINK("http://127.0.0.1:9/leak","click")'
 MARKDOWN_NAME = "![x](pixel.png) $x^2$ :red[alert]"  # an image, LaTeX and a colour (no '/': a file name)
@@ -197,3 +201,50 @@ def test_a_formula_in_a_deployment_name_is_neutralised_in_the_csv_export(app_on_
     names = exported["deployment"].to_list()
     assert "'" + FORMULA in names and FORMULA not in names
     assert exported["requests"].dtype.is_numeric(), "numbers are not prefixed"
+
+
+def test_in_a_real_browser_a_markdown_file_name_renders_as_text_and_fetches_nothing(standin, tmp_path):
+    """`streamlit run` on the stand-in server, Chromium uploads a file whose name is markdown."""
+    from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, IDLE, _free_port
+
+    assert os.path.exists(CHROMIUM), "the real-browser check needs Debian's chromium"
+    from playwright.sync_api import sync_playwright
+
+    upload = tmp_path / f"{MARKDOWN_NAME}.csv"
+    upload.write_bytes(_csv("upload-browser", 1))
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+        cwd=ROOT, env=dict(os.environ, CLICKHOUSE_URL=standin.dsn), stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL, start_new_session=True)
+    fetched = []
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1400})
+            page.on("request", lambda request: fetched.append(request.url))
+            deadline = time.monotonic() + 120
+            while True:
+                try:
+                    page.goto(f"http://127.0.0.1:{port}/Data")
+                    break
+                except Exception:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.5)
+            page.wait_for_selector(IDLE, timeout=180_000)
+            page.wait_for_selector("h1", timeout=60_000)
+            page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(upload))
+            page.get_by_role("button", name="Validate and load").click()
+            alert = page.locator('[data-testid="stAlertContainer"]').last
+            alert.wait_for(timeout=120_000)
+            page.wait_for_selector(IDLE, timeout=180_000)
+            assert page.locator('[data-testid="stException"]').count() == 0
+            assert alert.inner_text().startswith(f"{MARKDOWN_NAME}.csv")
+            assert alert.locator("img, .katex, [class*=color]").count() == 0
+            browser.close()
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+    assert not [url for url in fetched if "pixel.png" in url]
