@@ -26,6 +26,7 @@ from analytics.errors import InputError, SpecError
 from analytics.store import queries
 from ui import slo as slo_ui
 from ui.connection import get_store
+from ui.format import text
 
 TTL_S = 300
 METHOD_LABELS = {"prophet": "Prophet", "seasonal_naive": "Seasonal naive (same hour last week)"}
@@ -96,7 +97,7 @@ def _fill_cache(s: Scenario, label: str) -> None:
         return
     bar = st.progress(0.0, text=f"{label}: {len(missing)} to fit")
     P.forecasts(s.method, missing, s.params(), FC.DEFAULT_CACHE_DIR,
-                progress=lambda f, m: bar.progress(min(f, 1.0), text=f"{label}: {m}"))
+                progress=lambda f, m: bar.progress(min(f, 1.0), text=f"{label}: {text(m)}"))
     bar.empty()
 
 
