@@ -96,7 +96,7 @@ def _serve(db_path: str) -> None:
 
         def _answer(self) -> None:
             url = urllib.parse.urlsplit(self.path)
-            query = dict(urllib.parse.parse_qsl(url.query))
+            query = dict(urllib.parse.parse_qsl(url.query, keep_blank_values=True))  # '' is a value
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             if url.path.startswith("/__mode/"):
                 state["mode"], state["match"] = url.path.rsplit("/", 1)[1], query.get("match")
