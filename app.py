@@ -10,23 +10,26 @@ from analytics.store.conventions import SLOT_SECONDS
 from analytics.traffic.summary import comparison, movers, new_in_period, span_of
 from ui import format as fmt
 from ui import traffic as data
-from ui.page import setup
+from ui.page import panel, setup
 from ui.tables import show_table
 
 filters = setup("Overview")
 args = (filters.deployments, filters.regions)
-now = data.fleet_summary(filters.start, filters.end, *args)
+with panel("Fleet summary", stop=True):  # every panel below needs it
+    now = data.fleet_summary(filters.start, filters.end, *args)
+    per_deployment = data.summary(filters.start, filters.end, *args)
 if not now:
     st.info("No requests in this range. Widen the time range or clear the filters.")
     st.stop()
-per_deployment = data.summary(filters.start, filters.end, *args)
 # Changes compare like hours of both periods, cut to the part the data of the deployments in view
 # covers in both.
-seen = data.freshness()
-span = span_of(seen, per_deployment["deployment"].to_list(), timedelta(seconds=SLOT_SECONDS))
-compared = comparison(filters.start, filters.end, *span) if span else None
-before = data.fleet_summary(*compared.previous, *args) if compared else {}
-after = data.fleet_summary(*compared.current, *args) if compared else {}
+compared, seen, before, after = None, pl.DataFrame(), {}, {}
+with panel("Previous period"):  # without it the numbers show, without their changes
+    seen = data.freshness()
+    span = span_of(seen, per_deployment["deployment"].to_list(), timedelta(seconds=SLOT_SECONDS))
+    compared = comparison(filters.start, filters.end, *span) if span else None
+    before = data.fleet_summary(*compared.previous, *args) if compared else {}
+    after = data.fleet_summary(*compared.current, *args) if compared else {}
 
 
 def span(length) -> str:
@@ -74,47 +77,49 @@ for column, (title, key, render, colour) in zip(st.columns(len(kpis)), kpis, str
     column.metric(title, render(now.get(key)), delta(key, render), delta_color=colour)
 
 step = filters.step_seconds
-series = data.series(filters.start, filters.end, *args, step)
 CHARTED = 8  # more lines than this make the charts unreadable
-busiest = per_deployment.sort("requests", descending=True)["deployment"].head(CHARTED).to_list()
-series = series.filter(pl.col("deployment").is_in(busiest))
-left, right = st.columns(2)
-left.plotly_chart(charts.time_series(series, "rps", title="Requests per second",
-                                     y_title="requests/s"), key="chart_rps")
-right.plotly_chart(charts.time_series(series, "error_rate", title="Error rate (non-ok / all)",
-                                      y_title="error rate", tick_format=".1%", hover_format=".2%"),
-                   key="chart_errors")
-left.plotly_chart(charts.time_series(series, "ttft_p99_ms", title="TTFT p99 (LLM deployments)",
-                                     y_title="ms (log scale)", log_y=True, hover_format=",.0f"),
-                  key="chart_ttft")
-right.plotly_chart(charts.time_series(series, "e2e_p99_ms", title="End-to-end latency p99",
-                                      y_title="ms (log scale)", log_y=True, hover_format=",.0f"),
-                   key="chart_e2e")
-shown = (f"The {CHARTED} busiest of {per_deployment.height} deployments; choose deployments in the "
-         "sidebar to chart others. " if per_deployment.height > CHARTED else "")
-st.caption(f"{shown}One point per {step // 60} minutes. Drag on a chart or use the buttons to zoom.")
+with panel("Charts"):  # a failed chart query leaves the tables below
+    series = data.series(filters.start, filters.end, *args, step)
+    busiest = per_deployment.sort("requests", descending=True)["deployment"].head(CHARTED).to_list()
+    series = series.filter(pl.col("deployment").is_in(busiest))
+    left, right = st.columns(2)
+    left.plotly_chart(charts.time_series(series, "rps", title="Requests per second",
+                                         y_title="requests/s"), key="chart_rps")
+    right.plotly_chart(charts.time_series(series, "error_rate", title="Error rate (non-ok / all)",
+                                          y_title="error rate", tick_format=".1%", hover_format=".2%"),
+                       key="chart_errors")
+    left.plotly_chart(charts.time_series(series, "ttft_p99_ms", title="TTFT p99 (LLM deployments)",
+                                         y_title="ms (log scale)", log_y=True, hover_format=",.0f"),
+                      key="chart_ttft")
+    right.plotly_chart(charts.time_series(series, "e2e_p99_ms", title="End-to-end latency p99",
+                                          y_title="ms (log scale)", log_y=True, hover_format=",.0f"),
+                       key="chart_e2e")
+    shown = (f"The {CHARTED} busiest of {per_deployment.height} deployments; choose deployments in the "
+             "sidebar to chart others. " if per_deployment.height > CHARTED else "")
+    st.caption(f"{shown}One point per {step // 60} minutes. Drag on a chart or use the buttons to zoom.")
 
 st.subheader("Top movers vs the previous period")
-moved, fresh = pl.DataFrame(), []
-if compared:
-    fresh = new_in_period(seen, compared.previous)
-    moved = movers(data.summary(*compared.current, *args).filter(~pl.col("deployment").is_in(fresh)),
-                   data.summary(*compared.previous, *args))
-if moved.is_empty():
-    st.caption("No previous period to compare with." if compared is None else "No deployment to compare.")
-else:
-    # One unit per row: error rates shown in percent so the value columns read naturally.
-    in_percent = pl.col("metric") == "error_rate"
-    shown = moved.with_columns(
-        pl.when(in_percent).then(pl.col(c) * 100).otherwise(pl.col(c)).alias(c) for c in ("previous", "current")
-    ).with_columns(metric=pl.col("metric").replace_strict(
-        {"rps": "Requests/s", "error_rate": "Error rate (%)", "ttft_p99_ms": "TTFT p99 (ms)",
-         "e2e_p99_ms": "E2E p99 (ms)"}))
-    new = f" New since then, so not compared: {', '.join(fresh)}." if fresh else ""
-    show_table(shown, "top movers",
-               caption="Change is relative to the previous period (over the compared part, see above); the "
-                       "list is ordered by how much worse (more errors, higher latency, less traffic) or "
-                       f"better each metric got.{new}")
+with panel("Top movers"):
+    moved, fresh = pl.DataFrame(), []
+    if compared:
+        fresh = new_in_period(seen, compared.previous)
+        moved = movers(data.summary(*compared.current, *args).filter(~pl.col("deployment").is_in(fresh)),
+                       data.summary(*compared.previous, *args))
+    if moved.is_empty():
+        st.caption("No previous period to compare with." if compared is None else "No deployment to compare.")
+    else:
+        # One unit per row: error rates shown in percent so the value columns read naturally.
+        in_percent = pl.col("metric") == "error_rate"
+        shown = moved.with_columns(
+            pl.when(in_percent).then(pl.col(c) * 100).otherwise(pl.col(c)).alias(c) for c in ("previous", "current")
+        ).with_columns(metric=pl.col("metric").replace_strict(
+            {"rps": "Requests/s", "error_rate": "Error rate (%)", "ttft_p99_ms": "TTFT p99 (ms)",
+             "e2e_p99_ms": "E2E p99 (ms)"}))
+        new = f" New since then, so not compared: {fmt.text(', '.join(fresh))}." if fresh else ""
+        show_table(shown, "top movers",
+                   caption="Change is relative to the previous period (over the compared part, see above); the "
+                           "list is ordered by how much worse (more errors, higher latency, less traffic) or "
+                           f"better each metric got.{new}")
 
 st.subheader("Per deployment")
 show_table(per_deployment.sort("error_rate", descending=True), "deployments overview")

@@ -9,12 +9,12 @@ from analytics.slo.files import MAX_FILE_BYTES
 from analytics.slo.spec import target_digits
 from ui import format as fmt
 from ui import slo as D
-from ui.page import setup
+from ui.page import panel, setup
 from ui.tables import show_table
 
 filters = setup("SLOs")
 text, source = D.config()
-with st.expander(f"SLO definitions: {source}"):
+with st.expander(f"SLO definitions: {fmt.text(source)}"):
     upload = st.file_uploader("Use another SLO file for this session (our YAML or OpenSLO v1)",
                               type=["yaml", "yml"], key="slo_upload")
     if upload is not None and upload.size > MAX_FILE_BYTES:
@@ -32,9 +32,10 @@ with st.expander(f"SLO definitions: {source}"):
 slos = D.slos_or_stop()
 
 at = D.at_time(filters.end)
-catalog = D.catalog(at)
-shown = [s.name for s in slos if D.in_filters(s, catalog, filters.deployments, filters.regions)]
-table = D.status(text, source, at).filter(pl.col("slo").is_in(shown))
+with panel("SLO status", stop=True):  # the detail below needs it
+    catalog = D.catalog(at)
+    shown = [s.name for s in slos if D.in_filters(s, catalog, filters.deployments, filters.regions)]
+    table = D.status(text, source, at).filter(pl.col("slo").is_in(shown))
 st.caption(f"Evaluated at {at:%Y-%m-%d %H:%M} UTC (the end of the sidebar's time range); each SLO uses "
            "its own window. Alerts: Google SRE Workbook multiwindow, multi-burn-rate tiers, thresholds "
            "scaled to the SLO period.")
@@ -68,11 +69,12 @@ st.subheader("Detail")
 name = st.selectbox("SLO", table["slo"].to_list(), key="slo_detail")
 slo = next(s for s in slos if s.name == name)
 row = table.filter(pl.col("slo") == name).row(0, named=True)
-view = D.detail(text, source, at, name)
-st.caption(f"{slo.sli.describe()} · {slo.selector.describe()} · "
-           f"target {fmt.pct(slo.target, target_digits(slo.target))} over "
-           f"{slo.window.label} · {slo.budgeting.describe()} · minimum traffic {slo.min_events} events"
-           + (f" · {slo.description}" if slo.description else ""))
+with panel(f"SLO {fmt.text(name)}", stop=True):
+    view = D.detail(text, source, at, name)
+st.caption(fmt.text(f"{slo.sli.describe()} · {slo.selector.describe()} · "
+                    f"target {fmt.pct(slo.target, target_digits(slo.target))} over "
+                    f"{slo.window.label} · {slo.budgeting.describe()} · minimum traffic {slo.min_events} events"
+                    + (f" · {slo.description}" if slo.description else "")))
 if row["state"] == "no data":
     st.info("No data: no valid events in this SLO's window, so nothing was measured (an arrival-only trace "
             "records no outcome, and 'unknown' requests count neither as good nor as bad).")

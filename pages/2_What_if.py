@@ -9,7 +9,7 @@ from analytics.slo.spec import revise
 from analytics.slo.whatif import compare, comparison_frame, error_bound_note, suggest_target
 from ui import format as fmt
 from ui import slo as D
-from ui.page import setup
+from ui.page import panel, setup
 from ui.tables import show_table
 
 WINDOWS = ["7d", "28d", "30d", "calendar-week", "calendar-month"]
@@ -36,7 +36,7 @@ if st.session_state.get("whatif_for") != name:  # a new SLO: sliders start at it
     for key, value in thresholds.items():
         st.session_state[f"whatif_{key.removesuffix('_ms')}"] = float(value)
 
-st.caption(f"Current: {slo.sli.describe()} · target {fmt.pct(slo.target, 2)} over {slo.window.label} · "
+st.caption(f"Current: {fmt.text(slo.sli.describe())} · target {fmt.pct(slo.target, 2)} over {slo.window.label} · "
            f"{slo.budgeting.describe()}. Evaluated at {at:%Y-%m-%d %H:%M} UTC; alerts are replayed over the "
            "longer of the two windows. Everything is recomputed from cached histograms, not raw requests.")
 c = st.columns(2 + len(thresholds))
@@ -50,7 +50,8 @@ for i, (key, value) in enumerate(thresholds.items()):
                                    key=f"whatif_{key.removesuffix('_ms')}")
 proposed = revise(slo, target=target, window=window, **changes)
 
-data = D.whatif_scope(text, source, at, name)
+with panel(f"SLO {fmt.text(name)}", stop=True):
+    data = D.whatif_scope(text, source, at, name)
 current, new = compare(slo, proposed, data, at)
 note = error_bound_note(proposed)
 if note:
@@ -59,7 +60,8 @@ if note:
 left, right = st.columns(2)
 for col, label, o, other in ((left, "Current", current, None), (right, "Proposed", new, current)):
     s = o.evaluation.status
-    col.markdown(f"**{label}**: {o.slo.sli.describe()}, {fmt.pct(o.slo.target, 2)} over {o.slo.window.label}")
+    col.markdown(f"**{label}**: {fmt.text(o.slo.sli.describe())}, {fmt.pct(o.slo.target, 2)} over "
+                 f"{fmt.text(o.slo.window.label)}")
     m = col.columns(2) + col.columns(2)
     low, high = fmt.pct(s.attainment_lower, 3), fmt.pct(s.attainment_upper, 3)
     bounds = "" if s.exact else f" (bounds {low}–{high})"

@@ -10,7 +10,7 @@ from analytics.gpu import rightsizing as R
 from ui import format as fmt
 from ui import gpu as D
 from ui import slo as slo_ui
-from ui.page import setup
+from ui.page import panel, setup
 from ui.tables import show_table
 
 filters = setup("GPU efficiency")
@@ -19,7 +19,7 @@ try:
     window = (filters.start, filters.end, filters.deployments, filters.regions, slo_ui.config())
     data = D.load(*window)
 except SourceError as exc:
-    st.error(f"Cannot read GPU telemetry: {exc}")
+    st.error(f"Cannot read GPU telemetry: {fmt.text(exc)}")
     st.stop()
 if data.gpu_hours.is_empty():
     st.info("No GPU telemetry in this range. Widen the time range, clear the filters, or load a "
@@ -30,9 +30,10 @@ st.caption(f"{data.start:%Y-%m-%d %H:%M} → {data.end:%Y-%m-%d %H:%M} UTC (whol
            "share of cycles with work on the SMs; GPU util only says some kernel ran.")
 
 with st.expander("Assumptions: cost per GPU-hour, idle floor, right-sizing target"):
-    defaults = {t: p for t, p in D.default_prices(*window).items() if p is not None}
+    with panel("GPU prices", stop=True):
+        defaults = {t: p for t, p in D.default_prices(*window).items() if p is not None}
     cols = st.columns(max(len(defaults), 1) + 2)
-    prices = tuple((t, float(cols[i].number_input(f"{t} ($/GPU-hour)", min_value=0.0, value=float(p),
+    prices = tuple((t, float(cols[i].number_input(f"{fmt.text(t)} ($/GPU-hour)", min_value=0.0, value=float(p),
                                                  step=0.1, format="%.2f", key=f"gpu_price_{t}")))
                    for i, (t, p) in enumerate(defaults.items()))
     idle_floor = cols[-2].number_input("Idle below SM activity", 0.0, 1.0, gpu.IDLE_SM_FLOOR, 0.05,
@@ -40,9 +41,10 @@ with st.expander("Assumptions: cost per GPU-hour, idle floor, right-sizing targe
     target = cols[-1].number_input("Right-sizing target activity", 0.1, 1.0, R.TARGET_ACTIVITY, 0.05,
                                    key="gpu_target")
 
-table = D.efficiency(*window, prices, idle_floor)
-hourly = D.hourly(*window)
-suggestions, evidence = D.rightsizing(*window, prices, target)
+with panel("GPU efficiency", stop=True):  # every panel below needs these
+    table = D.efficiency(*window, prices, idle_floor)
+    hourly = D.hourly(*window)
+    suggestions, evidence = D.rightsizing(*window, prices, target)
 
 saving = suggestions["monthly_saving"].fill_null(0).sum()
 k = st.columns(5)
@@ -68,7 +70,7 @@ st.subheader("Utilisation: what GPU util hides")
 st.plotly_chart(charts_gpu.utilisation_comparison(table), use_container_width=True)
 missing = table.filter(pl.col("missing") != "").select("deployment", "missing")
 for row in missing.iter_rows(named=True):
-    st.caption(f"**{row['deployment']}**: not available: {row['missing']}")
+    st.caption(f"**{fmt.text(row['deployment'])}**: not available: {fmt.text(row['missing'])}")
 
 st.subheader("Where does latency climb?")
 latency = st.radio("Latency", list(charts_gpu.LATENCY_FIELDS), horizontal=True, key="gpu_scatter_latency",

@@ -11,7 +11,7 @@ from analytics.errors import InputError
 from ui import capacity as fd
 from ui import format as fmt
 from ui import slo as slo_ui
-from ui.page import setup
+from ui.page import panel, setup
 from ui.tables import show_table
 
 filters = setup("Capacity")
@@ -45,10 +45,11 @@ with st.expander("Scenario", expanded=True):
 try:
     events = fd.parse_events(events_text)
 except InputError as exc:
-    st.error(str(exc))
+    st.error(fmt.text(exc))
     st.stop()
 
-table = fd.deployments()
+with panel("Deployments", stop=True):
+    table = fd.deployments()
 in_scope = table.filter(pl.col("region").is_in(filters.regions)) if filters.regions else table
 names = tuple(n for n in in_scope["deployment"].to_list() if not filters.deployments or n in filters.deployments)
 if not names or end - start < 7 * 24 * HOUR:
@@ -56,7 +57,8 @@ if not names or end - start < 7 * 24 * HOUR:
     st.stop()
 scenario = fd.Scenario(start, end, filters.regions, names, metric, method, interval / 100, events, weeks,
                        float(growth), headroom / 100)
-assessment, forecasts, errors, fitting = fd.assessment(scenario, slo_file)
+with panel("Capacity assessment", stop=True):  # every panel below needs it
+    assessment, forecasts, errors, fitting = fd.assessment(scenario, slo_file)
 outlooks = outlook_table(assessment, errors)
 unit = METRICS[metric]
 
@@ -83,8 +85,8 @@ k2.metric("Run out of capacity within the horizon", len(running_out))
 k3.metric("Capacity unknown", outlooks.filter(pl.col("per_gpu").is_null()).height,
           help="No hour met the latency SLO, or too few busy hours to measure throughput.")
 for row in running_out.head(5).iter_rows(named=True):
-    st.warning(f"**{row['deployment']}**: capacity runs out on {row['capacity_exhausted_at']:%Y-%m-%d %H:%M} UTC "
-               f"({row['gpus_current']} {row['gpu_type']} GPUs now, {row['gpus_needed_peak']:.0f} needed at peak "
+    st.warning(f"**{fmt.text(row['deployment'])}**: capacity runs out on {row['capacity_exhausted_at']:%Y-%m-%d %H:%M} "
+               f"UTC ({row['gpus_current']} {fmt.text(row['gpu_type'])} GPUs now, {row['gpus_needed_peak']:.0f} needed at peak "
                f"with {headroom}% headroom).")
 
 st.subheader("One deployment")
@@ -92,7 +94,7 @@ default = running_out["deployment"][0] if running_out.height else names[0]
 name = st.selectbox("Deployment", names, index=names.index(default), key="cap_deployment")
 plan = assessment.plans.get(name)
 if name in errors:
-    st.error(f"No forecast for {name}: {errors[name]}")
+    st.error(f"No forecast for {fmt.text(name)}: {fmt.text(errors[name])}")
 else:
     o = assessment.outlooks[name]
     base = fd.baseline(scenario, name) if overlay and method == "prophet" else None
@@ -104,9 +106,9 @@ else:
     st.plotly_chart(fig, key="cap_chart")
     tp = fd.throughputs(start, end, filters.regions, names, metric, slo_file)[name]
     if tp.per_gpu is None:
-        st.info(f"SLO-compliant throughput unknown: {tp.reason}. GPUs needed cannot be computed.")
+        st.info(f"SLO-compliant throughput unknown: {fmt.text(tp.reason)}. GPUs needed cannot be computed.")
     else:
-        st.caption(f"SLO: {tp.slo}. SLO-compliant throughput: {tp.per_gpu:.4g} {unit} per GPU, {tp.basis} "
+        st.caption(f"SLO: {fmt.text(tp.slo)}. SLO-compliant throughput: {tp.per_gpu:.4g} {unit} per GPU, {tp.basis} "
                    f"({tp.hours_met} of {tp.hours_evaluable} evaluable hours met the SLO).")
 
     summary, folds, bt_error = fd.backtest(start, end, filters.regions, name, metric, interval / 100, events, weeks)
@@ -115,7 +117,7 @@ else:
         st.info("Backtesting in the background (rolling origin, Prophet vs seasonal naive); the accuracy "
                 "table appears here when it is done.")
     elif summary is None:
-        st.info(f"Backtest not possible: {bt_error}")
+        st.info(f"Backtest not possible: {fmt.text(bt_error)}")
     else:
         (st.warning if summary.prophet_worse else st.success)(summary.message)
         accuracy = pl.DataFrame({
@@ -142,7 +144,7 @@ else:
     st.plotly_chart(charts.fleet_chart(assessment.fleet), key="cap_fleet_chart")
     for gpu_type, week in assessment.fleet_exhaustion.items():
         if week is not None:
-            st.markdown(f"- **{gpu_type}**: short of GPUs from the week of {week:%Y-%m-%d} (headroom included).")
+            st.markdown(f"- **{fmt.text(gpu_type)}**: short of GPUs from the week of {week:%Y-%m-%d} (headroom included).")
     show_table(assessment.fleet, "gpus by type and week",
                caption="Per GPU type, the sum of each deployment's peak-hour need in the week (pools are per "
                        "deployment); deployments with unknown throughput count with their current GPUs.")

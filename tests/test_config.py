@@ -49,3 +49,17 @@ def test_the_example_secrets_file_parses(monkeypatch):
 
     section = secrets_section(PROJECT_ROOT / ".streamlit" / "secrets.toml.example")
     assert dsn_from_settings(section).startswith("https://")
+
+
+def test_an_invalid_secrets_file_is_an_error_not_a_fallback_to_the_embedded_store(tmp_path, monkeypatch):
+    monkeypatch.delenv("CLICKHOUSE_URL", raising=False)
+    path = _secrets(tmp_path, '[connections.clickhouse]\nurl = "http://h:8123/db\n')
+    with pytest.raises(SourceError, match="secrets.toml: not valid TOML"):
+        resolve_dsn(None, path)
+
+
+def test_a_connections_entry_that_is_not_a_table_is_an_error(tmp_path, monkeypatch):
+    monkeypatch.delenv("CLICKHOUSE_URL", raising=False)
+    path = _secrets(tmp_path, 'connections = "http://h:8123/db"\n')
+    with pytest.raises(SourceError, match=r"\[connections.clickhouse\] must be a table"):
+        resolve_dsn(None, path)

@@ -108,14 +108,35 @@ def test_a_server_error_names_the_target():
 
 def test_a_server_that_never_answers_times_out(monkeypatch):
     monkeypatch.setattr(store_module, "CONNECT_TIMEOUT_S", 1)
-    monkeypatch.setattr(store_module, "QUERY_TIMEOUT_S", 1)
+    monkeypatch.setattr(store_module, "CLIENT_TIMEOUT_S", 1)
     server, release = _serve(None)
     try:
-        with pytest.raises(SourceError, match="no answer within the timeout|timed out"):
+        with pytest.raises(SourceError, match="no answer within 1 s"):
             Store(f"http://default@127.0.0.1:{server.server_port}/default")
     finally:
         release.set()
         server.shutdown()
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_an_http_auth_status_without_a_clickhouse_code_says_authentication_failed(status):
+    server, _ = _serve(status)
+    try:
+        with pytest.raises(SourceError, match="authentication failed"):
+            Store(f"http://default:wrong@127.0.0.1:{server.server_port}/default")
+    finally:
+        server.shutdown()
+
+
+def test_credentials_are_redacted_from_any_text():
+    from analytics.store.client import redact
+
+    text = ("Authorization: Basic ZGVmYXVsdDpzM2NyZXQ=\nX-ClickHouse-Key: k3y\n"
+            "{'Authorization': 'Bearer abc.def.ghi'}\nhttp://bob:pw@host/ ?password=hunter2&user=x")
+    cleaned = redact(text, ("s3cret",))
+    for secret in ("ZGVmYXVsdDpzM2NyZXQ=", "k3y", "abc.def.ghi", "bob:pw", "hunter2"):
+        assert secret not in cleaned
+    assert "user=x" in cleaned
 
 
 def test_a_second_process_on_the_same_embedded_path_is_told_it_is_in_use(store, db_path):

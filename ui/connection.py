@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-import os
-
 import streamlit as st
 from streamlit.connections import BaseConnection
 
 from analytics.store.client import Store
-from analytics.store.dsn import ENV_VAR, default_dsn, dsn_from_settings
+from analytics.store.dsn import resolve_dsn
 from analytics.store.schema import open_store
 
 
 class ClickHouseConnection(BaseConnection[Store]):
-    """st.connection type: resolves the DSN (env var, secrets section, embedded default)."""
+    """st.connection type: the command line's rule (analytics.store.dsn.resolve_dsn: env var,
+    .streamlit/secrets.toml, embedded default), read by us so an invalid secrets file is
+    reported, never replaced by a new empty embedded store."""
 
     def _connect(self, **kwargs) -> Store:
-        dsn = kwargs.get("dsn") or os.environ.get(ENV_VAR)
-        if not dsn:
-            section = self._secrets.to_dict() if self._secrets else {}
-            dsn = dsn_from_settings(section) if section else default_dsn()
-        return open_store(dsn)
+        return open_store(resolve_dsn(kwargs.get("dsn")))
 
     @property
     def store(self) -> Store:

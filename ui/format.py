@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 # Column name -> label shown to people. SQL aliases equal polars names; only the UI renames.
 LABELS = {
@@ -168,3 +169,20 @@ def rate(value: float | None) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     return f"{value:.3g}/s" if value < 100 else f"{value:,.0f}/s"
+
+
+# What makes Streamlit's markdown do something inside a line: emphasis (* _ ~), code (`), links and
+# images, colours, emoji and directives (! [ ], ":red[", ":smile:"), LaTeX ($), HTML (< >), tables (|),
+# escapes (\\). At the start of the text, block markers (# > - + or "1.") too.
+_INLINE = re.compile(r"([\\`*_~\[\]<>$|]|:(?=\S))")
+_BLOCK_START = re.compile(r"^(\s*)([#>+\-]|\d+(?=[.)]))")
+
+
+def text(value: object) -> str:
+    """User data (deployment and file names, values quoted in errors) made literal for any
+    markdown-rendering element (st.caption, st.markdown, st.error...): every character markdown
+    acts on is backslash-escaped and line breaks become spaces, so a name such as
+    ![x](http://...) shows as typed and no image, link, LaTeX or colour is rendered."""
+    line = _INLINE.sub(r"\\\1", " ".join(str(value).split()))
+    return _BLOCK_START.sub(lambda m: m.group(1) + "\\" + m.group(2) if not m.group(2).isdigit()
+                            else m.group(1) + m.group(2) + "\\", line, count=1)

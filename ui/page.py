@@ -6,6 +6,7 @@ mirrored into the URL query string, so a copied link reproduces the view.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -15,6 +16,7 @@ import streamlit as st
 from analytics.errors import SourceError
 from ui import traffic as data
 from ui.connection import get_store
+from ui.format import text
 
 ROOT = Path(__file__).resolve().parent.parent
 PRESETS = {"24h": ("Last 24 hours", 1), "7d": ("Last 7 days", 7), "28d": ("Last 28 days", 28),
@@ -90,6 +92,27 @@ def _span() -> tuple[datetime, datetime, int]:
     return found
 
 
+def _custom_dates(data_start: datetime, data_end: datetime) -> tuple[date, date]:
+    """The custom range from the link (?from=&to=) or the saved filters, kept inside the data;
+    a value that is not a date, or lies outside the data, is said so and replaced."""
+    low = data_start.date()
+    high = max(low, (data_end - timedelta(seconds=1)).date())
+    defaults = {"from": max(low, (data_end - timedelta(days=7)).date()), "to": high}
+    picked = {}
+    for name, default in defaults.items():
+        raw = _initial(name, default.isoformat())
+        try:
+            day = date.fromisoformat(str(raw))
+        except ValueError:
+            st.warning(f"Ignored {name}={text(raw)} in the link: not a date (YYYY-MM-DD).")
+            day = default
+        if not low <= day <= high:
+            st.warning(f"{name}={day} in the link is outside the data ({low} to {high}): using the nearest day.")
+            day = min(max(day, low), high)
+        picked[name] = day
+    return min(picked.values()), max(picked.values())
+
+
 def _sidebar_filters(data_start: datetime, data_end: datetime) -> Filters:
     options = data.filter_options()
     all_deployments = sorted(set(options["deployment"].to_list()))
@@ -101,9 +124,8 @@ def _sidebar_filters(data_start: datetime, data_end: datetime) -> Filters:
         choice = st.selectbox("Time range", list(PRESETS), format_func=lambda k: PRESETS[k][0],
                               key="filter_range", help="Relative to the newest data")
         if choice == "custom":
-            first = _initial("from", (data_end - timedelta(days=7)).date().isoformat())
-            last = _initial("to", (data_end - timedelta(seconds=1)).date().isoformat())
-            _seed("filter_dates", (date.fromisoformat(first), date.fromisoformat(last)))
+            if "filter_dates" not in st.session_state:
+                st.session_state["filter_dates"] = _custom_dates(data_start, data_end)
             picked = st.date_input("Dates (UTC)", key="filter_dates",
                                    min_value=data_start.date(), max_value=data_end.date())
             day0, day1 = (picked if isinstance(picked, tuple) and len(picked) == 2 else (picked[0],) * 2)
@@ -135,12 +157,25 @@ def _badge(data_start: datetime, data_end: datetime, requests: int) -> None:
     with st.sidebar:
         st.divider()
         engine = "embedded chDB" if store.target.engine == "chdb" else "ClickHouse server"
-        st.caption(f"**{engine}** · `{store.target.location}`")
+        st.caption(f"**{engine}** · {text(store.target.location)}")
         if requests:
             st.caption(f"Data {data_start:%Y-%m-%d %H:%M} → {data_end:%Y-%m-%d %H:%M} UTC · "
                        f"{requests:,} requests")
         else:
             st.caption("No request data yet: run `python -m analytics demo` or upload on the Data page.")
+
+
+@contextlib.contextmanager
+def panel(what: str, *, stop: bool = False):
+    """One panel of a page: if the store fails inside it (server error, refused, timeout), the
+    panel shows one line saying what could not be read, and the rest of the page carries on
+    (or, with stop=True, for a panel every later one needs, the page ends there)."""
+    try:
+        yield
+    except SourceError as exc:
+        st.error(f"{what}: cannot read telemetry: {text(exc)}")
+        if stop:
+            st.stop()
 
 
 def setup(title: str) -> Filters:
@@ -153,7 +188,7 @@ def setup(title: str) -> Filters:
         _badge(data_start, data_end, requests)
     except SourceError as exc:
         st.title(title)
-        st.error(f"Cannot read telemetry: {exc}")
+        st.error(f"Cannot read telemetry: {text(exc)}")
         st.info("Check the connection: the `CLICKHOUSE_URL` environment variable, or "
                 "`[connections.clickhouse]` in `.streamlit/secrets.toml` (see "
                 "`.streamlit/secrets.toml.example`). Without either, the embedded database in "

@@ -73,7 +73,7 @@ def slos_or_stop() -> tuple[Slo, ...]:
     try:
         return parse(text, source)
     except SpecError as exc:
-        st.error(f"The SLO file is invalid: {exc} (fix it, or load another one on the SLOs page)")
+        st.error(f"The SLO file is invalid: {fmt.text(exc)} (fix it, or load another one on the SLOs page)")
         st.stop()
 
 

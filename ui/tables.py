@@ -5,7 +5,16 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from ui.format import label
+from ui.format import label, text
+
+# OWASP "CSV Injection": a spreadsheet runs a cell beginning with = + - @ tab or CR as a
+# formula. Such text cells get a leading single quote (shown as text; remove it for the raw
+# value); numbers, and text that is only a number such as "-3.5%", are left as they are.
+FORMULA_START = r"^[=+\-@\t\r]"
+_NUMBER_TEXT = r"^[+-]?(\d[\d,]*)?(\.\d+)?([eE][+-]?\d+)?%?$"
+CSV_HELP = ("Text cells that begin with = + - @, a tab or a carriage return start with an added ' so "
+            "spreadsheets show them as text, not formulas (OWASP CSV injection); delete it to get the "
+            "raw value.")
 
 # Column-name suffixes -> how the cell is formatted (Streamlit NumberColumn printf formats).
 _FORMATS = (
@@ -60,6 +69,23 @@ def _column_config(frame: pl.DataFrame) -> dict:
     return config
 
 
+def csv_safe(frame: pl.DataFrame) -> pl.DataFrame:
+    """The frame with formula-like text cells neutralised (FORMULA_START) for a CSV export."""
+
+    def neutral(column: str) -> pl.Expr:
+        value = pl.col(column).cast(pl.String)
+        risky = value.str.contains(FORMULA_START) & ~value.str.contains(_NUMBER_TEXT)
+        return pl.when(risky).then(pl.lit("'") + value).otherwise(value).alias(column)
+
+    text = [c for c, t in frame.schema.items() if t in (pl.String, pl.Categorical) or isinstance(t, pl.Enum)]
+    return frame.with_columns(neutral(c) for c in text)
+
+
+def csv_bytes(frame: pl.DataFrame) -> str:
+    """The CSV a table's download button gives: csv_safe applied."""
+    return csv_safe(frame).write_csv()
+
+
 def show_table(frame: pl.DataFrame, name: str, *, height: int | None = None, caption: str | None = None) -> None:
     """Show a frame with readable column labels and a 'Download CSV' button named after it."""
     st.dataframe(frame, column_config=_column_config(frame), hide_index=True,
@@ -67,9 +93,10 @@ def show_table(frame: pl.DataFrame, name: str, *, height: int | None = None, cap
     if caption:
         st.caption(caption)
     st.download_button(
-        f"Download {name} (CSV)",
-        data=frame.write_csv(),
+        f"Download {text(name)} (CSV)",
+        data=csv_bytes(frame),
         file_name=f"{name.lower().replace(' ', '_')}.csv",
         mime="text/csv",
         key=f"download_{name}",
+        help=CSV_HELP,
     )

@@ -6,23 +6,40 @@ Arrow and are handed over as polars frames.
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import logging
 import os
+import re
+import socket
 import sys
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import polars as pl
 
 from analytics.errors import SourceError
 
 CHDB_SCHEME = "chdb://"
-# Seconds; a server that does not answer in time is reported, never waited on forever.
+# Seconds. Every read carries the server-side limit `max_execution_time` (ClickHouse, and chDB
+# honours it too: the query stops with TIMEOUT_EXCEEDED, code 159), so a heavy query ends on the
+# server with a clear message; the client's own socket timeout is a little longer, for a server
+# or proxy that never answers at all. A dashboard panel therefore waits at most ~35 s.
 CONNECT_TIMEOUT_S = 5
-QUERY_TIMEOUT_S = 60
+QUERY_TIMEOUT_S = 30
+CLIENT_TIMEOUT_S = QUERY_TIMEOUT_S + 5
+# After the server was unreachable (refused, closed, no answer), further calls fail at once with
+# the same message for this long, so a page with ten panels does not wait ten timeouts.
+UNREACHABLE_BACKOFF_S = 30
+# ClickHouse error codes (src/Common/ErrorCodes.cpp): 159 TIMEOUT_EXCEEDED; 192 UNKNOWN_USER,
+# 193 WRONG_PASSWORD, 194 REQUIRED_PASSWORD, 516 AUTHENTICATION_FAILED.
+TIMEOUT_EXCEEDED = 159
+AUTH_CODES = {192, 193, 194, 516}
+MESSAGE_CHARS = 400  # the longest server text passed on, after redaction
 
 
 @dataclass(frozen=True)
@@ -37,34 +54,118 @@ class Target:
 
 
 def describe(dsn: str) -> Target:
-    """Describe a DSN without its credentials."""
+    """Describe a DSN without its credentials; a malformed one is a SourceError, never a traceback."""
     if dsn.startswith(CHDB_SCHEME):
         return Target("chdb", dsn[len(CHDB_SCHEME):] or ":memory:")
-    parts = urlsplit(dsn)
-    if parts.scheme not in ("http", "https", "clickhouse", "clickhouses") or not parts.hostname:
-        raise SourceError(
-            f"not a ClickHouse DSN: {dsn.split('@')[-1]!r} "
-            "(use chdb:///abs/path or http(s)://user:password@host:port/database)"
-        )
-    port = f":{parts.port}" if parts.port else ""
-    return Target("server", f"{parts.scheme}://{parts.hostname}{port}{parts.path or '/'}")
+    shown = redact(dsn.split("@")[-1])
+    hint = "(use chdb:///abs/path or http(s)://user:password@host:port/database)"
+    try:
+        parts = urlsplit(dsn)
+        host, port = parts.hostname, parts.port
+    except ValueError as exc:  # 'Port out of range 0-65535', 'Invalid IPv6 URL', a port that is not a number
+        raise SourceError(f"not a valid ClickHouse DSN: {shown!r}: {exc} {hint}") from None
+    if parts.scheme not in ("http", "https", "clickhouse", "clickhouses") or not host:
+        raise SourceError(f"not a ClickHouse DSN: {shown!r} {hint}")
+    if port == 0:
+        raise SourceError(f"not a valid ClickHouse DSN: {shown!r}: port 0 {hint}")
+    shown_host = f"[{host}]" if ":" in host else host
+    return Target("server", f"{parts.scheme}://{shown_host}{f':{port}' if port else ''}{parts.path or '/'}")
 
 
-def _explain(exc: Exception, target: Target) -> str:
-    """Turn a driver exception into one line that says what failed and how to fix it."""
-    text = " ".join(str(exc).split())
-    if "Cannot lock file" in text or "already initialized" in text:
-        return (
-            f"the embedded database {target.location} is in use by another process "
-            "(a running dashboard?): stop it, or point this command elsewhere with --dsn"
-        )
-    if "Authentication failed" in text or "401" in text or "516" in text:
-        return f"{target}: authentication failed; check the user and password in the DSN"
-    if "Connection refused" in text or "Failed to establish" in text or "NewConnectionError" in text:
-        return f"{target}: connection refused; is the server running and the port right?"
-    if "timed out" in text.lower() or "timeout" in text.lower():
-        return f"{target}: no answer within the timeout; the server is down or overloaded"
-    return f"{target}: {text[:400]}"
+# Credentials a server or proxy may echo back (headers, URLs, settings): never shown.
+_REDACTIONS = (
+    (re.compile(r"(?i)\b((?:proxy-)?authorization|x-clickhouse-(?:key|user)|cookie|set-cookie|x-api-key)"
+                r"([\"']?\s*[:=]\s*)[^\r\n]*"), r"\1\2[redacted]"),
+    (re.compile(r"(?i)\b(basic|bearer|digest)\s+[A-Za-z0-9+/=._~-]{6,}"), r"\1 [redacted]"),
+    (re.compile(r"(?i)\b(password|passwd|pwd|secret|token|access_key|api_key)([\"']?\s*[:=]\s*[\"']?)[^\s&,;'\"]+"),
+     r"\1\2[redacted]"),
+    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s]*@"), r"\1[redacted]@"),
+)
+
+
+def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
+    """`text` with credentials removed: known secrets verbatim, and anything shaped like one."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "[redacted]")
+    for pattern, replacement in _REDACTIONS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def _secrets_of(dsn: str) -> tuple[str, ...]:
+    """The password of a DSN, raw, URL-decoded and as an HTTP Basic token."""
+    try:
+        parts = urlsplit(dsn)
+    except ValueError:
+        return ()
+    if not parts.password:
+        return ()
+    user, password = unquote(parts.username or ""), unquote(parts.password)
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return tuple(s for s in {parts.password, password, token} if len(s) >= 3)
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """The exception, its causes and contexts, and urllib3's retry reasons, each once."""
+    seen: list[BaseException] = []
+    todo = [exc]
+    while todo:
+        item = todo.pop()
+        if item is None or any(item is s for s in seen):
+            continue
+        seen.append(item)
+        todo += [item.__cause__, item.__context__, getattr(item, "reason", None)]
+    return [e for e in seen if isinstance(e, BaseException)]
+
+
+def _http_status(exc: BaseException) -> int | None:
+    """The HTTP status clickhouse-connect reports for a non-ClickHouse error response."""
+    found = re.search(r"HTTP status (\d{3})\b", str(exc))
+    return int(found.group(1)) if found else None
+
+
+def _server_code(exc: BaseException) -> int | None:
+    """The ClickHouse error code: the driver's `code` (X-ClickHouse-Exception-Code), or chDB's 'Code: N.'."""
+    code = getattr(exc, "code", None)
+    if isinstance(code, int):
+        return code
+    found = re.match(r"\s*(?:Code: )(\d+)\.", str(exc))
+    return int(found.group(1)) if found else None
+
+
+def _explain(exc: BaseException, target: Target, secrets: tuple[str, ...] = ()) -> tuple[str, bool]:
+    """One line saying what failed and how to fix it, classified by exception type and HTTP
+    status (never by digits that may be part of a port), and whether the server was unreachable."""
+    import urllib3.exceptions as U  # clickhouse-connect's transport
+
+    chain = _chain(exc)
+    text = " ".join(redact(" ".join(str(e) for e in chain[:1]), secrets).split())
+    if "Cannot lock file" in text or "already initialized" in text:  # chDB: no typed errors
+        return (f"the embedded database {target.location} is in use by another process "
+                "(a running dashboard?): stop it, or point this command elsewhere with --dsn"), False
+    # Connection errors first: the server never answered, so nothing it said can be trusted.
+    if any(isinstance(e, ConnectionRefusedError) for e in chain):
+        return f"{target}: connection refused; is the server running and the port right?", True
+    if any(isinstance(e, socket.gaierror | U.NameResolutionError) for e in chain):
+        return f"{target}: host name not found; check the host in the DSN", True
+    if any(isinstance(e, TimeoutError | U.TimeoutError) for e in chain):
+        return (f"{target}: no answer within {CLIENT_TIMEOUT_S} s; the server is down or overloaded "
+                "(or a proxy holds the request)"), True
+    if any(isinstance(e, ConnectionError | U.ProtocolError | U.NewConnectionError) for e in chain):
+        return f"{target}: the server closed the connection without an answer; is it restarting?", True
+    codes = {c for c in map(_server_code, chain) if c is not None}
+    status = next((s for s in map(_http_status, chain) if s is not None), None)
+    if codes & AUTH_CODES or status in (401, 403):
+        return f"{target}: authentication failed; check the user and password in the DSN", False
+    if TIMEOUT_EXCEEDED in codes:
+        return (f"{target}: the query ran longer than the {QUERY_TIMEOUT_S} s limit (max_execution_time); "
+                "narrow the time range or filters"), False
+    text = re.sub(r"\s*\(for url [^)]*\)", "", text)  # the driver's suffix repeats the target
+    if status is not None and codes == set():  # not ClickHouse speaking: a proxy or another server
+        body = text.split("server response:", 1)[-1].strip()
+        return f"{target}: HTTP {status} from the server or a proxy: {body[:MESSAGE_CHARS]}", False
+    return f"{target}: {text[:MESSAGE_CHARS]}", False
 
 
 class Store:
@@ -73,7 +174,9 @@ class Store:
     def __init__(self, dsn: str):
         self.dsn = dsn
         self.target = describe(dsn)
+        self._secrets = _secrets_of(dsn)
         self._lock = threading.Lock()
+        self._unreachable: tuple[float, str] | None = None  # (until, message) after a dead server
         try:
             if self.target.engine == "chdb":
                 Path(self.target.location).mkdir(parents=True, exist_ok=True)
@@ -81,47 +184,59 @@ class Store:
                     try:
                         self._client = _get_client(dsn=dsn)
                     except Exception as exc:
-                        raise SourceError(_explain(RuntimeError(f"{exc} {captured()}"), self.target)) from exc
+                        raise self._error(RuntimeError(f"{exc} {captured()}")) from exc
             else:
                 self._client = _get_client(
                     dsn=dsn,
                     connect_timeout=CONNECT_TIMEOUT_S,
-                    send_receive_timeout=QUERY_TIMEOUT_S,
+                    send_receive_timeout=CLIENT_TIMEOUT_S,
                 )
         except SourceError:
             raise
         except Exception as exc:  # the driver raises many types; all become one message
-            raise SourceError(_explain(exc, self.target)) from exc
+            raise self._error(exc) from exc
 
-    def query(self, sql: str, parameters: dict | None = None) -> pl.DataFrame:
-        """Run a SELECT with bound parameters and return a polars frame."""
+    def _error(self, exc: BaseException) -> SourceError:
+        """The SourceError for a driver exception; remembers an unreachable server for a while."""
+        message, unreachable = _explain(exc, self.target, self._secrets)
+        if unreachable:
+            self._unreachable = (time.monotonic() + UNREACHABLE_BACKOFF_S, message)
+        return SourceError(message)
+
+    @contextlib.contextmanager
+    def _call(self):
+        """Serialise a driver call and turn its failure into one SourceError line."""
+        if self._unreachable and time.monotonic() < self._unreachable[0]:
+            raise SourceError(f"{self._unreachable[1]} (not retried for {UNREACHABLE_BACKOFF_S} s)")
         try:
             with self._lock:
-                table = self._client.query_arrow(sql, parameters=parameters or {})
+                yield
         except Exception as exc:
-            raise SourceError(_explain(exc, self.target)) from exc
+            raise self._error(exc) from exc
+        self._unreachable = None
+
+    def query(self, sql: str, parameters: dict | None = None) -> pl.DataFrame:
+        """Run a SELECT with bound parameters and return a polars frame (at most QUERY_TIMEOUT_S)."""
+        with self._call():
+            table = self._client.query_arrow(sql, parameters=parameters or {},
+                                             settings={"max_execution_time": QUERY_TIMEOUT_S})
         frame = pl.from_arrow(table)
         assert isinstance(frame, pl.DataFrame)
         # LowCardinality columns arrive as Arrow dictionaries; strings are simpler downstream.
         return frame.with_columns(pl.col(pl.Categorical).cast(pl.String))
 
     def command(self, sql: str, parameters: dict | None = None) -> None:
-        """Run a statement (DDL, INSERT ... SELECT) with bound parameters."""
-        try:
-            with self._lock:
-                self._client.command(sql, parameters=parameters or {})
-        except Exception as exc:
-            raise SourceError(_explain(exc, self.target)) from exc
+        """Run a statement (DDL, INSERT ... SELECT) with bound parameters. Loads may take longer
+        than a dashboard query: only the client's timeout applies."""
+        with self._call():
+            self._client.command(sql, parameters=parameters or {})
 
     def insert(self, table: str, frame: pl.DataFrame) -> None:
         """Insert a polars frame whose columns are named like the table's."""
         if frame.is_empty():
             return
-        try:
-            with self._lock:
-                self._client.insert_arrow(table, frame.to_arrow())
-        except Exception as exc:
-            raise SourceError(_explain(exc, self.target)) from exc
+        with self._call():
+            self._client.insert_arrow(table, frame.to_arrow())
 
     def scalar(self, sql: str, parameters: dict | None = None):
         """Run a query returning one value."""
@@ -152,5 +267,9 @@ def _native_stderr_captured():
 
 def _get_client(**kwargs):
     import clickhouse_connect  # imported here: keeps `import analytics` light
+
+    # The driver logs a warning for every transport error before raising it; the SourceError
+    # says it once, in one line.
+    logging.getLogger("clickhouse_connect").setLevel(logging.ERROR)
 
     return clickhouse_connect.get_client(**kwargs)

@@ -43,18 +43,25 @@ def dsn_from_settings(section: dict) -> str:
     return f"{scheme}://{auth}{section['host']}:{port}/{database}"
 
 
-def secrets_section(path: Path = SECRETS_FILE) -> dict:
-    """The ``[connections.clickhouse]`` table of a secrets file, or {} when absent."""
+def secrets_section(path: Path | None = None) -> dict:
+    """The ``[connections.clickhouse]`` table of a secrets file (default SECRETS_FILE), or {} when
+    absent; an unreadable or invalid file is a SourceError, never a silent fallback."""
+    path = path or SECRETS_FILE
     if not path.is_file():
         return {}
     try:
         data = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise SourceError(f"{path}: not valid TOML ({exc})") from exc
-    return data.get("connections", {}).get("clickhouse", {}) or {}
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as exc:
+        raise SourceError(f"{path}: not valid TOML ({exc}); fix it or remove it (the embedded "
+                          "database is used only when no connection is configured)") from None
+    section = data.get("connections", {})
+    section = section.get("clickhouse", {}) if isinstance(section, dict) else None
+    if not isinstance(section, dict):
+        raise SourceError(f"{path}: [connections.clickhouse] must be a table of settings")
+    return section
 
 
-def resolve_dsn(explicit: str | None = None, secrets_path: Path = SECRETS_FILE) -> str:
+def resolve_dsn(explicit: str | None = None, secrets_path: Path | None = None) -> str:
     """Return the DSN to use, following the documented order."""
     if explicit:
         return explicit
