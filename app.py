@@ -1,4 +1,5 @@
-"""Overview: traffic, errors and latency for the fleet and each deployment, vs the previous period."""
+"""Overview: the fleet's verdict and what needs attention, then traffic, errors and latency for the
+fleet and each deployment, vs the previous period."""
 
 from datetime import timedelta
 
@@ -6,8 +7,10 @@ import polars as pl
 import streamlit as st
 
 from analytics.charts import base as charts
+from analytics.errors import SpecError
 from analytics.store.conventions import SLOT_SECONDS
 from analytics.traffic.summary import comparison, movers, new_in_period, span_of
+from ui import attention
 from ui import format as fmt
 from ui import traffic as data
 from ui.page import panel, setup
@@ -21,6 +24,12 @@ with panel("Fleet summary", stop=True):  # every panel below needs it
 if not now:
     st.info("No requests in this range. Widen the time range or clear the filters.")
     st.stop()
+with panel("What needs attention"):
+    try:
+        attention.show(attention.judge(filters.data_start, filters.end, filters.deployments, filters.regions))
+    except SpecError as exc:
+        st.error(f"The SLO file is invalid: {fmt.text(exc)} (fix it, or load another one on the SLOs page)")
+st.subheader("Traffic, errors and latency")
 # Changes compare like hours of both periods, cut to the part the data of the deployments in view
 # covers in both.
 compared, seen, before, after = None, pl.DataFrame(), {}, {}
@@ -32,7 +41,7 @@ with panel("Previous period"):  # without it the numbers show, without their cha
     after = data.fleet_summary(*compared.current, *args) if compared else {}
 
 
-def span(length) -> str:
+def duration(length) -> str:
     hours = length.total_seconds() / 3600
     return f"{hours / 24:.3g} days" if hours >= 48 else f"{hours:.3g} hours"
 
@@ -40,10 +49,10 @@ def span(length) -> str:
 if compared is None:
     versus = "The previous period holds no data: there is nothing to compare with."
 elif compared.partial:
-    versus = (f"Changes compare {span(compared.compared)} of each period, the part the data covers in both "
+    versus = (f"Changes compare {duration(compared.compared)} of each period, the part the data covers in both "
               f"({compared.current[0]:%Y-%m-%d %H:%M} → {compared.current[1]:%Y-%m-%d %H:%M} against "
               f"{compared.previous[0]:%Y-%m-%d %H:%M} → {compared.previous[1]:%Y-%m-%d %H:%M}), "
-              f"not the whole {span(compared.length)}.")
+              f"not the whole {duration(compared.length)}.")
 else:
     versus = "Changes compare it with the period of equal length before it."
 st.caption(f"{filters.start:%Y-%m-%d %H:%M} → {filters.end:%Y-%m-%d %H:%M} UTC. {versus} "

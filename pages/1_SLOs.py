@@ -4,6 +4,7 @@ import polars as pl
 import streamlit as st
 
 from analytics.charts import slo as C
+from analytics.review.verdicts import STYLE
 from analytics.slo.budget import minutes_text
 from analytics.slo.files import MAX_FILE_BYTES
 from analytics.slo.spec import target_digits
@@ -43,11 +44,12 @@ if table.is_empty():
     st.info("No SLO covers the selected deployments or regions.")
     st.stop()
 
-k = st.columns(4)
+# The headline counts the state column below, so the two always agree (analytics.slo.state).
+HEADLINE = ("breached", "paging", "ticket", "at risk", "partial history", "no data")
+k = st.columns(1 + len(HEADLINE))
 k[0].metric("SLOs", len(shown))
-k[1].metric("Budget overspent", int((table["state"] == "breached").sum()))
-k[2].metric("Paging now", int((table["state"] == "page").sum()))
-k[3].metric("Ticket open", int((table["state"] == "ticket").sum()))
+for column, state in zip(k[1:], HEADLINE, strict=True):
+    column.metric(f"{STYLE[state].icon} {STYLE[state].label}", int((table["state"] == state).sum()))
 partial = table.filter((pl.col("state") != "no data") & (pl.col("window_covered") < 1))
 if partial.height:
     st.warning("Data covers only part of the window for " + ", ".join(
@@ -58,8 +60,9 @@ show_table(table.select("slo", "state", pl.col("window_covered").alias("window_c
                         "hours_to_exhaustion",
                         "firing", "held_back", "pages", "tickets", "window", "sli", "scope", "good", "valid",
                         "exact"), "SLO status",
-           caption="Worst first: overspent, paging, ticket, ok, no data (no valid events in the window: not "
-           "measured); then by budget remaining. Window covered = share of the window from the first slot with "
+           caption="Worst first: breached (budget overspent), paging, ticket, at risk (under 25% of the budget "
+           "left, or gone within 3 days at the 1h burn), partial history (data covers under 95% of the window), "
+           "no data (no valid events in the window: not measured), ok; then by budget remaining. Window covered = share of the window from the first slot with "
            "data. Budget remaining = 1 - bad / ((1 - target) x valid), negative when overspent; in minutes "
            "(SRE Workbook ch. 2): bad-slice allowance for timeslices, at the window's mean rate for "
            "occurrences. Held back: burning tiers the minimum-traffic guard keeps quiet. Hours to "

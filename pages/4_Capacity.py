@@ -32,7 +32,7 @@ with st.expander("Scenario", expanded=True):
     weeks = c1.slider("Horizon (weeks)", 1, 12, P.DEFAULT_WEEKS, key="cap_weeks")
     growth = c2.number_input("Growth multiplier by the horizon", 0.5, 5.0, 1.0, 0.1, key="cap_growth",
                              help="Demand at the end of the horizon = this x the forecast, ramping linearly from now.")
-    headroom = c3.slider("Headroom (%)", 0, 100, 20, 5, key="cap_headroom")
+    headroom = c3.slider("Headroom (%)", 0, 100, round(P.DEFAULT_HEADROOM * 100), 5, key="cap_headroom")
     interval = c4.slider("Interval width (%)", 50, 95, round(P.DEFAULT_INTERVAL * 100), 5, key="cap_interval")
     c5, c6, c7 = st.columns([2, 1, 1])
     events_text = c5.text_area("Known events (one per line: name, YYYY-MM-DD, days)", key="cap_events",

@@ -41,6 +41,7 @@ DEFAULT_WEEKS = 2
 DEFAULT_INTERVAL = 0.8
 DEFAULT_METRIC = "rps"
 DEFAULT_METHOD = "prophet"
+DEFAULT_HEADROOM = 0.2
 
 
 def window(data_start: datetime, data_end: datetime, history: timedelta = HISTORY) -> tuple[datetime, datetime]:

@@ -31,11 +31,14 @@ import polars as pl
 
 from analytics.capacity import plan as C
 from analytics.slo.evaluation import Evaluation
+from analytics.slo.state import DEFAULT_THRESHOLDS, Thresholds, judge
+from analytics.slo.state import STATES as SLO_STATES
 
 # Worst first. An SLO at risk (budget nearly gone, users already affected) outranks a capacity
 # shortfall that the forecast puts days ahead; demand over capacity now outranks a ticket.
 STATES = ("breached", "paging", "short now", "ticket", "at risk", "short soon", "partial history", "no data", "ok")
 RANK = {state: i for i, state in enumerate(STATES)}
+assert set(SLO_STATES) <= set(STATES), "every SLO state has a place in the fleet's order"
 # What the Overview's attention list shows: firing, at risk or short (issue 10).
 ATTENTION = ("breached", "paging", "short now", "ticket", "at risk", "short soon")
 
@@ -72,38 +75,6 @@ def badge(state: str) -> str:
     return f"{style.icon} {style.label}"
 
 
-@dataclass(frozen=True)
-class Thresholds:
-    """When an SLO whose budget is not spent is 'at risk', and when its history is too partial.
-
-    Proposed SLO-file keys (percent and durations, as elsewhere in the file; under ``defaults``
-    or per SLO): ``at_risk: {budget_remaining: 25, time_to_exhaustion: 3d}`` and
-    ``partial_history_below: 95``.
-
-    - budget_remaining 25%: a quarter of a 28-day budget is 7 days of spending at burn rate 1,
-      one weekly review cycle to act before the budget policy applies at 0 (the SRE Workbook's
-      example error budget policy, appendix B, acts when the budget is exhausted).
-    - time_to_exhaustion 3 days: the window of the SRE Workbook's slowest alert, the ticket tier
-      (ch. 5, Table 5-8: 10% of the budget in 3 days). A budget that the current 1-hour burn
-      spends within that window is gone before the slowest alert has seen a full window.
-    - min_covered 95%: below it, the missing part of the window could change the budget verdict
-      by more than the 5% of budget a page tier spends (Table 5-8: 5% in 6 h).
-    """
-
-    budget_remaining: float = 0.25
-    time_to_exhaustion: timedelta = timedelta(days=3)
-    min_covered: float = 0.95
-
-    def __post_init__(self):
-        if not 0.0 <= self.budget_remaining <= 1.0:
-            raise ValueError(f"budget_remaining must be a ratio in [0, 1], got {self.budget_remaining}")
-        if self.time_to_exhaustion < timedelta(0):
-            raise ValueError(f"time_to_exhaustion must not be negative, got {self.time_to_exhaustion}")
-        if not 0.0 <= self.min_covered <= 1.0:
-            raise ValueError(f"min_covered must be a ratio in [0, 1], got {self.min_covered}")
-
-
-DEFAULT_THRESHOLDS = Thresholds()
 
 
 @dataclass(frozen=True)
@@ -123,45 +94,10 @@ class Verdict:
         return RANK[self.state]
 
 
-def _hours(span: timedelta) -> str:
-    hours = span / timedelta(hours=1)
-    return f"{hours / 24:.1f} days" if hours >= 48 else f"{hours:.1f} h"
-
-
 def slo_verdict(e: Evaluation, thresholds: Thresholds = DEFAULT_THRESHOLDS) -> Verdict:
-    """An SLO's state at its evaluation time, by the rules of this module's docstring; the share
-    of the window the data covers is the status's coverage (analytics.slo.budget.coverage)."""
-    s = e.status
-    covered = s.coverage
-    name = e.slo.name
-
-    def verdict(state: str, why: str) -> Verdict:
-        return Verdict("slo", name, state, why, "pages/1_SLOs.py", urlencode({"slo": name}))
-
-    if not s.valid:
-        return verdict("no data", f"no valid events in the {e.slo.window.label} window")
-    firing = e.firing
-    for severity, state in (("page", "paging"), ("ticket", "ticket")):
-        tiers = [a for a in firing if a.tier.severity == severity]
-        if tiers:
-            worst = max(tiers, key=lambda a: a.burn_long / a.threshold if a.threshold else 0.0)
-            return verdict(state, f"burn rate {worst.burn_long:.1f}x over {worst.tier.label} "
-                                  f"(threshold {worst.threshold:.1f}x); budget remaining {s.remaining:.0%}")
-    if covered < thresholds.min_covered:
-        return verdict("partial history", f"data covers {covered:.0%} of the {e.slo.window.label} window; "
-                                          f"attainment {s.attainment:.3%} over that part (target {s.target:.3%})")
-    if s.remaining < 0:
-        return verdict("breached", f"budget overspent: {-s.remaining:.0%} beyond the budget; "
-                                   f"attainment {s.attainment:.3%} < target {s.target:.3%}")
-    tte = s.time_to_exhaustion
-    if s.remaining < thresholds.budget_remaining:
-        return verdict("at risk", f"budget remaining {s.remaining:.0%} < {thresholds.budget_remaining:.0%}"
-                                  + (f"; exhausted in {_hours(tte)} at the current burn" if tte is not None else ""))
-    if tte is not None and tte < thresholds.time_to_exhaustion:
-        return verdict("at risk", f"budget ({s.remaining:.0%} left) exhausted in {_hours(tte)} at the "
-                                  f"current 1h burn rate {s.burn_rate_1h:.1f}x (< {_hours(thresholds.time_to_exhaustion)})")
-    return verdict("ok", f"budget remaining {s.remaining:.0%}; attainment {s.attainment:.3%} "
-                         f"(target {s.target:.3%})")
+    """An SLO's state and why (analytics.slo.state.judge, the one rule set), linked to the SLOs page."""
+    state, why = judge(e.status, e.firing, e.slo.window.label, thresholds)
+    return Verdict("slo", e.slo.name, state, why, "pages/1_SLOs.py", urlencode({"slo": e.slo.name}))
 
 
 # A deployment is "short now" when expected demand exceeds capacity before the next daily peak.

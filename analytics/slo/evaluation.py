@@ -17,8 +17,7 @@ from analytics.slo import budget as B
 from analytics.slo.compliance import MIN_EVENTS_PER_HOUR, slot_compliance
 from analytics.slo.sli import Grid, ScopeData, SliCounts, sli_counts
 from analytics.slo.spec import Slo, evaluation_time
-
-STATES = ("breached", "page", "ticket", "ok", "no data")  # worst first
+from analytics.slo.state import STATES, judge
 
 
 @dataclass(frozen=True)
@@ -35,15 +34,8 @@ class Evaluation:
 
     @property
     def state(self) -> str:
-        """breached, page, ticket, ok or no data."""
-        if not self.status.valid:
-            return "no data"
-        if self.status.remaining < 0:
-            return "breached"
-        for severity in A.SEVERITIES:
-            if any(a.firing and a.tier.severity == severity for a in self.alerts):
-                return severity
-        return "ok"
+        """breached, paging, ticket, at risk, partial history, no data or ok (analytics.slo.state)."""
+        return judge(self.status, self.firing, self.slo.window.label)[0]
 
     @property
     def firing(self) -> tuple[A.TierState, ...]:
