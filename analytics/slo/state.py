@@ -12,8 +12,8 @@ States, worst first (``STATES``):
 - ``no data``: no valid events in the window (nothing was measured).
 - ``ok``: none of the above.
 
-Firing tiers outrank a partial history (burn rates use windows of at most 3 days); a budget
-verdict (breached, at risk) needs the window covered.
+A budget verdict (breached, at risk) needs the window covered; firing tiers outrank a partial
+history (burn rates use windows of at most 3 days), and a breach outranks a firing tier.
 """
 
 from __future__ import annotations
@@ -76,18 +76,19 @@ def judge(s: Status, firing: Sequence[TierState], window: str,
     """
     if not s.valid:
         return "no data", f"no valid events in the {window} window"
+    covered = s.coverage >= thresholds.min_covered
+    if covered and s.remaining < 0:
+        return "breached", (f"budget overspent: {-s.remaining:.0%} beyond the budget; "
+                            f"attainment {s.attainment:.3%} < target {s.target:.3%}")
     for severity, state in (("page", "paging"), ("ticket", "ticket")):
         tiers = [a for a in firing if a.tier.severity == severity]
         if tiers:
             worst = max(tiers, key=lambda a: a.burn_long / a.threshold if a.threshold else 0.0)
             return state, (f"burn rate {worst.burn_long:.1f}x over {worst.tier.label} "
                            f"(threshold {worst.threshold:.1f}x); budget remaining {s.remaining:.0%}")
-    if s.coverage < thresholds.min_covered:
+    if not covered:
         return "partial history", (f"data covers {s.coverage:.0%} of the {window} window; attainment "
                                    f"{s.attainment:.3%} over that part (target {s.target:.3%})")
-    if s.remaining < 0:
-        return "breached", (f"budget overspent: {-s.remaining:.0%} beyond the budget; "
-                            f"attainment {s.attainment:.3%} < target {s.target:.3%}")
     tte = s.time_to_exhaustion
     if s.remaining < thresholds.budget_remaining:
         return "at risk", (f"budget remaining {s.remaining:.0%} < {thresholds.budget_remaining:.0%}"
