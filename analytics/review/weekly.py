@@ -128,9 +128,10 @@ def incident_table(incidents: pl.DataFrame, attribution: pl.DataFrame, changes: 
             "incident_key": incident_key(r["lead_slo"], r["start"]), "incident": r["incident"], "start": r["start"],
             "end": r["end"], "duration_min": r["duration_min"], "severity": r["severity"], "slos": r["slos"],
             "deployments": r["deployments"], "budget_consumed": r["budget_consumed"], "peak_burn": r["peak_burn"],
-            "top_cause": _cause(attribution.filter(pl.col("incident") == r["incident"])),
+            # null rather than '' when there is none, so the CSV reads back to the same table
+            "top_cause": _cause(attribution.filter(pl.col("incident") == r["incident"])) or None,
             "preceding_changes": "; ".join(f"{c['ts']:%a %H:%M} {c['deployment']}: {c['description']}"
-                                           for c in before.iter_rows(named=True)),
+                                           for c in before.iter_rows(named=True)) or None,
         })
     schema = {"incident_key": pl.String, "incident": pl.Int64, "start": pl.Datetime("us", "UTC"),
               "end": pl.Datetime("us", "UTC"), "duration_min": pl.Float64, "severity": pl.String,
@@ -225,9 +226,9 @@ def _relative(now: float | None, before: float | None) -> str:
     return f" ({(now - before) / before:+.0%} vs the week before)"
 
 
-def _listed(items: Sequence[str], most: int = 4) -> str:
+def _listed(items: Sequence[str], most: int = 4, sep: str = "; ") -> str:
     """'a; b; c and 2 more' (at most ``most`` items named)."""
-    shown = "; ".join(items[:most])
+    shown = sep.join(items[:most])
     return shown + (f" and {len(items) - most} more" if len(items) > most else "")
 
 
@@ -271,7 +272,7 @@ def summary(week: str, slos: pl.DataFrame, incidents: pl.DataFrame, movers: pl.D
             names = capacity.filter(pl.col("state") == V.badge(state))["deployment"].to_list()
             if names:
                 owners.append(f"capacity {state} for {len(names)} deployment{'s' if len(names) > 1 else ''} "
-                              f"({_listed(names)})")
+                              f"({_listed(names, sep=', ')})")
     parts.append(f"Needs an owner: {_listed(owners, 8)}." if owners else "Nothing needs an owner.")
     idle, saving = totals.get("idle_cost"), totals.get("monthly_saving")
     if cost is not None:
