@@ -50,12 +50,12 @@ figures = R.figures(report)
 tables = report.tables
 
 st.subheader(W.TABLES["slos"])
-st.plotly_chart(figures["slos"], use_container_width=True)
+st.plotly_chart(figures["slos"], width="stretch")
 show_table(tables["slos"], "SLOs this week", caption="Budget spent: bad events in the week as a share of the "
            "window's error budget at the week's end; change: this week minus the week before.")
 
 st.subheader(W.TABLES["incidents"])
-st.plotly_chart(figures["incidents"], use_container_width=True)
+st.plotly_chart(figures["incidents"], width="stretch")
 show_table(tables["incidents"], "Incidents this week")
 for row in tables["incidents"].iter_rows(named=True):
     key = row["incident_key"]
@@ -86,7 +86,7 @@ show_table(tables["movers"], "Latency and error movers", caption="This week agai
            "largest relative change first.")
 
 st.subheader(W.TABLES["gpu"])
-st.plotly_chart(figures["gpu"], use_container_width=True)
+st.plotly_chart(figures["gpu"], width="stretch")
 show_table(tables["gpu"], "GPU cost", caption="Monthly saving: the right-sizing suggestion from each "
            "week's peak hours (GPU page).")
 

@@ -18,6 +18,7 @@ from ui import slo as slo_ui
 from ui.connection import get_store
 
 TTL_S = 60  # like ui.traffic: new telemetry shows within a minute
+MARKDOWN = "\\`*_[]|~$#"  # escaped by text(): emphasis, code, links, tables, strikethrough, math, headings
 
 
 @st.cache_data(ttl=TTL_S, show_spinner="Building the weekly review…")
@@ -40,7 +41,8 @@ def add_note(key: str, note: str, owner: str) -> None:
 
 
 def text(value) -> str:
-    """User or telemetry text for st.markdown, shown as typed: HTML escaped and markdown's
-    special characters backslash-escaped (ui.format.text on another branch does the same)."""
-    escaped = html.escape(str(value))
-    return "".join(f"\\{c}" if c in "\\`*_{}[]()#+-.!|~>$<" else c for c in escaped)
+    """User or telemetry text for st.markdown, shown as typed: HTML escaped, and the characters
+    that start markdown emphasis, code, links, tables, math or headings backslash-escaped
+    (ui.format.text on another branch does the same)."""
+    return "".join(f"\\{c}" if c in MARKDOWN else c for c in html.escape(str(value)))
+
