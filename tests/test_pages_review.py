@@ -12,6 +12,8 @@ import pytest
 
 from analytics.store import review as Q
 from tests.conftest import run_page
+from ui import review
+from ui import slo as slo_ui
 
 PAGE = "pages/5_Weekly_review.py"
 WEEK = "2026-W43"
@@ -71,10 +73,7 @@ def test_a_note_added_on_the_page_persists_in_the_store_and_after_a_restart(stor
 
 
 def test_the_zip_holds_the_html_and_a_csv_per_table(page):
-    import streamlit  # noqa: F401  (AppTest download buttons expose no bytes: rebuild from the cache)
-    from ui import review
-    from ui import slo as slo_ui
-
+    # AppTest's download buttons expose no bytes: the same cached loader the button reads
     data = review.bundle_zip(WEEK, slo_ui.config())
     names = zipfile.ZipFile(io.BytesIO(data)).namelist()
     assert f"review-{WEEK}/review-{WEEK}.html" in names

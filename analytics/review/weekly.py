@@ -155,13 +155,15 @@ def attribution_table(incidents: pl.DataFrame, attribution: pl.DataFrame, top: i
 def mover_table(current: pl.DataFrame, previous: pl.DataFrame, metrics: Sequence[str] = MOVER_METRICS,
                 top: int = 10) -> pl.DataFrame:
     """Latency and error movers week over week (analytics.traffic.summary.movers), largest first,
-    with ``direction`` worse or better (a rise in errors or latency is worse)."""
+    with ``direction`` worse or better (a rise in errors or latency is worse). Metrics that were 0
+    the week before have no relative change and are left out."""
     moved = traffic.movers(current, previous, top=10_000)
     schema = {"deployment": pl.String, "metric": pl.String, "previous": pl.Float64, "current": pl.Float64,
               "change": pl.Float64, "direction": pl.String}
     if moved.is_empty():
         return pl.DataFrame(schema=schema)
-    moved = moved.filter(pl.col("metric").is_in(list(metrics)))
+    # a relative change from zero (no errors the week before) is undefined, not a 10^8 % rise
+    moved = moved.filter(pl.col("metric").is_in(list(metrics)) & (pl.col("previous") > 0))
     return (moved.with_columns(pl.when(pl.col("change") > 0).then(pl.lit("worse")).otherwise(pl.lit("better"))
                                .alias("direction"))
             .sort(pl.col("change").abs(), descending=True).head(top).select(list(schema)).cast(schema))

@@ -10,13 +10,13 @@ from __future__ import annotations
 import argparse
 import time
 
-from analytics.cli.bench import core, forecast, gpu, slo
+from analytics.cli.bench import core, forecast, gpu, review, slo
 from analytics.cli.common import ProgressBar, text_table
 from analytics.ingest.demo import generator as demo
 from analytics.store import conventions as N
 from analytics.store import queries
 
-AREAS = {"slo": slo.bench, "gpu": gpu.bench, "forecast": forecast.bench}
+AREAS = {"slo": slo.bench, "gpu": gpu.bench, "forecast": forecast.bench, "review": review.bench}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--days", type=int, default=30, help="days of history when seeding")
     parser.add_argument("--scrape-seconds", type=int, default=15, help="GPU sample interval when seeding")
     parser.add_argument("--repeat", type=int, default=5, help="warm repetitions per case")
-    parser.add_argument("--only", choices=("core", "slo", "gpu", "forecast"), help="one area only")
+    parser.add_argument("--only", choices=("core", "slo", "gpu", "forecast", "review"), help="one area only")
 
 
 def _seed_if_needed(store, args) -> list[core.Case]:
