@@ -93,6 +93,22 @@ def test_without_a_cached_fit_the_capacity_outlook_uses_seasonal_naive_and_says_
     assert any("seasonal-naive" in c for c in report.caveats)
 
 
+def test_a_cached_prophet_fit_is_read_and_nothing_is_fitted(store, slos, tmp_path):
+    from analytics.capacity import pipeline as CP
+    from analytics.store import queries
+
+    name = "chat-llama3-8b-use"
+    start, end = CP.window(*queries.data_range(store)[:2])  # W43 is the last complete week: the latest outlook
+    history = CP.histories(CP.hourly_demand(store, start, end), [name], CP.DEFAULT_METRIC)
+    CP.forecasts(CP.DEFAULT_METHOD, history, CP.default_params(), tmp_path, workers=1)  # what `warm` does
+    cached = sorted(p.name for p in tmp_path.iterdir())
+    capacity = P.report(store, slos, WEEK, tmp_path).tables["capacity"]
+    methods = dict(capacity.select("deployment", "method").iter_rows())
+    assert methods.pop(name) == "prophet (cached)"
+    assert set(methods.values()) == {"seasonal naive"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == cached  # no fit was made or written
+
+
 def test_every_csv_reads_back_to_the_table_shown(report):
     files = R.bundle(report)
     for name, frame in report.tables.items():

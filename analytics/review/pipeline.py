@@ -208,22 +208,22 @@ def week_gpu(store: Store, slos: Sequence[Slo], start: datetime,
     return one(start, end), one(start - W.WEEK, start)
 
 
-CAPACITY_SCHEMA = {"state": pl.String, "method": pl.String}
-
-
 def week_capacity(store: Store, slos: Sequence[Slo], end: datetime,
                   cache_dir: Path | None) -> tuple[pl.DataFrame, list[str]]:
-    """The capacity outlook as of ``end`` with the Capacity page's default scenario
+    """The capacity outlook with the Capacity page's default scenario
     (analytics.capacity.pipeline.default_params): Prophet fits read from the disk cache, the
     seasonal-naive forecast (instant) for deployments without one; Prophet is never fitted here.
     Returns the outlook table with ``state`` (analytics.review.verdicts badge) and ``method``,
-    and a caveat naming the deployments that fell back."""
+    and a caveat saying as of when and which deployments fell back. As of the end of the data when
+    ``end`` is less than a week before it (the latest outlook), else as of ``end``."""
     span = queries.data_range(store)
     deployments = queries.deployments_table(store)
     if span is None or deployments.is_empty():
         return C.outlook_table(C.Assessment({}, {}, pl.DataFrame(), {})).with_columns(
             pl.lit(None, pl.String).alias("state"), pl.lit(None, pl.String).alias("method")), []
-    start, stop = CP.window(span[0], min(end, span[1]))
+    # the latest outlook (the Capacity page's, whose fits `warm` caches) for the last complete
+    # week and the one in progress; an older week's outlook as of its end
+    start, stop = CP.window(span[0], span[1] if span[1] - end < W.WEEK else end)
     names = deployments["deployment"].to_list()
     series = CP.histories(CP.hourly_demand(store, start, stop), names, CP.DEFAULT_METRIC)
     params = CP.default_params()
@@ -242,11 +242,11 @@ def week_capacity(store: Store, slos: Sequence[Slo], end: datetime,
         pl.col("deployment").replace_strict(states, default=None, return_dtype=pl.String).alias("state"),
         pl.when(pl.col("deployment").is_in(list(cached))).then(pl.lit("prophet (cached)"))
         .otherwise(pl.lit("seasonal naive")).alias("method"))
-    caveats = []
-    if naive:
-        caveats.append(f"Capacity: no cached Prophet fit for {len(naive)} of {len(series)} deployments as of "
-                       f"{stop:%Y-%m-%d %H:%M} UTC; their outlook uses the seasonal-naive forecast "
-                       "(run `python -m analytics forecast` to fit them).")
+    caveats = [f"Capacity outlook as of {stop:%Y-%m-%d %H:%M} UTC, the Capacity page's default scenario "
+               f"({params.horizon.days // 7} weeks ahead, {params.interval_width:.0%} interval)"
+               + (f"; no cached Prophet fit for {len(naive)} of {len(series)} deployments, whose outlook uses the "
+                  "seasonal-naive forecast (the Capacity page or `python -m analytics forecast` fits them)."
+                  if naive else "; Prophet fits from the cache.")]
     return table.select("deployment", "state", *[c for c in table.columns if c not in ("deployment", "state")]), caveats
 
 
