@@ -6,8 +6,6 @@ clears the cache, so the page shows it at once.
 
 from __future__ import annotations
 
-import html
-
 import streamlit as st
 
 from analytics.capacity import cache as FC
@@ -18,7 +16,9 @@ from ui import slo as slo_ui
 from ui.connection import get_store
 
 TTL_S = 60  # like ui.traffic: new telemetry shows within a minute
-MARKDOWN = "\\`*_[]|~$#"  # escaped by text(): emphasis, code, links, tables, strikethrough, math, headings
+# Escaped by text() (CommonMark allows a backslash before any ASCII punctuation): emphasis, code,
+# links, tables, strikethrough, math, headings, HTML tags and entities.
+MARKDOWN = "\\`*_[]|~$#<>&"
 
 
 @st.cache_data(ttl=TTL_S, show_spinner="Building the weekly review…")
@@ -41,8 +41,7 @@ def add_note(key: str, note: str, owner: str) -> None:
 
 
 def text(value) -> str:
-    """User or telemetry text for st.markdown, shown as typed: HTML escaped, and the characters
-    that start markdown emphasis, code, links, tables, math or headings backslash-escaped
-    (ui.format.text on another branch does the same)."""
-    return "".join(f"\\{c}" if c in MARKDOWN else c for c in html.escape(str(value)))
+    """User or telemetry text for st.markdown, shown as typed: every character that markdown or
+    HTML would interpret backslash-escaped (ui.format.text on another branch does the same)."""
+    return "".join(f"\\{c}" if c in MARKDOWN else c for c in str(value))
 
