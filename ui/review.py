@@ -17,8 +17,8 @@ from ui.connection import get_store
 
 TTL_S = 60  # like ui.traffic: new telemetry shows within a minute
 # Escaped by text() (CommonMark allows a backslash before any ASCII punctuation): emphasis, code,
-# links, tables, strikethrough, math, headings, HTML tags and entities.
-MARKDOWN = "\\`*_[]|~$#<>&"
+# links, tables, strikethrough, math, headings, HTML tags and entities, bare-URL autolinks (':').
+MARKDOWN = "\\`*_[]|~$#<>&:"
 
 
 @st.cache_data(ttl=TTL_S, show_spinner="Building the weekly review…")
