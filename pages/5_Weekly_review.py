@@ -13,6 +13,7 @@ from ui.format import label
 from ui.page import setup
 from ui.tables import show_table
 
+url_week = st.query_params.get("week")  # read first: setup() rewrites the query string with the filters
 filters = setup("Weekly review")
 slo_file = slo_ui.config()
 slo_ui.slos_or_stop()
@@ -21,11 +22,11 @@ weeks = W.weeks_between(filters.data_start, filters.data_end)
 default = W.last_complete_week(filters.data_end)
 if default not in weeks:
     weeks.append(default)
-wanted = st.query_params.get("week", default)
+wanted = url_week or default
 if "review_week" not in st.session_state:
     st.session_state["review_week"] = wanted if wanted in weeks else default
 if wanted not in weeks:
-    st.warning(f"No data in week {wanted}; showing {default} (the last complete week).")
+    st.warning(f"No data in week {data.text(wanted)}; showing {default} (the last complete week).")
 week = st.selectbox("ISO week", weeks, key="review_week",
                     format_func=lambda w: f"{w} (last complete)" if w == default else w)
 st.query_params["week"] = week

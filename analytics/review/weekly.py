@@ -214,9 +214,6 @@ class WeeklyReport:
     gpu_totals: dict[str, float | None]
     caveats: tuple[str, ...]
 
-    def table(self, name: str) -> pl.DataFrame:
-        return self.tables[name]
-
 
 def _money(value: float | None) -> str:
     return "–" if value is None else f"${value:,.0f}"
