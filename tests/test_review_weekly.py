@@ -140,3 +140,12 @@ def test_a_bad_note_is_one_clear_error_and_nothing_is_written(store, note, owner
 def test_a_week_without_data_is_one_clear_error(store, slos):
     with pytest.raises(InputError, match="week 2025-W01: no request data"):
         P.report(store, slos, "2025-W01", None)
+
+
+def test_the_bench_case_times_the_report_of_the_last_complete_week(store):
+    from analytics.cli.bench import review as bench
+
+    cases = bench.bench(store)
+    assert [name for name, _, _ in cases][:2] == [f"report --week {WEEK}, cold",
+                                                  f"report --week {WEEK}, warm (median of {bench.WARM_RUNS})"]
+    assert all(seconds > 0 for _, seconds, _ in cases)
