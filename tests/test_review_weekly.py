@@ -120,10 +120,11 @@ def test_every_csv_reads_back_to_the_table_shown(report):
 
 def test_a_note_and_owner_persist_and_the_paragraph_stops_asking_for_an_owner(store, slos, report, tmp_path):
     key = report.tables["incidents"].filter(pl.col("deployments") == "chat-llama3-8b-use")["incident_key"][0]
-    P.add_note(store, key, "rolled back v2; <b>*not*</b> markdown", "alice")
+    note = "rolled back v2'); DROP TABLE review_notes; -- <b>*not*</b> {key:String} markdown"
+    P.add_note(store, key, note, "alice")
     again = P.report(store, slos, WEEK, tmp_path)
     row = again.tables["incidents"].filter(pl.col("incident_key") == key).row(0, named=True)
-    assert (row["note"], row["owner"]) == ("rolled back v2; <b>*not*</b> markdown", "alice")
+    assert (row["note"], row["owner"]) == (note, "alice")  # bound parameters: stored as typed
     assert "<b>" not in R.html_page(again) and "&lt;b&gt;*not*&lt;/b&gt;" in R.html_page(again)
     n = row["incident"]
     assert f"incident {n} " not in again.summary.split("Needs an owner: ")[1]
