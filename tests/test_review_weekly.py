@@ -130,6 +130,13 @@ def test_a_note_and_owner_persist_and_the_paragraph_stops_asking_for_an_owner(st
     assert f"incident {n} " not in again.summary.split("Needs an owner: ")[1]
 
 
+def test_formula_like_text_in_a_csv_is_neutralised_and_numbers_are_not():
+    frame = pl.DataFrame({"note": ["=HYPERLINK(1)", "+1 555", "@SUM", "-3.5%", "ok", None], "n": [1, 2, 3, 4, 5, 6]})
+    safe = R.csv_safe(frame)
+    assert safe["note"].to_list() == ["'=HYPERLINK(1)", "'+1 555", "'@SUM", "-3.5%", "ok", None]
+    assert safe["n"].to_list() == frame["n"].to_list()
+
+
 @pytest.mark.parametrize(("note", "owner", "message"), [("", "bob", "note: must not be empty"),
                                                         ("x", "  ", "owner: must not be empty"),
                                                         ("x" * 2001, "bob", "note: at most 2000 characters")])

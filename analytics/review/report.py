@@ -23,6 +23,12 @@ import polars as pl
 from analytics.charts import review as charts
 from analytics.review.weekly import TABLES, WeeklyReport
 
+# OWASP "CSV Injection": a spreadsheet runs a cell beginning with = + - @ tab or CR as a formula.
+# Such text cells get a leading single quote; numbers, and text that is only a number such as
+# "-3.5%", are left as they are (the same rule as the page's CSV downloads on main, ui.tables).
+FORMULA_START = r"^[=+\-@\t\r]"
+_NUMBER_TEXT = r"^[+-]?(\d[\d,]*)?(\.\d+)?([eE][+-]?\d+)?%?$"
+
 # Column-name endings printed as percentages (ratios in the tables) and as money.
 PERCENT = ("target", "budget_spent_this_week", "budget_spent_previous_week", "spent_change", "budget_remaining",
            "attainment", "budget_consumed", "_share", "change", "error_rate")
@@ -112,15 +118,26 @@ def html_page(report: WeeklyReport) -> str:
 """
 
 
+def csv_safe(frame: pl.DataFrame) -> pl.DataFrame:
+    """The frame with formula-like text cells neutralised (FORMULA_START) for a CSV file."""
+
+    def neutral(column: str) -> pl.Expr:
+        value = pl.col(column)
+        risky = value.str.contains(FORMULA_START) & ~value.str.contains(_NUMBER_TEXT)
+        return pl.when(risky).then(pl.lit("'") + value).otherwise(value).alias(column)
+
+    return frame.with_columns(neutral(c) for c, t in frame.schema.items() if t == pl.String)
+
+
 def html_name(report: WeeklyReport) -> str:
     return f"review-{report.week}.html"
 
 
 def bundle(report: WeeklyReport) -> dict[str, bytes]:
-    """File name -> bytes: the HTML report and one CSV per table (TABLES order)."""
+    """File name -> bytes: the HTML report and one CSV per table (TABLES order, csv_safe)."""
     files = {html_name(report): html_page(report).encode()}
     for name in TABLES:
-        files[f"{name}.csv"] = report.tables[name].write_csv().encode()
+        files[f"{name}.csv"] = csv_safe(report.tables[name]).write_csv().encode()
     return files
 
 
