@@ -5,13 +5,9 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
+from analytics.review.report import csv_safe
 from ui.format import label, text
 
-# OWASP "CSV Injection": a spreadsheet runs a cell beginning with = + - @ tab or CR as a
-# formula. Such text cells get a leading single quote (shown as text; remove it for the raw
-# value); numbers, and text that is only a number such as "-3.5%", are left as they are.
-FORMULA_START = r"^[=+\-@\t\r]"
-_NUMBER_TEXT = r"^[+-]?(\d[\d,]*)?(\.\d+)?([eE][+-]?\d+)?%?$"
 CSV_HELP = ("Text cells that begin with = + - @, a tab or a carriage return start with an added ' so "
             "spreadsheets show them as text, not formulas (OWASP CSV injection); delete it to get the "
             "raw value.")
@@ -21,6 +17,9 @@ _FORMATS = (
     ("target", "percent"),
     ("budget_remaining", "percent"),
     ("budget_consumed", "percent"),
+    ("budget_spent_this_week", "percent"),
+    ("budget_spent_previous_week", "percent"),
+    ("_share", "percent"),
     ("attainment_lower", "percent"),
     ("attainment_upper", "percent"),
     ("burn_rate_1h", "%.2f"),
@@ -67,18 +66,6 @@ def _column_config(frame: pl.DataFrame) -> dict:
         else:
             config[column] = st.column_config.Column(name)
     return config
-
-
-def csv_safe(frame: pl.DataFrame) -> pl.DataFrame:
-    """The frame with formula-like text cells neutralised (FORMULA_START) for a CSV export."""
-
-    def neutral(column: str) -> pl.Expr:
-        value = pl.col(column).cast(pl.String)
-        risky = value.str.contains(FORMULA_START) & ~value.str.contains(_NUMBER_TEXT)
-        return pl.when(risky).then(pl.lit("'") + value).otherwise(value).alias(column)
-
-    text = [c for c, t in frame.schema.items() if t in (pl.String, pl.Categorical) or isinstance(t, pl.Enum)]
-    return frame.with_columns(neutral(c) for c in text)
 
 
 def csv_bytes(frame: pl.DataFrame) -> str:

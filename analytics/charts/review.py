@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import plotly.graph_objects as go
 import polars as pl
 
-from analytics.charts.base import utc_text
+from analytics.charts.base import base_layout, utc_text
 
 # Dash per marker kind, so kinds differ without colour; one neutral colour keeps the series readable.
 MARKER_DASH = {"model_version": "dash", "gpu_type": "dashdot", "replicas": "dot"}
@@ -46,3 +46,53 @@ def add_markers(fig: go.Figure, changes: pl.DataFrame, deployments: Sequence[str
                            text=html.escape(_label(row)), font={"size": 10, "color": MARKER_COLOUR},
                            hovertext=html.escape(f"{row['deployment']}: {row['description']} at {x} UTC"))
     return out
+
+
+def budget_spent(slos: pl.DataFrame) -> go.Figure:
+    """Error budget spent per SLO this week beside the week before (analytics.review.weekly.slo_table)."""
+    frame = slos.filter(pl.col("budget_spent_this_week").is_not_null()).sort("budget_spent_this_week")
+    fig = go.Figure()
+    for column, name, colour, pattern in (("budget_spent_previous_week", "previous week", "#999999", "/"),
+                                          ("budget_spent_this_week", "this week", "#0072B2", "")):
+        fig.add_bar(y=frame["slo"].to_list(), x=frame[column].to_list(), name=name, orientation="h",
+                    marker={"color": colour, "pattern": {"shape": pattern}},
+                    hovertemplate="%{y}: %{x:.1%} of the budget<extra>" + name + "</extra>")
+    fig = base_layout(fig, "Error budget spent", "", height=max(260, 28 * frame.height + 120))
+    fig.update_layout(barmode="group", hovermode="closest")
+    fig.update_xaxes(tickformat=".0%", title_text="share of the window's error budget")
+    return fig
+
+
+def incident_timeline(incidents: pl.DataFrame, changes: pl.DataFrame, start, end) -> go.Figure:
+    """The week's incidents as bars over time (one row each, by lead SLO) with the deploy markers."""
+    fig = go.Figure()
+    rows = incidents.with_columns(pl.col("end").fill_null(end))
+    labels = [f"#{r['incident']} {r['incident_key'].split('@')[0]}" for r in rows.iter_rows(named=True)]
+    if rows.height:
+        starts, ends = utc_text(rows["start"]), utc_text(rows["end"])
+        for label, x0, x1, r in zip(labels, starts, ends, rows.iter_rows(named=True), strict=True):
+            fig.add_scatter(x=[x0, x1], y=[label, label], mode="lines+markers", name=label, showlegend=False,
+                            line={"width": 10, "color": "#D55E00" if r["severity"] == "page" else "#E69F00"},
+                            hovertext=html.escape(f"{r['severity']}: {r['slos']} ({r['duration_min']:.0f} min)"),
+                            hoverinfo="text")
+    fig = base_layout(fig, "Incidents and changes", "", height=max(240, 40 * rows.height + 160))
+    fig.update_layout(hovermode="closest")
+    fig.update_xaxes(range=utc_text(pl.Series([start, end])), title_text="UTC")
+    fig.update_yaxes(rangemode="normal")
+    return add_markers(fig, changes)
+
+
+def gpu_cost(gpu: pl.DataFrame, top: int = 12) -> go.Figure:
+    """GPU cost and idle cost per deployment this week beside the week before (the costliest ``top``)."""
+    frame = gpu.filter(pl.col("cost").is_not_null()).sort("cost", descending=True).head(top).sort("cost")
+    fig = go.Figure()
+    for column, name, colour, pattern in (("cost_previous", "cost, previous week", "#999999", "/"),
+                                          ("cost", "cost, this week", "#0072B2", ""),
+                                          ("idle_cost", "idle cost, this week", "#E69F00", "x")):
+        fig.add_bar(y=frame["deployment"].to_list(), x=frame[column].to_list(), name=name, orientation="h",
+                    marker={"color": colour, "pattern": {"shape": pattern}},
+                    hovertemplate="%{y}: $%{x:,.0f}<extra>" + name + "</extra>")
+    fig = base_layout(fig, "GPU cost", "", height=max(260, 30 * frame.height + 140))
+    fig.update_layout(barmode="group", hovermode="closest")
+    fig.update_xaxes(tickprefix="$", title_text="USD")
+    return fig

@@ -44,7 +44,7 @@ INCIDENT_SCHEMA = {
 }
 
 
-def _consumed(e: Evaluation, start: datetime, end: datetime) -> float:
+def budget_spent(e: Evaluation, start: datetime, end: datetime) -> float:
     """Bad units in the slots that ended in (start, end], as a share of the budget at the
     evaluation time (as analytics.slo.alerts.replay counts an episode's budget_consumed)."""
     if not e.status.budget > 0:
@@ -80,7 +80,7 @@ def slo_spans(evaluations: Sequence[Evaluation], gap: timedelta = GAP) -> pl.Dat
                        "ongoing": ep["ongoing"], "episodes": 1, "peak_burn": ep["peak_burn"], "_e": e}
             rows.append(current)
     out = [{k: v for k, v in r.items() if not k.startswith("_")}
-           | {"end": None if r["ongoing"] else r["_end"], "budget_consumed": _consumed(r["_e"], r["start"], r["_end"])}
+           | {"end": None if r["ongoing"] else r["_end"], "budget_consumed": budget_spent(r["_e"], r["start"], r["_end"])}
            for r in rows]
     return pl.DataFrame(out, schema=SPAN_SCHEMA).sort("start", "slo")
 

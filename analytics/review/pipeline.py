@@ -18,21 +18,35 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import polars as pl
 
+from analytics.capacity import cache as FC
+from analytics.capacity import forecast as F
+from analytics.capacity import pipeline as CP
+from analytics.capacity import plan as C
 from analytics.errors import InputError
+from analytics.gpu import efficiency as GE
+from analytics.gpu import pipeline as gpu_pipeline
+from analytics.gpu import rightsizing as GR
+from analytics.gpu.hours import fields_of
 from analytics.review import attribution as A
 from analytics.review import changes as CH
 from analytics.review import incidents as I
+from analytics.review import verdicts as V
+from analytics.review import weekly as W
 from analytics.slo import pipeline as slo_pipeline
 from analytics.slo.evaluation import Evaluation, evaluate
+from analytics.slo.objectives import objectives_by_deployment
 from analytics.slo.sli import resolve
 from analytics.slo.spec import Slo, evaluation_time
+from analytics.store import capacity as capacity_queries
 from analytics.store import queries
 from analytics.store import review as Q
 from analytics.store import slo as slo_queries
 from analytics.store.client import Store
+from analytics.traffic import summary as traffic
 
 LOOKBACK = timedelta(days=1)  # history before the week, so the state at its start is known
 _WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
@@ -164,3 +178,109 @@ def weekly(store: Store, slos: Sequence[Slo], start: datetime, end: datetime, ga
     found = find_incidents(store, evaluations, scope, gap)
     ranked = attribute_incidents(store, found.incidents, evaluations, scope, end)
     return Review(start, end, tuple(evaluations), found.incidents, found.spans, ranked, find_changes(store, start, end))
+
+
+# --- the weekly report (analytics.review.weekly): every query it needs, then frame math there ---
+
+
+def week_totals(store: Store, start: datetime, end: datetime) -> pl.DataFrame:
+    """Per deployment over [start, end): req/s, error rate and latency percentiles
+    (analytics.traffic.summary.summarize on the rollup's totals)."""
+    totals = queries.request_totals(store, start, end, fields=traffic.HIST_FIELDS)
+    return traffic.summarize(totals, (end - start).total_seconds())
+
+
+def week_gpu(store: Store, slos: Sequence[Slo], start: datetime,
+             end: datetime) -> tuple[tuple[pl.DataFrame, pl.DataFrame], tuple[pl.DataFrame, pl.DataFrame]]:
+    """(efficiency, right-sizing) per deployment for [start, end) and for the week before, each
+    deployment judged by its objectives (analytics.slo.objectives) as on the GPU page; one read of
+    both weeks (whole hours), split by hour."""
+    objectives = objectives_by_deployment(queries.deployments_table(store), slos)
+    data = gpu_pipeline.load(store, start - W.WEEK, end, fields=fields_of(objectives))
+
+    def one(a: datetime, b: datetime) -> tuple[pl.DataFrame, pl.DataFrame]:
+        part = GE.GpuData(a, b, data.gpu_hours.filter((pl.col("hour") >= a) & (pl.col("hour") < b)),
+                          data.request_hours.filter((pl.col("slot") >= a) & (pl.col("slot") < b)), data.deployments)
+        if part.gpu_hours.is_empty():
+            return pl.DataFrame(), pl.DataFrame()
+        return GE.efficiency(part, objectives), GR.suggestions(part, objectives)[0]
+
+    return one(start, end), one(start - W.WEEK, start)
+
+
+def week_capacity(store: Store, slos: Sequence[Slo], end: datetime,
+                  cache_dir: Path | None) -> tuple[pl.DataFrame, list[str]]:
+    """The capacity outlook with the Capacity page's default scenario
+    (analytics.capacity.pipeline.default_params): Prophet fits read from the disk cache, the
+    seasonal-naive forecast (instant) for deployments without one; Prophet is never fitted here.
+    Returns the outlook table with ``state`` (analytics.review.verdicts badge) and ``method``,
+    and a caveat saying as of when and which deployments fell back. As of the end of the data when
+    ``end`` is less than a week before it (the latest outlook), else as of ``end``."""
+    span = queries.data_range(store)
+    deployments = queries.deployments_table(store)
+    if span is None or deployments.is_empty():
+        return C.outlook_table(C.Assessment({}, {}, pl.DataFrame(), {})).with_columns(
+            pl.lit(None, pl.String).alias("state"), pl.lit(None, pl.String).alias("method")), []
+    # the latest outlook (the Capacity page's, whose fits `warm` caches) for the last complete
+    # week and the one in progress; an older week's outlook as of its end
+    start, stop = CP.window(span[0], span[1] if span[1] - end < W.WEEK else end)
+    names = deployments["deployment"].to_list()
+    series = CP.histories(CP.hourly_demand(store, start, stop), names, CP.DEFAULT_METRIC)
+    params = CP.default_params()
+    prophet = F.METHODS[CP.DEFAULT_METHOD]
+    cached = {n: h for n, h in series.items() if FC.is_cached(n, prophet, h, params, cache_dir)}
+    naive = {n: h for n, h in series.items() if n not in cached}
+    fits = CP.forecasts(CP.DEFAULT_METHOD, cached, params, cache_dir, workers=1) if cached else FC.Fits()
+    fallback = CP.forecasts("seasonal_naive", naive, params, None, workers=1) if naive else FC.Fits()
+    objectives = objectives_by_deployment(deployments, slos)
+    # only the histograms the objectives judge (each merged histogram costs a pass over the rollup)
+    hours = capacity_queries.hourly_histograms(store, start, stop, names, fields=fields_of(objectives))
+    throughputs = C.measure_all(hours, deployments, objectives, CP.DEFAULT_METRIC, names)
+    assessment = C.assess(fits.results | fallback.results, throughputs, deployments)
+    states = {name: V.badge(V.capacity_verdict(o, stop).state) for name, o in assessment.outlooks.items()}
+    table = C.outlook_table(assessment, fits.errors | fallback.errors).with_columns(
+        pl.col("deployment").replace_strict(states, default=None, return_dtype=pl.String).alias("state"),
+        pl.when(pl.col("deployment").is_in(list(cached))).then(pl.lit("prophet (cached)"))
+        .otherwise(pl.lit("seasonal naive")).alias("method"))
+    caveats = [f"Capacity outlook as of {stop:%Y-%m-%d %H:%M} UTC, the Capacity page's default scenario "
+               f"({params.horizon.days // 7} weeks ahead, {params.interval_width:.0%} interval)"
+               + (f"; no cached Prophet fit for {len(naive)} of {len(series)} deployments, whose outlook uses the "
+                  "seasonal-naive forecast (the Capacity page or `python -m analytics forecast` fits them)."
+                  if naive else "; Prophet fits from the cache.")]
+    return table.select("deployment", "state", *[c for c in table.columns if c not in ("deployment", "state")]), caveats
+
+
+def report(store: Store, slos: Sequence[Slo], week: str, cache_dir: Path | None = FC.DEFAULT_CACHE_DIR,
+           gap: timedelta = I.GAP) -> W.WeeklyReport:
+    """The weekly review of an ISO week (YYYY-Www): SLOs, incidents with attribution, changes and
+    notes, latency and error movers, GPU cost and the capacity outlook. Raises InputError when the
+    week holds no request data."""
+    start, end = iso_week(week)
+    current = week_totals(store, start, end)
+    if current.is_empty() or not current["requests"].sum():
+        raise InputError(f"week {week}: no request data between {start:%Y-%m-%d} and {end:%Y-%m-%d} UTC")
+    review = weekly(store, slos, start, end, gap)
+    keys = [W.incident_key(r["lead_slo"], r["start"]) for r in review.incidents.iter_rows(named=True)]
+    notes = Q.read_notes(store, keys)
+    movers = W.mover_table(current, week_totals(store, start - W.WEEK, start))
+    (gpu_now, saving_now), (gpu_before, saving_before) = week_gpu(store, slos, start, end)
+    capacity, caveats = week_capacity(store, slos, end, cache_dir)
+    return W.build(week, start, end, review.evaluations, review.incidents, review.spans, review.attribution,
+                   review.changes, notes, movers, W.gpu_table(gpu_now, gpu_before, saving_now, saving_before),
+                   capacity, caveats)
+
+
+def add_note(store: Store, key: str, note: str, owner: str, at: datetime | None = None) -> None:
+    """Store a reviewer's note and owner for an incident (analytics.store.review.write_note);
+    InputError for an empty note or owner, or text over the limits."""
+    key, note, owner = key.strip(), note.strip(), owner.strip()
+    for name, value, limit in (("incident", key, 200), ("note", note, NOTE_MAX), ("owner", owner, OWNER_MAX)):
+        if not value:
+            raise InputError(f"{name}: must not be empty")
+        if len(value) > limit:
+            raise InputError(f"{name}: at most {limit} characters, got {len(value)}")
+    Q.write_note(store, key, note, owner, at or datetime.now(UTC))
+
+
+NOTE_MAX = 2000  # a paragraph; the export prints it in a table cell
+OWNER_MAX = 100

@@ -134,3 +134,30 @@ def raw_breakdown(store: Store, start: datetime, end: datetime, deployments, reg
     params |= {k: v for k, v in (("threshold_ms", threshold_ms), ("ttft_ms", ttft_ms), ("tpot_ms", tpot_ms))
                if v is not None}
     return store.query(raw_breakdown_sql(kind, field), params)
+
+
+# Reviewers' notes on incidents (table created with the schema, analytics.store.schema): the only
+# table the UI writes besides ingestion. Append-only; the latest note per incident wins on read
+# (argMax over written_at), so a note is never lost to a background merge and the history stays.
+INSERT_NOTE_SQL = f"""
+INSERT INTO {N.REVIEW_NOTES} (incident_key, note, owner, written_at)
+VALUES ({{key:String}}, {{note:String}}, {{owner:String}}, {{written_at:DateTime64(3, 'UTC')}})
+"""
+NOTES_SQL = f"""
+SELECT n.incident_key AS incident_key, argMax(n.note, n.written_at) AS note,
+    argMax(n.owner, n.written_at) AS owner, max(n.written_at) AS written_at, count() AS notes
+FROM {N.REVIEW_NOTES} AS n
+WHERE has({{keys:Array(String)}}, n.incident_key)
+GROUP BY n.incident_key
+ORDER BY incident_key
+"""
+
+
+def write_note(store: Store, key: str, note: str, owner: str, written_at: datetime) -> None:
+    """Append a note and owner for an incident key (bound parameters)."""
+    store.command(INSERT_NOTE_SQL, {"key": key, "note": note, "owner": owner, "written_at": written_at})
+
+
+def read_notes(store: Store, keys) -> pl.DataFrame:
+    """The latest note, owner and time per incident key among ``keys``, and how many were written."""
+    return as_utc(store.query(NOTES_SQL, {"keys": list(keys)}), "written_at")

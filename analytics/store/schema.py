@@ -166,6 +166,10 @@ def _tables_ddl() -> list[str]:
         create(N.REQUESTS_5M, f"AggregatingMergeTree PARTITION BY toYYYYMM(slot)\nORDER BY ({', '.join(ROLLUP_KEYS)})"),
         create(N.GPU_1H, f"AggregatingMergeTree PARTITION BY toYYYYMM(hour)\nORDER BY ({', '.join(GPU_KEYS)})"),
         JOURNAL_DDL,
+        # Append-only: the latest note per incident wins when read (analytics.store.review).
+        f"""CREATE TABLE IF NOT EXISTS {N.REVIEW_NOTES} (
+    incident_key String, note String, owner String, written_at DateTime64(3, 'UTC')
+) ENGINE = MergeTree ORDER BY (incident_key, written_at)""",
     ]
 
 

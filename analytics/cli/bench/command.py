@@ -11,13 +11,14 @@ from __future__ import annotations
 import argparse
 import time
 
-from analytics.cli.bench import core, forecast, gpu, ingest, slo
+from analytics.cli.bench import core, forecast, gpu, ingest, review, slo
 from analytics.cli.common import ProgressBar, text_table
 from analytics.ingest.demo import generator as demo
 from analytics.store import conventions as N
 from analytics.store import queries
 
-AREAS = {"slo": slo.bench, "gpu": gpu.bench, "forecast": forecast.bench, "ingest": ingest.bench}
+AREAS = {"slo": slo.bench, "gpu": gpu.bench, "forecast": forecast.bench, "review": review.bench,
+         "ingest": ingest.bench}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -1,0 +1,43 @@
+"""`python -m analytics report --week YYYY-Www --out DIR`: the weekly reliability review as one
+self-contained HTML file (figures embedded, readable offline, printable) and a CSV per table."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from analytics.capacity import cache as FC
+from analytics.errors import InputError
+from analytics.review import pipeline as P
+from analytics.review import report as R
+from analytics.review import weekly as W
+from analytics.slo.files import PROJECT_SLO_FILE, load_slos
+from analytics.store import queries
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of the report command."""
+    parser.add_argument("--week", help="ISO week, e.g. 2026-W43 (default: the last complete week of the data)")
+    parser.add_argument("--out", required=True, help="folder to write the HTML file and the CSVs into")
+    parser.add_argument("--slos", default=str(PROJECT_SLO_FILE), metavar="FILE",
+                        help="SLO file (default: the project's slos.yaml)")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="ignore cached Prophet fits: the capacity outlook uses the seasonal-naive forecast")
+
+
+def run(args, store) -> int:
+    """Build the week's review and write the bundle; InputError (exit 2, one line) without data."""
+    t0 = time.perf_counter()
+    week = args.week
+    if not week:
+        span = queries.data_range(store)
+        if span is None:
+            raise InputError("report: the store holds no request data")
+        week = W.last_complete_week(span[1])
+    report = P.report(store, load_slos(args.slos), week, None if args.no_cache else FC.DEFAULT_CACHE_DIR)
+    paths = R.write(report, Path(args.out))
+    print(f"report {report.week}: {len(paths)} files in {args.out} ({time.perf_counter() - t0:.1f} s)")
+    for path in paths:
+        print(f"  {path}")
+    return 0

@@ -1,0 +1,296 @@
+"""The weekly reliability review as tables and one paragraph, from frames (no queries here).
+
+    report = analytics.review.pipeline.report(store, slos, "2026-W43")
+    report.summary            # what got worse, what got better, what needs an owner
+    report.tables["slos"]     # budget spent this week and the week before, budget remaining
+    report.tables["incidents"]  # with the top attribution, the changes before them and notes
+
+Every table is a polars frame; the page shows them, the export writes one CSV per table
+(analytics.review.report). The paragraph is assembled from the numbers by fixed sentences: no
+language model, so the same week always reads the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import polars as pl
+
+from analytics.review import verdicts as V
+from analytics.review.incidents import budget_spent
+from analytics.slo.evaluation import Evaluation
+from analytics.traffic import summary as traffic
+
+WEEK = timedelta(days=7)
+# A change "preceded" an incident when it landed up to this long before the incident began. One
+# day: the review's look-back (analytics.review.pipeline.LOOKBACK); Google's SRE book (ch. 1,
+# "Change Management") puts roughly 70% of outages on live changes, most of them found soon after.
+PRECEDING = timedelta(days=1)
+# A week-over-week move of a latency or error metric is named in the paragraph from this size on
+# (relative change): smaller moves are within the week-to-week noise of a fleet's traffic mix.
+NOTABLE_MOVE = 0.2
+MOVER_METRICS = ("error_rate", "ttft_p99_ms", "e2e_p99_ms")  # the review's movers: errors and latency
+COST_MOVE = 0.01  # a GPU cost change under 1% is neither worse nor better
+TOP_CAUSES = 3  # attribution rows per incident in the export
+
+# Tables in the order the page and the export show them (name -> title).
+TABLES = {
+    "slos": "SLOs",
+    "incidents": "Incidents",
+    "attribution": "Attribution",
+    "changes": "Changes",
+    "movers": "Latency and error movers",
+    "gpu": "GPU cost",
+    "capacity": "Capacity outlook",
+}
+
+
+def week_text(start: datetime) -> str:
+    """The ISO week holding ``start`` as YYYY-Www."""
+    year, week, _ = start.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def last_complete_week(data_end: datetime) -> str:
+    """The last ISO week that ends at or before ``data_end`` (Monday 00:00 UTC boundaries)."""
+    day = data_end.astimezone(UTC)
+    monday = datetime(day.year, day.month, day.day, tzinfo=UTC) - timedelta(days=day.weekday())
+    return week_text(monday - WEEK)
+
+
+def weeks_between(data_start: datetime, data_end: datetime) -> list[str]:
+    """Every ISO week touching [data_start, data_end), newest first."""
+    day = data_start.astimezone(UTC)
+    monday = datetime(day.year, day.month, day.day, tzinfo=UTC) - timedelta(days=day.weekday())
+    weeks = []
+    while monday < data_end:
+        weeks.append(week_text(monday))
+        monday += WEEK
+    return weeks[::-1]
+
+
+def incident_key(lead_slo: str, start: datetime) -> str:
+    """A key stable across runs: the lead SLO and the start time, e.g. 'fleet-availability@2026-10-22T14:05Z'."""
+    return f"{lead_slo}@{start.astimezone(UTC):%Y-%m-%dT%H:%MZ}"
+
+
+def slo_table(evaluations: Sequence[Evaluation], start: datetime, end: datetime, spans: pl.DataFrame) -> pl.DataFrame:
+    """Per SLO: state, budget spent this week and the week before, the change, budget remaining.
+
+    Both weeks' spending is bad units in the week as a share of the window's error budget at the
+    evaluation time (the week's end), so the two are on one scale (SRE Workbook ch. 2: budget =
+    (1 - SLO) x valid events); the window's budget at the previous week's end would need a window
+    of history more.
+    """
+    rows = []
+    for e in evaluations:
+        s = e.status
+        verdict = V.slo_verdict(e)
+        this, previous = budget_spent(e, start, end), budget_spent(e, start - WEEK, start)
+        rows.append({
+            "slo": e.slo.name, "state": V.badge(verdict.state), "target": e.slo.target, "window": e.slo.window.label,
+            "budget_spent_this_week": this, "budget_spent_previous_week": previous,
+            "spent_change": this - previous, "budget_remaining": s.remaining, "attainment": s.attainment,
+            "incidents": int((spans["slo"] == e.slo.name).sum()) if spans.height else 0, "why": verdict.why,
+        })
+    schema = {"slo": pl.String, "state": pl.String, "target": pl.Float64, "window": pl.String,
+              "budget_spent_this_week": pl.Float64, "budget_spent_previous_week": pl.Float64,
+              "spent_change": pl.Float64, "budget_remaining": pl.Float64, "attainment": pl.Float64,
+              "incidents": pl.Int64, "why": pl.String}
+    frame = pl.DataFrame(rows, schema=schema)
+    return frame.with_columns(pl.col(pl.Float64).fill_nan(None)).sort(
+        "budget_spent_this_week", "slo", descending=[True, False], nulls_last=True)
+
+
+def _cause(ranked: pl.DataFrame) -> str:
+    if ranked.is_empty():
+        return ""
+    top = ranked.row(0, named=True)
+    return f"{top['dimension']}={top['value']} ({top['bad_share']:.0%} of bad events, {top['good_share']:.0%} of good)"
+
+
+NOTE_SCHEMA = {"incident_key": pl.String, "note": pl.String, "owner": pl.String,
+               "written_at": pl.Datetime("us", "UTC")}
+
+
+def incident_table(incidents: pl.DataFrame, attribution: pl.DataFrame, changes: pl.DataFrame,
+                   notes: pl.DataFrame) -> pl.DataFrame:
+    """Per incident: key, times, severity, SLOs, deployments, budget, the top attribution, the
+    changes of its deployments in the PRECEDING day, and the latest note and owner."""
+    rows = []
+    for r in incidents.iter_rows(named=True):
+        deployments = [d for d in r["deployments"].split(", ") if d]
+        before = changes.filter(pl.col("deployment").is_in(deployments) & (pl.col("ts") <= r["start"])
+                                & (pl.col("ts") >= r["start"] - PRECEDING))
+        rows.append({
+            "incident_key": incident_key(r["lead_slo"], r["start"]), "incident": r["incident"], "start": r["start"],
+            "end": r["end"], "duration_min": r["duration_min"], "severity": r["severity"], "slos": r["slos"],
+            "deployments": r["deployments"], "budget_consumed": r["budget_consumed"], "peak_burn": r["peak_burn"],
+            # null rather than '' when there is none, so the CSV reads back to the same table
+            "top_cause": _cause(attribution.filter(pl.col("incident") == r["incident"])) or None,
+            "preceding_changes": "; ".join(f"{c['ts']:%a %H:%M} {c['deployment']}: {c['description']}"
+                                           for c in before.iter_rows(named=True)) or None,
+        })
+    schema = {"incident_key": pl.String, "incident": pl.Int64, "start": pl.Datetime("us", "UTC"),
+              "end": pl.Datetime("us", "UTC"), "duration_min": pl.Float64, "severity": pl.String,
+              "slos": pl.String, "deployments": pl.String, "budget_consumed": pl.Float64, "peak_burn": pl.Float64,
+              "top_cause": pl.String, "preceding_changes": pl.String}
+    frame = pl.DataFrame(rows, schema=schema)
+    notes = notes.select(list(NOTE_SCHEMA)).cast(NOTE_SCHEMA) if notes.height else pl.DataFrame(schema=NOTE_SCHEMA)
+    return frame.join(notes.rename({"written_at": "noted_at"}), on="incident_key", how="left")
+
+
+def attribution_table(incidents: pl.DataFrame, attribution: pl.DataFrame, top: int = TOP_CAUSES) -> pl.DataFrame:
+    """The ``top`` ranked dimension values per incident, keyed like the incident table."""
+    keys = incidents.select("incident", pl.struct("lead_slo", "start").map_elements(
+        lambda s: incident_key(s["lead_slo"], s["start"]), return_dtype=pl.String).alias("incident_key"))
+    if attribution.is_empty():
+        return keys.join(attribution, on="incident").select("incident_key", *attribution.columns)
+    ranked = attribution.filter(pl.col("rank") <= top).join(keys, on="incident")
+    return ranked.select("incident_key", *attribution.columns).sort("incident", "rank")
+
+
+def mover_table(current: pl.DataFrame, previous: pl.DataFrame, metrics: Sequence[str] = MOVER_METRICS,
+                top: int = 10) -> pl.DataFrame:
+    """Latency and error movers week over week (analytics.traffic.summary.movers), largest first,
+    with ``direction`` worse or better (a rise in errors or latency is worse). Metrics that were 0
+    the week before have no relative change and are left out."""
+    moved = traffic.movers(current, previous, top=10_000)
+    schema = {"deployment": pl.String, "metric": pl.String, "previous": pl.Float64, "current": pl.Float64,
+              "change": pl.Float64, "direction": pl.String}
+    if moved.is_empty():
+        return pl.DataFrame(schema=schema)
+    # a relative change from zero (no errors the week before) is undefined, not a 10^8 % rise
+    moved = moved.filter(pl.col("metric").is_in(list(metrics)) & (pl.col("previous") > 0))
+    return (moved.with_columns(pl.when(pl.col("change") > 0).then(pl.lit("worse")).otherwise(pl.lit("better"))
+                               .alias("direction"))
+            .sort(pl.col("change").abs(), descending=True).head(top).select(list(schema)).cast(schema))
+
+
+def gpu_table(current: pl.DataFrame, previous: pl.DataFrame, saving: pl.DataFrame,
+              saving_previous: pl.DataFrame) -> pl.DataFrame:
+    """Per deployment: GPU cost and idle cost this week and the week before (analytics.gpu.efficiency),
+    and the monthly right-sizing saving suggested from each week (analytics.gpu.rightsizing)."""
+    def part(frame: pl.DataFrame, columns: Mapping[str, str]) -> pl.DataFrame:
+        schema = {"deployment": pl.String} | dict.fromkeys(columns.values(), pl.Float64)
+        if frame.is_empty():
+            return pl.DataFrame(schema=schema)
+        return frame.select("deployment", *(pl.col(k).cast(pl.Float64).alias(v) for k, v in columns.items()))
+
+    joined = part(current, {"cost": "cost", "idle_cost": "idle_cost"})
+    for frame, columns in ((previous, {"cost": "cost_previous", "idle_cost": "idle_cost_previous"}),
+                           (saving, {"monthly_saving": "monthly_saving"}),
+                           (saving_previous, {"monthly_saving": "monthly_saving_previous"})):
+        joined = joined.join(part(frame, columns), on="deployment", how="full", coalesce=True)
+    order = ["deployment", "cost", "cost_previous", "idle_cost", "idle_cost_previous", "monthly_saving",
+             "monthly_saving_previous"]
+    return joined.select(order).with_columns(
+        ((pl.col("cost") - pl.col("cost_previous")) / pl.col("cost_previous")).alias("cost_change")
+    ).with_columns(pl.col("cost_change").fill_nan(None)).sort("cost", "deployment", descending=[True, False],
+                                                              nulls_last=True)
+
+
+def gpu_totals(gpu: pl.DataFrame) -> dict[str, float | None]:
+    """Fleet sums of the GPU table's money columns (None when nothing is priced)."""
+    out = {}
+    for column in ("cost", "cost_previous", "idle_cost", "idle_cost_previous", "monthly_saving",
+                   "monthly_saving_previous"):
+        values = gpu[column].drop_nulls() if gpu.height else pl.Series([], dtype=pl.Float64)
+        out[column] = float(values.sum()) if values.len() else None
+    return out
+
+
+@dataclass(frozen=True)
+class WeeklyReport:
+    """A week's review: its bounds, the paragraph, the tables (TABLES order) and notes about the method."""
+
+    week: str
+    start: datetime
+    end: datetime
+    summary: str
+    tables: dict[str, pl.DataFrame]
+    gpu_totals: dict[str, float | None]
+    caveats: tuple[str, ...]
+
+
+def _money(value: float | None) -> str:
+    return "–" if value is None else f"${value:,.0f}"
+
+
+def _relative(now: float | None, before: float | None) -> str:
+    if now is None or before is None or before == 0:
+        return ""
+    return f" ({(now - before) / before:+.0%} vs the week before)"
+
+
+def _listed(items: Sequence[str], most: int = 4, sep: str = "; ") -> str:
+    """'a; b; c and 2 more' (at most ``most`` items named)."""
+    shown = sep.join(items[:most])
+    return shown + (f" and {len(items) - most} more" if len(items) > most else "")
+
+
+def _metric(name: str) -> str:
+    return {"error_rate": "error rate", "ttft_p99_ms": "TTFT p99", "e2e_p99_ms": "E2E p99"}.get(name, name)
+
+
+def summary(week: str, slos: pl.DataFrame, incidents: pl.DataFrame, movers: pl.DataFrame,
+            totals: Mapping[str, float | None], capacity: pl.DataFrame) -> str:
+    """One paragraph from the numbers: the week, what got worse, what got better, what needs an owner."""
+    pages = int((incidents["severity"] == "page").sum()) if incidents.height else 0
+    hours = float(incidents["duration_min"].sum() or 0.0) / 60 if incidents.height else 0.0
+    parts = [f"Week {week}: {incidents.height} incident{'s' if incidents.height != 1 else ''}"
+             + (f" ({pages} paging, {hours:.1f} h in total)" if incidents.height else "") + "."]
+    worse, better = [], []
+    for r in slos.filter(pl.col("spent_change").is_not_null()).iter_rows(named=True):
+        if r["spent_change"] >= 0.05:  # 5% of a budget: what one page tier spends (SRE Workbook Table 5-8)
+            worse.append(f"{r['slo']} spent {r['budget_spent_this_week']:.0%} of its budget "
+                         f"({r['budget_spent_previous_week']:.0%} the week before)")
+        elif r["spent_change"] <= -0.05:
+            better.append(f"{r['slo']} spent {r['budget_spent_this_week']:.0%} of its budget "
+                          f"(down from {r['budget_spent_previous_week']:.0%})")
+    for r in movers.filter(pl.col("change").abs() >= NOTABLE_MOVE).iter_rows(named=True):
+        text = f"{_metric(r['metric'])} of {r['deployment']} {'rose' if r['change'] > 0 else 'fell'} {abs(r['change']):.0%}"
+        (worse if r["direction"] == "worse" else better).append(text)
+    cost, before = totals.get("cost"), totals.get("cost_previous")
+    if cost is not None and before and abs(cost - before) >= COST_MOVE * before:
+        (worse if cost > before else better).append(f"GPU cost {_money(cost)}{_relative(cost, before)}")
+    parts.append(f"Worse: {_listed(worse)}." if worse else "Nothing got worse.")
+    parts.append(f"Better: {_listed(better)}." if better else "Nothing got better.")
+    owners = []
+    if incidents.height:
+        unowned = incidents.filter(pl.col("owner").fill_null("") == "")
+        owners += [f"incident {r['incident']} ({r['severity']}, {r['start']:%a %H:%M} UTC, "
+                   f"{r['incident_key'].split('@')[0]})" for r in unowned.iter_rows(named=True)]
+    attention = [r for r in slos.iter_rows(named=True)
+                 if any(r["state"].endswith(V.STYLE[s].label) for s in V.ATTENTION)]
+    owners += [f"SLO {r['slo']} ({r['state'].split(' ', 1)[1].lower()})" for r in attention]
+    if capacity.height:
+        for state in ("short now", "short soon"):
+            names = capacity.filter(pl.col("state") == V.badge(state))["deployment"].to_list()
+            if names:
+                owners.append(f"capacity {state} for {len(names)} deployment{'s' if len(names) > 1 else ''} "
+                              f"({_listed(names, sep=', ')})")
+    parts.append(f"Needs an owner: {_listed(owners, 8)}." if owners else "Nothing needs an owner.")
+    idle, saving = totals.get("idle_cost"), totals.get("monthly_saving")
+    if cost is not None:
+        parts.append(f"GPUs cost {_money(cost)} this week, {_money(idle)} of it idle; right-sizing would save "
+                     f"{_money(saving)} a month{_relative(saving, totals.get('monthly_saving_previous'))}.")
+    return " ".join(parts)
+
+
+def build(week: str, start: datetime, end: datetime, evaluations: Sequence[Evaluation], incidents: pl.DataFrame,
+          spans: pl.DataFrame, attribution: pl.DataFrame, changes: pl.DataFrame, notes: pl.DataFrame,
+          movers: pl.DataFrame, gpu: pl.DataFrame, capacity: pl.DataFrame, caveats: Sequence[str] = ()) -> WeeklyReport:
+    """Assemble the week's tables and paragraph (``movers``: mover_table; ``gpu``: gpu_table;
+    ``capacity``: the outlook table with ``state`` and ``method``)."""
+    incident_rows = incident_table(incidents, attribution, changes, notes)
+    slos = slo_table(evaluations, start, end, spans)
+    totals = gpu_totals(gpu)
+    tables = {
+        "slos": slos, "incidents": incident_rows, "attribution": attribution_table(incidents, attribution),
+        "changes": changes, "movers": movers, "gpu": gpu, "capacity": capacity,
+    }
+    text = summary(week, slos, incident_rows, movers, totals, capacity)
+    return WeeklyReport(week, start, end, text, tables, totals, tuple(caveats))

@@ -1,0 +1,95 @@
+"""Weekly review: one ISO week's SLOs, incidents (with notes and owners), movers, GPU cost and capacity."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from analytics.errors import InputError, SourceError
+from analytics.review import report as R
+from analytics.review import weekly as W
+from ui import review as data
+from ui import slo as slo_ui
+from ui.format import label, text
+from ui.page import setup
+from ui.tables import show_table
+
+url_week = st.query_params.get("week")  # read first: setup() rewrites the query string with the filters
+filters = setup("Weekly review")
+slo_file = slo_ui.config()
+slo_ui.slos_or_stop()
+
+weeks = W.weeks_between(filters.data_start, filters.data_end)
+default = W.last_complete_week(filters.data_end)
+if default not in weeks:
+    weeks.append(default)
+wanted = url_week or default
+if "review_week" not in st.session_state:
+    st.session_state["review_week"] = wanted if wanted in weeks else default
+if wanted not in weeks:
+    st.warning(f"No data in week {text(wanted)}; showing {default} (the last complete week).")
+week = st.selectbox("ISO week", weeks, key="review_week",
+                    format_func=lambda w: f"{w} (last complete)" if w == default else w)
+st.query_params["week"] = week
+
+try:
+    report = data.report(week, slo_file)
+except InputError as exc:
+    st.info(str(exc))
+    st.stop()
+except SourceError as exc:
+    st.error(f"Cannot read telemetry: {exc}")
+    st.stop()
+
+st.caption(f"{report.start:%a %Y-%m-%d} to {report.end:%a %Y-%m-%d} UTC")
+st.markdown(text(report.summary))
+for caveat in report.caveats:
+    st.caption(text(caveat))
+st.download_button(f"Download the review of {week} (HTML + CSVs, zip)", data=data.bundle_zip(week, slo_file),
+                   file_name=f"review-{week}.zip", mime="application/zip", key="download_bundle")
+
+figures = R.figures(report)
+tables = report.tables
+
+st.subheader(W.TABLES["slos"])
+st.plotly_chart(figures["slos"], width="stretch")
+show_table(tables["slos"], "SLOs this week", caption="Budget spent: bad events in the week as a share of the "
+           "window's error budget at the week's end; change: this week minus the week before.")
+
+st.subheader(W.TABLES["incidents"])
+st.plotly_chart(figures["incidents"], width="stretch")
+show_table(tables["incidents"], "Incidents this week")
+for row in tables["incidents"].iter_rows(named=True):
+    key = row["incident_key"]
+    with st.expander(f"Incident {row['incident']}: {row['severity']} from {row['start']:%a %H:%M} UTC "
+                     f"({row['slos']})"):
+        st.markdown(f"**{label('top_cause')}:** {text(row['top_cause'] or '–')}")
+        st.markdown(f"**Changes before it:** {text(row['preceding_changes'] or 'none found')}")
+        if row["note"]:
+            st.markdown(f"**Note** by {text(row['owner'])} ({row['noted_at']:%Y-%m-%d %H:%M} UTC): "
+                        f"{text(row['note'])}")
+        with st.form(f"note_{key}", clear_on_submit=True):
+            note = st.text_area("Note", key=f"note_text_{key}", max_chars=2000)
+            owner = st.text_input("Owner", value=row["owner"] or "", key=f"note_owner_{key}", max_chars=100)
+            if st.form_submit_button("Save note"):
+                try:
+                    data.add_note(key, note, owner)
+                except InputError as exc:
+                    st.error(str(exc))
+                else:
+                    st.rerun()
+
+show_table(tables["attribution"], "Attribution", caption="The three dimension values most over-represented "
+           "among each incident's bad events (score = share of bad events - share of good events).")
+show_table(tables["changes"], "Changes this week")
+
+st.subheader(W.TABLES["movers"])
+show_table(tables["movers"], "Latency and error movers", caption="This week against the week before, "
+           "largest relative change first.")
+
+st.subheader(W.TABLES["gpu"])
+st.plotly_chart(figures["gpu"], width="stretch")
+show_table(tables["gpu"], "GPU cost", caption="Monthly saving: the right-sizing suggestion from each "
+           "week's peak hours (GPU page).")
+
+st.subheader(W.TABLES["capacity"])
+show_table(tables["capacity"], "Capacity outlook")

@@ -1,0 +1,39 @@
+"""Cached loaders of the Weekly review page (the one place st.cache_data appears for it).
+
+Cache keys are plain values: the ISO week and the SLO file in use as (text, name). Adding a note
+clears the cache, so the page shows it at once.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from analytics.capacity import cache as FC
+from analytics.review import pipeline as P
+from analytics.review import report as R
+from analytics.review import weekly as W
+from ui import slo as slo_ui
+from ui.connection import get_store
+
+TTL_S = 60  # like ui.traffic: new telemetry shows within a minute
+
+
+@st.cache_data(ttl=TTL_S, show_spinner="Building the weekly review…")
+def report(week: str, slo_file: slo_ui.SloFile) -> W.WeeklyReport:
+    """The week's review (analytics.review.pipeline.report); cached Prophet fits only, never a fit."""
+    return P.report(get_store(), slo_ui.parse(*slo_file), week, FC.DEFAULT_CACHE_DIR)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def bundle_zip(week: str, slo_file: slo_ui.SloFile) -> bytes:
+    """The export bundle (HTML + CSVs) as a zip, the same files as `python -m analytics report`."""
+    return R.zip_bytes(report(week, slo_file))
+
+
+def add_note(key: str, note: str, owner: str) -> None:
+    """Store a note (the UI's only write besides ingestion) and drop cached reports."""
+    P.add_note(get_store(), key, note, owner)
+    report.clear()
+    bundle_zip.clear()
+
+
