@@ -8,6 +8,7 @@ from analytics.capacity.demand import HOUR, METRICS
 from analytics.capacity.plan import outlook_table
 from analytics.charts import capacity as charts
 from analytics.errors import InputError
+from analytics.review import verdicts as V
 from ui import capacity as fd
 from ui import format as fmt
 from ui import slo as slo_ui
@@ -78,19 +79,26 @@ def refresh_when_fitted() -> None:
 
 refresh_when_fitted()
 
+# The headline counts the states of analytics.review.verdicts (the Overview's attention list uses the
+# same): short now, or short soon (capacity or headroom runs out within the horizon).
+verdicts = [V.capacity_verdict(o, end) for o in assessment.outlooks.values()]
+pools = [v for v in V.pool_verdicts(assessment.plans, table, end) if v.state in ("short now", "short soon")]
+short = sorted((v for v in verdicts if v.state in ("short now", "short soon")), key=lambda v: (v.rank, v.name))
 running_out = outlooks.filter(pl.col("capacity_exhausted_at").is_not_null()).sort("capacity_exhausted_at")
-k1, k2, k3 = st.columns(3)
+k1, k2, k3, k4 = st.columns(4)
 k1.metric("Deployments forecast", f"{len(forecasts)} of {len(names)}")
-k2.metric("Run out of capacity within the horizon", len(running_out))
-k3.metric("Capacity unknown", outlooks.filter(pl.col("per_gpu").is_null()).height,
+k2.metric(f"{V.STYLE['short now'].icon} Short now", sum(v.state == "short now" for v in verdicts),
+          help="Expected demand exceeds the SLO capacity of the current GPUs within a day.")
+k3.metric(f"{V.STYLE['short soon'].icon} Short within the horizon", sum(v.state == "short soon" for v in verdicts),
+          help="Capacity, or the headroom above the forecast's upper bound, runs out later within the horizon.")
+k4.metric("Capacity unknown", outlooks.filter(pl.col("per_gpu").is_null()).height,
           help="No hour met the latency SLO, or too few busy hours to measure throughput.")
-for row in running_out.head(5).iter_rows(named=True):
-    st.warning(f"**{fmt.text(row['deployment'])}**: capacity runs out on {row['capacity_exhausted_at']:%Y-%m-%d %H:%M} "
-               f"UTC ({row['gpus_current']} {fmt.text(row['gpu_type'])} GPUs now, {row['gpus_needed_peak']:.0f} needed at peak "
-               f"with {headroom}% headroom).")
+for v in [*short, *pools][:8]:
+    st.warning(f"{V.STYLE[v.state].icon} **{fmt.text(v.name)}** ({V.STYLE[v.state].label.lower()}): {fmt.text(v.why)} "
+               f"(GPUs needed include {headroom}% headroom).")
 
 st.subheader("One deployment")
-default = running_out["deployment"][0] if running_out.height else names[0]
+default = short[0].name if short else (running_out["deployment"][0] if running_out.height else names[0])
 name = st.selectbox("Deployment", names, index=names.index(default), key="cap_deployment")
 plan = assessment.plans.get(name)
 if name in errors:

@@ -67,8 +67,8 @@ def _table(at, name: str):
 
 def test_the_growing_deployment_shows_when_its_capacity_runs_out(page):
     warnings = [w.value for w in page.warning]
-    assert any(fleet.GROWING in w and "capacity runs out on" in w for w in warnings)
-    assert [m.value for m in page.metric][:2] == ["1 of 1", "1"]
+    assert any(fleet.GROWING in w and "expected demand exceeds SLO capacity from" in w for w in warnings)
+    assert [m.value for m in page.metric][:3] == ["1 of 1", "0", "1"], "short within the horizon, not now"
     outlook = _table(page, "capacity outlook")
     assert list(outlook["deployment"]) == [fleet.GROWING]
     assert outlook["capacity_exhausted_at"].notna().all()
@@ -95,7 +95,7 @@ def test_display_changes_never_refit(page, cache_dir):
     page.slider(key="cap_weeks").set_value(4).run()
     assert not page.exception
     assert sorted(p.name for p in cache_dir.glob("*.parquet")) == fits
-    assert "with 50% headroom" in " ".join(w.value for w in page.warning)
+    assert "include 50% headroom" in " ".join(w.value for w in page.warning)
 
 
 def test_the_baseline_can_replace_or_overlay_prophet(page):
