@@ -6,6 +6,9 @@ clears the cache, so the page shows it at once.
 
 from __future__ import annotations
 
+from datetime import datetime
+
+import polars as pl
 import streamlit as st
 
 from analytics.capacity import cache as FC
@@ -37,3 +40,7 @@ def add_note(key: str, note: str, owner: str) -> None:
     bundle_zip.clear()
 
 
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def changes(start: datetime, end: datetime, deployments: tuple = ()) -> pl.DataFrame:
+    """Deploy markers (model version, GPU type, replicas) found in the telemetry in [start, end)."""
+    return P.find_changes(get_store(), start, end, deployments)
