@@ -4,11 +4,14 @@ import polars as pl
 import streamlit as st
 
 from analytics.charts import slo as C
+from analytics.charts.review import add_markers
 from analytics.review.verdicts import STYLE
 from analytics.slo.budget import minutes_text
 from analytics.slo.files import MAX_FILE_BYTES
+from analytics.slo.sli import resolve
 from analytics.slo.spec import target_digits
 from ui import format as fmt
+from ui import review
 from ui import slo as D
 from ui.page import panel, setup
 from ui.tables import show_table
@@ -105,12 +108,14 @@ if not row["exact"]:
     st.info(f"A threshold lies between histogram edges: attainment is an estimate{bounds}.")
 
 left, right = st.columns(2)
-left.plotly_chart(C.sli_chart(view["sli"], slo.target, "SLI per hour"), use_container_width=True)
-right.plotly_chart(C.burn_down_chart({"current": view["burn_down"]}, view["period_end"]),
-                   use_container_width=True)
-st.plotly_chart(C.burn_rate_chart(view["burn"], view["thresholds"]), use_container_width=True)
 window_start = view["sli"]["time"].min() if view["sli"].height else at
-st.plotly_chart(C.episodes_timeline(view["episodes"], window_start, at), use_container_width=True)
+scope, _ = resolve(slo.selector, catalog)  # deploy markers of the SLO's deployments, as annotations
+markers = review.changes(window_start, at, scope)
+left.plotly_chart(add_markers(C.sli_chart(view["sli"], slo.target, "SLI per hour"), markers), width="stretch")
+right.plotly_chart(C.burn_down_chart({"current": view["burn_down"]}, view["period_end"]),
+                   width="stretch")
+st.plotly_chart(C.burn_rate_chart(view["burn"], view["thresholds"]), width="stretch")
+st.plotly_chart(C.episodes_timeline(view["episodes"], window_start, at), width="stretch")
 show_table(view["episodes"], "alert episodes",
            caption="An episode runs from the first 5-minute evaluation where a tier of its severity fires "
            "(both windows above the threshold, enough traffic) until none does. Budget consumed is a share "

@@ -75,12 +75,12 @@ for col, label, o, other in ((left, "Current", current, None), (right, "Proposed
 period_end = max(current.evaluation.status.window_start + current.slo.window.period(at),
                  new.evaluation.status.window_start + new.slo.window.period(at))
 st.plotly_chart(C.burn_down_chart({"current": current.burn_down, "proposed": new.burn_down}, period_end),
-                use_container_width=True)
+                width="stretch")
 show_table(D.comparison_display(comparison_frame(current, new)), "what-if comparison",
            caption="Units are events for occurrences and slices for timeslice budgeting.")
 replay_start = min(current.evaluation.status.window_start, new.evaluation.status.window_start)
 st.plotly_chart(C.episodes_timeline(new.evaluation.episodes, replay_start, at, "Alert episodes (proposed)"),
-                use_container_width=True)
+                width="stretch")
 show_table(new.evaluation.episodes, "proposed alert episodes")
 
 st.subheader("Suggest a target")
@@ -92,4 +92,4 @@ else:
     st.metric("Strictest target met that often", fmt.pct(suggestion.target, 2),
               help=f"over {len(suggestion.windows)} windows of {proposed.window.label} ending each hour")
     st.plotly_chart(C.window_attainment_chart(suggestion.windows, suggestion.target, proposed.target),
-                    use_container_width=True)
+                    width="stretch")

@@ -64,10 +64,10 @@ metric = c1.radio("Colour by", list(charts_gpu.HEATMAP_METRICS), horizontal=True
                   format_func=lambda m: charts_gpu.HEATMAP_METRICS[m][0])
 by = c2.radio("Rows", ["node", "gpu"], horizontal=True, key="gpu_heat_rows",
               format_func=lambda b: "per node" if b == "node" else "per GPU")
-st.plotly_chart(charts_gpu.fleet_heatmap(data.gpu_hours, metric, by), use_container_width=True)
+st.plotly_chart(charts_gpu.fleet_heatmap(data.gpu_hours, metric, by), width="stretch")
 
 st.subheader("Utilisation: what GPU util hides")
-st.plotly_chart(charts_gpu.utilisation_comparison(table), use_container_width=True)
+st.plotly_chart(charts_gpu.utilisation_comparison(table), width="stretch")
 missing = table.filter(pl.col("missing") != "").select("deployment", "missing")
 for row in missing.iter_rows(named=True):
     st.caption(f"**{fmt.text(row['deployment'])}**: not available: {fmt.text(row['missing'])}")
@@ -75,7 +75,7 @@ for row in missing.iter_rows(named=True):
 st.subheader("Where does latency climb?")
 latency = st.radio("Latency", list(charts_gpu.LATENCY_FIELDS), horizontal=True, key="gpu_scatter_latency",
                    format_func=lambda f: charts_gpu.LATENCY_FIELDS[f])
-st.plotly_chart(charts_gpu.utilisation_latency(hourly, latency), use_container_width=True)
+st.plotly_chart(charts_gpu.utilisation_latency(hourly, latency), width="stretch")
 
 st.subheader("Cost and waste")
 cost_columns = ["deployment", "gpu_type", "gpus", "gpu_hours", "cost", "output_tokens", "input_tokens",
