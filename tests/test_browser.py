@@ -117,9 +117,13 @@ def test_every_page_renders_without_an_exception(browser, app_url, name, path):
             page.wait_for_timeout(300)
             page.wait_for_selector(IDLE, timeout=180_000)
             assert page.locator('[data-testid="stException"]').count() == 0
+        # The script state can flip to idle before the last elements arrive: wait for content itself.
+        page.wait_for_selector(".js-plotly-plot, [data-testid='stDataFrame']", timeout=60_000)
+        assert page.locator(".js-plotly-plot, [data-testid='stDataFrame']").count() > 0
+        page.wait_for_selector(IDLE, timeout=180_000)
+        assert page.locator('[data-testid="stException"]').count() == 0
         SHOTS.mkdir(exist_ok=True)
         page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
-        assert page.locator(".js-plotly-plot, [data-testid='stDataFrame']").count() > 0
     finally:
         page.close()
 
