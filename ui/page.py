@@ -42,11 +42,6 @@ class Filters:
         return (self.end - self.start).total_seconds()
 
     @property
-    def previous(self) -> tuple[datetime, datetime]:
-        """The period of equal length just before this one."""
-        return self.start - (self.end - self.start), self.start
-
-    @property
     def step_seconds(self) -> int:
         """A chart resolution giving at most ~200 points over the range."""
         for step in (300, 900, 3600, 3 * 3600, 6 * 3600, 86400):
