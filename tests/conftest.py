@@ -7,6 +7,7 @@ also exported as CLICKHOUSE_URL so AppTest pages (same process) open the same da
 from __future__ import annotations
 
 import os
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,6 +22,10 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 DEMO_END = datetime(2026, 11, 1, tzinfo=UTC)
 DEMO_DAYS = 35
 DEMO_REQUESTS = 1_000_000
+# Debian's Chromium: Playwright's own download does not work here (DEVELOPERS.md).
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 @pytest.fixture(scope="session")
@@ -69,3 +74,19 @@ def run_page(script: str, **query):
     if script != "app.py":
         at.switch_page(script)
     return at.run()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium for the real-browser tests; missing Chromium fails in CI, skips elsewhere."""
+    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
+        message = "Debian's chromium is not installed (apt-get install chromium chromium-driver)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        launched = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()

@@ -5,7 +5,6 @@ figure drawn (screenshot in screenshots/); a week without data is one line and a
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,9 +14,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOTS = ROOT / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 WEEK = "2026-W43"
 TABLES = ("slos", "incidents", "attribution", "changes", "movers", "gpu", "capacity")
 FIGURES = 3  # SLO budget, incident timeline, GPU cost
@@ -73,21 +69,6 @@ def test_a_malformed_week_exits_non_zero_with_one_line(cli_env, tmp_path):
     done = _cli(cli_env, "report", "--week", "2026-43", "--out", str(tmp_path))
     assert done.returncode != 0 and done.stderr.strip() == (
         "error: week: expected an ISO week such as 2026-W43, got '2026-43'")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
-        message = "Debian's chromium is not installed (apt-get install chromium chromium-driver)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        launched = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 def test_the_exported_html_renders_every_chart_offline_in_chromium(browser, exported):

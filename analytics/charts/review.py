@@ -48,17 +48,26 @@ def add_markers(fig: go.Figure, changes: pl.DataFrame, deployments: Sequence[str
     return out
 
 
+def _grouped_bars(frame: pl.DataFrame, label: str, series: tuple[tuple[str, str, str, str], ...], title: str,
+                  hover: str, row_height: int) -> go.Figure:
+    """Horizontal grouped bars, one bar per (column, name, colour, pattern) series and row of
+    ``label``; patterns tell the series apart without colour."""
+    fig = go.Figure()
+    for column, name, colour, pattern in series:
+        fig.add_bar(y=frame[label].to_list(), x=frame[column].to_list(), name=name, orientation="h",
+                    marker={"color": colour, "pattern": {"shape": pattern}},
+                    hovertemplate=hover + "<extra>" + name + "</extra>")
+    fig = base_layout(fig, title, "", height=max(260, row_height * frame.height + 130))
+    fig.update_layout(barmode="group", hovermode="closest")
+    return fig
+
+
 def budget_spent(slos: pl.DataFrame) -> go.Figure:
     """Error budget spent per SLO this week beside the week before (analytics.review.weekly.slo_table)."""
     frame = slos.filter(pl.col("budget_spent_this_week").is_not_null()).sort("budget_spent_this_week")
-    fig = go.Figure()
-    for column, name, colour, pattern in (("budget_spent_previous_week", "previous week", "#999999", "/"),
-                                          ("budget_spent_this_week", "this week", "#0072B2", "")):
-        fig.add_bar(y=frame["slo"].to_list(), x=frame[column].to_list(), name=name, orientation="h",
-                    marker={"color": colour, "pattern": {"shape": pattern}},
-                    hovertemplate="%{y}: %{x:.1%} of the budget<extra>" + name + "</extra>")
-    fig = base_layout(fig, "Error budget spent", "", height=max(260, 28 * frame.height + 120))
-    fig.update_layout(barmode="group", hovermode="closest")
+    fig = _grouped_bars(frame, "slo", (("budget_spent_previous_week", "previous week", "#999999", "/"),
+                                       ("budget_spent_this_week", "this week", "#0072B2", "")),
+                        "Error budget spent", "%{y}: %{x:.1%} of the budget", 28)
     fig.update_xaxes(tickformat=".0%", title_text="share of the window's error budget")
     return fig
 
@@ -85,14 +94,9 @@ def incident_timeline(incidents: pl.DataFrame, changes: pl.DataFrame, start, end
 def gpu_cost(gpu: pl.DataFrame, top: int = 12) -> go.Figure:
     """GPU cost and idle cost per deployment this week beside the week before (the costliest ``top``)."""
     frame = gpu.filter(pl.col("cost").is_not_null()).sort("cost", descending=True).head(top).sort("cost")
-    fig = go.Figure()
-    for column, name, colour, pattern in (("cost_previous", "cost, previous week", "#999999", "/"),
-                                          ("cost", "cost, this week", "#0072B2", ""),
-                                          ("idle_cost", "idle cost, this week", "#E69F00", "x")):
-        fig.add_bar(y=frame["deployment"].to_list(), x=frame[column].to_list(), name=name, orientation="h",
-                    marker={"color": colour, "pattern": {"shape": pattern}},
-                    hovertemplate="%{y}: $%{x:,.0f}<extra>" + name + "</extra>")
-    fig = base_layout(fig, "GPU cost", "", height=max(260, 30 * frame.height + 140))
-    fig.update_layout(barmode="group", hovermode="closest")
+    fig = _grouped_bars(frame, "deployment", (("cost_previous", "cost, previous week", "#999999", "/"),
+                                              ("cost", "cost, this week", "#0072B2", ""),
+                                              ("idle_cost", "idle cost, this week", "#E69F00", "x")),
+                        "GPU cost", "%{y}: $%{x:,.0f}", 30)
     fig.update_xaxes(tickprefix="$", title_text="USD")
     return fig

@@ -211,7 +211,8 @@ def test_a_formula_in_a_deployment_name_is_neutralised_in_the_csv_export(app_on_
 
 def test_in_a_real_browser_a_markdown_file_name_renders_as_text_and_fetches_nothing(standin, tmp_path):
     """`streamlit run` on the stand-in server, Chromium uploads a file whose name is markdown."""
-    from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, IDLE, _free_port
+    from tests.conftest import CHROMIUM, CHROMIUM_ARGS
+    from tests.test_browser import IDLE, _free_port
 
     assert os.path.exists(CHROMIUM), "the real-browser check needs Debian's chromium"
     from playwright.sync_api import sync_playwright
