@@ -3,6 +3,7 @@ state; the fleet takes the worst; the attention list is worst first; every state
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -12,6 +13,7 @@ import pytest
 from analytics.capacity.plan import CapacityOutlook
 from analytics.review import verdicts as V
 from analytics.slo.evaluation import evaluate
+from analytics.slo.spec import Thresholds, revise
 from tests.test_slo import PER_DAY, T0, make_scope, make_slo
 
 AT = T0 + timedelta(days=30)
@@ -67,11 +69,24 @@ def test_a_window_mostly_uncovered_is_partial_history_unless_an_alert_fires():
     assert V.slo_verdict(_from(0.5, {(N - 12, N): 50})).state == "paging"
 
 
-def test_at_risk_thresholds_are_configurable():
+def _with_file_keys(e, **keys):
+    """The evaluation as if its SLO file had set these keys (parsed like the file)."""
+    return dataclasses.replace(e, slo=revise(e.slo, **keys))
+
+
+def test_at_risk_thresholds_come_from_the_slo_file():
     e = _evaluation(100, {(5 * PER_DAY, 5 * PER_DAY + 7): 100})  # 19% left
-    assert V.slo_verdict(e, V.Thresholds(budget_remaining=0.1)).state == "ok"
+    assert V.slo_verdict(e).state == "at risk"
+    assert V.slo_verdict(_with_file_keys(e, at_risk={"budget_remaining": 10})).state == "ok"
     e = _evaluation(100, {(N - 12, N): 1})  # exhausted in 2.96 days at the 1h burn
-    assert V.slo_verdict(e, V.Thresholds(time_to_exhaustion=timedelta(days=2))).state == "ok"
+    assert V.slo_verdict(e).state == "at risk"
+    assert V.slo_verdict(_with_file_keys(e, at_risk={"time_to_exhaustion": "2d"})).state == "ok"
+    assert V.slo_verdict(_with_file_keys(e, at_risk={"time_to_exhaustion": 0})).state == "ok"
+
+
+def test_partial_history_threshold_comes_from_the_slo_file():
+    assert V.slo_verdict(_from(0.5)).state == "partial history"
+    assert V.slo_verdict(_with_file_keys(_from(0.5), partial_history_below=40)).state == "ok"
 
 
 @pytest.mark.parametrize("kwargs", [{"budget_remaining": 25}, {"time_to_exhaustion": timedelta(days=-1)},
@@ -79,7 +94,7 @@ def test_at_risk_thresholds_are_configurable():
                          ids=["budget remaining in percent", "negative time", "coverage above 1"])
 def test_thresholds_refuse_values_outside_their_range(kwargs):
     with pytest.raises(ValueError):
-        V.Thresholds(**kwargs)
+        Thresholds(**kwargs)
 
 
 def test_the_why_sentence_carries_the_numbers():

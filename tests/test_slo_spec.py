@@ -97,6 +97,14 @@ def test_sli_forms(sli, expected):
         pytest.param({"min_events": -1}, "min_events", id="negative minimum traffic"),
         pytest.param({"deployments": [3]}, "deployments", id="deployment patterns are strings"),
         pytest.param({"treshold": 5}, "treshold", id="a misspelt field is not silently ignored"),
+        pytest.param({"at_risk": {"budget_remaining": 0.25}}, "at_risk.budget_remaining",
+                     id="at-risk budget given as a ratio, not percent"),
+        pytest.param({"at_risk": {"budget_remaining": 120}}, "at_risk.budget_remaining",
+                     id="at-risk budget above 100 percent"),
+        pytest.param({"at_risk": {"time_to_exhaustion": "soon"}}, "at_risk.time_to_exhaustion",
+                     id="at-risk time not a duration"),
+        pytest.param({"at_risk": {"budget": 25}}, "at_risk", id="unknown at-risk key"),
+        pytest.param({"partial_history_below": "95%"}, "partial_history_below", id="coverage threshold not a number"),
     ],
 )
 def test_invalid_fields_name_the_slo_and_the_field(fields, field_named):
@@ -192,10 +200,24 @@ def test_durations_print_in_the_shortest_exact_unit(span, text):
     assert format_duration(span) == text
 
 
+def test_at_risk_and_partial_history_thresholds_are_read_per_slo_with_defaults():
+    slos = parse_documents([{"defaults": {"window": "28d", "at_risk": {"budget_remaining": 40}},
+                             "slos": [{"name": "a", "sli": "availability", "target": 99},
+                                      {"name": "b", "sli": "availability", "target": 99,
+                                       "at_risk": {"time_to_exhaustion": "12h"}, "partial_history_below": 80}]}])
+    a, b = slos
+    assert (a.thresholds.budget_remaining, a.thresholds.time_to_exhaustion, a.thresholds.min_covered) == (
+        0.4, timedelta(days=3), 0.95)
+    # an SLO's own at_risk replaces the defaults' mapping as a whole, like every other key
+    assert (b.thresholds.budget_remaining, b.thresholds.time_to_exhaustion, b.thresholds.min_covered) == (
+        0.25, timedelta(hours=12), 0.8)
+
+
 def test_to_mapping_round_trips_through_the_parser():
     original = slo(sli={"goodput": {"ttft_ms": 900, "tpot_ms": 25}}, target=99.95, window="calendar-week",
                    timezone="Europe/Paris", budgeting={"method": "timeslices", "slice": "1h", "slice_target": 90},
-                   deployments=["a", "b"], min_events=7, description="x")
+                   deployments=["a", "b"], min_events=7, description="x",
+                   at_risk={"budget_remaining": 7, "time_to_exhaustion": 0}, partial_history_below=90)
     assert parse_slo(to_mapping(original), original.source) == original
 
 

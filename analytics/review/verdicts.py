@@ -9,7 +9,7 @@ States, worst first (``STATES``):
   ``SHORT_NOW`` of the forecast start (the next daily peak), or a GPU pool needs more GPUs
   than it has this week.
 - ``at risk``: the budget is not spent, but its remaining share or its time to exhaustion is
-  under the thresholds of ``Thresholds`` (per SLO file, see there).
+  under the thresholds of its SLO file (analytics.slo.spec.Thresholds).
 - ``short soon``: capacity or headroom runs out later within the forecast horizon.
 - ``partial history``: the loaded data covers too little of the window for its budget to judge.
 - ``no data``: nothing was measured (no valid events; capacity throughput unknown).
@@ -31,7 +31,7 @@ import polars as pl
 
 from analytics.capacity import plan as C
 from analytics.slo.evaluation import Evaluation
-from analytics.slo.state import DEFAULT_THRESHOLDS, Thresholds, judge
+from analytics.slo.state import judge
 from analytics.slo.state import STATES as SLO_STATES
 
 # Worst first. An SLO at risk (budget nearly gone, users already affected) outranks a capacity
@@ -94,9 +94,10 @@ class Verdict:
         return RANK[self.state]
 
 
-def slo_verdict(e: Evaluation, thresholds: Thresholds = DEFAULT_THRESHOLDS) -> Verdict:
-    """An SLO's state and why (analytics.slo.state.judge, the one rule set), linked to the SLOs page."""
-    state, why = judge(e.status, e.firing, e.slo.window.label, thresholds)
+def slo_verdict(e: Evaluation) -> Verdict:
+    """An SLO's state and why (analytics.slo.state.judge, the one rule set, with the thresholds of
+    its SLO file), linked to the SLOs page."""
+    state, why = judge(e.status, e.firing, e.slo)
     return Verdict("slo", e.slo.name, state, why, "pages/1_SLOs.py", urlencode({"slo": e.slo.name}))
 
 

@@ -35,7 +35,7 @@ class Evaluation:
     @property
     def state(self) -> str:
         """breached, paging, ticket, at risk, partial history, no data or ok (analytics.slo.state)."""
-        return judge(self.status, self.firing, self.slo.window.label)[0]
+        return judge(self.status, self.firing, self.slo)[0]
 
     @property
     def firing(self) -> tuple[A.TierState, ...]:

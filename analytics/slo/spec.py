@@ -17,6 +17,8 @@ Our format (a YAML mapping with ``slos:`` and optional ``defaults:`` merged into
         timezone: UTC                    # calendar windows only (IANA name)
         budgeting: occurrences           # or {method: timeslices, slice: 5m, slice_target: 95}
         min_events: 100                  # alerts need this many valid events in the long window
+        at_risk: {budget_remaining: 25, time_to_exhaustion: 3d}   # 'at risk' under either (Thresholds)
+        partial_history_below: 95        # percent of the window the data must cover to judge the budget
 
 SLIs: ``availability`` (good = status ok; valid = every request with a recorded outcome,
 rejected ones included: load shedding is an unanswered user; status 'unknown' is neither good
@@ -62,7 +64,7 @@ SLOT = timedelta(seconds=N.SLOT_SECONDS)
 ANNOTATION_PREFIX = "mlserving.dev/"
 _KEYS = {
     "name", "description", "deployments", "models", "regions", "kinds", "sli", "target", "target_ratio",
-    "window", "timezone", "budgeting", "min_events",
+    "window", "timezone", "budgeting", "min_events", "at_risk", "partial_history_below",
 }
 _DURATION = re.compile(r"^(\d{1,9})([mhdw])$")
 # The longest rolling window (README "SLOs as code"): history for an SLO is loaded as one grid
@@ -191,6 +193,40 @@ class Budgeting:
 
 
 @dataclass(frozen=True)
+class Thresholds:
+    """When an SLO whose budget is not spent is 'at risk', and when its history is too partial.
+
+    SLO-file keys (percent and durations, as elsewhere in the file; under ``defaults`` or per
+    SLO): ``at_risk: {budget_remaining: 25, time_to_exhaustion: 3d}`` and
+    ``partial_history_below: 95``; the defaults below apply to what a file leaves out.
+
+    - budget_remaining 25%: a quarter of a 28-day budget is 7 days of spending at burn rate 1,
+      one weekly review cycle to act before the budget policy applies at 0 (the SRE Workbook's
+      example error budget policy, appendix B, acts when the budget is exhausted).
+    - time_to_exhaustion 3 days: the window of the SRE Workbook's slowest alert, the ticket tier
+      (ch. 5, Table 5-8: 10% of the budget in 3 days). A budget that the current 1-hour burn
+      spends within that window is gone before the slowest alert has seen a full window.
+    - min_covered 95%: below it, the missing part of the window could change the budget verdict
+      by more than the 5% of budget a page tier spends (Table 5-8: 5% in 6 h).
+    """
+
+    budget_remaining: float = 0.25
+    time_to_exhaustion: timedelta = timedelta(days=3)
+    min_covered: float = 0.95
+
+    def __post_init__(self):
+        if not 0.0 <= self.budget_remaining <= 1.0:
+            raise ValueError(f"budget_remaining must be a ratio in [0, 1], got {self.budget_remaining}")
+        if self.time_to_exhaustion < timedelta(0):
+            raise ValueError(f"time_to_exhaustion must not be negative, got {self.time_to_exhaustion}")
+        if not 0.0 <= self.min_covered <= 1.0:
+            raise ValueError(f"min_covered must be a ratio in [0, 1], got {self.min_covered}")
+
+
+DEFAULT_THRESHOLDS = Thresholds()
+
+
+@dataclass(frozen=True)
 class Slo:
     """One service level objective: an SLI over a scope, a target ratio and a window."""
 
@@ -203,6 +239,7 @@ class Slo:
     min_events: int = 0
     description: str = ""
     source: str = ""  # the file it came from, for messages
+    thresholds: Thresholds = DEFAULT_THRESHOLDS  # when it is 'at risk' or has 'partial history'
 
 
 def format_duration(value: timedelta) -> str:
@@ -341,6 +378,33 @@ def _parse_budgeting(raw, where: str) -> Budgeting:
     return Budgeting(method, slice_, target)
 
 
+def _percent_in_range(value, where: str) -> float:
+    """A share given in percent, 0 and 100 included (0 turns a rule off), as a ratio."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 100:
+        raise SpecError(f"{where}: {_show(value)} must be a percentage from 0 to 100")
+    if 0 < value < 1:
+        raise SpecError(f"{where}: {_show(value)} percent looks like a ratio; write e.g. 25 for 25%")
+    return float(Decimal(str(value)) / 100)
+
+
+def _parse_thresholds(merged: Mapping) -> Thresholds:
+    """``at_risk: {budget_remaining: 25, time_to_exhaustion: 3d}`` and ``partial_history_below: 95``;
+    what is left out keeps the documented default (Thresholds)."""
+    raw = merged.get("at_risk") or {}
+    if not isinstance(raw, Mapping) or set(raw) - {"budget_remaining", "time_to_exhaustion"}:
+        raise SpecError("at_risk: expected {budget_remaining: <percent>, time_to_exhaustion: <duration like 3d>}")
+    values = {}
+    if "budget_remaining" in raw:
+        values["budget_remaining"] = _percent_in_range(raw["budget_remaining"], "at_risk.budget_remaining")
+    if raw.get("time_to_exhaustion") == 0:  # 0 turns the rule off, as for budget_remaining
+        values["time_to_exhaustion"] = timedelta(0)
+    elif "time_to_exhaustion" in raw:
+        values["time_to_exhaustion"] = parse_duration(raw["time_to_exhaustion"], "at_risk.time_to_exhaustion")
+    if "partial_history_below" in merged:
+        values["min_covered"] = _percent_in_range(merged["partial_history_below"], "partial_history_below")
+    return Thresholds(**values) if values else DEFAULT_THRESHOLDS
+
+
 def _target(raw: Mapping, key: str, prefix: str = "") -> float:
     """A target given in percent (key) or as a ratio (key_ratio), exactly one of them."""
     has_pct, has_ratio = key in raw, f"{key}_ratio" in raw
@@ -379,10 +443,11 @@ def parse_slo(raw: Mapping, source: str = "", defaults: Mapping | None = None) -
         min_events = merged.get("min_events", 0)
         if isinstance(min_events, bool) or not isinstance(min_events, int) or min_events < 0:
             raise SpecError(f"min_events: {_show(min_events)} must be a whole number >= 0")
+        thresholds = _parse_thresholds(merged)
     except SpecError as exc:
         raise _fail(source, name, str(exc)) from None
     return Slo(name.strip(), sli, target, window, budgeting, selector, min_events,
-               str(merged.get("description") or ""), source)
+               str(merged.get("description") or ""), source, thresholds)
 
 
 def to_mapping(slo: Slo) -> dict:
@@ -403,6 +468,10 @@ def to_mapping(slo: Slo) -> dict:
            "regions": list(slo.selector.regions), "kinds": list(slo.selector.kinds)}
     if not slo.window.rolling:
         out["timezone"] = slo.window.timezone
+    t = slo.thresholds
+    out["at_risk"] = {"budget_remaining": float(Decimal(str(t.budget_remaining)) * 100),
+                      "time_to_exhaustion": format_duration(t.time_to_exhaustion) if t.time_to_exhaustion else 0}
+    out["partial_history_below"] = float(Decimal(str(t.min_covered)) * 100)
     return out
 
 

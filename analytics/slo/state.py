@@ -7,7 +7,7 @@ States, worst first (``STATES``):
 - ``paging`` / ``ticket``: a multiwindow burn-rate tier of that severity fires now
   (analytics.slo.alerts.TIERS).
 - ``at risk``: the budget is not spent, but its remaining share or its time to exhaustion is
-  under the thresholds of ``Thresholds``.
+  under the SLO's thresholds (analytics.slo.spec.Thresholds, set per SLO file).
 - ``partial history``: the loaded data covers too little of the window for its budget to judge.
 - ``no data``: no valid events in the window (nothing was measured).
 - ``ok``: none of the above.
@@ -19,47 +19,13 @@ history (burn rates use windows of at most 3 days), and a breach outranks a firi
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import timedelta
 
 from analytics.slo.alerts import TierState
 from analytics.slo.budget import Status
+from analytics.slo.spec import Slo
 
 STATES = ("breached", "paging", "ticket", "at risk", "partial history", "no data", "ok")
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    """When an SLO whose budget is not spent is 'at risk', and when its history is too partial.
-
-    Proposed SLO-file keys (percent and durations, as elsewhere in the file; under ``defaults``
-    or per SLO): ``at_risk: {budget_remaining: 25, time_to_exhaustion: 3d}`` and
-    ``partial_history_below: 95``.
-
-    - budget_remaining 25%: a quarter of a 28-day budget is 7 days of spending at burn rate 1,
-      one weekly review cycle to act before the budget policy applies at 0 (the SRE Workbook's
-      example error budget policy, appendix B, acts when the budget is exhausted).
-    - time_to_exhaustion 3 days: the window of the SRE Workbook's slowest alert, the ticket tier
-      (ch. 5, Table 5-8: 10% of the budget in 3 days). A budget that the current 1-hour burn
-      spends within that window is gone before the slowest alert has seen a full window.
-    - min_covered 95%: below it, the missing part of the window could change the budget verdict
-      by more than the 5% of budget a page tier spends (Table 5-8: 5% in 6 h).
-    """
-
-    budget_remaining: float = 0.25
-    time_to_exhaustion: timedelta = timedelta(days=3)
-    min_covered: float = 0.95
-
-    def __post_init__(self):
-        if not 0.0 <= self.budget_remaining <= 1.0:
-            raise ValueError(f"budget_remaining must be a ratio in [0, 1], got {self.budget_remaining}")
-        if self.time_to_exhaustion < timedelta(0):
-            raise ValueError(f"time_to_exhaustion must not be negative, got {self.time_to_exhaustion}")
-        if not 0.0 <= self.min_covered <= 1.0:
-            raise ValueError(f"min_covered must be a ratio in [0, 1], got {self.min_covered}")
-
-
-DEFAULT_THRESHOLDS = Thresholds()
 
 
 def _hours(span: timedelta) -> str:
@@ -67,13 +33,14 @@ def _hours(span: timedelta) -> str:
     return f"{hours / 24:.1f} days" if hours >= 48 else f"{hours:.1f} h"
 
 
-def judge(s: Status, firing: Sequence[TierState], window: str,
-          thresholds: Thresholds = DEFAULT_THRESHOLDS) -> tuple[str, str]:
+def judge(s: Status, firing: Sequence[TierState], slo: Slo) -> tuple[str, str]:
     """An SLO's state at its evaluation time and why, in one sentence with the numbers.
 
     s: its budget status (analytics.slo.budget.Status; coverage is the share of the window the
-    data covers); firing: the alert tiers firing now; window: the window's label, e.g. '28d'.
+    data covers); firing: the alert tiers firing now; slo: gives the window and the thresholds
+    (``slo.thresholds``, from its SLO file).
     """
+    window, thresholds = slo.window.label, slo.thresholds
     if not s.valid:
         return "no data", f"no valid events in the {window} window"
     covered = s.coverage >= thresholds.min_covered
