@@ -63,9 +63,9 @@ show_table(table.select("slo", "state", pl.col("window_covered").alias("window_c
                         "hours_to_exhaustion",
                         "firing", "held_back", "pages", "tickets", "window", "sli", "scope", "good", "valid",
                         "exact"), "SLO status",
-           caption="Worst first: breached (budget overspent), paging, ticket, at risk (under 25% of the budget "
-           "left, or gone within 3 days at the 1h burn), partial history (data covers under 95% of the window), "
-           "no data (no valid events in the window: not measured), ok; then by budget remaining. Window covered = share of the window from the first slot with "
+           caption="Worst first: breached (budget overspent), paging, ticket, at risk (by default under 25% of the budget "
+           "left, or gone within 3 days at the 1h burn), partial history (by default data covers under 95% of the "
+           "window; both set per SLO file: at_risk, partial_history_below), no data (no valid events in the window: not measured), ok; then by budget remaining. Window covered = share of the window from the first slot with "
            "data. Budget remaining = 1 - bad / ((1 - target) x valid), negative when overspent; in minutes "
            "(SRE Workbook ch. 2): bad-slice allowance for timeslices, at the window's mean rate for "
            "occurrences. Held back: burning tiers the minimum-traffic guard keeps quiet. Hours to "
