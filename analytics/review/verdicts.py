@@ -31,8 +31,8 @@ import polars as pl
 
 from analytics.capacity import plan as C
 from analytics.slo.evaluation import Evaluation
-from analytics.slo.state import judge
 from analytics.slo.state import STATES as SLO_STATES
+from analytics.slo.state import judge
 
 # Worst first. An SLO at risk (budget nearly gone, users already affected) outranks a capacity
 # shortfall that the forecast puts days ahead; demand over capacity now outranks a ticket.
