@@ -196,7 +196,7 @@ def _report(outcome: Outcome, filters: Filters) -> None:
     if outcome.new:
         lines.append(f"- New deployments ({len(outcome.new)}): {text(', '.join(outcome.new))}")
     if outcome.known:
-        lines.append(f"- More data for ({len(outcome.known)}): {text(', '.join(outcome.known))}")
+        lines.append(f"- Existing deployments ({len(outcome.known)}): {text(', '.join(outcome.known))}")
     if outcome.after:
         start, end, requests = outcome.after
         was = (f"before: {_span(*outcome.before[:2])}, {outcome.before[2]:,} requests" if outcome.before
