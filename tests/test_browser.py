@@ -1,9 +1,9 @@
 """Real browser: every page of a running `streamlit run`, opened by URL in headless Chromium.
 
 Each page must finish its script with no exception element, and the server log must hold no
-deprecation notice once every page was opened (the server shows every DeprecationWarning); the Overview's time-range filter is
-moved through the UI and must land in the URL; pages with sliders get one moved. Screenshots are
-saved to screenshots/ for people to look at.
+deprecation notice once every page was opened (the server shows every DeprecationWarning); the
+Overview's time-range filter is moved through the UI and must land in the URL; pages with sliders
+get one moved. Screenshots are saved to screenshots/ for people to look at.
 """
 
 from __future__ import annotations
