@@ -6,8 +6,17 @@ also exported as CLICKHOUSE_URL so AppTest pages (same process) open the same da
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -90,3 +99,46 @@ def browser():
         launched = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield launched
         launched.close()
+
+
+# Deprecation notices a server log must not hold: Python's DeprecationWarning (shown for every
+# module: the server runs with PYTHONWARNINGS=default::DeprecationWarning) and Streamlit's own
+# notices ("`use_container_width` will be removed ..., please use `width`").
+DEPRECATION = re.compile(r"DeprecationWarning|deprecated|will be removed", re.IGNORECASE)
+
+
+def deprecations(log: Path) -> list[str]:
+    """The lines of a server log that announce a deprecation."""
+    return [line for line in log.read_text().splitlines() if DEPRECATION.search(line)]
+
+
+@contextlib.contextmanager
+def streamlit_server(db: Path, log: Path) -> Iterator[str]:
+    """`streamlit run app.py` on the embedded store at `db`, on a free port, in its own process
+    group, its output (with every DeprecationWarning) written to `log`; yields its URL."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = dict(os.environ, CLICKHOUSE_URL=f"chdb://{db}", PYTHONWARNINGS="default::DeprecationWarning")
+    with open(log, "w") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+             "--server.port", str(port), "--server.address", "127.0.0.1",
+             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 120
+            while True:
+                try:
+                    urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
+                    break
+                except OSError:
+                    if time.monotonic() > deadline or server.poll() is not None:
+                        raise RuntimeError(f"streamlit did not start; see {log}") from None
+                    time.sleep(0.5)
+            yield url
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)

@@ -1,22 +1,21 @@
 """Real browser: every page of a running `streamlit run`, opened by URL in headless Chromium.
 
-Each page must finish its script with no exception element; the Overview's time-range filter is
-moved through the UI and must land in the URL; pages with sliders get one moved. Screenshots are
-saved to screenshots/ for people to look at.
+Each page must finish its script with no exception element, and the server log must hold no
+deprecation notice once every page was opened (the server shows every DeprecationWarning); the
+Overview's time-range filter is moved through the UI and must land in the URL; pages with sliders
+get one moved. Screenshots are saved to screenshots/ for people to look at.
 """
 
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import deprecations, streamlit_server
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOTS = ROOT / "screenshots"
@@ -31,14 +30,14 @@ def _page_urls() -> list[tuple[str, str]]:
     return pages
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+@pytest.fixture(scope="module")
+def server_log(tmp_path_factory) -> Path:
+    """The streamlit server's output."""
+    return tmp_path_factory.mktemp("logs") / "streamlit.log"
 
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
+def app_url(tmp_path_factory, server_log):
     """A seeded database of its own and a `streamlit run` on a free port, stopped afterwards."""
     db = tmp_path_factory.mktemp("browser") / "telemetry"
     env = dict(os.environ, CLICKHOUSE_URL=f"chdb://{db}")
@@ -48,30 +47,8 @@ def app_url(tmp_path_factory):
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
     )
     assert seed.returncode == 0, seed.stderr
-    port = _free_port()
-    log = open(tmp_path_factory.mktemp("logs") / "streamlit.log", "w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-         "--server.port", str(port), "--server.address", "127.0.0.1",
-         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError(f"streamlit did not start; see {log.name}") from None
-                time.sleep(0.5)
+    with streamlit_server(db, server_log) as url:
         yield url
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
-        log.close()
 
 
 def _open(page, url: str):
@@ -152,3 +129,14 @@ def test_moving_the_what_if_target_slider_changes_the_proposed_budget(browser, a
         page.screenshot(path=str(SHOTS / "what_if_moved.png"), full_page=True)
     finally:
         page.close()
+
+
+def test_the_server_log_holds_no_deprecation_warning_after_every_page(browser, app_url, server_log):
+    page = browser.new_page(viewport={"width": 1500, "height": 1100})
+    try:
+        for _, path in _page_urls():
+            _open(page, f"{app_url}/{path}")
+            assert page.locator('[data-testid="stException"]').count() == 0
+    finally:
+        page.close()
+    assert not deprecations(server_log), "\n".join(deprecations(server_log))

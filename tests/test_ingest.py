@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -12,7 +13,7 @@ import pytest
 
 from analytics.errors import InputError
 from analytics.ingest import files as ingest
-from analytics.ingest.load import load_files
+from analytics.ingest.load import Loaded, load_files, shift_to
 from analytics.store import conventions as N
 from tests.conftest import shared_data
 
@@ -213,3 +214,26 @@ def test_open_file_streams_a_large_file_in_chunks(tmp_path, monkeypatch):
     source = ingest.open_file(path)
     assert source.table == N.REQUESTS
     assert [chunk.height for chunk in source.chunks()] == [1000, 1000, 500]
+
+
+def test_shift_to_moves_the_newest_row_into_the_last_day_by_whole_days():
+    now = datetime(2026, 11, 30, 4, 0, tzinfo=UTC)
+    old = Loaded("a.csv", N.REQUESTS, 2, datetime(2023, 11, 16, 18, 17, tzinfo=UTC), datetime(2023, 11, 16, 18, 20, tzinfo=UTC))
+    gpu = Loaded("g.csv", N.GPU_METRICS, 2, datetime(2023, 11, 16, 18, 0, tzinfo=UTC), datetime(2023, 11, 17, 2, 0, tzinfo=UTC))
+    # 2023-11-17 02:00 + 1109 days = 2026-11-30 02:00, within the day before 04:00; 1110 days would pass now.
+    assert shift_to([old, gpu], now) == timedelta(days=1109)
+    assert shift_to([Loaded("b.csv", N.REQUESTS, 1, now - timedelta(hours=23), now - timedelta(hours=23))], now) == timedelta(0)
+    assert shift_to([Loaded("empty.csv", N.REQUESTS, 0)], now) == timedelta(0)
+
+
+def test_the_command_line_moves_an_old_trace_to_end_now_keeping_its_hours(tmp_path):
+    before = datetime.now(UTC)
+    result = _cli(tmp_path / "db", "ingest", str(DATA / "azure_code_excerpt.csv"), "--format", "azure-llm",
+                  "--shift-to-now")
+    assert result.returncode == 0, result.stderr
+    moved, loaded = result.stdout.splitlines()
+    days = int(re.fullmatch(r"ingest: times moved ([\d,]+) days later", moved).group(1).replace(",", ""))
+    first, last = re.search(r"200 rows into requests, (\S+ \S+) to (\S+ \S+) UTC$", loaded).groups()
+    # The excerpt's rows: 2023-11-16 18:17:03 to 18:20:23, moved by whole days into the last day.
+    assert before - timedelta(days=1, minutes=1) < datetime.fromisoformat(last).replace(tzinfo=UTC) <= datetime.now(UTC)
+    assert first == f"{datetime(2023, 11, 16) + timedelta(days=days):%Y-%m-%d} 18:17"

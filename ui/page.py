@@ -147,6 +147,13 @@ def _sidebar_filters(data_start: datetime, data_end: datetime) -> Filters:
     return Filters(start, end, tuple(deployments), tuple(regions), data_start, data_end)
 
 
+def show_dates(first: date, last: date) -> None:
+    """Switch the time range to the custom dates [first, last] (a button's on_click: it runs
+    before the sidebar's widgets are drawn, so they take the new value)."""
+    st.session_state["filter_range"] = "custom"
+    st.session_state["filter_dates"] = (first, last)
+
+
 def _badge(data_start: datetime, data_end: datetime, requests: int) -> None:
     store = get_store()
     with st.sidebar:

@@ -74,5 +74,6 @@ def freshness() -> pl.DataFrame:
 
 
 def clear() -> None:
-    """Drop cached results (after an upload)."""
+    """Drop every cached query result of this server process (after an upload): the loaders of
+    every page (ui.traffic, slo, gpu, capacity, review), which every session shares."""
     st.cache_data.clear()

@@ -6,28 +6,34 @@ tables with either all of it or none of it, once the store is next opened.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import polars as pl
 
 from analytics.errors import SourceError
-from analytics.ingest.files import open_file
+from analytics.ingest.files import Source, open_file
 from analytics.store import journal
 from analytics.store.client import Store
 from analytics.store.schema import ROLLUPS
 
+DAY = timedelta(days=1)
+
 
 @dataclass(frozen=True)
 class Loaded:
-    """What one file (or frame stream) put into a table."""
+    """What one file (or frame stream) put into a table: rows, the first and last row time
+    (None without rows) and the deployments named in it."""
 
     path: Path | str
     table: str
     rows: int
+    first: datetime | None = None
+    last: datetime | None = None
+    deployments: tuple[str, ...] = ()
 
 
 class Load:
@@ -64,19 +70,50 @@ def loading(store: Store, files: list[str]) -> Iterator[Load]:
         raise
 
 
+def _read(source: Source, shift: timedelta, sink: Callable[[pl.DataFrame], None]) -> Loaded:
+    """Pass every validated chunk of `source`, its times moved by `shift`, to `sink`, and
+    summarise what passed."""
+    rows, first, last, names = 0, None, None, set()
+    for chunk in source.chunks():
+        if shift:
+            chunk = chunk.with_columns(pl.col("ts") + shift)
+        sink(chunk)
+        if chunk.height:
+            rows += chunk.height
+            low, high = chunk["ts"].min(), chunk["ts"].max()
+            first, last = min(first or low, low), max(last or high, high)
+            names.update(chunk["deployment"].unique().to_list())
+    return Loaded(source.path, source.table, rows, first, last, tuple(sorted(names)))
+
+
+def scan(paths: Iterable[Path | str], fmt: str | None = None, deployment: str | None = None,
+         start: datetime | None = None) -> list[Loaded]:
+    """Validate every file completely and say what it holds (rows, time span, deployments);
+    nothing is written. Raises InputError like load_files."""
+    return [_read(open_file(Path(p), fmt, deployment, start), timedelta(0), lambda chunk: None) for p in paths]
+
+
+def shift_to(scanned: Iterable[Loaded], now: datetime) -> timedelta:
+    """The shift that moves the newest row of an old trace into the day before `now` (0 when it
+    is already there): whole days, so every row keeps its hour of day, the strongest
+    seasonality of serving traffic (forecasts and right-sizing read hours of day); one shift
+    for all files, so files of one upload stay aligned."""
+    last = max((item.last for item in scanned if item.last is not None), default=None)
+    if last is None or last > now:
+        return timedelta(0)
+    return (now - last) // DAY * DAY
+
+
 def load_files(store: Store, paths: Iterable[Path | str], fmt: str | None = None,
-               deployment: str | None = None, start: datetime | None = None) -> list[Loaded]:
-    """Validate and stage every file, then publish them all; any invalid file means nothing is written."""
+               deployment: str | None = None, start: datetime | None = None,
+               shift: timedelta = timedelta(0)) -> list[Loaded]:
+    """Validate and stage every file, then publish them all; any invalid file means nothing is written.
+
+    `shift` moves every row time (shift_to: an old trace placed to end now)."""
     sources = [open_file(Path(p), fmt, deployment, start) for p in paths]
-    loaded = []
     with loading(store, [str(s.path) for s in sources]) as load:
-        for source in sources:
-            rows = 0
-            for chunk in source.chunks():
-                load.add(source.table, chunk)
-                rows += chunk.height
-            loaded.append(Loaded(source.path, source.table, rows))
-    return loaded
+        return [_read(source, shift, lambda chunk, table=source.table: load.add(table, chunk))
+                for source in sources]
 
 
 def load_frames(store: Store, table: str, frames: Iterable[pl.DataFrame], label: str) -> Loaded:

@@ -170,6 +170,17 @@ def filter_options(store: Store) -> pl.DataFrame:
     )
 
 
+def deployment_names(store: Store) -> list[str]:
+    """Every deployment named in the request or GPU rollups or the deployments table."""
+    return store.query(
+        f"""SELECT DISTINCT deployment FROM (
+                SELECT DISTINCT deployment FROM {N.REQUESTS_5M}
+                UNION ALL SELECT DISTINCT deployment FROM {N.GPU_1H}
+                UNION ALL SELECT deployment FROM {N.DEPLOYMENTS})
+            ORDER BY deployment"""
+    )["deployment"].to_list()
+
+
 def request_counts(
     store: Store,
     start: datetime,
