@@ -167,13 +167,14 @@ def linked(widget: Callable, label: str, *args, key: str, param: str, default, p
     its own: the session state seeded here is the widget's value.
     """
     if key not in st.session_state:
-        st.session_state[key] = _from_link(param, default, parse, allowed, why)
+        st.session_state[key] = _from_link(param, default, parse, allowed, why, show)
     value = widget(label, *args, key=key, **kwargs)
     st.query_params[param] = show(value)
     return value
 
 
-def _from_link(param: str, default, parse: Callable, allowed: Collection | Callable | None, why: str):
+def _from_link(param: str, default, parse: Callable, allowed: Collection | Callable | None, why: str,
+               show: Callable):
     if param not in st.query_params:
         return default
     raw = st.query_params[param]
@@ -183,7 +184,7 @@ def _from_link(param: str, default, parse: Callable, allowed: Collection | Calla
         value = None
     ok = value is not None and (allowed is None or (allowed(value) if callable(allowed) else value in allowed))
     if not ok:
-        st.warning(f"Ignored {param}={text(raw)} in the link: {why}; showing {text(default)}.")
+        st.warning(f"Ignored {param}={text(raw)} in the link: {why}; showing {text(show(default))}.")
         return default
     return value
 
