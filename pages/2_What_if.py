@@ -61,7 +61,7 @@ def whatif() -> None:
     c = st.columns(2 + len(thresholds))
     target = controls.stops_with_exact(
         c[0], "Target", TARGETS, key="whatif_target", param="target", default=target0, snap=nearest_target_stop,
-        show=_percent, low=1.0, high=99.9999, step=0.01, number_format="%.4f")
+        show=_percent, unit="%", low=1.0, high=99.9999, step=0.01, number_format="%.4f")
     windows = WINDOWS if slo.window.label in WINDOWS else [slo.window.label, *WINDOWS]
     window = linked(c[1].selectbox, "Window", windows, key="whatif_window", param="window", default=slo.window.label,
                     allowed=windows)
@@ -69,8 +69,8 @@ def whatif() -> None:
     for i, (key, value) in enumerate(thresholds.items()):
         short, stops = key.removesuffix("_ms"), threshold_stops(value)
         changes[key] = controls.stops_with_exact(
-            c[2 + i], f"{short.upper()} threshold", stops, key=f"whatif_{short}", param=short, default=float(value),
-            snap=lambda v, s=stops: nearest_edge(v, s), show=_ms, low=0.1, high=800_000.0, step=1.0,
+            c[2 + i], "Latency threshold" if short == "threshold" else f"{short.upper()} threshold", stops, key=f"whatif_{short}", param=short, default=float(value),
+            snap=lambda v, s=stops: nearest_edge(v, s), show=_ms, unit="ms", low=0.1, high=800_000.0, step=1.0,
             number_format="%.1f")
     results(name, slo, revise(slo, target=target, window=window, **changes))
 

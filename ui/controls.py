@@ -22,8 +22,8 @@ def reset(key: str, value: float, snap: Callable[[float], float]) -> None:
 
 
 def stops_with_exact(where, label: str, stops: tuple[float, ...], *, key: str, param: str, default: float,
-                     snap: Callable[[float], float], show: Callable[[float], str], low: float, high: float,
-                     step: float, number_format: str) -> float:
+                     snap: Callable[[float], float], show: Callable[[float], str], unit: str, low: float,
+                     high: float, step: float, number_format: str) -> float:
     """Draw the pair in `where` (slider above, exact input below) and return the exact value.
 
     The slider's key is `key` (its value a stop), the number input's `key`_exact.
@@ -37,7 +37,7 @@ def stops_with_exact(where, label: str, stops: tuple[float, ...], *, key: str, p
         st.session_state[exact] = st.session_state[key]
 
     upper, lower = where.container(), where.container()
-    value = linked(lower.number_input, f"{label}, exact", key=exact, param=param, default=default, parse=float,
+    value = linked(lower.number_input, f"{label} (exact, {unit})", key=exact, param=param, default=default, parse=float,
                    allowed=lambda v: low <= v <= high, why=f"not a number from {show(low)} to {show(high)}",
                    min_value=low, max_value=high, step=step, format=number_format, on_change=typed)
     if st.session_state.get(key) not in stops:
