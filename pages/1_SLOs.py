@@ -13,7 +13,7 @@ from analytics.slo.spec import target_digits
 from ui import format as fmt
 from ui import review
 from ui import slo as D
-from ui.page import panel, setup
+from ui.page import linked, panel, setup
 from ui.tables import show_table
 
 filters = setup("SLOs")
@@ -71,52 +71,61 @@ show_table(table.select("slo", "state", pl.col("window_covered").alias("window_c
            "occurrences. Held back: burning tiers the minimum-traffic guard keeps quiet. Hours to "
            "exhaustion assume the 1h burn rate continues.")
 
-st.subheader("Detail")
-name = st.selectbox("SLO", table["slo"].to_list(), key="slo_detail")
-slo = next(s for s in slos if s.name == name)
-row = table.filter(pl.col("slo") == name).row(0, named=True)
-with panel(f"SLO {fmt.text(name)}", stop=True):
-    view = D.detail(text, source, at, name)
-st.caption(fmt.text(f"{slo.sli.describe()} · {slo.selector.describe()} · "
-                    f"target {fmt.pct(slo.target, target_digits(slo.target))} over "
-                    f"{slo.window.label} · {slo.budgeting.describe()} · minimum traffic {slo.min_events} events"
-                    + (f" · {slo.description}" if slo.description else "")))
-if row["state"] == "no data":
-    st.info("No data: no valid events in this SLO's window, so nothing was measured (an arrival-only trace "
-            "records no outcome, and 'unknown' requests count neither as good nor as bad).")
-elif row["window_covered"] < 1:
-    st.warning(f"Data covers only {fmt.pct(row['window_covered'], 2)} of the {slo.window.label} window: "
-               "these numbers are for that part alone.")
-m = st.columns(5)
-digits = max(3, target_digits(slo.target) + 1)  # enough for the target's nines
-low, high = fmt.pct(row["attainment_lower"], 3), fmt.pct(row["attainment_upper"], 3)
-bounds = "" if row["exact"] else f" (bounds {low}–{high})"
-m[0].metric("Attainment", "not measured" if row["state"] == "no data" else fmt.pct(row["attainment"], digits),
-            help=f"good / valid over the window{bounds}")
-m[1].metric("Budget remaining", fmt.pct(row["budget_remaining"], 1))
-minutes, left = row["budget_minutes"], row["budget_remaining_minutes"]
-per = "bad slices" if slo.budgeting.method != "occurrences" else "at the window's mean request rate"
-m[2].metric("Budget remaining (time)", minutes_text(left, minutes),
-            help=f"The error budget as time (SRE Workbook ch. 2), {per}")
-m[3].metric("Burn rate (1h)", "–" if row["burn_rate_1h"] is None else f"{row['burn_rate_1h']:.2f}")
-hours = row["hours_to_exhaustion"]
-m[4].metric("Budget gone in", "–" if hours is None else f"{hours:.1f} h")
-if row["held_back"]:
-    st.info(f"Held back by the minimum-traffic guard ({slo.min_events} events in the long window): "
-            f"{row['held_back']}.")
-if not row["exact"]:
-    st.info(f"A threshold lies between histogram edges: attainment is an estimate{bounds}.")
+names = table["slo"].to_list()
 
-left, right = st.columns(2)
-window_start = view["sli"]["time"].min() if view["sli"].height else at
-scope, _ = resolve(slo.selector, catalog)  # deploy markers of the SLO's deployments, as annotations
-markers = review.changes(window_start, at, scope)
-left.plotly_chart(add_markers(C.sli_chart(view["sli"], slo.target, "SLI per hour"), markers), width="stretch")
-right.plotly_chart(C.burn_down_chart({"current": view["burn_down"]}, view["period_end"]),
-                   width="stretch")
-st.plotly_chart(C.burn_rate_chart(view["burn"], view["thresholds"]), width="stretch")
-st.plotly_chart(C.episodes_timeline(view["episodes"], window_start, at), width="stretch")
-show_table(view["episodes"], "alert episodes",
-           caption="An episode runs from the first 5-minute evaluation where a tier of its severity fires "
-           "(both windows above the threshold, enough traffic) until none does. Budget consumed is a share "
-           "of the window's budget.")
+
+@st.fragment  # choosing another SLO reruns the detail only, not the status table above
+def detail() -> None:
+    """One SLO: attainment, budget, burn rates, alert episodes."""
+    st.subheader("Detail")
+    name = linked(st.selectbox, "SLO", names, key="slo_detail", param="slo", default=names[0], allowed=names)
+    slo = next(s for s in slos if s.name == name)
+    row = table.filter(pl.col("slo") == name).row(0, named=True)
+    with panel(f"SLO {fmt.text(name)}", stop=True):
+        view = D.detail(text, source, at, name)
+    st.caption(fmt.text(f"{slo.sli.describe()} · {slo.selector.describe()} · "
+                        f"target {fmt.pct(slo.target, target_digits(slo.target))} over "
+                        f"{slo.window.label} · {slo.budgeting.describe()} · minimum traffic {slo.min_events} events"
+                        + (f" · {slo.description}" if slo.description else "")))
+    if row["state"] == "no data":
+        st.info("No data: no valid events in this SLO's window, so nothing was measured (an arrival-only trace "
+                "records no outcome, and 'unknown' requests count neither as good nor as bad).")
+    elif row["window_covered"] < 1:
+        st.warning(f"Data covers only {fmt.pct(row['window_covered'], 2)} of the {slo.window.label} window: "
+                   "these numbers are for that part alone.")
+    m = st.columns(5)
+    digits = max(3, target_digits(slo.target) + 1)  # enough for the target's nines
+    low, high = fmt.pct(row["attainment_lower"], 3), fmt.pct(row["attainment_upper"], 3)
+    bounds = "" if row["exact"] else f" (bounds {low}–{high})"
+    m[0].metric("Attainment", "not measured" if row["state"] == "no data" else fmt.pct(row["attainment"], digits),
+                help=f"good / valid over the window{bounds}")
+    m[1].metric("Budget remaining", fmt.pct(row["budget_remaining"], 1))
+    minutes, left = row["budget_minutes"], row["budget_remaining_minutes"]
+    per = "bad slices" if slo.budgeting.method != "occurrences" else "at the window's mean request rate"
+    m[2].metric("Budget remaining (time)", minutes_text(left, minutes),
+                help=f"The error budget as time (SRE Workbook ch. 2), {per}")
+    m[3].metric("Burn rate (1h)", "–" if row["burn_rate_1h"] is None else f"{row['burn_rate_1h']:.2f}")
+    hours = row["hours_to_exhaustion"]
+    m[4].metric("Budget gone in", "–" if hours is None else f"{hours:.1f} h")
+    if row["held_back"]:
+        st.info(f"Held back by the minimum-traffic guard ({slo.min_events} events in the long window): "
+                f"{row['held_back']}.")
+    if not row["exact"]:
+        st.info(f"A threshold lies between histogram edges: attainment is an estimate{bounds}.")
+
+    left, right = st.columns(2)
+    window_start = view["sli"]["time"].min() if view["sli"].height else at
+    scope, _ = resolve(slo.selector, catalog)  # deploy markers of the SLO's deployments, as annotations
+    markers = review.changes(window_start, at, scope)
+    left.plotly_chart(add_markers(C.sli_chart(view["sli"], slo.target, "SLI per hour"), markers), width="stretch")
+    right.plotly_chart(C.burn_down_chart({"current": view["burn_down"]}, view["period_end"]),
+                       width="stretch")
+    st.plotly_chart(C.burn_rate_chart(view["burn"], view["thresholds"]), width="stretch")
+    st.plotly_chart(C.episodes_timeline(view["episodes"], window_start, at), width="stretch")
+    show_table(view["episodes"], "alert episodes",
+               caption="An episode runs from the first 5-minute evaluation where a tier of its severity fires "
+               "(both windows above the threshold, enough traffic) until none does. Budget consumed is a share "
+               "of the window's budget.")
+
+
+detail()

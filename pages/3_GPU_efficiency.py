@@ -10,7 +10,7 @@ from analytics.gpu import rightsizing as R
 from ui import format as fmt
 from ui import gpu as D
 from ui import slo as slo_ui
-from ui.page import panel, setup
+from ui.page import linked, panel, setup
 from ui.tables import show_table
 
 filters = setup("GPU efficiency")
@@ -36,10 +36,10 @@ with st.expander("Assumptions: cost per GPU-hour, idle floor, right-sizing targe
     prices = tuple((t, float(cols[i].number_input(f"{fmt.text(t)} ($/GPU-hour)", min_value=0.0, value=float(p),
                                                  step=0.1, format="%.2f", key=f"gpu_price_{t}")))
                    for i, (t, p) in enumerate(defaults.items()))
-    idle_floor = cols[-2].number_input("Idle below SM activity", 0.0, 1.0, gpu.IDLE_SM_FLOOR, 0.05,
-                                       key="gpu_idle")
-    target = cols[-1].number_input("Right-sizing target activity", 0.1, 1.0, R.TARGET_ACTIVITY, 0.05,
-                                   key="gpu_target")
+    idle_floor = linked(cols[-2].number_input, "Idle below SM activity", 0.0, 1.0, step=0.05, key="gpu_idle",
+                        param="idle", default=gpu.IDLE_SM_FLOOR, parse=float, allowed=lambda v: 0 <= v <= 1)
+    target = linked(cols[-1].number_input, "Right-sizing target activity", 0.1, 1.0, step=0.05, key="gpu_target",
+                    param="target", default=R.TARGET_ACTIVITY, parse=float, allowed=lambda v: 0.1 <= v <= 1)
 
 with panel("GPU efficiency", stop=True):  # every panel below needs these
     table = D.efficiency(*window, prices, idle_floor)
@@ -60,10 +60,11 @@ k[4].metric("Right-sizing saving", f"${saving:,.0f}/30 d")
 
 st.subheader("Fleet heatmap")
 c1, c2 = st.columns([3, 1])
-metric = c1.radio("Colour by", list(charts_gpu.HEATMAP_METRICS), horizontal=True, key="gpu_heat_metric",
-                  format_func=lambda m: charts_gpu.HEATMAP_METRICS[m][0])
-by = c2.radio("Rows", ["node", "gpu"], horizontal=True, key="gpu_heat_rows",
-              format_func=lambda b: "per node" if b == "node" else "per GPU")
+metric = linked(c1.radio, "Colour by", list(charts_gpu.HEATMAP_METRICS), horizontal=True, key="gpu_heat_metric",
+                param="heat", default=next(iter(charts_gpu.HEATMAP_METRICS)), allowed=charts_gpu.HEATMAP_METRICS,
+                format_func=lambda m: charts_gpu.HEATMAP_METRICS[m][0])
+by = linked(c2.radio, "Rows", ["node", "gpu"], horizontal=True, key="gpu_heat_rows", param="rows", default="node",
+            allowed=("node", "gpu"), format_func=lambda b: "per node" if b == "node" else "per GPU")
 st.plotly_chart(charts_gpu.fleet_heatmap(data.gpu_hours, metric, by), width="stretch")
 
 st.subheader("Utilisation: what GPU util hides")
@@ -73,8 +74,9 @@ for row in missing.iter_rows(named=True):
     st.caption(f"**{fmt.text(row['deployment'])}**: not available: {fmt.text(row['missing'])}")
 
 st.subheader("Where does latency climb?")
-latency = st.radio("Latency", list(charts_gpu.LATENCY_FIELDS), horizontal=True, key="gpu_scatter_latency",
-                   format_func=lambda f: charts_gpu.LATENCY_FIELDS[f])
+latency = linked(st.radio, "Latency", list(charts_gpu.LATENCY_FIELDS), horizontal=True, key="gpu_scatter_latency",
+                 param="latency", default=next(iter(charts_gpu.LATENCY_FIELDS)), allowed=charts_gpu.LATENCY_FIELDS,
+                 format_func=lambda f: charts_gpu.LATENCY_FIELDS[f])
 st.plotly_chart(charts_gpu.utilisation_latency(hourly, latency), width="stretch")
 
 st.subheader("Cost and waste")

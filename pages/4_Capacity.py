@@ -12,7 +12,7 @@ from analytics.review import verdicts as V
 from ui import capacity as fd
 from ui import format as fmt
 from ui import slo as slo_ui
-from ui.page import panel, setup
+from ui.page import linked, panel, setup
 from ui.tables import show_table
 
 filters = setup("Capacity")
@@ -30,18 +30,25 @@ st.caption(
 
 with st.expander("Scenario", expanded=True):
     c1, c2, c3, c4 = st.columns(4)
-    weeks = c1.slider("Horizon (weeks)", 1, 12, P.DEFAULT_WEEKS, key="cap_weeks")
-    growth = c2.number_input("Growth multiplier by the horizon", 0.5, 5.0, 1.0, 0.1, key="cap_growth",
-                             help="Demand at the end of the horizon = this x the forecast, ramping linearly from now.")
-    headroom = c3.slider("Headroom (%)", 0, 100, round(P.DEFAULT_HEADROOM * 100), 5, key="cap_headroom")
-    interval = c4.slider("Interval width (%)", 50, 95, round(P.DEFAULT_INTERVAL * 100), 5, key="cap_interval")
+    weeks = linked(c1.slider, "Horizon (weeks)", 1, 12, key="cap_weeks", param="weeks", default=P.DEFAULT_WEEKS,
+                   parse=int, allowed=range(1, 13))
+    growth = linked(c2.number_input, "Growth multiplier by the horizon", 0.5, 5.0, step=0.1, key="cap_growth",
+                    param="growth", default=1.0, parse=float, allowed=lambda g: 0.5 <= g <= 5.0,
+                    help="Demand at the end of the horizon = this x the forecast, ramping linearly from now.")
+    headroom = linked(c3.slider, "Headroom (%)", 0, 100, step=5, key="cap_headroom", param="headroom",
+                      default=round(P.DEFAULT_HEADROOM * 100), parse=int, allowed=range(0, 101, 5))
+    interval = linked(c4.slider, "Interval width (%)", 50, 95, step=5, key="cap_interval", param="interval",
+                      default=round(P.DEFAULT_INTERVAL * 100), parse=int, allowed=range(50, 96, 5))
     c5, c6, c7 = st.columns([2, 1, 1])
     events_text = c5.text_area("Known events (one per line: name, YYYY-MM-DD, days)", key="cap_events",
                                placeholder="launch, 2026-11-20, 2", height=80,
                                help="Prophet holidays: the effect is learned from the event's past occurrences.")
-    metric = c6.radio("Demand", list(METRICS), format_func=METRICS.get, key="cap_metric")
-    method = c7.radio("Forecast with", list(fd.METHOD_LABELS), format_func=fd.METHOD_LABELS.get, key="cap_method")
-    overlay = c7.toggle("Show the baseline too", key="cap_overlay")
+    metric = linked(c6.radio, "Demand", list(METRICS), format_func=METRICS.get, key="cap_metric", param="metric",
+                    default=next(iter(METRICS)), allowed=METRICS)
+    method = linked(c7.radio, "Forecast with", list(fd.METHOD_LABELS), format_func=fd.METHOD_LABELS.get,
+                    key="cap_method", param="method", default=next(iter(fd.METHOD_LABELS)), allowed=fd.METHOD_LABELS)
+    overlay = linked(c7.toggle, "Show the baseline too", key="cap_overlay", param="baseline", default=False,
+                     parse={"yes": True, "no": False}.get, show=lambda on: "yes" if on else "no")
 
 try:
     events = fd.parse_events(events_text)
@@ -97,47 +104,54 @@ for v in [*short, *pools][:8]:
     st.warning(f"{V.STYLE[v.state].icon} **{fmt.text(v.name)}** ({V.STYLE[v.state].label.lower()}): {fmt.text(v.why)} "
                f"(GPUs needed include {headroom}% headroom).")
 
-st.subheader("One deployment")
-default = short[0].name if short else (running_out["deployment"][0] if running_out.height else names[0])
-name = st.selectbox("Deployment", names, index=names.index(default), key="cap_deployment")
-plan = assessment.plans.get(name)
-if name in errors:
-    st.error(f"No forecast for {fmt.text(name)}: {fmt.text(errors[name])}")
-else:
-    o = assessment.outlooks[name]
-    base = fd.baseline(scenario, name) if overlay and method == "prophet" else None
-    fig = charts.forecast_chart(
-        fd.actuals(scenario, name), plan, title=f"{name}: hourly demand and {weeks}-week forecast", unit=unit,
-        interval_width=interval / 100, capacity=plan["capacity"][0] if plan["capacity"][0] is not None else None,
-        exhausted_at=o.capacity_exhausted_at, baseline=base, method="Seasonal naive (Prophet fit running)" if name in fitting else fd.METHOD_LABELS[method].split(" (")[0],
-    )
-    st.plotly_chart(fig, key="cap_chart")
-    tp = fd.throughputs(start, end, filters.regions, names, metric, slo_file)[name]
-    if tp.per_gpu is None:
-        st.info(f"SLO-compliant throughput unknown: {fmt.text(tp.reason)}. GPUs needed cannot be computed.")
+@st.fragment  # choosing another deployment reruns this part only, not the fleet tables and charts below
+def one_deployment() -> None:
+    """One deployment's forecast chart, SLO-compliant throughput and backtest."""
+    st.subheader("One deployment")
+    default = short[0].name if short else (running_out["deployment"][0] if running_out.height else names[0])
+    name = linked(st.selectbox, "Deployment", names, key="cap_deployment", param="deployment", default=default,
+                  allowed=names)
+    plan = assessment.plans.get(name)
+    if name in errors:
+        st.error(f"No forecast for {fmt.text(name)}: {fmt.text(errors[name])}")
     else:
-        st.caption(f"SLO: {fmt.text(tp.slo)}. SLO-compliant throughput: {tp.per_gpu:.4g} {unit} per GPU, {tp.basis} "
-                   f"({tp.hours_met} of {tp.hours_evaluable} evaluable hours met the SLO).")
+        o = assessment.outlooks[name]
+        base = fd.baseline(scenario, name) if overlay and method == "prophet" else None
+        fig = charts.forecast_chart(
+            fd.actuals(scenario, name), plan, title=f"{name}: hourly demand and {weeks}-week forecast", unit=unit,
+            interval_width=interval / 100, capacity=plan["capacity"][0] if plan["capacity"][0] is not None else None,
+            exhausted_at=o.capacity_exhausted_at, baseline=base, method="Seasonal naive (Prophet fit running)" if name in fitting else fd.METHOD_LABELS[method].split(" (")[0],
+        )
+        st.plotly_chart(fig, key="cap_chart")
+        tp = fd.throughputs(start, end, filters.regions, names, metric, slo_file)[name]
+        if tp.per_gpu is None:
+            st.info(f"SLO-compliant throughput unknown: {fmt.text(tp.reason)}. GPUs needed cannot be computed.")
+        else:
+            st.caption(f"SLO: {fmt.text(tp.slo)}. SLO-compliant throughput: {tp.per_gpu:.4g} {unit} per GPU, {tp.basis} "
+                       f"({tp.hours_met} of {tp.hours_evaluable} evaluable hours met the SLO).")
 
-    summary, folds, bt_error = fd.backtest(start, end, filters.regions, name, metric, interval / 100, events, weeks)
-    if summary is None and bt_error is None:
-        st.session_state["cap_waiting"] = True
-        st.info("Backtesting in the background (rolling origin, Prophet vs seasonal naive); the accuracy "
-                "table appears here when it is done.")
-    elif summary is None:
-        st.info(f"Backtest not possible: {fmt.text(bt_error)}")
-    else:
-        (st.warning if summary.prophet_worse else st.success)(summary.message)
-        accuracy = pl.DataFrame({
-            "method": ["Prophet", "Seasonal naive (same hour last week)"],
-            "mape": [summary.mape, summary.baseline_mape], "smape": [summary.smape, summary.baseline_smape],
-            "interval_coverage": [summary.coverage, summary.baseline_coverage],
-            "mase": [summary.mase, summary.baseline_mase],
-        })
-        show_table(accuracy, f"backtest {name}",
-                   caption=f"Rolling origin, {summary.folds} cutoffs, {summary.points} hourly points. MAPE and sMAPE "
-                           f"as ratios; coverage = share of actuals inside the {interval}% interval (nominal "
-                           f"{interval / 100:.2f}); MASE < 1 beats the in-sample seasonal-naive error (Hyndman & Koehler 2006).")
+        summary, folds, bt_error = fd.backtest(start, end, filters.regions, name, metric, interval / 100, events, weeks)
+        if summary is None and bt_error is None:
+            st.session_state["cap_waiting"] = True
+            st.info("Backtesting in the background (rolling origin, Prophet vs seasonal naive); the accuracy "
+                    "table appears here when it is done.")
+        elif summary is None:
+            st.info(f"Backtest not possible: {fmt.text(bt_error)}")
+        else:
+            (st.warning if summary.prophet_worse else st.success)(summary.message)
+            accuracy = pl.DataFrame({
+                "method": ["Prophet", "Seasonal naive (same hour last week)"],
+                "mape": [summary.mape, summary.baseline_mape], "smape": [summary.smape, summary.baseline_smape],
+                "interval_coverage": [summary.coverage, summary.baseline_coverage],
+                "mase": [summary.mase, summary.baseline_mase],
+            })
+            show_table(accuracy, f"backtest {name}",
+                       caption=f"Rolling origin, {summary.folds} cutoffs, {summary.points} hourly points. MAPE and sMAPE "
+                               f"as ratios; coverage = share of actuals inside the {interval}% interval (nominal "
+                               f"{interval / 100:.2f}); MASE < 1 beats the in-sample seasonal-naive error (Hyndman & Koehler 2006).")
+
+
+one_deployment()
 
 st.subheader("Every deployment")
 show_table(outlooks.rename({"per_gpu": f"per_gpu ({unit})"}), "capacity outlook",

@@ -10,10 +10,9 @@ from analytics.review import weekly as W
 from ui import review as data
 from ui import slo as slo_ui
 from ui.format import label, text
-from ui.page import setup
+from ui.page import linked, setup
 from ui.tables import show_table
 
-url_week = st.query_params.get("week")  # read first: setup() rewrites the query string with the filters
 filters = setup("Weekly review")
 slo_file = slo_ui.config()
 slo_ui.slos_or_stop()
@@ -22,14 +21,8 @@ weeks = W.weeks_between(filters.data_start, filters.data_end)
 default = W.last_complete_week(filters.data_end)
 if default not in weeks:
     weeks.append(default)
-wanted = url_week or default
-if "review_week" not in st.session_state:
-    st.session_state["review_week"] = wanted if wanted in weeks else default
-if wanted not in weeks:
-    st.warning(f"No data in week {text(wanted)}; showing {default} (the last complete week).")
-week = st.selectbox("ISO week", weeks, key="review_week",
-                    format_func=lambda w: f"{w} (last complete)" if w == default else w)
-st.query_params["week"] = week
+week = linked(st.selectbox, "ISO week", weeks, key="review_week", param="week", default=default, allowed=weeks,
+              why="no data in that week", format_func=lambda w: f"{w} (last complete)" if w == default else w)
 
 try:
     report = data.report(week, slo_file)

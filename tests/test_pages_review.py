@@ -64,7 +64,8 @@ def test_a_week_from_the_url_without_data_falls_back_to_the_last_complete_week(s
     at = run_page(PAGE, week=week)
     assert not at.exception, [e.message for e in at.exception]
     assert at.selectbox[0].value == WEEK
-    assert at.warning[0].value.startswith("No data in week")
+    assert at.warning[0].value.startswith("Ignored week=")
+    assert at.warning[0].value.endswith(f"in the link: no data in that week; showing {WEEK}.")
 
 
 def test_a_note_added_on_the_page_persists_in_the_store_and_after_a_restart(store, page):

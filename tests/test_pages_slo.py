@@ -107,7 +107,7 @@ def test_what_if_starts_equal_to_the_current_slo(whatif):
 
 def test_moving_the_target_slider_changes_budget_and_pages(whatif):
     before = _metrics(whatif)
-    whatif.slider(key="whatif_target").set_value(99.9).run()
+    whatif.select_slider(key="whatif_target").set_value(99.9).run()
     assert not whatif.exception
     after = _metrics(whatif)
     assert after["Budget left"][1] != before["Budget left"][1]
@@ -116,7 +116,7 @@ def test_moving_the_target_slider_changes_budget_and_pages(whatif):
 
 
 def test_a_threshold_between_edges_shows_the_error_bound_note(whatif):
-    whatif.slider(key="whatif_threshold").set_value(630.0).run()
+    whatif.number_input(key="whatif_threshold_exact").set_value(630.0).run()
     assert not whatif.exception
     assert any("between edges 600 and 800 ms" in i.value for i in whatif.info)
     assert _metrics(whatif)["Attainment"][1] != _metrics(whatif)["Attainment"][0]
@@ -138,7 +138,7 @@ def test_goodput_has_two_threshold_sliders(store):
     at = run_page("pages/2_What_if.py", range="28d")
     at.selectbox(key="whatif_slo").set_value("chat-llama3-8b-use-goodput").run()
     assert not at.exception
-    at.slider(key="whatif_tpot").set_value(20.0).run()
+    at.select_slider(key="whatif_tpot").set_value(20.0).run()
     assert not at.exception
     current, proposed = (_pct(v) for v in _metrics(at)["Attainment"])
     assert proposed < current

@@ -1,12 +1,15 @@
 """Every page starts with setup(): page config, navigation, connection badge, global filters.
 
 Filters (time range, deployments, regions) persist across pages in session state and are
-mirrored into the URL query string, so a copied link reproduces the view.
+mirrored into the URL query string, so a copied link reproduces the view. A page's own choices
+(the SLO in a detail view, a what-if target...) go through linked(), which seeds the widget from
+the URL and writes the choice back beside the filters.
 """
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -23,6 +26,7 @@ PRESETS = {"24h": ("Last 24 hours", 1), "7d": ("Last 7 days", 7), "28d": ("Last 
            "all": ("All data", None), "custom": ("Custom dates", None)}
 DEFAULT_RANGE = "7d"
 SAVED = "_saved_filters"
+FILTER_PARAMS = ("range", "region", "dep", "from", "to")  # the URL parameters the global filters own
 
 
 @dataclass(frozen=True)
@@ -143,7 +147,11 @@ def _sidebar_filters(data_start: datetime, data_end: datetime) -> Filters:
     if choice == "custom":
         saved |= {"from": start.date().isoformat(), "to": (end - timedelta(seconds=1)).date().isoformat()}
     st.session_state[SAVED] = saved
-    st.query_params.from_dict({k: v for k, v in saved.items() if v})
+    for name in FILTER_PARAMS:  # only the filters' own parameters: a page's choices stay in the link
+        if saved.get(name):
+            st.query_params[name] = saved[name]
+        elif name in st.query_params:
+            del st.query_params[name]
     return Filters(start, end, tuple(deployments), tuple(regions), data_start, data_end)
 
 
@@ -152,6 +160,40 @@ def show_dates(first: date, last: date) -> None:
     before the sidebar's widgets are drawn, so they take the new value)."""
     st.session_state["filter_range"] = "custom"
     st.session_state["filter_dates"] = (first, last)
+
+
+def linked(widget: Callable, label: str, *args, key: str, param: str, default, parse: Callable = str,
+           allowed: Collection | Callable | None = None, show: Callable = str,
+           why: str = "not one of the choices here", **kwargs):
+    """Draw a page choice whose value comes from the link (?param=) and goes back into it.
+
+    On the widget's first run its value is the URL's (parsed with `parse`, and kept when in
+    `allowed`, a collection or a predicate), else `default`; a value that does not parse or is
+    not allowed is said in one line (with `why`) and replaced by `default`. After every run the choice is
+    written to the URL with `show`, beside the global filters. The page passes no value/index of
+    its own: the session state seeded here is the widget's value.
+    """
+    if key not in st.session_state:
+        st.session_state[key] = _from_link(param, default, parse, allowed, why, show)
+    value = widget(label, *args, key=key, **kwargs)
+    st.query_params[param] = show(value)
+    return value
+
+
+def _from_link(param: str, default, parse: Callable, allowed: Collection | Callable | None, why: str,
+               show: Callable):
+    if param not in st.query_params:
+        return default
+    raw = st.query_params[param]
+    try:
+        value = parse(raw)
+    except (TypeError, ValueError):
+        value = None
+    ok = value is not None and (allowed is None or (allowed(value) if callable(allowed) else value in allowed))
+    if not ok:
+        st.warning(f"Ignored {param}={text(raw)} in the link: {why}; showing {text(show(default))}.")
+        return default
+    return value
 
 
 def _badge(data_start: datetime, data_end: datetime, requests: int) -> None:

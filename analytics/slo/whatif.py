@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 import numpy as np
 import polars as pl
@@ -21,11 +22,61 @@ from analytics.slo import budget as B
 from analytics.slo.evaluation import Evaluation, evaluate
 from analytics.slo.sli import ScopeData, sli_counts
 from analytics.slo.spec import Slo, evaluation_time
+from analytics.store.conventions import EDGES_MS
 
 # History a what-if needs: the longest window it offers (a 31-day calendar month) plus the
 # longest alert window, so any proposed window is complete and its alerts can be replayed.
 HISTORY = timedelta(days=31) + A.LONGEST_WINDOW
 TARGET_STEP = 1e-4  # suggestions are floored to 0.01 percentage points
+
+# Slider stops for a target: a log scale over the miss 1 - target ("nines": 90% is one nine,
+# 99.9% three), from 90% to 99.999%. Per decade of miss, the near-geometric 1-1.5-2-2.5-3-4-5-6-8
+# series (the latency edges' mantissas, analytics/store/conventions.EDGES_MS, without 1.2), so
+# one arrow key is the same step in nines anywhere: 99 -> 99.2 as 99.9 -> 99.92.
+_MISS_PER_DECADE = ("10", "8", "6", "5", "4", "3", "2.5", "2", "1.5")  # percent, in the first decade
+_DECADES = 4  # 90% ... 99.99% (then 99.999% closes the scale)
+THRESHOLD_SPAN = 4.0  # threshold sliders reach from current / 4 to current x 4
+
+
+def target_stops() -> tuple[float, ...]:
+    """Target slider stops in percent, ascending: 90, 92, 94, 95, ..., 99, 99.2, ..., 99.99, 99.999.
+
+    Computed in decimal so every stop is the float nearest its decimal (99.95, not 99.95000000001).
+    """
+    stops = [100 - Decimal(m) / 10**d for d in range(_DECADES) for m in _MISS_PER_DECADE]
+    return tuple(float(s) for s in [*stops, 100 - Decimal("0.001")])
+
+
+def nines(target_percent: float) -> float:
+    """A target's position on the log scale: -log10(1 - target), e.g. 99.9% -> 3.0 (SRE "nines")."""
+    miss = 1 - float(target_percent) / 100
+    if not 0 < miss < 1:
+        raise ValueError(f"target must be strictly between 0 and 100 percent, got {target_percent!r}")
+    return -math.log10(miss)
+
+
+def nearest_target_stop(target_percent: float, stops: tuple[float, ...] | None = None) -> float:
+    """The stop closest in nines to a target (typed, or the SLO's own); the scale's end beyond it."""
+    stops = stops or target_stops()
+    position = nines(target_percent)
+    return min(stops, key=lambda s: abs(nines(s) - position))
+
+
+def threshold_stops(current_ms: float, span: float = THRESHOLD_SPAN) -> tuple[float, ...]:
+    """Threshold slider stops: the histogram's bucket edges from current / span to current x span
+    (what-if counts are exact only on edges, analytics.histogram.count_le), always including the
+    edge nearest the current threshold."""
+    low, high = current_ms / span, current_ms * span
+    edges = {float(e) for e in EDGES_MS if low <= e <= high} | {nearest_edge(current_ms)}
+    return tuple(sorted(edges))
+
+
+def nearest_edge(ms: float, stops: tuple[float, ...] | None = None) -> float:
+    """The bucket edge (or given stop) closest to a threshold on a log scale (edges are log-spaced)."""
+    if not math.isfinite(ms) or ms <= 0:
+        raise ValueError(f"latency threshold must be a positive number of ms, got {ms!r}")
+    candidates = stops or tuple(float(e) for e in EDGES_MS)
+    return min(candidates, key=lambda e: abs(math.log(e / ms)))
 
 
 @dataclass(frozen=True)

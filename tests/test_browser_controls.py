@@ -1,0 +1,132 @@
+"""Real browser: page choices come from the link and go back into it, and the what-if sliders
+answer the keyboard at once (a focused slider, ArrowRight, no other widget touched).
+
+A `streamlit run` of its own on its own seeded database, opened in headless Chromium.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+METRICS = '[data-testid="stMetricValue"]'
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    """A seeded database of its own and a `streamlit run` on a free port, stopped afterwards."""
+    db = tmp_path_factory.mktemp("controls") / "telemetry"
+    env = dict(os.environ, CLICKHOUSE_URL=f"chdb://{db}")
+    seed = subprocess.run(
+        [sys.executable, "-m", "analytics", "demo", "--days", "21", "--requests", "200000",
+         "--end", "2026-11-01T00:00:00Z", "--scrape-seconds", "300"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert seed.returncode == 0, seed.stderr
+    port = _free_port()
+    log = open(tmp_path_factory.mktemp("logs") / "streamlit.log", "w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+         "--server.port", str(port), "--server.address", "127.0.0.1",
+         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError(f"streamlit did not start; see {log.name}") from None
+                time.sleep(0.5)
+        yield url
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+        log.close()
+
+
+@pytest.fixture
+def page(browser):
+    opened = browser.new_page(viewport={"width": 1600, "height": 1000})
+    yield opened
+    opened.close()
+
+
+def _open(page, url: str, ready: str) -> None:
+    page.goto(url)
+    page.wait_for_selector(IDLE, timeout=180_000, state="attached")
+    page.wait_for_selector(ready, timeout=180_000, state="attached")
+    page.wait_for_selector(IDLE, timeout=180_000, state="attached")
+    assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def _query(page) -> dict[str, list[str]]:
+    return parse_qs(urlparse(page.url).query)
+
+
+def _wait_for_param(page, name: str, value: str) -> None:
+    page.wait_for_function("([n, v]) => new URLSearchParams(window.location.search).get(n) === v",
+                           arg=[name, value], timeout=60_000)
+
+
+def test_a_what_if_link_opens_with_its_choices_applied(page, app_url):
+    _open(page, f"{app_url}/What_if?range=28d&slo=chat-llama3-8b-use-ttft&target=99.93&threshold=630", METRICS)
+    assert page.locator(".st-key-whatif_slo input").input_value() == "chat-llama3-8b-use-ttft"
+    assert page.locator(".st-key-whatif_target_exact input").input_value() == "99.9300"
+    assert page.locator(".st-key-whatif_target input[type=range]").get_attribute("aria-valuetext") == "99.92%"
+    assert page.locator(".st-key-whatif_threshold_exact input").input_value() == "630.0"
+    assert "threshold 630 ms lies between edges 600 and 800 ms" in page.locator('[data-testid="stAlert"]').first.inner_text()
+    assert page.get_by_text("99.93% over 28d").count() == 1  # the proposal uses the typed target
+    query = _query(page)
+    assert query["range"] == ["28d"] and query["slo"] == ["chat-llama3-8b-use-ttft"]
+
+
+def test_a_changed_choice_lands_in_the_link_beside_the_filters(page, app_url):
+    _open(page, f"{app_url}/What_if?range=28d&slo=fleet-availability", METRICS)
+    page.locator(".st-key-whatif_window").click()
+    page.get_by_role("option", name="7d", exact=True).click()
+    _wait_for_param(page, "window", "7d")
+    query = _query(page)
+    assert query["range"] == ["28d"] and query["slo"] == ["fleet-availability"]
+    _open(page, f"{app_url}/SLOs?range=28d&slo=eu-west-availability", ".st-key-slo_detail")
+    assert page.locator(".st-key-slo_detail input").input_value() == "eu-west-availability"
+
+
+def test_arrow_right_on_the_target_slider_changes_the_numbers_at_once(page, app_url):
+    _open(page, f"{app_url}/What_if?range=28d&slo=fleet-availability", METRICS)
+    values = page.locator(METRICS)  # current: attainment, budget left, pages, tickets; then proposed
+    slider = page.locator(".st-key-whatif_target input[type=range]")
+    before, stop = values.nth(5).inner_text(), slider.get_attribute("aria-valuetext")
+    slider.focus()
+    page.keyboard.press("ArrowRight")  # one stop up the nines scale; nothing else is touched
+    page.wait_for_function(
+        "(before) => document.querySelectorAll('[data-testid=stMetricValue]')[5].innerText !== before",
+        arg=before, timeout=60_000)
+    page.wait_for_selector(IDLE, timeout=180_000, state="attached")
+    moved = slider.get_attribute("aria-valuetext")
+    assert moved != stop
+    assert page.locator(".st-key-whatif_target_exact input").input_value().rstrip("0").rstrip(".") \
+        == moved.rstrip("%")  # the exact value follows the slider
+    _wait_for_param(page, "target", moved.rstrip("%"))
+    assert page.locator('[data-testid="stException"]').count() == 0
