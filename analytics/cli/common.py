@@ -12,10 +12,10 @@ from datetime import date, datetime
 class ProgressBar:
     """Callable progress(fraction, message) drawing one updating line on stderr."""
 
-    def __init__(self, label: str, width: int = 30, stream=sys.stderr):
+    def __init__(self, label: str, width: int = 30, stream=None):
         self.label = label
         self.width = width
-        self.stream = stream
+        self.stream = stream or sys.stderr  # read at call time: test runners swap sys.stderr
         self.started = time.monotonic()
 
     def __call__(self, fraction: float, message: str = "") -> None:
