@@ -9,7 +9,8 @@ of a file in the raw table and a different part in the rollups. So a load goes:
    store's own, on a server a staging table (``CREATE TABLE ... AS`` the raw table);
 2. once every file is staged: one journal ``scope`` row per raw table (rows, deployments,
    min/max ts), then the load row ``publishing``;
-3. ``INSERT INTO raw SELECT ..., load_id FROM`` the stage: the views fill the rollups;
+3. ``INSERT INTO raw SELECT ..., load_id FROM`` the stage (PUBLISH_FILES files at a time): the
+   views fill the rollups;
 4. the load row ``done``; the stage is removed.
 
 Each journal write is one small single-block INSERT, so it is atomic. A load that is not
@@ -46,6 +47,7 @@ JOURNAL = "ingest_journal"
 LOAD_ID = "load_id"  # column of every raw table: the load that wrote the row ('' before journaling)
 STAGE_PREFIX = "ingest_stage_"
 STAGING_FOLDER = "ingest-staging"  # inside the embedded store's folder
+PUBLISH_FILES = 4  # chunk files per publishing INSERT: 1M rows of a file load (250k-row chunks)
 
 # Load states, in order; the journal keeps the row with the highest step per (load_id, table).
 STAGING, PUBLISHING, DONE, ROLLED_BACK = "staging", "publishing", "done", "rolled_back"
@@ -133,11 +135,26 @@ def _stage_files(folder: Path, name: str) -> Path:
 
 
 def _stage_source(store: Store, stage: Stage) -> tuple[str, dict]:
-    """FROM clause reading a stage, and its parameters."""
+    """FROM clause reading a whole stage, and its parameters."""
     folder = staging_folder(store)
     if folder is None:
         return stage.name, {}
     return "file({stage_files:String}, 'Arrow')", {"stage_files": str(_stage_files(folder, stage.name))}
+
+
+def _stage_parts(store: Store, stage: Stage) -> list[tuple[str, dict]]:
+    """FROM clauses reading a stage PUBLISH_FILES chunk files at a time (all of a staging table at once).
+
+    One INSERT over every file of a large load held memory that grew with the load (measured:
+    peak RSS +350 MiB over staging for 20 files of 250k rows, +40 MiB for 4 files).
+    """
+    folder = staging_folder(store)
+    if folder is None:
+        return [(stage.name, {})]
+    files = sorted(p.name for p in folder.glob(_stage_files(folder, stage.name).name))
+    return [("file({stage_files:String}, 'Arrow')",
+             {"stage_files": str(folder / ("{" + ",".join(files[i:i + PUBLISH_FILES]) + "}"))})
+            for i in range(0, len(files), PUBLISH_FILES)]
 
 
 def stage(store: Store, load_id: str, raw: str, columns: tuple[str, ...]) -> Stage:
@@ -198,10 +215,10 @@ def publish(store: Store, load_id: str, stages: Mapping[str, Stage]) -> None:
         )
     _write(store, load_id, LOAD_ROW, PUBLISHING)
     for raw, found in stages.items():
-        source, params = _stage_source(store, found)
         columns = ", ".join(found.columns)
-        store.command(f"INSERT INTO {raw} ({columns}, {LOAD_ID}) SELECT {columns}, {{id:String}} FROM {source}",
-                      {"id": load_id, **params})
+        for source, params in _stage_parts(store, found):
+            store.command(f"INSERT INTO {raw} ({columns}, {LOAD_ID}) SELECT {columns}, {{id:String}} FROM {source}",
+                          {"id": load_id, **params})
     _write(store, load_id, LOAD_ROW, DONE)
     drop_stages(store, load_id)
 

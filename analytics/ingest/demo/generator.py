@@ -29,7 +29,7 @@ UTC_OFFSET_H = {"us-east": -5.0, "eu-west": 0.0, "ap-south": 5.5}
 WEEKEND_FACTOR = {"chat": 0.72, "code": 0.45, "embedding": 0.85, "classic": 0.9}
 TIMEOUT_MS = {"chat": 120_000.0, "code": 60_000.0, "embedding": 5_000.0, "classic": 2_000.0}
 BASE_ERROR_RATE = 0.0004
-INSERT_ROWS = 1_000_000
+INSERT_ROWS = 250_000  # rows per staged chunk, as a file load's (journal.PUBLISH_FILES)
 # Request rows generated at once: ~0.5 GB of intermediate arrays. Measured peak RSS of `demo` at
 # 5M and 10M requests: see the ingest issue note (flat); it was 8.5 GB at 100M when a whole
 # deployment (up to 16% of the rows) was generated at once.
