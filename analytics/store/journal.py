@@ -21,9 +21,10 @@ idempotent, so a kill during recovery is recovered on the open after. Staging ta
 of dead loads are removed then too.
 
 Why files on the embedded engine: a staging MergeTree sorts, compresses and writes every row once
-more before publishing copies it again (measured: ~0.85 CPU-s per million request rows, a third
-of a load's cost), while an LZ4 Arrow file costs ~0.3 CPU-s per million rows to write and is
-read back by the publishing INSERT at almost no cost (``python -m analytics bench --only ingest``).
+more before publishing copies it again (measured: 1.2 CPU-s per million request rows), while an
+LZ4 Arrow file costs 0.3 to write and ~0.5 more to publish from than a table (the raw insert
+then builds the LowCardinality dictionaries): a load costs ~0.4 CPU-s per million rows less
+(README, "Ingest speed"; ``python -m analytics bench --only ingest``).
 clickhouse-connect's own chDB insert is not used either: it writes each insert to a
 NamedTemporaryFile in the system temp folder and deletes it only on a clean return, so a killed
 process left it behind (252 MB for a 2M-row file); ours are deleted by the next open.
