@@ -93,3 +93,17 @@ def test_memory_pressure_fills_gpu_memory_during_the_incident(store):
     during = frame.filter((pl.col("hour") >= start) & (pl.col("hour") < start + incident.duration))
     before = frame.filter(pl.col("hour") < start - timedelta(hours=2))
     assert during["peak"].min() > 0.96 > before["peak"].max()
+
+
+def test_a_large_demo_is_generated_in_bounded_time_ordered_pieces_with_the_same_volume(monkeypatch):
+    def requests(window_rows: int) -> list[pl.DataFrame]:
+        monkeypatch.setattr(demo, "WINDOW_ROWS", window_rows)
+        return [f for table, f in demo.generate(days=2, requests=20_000, end=DEMO_END, scrape_seconds=300)
+                if table == N.REQUESTS]
+
+    whole, pieces = requests(10**9), requests(1000)
+    assert len(pieces) > len(whole)
+    assert sum(f.height for f in pieces) == sum(f.height for f in whole)  # the same Poisson counts per slot
+    assert max(f.height for f in pieces) < 2000  # about WINDOW_ROWS: one window never holds a whole deployment
+    joined = pl.concat(pieces)
+    assert joined.group_by("deployment").agg(pl.col("ts").is_sorted().alias("sorted"))["sorted"].all()

@@ -10,7 +10,7 @@ The file has a header row. Columns are matched case-insensitively:
 
 DCGM blank sentinels and empty cells become NULL, by value however the exporter wrote them
 (140737488355328 and 140737488355328.0 alike); nothing else is guessed. Times must fall in the
-plausible range of analytics.ingest.readers.check_times. The file is read in chunks within the
+plausible range of analytics.ingest.rules.implausible_time. The file is read in chunks within the
 limits of analytics.ingest.readers; any invalid value raises InputError naming the file, the
 1-based data row (over the whole file) and the column.
 """

@@ -21,9 +21,10 @@ Arrival-only traces (Azure, Mooncake) carry no latency or status: their rows loa
 latency SLOs (analytics.store.conventions.STATUSES).
 
 Rules every request row must meet (else the file is refused): a time within the plausible range
-(readers.check_times), a deployment, counts 0 .. 4294967295 (UInt32), finite non-negative
-latencies that fit Float32, e2e_ms >= ttft_ms, text values of at most MAX_TEXT_CELL_BYTES.
-TPOT is derived where it is missing (derive_tpot).
+(readers.TS_EARLIEST .. now + readers.TS_AHEAD), a deployment, counts 0 .. 4294967295 (UInt32),
+finite non-negative latencies that fit Float32, e2e_ms >= ttft_ms, text values of at most
+MAX_TEXT_CELL_BYTES. TPOT is derived where it is missing (rules.derive_tpot). Every chunk is
+checked in one vectorised pass (analytics.ingest.rules).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from pathlib import Path
 import polars as pl
 
 from analytics.errors import InputError
-from analytics.ingest import readers
+from analytics.ingest import readers, rules
 from analytics.ingest.readers import CHUNK_ROWS  # noqa: F401  (part of this module's interface)
 from analytics.ingest.readers import fail as _fail
 from analytics.store import conventions as N
@@ -44,18 +45,6 @@ from analytics.store import conventions as N
 FORMATS = ("requests", "azure-llm", "mooncake", "llmperf", "dcgm")
 LLMPERF_CONCURRENCY = 5  # LLMPerf leaderboard runs: 5 concurrent clients (its README)
 DEFAULT_START = datetime(2024, 1, 1, tzinfo=UTC)
-UINT32_MAX = 2**32 - 1
-FLOAT32_MAX = 3.4028234663852886e38
-
-_POLARS_TYPES = {
-    "DateTime64(3, 'UTC')": pl.Datetime("ms", "UTC"),
-    "LowCardinality(String)": pl.String,
-    "String": pl.String,
-    "Nullable(Float32)": pl.Float32,
-    "UInt32": pl.UInt32,
-    "UInt8": pl.UInt8,
-}
-_WHAT = {pl.String: "text", pl.Datetime("ms", "UTC"): "a time (ISO 8601, UTC if no zone)"}
 
 
 @dataclass(frozen=True)
@@ -81,57 +70,23 @@ class Staged:
     frame: pl.DataFrame
 
 
-def _first(mask: pl.Series) -> int | None:
-    """0-based index of the first True in mask, or None."""
-    mask = mask.fill_null(False)
-    return int(mask.arg_max()) if mask.any() else None
-
-
 def _check(path: Path, at: int, mask: pl.Series, column: str, message: Callable[[int], str]) -> None:
     """Fail at the first row where mask holds; message(i) describes row i of the chunk."""
-    i = _first(mask)
-    if i is not None:
+    mask = mask.fill_null(False)
+    if mask.any():
+        i = int(mask.arg_max())
         raise _fail(path, at + i + 1, column, message(i))
 
 
 def _cast_column(path: Path, at: int, frame: pl.DataFrame, column: str, dtype, what: str) -> pl.Series:
     """Cast a column strictly, failing with the first row that does not parse."""
-    raw = frame[column]
-    if dtype == pl.Datetime("ms", "UTC"):
-        parsed = _parse_times(raw)
-    elif raw.dtype == pl.String:
-        parsed = raw.str.strip_chars().cast(dtype, strict=False)
-    else:
-        parsed = raw.cast(dtype, strict=False)
-        if dtype == pl.Int64 and raw.dtype.is_float():  # a Parquet float count must be whole
-            parsed = pl.when(raw == raw.round(0)).then(parsed).otherwise(None).alias(column)
-            parsed = pl.select(parsed).to_series()
-    text = raw.cast(pl.String, strict=False) if raw.dtype != pl.String else raw
-    bad = parsed.is_null() & raw.is_not_null() & (text.str.strip_chars() != "").fill_null(True)
-    _check(path, at, bad, column, lambda i: f"{raw[i]!r} is not {what}")
-    return parsed
-
-
-def _parse_times(raw: pl.Series) -> pl.Series:
-    """Parse ISO-like text or datetimes into UTC milliseconds; naive times are UTC."""
-    if isinstance(raw.dtype, pl.Datetime):
-        tz = raw.dtype.time_zone
-        series = raw if tz else raw.dt.replace_time_zone("UTC")
-        return series.dt.convert_time_zone("UTC").dt.cast_time_unit("ms")
-    text = raw.cast(pl.String).str.strip_chars().str.replace(r"Z$", "+00:00").str.replace(r"(\.\d{6})\d+", "$1")
-    with_zone = text.str.to_datetime(format="%Y-%m-%d %H:%M:%S%.f%:z", strict=False, time_zone="UTC")
-    for fmt in ("%Y-%m-%dT%H:%M:%S%.f%:z", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f",
-                "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S"):
-        todo = with_zone.is_null() & text.is_not_null()
-        if not todo.any():  # every row parsed: skip the other formats
-            break
-        remaining = pl.select(pl.when(todo).then(text)).to_series()  # parse only what is left
-        zoned = fmt.endswith("%:z")
-        attempt = remaining.str.to_datetime(format=fmt, strict=False, time_zone="UTC" if zoned else None)
-        if not zoned:
-            attempt = attempt.dt.replace_time_zone("UTC")
-        with_zone = with_zone.fill_null(attempt)
-    return with_zone.dt.cast_time_unit("ms")
+    raw_dtype = frame.schema[column]
+    work = frame.select(pl.col(column).alias(rules.RAW + column))
+    value = (rules.parse_times(work[rules.RAW + column]) if dtype == rules.TIME
+             else work.select(rules.parsed(column, raw_dtype, dtype)).to_series())
+    work = work.with_columns(value.alias(column))
+    rules.enforce(path, at, work, [rules.unparsed(column, raw_dtype, what)])
+    return work[column]
 
 
 def _require(path: Path, present, columns: tuple[str, ...]) -> None:
@@ -141,83 +96,12 @@ def _require(path: Path, present, columns: tuple[str, ...]) -> None:
 
 
 def _non_negative(path: Path, at: int, series: pl.Series, column: str) -> None:
-    _check(path, at, series < 0, column, lambda i: f"negative value {series[i]}")
+    rules.enforce(path, at, series.to_frame(column), [rules.non_negative(column)])
 
 
 def _finite(path: Path, at: int, series: pl.Series, column: str, what: str) -> None:
     """Refuse NaN and infinities, and values Float32 cannot hold (they would become inf)."""
-    _check(path, at, series.is_nan(), column, lambda i: f"NaN is not a {what}")
-    _check(path, at, series.abs() > FLOAT32_MAX, column, lambda i: f"{series[i]} is not a finite {what}")
-
-
-def derive_tpot(frame: pl.DataFrame) -> pl.Series:
-    """tpot_ms, derived where missing from e2e_ms, ttft_ms and output_tokens for 'ok' rows.
-
-    As vLLM's benchmarks/benchmark_serving.py computes it: TPOT = (e2e - ttft) / (output_tokens - 1),
-    the mean time per output token after the first; and TPOT = 0 when output_tokens <= 1, the
-    convention DistServe's goodput uses (Zhong et al., OSDI'24: a one-token answer has no decode
-    phase to judge). Only 'ok' rows with both latencies are derived; a given tpot_ms is kept.
-    """
-    derived = (
-        pl.when(pl.col("output_tokens") <= 1).then(pl.lit(0.0))
-        .otherwise((pl.col("e2e_ms") - pl.col("ttft_ms")) / (pl.col("output_tokens").cast(pl.Float64) - 1))
-    )
-    usable = (pl.col("status") == "ok") & pl.col("e2e_ms").is_not_null() & pl.col("ttft_ms").is_not_null()
-    return frame.select(
-        pl.when(pl.col("tpot_ms").is_null() & usable).then(derived).otherwise(pl.col("tpot_ms"))
-        .cast(pl.Float32).alias("tpot_ms")
-    ).to_series()
-
-
-def _finish_requests(path: Path, at: int, frame: pl.DataFrame, *, tokens_known: bool) -> pl.DataFrame:
-    """Fill defaults, cast every column of the requests schema and validate values.
-
-    `at`: data rows before this chunk (errors name rows of the whole file). `tokens_known`: the
-    file gave output_tokens (else it defaults to 0 and no TPOT is derived from it).
-    """
-    defaults = {"model": pl.col("deployment"), "model_version": pl.lit(""), "region": pl.lit(""),
-                "gpu_type": pl.lit(""), "replica": pl.lit(""), "status": pl.lit("unknown"),
-                "input_tokens": pl.lit(0), "output_tokens": pl.lit(0), "weight": pl.lit(1)}
-    for column, value in defaults.items():
-        if column not in frame.columns:
-            frame = frame.with_columns(value.alias(column))
-    for column in N.LATENCY_FIELDS:
-        if column not in frame.columns:
-            frame = frame.with_columns(pl.lit(None, pl.Float64).alias(column))
-    out = {}
-    for column, ch_type in N.REQUEST_COLUMNS.items():
-        dtype = _POLARS_TYPES[ch_type]
-        if dtype == pl.UInt32:  # negative or too large counts must name the row, not just fail a cast
-            signed = _cast_column(path, at, frame, column, pl.Int64, "a whole number")
-            _non_negative(path, at, signed, column)
-            _check(path, at, signed > UINT32_MAX, column,
-                   lambda i, s=signed: f"{s[i]} is above the largest count {UINT32_MAX}")
-            out[column] = signed.cast(pl.UInt32)
-        elif dtype == pl.Float32:  # checked as Float64 so that overflow is seen before the cast
-            value = _cast_column(path, at, frame, column, pl.Float64, "a number")
-            _non_negative(path, at, value, column)
-            _finite(path, at, value, column, "latency")
-            out[column] = value
-        else:
-            out[column] = _cast_column(path, at, frame, column, dtype, _WHAT[dtype])
-    result = pl.DataFrame(out)
-    for column in ("ts", "deployment"):
-        _check(path, at, result[column].is_null() | (result[column].cast(pl.String) == ""), column, lambda i: "empty")
-    readers.check_times(path, result["ts"], "ts", at)
-    for column, dtype in result.schema.items():
-        if dtype == pl.String:
-            _check(path, at, result[column].str.len_bytes() > readers.MAX_TEXT_CELL_BYTES, column,
-                   lambda i: f"a text value longer than {readers.MAX_TEXT_CELL_BYTES:,} bytes")
-    _check(path, at, result["weight"] == 0, "weight",
-           lambda i: "0: a row stands for at least one request (1 / sample rate)")
-    _check(path, at, ~result["status"].is_in(N.STATUSES), "status",
-           lambda i: f"{result['status'][i]!r} is not one of {', '.join(N.STATUSES)}")
-    _check(path, at, result["e2e_ms"] < result["ttft_ms"], "e2e_ms",
-           lambda i: f"{result['e2e_ms'][i]} is below ttft_ms {result['ttft_ms'][i]} "
-                     "(a response cannot end before its first token)")
-    if tokens_known:
-        result = result.with_columns(derive_tpot(result))
-    return result.with_columns(pl.col(N.LATENCY_FIELDS).cast(pl.Float32))
+    rules.enforce(path, at, series.to_frame(column), rules.finite(column, what))
 
 
 def _requests_chunks(path: Path, deployment: str | None) -> Iterator[pl.DataFrame]:
@@ -227,7 +111,7 @@ def _requests_chunks(path: Path, deployment: str | None) -> Iterator[pl.DataFram
     for at, frame in chunks:
         if deployment:
             frame = frame.with_columns(pl.lit(deployment).alias("deployment"))
-        yield _finish_requests(path, at, frame, tokens_known="output_tokens" in names)
+        yield rules.finish_requests(path, at, frame, tokens_known="output_tokens" in names)
 
 
 def _azure_chunks(path: Path, deployment: str | None) -> Iterator[pl.DataFrame]:
@@ -241,7 +125,7 @@ def _azure_chunks(path: Path, deployment: str | None) -> Iterator[pl.DataFrame]:
             pl.col("ContextTokens").alias("input_tokens"),
             pl.col("GeneratedTokens").alias("output_tokens"),
         ).with_columns(pl.lit(deployment or path.stem).alias("deployment"))
-        yield _finish_requests(path, at, frame, tokens_known=False)
+        yield rules.finish_requests(path, at, frame, tokens_known=False)
 
 
 def _record_values(path: Path, row: int, record, columns: tuple[str, ...]) -> list[str | None]:
@@ -288,7 +172,7 @@ def _mooncake_chunks(path: Path, deployment: str | None, start: datetime | None)
             _ms_to_times(path, at, offset + t0_ms, "timestamp").alias("ts"),
             pl.lit(deployment or path.stem).alias("deployment"),
         ).rename({"input_length": "input_tokens", "output_length": "output_tokens"}).drop("timestamp")
-        return _finish_requests(path, at, frame, tokens_known=False)
+        return rules.finish_requests(path, at, frame, tokens_known=False)
 
     for row, record in readers.json_lines(path):
         pending.append(_record_values(path, row, record, cols))
@@ -350,7 +234,7 @@ def _llmperf_chunks(path: Path, deployment: str | None, start: datetime | None) 
         frame["number_output_tokens"].alias("output_tokens"),
     )
     for offset in range(0, staged.height, readers.CHUNK_ROWS):
-        yield _finish_requests(path, offset, staged.slice(offset, readers.CHUNK_ROWS), tokens_known=True)
+        yield rules.finish_requests(path, offset, staged.slice(offset, readers.CHUNK_ROWS), tokens_known=True)
 
 
 def _chunks(path: Path, fmt: str, deployment: str | None, start: datetime | None) -> Iterator[pl.DataFrame]:
@@ -384,7 +268,7 @@ def stage_file(path: Path, fmt: str | None = None, deployment: str | None = None
     source = open_file(path, fmt, deployment, start)
     frames = list(source.chunks())
     columns = N.GPU_COLUMNS if source.table == N.GPU_METRICS else N.REQUEST_COLUMNS
-    empty = pl.DataFrame(schema={c: _POLARS_TYPES[t] for c, t in columns.items()})
+    empty = pl.DataFrame(schema={c: rules.POLARS_TYPES[t] for c, t in columns.items()})
     return Staged(source.path, source.table, pl.concat(frames) if frames else empty)
 
 

@@ -37,22 +37,25 @@ class Loaded:
 
 
 class Load:
-    """A load in progress: chunks go to staging tables; nothing is visible before publishing."""
+    """A load in progress: chunks go to the load's stages; nothing is visible before publishing."""
 
     def __init__(self, store: Store, load_id: str):
         self.store = store
         self.load_id = load_id
-        self.stages: dict[str, str] = {}  # raw table -> staging table
+        self.stages: dict[str, journal.Stage] = {}  # raw table -> its stage
         self._chunks = 0
 
     def add(self, table: str, frame: pl.DataFrame) -> None:
-        """Stage a validated frame whose columns are named like `table`'s."""
+        """Stage a validated frame whose columns are named like `table`'s (the same columns every time)."""
         if frame.is_empty():
             return
         if table not in self.stages:
-            self.stages[table] = journal.stage_table(self.store, self.load_id, table)
+            self.stages[table] = journal.stage(self.store, self.load_id, table, tuple(frame.columns))
+        stage = self.stages[table]
+        if tuple(frame.columns) != stage.columns:
+            frame = frame.select(stage.columns)  # same columns, another order
         self._chunks += 1
-        journal.insert_chunk(self.store, self.stages[table], frame, f"{self.stages[table]}_{self._chunks}")
+        journal.stage_chunk(self.store, stage, frame, self._chunks)
 
 
 @contextmanager

@@ -13,7 +13,7 @@ memory it guards is allocated:
 - MAX_ROW_GROUP_BYTES: one Parquet row group's declared uncompressed size (read one at a time);
 - MAX_TEXT_CELL_BYTES: one text value (names and labels); for Parquet checked on the dictionary
   before any row is materialised;
-- times must fall in the plausible range TS_EARLIEST .. now + TS_AHEAD (check_times): a year
+- times must fall in the plausible range TS_EARLIEST .. now + TS_AHEAD (rules.implausible_time): a year
   1850, 2500 or 9999 is a broken clock or unit, and one such row would stretch every time axis.
 
 Rows are numbered from 1 over the data rows of the whole file (the CSV header and blank lines
@@ -147,17 +147,6 @@ def _read_line(path: Path, stream, row: int | None) -> bytes:
     if len(line) > MAX_LINE_BYTES:
         raise fail(path, row, None, f"a line longer than {_size(MAX_LINE_BYTES)} (the limit for one row)")
     return line
-
-
-def check_times(path: Path, ts: pl.Series, column: str, rows_before: int) -> None:
-    """Refuse the first time outside TS_EARLIEST .. now + TS_AHEAD (nulls are checked elsewhere)."""
-    latest = datetime.now(UTC) + TS_AHEAD
-    bad = ((ts < TS_EARLIEST) | (ts > latest)).fill_null(False)
-    if bad.any():
-        i = int(bad.arg_max())
-        shown = ts.slice(i, 1).dt.to_string("%Y-%m-%d %H:%M:%S").item()  # polars years can exceed Python's
-        raise fail(path, rows_before + i + 1, column, f"{shown} is outside the plausible range "
-                                                      f"{TS_EARLIEST:%Y-%m-%d} .. now + {TS_AHEAD.days} day")
 
 
 def table_chunks(path: Path, columns: list[str] | None, chunk_rows: int) -> tuple[list[str], Chunks]:

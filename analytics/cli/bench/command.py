@@ -27,8 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--days", type=int, default=30, help="days of history when seeding")
     parser.add_argument("--scrape-seconds", type=int, default=15, help="GPU sample interval when seeding")
     parser.add_argument("--repeat", type=int, default=5, help="warm repetitions per case")
-    parser.add_argument("--only", choices=("core", *AREAS), help="one area only (ingest: peak memory and rows/s "
-                                                                   "on crafted bombs and a 2M-row CSV; needs no seeding)")
+    parser.add_argument("--only", choices=("core", *AREAS), help="one area only (ingest: load rows/s and peak memory "
+                                                                   "from Parquet and CSV files, and on crafted bombs; needs no seeding)")
 
 
 def _seed_if_needed(store, args) -> list[core.Case]:

@@ -29,7 +29,11 @@ UTC_OFFSET_H = {"us-east": -5.0, "eu-west": 0.0, "ap-south": 5.5}
 WEEKEND_FACTOR = {"chat": 0.72, "code": 0.45, "embedding": 0.85, "classic": 0.9}
 TIMEOUT_MS = {"chat": 120_000.0, "code": 60_000.0, "embedding": 5_000.0, "classic": 2_000.0}
 BASE_ERROR_RATE = 0.0004
-INSERT_ROWS = 1_000_000
+INSERT_ROWS = 250_000  # rows per staged chunk, as a file load's (journal.PUBLISH_FILES)
+# Request rows generated at once (~0.3 GB of intermediate arrays), so memory does not grow with
+# --requests: seeding 5M and 10M requests (30 days) peaked at 945 and 927 MiB RSS, chDB included.
+# Generating a whole deployment at once (up to 16% of the rows) took 8.5 GB at 100M.
+WINDOW_ROWS = 1_000_000
 QUIET_TRAFFIC = 0.01  # traffic share below which a deployment's requests are all logged
 
 
@@ -86,10 +90,25 @@ def _incident_masks(dep: F.DemoDeployment, slots: np.ndarray, end: datetime) -> 
     return masks
 
 
-def _requests_for(dep, slots, load, util, masks, rng) -> pl.DataFrame:
-    """Per-request rows for one deployment given expected requests and utilisation per slot."""
+def _windows(counts: np.ndarray, rows: int) -> list[tuple[int, int]]:
+    """Consecutive slot ranges [lo, hi) holding about `rows` requests each (one range when all fit)."""
+    total = np.cumsum(counts)
+    cuts = np.unique(np.searchsorted(total, np.arange(rows, int(total[-1]) if len(total) else 0, rows), side="right"))
+    bounds = [0, *(int(c) for c in cuts if 0 < c < len(counts)), len(counts)]
+    return list(zip(bounds[:-1], bounds[1:], strict=True))
+
+
+def _requests_for(dep, slots, load, util, masks, rng) -> Iterator[pl.DataFrame]:
+    """Per-request rows for one deployment given expected requests and utilisation per slot, in
+    time order, as frames of about WINDOW_ROWS rows (memory stays flat whatever the volume)."""
     counts = rng.poisson(load)
-    slot_idx = np.repeat(np.arange(len(slots)), counts)
+    for lo, hi in _windows(counts, WINDOW_ROWS):
+        yield _requests_in(dep, slots, counts, lo, hi, util, masks, rng)
+
+
+def _requests_in(dep, slots, counts, lo, hi, util, masks, rng) -> pl.DataFrame:
+    """The requests of slots lo .. hi-1 (the same draws, in the same order, when lo .. hi is every slot)."""
+    slot_idx = np.repeat(np.arange(lo, hi), counts[lo:hi])
     n = len(slot_idx)
     ts = slots[slot_idx].astype("datetime64[ms]") + (rng.uniform(0, SLOT_S * 1000, n)).astype("timedelta64[ms]")
     rho = util[slot_idx]
@@ -284,8 +303,8 @@ def generate(
         # Dynamic sampling (as in Honeycomb's Refinery): busy deployments are logged at the
         # sample rate, quiet ones in full, so every deployment keeps enough rows to judge.
         dep_weight = weight if dep.traffic >= QUIET_TRAFFIC else 1
-        yield N.REQUESTS, _requests_for(dep, slots, load / dep_weight * weight, util, masks, rng).with_columns(
-            weight=pl.lit(dep_weight, dtype=pl.UInt32))
+        for frame in _requests_for(dep, slots, load / dep_weight * weight, util, masks, rng):
+            yield N.REQUESTS, frame.with_columns(weight=pl.lit(dep_weight, dtype=pl.UInt32))
         if progress:
             progress((i + 0.6) / len(F.FLEET), f"{dep.deployment}: GPU metrics")
         yield N.GPU_METRICS, _gpu_for(dep, slots, util, masks, rng, scrape_seconds)
