@@ -43,10 +43,14 @@ class Load:
         """Stage a validated frame whose columns are named like `table`'s."""
         if frame.is_empty():
             return
+        self._chunks += 1
+        journal.insert_chunk(self.store, self.stage(table), frame, f"{self.stages[table]}_{self._chunks}")
+
+    def stage(self, table: str) -> str:
+        """The load's staging table for `table` (created on first use), for INSERT ... SELECT loads."""
         if table not in self.stages:
             self.stages[table] = journal.stage_table(self.store, self.load_id, table)
-        self._chunks += 1
-        journal.insert_chunk(self.store, self.stages[table], frame, f"{self.stages[table]}_{self._chunks}")
+        return self.stages[table]
 
 
 @contextmanager

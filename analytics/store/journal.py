@@ -36,6 +36,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
+import pyarrow.ipc
 
 from analytics.store.client import Store
 
@@ -123,8 +125,10 @@ def stage_table(store: Store, load_id: str, raw: str) -> str:
     return name
 
 
-def insert_chunk(store: Store, table: str, frame: pl.DataFrame, name: str) -> None:
+def insert_chunk(store: Store, table: str, frame: pl.DataFrame | pa.Table, name: str) -> None:
     """Insert a frame (columns named like the table's) without leaving a file behind.
+
+    An Arrow table is taken as well, for the types polars has not (a Map column).
 
     On the embedded engine the frame goes through `name`.arrow in the store's staging folder,
     deleted right after (and on the next open if the process dies first); a server gets it over
@@ -137,8 +141,12 @@ def insert_chunk(store: Store, table: str, frame: pl.DataFrame, name: str) -> No
     folder.mkdir(exist_ok=True)
     path = folder / f"{name}.arrow"
     try:
-        frame.write_ipc(path, compression="uncompressed")  # fastest to write and read (measured)
-        columns = ", ".join(frame.columns)
+        if isinstance(frame, pa.Table):
+            with pa.ipc.new_file(path, frame.schema) as writer:
+                writer.write_table(frame)
+        else:
+            frame.write_ipc(path, compression="uncompressed")  # fastest to write and read (measured)
+        columns = ", ".join(frame.column_names if isinstance(frame, pa.Table) else frame.columns)
         store.command(f"INSERT INTO {table} ({columns}) SELECT * FROM file({{path:String}}, 'Arrow')",
                       {"path": str(path)})
     finally:
