@@ -59,7 +59,7 @@ def loading(store: Store, files: list[str]) -> Iterator[Load]:
     load = Load(store, journal.begin(store, files))
     try:
         yield load
-        journal.publish(store, load.load_id, load.stages)
+        journal.publish(store, load.load_id, load.stages, files)
     except BaseException:
         try:
             journal.rollback(store, load.load_id, ROLLUPS)

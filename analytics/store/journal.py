@@ -153,11 +153,13 @@ def insert_chunk(store: Store, table: str, frame: pl.DataFrame | pa.Table, name:
         path.unlink(missing_ok=True)
 
 
-def publish(store: Store, load_id: str, stages: Mapping[str, str]) -> None:
+def publish(store: Store, load_id: str, stages: Mapping[str, str], files: list[str] | None = None) -> None:
     """Make a staged load visible: journal its scope, copy staging into raw, mark it done.
 
     `stages` maps each raw table to its staging table. A kill anywhere in here leaves the load
-    'publishing' (or 'staging'), which the next open rolls back.
+    'publishing' (or 'staging'), which the next open rolls back. `files` (as given to begin) is
+    written again with each state: the journal keeps only a load's latest row once merged, and a
+    done load's files say what was loaded (a backfill skips the batches it names).
     """
     for raw, stage in stages.items():
         store.command(
@@ -166,10 +168,10 @@ def publish(store: Store, load_id: str, stages: Mapping[str, str]) -> None:
             f"groupUniqArray(deployment), min(ts), max(ts) FROM {stage}",
             {"id": load_id, "raw": raw, "owner": _PROCESS},
         )
-    _write(store, load_id, LOAD_ROW, PUBLISHING)
+    _write(store, load_id, LOAD_ROW, PUBLISHING, files=files or [])
     for raw, stage in stages.items():
         store.command(f"INSERT INTO {raw} SELECT * REPLACE ({{id:String}} AS {LOAD_ID}) FROM {stage}", {"id": load_id})
-    _write(store, load_id, LOAD_ROW, DONE)
+    _write(store, load_id, LOAD_ROW, DONE, files=files or [])
     drop_stages(store, load_id)
 
 
