@@ -31,7 +31,8 @@ DEFAULT_SPAN = "llm_request"  # vLLM's one span per request (vllm/tracing.py)
 # (gen_ai.usage.input_tokens / output_tokens). `deployment` with no attribute (the default) is the
 # span's ServiceName. `tpot_ms` with no attribute is derived from the decode time:
 # tpot = time_in_model_decode / (output_tokens - 1), the mean time per output token after the
-# first (our requests schema; vLLM's decode time runs from the first token to the last).
+# first (our requests schema; vLLM's decode time runs from the first token to the last), and 0
+# for a one-token answer, as file ingest derives it.
 # `weight` is the sample rate a head sampler recorded (Honeycomb's SampleRate convention: the
 # span stands for that many requests); absent means 1. `error_type` and `http_status` refine
 # the status (OpenTelemetry semconv error.type and http.response.status_code).
@@ -53,7 +54,6 @@ DEFAULT_ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "error_type": ("error.type",),
     "http_status": ("http.response.status_code",),
 }
-SECONDS_FIELDS = ("queue_ms", "ttft_ms", "tpot_ms", "decode", "e2e_ms")
 
 # Status from the span: error.type values and HTTP codes that name a timeout or a rejection
 # (load shedding); any other error (StatusCode Error, a non-empty error.type, HTTP >= 500) is

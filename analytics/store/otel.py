@@ -102,8 +102,11 @@ def request_select(table: str, span: str, services: Sequence[str], attributes: M
     a = {k: list(v) for k, v in attributes.items()}
     deployment = _first(a["deployment"], p)
     output = f"toUInt32OrZero({_first(a['output_tokens'], p)})"
-    # tpot = decode time / (output tokens - 1): the mean gap between tokens after the first.
-    derived_tpot = f"if({output} > 1, {_ms(a['decode'], p)} / ({output} - 1), NULL)"
+    # tpot = decode time / (output tokens - 1): the mean gap between tokens after the first; 0 for
+    # a one-token answer, as file ingest derives it (analytics.ingest.files.derive_tpot: DistServe's
+    # goodput convention, no decode phase to judge).
+    decode = _ms(a["decode"], p)
+    derived_tpot = f"multiIf(isNull({decode}), NULL, {output} > 1, {decode} / ({output} - 1), 0)"
     tpot = f"coalesce({_ms(a['tpot_ms'], p)}, {derived_tpot})" if a["tpot_ms"] else derived_tpot
     error_type = f"lower({_first(a['error_type'], p)})"
     http = _first(a["http_status"], p)
