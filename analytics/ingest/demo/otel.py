@@ -32,54 +32,52 @@ def _seconds(column: str) -> pl.Expr:
     return (pl.col(column).cast(pl.Float64) / 1000).cast(pl.String)
 
 
-def _attributes(pairs: dict[str, pl.Expr]) -> pl.Expr:
-    """A list of {key, value} structs per row, the null values left out."""
-    structs = [pl.struct(pl.lit(k).alias("key"), v.alias("value")) for k, v in pairs.items()]
-    return pl.concat_list(structs).list.eval(pl.element().filter(pl.element().struct.field("value").is_not_null()))
-
-
-def _as_map(table: pa.Table, name: str) -> pa.Table:
-    """Replace a list<struct<key, value>> column by the Arrow Map the exporter's Map column takes."""
-    column = table.column(name).combine_chunks()
-    mapped = pa.MapArray.from_arrays(column.offsets, column.values.field("key"), column.values.field("value"))
-    return table.set_column(table.schema.get_field_index(name), name, mapped)
+def _map(frame: pl.DataFrame, pairs: dict[str, pl.Expr]) -> pa.MapArray:
+    """An Arrow Map column (what the exporter's Map columns take) of `pairs`, null values left out."""
+    n, keys = frame.height, list(pairs)
+    values = frame.select(pl.concat_list([e.cast(pl.String) for e in pairs.values()]).alias("v")).to_series().explode()
+    present = values.is_not_null().to_numpy()
+    counts = present.reshape(n, len(keys)).sum(axis=1)
+    offsets = pa.array(np.concatenate([[0], np.cumsum(counts)]).astype(np.int32))
+    key_index = pa.array(np.tile(np.arange(len(keys)), n)[present])
+    return pa.MapArray.from_arrays(offsets, pa.array(keys, pa.string()).take(key_index),
+                                   values.filter(pl.Series(present)).to_arrow().cast(pa.string()))
 
 
 def spans(requests: pl.DataFrame, rng: np.random.Generator) -> pa.Table:
     """The exporter's span rows for the demo generator's request rows."""
     n = requests.height
-    ids = pl.Series(np.frombuffer(rng.bytes(24 * n), dtype="S24")).bin.encode("hex")
+    frame = requests.with_columns(id=pl.Series(np.frombuffer(rng.bytes(24 * n), dtype="S24")).bin.encode("hex"))
     failed = pl.col("status") != "ok"
     decode = pl.col("tpot_ms").cast(pl.Float64) * (pl.col("output_tokens").cast(pl.Float64) - 1)
-    frame = requests.with_columns(id=ids).select(
+    resource = _map(frame, {
+        "service.name": pl.col("deployment"), "service.version": pl.col("model_version"),
+        "service.instance.id": pl.col("replica"), "cloud.region": pl.col("region"), "gpu.type": pl.col("gpu_type"),
+    })
+    attributes = _map(frame, {
+        "gen_ai.request.id": pl.col("id").str.slice(0, 16),
+        "gen_ai.response.model": pl.col("model"),
+        "gen_ai.usage.prompt_tokens": pl.col("input_tokens"),
+        "gen_ai.usage.completion_tokens": pl.col("output_tokens"),
+        "gen_ai.latency.time_in_queue": _seconds("queue_ms"),
+        "gen_ai.latency.time_to_first_token": _seconds("ttft_ms"),
+        "gen_ai.latency.e2e": _seconds("e2e_ms"),
+        "gen_ai.latency.time_in_model_decode": (decode / 1000).cast(pl.String),
+        "SampleRate": pl.when(pl.col("weight") != 1).then(pl.col("weight")),
+        "error.type": pl.when(failed).then(pl.col("status")),
+    })
+    table = frame.select(
         Timestamp=pl.col("ts").cast(pl.Datetime("ns", "UTC")),
         TraceId=pl.col("id").str.slice(0, 32),
         SpanId=pl.col("id").str.slice(32, 16),
         SpanName=pl.lit(DEFAULT_SPAN),
         SpanKind=pl.lit("Server"),
         ServiceName=pl.col("deployment"),
-        ResourceAttributes=_attributes({
-            "service.name": pl.col("deployment"), "service.version": pl.col("model_version"),
-            "service.instance.id": pl.col("replica"), "cloud.region": pl.col("region"),
-            "gpu.type": pl.col("gpu_type"),
-        }),
         ScopeName=pl.lit(SCOPE),
-        SpanAttributes=_attributes({
-            "gen_ai.request.id": pl.col("id").str.slice(0, 16),
-            "gen_ai.response.model": pl.col("model"),
-            "gen_ai.usage.prompt_tokens": pl.col("input_tokens").cast(pl.String),
-            "gen_ai.usage.completion_tokens": pl.col("output_tokens").cast(pl.String),
-            "gen_ai.latency.time_in_queue": _seconds("queue_ms"),
-            "gen_ai.latency.time_to_first_token": _seconds("ttft_ms"),
-            "gen_ai.latency.e2e": _seconds("e2e_ms"),
-            "gen_ai.latency.time_in_model_decode": (decode / 1000).cast(pl.String),
-            "SampleRate": pl.when(pl.col("weight") != 1).then(pl.col("weight").cast(pl.String)),
-            "error.type": pl.when(failed).then(pl.col("status")),
-        }),
         Duration=(pl.col("e2e_ms").cast(pl.Float64) * 1e6).round().cast(pl.UInt64),
         StatusCode=pl.when(failed).then(pl.lit("Error")).otherwise(pl.lit("Unset")),
-    )
-    return _as_map(_as_map(frame.to_arrow(), "ResourceAttributes"), "SpanAttributes")
+    ).to_arrow()
+    return table.append_column("ResourceAttributes", resource).append_column("SpanAttributes", attributes)
 
 
 def seed(store: Store, table: str, *, days: int, seed: int = 7, end: datetime | None = None,
