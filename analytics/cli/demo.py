@@ -19,6 +19,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scrape-seconds", type=int, default=60, help="GPU sample interval")
     parser.add_argument("--sample-rate", type=float, default=0.01,
                         help="share of requests logged; each row stands for 1/rate requests (default 0.01)")
+    parser.add_argument("--as", dest="as_", choices=["tables", "otel"], default="tables",
+                        help="tables: straight into requests (default); otel: requests as vLLM-style OpenTelemetry "
+                        "spans in otel_traces (the exporter's DDL), mapped by `source add otel-traces --backfill`; "
+                        "GPU metrics go to gpu_metrics in both")
     parser.add_argument("--if-empty", action="store_true", help="do nothing if requests exist")
     parser.add_argument("--no-forecasts", action="store_true",
                         help="skip fitting the Capacity page's default forecasts into the cache")
@@ -36,11 +40,18 @@ def run(args, store) -> int:
         print("demo: the store already has requests; nothing to do")
         return 0
     end = parse_time(args.end) if args.end else None
-    summary = demo.seed(
-        store, days=args.days, requests=args.requests, seed=args.seed, end=end,
-        scrape_seconds=args.scrape_seconds, sample_rate=args.sample_rate,
-        progress=ProgressBar("demo"),
-    )
+    options = dict(days=args.days, requests=args.requests, seed=args.seed, end=end,
+                   scrape_seconds=args.scrape_seconds, sample_rate=args.sample_rate, progress=ProgressBar("demo"))
+    if args.as_ == "otel":
+        from analytics.cli import source
+        from analytics.ingest import otel
+        from analytics.ingest.demo import otel as demo_otel
+
+        summary = demo_otel.seed(store, otel.DEFAULT_TABLE, **options)
+        print(f"demo: {summary.requests:,} request spans in {otel.DEFAULT_TABLE}")
+        source.add(store, otel.source(), backfill=True)
+    else:
+        summary = demo.seed(store, **options)
     print(
         f"demo: {summary.requests:,} request rows (standing for {summary.represented:,} requests) "
         f"and {summary.gpu_samples:,} GPU samples for "

@@ -19,6 +19,7 @@ from analytics.store.dsn import PROJECT_ROOT, resolve_dsn
 COMMANDS = {
     "demo": ("analytics.cli.demo", "seed demo telemetry for the demo fleet"),
     "ingest": ("analytics.cli.ingest", "load request or GPU telemetry files"),
+    "source": ("analytics.cli.source", "map telemetry that already lives in ClickHouse (OpenTelemetry spans)"),
     "slo": ("analytics.cli.slo", "SLO status, budgets and firing alerts"),
     "gpu": ("analytics.cli.gpu", "GPU efficiency and cost per deployment"),
     "forecast": ("analytics.cli.forecast", "demand forecasts and capacity"),

@@ -57,6 +57,13 @@ class Load:
         self._chunks += 1
         journal.stage_chunk(self.store, stage, frame, self._chunks)
 
+    def stage_table(self, table: str, columns: tuple[str, ...]) -> str:
+        """A staging table for `table` that SQL fills (INSERT ... SELECT of `columns`); its name."""
+        if table in self.stages:
+            raise ValueError(f"{table} is already staged in this load")
+        self.stages[table] = journal.stage(self.store, self.load_id, table, columns, table=True)
+        return self.stages[table].name
+
 
 @contextmanager
 def loading(store: Store, files: list[str]) -> Iterator[Load]:
@@ -64,7 +71,7 @@ def loading(store: Store, files: list[str]) -> Iterator[Load]:
     load = Load(store, journal.begin(store, files))
     try:
         yield load
-        journal.publish(store, load.load_id, load.stages)
+        journal.publish(store, load.load_id, load.stages, files)
     except BaseException:
         try:
             journal.rollback(store, load.load_id, ROLLUPS)

@@ -21,6 +21,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import polars as pl
+import pyarrow as pa
 
 from analytics.errors import SourceError
 
@@ -231,12 +232,13 @@ class Store:
         with self._call():
             self._client.command(sql, parameters=parameters or {})
 
-    def insert(self, table: str, frame: pl.DataFrame) -> None:
-        """Insert a polars frame whose columns are named like the table's."""
-        if frame.is_empty():
+    def insert(self, table: str, frame: pl.DataFrame | pa.Table) -> None:
+        """Insert a polars frame (or an Arrow table) whose columns are named like the table's."""
+        arrow = frame if isinstance(frame, pa.Table) else frame.to_arrow()
+        if not arrow.num_rows:
             return
         with self._call():
-            self._client.insert_arrow(table, frame.to_arrow())
+            self._client.insert_arrow(table, arrow)
 
     def scalar(self, sql: str, parameters: dict | None = None):
         """Run a query returning one value."""

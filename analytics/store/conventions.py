@@ -11,6 +11,7 @@ DEPLOYMENTS = "deployments"
 REQUESTS_5M = "requests_5m"
 GPU_1H = "gpu_metrics_1h"
 SCHEMA_VERSION_TABLE = "schema_version"
+OTEL_SOURCES = "otel_sources"  # span tables mapped into requests by a view (analytics.store.otel)
 REVIEW_NOTES = "review_notes"  # reviewers' notes and owners on incidents (the UI's one write besides uploads)
 TABLES = (REQUESTS, GPU_METRICS, DEPLOYMENTS, REQUESTS_5M, GPU_1H)
 

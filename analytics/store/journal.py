@@ -41,6 +41,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
+import pyarrow.ipc
 
 from analytics.store.client import Store
 
@@ -127,8 +129,9 @@ class Stage:
     """Where a load keeps one raw table's validated rows until it publishes them."""
 
     raw: str
-    name: str  # staging table (server) or file name prefix (embedded)
+    name: str  # staging table, or file name prefix (embedded engine, chunks from Python)
     columns: tuple[str, ...]  # the staged columns, named like raw's
+    table: bool  # a staging table (a server, or a stage filled by INSERT ... SELECT)
 
 
 def _stage_files(folder: Path, name: str) -> Path:
@@ -137,9 +140,9 @@ def _stage_files(folder: Path, name: str) -> Path:
 
 def _stage_source(store: Store, stage: Stage) -> tuple[str, dict]:
     """FROM clause reading a whole stage, and its parameters."""
-    folder = staging_folder(store)
-    if folder is None:
+    if stage.table:
         return stage.name, {}
+    folder = staging_folder(store)
     return "file({stage_files:String}, 'Arrow')", {"stage_files": str(_stage_files(folder, stage.name))}
 
 
@@ -149,37 +152,40 @@ def _stage_parts(store: Store, stage: Stage) -> list[tuple[str, dict]]:
     One INSERT over every file of a large load held memory that grew with the load (measured:
     peak RSS +350 MiB over staging for 20 files of 250k rows, +40 MiB for 4 files).
     """
-    folder = staging_folder(store)
-    if folder is None:
+    if stage.table:
         return [(stage.name, {})]
+    folder = staging_folder(store)
     files = sorted(p.name for p in folder.glob(_stage_files(folder, stage.name).name))
     return [("file({stage_files:String}, 'Arrow')",
              {"stage_files": str(folder / ("{" + ",".join(files[i:i + PUBLISH_FILES]) + "}"))})
             for i in range(0, len(files), PUBLISH_FILES)]
 
 
-def stage(store: Store, load_id: str, raw: str, columns: tuple[str, ...]) -> Stage:
-    """A new, empty stage of the load for `raw` (a table on a server; files come with the chunks)."""
-    found = Stage(raw, f"{STAGE_PREFIX}{load_id}_{raw}", columns)
-    if staging_folder(store) is None:
+def stage(store: Store, load_id: str, raw: str, columns: tuple[str, ...], *, table: bool = False) -> Stage:
+    """A new, empty stage of the load for `raw`: a table on a server, or with table=True (for
+    INSERT ... SELECT), else chunk files that come with the chunks."""
+    found = Stage(raw, f"{STAGE_PREFIX}{load_id}_{raw}", columns, table or staging_folder(store) is None)
+    if found.table:
         store.command(f"CREATE TABLE IF NOT EXISTS {found.name} AS {raw}")
     return found
 
 
 def stage_chunk(store: Store, stage: Stage, frame: pl.DataFrame, number: int) -> None:
     """Add a validated frame (stage.columns, in that order) to a stage as its `number`-th chunk."""
-    folder = staging_folder(store)
-    if folder is None:
+    if stage.table:
         store.insert(stage.name, frame)
         return
+    folder = staging_folder(store)
     folder.mkdir(exist_ok=True)
     # LZ4: a fifth of the uncompressed size (30 vs 150 bytes per request row) for ~0.15 CPU-s
     # more per million rows (measured): the stage of a 50M-row file stays near 1.5 GB on disk.
     frame.write_ipc(folder / f"{stage.name}_{number:08d}.arrow", compression="lz4")
 
 
-def insert_chunk(store: Store, table: str, frame: pl.DataFrame, name: str) -> None:
+def insert_chunk(store: Store, table: str, frame: pl.DataFrame | pa.Table, name: str) -> None:
     """Insert a frame (columns named like the table's) at once, without leaving a file behind.
+
+    An Arrow table is taken as well, for the types polars has not (a Map column).
 
     On the embedded engine the frame goes through `name`.arrow in the store's staging folder,
     deleted right after (and on the next open if the process dies first); a server gets it over
@@ -192,19 +198,25 @@ def insert_chunk(store: Store, table: str, frame: pl.DataFrame, name: str) -> No
     folder.mkdir(exist_ok=True)
     path = folder / f"{name}.arrow"
     try:
-        frame.write_ipc(path, compression="uncompressed")  # fastest to write and read (measured)
-        columns = ", ".join(frame.columns)
+        if isinstance(frame, pa.Table):
+            with pa.ipc.new_file(path, frame.schema) as writer:
+                writer.write_table(frame)
+        else:
+            frame.write_ipc(path, compression="uncompressed")  # fastest to write and read (measured)
+        columns = ", ".join(frame.column_names if isinstance(frame, pa.Table) else frame.columns)
         store.command(f"INSERT INTO {table} ({columns}) SELECT * FROM file({{path:String}}, 'Arrow')",
                       {"path": str(path)})
     finally:
         path.unlink(missing_ok=True)
 
 
-def publish(store: Store, load_id: str, stages: Mapping[str, Stage]) -> None:
+def publish(store: Store, load_id: str, stages: Mapping[str, Stage], files: list[str] | None = None) -> None:
     """Make a staged load visible: journal its scope, copy each stage into raw, mark it done.
 
     `stages` maps each raw table to its stage. A kill anywhere in here leaves the load
-    'publishing' (or 'staging'), which the next open rolls back.
+    'publishing' (or 'staging'), which the next open rolls back. `files` (as given to begin) is
+    written again with each state: the journal keeps only a load's latest row once merged, and a
+    done load's files say what was loaded (a backfill skips the batches it names).
     """
     for raw, found in stages.items():
         source, params = _stage_source(store, found)
@@ -214,13 +226,13 @@ def publish(store: Store, load_id: str, stages: Mapping[str, Stage]) -> None:
             f"groupUniqArray(deployment), min(ts), max(ts) FROM {source}",
             {"id": load_id, "raw": raw, "owner": _PROCESS, **params},
         )
-    _write(store, load_id, LOAD_ROW, PUBLISHING)
+    _write(store, load_id, LOAD_ROW, PUBLISHING, files=files or [])
     for raw, found in stages.items():
         columns = ", ".join(found.columns)
         for source, params in _stage_parts(store, found):
             store.command(f"INSERT INTO {raw} ({columns}, {LOAD_ID}) SELECT {columns}, {{id:String}} FROM {source}",
                           {"id": load_id, **params})
-    _write(store, load_id, LOAD_ROW, DONE)
+    _write(store, load_id, LOAD_ROW, DONE, files=files or [])
     drop_stages(store, load_id)
 
 
