@@ -70,7 +70,7 @@ st.subheader("Utilisation: what GPU util hides")
 st.plotly_chart(charts_gpu.utilisation_comparison(table), width="stretch")
 missing = table.filter(pl.col("missing") != "").select("deployment", "missing")
 for row in missing.iter_rows(named=True):
-    st.caption(f"**{fmt.text(row['deployment'])}**: not available: {fmt.text(row['missing'])}")
+    st.caption(f"**{fmt.text(row['deployment'])}**: not available: {fmt.text(D.field_names(row['missing']))}")
 
 st.subheader("Where does latency climb?")
 latency = st.radio("Latency", list(charts_gpu.LATENCY_FIELDS), horizontal=True, key="gpu_scatter_latency",
