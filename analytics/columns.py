@@ -310,7 +310,7 @@ def csv_frame(frame: pl.DataFrame) -> pl.DataFrame:
     """A frame as CSVs carry it: registry CSV names, raw values rounded per kind. In a long table
     (a ROW_KEYS column naming each row's registry column) each value is rounded as its row's kind
     and the key's values become CSV names too, so every row states its unit."""
-    key = next((k for k in ROW_KEYS if k in frame.columns and frame[k].dtype == pl.String), None)
+    key = row_key(frame)
     if key is not None:
         names = [n for n in frame[key].unique().to_list() if n in REGISTRY]
         per_row = [c for c, t in frame.schema.items() if column(c).kind == "per_row" and t.is_float()]
@@ -326,6 +326,27 @@ def csv_frame(frame: pl.DataFrame) -> pl.DataFrame:
         frame = frame.with_columns(*(rounded(c) for c in per_row),
                                    pl.col(key).replace({n: column(n).csv_name for n in names}))
     return frame.select(_csv_expr(c, t) for c, t in frame.schema.items())
+
+
+def row_key(frame: pl.DataFrame) -> str | None:
+    """The key column of a long table (one row per registry column), or None for a wide table."""
+    return next((k for k in ROW_KEYS if k in frame.columns and frame[k].dtype == pl.String), None)
+
+
+def display_frame(frame: pl.DataFrame) -> pl.DataFrame:
+    """The frame as a table shows it: in a long table the per-row value columns become text in each
+    row's own unit and the key shows the row's label. Wide tables are returned as they are (their
+    formats come from the column's kind)."""
+    key = row_key(frame)
+    if key is None:
+        return frame
+    per_row = [c for c in frame.columns if column(c).kind == "per_row"]
+    names = frame[key].to_list()
+    return frame.with_columns(
+        *(pl.Series(c, [text(n if n in REGISTRY else c, v) for n, v in zip(names, frame[c], strict=True)],
+                    dtype=pl.String) for c in per_row),
+        pl.Series(key, [label(n) if n in REGISTRY else n for n in names], dtype=pl.String),
+    )
 
 
 def unknown(names) -> list[str]:

@@ -13,7 +13,7 @@ import polars as pl
 import streamlit as st
 
 from analytics import columns as C
-from analytics.review.report import csv_safe
+from analytics.review.report import csv_text
 from ui.format import text
 
 CSV_HELP = ("Raw values, one unit per column (named in the header: _ratio is a fraction, _ms milliseconds, "
@@ -49,22 +49,6 @@ def _column_config(frame: pl.DataFrame) -> dict:
     return config
 
 
-def display_frame(frame: pl.DataFrame) -> pl.DataFrame:
-    """The frame as the table shows it: in a long table (one row per registry column, named in its
-    'metric' or 'measure' column) the value columns become text in each row's own unit and the key
-    shows the row's label. Wide tables are shown as they are (formats come from column_config)."""
-    key = next((k for k in C.ROW_KEYS if k in frame.columns and frame[k].dtype == pl.String), None)
-    if key is None:
-        return frame
-    per_row = [c for c in frame.columns if C.column(c).kind == "per_row"]
-    names = frame[key].to_list()
-    return frame.with_columns(
-        *(pl.Series(c, [C.text(n, v) if n in C.REGISTRY else C.text(c, v) for n, v in zip(names, frame[c], strict=True)],
-                    dtype=pl.String) for c in per_row),
-        pl.Series(key, [C.label(n) if n in C.REGISTRY else n for n in names], dtype=pl.String),
-    )
-
-
 def height(rows: int) -> int | str:
     """Every row visible up to MAX_ROWS (no table cut off its last rows); longer tables scroll."""
     return "content" if rows <= MAX_ROWS else HEADER_PX + ROW_PX * MAX_ROWS
@@ -72,12 +56,12 @@ def height(rows: int) -> int | str:
 
 def csv_bytes(frame: pl.DataFrame) -> str:
     """The CSV a table's download button gives: registry CSV names, raw values, csv_safe applied."""
-    return csv_safe(C.csv_frame(frame)).write_csv()
+    return csv_text(frame)
 
 
 def show_table(frame: pl.DataFrame, name: str, *, caption: str | None = None) -> None:
     """Show a frame with the registry's labels and formats and a 'Download CSV' button named after it."""
-    shown = display_frame(frame)
+    shown = C.display_frame(frame)
     st.dataframe(shown, column_config=_column_config(shown), hide_index=True, height=height(frame.height),
                  placeholder=C.MISSING)
     if caption:
