@@ -146,7 +146,7 @@ _COLUMNS = [
     }),
     *_c("ratio", {
         "error_rate": ("Error rate", _NM), "availability": ("Availability", _NM),
-        "window_covered_fraction": ("Window covered", {"digits": 1}),
+        "window_covered": ("Window covered", {"digits": 2}),
         "attainment": ("Attainment", {"digits": 3, **_NM}),
         "attainment_lower": ("Attainment, lower bound", {"digits": 3, **_NM}),
         "attainment_upper": ("Attainment, upper bound", {"digits": 3, **_NM}),

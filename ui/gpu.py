@@ -21,6 +21,8 @@ from analytics.gpu.hours import fields_of
 from ui import slo as slo_ui
 from ui.connection import get_store
 
+field_names = gpu.field_names  # the page's captions name missing fields as its tables do
+
 TTL_S = 60  # like ui.traffic: new telemetry shows within a minute
 
 # Generic analytics column names are renamed for display first, so the GPU labels in
@@ -72,24 +74,9 @@ def rightsizing(start, end, deployments: tuple, regions: tuple, slo_file: SloFil
                          hourly=hourly(start, end, deployments, regions, slo_file))
 
 
-# What the 'missing' list names (telemetry fields and deployment facts), as people read it.
-FIELD_NAMES = {"gpu_util": "GPU util", "sm_active": "SM activity", "sm_occupancy": "SM occupancy",
-               "tensor_active": "tensor-pipe activity", "dram_active": "memory-bandwidth activity",
-               "fb_used_mib": "memory used", "fb_total_mib": "memory size", "power_w": "power",
-               "temp_c": "temperature", "cost_per_gpu_hour": "price per GPU-hour", "params_b": "model size",
-               "peak_flops": "GPU peak FLOPS", "latency_slo": "a latency SLO"}
-
-
-def field_names(missing: str | None) -> str | None:
-    """'sm_active, params_b' -> 'SM activity, model size'."""
-    if not missing:
-        return None
-    return ", ".join(FIELD_NAMES.get(f, f.replace("_", " ")) for f in missing.split(", "))
-
-
 def for_display(frame: pl.DataFrame) -> pl.DataFrame:
     """Rename generic columns (DISPLAY_NAMES) and name missing fields as people read them; values
     stay raw (the column registry formats them, and the CSV keeps them)."""
     if "missing" in frame.columns:
-        frame = frame.with_columns(pl.col("missing").map_elements(field_names, return_dtype=pl.String))
+        frame = frame.with_columns(pl.col("missing").map_elements(gpu.field_names, return_dtype=pl.String))
     return frame.rename({k: v for k, v in DISPLAY_NAMES.items() if k in frame.columns})
