@@ -81,6 +81,7 @@ class Column:
     csv: str | None = None  # overrides name + '_' + unit
     missing: str = NO_DATA  # why a cell can be empty (the header's tooltip says it)
     help: str = ""
+    detail: bool = False  # hidden in page tables by default (in the CSV; the table's column menu shows it)
 
     @property
     def spec(self) -> Kind:
@@ -114,19 +115,20 @@ def _c(kind: str, entries: dict[str, str | tuple]) -> list[Column]:
 
 _NA = {"missing": NOT_APPLICABLE}
 _NM = {"missing": NOT_MEASURED}
+_D = {"detail": True}
 
 _COLUMNS = [
     *_c("text", {
         "deployment": "Deployment", "model": "Model", "region": "Region", "gpu_type": "GPU type",
-        "metric": "Metric", "table": "Table", "slo": "SLO", "state": "State", "sli": "SLI", "scope": "Scope",
-        "window": "Window", "firing": ("Firing now", _NA), "held_back": ("Held back", _NA),
+        "metric": "Metric", "table": "Table", "slo": "SLO", "state": "State", "sli": ("SLI", _D), "scope": ("Scope", _D),
+        "window": "Window", "firing": ("Firing now", _NA), "held_back": ("Held back", {**_NA, **_D}),
         "severity": "Severity", "tiers": "Tiers", "measure": "Measure",
         "goodput_slo": ("Latency conditions for goodput", _NA), "not_available": ("Not available", _NA),
-        "activity_metric": ("Activity metric", _NA), "suggestion": ("Suggestion", _NA), "caveat": ("Caveat", _NA),
+        "activity_metric": ("Activity metric", {**_NA, **_D}), "suggestion": ("Suggestion", _NA), "caveat": ("Caveat", {**_NA, **_D}),
         "reason": ("Why unknown", _NA), "unknown": ("Throughput unknown", _NA), "method": "Method",
-        "incident_key": "Incident key", "slos": "SLOs", "deployments": "Deployments",
+        "incident_key": ("Incident key", _D), "slos": "SLOs", "deployments": "Deployments",
         "top_cause": ("Top cause", _NA), "preceding_changes": ("Preceding changes", _NA),
-        "note": ("Note", {"missing": "no note yet"}), "owner": ("Owner", {"missing": "no note yet"}),
+        "note": ("Note", {"missing": "no note yet"}), "owner": ("Owner", {"missing": "no note yet", **_D}),
         "dimension": "Dimension", "value": "Value", "kind": "Kind", "before": ("Before", _NA),
         "after": ("After", _NA), "description": "Description", "direction": "Direction", "why": ("Why", _NA),
     }),
@@ -136,22 +138,22 @@ _COLUMNS = [
             "missing": "not within the forecast horizon, or throughput unknown"}),
         "headroom_breached_at": ("Headroom breached (UTC)", {
             "missing": "not within the forecast horizon, or throughput unknown"}),
-        "week": "Week (Mon, UTC)", "first_peak_hour": ("First peak hour (UTC)", _NM),
-        "last_peak_hour": ("Last peak hour (UTC)", _NM), "peak_hour": "Hour (UTC)",
-        "noted_at": ("Noted at (UTC)", {"missing": "no note yet"}), "ts": "Time (UTC)",
+        "week": "Week (Mon, UTC)", "first_peak_hour": ("First peak hour (UTC)", {**_NM, **_D}),
+        "last_peak_hour": ("Last peak hour (UTC)", {**_NM, **_D}), "peak_hour": "Hour (UTC)",
+        "noted_at": ("Noted at (UTC)", {"missing": "no note yet", **_D}), "ts": "Time (UTC)",
     }),
     *_c("bool", {
-        "exact": "Exact", "ongoing": "Ongoing", "evaluable": "Enough requests to judge",
+        "exact": ("Exact", _D), "ongoing": "Ongoing", "evaluable": ("Enough requests to judge", _D),
         "met_slo": ("Hour met the SLO", _NM), "slo_met_at_peak": ("SLO met at peak", _NM),
     }),
     *_c("ratio", {
-        "error_rate": ("Error rate", _NM), "availability": ("Availability", _NM),
-        "window_covered": ("Window covered", {"digits": 2}),
+        "error_rate": ("Error rate", {"digits": 3, **_NM}), "availability": ("Availability", _NM),
+        "window_covered": ("Covered", {"digits": 2, "help": "Share of the window from the first slot with data."}),
         "attainment": ("Attainment", {"digits": 3, **_NM}),
         "attainment_lower": ("Attainment, lower bound", {"digits": 3, **_NM}),
         "attainment_upper": ("Attainment, upper bound", {"digits": 3, **_NM}),
         "target": ("Target", {"digits": 3}),
-        "budget_remaining": ("Budget remaining", {"digits": 1, **_NM}),
+        "budget_remaining": ("Budget left", {"digits": 1, **_NM}),
         "budget_consumed": ("Budget consumed", {"digits": 1}),
         "budget_spent_this_week": ("Budget spent this week", {"digits": 1, **_NM}),
         "budget_spent_previous_week": ("Budget spent the week before", {"digits": 1, **_NM}),
@@ -171,7 +173,7 @@ _COLUMNS = [
         "min_mem_headroom": ("Memory headroom (worst hour)", {"digits": 1, **_NM}),
         "mfu_estimate": ("MFU (estimate)", {"digits": 1, "missing": "model size or FLOPs unknown"}),
         "peak_activity": ("Peak-hour activity", {"digits": 1, **_NM}),
-        "target_activity": ("Target activity", {"digits": 0}),
+        "target_activity": ("Target activity", {"digits": 0, **_D}),
         "hour_activity": ("Activity in that hour", {"digits": 1, **_NM}),
         "peak_attainment": ("SLO attainment at peak hours", {"digits": 2, **_NM}),
         "bad_share": ("Share of bad events", {"digits": 1}), "good_share": ("Share of good events", {"digits": 1}),
@@ -192,26 +194,26 @@ _COLUMNS = [
         "idle_cost": ("Idle cost ($)", _NM), "idle_cost_previous": ("Idle cost the week before ($)", _NM),
         "monthly_saving": ("Saving per 30 days ($)", {"missing": "no right-sizing suggestion"}),
         "monthly_saving_previous": ("Saving per 30 days, week before ($)", {"missing": "no right-sizing suggestion"}),
-        "cost_per_gpu_hour": ("$ per GPU-hour", {"missing": "no price for the GPU type"}),
+        "cost_per_gpu_hour": ("$ per GPU-hour", {"missing": "no price for the GPU type", **_D}),
         "cost_per_1m_output_tokens": ("$ per 1M output tokens", {"missing": "no output tokens"}),
-        "cost_per_1k_requests": ("$ per 1k requests", {"missing": "no requests"}),
+        "cost_per_1k_requests": ("$ per 1k requests", {"missing": "no requests", **_D}),
     }),
     *_c("count", {
-        "requests": "Requests", "output_tokens": "Output tokens", "input_tokens": "Input tokens", "rows": "Rows",
-        "pages": "Pages in window", "tickets": "Tickets in window", "gpus": "GPUs", "gpus_current": "GPUs now",
-        "replicas": "Replicas", "gpus_per_replica": "GPUs per replica",
+        "requests": "Requests", "output_tokens": "Output tokens", "input_tokens": ("Input tokens", _D), "rows": "Rows",
+        "pages": ("Pages", {"help": "Page episodes in the window."}), "tickets": ("Tickets", {"help": "Ticket episodes in the window."}), "gpus": "GPUs", "gpus_current": "GPUs now",
+        "replicas": "Replicas", "gpus_per_replica": ("GPUs per replica", _D),
         "replicas_needed": ("Replicas needed", {"missing": "no suggestion (SLO missed at peak or no data)"}),
         "gpus_freed": ("GPUs freed", {"missing": "no suggestion (SLO missed at peak or no data)"}),
-        "ok_requests": "Successful requests", "good_requests": ("Requests meeting the latency SLO", _NM),
+        "ok_requests": ("Successful requests", _D), "good_requests": ("Requests meeting the latency SLO", _NM),
         "incidents": "Incidents", "incident": "Incident", "rank": "Rank",
-        "good": ("Good (units)", _NM), "valid": ("Valid (units)", _NM), "bad": ("Bad (units)", _NM),
+        "good": ("Good (units)", {**_NM, **_D}), "valid": ("Valid (units)", {**_NM, **_D}), "bad": ("Bad (units)", _NM),
         "error_budget": ("Error budget (units)", _NM),
     }),
     *_c("quantity", {
         "gpus_needed_peak": ("GPUs needed (peak)", {"missing": "throughput unknown"}),
         "gpus_needed": ("GPUs needed", {"digits": 0}), "short": ("GPUs short", {"digits": 0}),
         "gpu_hours": ("GPU-hours", {"digits": 0}), "idle_gpu_hours": ("Idle GPU-hours", {"digits": 0, **_NM}),
-        "gap_gpu_hours": ("GPU-hours missing (collection gaps)", {"digits": 0}),
+        "gap_gpu_hours": ("GPU-hours missing (collection gaps)", {"digits": 0, **_D}),
     }),
     *_c("rate", {
         "rps": ("Requests/s", {"csv": "requests_per_s", **_NM}),
@@ -230,11 +232,11 @@ _COLUMNS = [
         "compression_ratio": "Compression ratio", "mase": "MASE", "risk_ratio": ("Risk ratio", {"digits": 1}),
     }),
     *_c("score", {"z": "z score"}),
-    *_c("hours", {"hours_to_exhaustion": ("Hours to exhaustion", {
+    *_c("hours", {"hours_to_exhaustion": ("Budget gone in (h)", {
         "missing": "not burning (no budget spent in the last hour) or not measured"})}),
     *_c("minutes", {
-        "duration_min": "Duration (min)", "budget_remaining_minutes": ("Budget remaining (min)", _NM),
-        "budget_minutes": ("Budget (min)", _NM), "minutes_behind_newest": "Minutes behind newest",
+        "duration_min": "Duration (min)", "budget_remaining_minutes": ("Budget left (min)", _NM),
+        "budget_minutes": ("Budget (min)", {**_NM, **_D}), "minutes_behind_newest": "Minutes behind newest",
     }),
     *_c("watts", {"mean_power_w": ("Power, mean (W)", _NM), "peak_hour_power_w": ("Power, peak hour (W)", _NM)}),
     *_c("mib", {"on_disk_mib": "On disk (MiB)"}),
@@ -270,9 +272,11 @@ def _missing(value) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def text(name: str, value, *, symbol: bool = True) -> str:
+def text(name: str, value, *, symbol: bool = True, compact: bool = False) -> str:
     """A value as people read it (metrics, HTML report, CLI, long tables): the column's decimals,
-    thousands separators, % for ratios, $ for money, the unit's symbol (unless symbol=False)."""
+    thousands separators, % for ratios, $ for money, the unit's symbol (unless symbol=False).
+    compact=True (metric cards, a few characters wide) writes milliseconds of 1 s and more in
+    seconds: 15.1 s, 1.40 s."""
     c = column(name)
     k = c.spec
     if _missing(value):
@@ -288,6 +292,8 @@ def text(name: str, value, *, symbol: bool = True) -> str:
     if isinstance(value, timedelta):
         value = value.total_seconds() / 60
     d = c.decimals
+    if compact and c.kind == "ms" and abs(value) >= 1000:
+        return f"{value / 1000:.{1 if abs(value) >= 10_000 else 2}f} s"
     if k.style == "ratio":
         return f"{value * 100:,.{d}f}%"
     if k.style == "usd":

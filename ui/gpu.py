@@ -77,6 +77,6 @@ def rightsizing(start, end, deployments: tuple, regions: tuple, slo_file: SloFil
 def for_display(frame: pl.DataFrame) -> pl.DataFrame:
     """Rename generic columns (DISPLAY_NAMES) and name missing fields as people read them; values
     stay raw (the column registry formats them, and the CSV keeps them)."""
-    if "missing" in frame.columns:
-        frame = frame.with_columns(pl.col("missing").map_elements(gpu.field_names, return_dtype=pl.String))
+    named = [c for c in ("missing", "basis") if c in frame.columns]
+    frame = frame.with_columns(pl.col(c).map_elements(gpu.field_names, return_dtype=pl.String) for c in named)
     return frame.rename({k: v for k, v in DISPLAY_NAMES.items() if k in frame.columns})

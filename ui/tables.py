@@ -22,6 +22,7 @@ CSV_HELP = ("Raw values, one unit per column (named in the header: _ratio is a f
             "the raw value.")
 
 ROW_PX, HEADER_PX, MAX_ROWS = 35, 38, 25  # Streamlit's default row height; taller tables scroll
+LONG_TEXT = 28  # characters: longer text columns get a fixed width (full text in the cell's overlay)
 
 _NUMBER_FORMATS = {"ratio": "percent", "usd": "dollar"}
 
@@ -44,8 +45,10 @@ def _column_config(frame: pl.DataFrame) -> dict:
             config[name] = st.column_config.DatetimeColumn(c.label, help=c.tooltip, format="YYYY-MM-DD HH:mm")
         elif dtype == pl.Boolean:
             config[name] = st.column_config.CheckboxColumn(c.label, help=c.tooltip)
-        else:
-            config[name] = st.column_config.TextColumn(c.label, help=c.tooltip)
+        else:  # text; a long table's values (numbers as text in each row's unit) align as numbers
+            long = dtype == pl.String and (frame[name].str.len_chars().max() or 0) > LONG_TEXT
+            config[name] = st.column_config.TextColumn(c.label, help=c.tooltip, width="medium" if long else None,
+                                                       alignment="right" if c.kind == "per_row" else None)
     return config
 
 
@@ -60,12 +63,21 @@ def csv_bytes(frame: pl.DataFrame) -> str:
 
 
 def show_table(frame: pl.DataFrame, name: str, *, caption: str | None = None) -> None:
-    """Show a frame with the registry's labels and formats and a 'Download CSV' button named after it."""
+    """Show a frame with the registry's labels and formats and a 'Download CSV' button named after it.
+    Detail columns (Column.detail) start hidden so the table fits the page; they are in the CSV and
+    the table's column menu shows them. The first column stays pinned while scrolling sideways."""
     shown = C.display_frame(frame)
-    st.dataframe(shown, column_config=_column_config(shown), hide_index=True, height=height(frame.height),
-                 placeholder=C.MISSING)
-    if caption:
-        st.caption(caption)
+    config = _column_config(shown)
+    hidden = [c for c in shown.columns if C.column(c).detail]
+    visible = [c for c in shown.columns if c not in hidden]
+    if visible:
+        config[visible[0]]["pinned"] = True
+    st.dataframe(shown, column_config=config, hide_index=True, height=height(frame.height), placeholder=C.MISSING,
+                 column_order=visible if hidden else None)
+    more = (f"Also in the CSV (and the table's column menu): {', '.join(C.label(c) for c in hidden)}."
+            if hidden else "")
+    if caption or more:
+        st.caption(" ".join(t for t in (caption, more) if t))
     st.download_button(
         f"Download {text(name)} (CSV)",
         data=csv_bytes(frame),
