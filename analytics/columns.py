@@ -55,6 +55,7 @@ KINDS = {
     "count": Kind("", 0, 0),
     "quantity": Kind("", 1, 2),  # a count with a fractional part (GPUs needed, GPU-hours)
     "rate": Kind("per_s", 2, 4, "/s"),
+    "gpu_rate": Kind("per_gpu_s", 2, 4, "/GPU-s"),  # per GPU-second
     "factor": Kind("", 2, 4, "×"),  # a multiple (burn rate, compression ratio, MASE)
     "score": Kind("", 2, 4),  # a dimensionless statistic (z)
     "hours": Kind("h", 1, 2, " h"),
@@ -62,6 +63,7 @@ KINDS = {
     "watts": Kind("w", 0, 1, " W"),
     "mib": Kind("mib", 1, 2, " MiB"),
     "time": Kind("", 0, None, style="time"),  # UTC; CSV: ISO 8601 with offset
+    "date": Kind("", 0, None, style="date"),  # a day (a week's Monday) held as midnight UTC
     "text": Kind("", 0, None, style="text"),
     "bool": Kind("", 0, None, style="bool"),
     "per_row": Kind("", 0, None, style="per_row"),  # unit from the row's key column (see module doc)
@@ -138,10 +140,11 @@ _COLUMNS = [
             "missing": "not within the forecast horizon, or throughput unknown"}),
         "headroom_breached_at": ("Headroom breached (UTC)", {
             "missing": "not within the forecast horizon, or throughput unknown"}),
-        "week": "Week (Mon, UTC)", "first_peak_hour": ("First peak hour (UTC)", {**_NM, **_D}),
+        "first_peak_hour": ("First peak hour (UTC)", {**_NM, **_D}),
         "last_peak_hour": ("Last peak hour (UTC)", {**_NM, **_D}), "peak_hour": "Hour (UTC)",
         "noted_at": ("Noted at (UTC)", {"missing": "no note yet", **_D}), "ts": "Time (UTC)",
     }),
+    *_c("date", {"week": "Week (Mon, UTC)"}),
     *_c("bool", {
         "exact": ("Exact", _D), "ongoing": "Ongoing", "evaluable": ("Enough requests to judge", _D),
         "met_slo": ("Hour met the SLO", _NM), "slo_met_at_peak": ("SLO met at peak", _NM),
@@ -219,17 +222,19 @@ _COLUMNS = [
         "rps": ("Requests/s", {"csv": "requests_per_s", **_NM}),
         "requests_per_s": ("Requests/s", _NM),
         "output_tps": ("Output tokens/s", {"csv": "output_tokens_per_s", **_NM}),
-        "output_tokens_per_gpu_s": ("Output tokens per GPU-s", {"csv": "output_tokens_per_gpu_s", **_NM}),
-        "input_tokens_per_gpu_s": ("Input tokens per GPU-s", {"csv": "input_tokens_per_gpu_s", **_NM}),
-        "goodput_per_gpu": ("Goodput (good requests per GPU-s)", {"digits": 3, "csv": "goodput_per_gpu_s", **_NM}),
         "per_gpu": ("SLO-compliant requests/s per GPU", {"csv": "per_gpu_requests_per_s",
                                                          "missing": "throughput unknown (see Why unknown)"}),
         "per_gpu_output_tps": ("SLO-compliant output tokens/s per GPU", {
             "csv": "per_gpu_output_tokens_per_s", "missing": "throughput unknown (see Why unknown)"}),
     }),
+    *_c("gpu_rate", {
+        "output_tokens_per_gpu_s": ("Output tokens per GPU-s", _NM),
+        "input_tokens_per_gpu_s": ("Input tokens per GPU-s", _NM),
+        "goodput_per_gpu": ("Goodput (good requests per GPU-s)", {"digits": 3, "csv": "goodput_per_gpu_s", **_NM}),
+    }),
     *_c("factor", {
         "burn_rate_1h": ("Burn rate (1h)", _NM), "peak_burn": ("Peak burn rate", {"digits": 1}),
-        "compression_ratio": "Compression ratio", "mase": "MASE", "risk_ratio": ("Risk ratio", {"digits": 1}),
+        "compression_ratio": "Compression ratio", "mase": "MASE", "baseline_mase": "MASE, seasonal naive", "risk_ratio": ("Risk ratio", {"digits": 1}),
     }),
     *_c("score", {"z": "z score"}),
     *_c("hours", {"hours_to_exhaustion": ("Budget gone in (h)", {
@@ -283,6 +288,8 @@ def text(name: str, value, *, symbol: bool = True, compact: bool = False) -> str
         return MISSING
     if k.style == "bool":
         return "yes" if value else "no"
+    if k.style == "date" and isinstance(value, date):
+        return f"{value:%Y-%m-%d}"
     if k.style == "time":
         if isinstance(value, datetime):
             return f"{value.astimezone(UTC) if value.tzinfo else value:%Y-%m-%d %H:%M}"

@@ -37,12 +37,13 @@ def _column_config(frame: pl.DataFrame) -> dict:
     for name, dtype in frame.schema.items():
         c = C.column(name)  # raises UnknownColumn: a page cannot show a column the registry lacks
         k = c.spec
-        if dtype.is_numeric() and k.style not in ("text", "time", "bool"):
+        if dtype.is_numeric() and k.style not in ("text", "time", "date", "bool"):
             config[name] = st.column_config.NumberColumn(
                 c.label, help=c.tooltip, format=_NUMBER_FORMATS.get(k.style, "localized"),
                 step=_step(c.decimals, k.style))
         elif isinstance(dtype, pl.Datetime):
-            config[name] = st.column_config.DatetimeColumn(c.label, help=c.tooltip, format="YYYY-MM-DD HH:mm")
+            config[name] = st.column_config.DatetimeColumn(
+                c.label, help=c.tooltip, format="YYYY-MM-DD" if k.style == "date" else "YYYY-MM-DD HH:mm")
         elif dtype == pl.Boolean:
             config[name] = st.column_config.CheckboxColumn(c.label, help=c.tooltip)
         else:  # text; a long table's values (numbers as text in each row's unit) align as numbers

@@ -49,7 +49,7 @@ def registry_table(rows: Iterable[dict], names: Sequence[str], text: dict | None
     (row -> str) where a row decides the format (an SLO target printed with all its nines)."""
     text = text or {}
     cells = [[text[n](r) if n in text else C.text(n, r.get(n), symbol=False) for n in names] for r in rows]
-    right = [i for i, n in enumerate(names) if C.column(n).spec.style not in ("text", "time", "bool")]
+    right = [i for i, n in enumerate(names) if C.column(n).spec.style not in ("text", "time", "date", "bool")]
     return text_table([C.label(n) for n in names], cells, right)
 
 
