@@ -237,11 +237,12 @@ _COLUMNS = [
         "compression_ratio": "Compression ratio", "mase": "MASE", "baseline_mase": "MASE, seasonal naive", "risk_ratio": ("Risk ratio", {"digits": 1}),
     }),
     *_c("score", {"z": "z score"}),
-    *_c("hours", {"hours_to_exhaustion": ("Budget gone in (h)", {
+    *_c("hours", {"hours_to_exhaustion": ("Budget gone in (h)", {"csv": "time_to_exhaustion_h",
         "missing": "not burning (no budget spent in the last hour) or not measured"})}),
     *_c("minutes", {
-        "duration_min": "Duration (min)", "budget_remaining_minutes": ("Budget left (min)", _NM),
-        "budget_minutes": ("Budget (min)", {**_NM, **_D}), "minutes_behind_newest": "Minutes behind newest",
+        "duration_min": "Duration (min)", "budget_remaining_minutes": ("Budget left (min)", {**_NM, "csv": "budget_remaining_min"}),
+        "budget_minutes": ("Budget (min)", {**_NM, **_D, "csv": "budget_min"}),
+        "minutes_behind_newest": ("Minutes behind newest", {"csv": "behind_newest_min"}),
     }),
     *_c("watts", {"mean_power_w": ("Power, mean (W)", _NM), "peak_hour_power_w": ("Power, peak hour (W)", _NM)}),
     *_c("mib", {"on_disk_mib": "On disk (MiB)"}),

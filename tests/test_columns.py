@@ -104,7 +104,7 @@ def test_a_page_showing_a_column_the_registry_does_not_know_fails():
 
 @pytest.mark.parametrize("page", PAGES)
 def test_every_table_on_every_page_shows_only_registry_columns(store, page):
-    at = run_page(page, range="28d")
+    at = run_page(page)
     assert not at.exception, [e.message for e in at.exception]
     assert at.dataframe, f"{page} shows no table"
     for frame in at.dataframe:
