@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 
 from analytics import columns as C
-from tests.test_browser import _open, _page_urls, app_url  # noqa: F401  (app_url: the seeded server fixture)
+from tests.test_browser import IDLE, _open, _page_urls, app_url  # noqa: F401  (app_url: the seeded server fixture)
 
 CSV_NAMES = {c.csv_name for c in C.REGISTRY.values()}
 # What a person-facing format looks like: 1.61M, 99.500%, $1,234, 1,402 ms, 16.8/s, 2.0×, None.
@@ -39,6 +39,8 @@ def test_every_csv_download_holds_registry_names_and_raw_values(browser, app_url
         assert buttons.count(), f"{page_name}: no download button"
         checked = 0
         for i in range(buttons.count()):
+            page.wait_for_selector(IDLE, timeout=180_000)
+            buttons.nth(i).scroll_into_view_if_needed(timeout=60_000)
             with page.expect_download(timeout=60_000) as download:
                 buttons.nth(i).click()
             data = Path(download.value.path()).read_bytes()

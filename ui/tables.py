@@ -86,4 +86,5 @@ def show_table(frame: pl.DataFrame, name: str, *, caption: str | None = None) ->
         mime="text/csv",
         key=f"download_{name}",
         help=CSV_HELP,
+        on_click="ignore",  # a download does not rerun the page
     )
