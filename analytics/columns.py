@@ -240,7 +240,7 @@ _COLUMNS = [
     *_c("hours", {"hours_to_exhaustion": ("Budget gone in (h)", {"csv": "time_to_exhaustion_h",
         "missing": "not burning (no budget spent in the last hour) or not measured"})}),
     *_c("minutes", {
-        "duration_min": "Duration (min)", "budget_remaining_minutes": ("Budget left (min)", {**_NM, "csv": "budget_remaining_min"}),
+        "duration_min": "Duration (min)", "budget_remaining_minutes": ("Budget left (min)", {**_NM, **_D, "csv": "budget_remaining_min"}),
         "budget_minutes": ("Budget (min)", {**_NM, **_D, "csv": "budget_min"}),
         "minutes_behind_newest": ("Minutes behind newest", {"csv": "behind_newest_min"}),
     }),
