@@ -6,6 +6,7 @@ from datetime import timedelta
 import polars as pl
 import streamlit as st
 
+from analytics import columns as C
 from analytics.charts import base as charts
 from analytics.charts.review import add_markers
 from analytics.errors import SpecError
@@ -73,18 +74,12 @@ def measured(render):
     return lambda v: "not measured" if v is None else render(v)
 
 
-kpis = [
-    ("Requests/s", "rps", fmt.rate, "normal"),
-    ("Error rate", "error_rate", measured(lambda v: fmt.pct(v, 3)), "inverse"),
-    ("TTFT p50", "ttft_p50_ms", measured(fmt.ms), "inverse"),
-    ("TTFT p95", "ttft_p95_ms", measured(fmt.ms), "inverse"),
-    ("TTFT p99", "ttft_p99_ms", measured(fmt.ms), "inverse"),
-    ("E2E p50", "e2e_p50_ms", measured(fmt.ms), "inverse"),
-    ("E2E p95", "e2e_p95_ms", measured(fmt.ms), "inverse"),
-    ("E2E p99", "e2e_p99_ms", measured(fmt.ms), "inverse"),
-]
-for column, (title, key, render, colour) in zip(st.columns(len(kpis)), kpis, strict=True):
-    column.metric(title, render(now.get(key)), delta(key, render), delta_color=colour)
+kpis = [(key, "inverse" if key != "rps" else "normal") for key in
+        ("rps", "error_rate", "ttft_p50_ms", "ttft_p95_ms", "ttft_p99_ms", "e2e_p50_ms", "e2e_p95_ms", "e2e_p99_ms")]
+for column, (key, colour) in zip(st.columns(len(kpis)), kpis, strict=True):
+    render = measured(lambda v, key=key: C.text(key, v, compact=True))
+    column.metric(C.label(key).removesuffix(" (ms)"), render(now.get(key)), delta(key, render), delta_color=colour,
+                  help=C.column(key).tooltip)
 
 step = filters.step_seconds
 CHARTED = 8  # more lines than this make the charts unreadable
@@ -113,7 +108,7 @@ with panel("Charts"):  # a failed chart query leaves the tables below
                        key="chart_e2e")
     shown = (f"The {CHARTED} busiest of {per_deployment.height} deployments; choose deployments in the "
              "sidebar to chart others. " if per_deployment.height > CHARTED else "")
-    st.caption(f"{shown}One point per {step // 60} minutes. Dashed lines: deploy markers ({markers.height} "
+    st.caption(f"{shown}One point {fmt.per_step(step)}. Dashed lines: deploy markers ({markers.height} "
                "model version, GPU type or replica changes found in the telemetry). Drag on a chart or use the "
                "buttons to zoom.")
 
@@ -127,15 +122,8 @@ with panel("Top movers"):
     if moved.is_empty():
         st.caption("No previous period to compare with." if compared is None else "No deployment to compare.")
     else:
-        # One unit per row: error rates shown in percent so the value columns read naturally.
-        in_percent = pl.col("metric") == "error_rate"
-        shown = moved.with_columns(
-            pl.when(in_percent).then(pl.col(c) * 100).otherwise(pl.col(c)).alias(c) for c in ("previous", "current")
-        ).with_columns(metric=pl.col("metric").replace_strict(
-            {"rps": "Requests/s", "error_rate": "Error rate (%)", "ttft_p99_ms": "TTFT p99 (ms)",
-             "e2e_p99_ms": "E2E p99 (ms)"}))
         new = f" New since then, so not compared: {fmt.text(', '.join(fresh))}." if fresh else ""
-        show_table(shown, "top movers",
+        show_table(moved, "top movers",
                    caption="Change is relative to the previous period (over the compared part, see above); the "
                            "list is ordered by how much worse (more errors, higher latency, less traffic) or "
                            f"better each metric got.{new}")

@@ -3,6 +3,7 @@
 import polars as pl
 import streamlit as st
 
+from analytics import columns as cols
 from analytics.charts import slo as C
 from analytics.charts.review import add_markers
 from analytics.review.verdicts import STYLE
@@ -58,7 +59,7 @@ if partial.height:
     st.warning("Data covers only part of the window for " + ", ".join(
         f"{r['slo']} ({fmt.pct(r['window_covered'], 2)} of {r['window']})" for r in partial.iter_rows(named=True))
         + ": their numbers are for that part alone, not the whole window.")
-show_table(table.select("slo", "state", pl.col("window_covered").alias("window_covered_fraction"), "attainment",
+show_table(table.select("slo", "state", "window_covered", "attainment",
                         "target", "budget_remaining", "budget_remaining_minutes", "budget_minutes", "burn_rate_1h",
                         "hours_to_exhaustion",
                         "firing", "held_back", "pages", "tickets", "window", "sli", "scope", "good", "valid",
@@ -102,11 +103,12 @@ def detail() -> None:
     m[1].metric("Budget remaining", fmt.pct(row["budget_remaining"], 1))
     minutes, left = row["budget_minutes"], row["budget_remaining_minutes"]
     per = "bad slices" if slo.budgeting.method != "occurrences" else "at the window's mean request rate"
-    m[2].metric("Budget remaining (time)", minutes_text(left, minutes),
-                help=f"The error budget as time (SRE Workbook ch. 2), {per}")
-    m[3].metric("Burn rate (1h)", "–" if row["burn_rate_1h"] is None else f"{row['burn_rate_1h']:.2f}")
+    m[2].metric("Budget remaining (time)", cols.text("budget_remaining_minutes", left),
+                help=f"{minutes_text(left, minutes)}: the error budget as time (SRE Workbook ch. 2), {per}")
+    m[3].metric("Burn rate (1h)", cols.text("burn_rate_1h", row["burn_rate_1h"]))
     hours = row["hours_to_exhaustion"]
-    m[4].metric("Budget gone in", "–" if hours is None else f"{hours:.1f} h")
+    m[4].metric("Budget gone in", cols.text("hours_to_exhaustion", hours),
+                help=cols.column("hours_to_exhaustion").tooltip)
     if row["held_back"]:
         st.info(f"Held back by the minimum-traffic guard ({slo.min_events} events in the long window): "
                 f"{row['held_back']}.")

@@ -54,7 +54,7 @@ k[2].metric("Idle cost", f"${table['idle_cost'].fill_null(0).sum():,.0f}",
             help=f"GPU-hours with mean SM activity below {idle_floor:.0%}, at their GPU type's price")
 profiled = table.filter(pl.col("mean_sm_active").is_not_null())
 fleet_sm = (profiled["mean_sm_active"] * profiled["gpu_hours"]).sum() / max(profiled["gpu_hours"].sum(), 1)
-k[3].metric("Fleet SM activity", fmt.pct(fleet_sm, 1) if profiled.height else "–",
+k[3].metric("Fleet SM activity", fmt.pct(fleet_sm, 1) if profiled.height else fmt.MISSING,
             help="GPU-hour-weighted mean; NVIDIA: >= 80% needed for effective use, < 50% likely ineffective")
 k[4].metric("Right-sizing saving", f"${saving:,.0f}/30 d")
 
@@ -71,7 +71,7 @@ st.subheader("Utilisation: what GPU util hides")
 st.plotly_chart(charts_gpu.utilisation_comparison(table), width="stretch")
 missing = table.filter(pl.col("missing") != "").select("deployment", "missing")
 for row in missing.iter_rows(named=True):
-    st.caption(f"**{fmt.text(row['deployment'])}**: not available: {fmt.text(row['missing'])}")
+    st.caption(f"**{fmt.text(row['deployment'])}**: not available: {fmt.text(D.field_names(row['missing']))}")
 
 st.subheader("Where does latency climb?")
 latency = linked(st.radio, "Latency", list(charts_gpu.LATENCY_FIELDS), horizontal=True, key="gpu_scatter_latency",

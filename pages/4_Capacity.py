@@ -154,7 +154,7 @@ def one_deployment() -> None:
 one_deployment()
 
 st.subheader("Every deployment")
-show_table(outlooks.rename({"per_gpu": f"per_gpu ({unit})"}), "capacity outlook",
+show_table(outlooks.rename({"per_gpu": "per_gpu" if metric == "rps" else "per_gpu_output_tps"}), "capacity outlook",
            caption="Capacity runs out = first hour the expected demand exceeds the SLO capacity of the current "
                    "GPUs; headroom breached = first hour the GPUs needed for the forecast upper bound "
                    "(headroom included) exceed them.")

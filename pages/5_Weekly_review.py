@@ -9,7 +9,7 @@ from analytics.review import report as R
 from analytics.review import weekly as W
 from ui import review as data
 from ui import slo as slo_ui
-from ui.format import label, text
+from ui.format import MISSING, label, text
 from ui.page import linked, setup
 from ui.tables import show_table
 
@@ -55,7 +55,7 @@ for row in tables["incidents"].iter_rows(named=True):
     key = row["incident_key"]
     with st.expander(f"Incident {row['incident']}: {row['severity']} from {row['start']:%a %H:%M} UTC "
                      f"({row['slos']})"):
-        st.markdown(f"**{label('top_cause')}:** {text(row['top_cause'] or '–')}")
+        st.markdown(f"**{label('top_cause')}:** {text(row['top_cause'] or MISSING)}")
         st.markdown(f"**Changes before it:** {text(row['preceding_changes'] or 'none found')}")
         if row["note"]:
             st.markdown(f"**Note** by {text(row['owner'])} ({row['noted_at']:%Y-%m-%d %H:%M} UTC): "

@@ -97,7 +97,7 @@ def test_backtest_folds_follow_the_data_present_not_the_requested_history(demo_s
 def test_text_output_lists_deployments_and_the_fleet_by_gpu_type(demo_store, demo_end, capsys):
     code, out = run(demo_store, capsys, "--days", "21", "--end", demo_end, "--method", "seasonal_naive")
     assert code == 0
-    assert "capacity runs out" in out and "GPU type" in out
+    assert "Capacity runs out (UTC)" in out and "GPU type" in out  # the column registry's labels
     assert all(d.deployment in out for d in fleet.FLEET)
     assert "no capacity: too little data" in out
 

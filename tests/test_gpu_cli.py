@@ -36,9 +36,9 @@ def test_the_table_shows_a_dash_for_what_is_not_available(demo_store, capsys):
     assert run(demo_store, "--deployment", fleet.NO_PROFILING, "--deployment", fleet.OVER_PROVISIONED) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("GPU efficiency 2026-10-25 00:00 to 2026-11-01 00:00 UTC")
-    assert lines[1].split()[:3] == ["deployment", "GPU", "type"]
+    assert lines[1].split()[:3] == ["Deployment", "GPU", "type"]  # the column registry's labels
     blind = next(line for line in lines if line.startswith(fleet.NO_PROFILING))
-    assert " - " in blind and "sm_active" in blind
+    assert " — " in blind and "SM activity" in blind
     assert len(lines) == 4
 
 

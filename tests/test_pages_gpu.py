@@ -48,7 +48,7 @@ def test_the_cost_table_is_sorted_by_waste_and_says_what_is_missing(page):
     assert idle == sorted(idle, reverse=True)
     assert cost["deployment"].iloc[0] == fleet.OVER_PROVISIONED
     blind = cost[cost["deployment"] == fleet.NO_PROFILING].iloc[0]
-    assert "sm_active" in blind["not_available"]
+    assert "SM activity" in blind["not_available"]  # named as people read it, not sm_active
     assert any(fleet.NO_PROFILING in c.value for c in page.caption)
 
 

@@ -168,7 +168,7 @@ def test_a_window_longer_than_the_data_is_marked_with_its_covered_share(partial_
     assert "nothing-measured" not in warning
     assert "58.33% of the 60d window" in detail
     table = _table(partial_page, "SLO status")
-    assert table.set_index("slo").loc["sixty-days", "window_covered_fraction"] == pytest.approx(35 / 60)
+    assert table.set_index("slo").loc["sixty-days", "window_covered"] == pytest.approx(35 / 60)
 
 
 def test_the_detail_gives_the_budget_as_time_and_the_targets_nines(partial_page):

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import polars as pl
 import pytest
 
+from analytics import columns as C
 from analytics.errors import InputError
 from analytics.review import pipeline as P
 from analytics.review import report as R
@@ -111,11 +112,16 @@ def test_a_cached_prophet_fit_is_read_and_nothing_is_fitted(store, slos, tmp_pat
     assert sorted(p.name for p in tmp_path.iterdir()) == cached  # no fit was made or written
 
 
-def test_every_csv_reads_back_to_the_table_shown(report):
+def test_every_csv_reads_back_to_the_table_shown_with_registry_names_and_raw_values(report):
     files = R.bundle(report)
     for name, frame in report.tables.items():
-        back = pl.read_csv(io.BytesIO(files[f"{name}.csv"]), schema=frame.schema)
-        assert back.equals(frame), name
+        expected = C.csv_frame(frame)
+        back = pl.read_csv(io.BytesIO(files[f"{name}.csv"]), schema=expected.schema)
+        assert back.columns == [C.csv_name(c) for c in frame.columns], name
+        assert back.equals(expected), name
+        for column, dtype in frame.schema.items():  # raw numbers, rounded per kind only
+            if dtype.is_float() and frame[column].drop_nulls().len():
+                assert (back[C.csv_name(column)] - frame[column]).abs().max() < 0.5, (name, column)
 
 
 def test_a_note_and_owner_persist_and_the_paragraph_stops_asking_for_an_owner(store, slos, report, tmp_path):

@@ -54,7 +54,7 @@ def test_the_table_shows_each_slo_once(store, capsys):
     code, out = run(store, capsys, "--at", DEMO_END.isoformat())
     assert code == 0
     lines = out.out.splitlines()
-    assert lines[1].split()[:3] == ["SLO", "state", "target"]
+    assert lines[1].split()[:3] == ["SLO", "State", "Target"]  # the column registry's labels
     names = [line.split()[0] for line in lines[2:]]
     assert sorted(names) == sorted(s.name for s in load_slos(ROOT / "slos.yaml"))
 

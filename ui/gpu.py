@@ -21,6 +21,8 @@ from analytics.gpu.hours import fields_of
 from ui import slo as slo_ui
 from ui.connection import get_store
 
+field_names = gpu.field_names  # the page's captions name missing fields as its tables do
+
 TTL_S = 60  # like ui.traffic: new telemetry shows within a minute
 
 # Generic analytics column names are renamed for display first, so the GPU labels in
@@ -73,9 +75,8 @@ def rightsizing(start, end, deployments: tuple, regions: tuple, slo_file: SloFil
 
 
 def for_display(frame: pl.DataFrame) -> pl.DataFrame:
-    """Rename generic columns (DISPLAY_NAMES) and round large floats to integers, so a table
-    shows 36,288 rather than 3.63e+04."""
-    large = [c for c, t in frame.schema.items()
-             if t.is_float() and frame.height and (frame[c].abs().max() or 0) >= 1000]
-    rounded = frame.with_columns(pl.col(large).round(0).cast(pl.Int64))
-    return rounded.rename({k: v for k, v in DISPLAY_NAMES.items() if k in frame.columns})
+    """Rename generic columns (DISPLAY_NAMES) and name missing fields as people read them; values
+    stay raw (the column registry formats them, and the CSV keeps them)."""
+    named = [c for c in ("missing", "basis") if c in frame.columns]
+    frame = frame.with_columns(pl.col(c).map_elements(gpu.field_names, return_dtype=pl.String) for c in named)
+    return frame.rename({k: v for k, v in DISPLAY_NAMES.items() if k in frame.columns})

@@ -30,20 +30,6 @@ from ui.connection import get_store
 TTL_S = 60  # like ui.traffic: new telemetry shows within a minute
 CONFIG_KEY = "slo_config"  # session state: (yaml text, file name) of an uploaded SLO file
 
-MEASURES = {  # comparison rows: label and how to print the value
-    "target": ("Target", lambda v: fmt.pct(v, 3)),
-    "attainment": ("Attainment", lambda v: fmt.pct(v, 3)),
-    "attainment_lower": ("Attainment, lower bound", lambda v: fmt.pct(v, 3)),
-    "attainment_upper": ("Attainment, upper bound", lambda v: fmt.pct(v, 3)),
-    "error_budget": ("Error budget (units)", fmt.count),
-    "bad": ("Bad (units)", fmt.count),
-    "budget_remaining": ("Budget remaining", lambda v: fmt.pct(v, 1)),
-    "burn_rate_1h": ("Burn rate (1h)", lambda v: "–" if v is None else f"{v:.2f}"),
-    "pages": ("Pages", fmt.count),
-    "tickets": ("Tickets", fmt.count),
-}
-
-
 def config() -> tuple[str, str]:
     """The SLO file every page uses: an uploaded one (this session) or the project's slos.yaml."""
     if CONFIG_KEY in st.session_state:
@@ -131,10 +117,9 @@ def detail(text: str, source: str, at: datetime, name: str) -> dict:
 
 
 def comparison_display(frame: pl.DataFrame) -> pl.DataFrame:
-    """The what-if comparison with readable measure names and formatted values."""
-    rows = [{"measure": MEASURES[m][0], "current_slo": MEASURES[m][1](a), "proposed_slo": MEASURES[m][1](b)}
-            for m, a, b in frame.iter_rows()]
-    return pl.DataFrame(rows, schema=dict.fromkeys(("measure", "current_slo", "proposed_slo"), pl.String))
+    """The what-if comparison as show_table takes it: raw numbers, one row per measure (registry
+    names), so the table formats each row in its own unit and the CSV keeps the raw values."""
+    return frame.rename({"current": "current_slo", "proposed": "proposed_slo"})
 
 
 @st.cache_data(ttl=TTL_S, show_spinner="Loading the SLO's history…")

@@ -8,6 +8,8 @@ import time
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 
+from analytics import columns as C
+
 
 class ProgressBar:
     """Callable progress(fraction, message) drawing one updating line on stderr."""
@@ -39,6 +41,16 @@ def text_table(headers: Sequence[str], rows: Iterable[Sequence], right: Iterable
         "  ".join(v.rjust(w) if i in right else v.ljust(w) for i, (v, w) in enumerate(zip(row, widths, strict=True))).rstrip()
         for row in cells
     )
+
+
+def registry_table(rows: Iterable[dict], names: Sequence[str], text: dict | None = None) -> str:
+    """A text table of registry columns (analytics/columns.py): their labels (which name the unit)
+    and formats, an em dash for a missing value, numbers right-aligned. ``text`` maps a column to its own cell function
+    (row -> str) where a row decides the format (an SLO target printed with all its nines)."""
+    text = text or {}
+    cells = [[text[n](r) if n in text else C.text(n, r.get(n), symbol=False) for n in names] for r in rows]
+    right = [i for i, n in enumerate(names) if C.column(n).spec.style not in ("text", "time", "date", "bool")]
+    return text_table([C.label(n) for n in names], cells, right)
 
 
 def plain(value):

@@ -12,7 +12,7 @@ from analytics.capacity import cache as FC
 from analytics.capacity import demand as D
 from analytics.capacity import forecast as F
 from analytics.capacity import pipeline as P
-from analytics.cli.common import ProgressBar, cell, plain, text_table
+from analytics.cli.common import ProgressBar, plain, registry_table
 from analytics.errors import InputError, SpecError
 from analytics.slo.files import PROJECT_SLO_FILE, load_slos
 from analytics.slo.spec import parse_duration
@@ -154,27 +154,27 @@ def to_json(result: P.Result) -> list[dict]:
 
 
 def to_text(result: P.Result) -> str:
-    """A plain table: one line per deployment (reasons and warnings under it), then the fleet by GPU type."""
-    unit = D.METRICS[result.request.metric]
-    headers = ("deployment", "GPUs", f"per GPU ({unit})", "peak need", "capacity runs out", "MASE", "naive")
+    """A plain table: one line per deployment (reasons and warnings under it), then the fleet by GPU
+    type; labels and formats from the column registry."""
+    per_gpu = "per_gpu" if result.request.metric == "rps" else "per_gpu_output_tps"
+    names = ("deployment", "gpus_current", per_gpu, "gpus_needed_peak", "capacity_exhausted_at", "mase", "baseline_mase")
     rows, notes = [], []
     for name in result.request.names:
         o = result.assessment.outlooks.get(name)
         tp = result.throughputs.get(name)
         bt = result.backtests.get(name)
-        rows.append((name, cell(tp.gpus if tp else None), cell(tp.per_gpu if tp else None, "{:.3g}"),
-                     cell(o.gpus_needed_peak if o else None, "{:.0f}"),
-                     cell(o.capacity_exhausted_at if o else None, "{:%Y-%m-%d %H:%M}"),
-                     cell(bt.mase if bt else None, "{:.2f}"), cell(bt.baseline_mase if bt else None, "{:.2f}")))
+        rows.append({"deployment": name, "gpus_current": tp.gpus if tp else None, per_gpu: tp.per_gpu if tp else None,
+                     "gpus_needed_peak": o.gpus_needed_peak if o else None,
+                     "capacity_exhausted_at": o.capacity_exhausted_at if o else None,
+                     "mase": bt.mase if bt else None, "baseline_mase": bt.baseline_mase if bt else None})
         notes += [f"{name}: no {stage}: {why}" for stage, why in stage_reasons(result, name).items() if why]
         if bt and bt.prophet_worse:
             notes.append(f"{name}: {bt.message}")
-    lines = [text_table(headers, rows, right=range(1, len(headers))), *notes]
+    lines = [registry_table(rows, names), *notes]
     fleet = result.assessment.fleet
     if fleet.height:
-        fleet_rows = [(r["gpu_type"], f"{r['week']:%Y-%m-%d}", f"{r['gpus_needed']:.0f}", r["gpus_current"],
-                       f"{r['short']:.0f}") for r in fleet.iter_rows(named=True)]
-        lines += ["", text_table(("GPU type", "week", "needed", "current", "short"), fleet_rows, right=(2, 3, 4))]
+        lines += ["", registry_table(fleet.iter_rows(named=True), ("gpu_type", "week", "gpus_needed", "gpus_current",
+                                                                    "short"))]
     return "\n".join(lines)
 
 

@@ -9,7 +9,10 @@ import math
 import sys
 from datetime import timedelta
 
-from analytics.cli.common import cell, plain, text_table
+import polars as pl
+
+from analytics import columns as C
+from analytics.cli.common import plain, registry_table
 from analytics.errors import InputError
 from analytics.gpu import efficiency as gpu
 from analytics.gpu import pipeline
@@ -20,18 +23,8 @@ from analytics.store import queries as Q
 from analytics.times import parse_time
 
 DEFAULT_DAYS = 7
-COLUMNS = (
-    ("deployment", "deployment", "{}"),
-    ("gpu_type", "GPU type", "{}"),
-    ("gpu_hours", "GPU-h", "{:,.0f}"),
-    ("cost", "cost $", "{:,.0f}"),
-    ("cost_per_1m_output_tokens", "$/1M out tok", "{:,.2f}"),
-    ("idle_gpu_hours", "idle GPU-h", "{:,.0f}"),
-    ("idle_cost", "idle $", "{:,.0f}"),
-    ("mean_sm_active", "SM active", "{:.1%}"),
-    ("goodput_per_gpu", "good req/GPU-s", "{:.4f}"),
-    ("missing", "missing", "{}"),
-)
+COLUMNS = ("deployment", "gpu_type", "gpu_hours", "cost", "cost_per_1m_output_tokens", "idle_gpu_hours", "idle_cost",
+           "mean_sm_active", "goodput_per_gpu", "not_available")  # column registry names
 JSON_FIELDS = (
     "deployment", "gpu_type", "gpus", "gpu_hours", "gap_gpu_hours", "cost", "cost_per_gpu_hour",
     "output_tokens", "cost_per_1m_output_tokens", "idle_gpu_hours", "idle_cost", "mean_gpu_util",
@@ -94,10 +87,11 @@ def run(args, store) -> int:
         print(json.dumps(window | {"deployments": rows}, indent=2))
         return 0
     print(f"GPU efficiency {data.start:%Y-%m-%d %H:%M} to {data.end:%Y-%m-%d %H:%M} UTC "
-          f"(idle: mean sm_active < {args.idle_floor:g}; '-' = not available)")
+          f"(idle: mean SM activity < {args.idle_floor:g}; '{C.MISSING}' = not available)")
     if table.is_empty():
         print("no GPU telemetry in this window")
         return 0
-    rows = [[cell(row.get(k), fmt) for k, _, fmt in COLUMNS] for row in table.iter_rows(named=True)]
-    print(text_table([h for _, h, _ in COLUMNS], rows, right=range(2, len(COLUMNS) - 1)))
+    shown = table.with_columns(pl.col("missing").map_elements(gpu.field_names, return_dtype=pl.String)
+                               .alias("not_available"))
+    print(registry_table(shown.iter_rows(named=True), COLUMNS))
     return 0

@@ -7,7 +7,7 @@ import json
 import sys
 from datetime import UTC, datetime, timedelta
 
-from analytics.cli.common import cell, plain, text_table
+from analytics.cli.common import plain, registry_table
 from analytics.errors import InputError
 from analytics.slo import alerts as A
 from analytics.slo.budget import minutes_text
@@ -32,21 +32,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "joint histogram (exact at bucket edges) or rollup bounds (no raw scan)")
 
 
-def _pct(x, digits: int = 3) -> str:
-    return cell(x if x is None else x * 100, f"{{:.{digits}f}}%")
+TABLE = ("slo", "state", "target", "window", "window_covered", "attainment", "budget_remaining",
+         "budget_remaining_minutes", "burn_rate_1h", "firing")  # column registry names
 
 
 def _table(frame) -> str:
-    headers = ("SLO", "state", "target", "window", "covered", "attainment", "budget left", "budget left (time)",
-               "burn 1h", "firing")
-    rows = []
-    for r in frame.iter_rows(named=True):
-        digits = target_digits(r["target"])
-        rows.append((r["slo"], r["state"], _pct(r["target"], digits), r["window"], _pct(r["window_covered"], 2),
-                     _pct(r["attainment"], max(3, digits + 1)), _pct(r["budget_remaining"], 1),
-                     minutes_text(r["budget_remaining_minutes"], r["budget_minutes"]),
-                     cell(r["burn_rate_1h"], "{:.2f}"), cell(r["firing"])))
-    return text_table(headers, rows)
+    """One line per SLO; the target with all its nines, the budget as time 'left of total'."""
+    own = {"target": lambda r: f"{r['target'] * 100:.{target_digits(r['target'])}f}%",
+           "budget_remaining_minutes": lambda r: minutes_text(r["budget_remaining_minutes"], r["budget_minutes"])}
+    return registry_table(frame.iter_rows(named=True), TABLE, own)
 
 
 def to_json(e: Evaluation) -> dict:

@@ -1,4 +1,5 @@
-"""The weekly review as a bundle: one self-contained HTML file and one CSV per table.
+"""The weekly review as a bundle: one self-contained HTML file and one CSV per table, both with the
+column registry's labels, formats and CSV names (analytics/columns.py).
 
     files = bundle(report)          # {"review-2026-W43.html": bytes, "slos.csv": bytes, ...}
     write(report, Path("out"))      # the same files in a folder (the `report` command)
@@ -20,6 +21,7 @@ from pathlib import Path
 import plotly.graph_objects as go
 import polars as pl
 
+from analytics import columns as C
 from analytics.charts import review as charts
 from analytics.review.weekly import TABLES, WeeklyReport
 
@@ -30,10 +32,6 @@ from analytics.review.weekly import TABLES, WeeklyReport
 FORMULA_START = r"^[=+\-@\t\r]"
 _NUMBER_TEXT = r"^[+-]?(\d[\d,]*)?(\.\d+)?([eE][+-]?\d+)?%?$"
 
-# Column-name endings printed as percentages (ratios in the tables) and as money.
-PERCENT = ("target", "budget_spent_this_week", "budget_spent_previous_week", "spent_change", "budget_remaining",
-           "attainment", "budget_consumed", "_share", "change", "error_rate")
-MONEY = ("cost", "cost_previous", "idle_cost", "idle_cost_previous", "monthly_saving", "monthly_saving_previous")
 CSS = """
 body { font-family: system-ui, sans-serif; margin: 2rem; color: #222; max-width: 1200px; }
 h1 { font-size: 1.6rem; } h2 { font-size: 1.2rem; margin-top: 2rem; border-bottom: 1px solid #ccc; }
@@ -62,31 +60,21 @@ def figures(report: WeeklyReport) -> dict[str, go.Figure]:
 
 
 def cell(column: str, value) -> tuple[str, bool]:
-    """A table cell as escaped text, and whether it is a number (right-aligned)."""
-    if value is None or (isinstance(value, float) and value != value):
-        return "–", False
-    if isinstance(value, bool):
-        return ("yes" if value else "no"), False
-    if isinstance(value, float):
-        if column in MONEY:
-            return f"${value:,.0f}", True
-        if column.endswith(PERCENT):
-            return f"{value:.1%}", True
-        return f"{value:,.3g}" if abs(value) < 1000 else f"{value:,.0f}", True
-    if isinstance(value, int):
-        return f"{value:,}", True
-    if isinstance(value, datetime):
-        return f"{value.astimezone(UTC):%Y-%m-%d %H:%M}", False
-    return html.escape(str(value)), False
+    """A table cell as escaped text (the column registry's format, no unit symbol: the header names
+    the unit), and whether it is a number (right-aligned)."""
+    number = isinstance(value, int | float) and not isinstance(value, bool) and value == value
+    return html.escape(C.text(column, value, symbol=False)), number
 
 
 def table_html(frame: pl.DataFrame) -> str:
-    """An HTML table of a frame, every value escaped."""
+    """An HTML table of a frame with the registry's labels and formats, every value escaped."""
     if frame.is_empty():
         return "<p><em>None this week.</em></p>"
-    head = "".join(f"<th>{html.escape(c.replace('_', ' '))}</th>" for c in frame.columns)
+    shown = C.display_frame(frame)
+    head = "".join(f'<th title="{html.escape(C.column(c).tooltip)}">{html.escape(C.label(c))}</th>'
+                   for c in shown.columns)
     rows = []
-    for row in frame.iter_rows(named=True):
+    for row in shown.iter_rows(named=True):
         cells = [cell(c, v) for c, v in row.items()]
         rows.append("<tr>" + "".join(f'<td class="num">{t}</td>' if num else f"<td>{t}</td>" for t, num in cells)
                     + "</tr>")
@@ -131,6 +119,11 @@ def csv_safe(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(neutral(c) for c in text)
 
 
+def csv_text(frame: pl.DataFrame) -> str:
+    """A table as every CSV carries it: the column registry's names and raw values, csv_safe applied."""
+    return csv_safe(C.csv_frame(frame)).write_csv()
+
+
 def html_name(report: WeeklyReport) -> str:
     return f"review-{report.week}.html"
 
@@ -139,7 +132,7 @@ def bundle(report: WeeklyReport) -> dict[str, bytes]:
     """File name -> bytes: the HTML report and one CSV per table (TABLES order, csv_safe)."""
     files = {html_name(report): html_page(report).encode()}
     for name in TABLES:
-        files[f"{name}.csv"] = csv_safe(report.tables[name]).write_csv().encode()
+        files[f"{name}.csv"] = csv_text(report.tables[name]).encode()
     return files
 
 

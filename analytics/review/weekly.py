@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 import polars as pl
 
+from analytics import columns as C
 from analytics.review import verdicts as V
 from analytics.review.incidents import budget_spent
 from analytics.slo.evaluation import Evaluation
@@ -216,7 +217,7 @@ class WeeklyReport:
 
 
 def _money(value: float | None) -> str:
-    return "–" if value is None else f"${value:,.0f}"
+    return C.MISSING if value is None else f"${value:,.0f}"
 
 
 def _relative(now: float | None, before: float | None) -> str:

@@ -1,0 +1,368 @@
+"""The column registry: every column a page table, metric, CSV export, the weekly report or a CLI
+table shows, with its label, kind (unit), display format and CSV name/format.
+
+    from analytics import columns as C
+    C.label("error_rate")              # 'Error rate'
+    C.text("error_rate", 0.00068)      # '0.07%'      (what a person reads: metrics, HTML, CLI)
+    C.text("ttft_p99_ms", None)        # '—'          (missing: an em dash, never 'None')
+    C.csv_name("idle_cost")            # 'idle_cost_usd'
+    C.csv_frame(frame)                 # CSV names, raw values in one unit, rounded per kind
+
+Rules (issue 11):
+- CSVs carry raw values in one unit per column, named `name_unit` in snake case (error_rate_ratio,
+  idle_cost_usd, ttft_p99_ms). Counts and dimensionless factors (burn rates, MASE, z) carry no
+  suffix: their name is the unit. Fractions stay fractions (suffix `_ratio`), never percents.
+- Floats in CSVs are rounded per kind (CSV_DIGITS), so no noise such as 14.646464646464633.
+- The same column shows the same decimals everywhere (Kind.digits, or Column.digits).
+- A missing value shows as an em dash; each column says why a cell can be empty (Column.missing).
+- A column the registry does not know raises UnknownColumn: pages cannot show unlabelled names.
+- Long tables (one row per metric, e.g. top movers, the what-if comparison) hold registry names in
+  their key column; their value columns take each row's unit (Kind "per_row").
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+import polars as pl
+
+from analytics.errors import InputError
+
+MISSING = "—"  # em dash
+
+
+class UnknownColumn(InputError):
+    """A column shown to people that the registry does not know."""
+
+
+@dataclass(frozen=True)
+class Kind:
+    """How a kind of value is shown and exported."""
+
+    unit: str  # CSV name suffix ('' when the name is the unit); also the JSON/CLI unit word
+    digits: int  # decimals shown
+    csv_digits: int | None  # decimals kept in CSVs (None: as is)
+    symbol: str = ""  # appended in text (metrics, HTML, CLI): ' ms', '/s'
+    style: str = "number"  # number | ratio | usd | text | time | bool | per_row
+
+
+KINDS = {
+    "ratio": Kind("ratio", 2, 6, style="ratio"),  # a fraction in [0, 1], shown as a percentage
+    "ms": Kind("ms", 0, 1, " ms"),
+    "usd": Kind("usd", 2, 2, style="usd"),
+    "count": Kind("", 0, 0),
+    "quantity": Kind("", 1, 2),  # a count with a fractional part (GPUs needed, GPU-hours)
+    "rate": Kind("per_s", 2, 4, "/s"),
+    "gpu_rate": Kind("per_gpu_s", 2, 4, "/GPU-s"),  # per GPU-second
+    "factor": Kind("", 2, 4, "×"),  # a multiple (burn rate, compression ratio, MASE)
+    "score": Kind("", 2, 4),  # a dimensionless statistic (z)
+    "hours": Kind("h", 1, 2, " h"),
+    "minutes": Kind("min", 0, 1, " min"),
+    "watts": Kind("w", 0, 1, " W"),
+    "mib": Kind("mib", 1, 2, " MiB"),
+    "time": Kind("", 0, None, style="time"),  # UTC; CSV: ISO 8601 with offset
+    "date": Kind("", 0, None, style="date"),  # a day (a week's Monday) held as midnight UTC
+    "text": Kind("", 0, None, style="text"),
+    "bool": Kind("", 0, None, style="bool"),
+    "per_row": Kind("", 0, None, style="per_row"),  # unit from the row's key column (see module doc)
+}
+
+NO_DATA = "no data in the range"
+NOT_MEASURED = "not measured (no requests or no telemetry for it)"
+NOT_APPLICABLE = "not applicable"
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    label: str
+    kind: str
+    digits: int | None = None  # overrides the kind's display decimals
+    csv: str | None = None  # overrides name + '_' + unit
+    missing: str = NO_DATA  # why a cell can be empty (the header's tooltip says it)
+    help: str = ""
+    detail: bool = False  # hidden in page tables by default (in the CSV; the table's column menu shows it)
+
+    @property
+    def spec(self) -> Kind:
+        return KINDS[self.kind]
+
+    @property
+    def decimals(self) -> int:
+        return self.spec.digits if self.digits is None else self.digits
+
+    @property
+    def csv_name(self) -> str:
+        if self.csv:
+            return self.csv
+        unit = self.spec.unit
+        return self.name if not unit or self.name.endswith(f"_{unit}") else f"{self.name}_{unit}"
+
+    @property
+    def tooltip(self) -> str:
+        why = f"{MISSING} = {self.missing}."
+        return f"{self.help} {why}".strip()
+
+
+def _c(kind: str, entries: dict[str, str | tuple]) -> list[Column]:
+    """Columns of one kind: name -> label, or name -> (label, {field: value})."""
+    out = []
+    for name, spec in entries.items():
+        label, extra = (spec, {}) if isinstance(spec, str) else spec
+        out.append(Column(name, label, kind, **extra))
+    return out
+
+
+_NA = {"missing": NOT_APPLICABLE}
+_NM = {"missing": NOT_MEASURED}
+_D = {"detail": True}
+
+_COLUMNS = [
+    *_c("text", {
+        "deployment": "Deployment", "model": "Model", "region": "Region", "gpu_type": "GPU type",
+        "metric": "Metric", "table": "Table", "slo": "SLO", "state": "State", "sli": ("SLI", _D), "scope": ("Scope", _D),
+        "window": "Window", "firing": ("Firing now", _NA), "held_back": ("Held back", {**_NA, **_D}),
+        "severity": "Severity", "tiers": "Tiers", "measure": "Measure",
+        "goodput_slo": ("Latency conditions for goodput", _NA), "not_available": ("Not available", _NA),
+        "activity_metric": ("Activity metric", {**_NA, **_D}), "suggestion": ("Suggestion", _NA), "caveat": ("Caveat", {**_NA, **_D}),
+        "reason": ("Why unknown", _NA), "unknown": ("Throughput unknown", _NA), "method": "Method",
+        "incident_key": ("Incident key", _D), "slos": "SLOs", "deployments": "Deployments",
+        "top_cause": ("Top cause", _NA), "preceding_changes": ("Preceding changes", _NA),
+        "note": ("Note", {"missing": "no note yet"}), "owner": ("Owner", {"missing": "no note yet", **_D}),
+        "dimension": "Dimension", "value": "Value", "kind": "Kind", "before": ("Before", _NA),
+        "after": ("After", _NA), "description": "Description", "direction": "Direction", "why": ("Why", _NA),
+    }),
+    *_c("time", {
+        "start": "Start (UTC)", "end": ("End (UTC)", {"missing": "ongoing"}), "first_ts": "First request (UTC)",
+        "last_ts": "Last request (UTC)", "capacity_exhausted_at": ("Capacity runs out (UTC)", {
+            "missing": "not within the forecast horizon, or throughput unknown"}),
+        "headroom_breached_at": ("Headroom breached (UTC)", {
+            "missing": "not within the forecast horizon, or throughput unknown"}),
+        "first_peak_hour": ("First peak hour (UTC)", {**_NM, **_D}),
+        "last_peak_hour": ("Last peak hour (UTC)", {**_NM, **_D}), "peak_hour": "Hour (UTC)",
+        "noted_at": ("Noted at (UTC)", {"missing": "no note yet", **_D}), "ts": "Time (UTC)",
+    }),
+    *_c("date", {"week": "Week (Mon, UTC)"}),
+    *_c("bool", {
+        "exact": ("Exact", _D), "ongoing": "Ongoing", "evaluable": ("Enough requests to judge", _D),
+        "met_slo": ("Hour met the SLO", _NM), "slo_met_at_peak": ("SLO met at peak", _NM),
+    }),
+    *_c("ratio", {
+        "error_rate": ("Error rate", {"digits": 3, **_NM}), "availability": ("Availability", _NM),
+        "window_covered": ("Covered", {"digits": 2, "help": "Share of the window from the first slot with data."}),
+        "attainment": ("Attainment", {"digits": 3, **_NM}),
+        "attainment_lower": ("Attainment, lower bound", {"digits": 3, **_NM}),
+        "attainment_upper": ("Attainment, upper bound", {"digits": 3, **_NM}),
+        "target": ("Target", {"digits": 3}),
+        "budget_remaining": ("Budget left", {"digits": 1, **_NM}),
+        "budget_consumed": ("Budget consumed", {"digits": 1}),
+        "budget_spent_this_week": ("Budget spent this week", {"digits": 1, **_NM}),
+        "budget_spent_previous_week": ("Budget spent the week before", {"digits": 1, **_NM}),
+        "spent_change": ("Change in budget spent", {"digits": 1, **_NM,
+                                                    "help": "This week minus the week before."}),
+        "change": ("Change", {"digits": 1, "missing": "nothing to compare with",
+                              "help": "Relative change: (current - previous) / previous."}),
+        "cost_change": ("Cost change", {"digits": 1, "missing": "no cost the week before"}),
+        "idle_fraction": ("Idle share of GPU-hours", {"digits": 1, **_NM}),
+        "mean_gpu_util": ("GPU util (any kernel)", {"digits": 1, **_NM}),
+        "mean_sm_active": ("SM activity", {"digits": 1, **_NM}),
+        "mean_sm_occupancy": ("SM occupancy", {"digits": 1, **_NM}),
+        "mean_tensor_active": ("Tensor-pipe activity", {"digits": 1, **_NM}),
+        "mean_dram_active": ("Memory-bandwidth activity", {"digits": 1, **_NM}),
+        "mem_used_fraction": ("Memory used (mean)", {"digits": 1, **_NM}),
+        "peak_mem_fraction": ("Memory used (peak hour)", {"digits": 1, **_NM}),
+        "min_mem_headroom": ("Memory headroom (worst hour)", {"digits": 1, **_NM}),
+        "mfu_estimate": ("MFU (estimate)", {"digits": 1, "missing": "model size or FLOPs unknown"}),
+        "peak_activity": ("Peak-hour activity", {"digits": 1, **_NM}),
+        "target_activity": ("Target activity", {"digits": 0, **_D}),
+        "hour_activity": ("Activity in that hour", {"digits": 1, **_NM}),
+        "peak_attainment": ("SLO attainment at peak hours", {"digits": 2, **_NM}),
+        "bad_share": ("Share of bad events", {"digits": 1}), "good_share": ("Share of good events", {"digits": 1}),
+        "score": ("Score (bad share - good share)", {"digits": 1}),
+        "mape": ("MAPE", {"digits": 1}), "smape": ("sMAPE", {"digits": 1}),
+        "interval_coverage": ("Interval coverage", {"digits": 1}),
+    }),
+    *_c("ms", {
+        "ttft_p50_ms": ("TTFT p50 (ms)", _NM), "ttft_p95_ms": ("TTFT p95 (ms)", _NM),
+        "ttft_p99_ms": ("TTFT p99 (ms)", _NM), "e2e_p50_ms": ("E2E p50 (ms)", _NM),
+        "e2e_p95_ms": ("E2E p95 (ms)", _NM), "e2e_p99_ms": ("E2E p99 (ms)", _NM),
+        "peak_p99_ttft_ms": ("Peak-hour TTFT p99 (ms)", _NM), "peak_p99_e2e_ms": ("Peak-hour E2E p99 (ms)", _NM),
+        "p99_ttft_ms": ("TTFT p99 (ms)", _NM), "p99_tpot_ms": ("TPOT p99 (ms)", {"digits": 1, **_NM}),
+        "p99_e2e_ms": ("E2E p99 (ms)", _NM),
+    }),
+    *_c("usd", {
+        "cost": ("Cost ($)", _NM), "cost_previous": ("Cost the week before ($)", _NM),
+        "idle_cost": ("Idle cost ($)", _NM), "idle_cost_previous": ("Idle cost the week before ($)", _NM),
+        "monthly_saving": ("Saving per 30 days ($)", {"missing": "no right-sizing suggestion"}),
+        "monthly_saving_previous": ("Saving per 30 days, week before ($)", {"missing": "no right-sizing suggestion"}),
+        "cost_per_gpu_hour": ("$ per GPU-hour", {"missing": "no price for the GPU type", **_D}),
+        "cost_per_1m_output_tokens": ("$ per 1M output tokens", {"missing": "no output tokens"}),
+        "cost_per_1k_requests": ("$ per 1k requests", {"missing": "no requests", **_D}),
+    }),
+    *_c("count", {
+        "requests": "Requests", "output_tokens": "Output tokens", "input_tokens": ("Input tokens", _D), "rows": "Rows",
+        "pages": ("Pages", {"help": "Page episodes in the window."}), "tickets": ("Tickets", {"help": "Ticket episodes in the window."}), "gpus": "GPUs", "gpus_current": "GPUs now",
+        "replicas": "Replicas", "gpus_per_replica": ("GPUs per replica", _D),
+        "replicas_needed": ("Replicas needed", {"missing": "no suggestion (SLO missed at peak or no data)"}),
+        "gpus_freed": ("GPUs freed", {"missing": "no suggestion (SLO missed at peak or no data)"}),
+        "ok_requests": ("Successful requests", _D), "good_requests": ("Requests meeting the latency SLO", _NM),
+        "incidents": "Incidents", "incident": "Incident", "rank": "Rank",
+        "good": ("Good (units)", {**_NM, **_D}), "valid": ("Valid (units)", {**_NM, **_D}), "bad": ("Bad (units)", _NM),
+        "error_budget": ("Error budget (units)", _NM),
+    }),
+    *_c("quantity", {
+        "gpus_needed_peak": ("GPUs needed (peak)", {"missing": "throughput unknown"}),
+        "gpus_needed": ("GPUs needed", {"digits": 0}), "short": ("GPUs short", {"digits": 0}),
+        "gpu_hours": ("GPU-hours", {"digits": 0}), "idle_gpu_hours": ("Idle GPU-hours", {"digits": 0, **_NM}),
+        "gap_gpu_hours": ("GPU-hours missing (collection gaps)", {"digits": 0, **_D}),
+    }),
+    *_c("rate", {
+        "rps": ("Requests/s", {"csv": "requests_per_s", **_NM}),
+        "requests_per_s": ("Requests/s", _NM),
+        "output_tps": ("Output tokens/s", {"csv": "output_tokens_per_s", **_NM}),
+        "per_gpu": ("SLO-compliant requests/s per GPU", {"csv": "per_gpu_requests_per_s",
+                                                         "missing": "throughput unknown (see Why unknown)"}),
+        "per_gpu_output_tps": ("SLO-compliant output tokens/s per GPU", {
+            "csv": "per_gpu_output_tokens_per_s", "missing": "throughput unknown (see Why unknown)"}),
+    }),
+    *_c("gpu_rate", {
+        "output_tokens_per_gpu_s": ("Output tokens per GPU-s", _NM),
+        "input_tokens_per_gpu_s": ("Input tokens per GPU-s", _NM),
+        "goodput_per_gpu": ("Goodput (good requests per GPU-s)", {"digits": 3, "csv": "goodput_per_gpu_s", **_NM}),
+    }),
+    *_c("factor", {
+        "burn_rate_1h": ("Burn rate (1h)", _NM), "peak_burn": ("Peak burn rate", {"digits": 1}),
+        "compression_ratio": "Compression ratio", "mase": "MASE", "baseline_mase": "MASE, seasonal naive", "risk_ratio": ("Risk ratio", {"digits": 1}),
+    }),
+    *_c("score", {"z": "z score"}),
+    *_c("hours", {"hours_to_exhaustion": ("Budget gone in (h)", {"csv": "time_to_exhaustion_h",
+        "missing": "not burning (no budget spent in the last hour) or not measured"})}),
+    *_c("minutes", {
+        "duration_min": "Duration (min)", "budget_remaining_minutes": ("Budget left (min)", {**_NM, **_D, "csv": "budget_remaining_min"}),
+        "budget_minutes": ("Budget (min)", {**_NM, **_D, "csv": "budget_min"}),
+        "minutes_behind_newest": ("Minutes behind newest", {"csv": "behind_newest_min"}),
+    }),
+    *_c("watts", {"mean_power_w": ("Power, mean (W)", _NM), "peak_hour_power_w": ("Power, peak hour (W)", _NM)}),
+    *_c("mib", {"on_disk_mib": "On disk (MiB)"}),
+    *_c("per_row", {
+        "previous": ("Previous period", {"missing": "no data in the previous period"}),
+        "current": ("This period", {"missing": "no data"}),
+        "current_slo": ("Current SLO", _NM), "proposed_slo": ("Proposed SLO", _NM),
+    }),
+]
+REGISTRY: dict[str, Column] = {c.name: c for c in _COLUMNS}
+# Long tables: the key column whose values name the row's registry column.
+ROW_KEYS = ("metric", "measure")
+
+
+def column(name: str) -> Column:
+    """The registry entry of a column; UnknownColumn names it when there is none."""
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise UnknownColumn(f"column {name!r} is not in the column registry (analytics/columns.py): add its "
+                            "label, kind and CSV name there") from None
+
+
+def label(name: str) -> str:
+    return column(name).label
+
+
+def csv_name(name: str) -> str:
+    return column(name).csv_name
+
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def text(name: str, value, *, symbol: bool = True, compact: bool = False) -> str:
+    """A value as people read it (metrics, HTML report, CLI, long tables): the column's decimals,
+    thousands separators, % for ratios, $ for money, the unit's symbol (unless symbol=False).
+    compact=True (metric cards, a few characters wide) writes milliseconds of 1 s and more in
+    seconds: 15.1 s, 1.40 s."""
+    c = column(name)
+    k = c.spec
+    if _missing(value):
+        return MISSING
+    if k.style == "bool":
+        return "yes" if value else "no"
+    if k.style == "date" and isinstance(value, date):
+        return f"{value:%Y-%m-%d}"
+    if k.style == "time":
+        if isinstance(value, datetime):
+            return f"{value.astimezone(UTC) if value.tzinfo else value:%Y-%m-%d %H:%M}"
+        return f"{value:%Y-%m-%d}" if isinstance(value, date) else str(value)
+    if k.style in ("text", "per_row"):
+        return str(value)
+    if isinstance(value, timedelta):
+        value = value.total_seconds() / 60
+    d = c.decimals
+    if compact and c.kind == "ms" and abs(value) >= 1000:
+        return f"{value / 1000:.{1 if abs(value) >= 10_000 else 2}f} s"
+    if k.style == "ratio":
+        return f"{value * 100:,.{d}f}%"
+    if k.style == "usd":
+        return f"-${-value:,.{d}f}" if value < 0 else f"${value:,.{d}f}"
+    return f"{value:,.{d}f}{k.symbol if symbol else ''}"
+
+
+def _csv_expr(name: str, dtype: pl.DataType) -> pl.Expr:
+    c = column(name)
+    digits = c.spec.csv_digits
+    expr = pl.col(name)
+    if dtype.is_float() and digits is not None:
+        expr = expr.round(digits)
+        if digits == 0:
+            expr = expr.cast(pl.Int64)
+    return expr.alias(c.csv_name)
+
+
+def csv_frame(frame: pl.DataFrame) -> pl.DataFrame:
+    """A frame as CSVs carry it: registry CSV names, raw values rounded per kind. In a long table
+    (a ROW_KEYS column naming each row's registry column) each value is rounded as its row's kind
+    and the key's values become CSV names too, so every row states its unit."""
+    key = row_key(frame)
+    if key is not None:
+        names = [n for n in frame[key].unique().to_list() if n in REGISTRY]
+        per_row = [c for c, t in frame.schema.items() if column(c).kind == "per_row" and t.is_float()]
+
+        def rounded(c: str) -> pl.Expr:
+            expr = pl.col(c)
+            for n in names:
+                digits = column(n).spec.csv_digits
+                if digits is not None:
+                    expr = pl.when(pl.col(key) == n).then(pl.col(c).round(digits)).otherwise(expr)
+            return expr.alias(c)
+
+        frame = frame.with_columns(*(rounded(c) for c in per_row),
+                                   pl.col(key).replace({n: column(n).csv_name for n in names}))
+    return frame.select(_csv_expr(c, t) for c, t in frame.schema.items())
+
+
+def row_key(frame: pl.DataFrame) -> str | None:
+    """The key column of a long table (one row per registry column), or None for a wide table."""
+    return next((k for k in ROW_KEYS if k in frame.columns and frame[k].dtype == pl.String), None)
+
+
+def display_frame(frame: pl.DataFrame) -> pl.DataFrame:
+    """The frame as a table shows it: in a long table the per-row value columns become text in each
+    row's own unit and the key shows the row's label. Wide tables are returned as they are (their
+    formats come from the column's kind)."""
+    key = row_key(frame)
+    if key is None:
+        return frame
+    per_row = [c for c in frame.columns if column(c).kind == "per_row"]
+    names = frame[key].to_list()
+    return frame.with_columns(
+        *(pl.Series(c, [text(n if n in REGISTRY else c, v) for n, v in zip(names, frame[c], strict=True)],
+                    dtype=pl.String) for c in per_row),
+        pl.Series(key, [label(n) if n in REGISTRY else n for n in names], dtype=pl.String),
+    )
+
+
+def unknown(names) -> list[str]:
+    """The names the registry does not know."""
+    return [n for n in names if n not in REGISTRY]

@@ -1,0 +1,126 @@
+"""The column registry (analytics/columns.py): every column a page, CSV, the weekly report or a CLI
+table shows has a label, a unit and one format; CSVs hold raw values under `name_unit` names."""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+from datetime import UTC, datetime
+
+import polars as pl
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from analytics import columns as C
+from tests.conftest import ROOT, run_page
+
+SNAKE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
+PAGES = ["app.py", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "pages").glob("*.py"))]
+
+
+def test_every_csv_name_is_snake_case_and_ends_with_its_unit():
+    for c in C.REGISTRY.values():
+        assert SNAKE.match(c.csv_name), c.name
+        if c.spec.unit:
+            assert c.csv_name.endswith(f"_{c.spec.unit}") or c.csv_name.endswith(f"_per_{c.spec.unit}"), c.name
+
+
+def test_every_column_has_a_label_and_a_reason_for_an_empty_cell():
+    for c in C.REGISTRY.values():
+        assert c.label and "_" not in c.label, f"{c.name}: the label shows an internal name: {c.label!r}"
+        assert c.tooltip.endswith(".") and C.MISSING in c.tooltip, c.name
+
+
+@pytest.mark.parametrize("kind", sorted(C.KINDS))
+def test_every_kind_shows_a_missing_value_as_an_em_dash_never_none(kind):
+    name = next(c.name for c in C.REGISTRY.values() if c.kind == kind)
+    assert C.text(name, None) == "—"
+    assert C.text(name, float("nan")) == "—"
+
+
+@pytest.mark.parametrize(("name", "value", "shown"), [
+    ("error_rate", 0.00068, "0.068%"),
+    ("attainment", 0.99095, "99.095%"),
+    ("budget_remaining", 0.0962, "9.6%"),
+    ("ttft_p99_ms", 1401.673, "1,402 ms"),
+    ("p99_tpot_ms", 4.26, "4.3 ms"),
+    ("idle_cost", 1234.5, "$1,234.50"),
+    ("rps", 16.754, "16.75/s"),
+    ("burn_rate_1h", 14.4, "14.40×"),
+    ("requests", 30021818, "30,021,818"),
+    ("hours_to_exhaustion", 27.25, "27.2 h"),
+    ("met_slo", True, "yes"),
+    ("start", datetime(2026, 11, 23, 4, 5, tzinfo=UTC), "2026-11-23 04:05"),
+])
+def test_hand_checked_formats(name, value, shown):
+    assert C.text(name, value) == shown
+
+
+def test_metric_cards_write_long_latencies_in_seconds():
+    assert C.text("e2e_p95_ms", 15133.2, compact=True) == "15.1 s"
+    assert C.text("e2e_p95_ms", 1402.0, compact=True) == "1.40 s"
+    assert C.text("e2e_p95_ms", 505.0, compact=True) == "505 ms"
+
+
+def test_an_unknown_column_names_itself_and_the_registry():
+    with pytest.raises(C.UnknownColumn, match=r"'sm_active' is not in the column registry \(analytics/columns.py\)"):
+        C.label("sm_active")
+
+
+def test_a_csv_frame_has_registry_names_one_unit_and_no_float_noise():
+    frame = pl.DataFrame({"deployment": ["a"], "error_rate": [0.014646464646464633], "ttft_p99_ms": [14.646464646464633],
+                          "idle_cost": [7177.123456], "gpus_needed": [2.0000000001], "requests": [12.0]})
+    out = C.csv_frame(frame)
+    assert out.columns == ["deployment", "error_rate_ratio", "ttft_p99_ms", "idle_cost_usd", "gpus_needed", "requests"]
+    assert out.row(0) == ("a", 0.014646, 14.6, 7177.12, 2.0, 12)
+    assert out["requests"].dtype == pl.Int64
+
+
+def test_a_long_table_csv_names_each_rows_unit_and_rounds_it_as_its_kind():
+    movers = pl.DataFrame({"deployment": ["a", "b"], "metric": ["error_rate", "ttft_p99_ms"],
+                           "previous": [0.0123456789, 1401.6734], "current": [0.02, None], "change": [0.62, None]})
+    out = C.csv_frame(movers)
+    assert out.columns == ["deployment", "metric", "previous", "current", "change_ratio"]
+    assert out["metric"].to_list() == ["error_rate_ratio", "ttft_p99_ms"]
+    assert out["previous"].to_list() == [0.012346, 1401.7]
+    shown = C.display_frame(movers)
+    assert shown["metric"].to_list() == ["Error rate", "TTFT p99 (ms)"]
+    assert shown["previous"].to_list() == ["1.235%", "1,402 ms"] and shown["current"].to_list() == ["2.000%", "—"]
+
+
+def _unknown_column_page():
+    import polars as pl
+
+    from ui.tables import show_table
+
+    show_table(pl.DataFrame({"deployment": ["a"], "sm_active_raw": [0.5]}), "leak")
+
+
+def test_a_page_showing_a_column_the_registry_does_not_know_fails():
+    at = AppTest.from_function(_unknown_column_page, default_timeout=60).run()
+    assert at.exception and "'sm_active_raw' is not in the column registry" in at.exception[0].message
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_table_on_every_page_shows_only_registry_columns(store, page):
+    at = run_page(page)
+    assert not at.exception, [e.message for e in at.exception]
+    assert at.dataframe, f"{page} shows no table"
+    for frame in at.dataframe:
+        assert not C.unknown(frame.value.columns), (page, C.unknown(frame.value.columns))
+    for metric in at.metric:  # no 'None' and no internal names on the cards either
+        assert metric.value not in ("None", "nan", "–"), (page, metric.label)
+
+
+def test_a_tables_csv_parses_back_with_registry_names_and_raw_numbers():
+    from ui.tables import csv_bytes
+
+    frame = pl.DataFrame({"deployment": ["=cmd", "b"], "error_rate": [0.0123456789, None],
+                          "e2e_p99_ms": [32036.4321, 7.0], "idle_cost": [1234.5, 0.0]})
+    back = pl.read_csv(io.StringIO(csv_bytes(frame)))
+    assert back.columns == ["deployment", "error_rate_ratio", "e2e_p99_ms", "idle_cost_usd"]
+    assert back["deployment"].to_list() == ["'=cmd", "b"]  # csv_safe: a formula stays text
+    assert back["error_rate_ratio"].to_list() == [0.012346, None]
+    assert back["e2e_p99_ms"].to_list() == [32036.4, 7.0]
+    assert all(not math.isnan(v) for v in back["idle_cost_usd"])
