@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 import analytics
-from analytics.cli.bench.core import Case
+from analytics.cli.bench.cases import Case
 
 _CHILD = """
 import json, resource, sys, time
@@ -136,7 +136,7 @@ def bench(store=None) -> list[Case]:
             path = build(Path(tmp))
             got = _measure(path, fmt)
             outcome = f"refused: {got['error'][:70]}" if got["error"] else f"{got['rows'] / got['seconds']:,.0f} rows/s"
-            cases.append((f"ingest {name} ({path.stat().st_size / 1e6:,.1f} MB)", got["seconds"],
+            cases.append(Case(f"ingest {name} ({path.stat().st_size / 1e6:,.1f} MB)", got["seconds"],
                           f"peak RSS {got['peak_mib']:,.0f} MiB, {got['rows']:,} rows, {outcome}"))
             path.unlink()
     return cases
