@@ -3,8 +3,8 @@
 For each page the bench times, in the same run, the pipeline the page calls (rollups) and the
 same numbers computed straight from the raw tables (analytics.store.bench_raw: one query per panel
 over `requests` and `gpu_samples`, as a per-panel-SQL dashboard would), and prints the ratio;
-the goal is rollups at least 10x faster. Each side is run once to warm the OS page cache, then
-`repeat` times; the median is reported. Page windows are the pages' defaults: the last 7 days
+the goal is rollups at least 10x faster. Each side is run once to warm the OS page cache (unless
+--repeat is 1), then `repeat` times; the median is reported. Page windows are the pages' defaults: the last 7 days
 (Overview, GPU), the SLOs' own windows, the Capacity history, the last complete ISO week.
 What is configuration rather than data (SLO scopes, objectives, names) is resolved before timing.
 """
@@ -40,7 +40,8 @@ PAGE_DAYS = 7  # ui.page.DEFAULT_RANGE
 
 
 def _median(fn: Callable[[], object], repeat: int) -> float:
-    fn()  # warm-up: OS page cache, compiled queries
+    if repeat > 1:
+        fn()  # warm-up: OS page cache (a single repetition, as in a smoke run, is the cold run)
     times = []
     for _ in range(max(repeat, 1)):
         t0 = time.perf_counter()

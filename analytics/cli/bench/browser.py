@@ -184,7 +184,10 @@ class Wire:
 
 def _wait_ready(page, title: str) -> float:
     """Wait until the page is drawn and stays so for STABLE_S; returns when it first was."""
+    deadline = time.perf_counter() + PAGE_TIMEOUT_MS / 1000
     while True:
+        if time.perf_counter() > deadline:
+            raise InputError(f"bench --browser: the {title} page kept changing for {PAGE_TIMEOUT_MS / 1000:.0f} s")
         page.wait_for_function(_READY, arg=title, timeout=PAGE_TIMEOUT_MS, polling=POLL_MS)
         at = time.perf_counter()
         shown = page.evaluate("() => document.querySelectorAll('[data-testid=\"stMain\"] *').length")
@@ -213,8 +216,13 @@ def _row(name: str, values: list[float], target: Target, note: str) -> list[Case
             Case(f"{name}, p90 of {len(values)}", p90, "", target)]
 
 
+def _say(message: str) -> None:
+    print(f"bench --browser: {message}", file=sys.stderr, flush=True)
+
+
 def _cold(browser, dsn: str, log: Path, title: str, path: str) -> dict:
     """One cold first load: a fresh server, the page opened by URL, drawn."""
+    _say(f"cold first load of {title}")
     with server(dsn, log) as (url, _, started):
         page = browser.new_page(viewport=VIEWPORT)
         try:
@@ -299,6 +307,7 @@ def bench(dsn: str, repeat: int) -> list[Case]:
                               statistics.median(starts), "before the page is asked for; not in the figures above"))
 
             with server(dsn, log) as (url, process, _):
+                _say("warm: every page once, then page switches, the what-if slider and the time range")
                 page = browser.new_page(viewport=VIEWPORT)
                 wire = Wire(page)
                 page.goto(url)

@@ -35,6 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--only", choices=("core", *AREAS, "baselines"),
                         help="one area only (ingest: peak memory and rows/s on crafted bombs and a 2M-row CSV; needs "
                              "no seeding; baselines: each page's rollup pipeline vs the raw tables)")
+    parser.add_argument("--skip", action="append", default=[], choices=("core", *AREAS, "baselines"),
+                        help="leave an area out (repeatable), e.g. the slow ingest and forecast areas in a smoke run")
     parser.add_argument("--browser", action="store_true",
                         help="instead, time the app in headless Chromium: cold and warm page loads, what-if slider, "
                              "filter change, server memory (needs playwright and /usr/bin/chromium)")
@@ -65,12 +67,15 @@ def run(args, store) -> int:
         cases += browser.bench(resolve_dsn(args.dsn), args.repeat)
         print(C.table(cases))
         return 0
-    if args.only in (None, "core"):
+    def wanted(area: str) -> bool:
+        return args.only in (None, area) and area not in args.skip
+
+    if wanted("core"):
         cases += core.core_cases(store, args.repeat)
     for area, bench in AREAS.items():
-        if args.only in (None, area):
+        if wanted(area):
             cases += bench(store)
-    if args.only in (None, "baselines"):
+    if wanted("baselines"):
         cases += baselines.bench(store, args.repeat)
     print(C.table(cases))
     return 0
