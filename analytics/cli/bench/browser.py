@@ -9,9 +9,10 @@ headless Chromium (Debian's /usr/bin/chromium; Playwright is imported only here,
   imports, connection, queries and chart payloads) and render (last message to charts drawn);
 - warm page switches: the sidebar's page links, after every page was visited once;
 - what-if slider to new numbers: the target slider of the What-if page moved by one step with
-  the keyboard (ArrowRight, then ArrowLeft, alternately) until the page's metrics change;
-- filter change: the sidebar's time range (Last 24 hours / Last 28 days / Last 7 days in turn)
-  until the Overview's metrics change;
+  the keyboard (ArrowRight, then ArrowLeft, alternately) until the page's metrics change (or, when
+  a step is too small to change a rounded number, until the rerun's last message and the page drawn);
+- filter change: the sidebar's time range (a different one of Last 24 hours / Last 28 days / Last
+  7 days each time) until the Overview's metrics change, as above;
 - the server's memory after visiting every page: peak RSS (VmHWM) of the server process and its
   children, from /proc.
 
@@ -197,11 +198,19 @@ def _wait_ready(page, title: str) -> float:
             return at
 
 
-def _wait_changed(page, title: str, before: str) -> float:
-    """Wait until the page's metrics differ from `before` and the page is drawn; returns when."""
-    page.wait_for_function(f"(before) => ({_METRICS})() !== before", arg=before, timeout=PAGE_TIMEOUT_MS,
-                           polling=POLL_MS)
-    return _wait_ready(page, title)
+def _wait_rerun(page, wire: Wire, title: str, t0: float, before: str) -> float:
+    """After an input at t0: when the page shows new numbers (its metrics differ from `before`) and
+    is drawn; when the numbers shown do not change (a step too small for their rounding), when the
+    server's last message of the rerun arrived (none for STABLE_S) with the page drawn."""
+    deadline = t0 + PAGE_TIMEOUT_MS / 1000
+    while time.perf_counter() < deadline:
+        if page.evaluate(_METRICS) != before:
+            return _wait_ready(page, title)
+        frames = wire.since(t0)
+        if frames and time.perf_counter() - frames[-1][0] > STABLE_S and page.evaluate(_READY, title):
+            return frames[-1][0]
+        page.wait_for_timeout(POLL_MS)
+    raise InputError(f"bench --browser: the {title} page did not rerun within {PAGE_TIMEOUT_MS / 1000:.0f} s")
 
 
 def _spread(values: list[float]) -> tuple[float, float]:
@@ -264,20 +273,22 @@ def _slider_moves(page, wire: Wire, repeat: int) -> tuple[list[float], int]:
         thumb.focus()
         t0 = time.perf_counter()
         page.keyboard.press("ArrowRight" if i % 2 == 0 else "ArrowLeft")
-        times.append(_wait_changed(page, "What if", before) - t0)
+        times.append(_wait_rerun(page, wire, "What if", t0, before) - t0)
         sent += sum(f[1] for f in wire.since(t0))
     return times, sent
 
 
-def _filter_changes(page, repeat: int) -> list[float]:
+def _filter_changes(page, wire: Wire, repeat: int) -> list[float]:
     times = []
-    for i in range(repeat):
+    box = page.locator(".st-key-filter_range")
+    for _ in range(repeat):
         before = page.evaluate(_METRICS)
-        box = page.locator(".st-key-filter_range")
+        shown = box.inner_text() + " ".join(field.input_value() for field in box.locator("input").all())
+        choice = next(r for r in RANGES if r not in shown)  # always a different range
         t0 = time.perf_counter()
         box.click()
-        page.get_by_role("option", name=RANGES[i % len(RANGES)]).click()
-        times.append(_wait_changed(page, "Overview", before) - t0)
+        page.get_by_role("option", name=choice).click()
+        times.append(_wait_rerun(page, wire, "Overview", t0, before) - t0)
     return times
 
 
@@ -299,6 +310,7 @@ def bench(dsn: str, repeat: int) -> list[Case]:
                 parts = {k: statistics.median(r[k] for r in runs)
                          for k in ("shell", "connect", "script", "render", "bytes")}
                 target = COLD_CAPACITY if title == "Capacity" else COLD_PAGE
+                _say(f"{title}: " + ", ".join(f"{r['total']:.2f} s" for r in runs))
                 cases += _row(f"browser: cold first load, {title}", [r["total"] for r in runs], target,
                               f"shell {parts['shell']:.2f} s, connect {parts['connect']:.2f} s, script "
                               f"{parts['script']:.2f} s, render {parts['render']:.2f} s; "
@@ -328,7 +340,7 @@ def bench(dsn: str, repeat: int) -> list[Case]:
                 cases += _row("browser: what-if slider to new numbers", moves, SLIDER,
                               f"one keyboard step of the target; {sent / len(moves) / 1e3:,.0f} kB received per move")
                 _switch(page, "Overview")
-                cases += _row("browser: filter change (time range) to drawn page", _filter_changes(page, repeat),
+                cases += _row("browser: filter change (time range) to drawn page", _filter_changes(page, wire, repeat),
                               FILTER, "Overview; " + " / ".join(RANGES) + " in turn")
                 peak_end, now_end, count_end = tree_memory(process.pid)
                 cases.append(Case("browser: server peak RSS after every page", max(peak, peak_end),
