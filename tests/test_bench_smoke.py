@@ -55,7 +55,7 @@ def _assert_cases(table: str, expected: list[str]) -> None:
     assert not missing, f"cases missing from the table: {missing}\n{table}"
     for row in rows:  # a target is followed by its verdict
         if re.search(r"\s(<=|<|>=|>) \d", row):
-            assert re.search(r"\s(met|NOT MET|-)\s", row), row
+            assert re.search(r"\s(met|NOT MET|-)(\s|$)", row), row
 
 
 @pytest.fixture(scope="module")
