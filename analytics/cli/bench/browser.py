@@ -1,6 +1,7 @@
 """`python -m analytics bench --browser`: speed as the user feels it (issue 14 items 2 and 6).
 
-Starts `streamlit run app.py` on the store (its own process group, a free port) and drives it in
+The command first fits the Capacity page's default forecasts into the cache, as the demo command
+does after seeding (analytics.cli.bench.command), then starts `streamlit run app.py` on the store (its own process group, a free port) and drives it in
 headless Chromium (Debian's /usr/bin/chromium; Playwright is imported only here, when asked for):
 
 - cold first load of each page: a fresh server per page and repetition, the page opened by URL,
