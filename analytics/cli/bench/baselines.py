@@ -121,8 +121,8 @@ def bench(store, repeat: int = 3) -> list[Case]:
     week_start, week_end = review.iso_week(week)
     week_panels, _ = _slo_panels(store, slos, evaluation_time(week_end))
     cases += _compare(
-        f"Weekly review {week}", lambda: review.report(store, slos, week, None),
-        "review.report (SLOs, incidents, movers, GPU, capacity; no Prophet cache)",
+        "Weekly review", lambda: review.report(store, slos, week, None),
+        f"review.report of {week} (SLOs, incidents, movers, GPU, capacity; no Prophet cache)",
         lambda: (week_panels(), raw.totals(store, week_start, week_end, fields),
                  raw.totals(store, week_start - W.WEEK, week_start, fields),
                  raw.gpu_hours(store, week_start - W.WEEK, week_end),
