@@ -40,3 +40,8 @@ def test_the_browser_bench_without_chromium_says_so_in_one_line(monkeypatch, tmp
 def test_p90_is_the_nearest_rank():
     assert browser._spread([1.0]) == (1.0, 1.0)
     assert browser._spread([float(i) for i in range(1, 11)]) == (5.5, 9.0)
+
+
+def test_a_plain_name_seconds_note_row_still_prints_without_a_verdict():
+    row = _row(table([("plain", 1.5, "a note")]), "plain")
+    assert "1.500 s" in row and "a note" in row and "met" not in row.replace("a note", "")

@@ -60,10 +60,11 @@ def _number(value: float, unit: str) -> str:
     return f"{value:,.2f} {unit}"
 
 
-def table(cases: list[Case]) -> str:
+def table(cases: list[Case | tuple]) -> str:
     """The bench's text table: case, value, target and met (where a target exists), note."""
     rows = []
     for case in cases:
+        case = case if isinstance(case, Case) else Case(*case)  # a plain (name, seconds, note) has no target
         met = case.target.met(case.seconds) if case.target else None
         rows.append((case.name, _number(case.seconds, case.unit),
                      case.target.text(case.unit) if case.target else "",
