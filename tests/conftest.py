@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from analytics.cli.bench.browser import CHROMIUM, CHROMIUM_ARGS  # one set of launch settings for bench and tests
 from analytics.ingest.demo import generator as demo
 from analytics.store.schema import open_store
 
@@ -31,10 +32,6 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 DEMO_END = datetime(2026, 11, 1, tzinfo=UTC)
 DEMO_DAYS = 35
 DEMO_REQUESTS = 1_000_000
-# Debian's Chromium: Playwright's own download does not work here (DEVELOPERS.md).
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 @pytest.fixture(scope="session")

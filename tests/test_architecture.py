@@ -23,7 +23,7 @@ ANALYTICS = ROOT / "analytics"
 DOMAINS = ("slo", "gpu", "capacity", "traffic", "charts", "review")  # math on frames
 SQL_MODULES = ("analytics.store.client", "analytics.store.queries", "analytics.store.slo", "analytics.store.gpu",
                "analytics.store.capacity", "analytics.store.schema", "analytics.store.review",
-               "analytics.store.otel")
+               "analytics.store.otel", "analytics.store.bench_raw")
 SHARED = ("analytics.errors", "analytics.times", "analytics.histogram", "analytics.columns")
 
 

@@ -160,6 +160,6 @@ def test_the_bench_case_times_the_report_of_the_last_complete_week(store):
     from analytics.cli.bench import review as bench
 
     cases = bench.bench(store)
-    assert [name for name, _, _ in cases][:2] == [f"report --week {WEEK}, cold",
+    assert [case.name for case in cases][:2] == [f"report --week {WEEK}, cold",
                                                   f"report --week {WEEK}, warm (median of {bench.WARM_RUNS})"]
-    assert all(seconds > 0 for _, seconds, _ in cases)
+    assert all(case.seconds > 0 for case in cases)

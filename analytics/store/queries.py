@@ -231,15 +231,3 @@ def gpu_samples(store: Store) -> int:
     """GPU samples stored, counted from the hourly rollup."""
     return int(store.scalar(f"SELECT sum(samples) FROM {N.GPU_1H}") or 0)
 
-
-RAW_P99_SQL = f"""
-SELECT deployment, count() AS requests, quantile(0.99)(ttft_ms) AS p99_ttft_ms
-FROM {N.REQUESTS}
-WHERE ts >= {{start:DateTime64(3, 'UTC')}}
-GROUP BY deployment
-"""
-
-
-def raw_p99_scan(store: Store, start: datetime) -> pl.DataFrame:
-    """p99 TTFT per deployment from the raw requests since `start`: what the rollups avoid (bench only)."""
-    return store.query(RAW_P99_SQL, {"start": start})

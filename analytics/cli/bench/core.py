@@ -10,11 +10,10 @@ import time
 from collections.abc import Callable
 from datetime import timedelta
 
+from analytics.cli.bench.cases import Case
 from analytics.store import conventions as N
 from analytics.store import queries
 from analytics.traffic import summary as overview
-
-Case = tuple[str, float, str]
 
 
 def timed(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
@@ -31,26 +30,27 @@ def timed(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
 
 
 def core_cases(store, repeat: int) -> list[Case]:
-    """The Overview and Data pages' queries, and a raw scan for contrast."""
+    """The Overview and Data pages' queries (the raw-table contrast is in baselines.py)."""
     end = queries.data_end(store)
     start = end - timedelta(days=7)
     cases: list[Case] = []
     raw = queries.row_count(store, N.REQUESTS)
     rollup = queries.row_count(store, N.REQUESTS_5M)
-    cases.append(("rollup size", 0.0, f"{rollup:,} rollup rows for {raw:,} request rows ({raw / max(rollup, 1):.0f}x)"))
-
-    def overview_page():
-        fields = overview.HIST_FIELDS
-        overview.summarize(queries.request_totals(store, start, end, fields=fields), 7 * 86400)
-        overview.summarize(queries.request_totals(store, start - timedelta(days=7), start, fields=fields),
-                           7 * 86400)
-        overview.series(queries.request_slots(store, start, end, step_seconds=3600, fields=fields), 3600)
-
-    cold, warm = timed(overview_page, repeat)
-    cases.append(("overview page queries, 7 days (cold)", cold, "3 rollup queries + percentiles"))
-    cases.append(("overview page queries, 7 days (warm)", warm, "median"))
+    cases.append(Case("rollup size", raw / max(rollup, 1), f"{rollup:,} rollup rows for {raw:,} request rows",
+                      unit="x"))
+    cold, warm = timed(lambda: overview_page(store, start, end), repeat)
+    cases.append(Case("overview page queries, 7 days (cold)", cold, "3 rollup queries + percentiles"))
+    cases.append(Case("overview page queries, 7 days (warm)", warm, "median"))
     cold, warm = timed(lambda: queries.request_totals(store, end - timedelta(days=30), end), repeat)
-    cases.append(("30-day totals per deployment (warm)", warm, f"cold {cold:.3f}s"))
-    cold, _ = timed(lambda: queries.raw_p99_scan(store, start), 0)
-    cases.append(("for contrast: raw scan, 7-day p99 per deployment", cold, "what the rollup avoids"))
+    cases.append(Case("30-day totals per deployment (warm)", warm, f"cold {cold:.3f}s"))
     return cases
+
+
+def overview_page(store, start, end) -> None:
+    """The Overview's numbers for [start, end) (as ui.traffic computes them): per-deployment totals of
+    the range and of the period before it, and the hourly series."""
+    fields = overview.HIST_FIELDS
+    seconds = (end - start).total_seconds()
+    overview.summarize(queries.request_totals(store, start, end, fields=fields), seconds)
+    overview.summarize(queries.request_totals(store, start - (end - start), start, fields=fields), seconds)
+    overview.series(queries.request_slots(store, start, end, step_seconds=3600, fields=fields), 3600)

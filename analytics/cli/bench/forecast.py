@@ -17,6 +17,7 @@ import polars as pl
 from analytics.capacity import cache as FC
 from analytics.capacity import forecast as F
 from analytics.capacity import pipeline as P
+from analytics.cli.bench.cases import Case, under
 from analytics.slo.files import PROJECT_SLO_FILE, load_slos
 from analytics.store.client import Store
 from analytics.store.queries import data_range, deployments_table
@@ -53,7 +54,7 @@ def page_path(store: Store, start: datetime, end: datetime, params: F.ForecastPa
     return P.run(store, request, load_slos(PROJECT_SLO_FILE), cache_dir=cache_dir, workers=WORKERS)
 
 
-def bench(store: Store) -> list[tuple[str, float, str]]:
+def bench(store: Store) -> list[Case]:
     """Cold and warm timings of the forecast pipeline on the store, plus the 20 x 60-day target case."""
     results = []
     params = F.ForecastParams(horizon=timedelta(days=14))
@@ -61,23 +62,24 @@ def bench(store: Store) -> list[tuple[str, float, str]]:
         cache = Path(folder)
         synthetic = synthetic_series()
         fits, seconds = _timed(lambda: FC.cached_map(F.prophet_forecast, synthetic, params, cache_dir=cache / "syn", workers=WORKERS))
-        results.append(("forecast: cold fit 20 series x 60 d hourly (synthetic)", seconds,
-                        f"{fits.computed} Prophet fits in {WORKERS} processes; target < 30 s"))
+        results.append(Case("forecast: cold fit 20 series x 60 d hourly (synthetic)", seconds,
+                            f"{fits.computed} Prophet fits in {WORKERS} processes", under(30, strict=True)))
         span = data_range(store)
         if span is None:
-            return results + [("forecast: demo store", 0.0, "skipped: the store has no requests")]
+            return results + [Case("forecast: demo store", float("nan"), "skipped: the store has no requests")]
         start, end = P.window(span[0], span[1])
         days = (end - start) / timedelta(days=1)
         result, seconds = _timed(lambda: page_path(store, start, end, params, cache / "store"))
         fits = result.fits
-        results.append((f"forecast: cold page, {len(fits.results) + len(fits.errors)} deployments x {days:.0f} d", seconds,
+        results.append(Case(f"forecast: cold page, {len(fits.results) + len(fits.errors)} deployments x {days:.0f} d", seconds,
                         f"query + {fits.computed} fits + capacity; errors: {len(fits.errors)}"))
         result, seconds = _timed(lambda: page_path(store, start, end, params, cache / "store"))
-        results.append(("forecast: warm page (fits from disk cache)", seconds,
-                        f"{result.fits.cached} cached fits; target < 1 s (Streamlit's cache makes reruns faster still)"))
+        results.append(Case("forecast: warm page (fits from disk cache)", seconds,
+                            f"{result.fits.cached} cached fits (Streamlit's cache makes reruns faster still)",
+                            under(1, strict=True)))
         name = result.request.names[0]
         series = P.histories(P.hourly_demand(store, start, end), [name], "rps")
         folds, seconds = _timed(lambda: P.backtests(series, params, cache_dir=None, workers=1))
         cutoffs = folds.results[name]["cutoff"].n_unique() if name in folds.results else 0
-        results.append((f"forecast: backtest one deployment ({cutoffs} folds)", seconds, name))
+        results.append(Case(f"forecast: backtest one deployment ({cutoffs} folds)", seconds, name))
     return results

@@ -11,6 +11,7 @@ import time
 from datetime import timedelta
 
 from analytics.charts import gpu as charts_gpu
+from analytics.cli.bench.cases import Case, under
 from analytics.gpu import efficiency as gpu
 from analytics.gpu import pipeline
 from analytics.gpu import rightsizing as R
@@ -44,11 +45,11 @@ def page(store, start, end) -> dict:
     return timings
 
 
-def bench(store) -> list[tuple[str, float, str]]:
+def bench(store) -> list[Case]:
     """Cold and warm timings of the GPU page over the last 30 days of data."""
     end = gpu_data_end(store)
     if end is None:
-        return [("gpu page", float("nan"), "no GPU telemetry in the store")]
+        return [Case("gpu page", float("nan"), "no GPU telemetry in the store")]
     start = end - timedelta(days=WINDOW_DAYS)
     samples = gpu_samples(store)
     cold = page(store, start, end)
@@ -57,8 +58,9 @@ def bench(store) -> list[tuple[str, float, str]]:
             f"{samples:,} GPU samples stored")
     median = {k: statistics.median(w[k] for w in warm) for k in ("queries", "compute", "total")}
     return [
-        (f"gpu page, {WINDOW_DAYS} days, cold", cold["total"], size),
-        (f"gpu page, {WINDOW_DAYS} days, warm (median of {WARM_RUNS})", median["total"], "target < 1 s"),
-        ("gpu page queries, warm", median["queries"], "gpu_metrics_1h + requests_5m by hour + deployments"),
-        ("gpu page compute, warm", median["compute"], "tables, right-sizing, heatmap and scatter data"),
+        Case(f"gpu page, {WINDOW_DAYS} days, cold", cold["total"], size),
+        Case(f"gpu page, {WINDOW_DAYS} days, warm (median of {WARM_RUNS})", median["total"], "",
+             under(1, strict=True)),
+        Case("gpu page queries, warm", median["queries"], "gpu_metrics_1h + requests_5m by hour + deployments"),
+        Case("gpu page compute, warm", median["compute"], "tables, right-sizing, heatmap and scatter data"),
     ]

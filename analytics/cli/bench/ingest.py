@@ -34,7 +34,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 import analytics
-from analytics.cli.bench.core import Case
+from analytics.cli.bench.cases import Case, Target
 from analytics.ingest.demo import generator as demo
 from analytics.store import conventions as N
 
@@ -182,12 +182,11 @@ def load_cases(folder: Path) -> list[Case]:
             cases.append((f"load {name}", 0.0, f"failed: {got['error']}"))
             continue
         rate = got["rows"] / got["seconds"]
-        target = (f"; target {TARGET_ROWS_PER_S / 1e6:.0f}M rows/s: {'met' if rate >= TARGET_ROWS_PER_S else 'not met'}"
-                  if fmt == "parquet" else "")
-        cases.append((f"load {name} (read, validate, stage, publish + rollups)", got["seconds"],
-                      f"{rate:,.0f} rows/s{target}; {got['cpu']:.1f} CPU-s ({got['rows'] / max(got['cpu'], 1e-9):,.0f} "
-                      f"rows per CPU-s); peak RSS {got['peak_mib']:,.0f} MiB; rollups "
-                      f"{'match raw' if got['agree'] else 'DO NOT match raw'}"))
+        cases.append(Case(f"load {name}: rows per second (read, validate, stage, publish + rollups)", rate,
+                          f"{got['seconds']:.1f} s; {got['cpu']:.1f} CPU-s ({got['rows'] / max(got['cpu'], 1e-9):,.0f} "
+                          f"rows per CPU-s); peak RSS {got['peak_mib']:,.0f} MiB; rollups "
+                          f"{'match raw' if got['agree'] else 'DO NOT match raw'}",
+                          Target(TARGET_ROWS_PER_S, at_least=True) if fmt == "parquet" else None, "rows/s"))
     return cases
 
 
@@ -200,7 +199,7 @@ def bench(store=None) -> list[Case]:
             path = build(Path(tmp))
             got = _measure(path, fmt)
             outcome = f"refused: {got['error'][:70]}" if got["error"] else f"{got['rows'] / got['seconds']:,.0f} rows/s"
-            cases.append((f"ingest {name} ({path.stat().st_size / 1e6:,.1f} MB)", got["seconds"],
+            cases.append(Case(f"ingest {name} ({path.stat().st_size / 1e6:,.1f} MB)", got["seconds"],
                           f"peak RSS {got['peak_mib']:,.0f} MiB, {got['rows']:,} rows, {outcome}"))
             path.unlink()
     return cases

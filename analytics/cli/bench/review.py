@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from analytics.capacity import cache as FC
+from analytics.cli.bench.cases import Case, under
 from analytics.review import pipeline as P
 from analytics.review import report as R
 from analytics.review import weekly as W
@@ -30,20 +31,20 @@ def export(store, week: str, out: Path) -> dict:
             "incidents": report.tables["incidents"].height}
 
 
-def bench(store) -> list[tuple[str, float, str]]:
+def bench(store) -> list[Case]:
     """Cold and warm timings of the report of the store's last complete week."""
     span = data_range(store)
     if span is None:
-        return [("report --week", float("nan"), "no request data in the store")]
+        return [Case("report --week", float("nan"), "no request data in the store")]
     week = W.last_complete_week(span[1])
     with tempfile.TemporaryDirectory() as tmp:
         cold = export(store, week, Path(tmp))
         warm = [export(store, week, Path(tmp)) for _ in range(WARM_RUNS)]
     median = {k: statistics.median(w[k] for w in warm) for k in ("review", "write", "total")}
     return [
-        (f"report --week {week}, cold", cold["total"],
-         f"target < 10 s; {cold['incidents']} incidents, {cold['bytes'] / 1e6:.1f} MB written"),
-        (f"report --week {week}, warm (median of {WARM_RUNS})", median["total"], "target < 10 s"),
-        ("report: review (queries + tables)", median["review"], "SLOs, incidents, movers, GPU, capacity"),
-        ("report: HTML + CSVs written", median["write"], "plotly.js inline once"),
+        Case(f"report --week {week}, cold", cold["total"],
+             f"{cold['incidents']} incidents, {cold['bytes'] / 1e6:.1f} MB written", under(10, strict=True)),
+        Case(f"report --week {week}, warm (median of {WARM_RUNS})", median["total"], "", under(10, strict=True)),
+        Case("report: review (queries + tables)", median["review"], "SLOs, incidents, movers, GPU, capacity"),
+        Case("report: HTML + CSVs written", median["write"], "plotly.js inline once"),
     ]

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from analytics.cli.bench.cases import Case, under
 from analytics.slo.evaluation import evaluate
 from analytics.slo.files import PROJECT_SLO_FILE, load_slos
 from analytics.slo.pipeline import load_data
@@ -27,7 +28,7 @@ from analytics.slo.whatif import HISTORY, compare, suggest_target
 from analytics.store.client import Store
 from analytics.store.queries import data_end
 
-Result = tuple[str, float, str]
+Result = Case
 
 
 def _time(fn: Callable[[], object], repeat: int = 1) -> tuple[float, object]:
@@ -47,21 +48,20 @@ def bench(store: Store) -> list[Result]:
     out: list[Result] = []
     cold, data = _time(lambda: load_data(store, slos, at))
     scopes = len({id(d) for d in data.values()})
-    out.append(("slo list: queries (cold)", cold,
-                f"{len(slos)} SLOs, {scopes} scopes + exact goodput count"))
+    out.append(Case("slo list: queries (cold)", cold, f"{len(slos)} SLOs, {scopes} scopes + exact goodput count"))
     warm = min(_time(lambda: load_data(store, slos, at))[0] for _ in range(3))
-    out.append(("slo list: queries (warm)", warm, "best of 3; target < 1 s"))
+    out.append(Case("slo list: queries (warm)", warm, "best of 3", under(1, strict=True)))
     for source, note in (("joint", "raw joint histogram, as the What-if page"), ("rollup", "no raw scan")):
         seconds = min(_time(lambda s=source: load_data(store, slos, at, goodput_source=s))[0] for _ in range(2))
-        out.append((f"slo list: queries, goodput {source} (warm)", seconds, note))
+        out.append(Case(f"slo list: queries, goodput {source} (warm)", seconds, note))
     seconds, _ = _time(lambda: [evaluate(s, data[s.name], at) for s in slos], repeat=3)
-    out.append(("slo list: evaluate all (numpy)", seconds, "status, tiers at `at`, replay over the window"))
+    out.append(Case("slo list: evaluate all (numpy)", seconds, "status, tiers at `at`, replay over the window"))
 
     fleet = parse_slo({"name": "bench-fleet-e2e", "target": 99.5, "window": "30d", "min_events": 100,
                        "sli": {"latency": {"field": "e2e_ms", "threshold_ms": 500}}})
     load_s, whatif = _time(lambda: load_data(store, [fleet], at, start=at - HISTORY))
     scope = whatif[fleet.name]
-    out.append(("what-if: load history (one fleet-wide SLO)", load_s,
+    out.append(Case("what-if: load history (one fleet-wide SLO)", load_s,
                 f"{len(scope.deployments)} deployments, {scope.grid.n} slots, "
                 f"{int(scope.requests.sum()):,} requests"))
     for label, proposed in (
@@ -70,17 +70,18 @@ def bench(store: Store) -> list[Result]:
         ("window 30d -> 7d", revise(fleet, window="7d")),
     ):
         seconds, _ = _time(lambda p=proposed: compare(fleet, p, scope, at), repeat=7)
-        out.append((f"what-if recompute: {label}", seconds, "median of 7; target < 200 ms"))
+        out.append(Case(f"what-if recompute: {label}", seconds, "median of 7", under(0.2, strict=True)))
     seconds, _ = _time(lambda: suggest_target(fleet, scope, at, 0.9), repeat=5)
-    out.append(("what-if: suggest a target", seconds, "hourly windows over the loaded history"))
+    out.append(Case("what-if: suggest a target", seconds, "hourly windows over the loaded history"))
 
     goodput = next((s for s in slos if s.sli.kind == "goodput"), None)
     if goodput is not None:
         load_s, loaded = _time(lambda: load_data(store, [goodput], at, goodput_source="joint", start=at - HISTORY))
         joint = loaded[goodput.name].joint
-        out.append(("what-if: load history (goodput SLO, raw joint histogram)", load_s,
+        out.append(Case("what-if: load history (goodput SLO, raw joint histogram)", load_s,
                     f"{goodput.name}: {0 if joint is None else len(joint.n):,} (slot, ttft, tpot) cells"))
         proposed = revise(goodput, tpot_ms=goodput.sli.tpot_ms * 0.8)
         seconds, _ = _time(lambda: compare(goodput, proposed, loaded[goodput.name], at), repeat=7)
-        out.append(("what-if recompute: goodput TPOT threshold x 0.8", seconds, "median of 7; target < 200 ms"))
+        out.append(Case("what-if recompute: goodput TPOT threshold x 0.8", seconds, "median of 7",
+                        under(0.2, strict=True)))
     return out
