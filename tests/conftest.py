@@ -109,6 +109,19 @@ def deprecations(log: Path) -> list[str]:
     return [line for line in log.read_text().splitlines() if DEPRECATION.search(line)]
 
 
+def seed_browser_demo(folder: Path) -> Path:
+    """A 21-day demo store of 200k requests ending 2026-11-01, seeded by the CLI into `folder`;
+    returns its path (each browser test module seeds its own: one chDB path per process)."""
+    db = folder / "telemetry"
+    seed = subprocess.run(
+        [sys.executable, "-m", "analytics", "demo", "--days", "21", "--requests", "200000",
+         "--end", "2026-11-01T00:00:00Z", "--scrape-seconds", "300"],
+        cwd=ROOT, env=dict(os.environ, CLICKHOUSE_URL=f"chdb://{db}"), capture_output=True, text=True, timeout=600,
+    )
+    assert seed.returncode == 0, seed.stderr
+    return db
+
+
 @contextlib.contextmanager
 def streamlit_server(db: Path, log: Path) -> Iterator[str]:
     """`streamlit run app.py` on the embedded store at `db`, on a free port, in its own process

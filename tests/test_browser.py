@@ -8,14 +8,11 @@ get one moved. Screenshots are saved to screenshots/ for people to look at.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import deprecations, streamlit_server
+from tests.conftest import deprecations, seed_browser_demo, streamlit_server
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOTS = ROOT / "screenshots"
@@ -39,14 +36,7 @@ def server_log(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory, server_log):
     """A seeded database of its own and a `streamlit run` on a free port, stopped afterwards."""
-    db = tmp_path_factory.mktemp("browser") / "telemetry"
-    env = dict(os.environ, CLICKHOUSE_URL=f"chdb://{db}")
-    seed = subprocess.run(
-        [sys.executable, "-m", "analytics", "demo", "--days", "21", "--requests", "200000",
-         "--end", "2026-11-01T00:00:00Z", "--scrape-seconds", "300"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
-    )
-    assert seed.returncode == 0, seed.stderr
+    db = seed_browser_demo(tmp_path_factory.mktemp("browser"))
     with streamlit_server(db, server_log) as url:
         yield url
 

@@ -6,64 +6,22 @@ A `streamlit run` of its own on its own seeded database, opened in headless Chro
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.conftest import seed_browser_demo, streamlit_server
+
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 METRICS = '[data-testid="stMetricValue"]'
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory):
     """A seeded database of its own and a `streamlit run` on a free port, stopped afterwards."""
-    db = tmp_path_factory.mktemp("controls") / "telemetry"
-    env = dict(os.environ, CLICKHOUSE_URL=f"chdb://{db}")
-    seed = subprocess.run(
-        [sys.executable, "-m", "analytics", "demo", "--days", "21", "--requests", "200000",
-         "--end", "2026-11-01T00:00:00Z", "--scrape-seconds", "300"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
-    )
-    assert seed.returncode == 0, seed.stderr
-    port = _free_port()
-    log = open(tmp_path_factory.mktemp("logs") / "streamlit.log", "w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-         "--server.port", str(port), "--server.address", "127.0.0.1",
-         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError(f"streamlit did not start; see {log.name}") from None
-                time.sleep(0.5)
+    db = seed_browser_demo(tmp_path_factory.mktemp("controls"))
+    with streamlit_server(db, tmp_path_factory.mktemp("logs") / "streamlit.log") as url:
         yield url
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
-        log.close()
 
 
 @pytest.fixture
@@ -130,3 +88,20 @@ def test_arrow_right_on_the_target_slider_changes_the_numbers_at_once(page, app_
         == moved.rstrip("%")  # the exact value follows the slider
     _wait_for_param(page, "target", moved.rstrip("%"))
     assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_choices_survive_a_visit_to_another_page(page, app_url):
+    """Streamlit drops a page's widget state when another page runs: the time range came back as
+    'Last 24 hours' and the what-if target as its default after going through the sidebar links."""
+    _open(page, f"{app_url}/What_if?range=28d&slo=fleet-availability&target=99.6", METRICS)
+    page.get_by_role("link", name="SLOs", exact=True).click()
+    page.wait_for_selector(".st-key-slo_detail", timeout=180_000, state="attached")
+    page.wait_for_selector(IDLE, timeout=180_000, state="attached")
+    assert _query(page)["range"] == ["28d"]
+    page.get_by_role("link", name="What if", exact=True).click()
+    page.wait_for_selector(".st-key-whatif_target_exact", timeout=180_000, state="attached")
+    page.wait_for_selector(IDLE, timeout=180_000, state="attached")
+    assert page.locator(".st-key-whatif_target_exact input").input_value() == "99.6000"
+    assert page.locator(".st-key-filter_range").inner_text().count("Last 28 days") == 1
+    query = _query(page)
+    assert query["range"] == ["28d"] and query["target"] == ["99.6"] and query["slo"] == ["fleet-availability"]

@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 
 from analytics import columns as C
-from tests.test_browser import IDLE, _open, _page_urls, app_url  # noqa: F401  (app_url: the seeded server fixture)
+from tests.test_browser import IDLE, _open, _page_urls, app_url, server_log  # noqa: F401  (the seeded server fixtures)
 
 CSV_NAMES = {c.csv_name for c in C.REGISTRY.values()}
 # What a person-facing format looks like: 1.61M, 99.500%, $1,234, 1,402 ms, 16.8/s, 2.0×, None.

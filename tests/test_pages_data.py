@@ -61,13 +61,13 @@ def _upload(at: AppTest, path: Path = AZURE, fmt: str = "azure-llm") -> AppTest:
 
 
 def test_an_old_trace_is_offered_the_move_and_nothing_is_written_before_the_answer(data_page, store):
-    requests = _sidebar_requests(data_page)[1]
+    requests, loads = _sidebar_requests(data_page)[1], _load_ids(store)
     _upload(data_page)
     offer = data_page.warning[0].value
     assert "2023-11-16 18:17 to 2023-11-16 18:20 UTC" in offer
     assert data_page.button(key="upload_shift").label.startswith("Move ")
     assert _sidebar_requests(data_page)[1] == requests
-    assert queries.data_range(store)[0].year == 2026  # nothing of 2023 stored yet
+    assert _load_ids(store) == loads  # nothing stored yet, not even a load begun
 
 
 def test_after_an_upload_the_sidebar_and_the_tables_count_the_new_rows_without_a_reload(data_page):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from analytics.review.verdicts import badge
 from analytics.slo.files import load_slos
 from tests.conftest import ROOT, run_page
 
@@ -35,7 +36,7 @@ def test_the_list_shows_every_slo_worst_first_with_a_csv_download(slo_page):
     assert set(table["slo"]) == {s.name for s in SLOS}
     from analytics.slo.state import STATES
 
-    ranks = [STATES.index(s) for s in table["state"]]
+    ranks = [[badge(s) for s in STATES].index(s) for s in table["state"]]  # shown with their shapes
     assert ranks == sorted(ranks)
     assert "Download alert episodes (CSV)" in [b.label for b in slo_page.get("download_button")]
     assert len(slo_page.get("plotly_chart")) == 4
@@ -60,7 +61,7 @@ def test_the_page_and_the_slo_command_give_the_same_status(slo_page, store, caps
     assert slo_cli.run(parser.parse_args(["--json"]), store) == 0
     cli = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
     for row in table.to_dict("records"):
-        assert cli[row["slo"]]["state"] == row["state"], row["slo"]
+        assert badge(cli[row["slo"]]["state"]) == row["state"], row["slo"]
         assert cli[row["slo"]]["attainment"] == pytest.approx(row["attainment"], nan_ok=True), row["slo"]
         assert cli[row["slo"]]["budget_remaining"] == pytest.approx(row["budget_remaining"], nan_ok=True)
 
@@ -182,4 +183,4 @@ def test_an_slo_without_valid_events_shows_not_measured(partial_page):
     assert _metrics(partial_page)["Attainment"] == ["not measured"]
     assert any(i.value.startswith("No data: no valid events") for i in partial_page.info)
     table = _table(partial_page, "SLO status").set_index("slo")
-    assert table.loc["nothing-measured", "state"] == "no data"
+    assert table.loc["nothing-measured", "state"] == badge("no data")

@@ -26,6 +26,7 @@ PRESETS = {"24h": ("Last 24 hours", 1), "7d": ("Last 7 days", 7), "28d": ("Last 
            "all": ("All data", None), "custom": ("Custom dates", None)}
 DEFAULT_RANGE = "7d"
 SAVED = "_saved_filters"
+CHOICES = "_page_choices"  # each page's last choices (linked), kept while the user visits other pages
 FILTER_PARAMS = ("range", "region", "dep", "from", "to")  # the URL parameters the global filters own
 
 
@@ -70,9 +71,11 @@ def _navigation() -> None:
 
 
 def _seed(key: str, value) -> None:
-    """Give a widget its initial value once (from the URL or the saved filters)."""
-    if key not in st.session_state:
-        st.session_state[key] = value
+    """Give a widget its initial value once (from the URL or the saved filters), and keep it when
+    the user moves to another page: Streamlit ties a widget's state to the page that drew it (the
+    sidebar's time range came back as "Last 24 hours" after a page link), while a value written
+    through session state carries over, so the current value is written back on every run."""
+    st.session_state[key] = st.session_state[key] if key in st.session_state else value
 
 
 def _initial(name: str, default, many: bool = False):
@@ -123,8 +126,7 @@ def _sidebar_filters(data_start: datetime, data_end: datetime) -> Filters:
         choice = st.selectbox("Time range", list(PRESETS), format_func=lambda k: PRESETS[k][0],
                               key="filter_range", help="Relative to the newest data")
         if choice == "custom":
-            if "filter_dates" not in st.session_state:
-                st.session_state["filter_dates"] = _custom_dates(data_start, data_end)
+            _seed("filter_dates", None if "filter_dates" in st.session_state else _custom_dates(data_start, data_end))
             picked = st.date_input("Dates (UTC)", key="filter_dates",
                                    min_value=data_start.date(), max_value=data_end.date())
             day0, day1 = (picked if isinstance(picked, tuple) and len(picked) == 2 else (picked[0],) * 2)
@@ -173,11 +175,21 @@ def linked(widget: Callable, label: str, *args, key: str, param: str, default, p
     written to the URL with `show`, beside the global filters. The page passes no value/index of
     its own: the session state seeded here is the widget's value.
     """
-    if key not in st.session_state:
-        st.session_state[key] = _from_link(param, default, parse, allowed, why, show)
+    chosen = st.session_state.setdefault(CHOICES, {})
+    if key not in st.session_state:  # first run here, or back from another page (which drops widget state)
+        kept = chosen.get(key)
+        if param not in st.query_params and kept is not None and _allowed(kept, allowed):
+            st.session_state[key] = kept
+        else:
+            st.session_state[key] = _from_link(param, default, parse, allowed, why, show)
     value = widget(label, *args, key=key, **kwargs)
+    chosen[key] = value
     st.query_params[param] = show(value)
     return value
+
+
+def _allowed(value, allowed: Collection | Callable | None) -> bool:
+    return allowed is None or (allowed(value) if callable(allowed) else value in allowed)
 
 
 def _from_link(param: str, default, parse: Callable, allowed: Collection | Callable | None, why: str,
@@ -189,7 +201,7 @@ def _from_link(param: str, default, parse: Callable, allowed: Collection | Calla
         value = parse(raw)
     except (TypeError, ValueError):
         value = None
-    ok = value is not None and (allowed is None or (allowed(value) if callable(allowed) else value in allowed))
+    ok = value is not None and _allowed(value, allowed)
     if not ok:
         st.warning(f"Ignored {param}={text(raw)} in the link: {why}; showing {text(show(default))}.")
         return default

@@ -14,6 +14,7 @@ import streamlit as st
 
 from analytics import columns as C
 from analytics.review.report import csv_text
+from analytics.review.verdicts import STYLE, badge
 from ui.format import text
 
 CSV_HELP = ("Raw values, one unit per column (named in the header: _ratio is a fraction, _ms milliseconds, "
@@ -68,6 +69,8 @@ def show_table(frame: pl.DataFrame, name: str, *, caption: str | None = None) ->
     Detail columns (Column.detail) start hidden so the table fits the page; they are in the CSV and
     the table's column menu shows them. The first column stays pinned while scrolling sideways."""
     shown = C.display_frame(frame)
+    if "state" in shown.columns and shown["state"].dtype == pl.String:  # shapes beside states, as on every page
+        shown = shown.with_columns(pl.col("state").replace({s: badge(s) for s in STYLE}))
     config = _column_config(shown)
     hidden = [c for c in shown.columns if C.column(c).detail]
     visible = [c for c in shown.columns if c not in hidden]

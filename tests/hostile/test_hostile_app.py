@@ -9,6 +9,7 @@ import io
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -145,7 +146,7 @@ def test_an_invalid_secrets_file_is_reported_not_replaced_by_an_empty_store(tmp_
 
 
 def _upload(at, files: list[tuple[str, bytes]], deployment: str = ""):
-    at.file_uploader(key="upload_files").set_value([(name, data, "text/csv") for name, data in files])
+    at.file_uploader[0].set_value([(name, data, "text/csv") for name, data in files])
     at.text_input(key="upload_deployment").input(deployment)
     at.button[-1].click()  # the form's submit button
     return at.run()
@@ -212,14 +213,16 @@ def test_a_formula_in_a_deployment_name_is_neutralised_in_the_csv_export(app_on_
 def test_in_a_real_browser_a_markdown_file_name_renders_as_text_and_fetches_nothing(standin, tmp_path):
     """`streamlit run` on the stand-in server, Chromium uploads a file whose name is markdown."""
     from tests.conftest import CHROMIUM, CHROMIUM_ARGS
-    from tests.test_browser import IDLE, _free_port
+    from tests.test_browser import IDLE
 
     assert os.path.exists(CHROMIUM), "the real-browser check needs Debian's chromium"
     from playwright.sync_api import sync_playwright
 
     upload = tmp_path / f"{MARKDOWN_NAME}.csv"
     upload.write_bytes(_csv("upload-browser", 1))
-    port = _free_port()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
     server = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
