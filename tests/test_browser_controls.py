@@ -102,6 +102,5 @@ def test_choices_survive_a_visit_to_another_page(page, app_url):
     page.wait_for_selector(".st-key-whatif_target_exact", timeout=180_000, state="attached")
     page.wait_for_selector(IDLE, timeout=180_000, state="attached")
     assert page.locator(".st-key-whatif_target_exact input").input_value() == "99.6000"
-    assert page.locator(".st-key-filter_range").inner_text().count("Last 28 days") == 1
-    query = _query(page)
+    query = _query(page)  # the link is written from the widgets' values
     assert query["range"] == ["28d"] and query["target"] == ["99.6"] and query["slo"] == ["fleet-availability"]

@@ -184,14 +184,18 @@ def _offer(files, pending: Pending) -> None:
         st.rerun()
 
 
+def _rows(count: int) -> str:
+    return f"{count:,} row" + ("" if count == 1 else "s")
+
+
 def _report(outcome: Outcome, filters: Filters) -> None:
     """What the last load changed, and where its data lies when the sidebar's filters hide it."""
     per_table: dict[str, int] = {}
     for _, item in outcome.files:
         per_table[item.table] = per_table.get(item.table, 0) + item.rows
     moved = f", moved {outcome.shift.days:,} days later" if outcome.shift else ""
-    st.success("Loaded " + ", ".join(f"{rows:,} rows into {table}" for table, rows in per_table.items()) + moved)
-    lines = [f"- {text(name)}: {item.rows:,} rows into {item.table}"
+    st.success("Loaded " + ", ".join(f"{_rows(rows)} into {table}" for table, rows in per_table.items()) + moved)
+    lines = [f"- {text(name)}: {_rows(item.rows)} into {item.table}"
              + (f", {_span(item.first, item.last)}" if item.rows else "") for name, item in outcome.files]
     if outcome.new:
         lines.append(f"- New deployments ({len(outcome.new)}): {text(', '.join(outcome.new))}")
