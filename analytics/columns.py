@@ -133,6 +133,7 @@ _COLUMNS = [
         "note": ("Note", {"missing": "no note yet"}), "owner": ("Owner", {"missing": "no note yet", **_D}),
         "dimension": "Dimension", "value": "Value", "kind": "Kind", "before": ("Before", _NA),
         "after": ("After", _NA), "description": "Description", "direction": "Direction", "why": ("Why", _NA),
+        "subject": "What",
     }),
     *_c("time", {
         "start": "Start (UTC)", "end": ("End (UTC)", {"missing": "ongoing"}), "first_ts": "First request (UTC)",

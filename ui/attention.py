@@ -21,6 +21,7 @@ from analytics.review import verdicts as V
 from ui import capacity as fd
 from ui import slo as slo_ui
 from ui.format import text
+from ui.tables import show_table
 
 SHOWN = 8  # attention items listed before the rest fold into a table
 
@@ -97,9 +98,8 @@ def show(judged: Judged) -> None:
         right.page_link(row["page"], label="Open", query_params=query)
     if items.height > SHOWN:
         with st.expander(f"{items.height - SHOWN} more"):
-            st.dataframe(items.slice(SHOWN).select(
-                pl.col("label").alias("State"), pl.col("name").alias("Name"), pl.col("why").alias("Why")),
-                hide_index=True)
+            show_table(items.slice(SHOWN).select("state", pl.col("name").alias("subject"), "why"),
+                       "more needing attention")
     if judged.fitting:
         st.caption(f"Capacity of {len(judged.fitting)} deployment(s) is judged on the seasonal-naive forecast "
                    "while their Prophet fits run in the background.")
