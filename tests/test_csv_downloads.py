@@ -36,6 +36,10 @@ def test_every_csv_download_holds_registry_names_and_raw_values(browser, app_url
     try:
         _open(page, f"{app_url}/{path}")
         buttons = page.locator('[data-testid="stDownloadButton"] button:visible')
+        try:  # a fragment (the what-if results) may still be drawing when the page's script is idle
+            buttons.first.wait_for(state="visible", timeout=120_000)
+        except Exception:
+            pass
         assert buttons.count(), f"{page_name}: no download button"
         checked = 0
         for i in range(buttons.count()):
