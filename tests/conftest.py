@@ -10,19 +10,19 @@ import contextlib
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from analytics.cli.bench.browser import CHROMIUM, CHROMIUM_ARGS  # one set of launch settings for bench and tests
+from analytics.cli.bench.browser import (  # one set of launch settings for bench and tests
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    server,
+)
 from analytics.ingest.demo import generator as demo
 from analytics.store.schema import open_store
 
@@ -124,31 +124,7 @@ def seed_browser_demo(folder: Path) -> Path:
 
 @contextlib.contextmanager
 def streamlit_server(db: Path, log: Path) -> Iterator[str]:
-    """`streamlit run app.py` on the embedded store at `db`, on a free port, in its own process
-    group, its output (with every DeprecationWarning) written to `log`; yields its URL."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = dict(os.environ, CLICKHOUSE_URL=f"chdb://{db}", PYTHONWARNINGS="default::DeprecationWarning")
-    with open(log, "w") as out:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-             "--server.port", str(port), "--server.address", "127.0.0.1",
-             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 120
-            while True:
-                try:
-                    urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
-                    break
-                except OSError:
-                    if time.monotonic() > deadline or server.poll() is not None:
-                        raise RuntimeError(f"streamlit did not start; see {log}") from None
-                    time.sleep(0.5)
-            yield url
-        finally:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=30)
+    """`streamlit run app.py` on the embedded store at `db` (the bench's server: free port, own
+    process group), its output (with every DeprecationWarning) written to `log`; yields its URL."""
+    with server(f"chdb://{db}", log, env={"PYTHONWARNINGS": "default::DeprecationWarning"}) as (url, _, _):
+        yield url

@@ -104,11 +104,11 @@ def _free_port() -> int:
 
 
 @contextmanager
-def server(dsn: str, log: Path):
-    """`streamlit run app.py` on the store, in its own process group; yields (url, process,
-    seconds until healthy); stopped (the whole group) on exit."""
+def server(dsn: str, log: Path, env: dict[str, str] | None = None):
+    """`streamlit run app.py` on the store, in its own process group (with `env` added to the
+    environment); yields (url, process, seconds until healthy); stopped (the whole group) on exit."""
     port = _free_port()
-    env = dict(os.environ, CLICKHOUSE_URL=dsn)
+    env = dict(os.environ, CLICKHOUSE_URL=dsn, **(env or {}))
     with open(log, "a") as out:
         t0 = time.perf_counter()
         process = subprocess.Popen(
