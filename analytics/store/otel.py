@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 
 from analytics.store import conventions as N
 from analytics.store.client import Store
+from analytics.store.ddl import Engine, Layout, layout_of
 from analytics.store.journal import DONE, JOURNAL, LOAD_ROW
 
 
@@ -147,7 +148,9 @@ _BEFORE = "Timestamp < fromUnixTimestamp64Nano({hi:Int64})"
 
 def create_view(store: Store, view: str, select: str, params: dict, cutoff_ns: int) -> None:
     """The materialized view mapping spans from `cutoff_ns` on into requests (no-op if it exists)."""
-    store.command(f"CREATE MATERIALIZED VIEW IF NOT EXISTS {view} TO {N.REQUESTS} AS\n{select}\n  AND {_FROM}",
+    # On a cluster (analytics.store.ddl) the view is created on every host, on the span table as
+    # named, and writes to the Distributed `requests`, which routes each row to its deployment's shard.
+    store.command(layout_of(store).materialized_view(view, N.REQUESTS, f"{select}\n  AND {_FROM}"),
                   {**params, "lo": cutoff_ns})
 
 
@@ -157,15 +160,21 @@ def view_exists(store: Store, view: str) -> bool:
                              "AND name = {v:String}", {"v": view}))
 
 
-SOURCES_DDL = f"""CREATE TABLE IF NOT EXISTS {N.OTEL_SOURCES} (
-    view String, source_table String, definition String, cutoff_ns Int64,
-    created_at DateTime64(3, 'UTC') DEFAULT now64(3)
-) ENGINE = ReplacingMergeTree(created_at) ORDER BY view"""
+def sources_ddl(layout: Layout) -> list[str]:
+    """CREATE statements of the table of sources (one node or a cluster: analytics.store.ddl)."""
+    return layout.create_table(N.OTEL_SOURCES, "view String, source_table String, definition String, cutoff_ns Int64,\n"
+                               "    created_at DateTime64(3, 'UTC') DEFAULT now64(3)",
+                               Engine("ReplacingMergeTree", "created_at", " ORDER BY view"), "cityHash64(view)")
+
+
+def _create_sources(store: Store) -> None:
+    for statement in sources_ddl(layout_of(store)):
+        store.command(statement)
 
 
 def record_source(store: Store, view: str, table: str, definition: str, cutoff_ns: int) -> None:
     """Remember a source: its view, table, mapping (JSON text) and cut-off."""
-    store.command(SOURCES_DDL)
+    _create_sources(store)
     store.command(f"INSERT INTO {N.OTEL_SOURCES} (view, source_table, definition, cutoff_ns) "
                   "VALUES ({v:String}, {t:String}, {d:String}, {c:Int64})",
                   {"v": view, "t": table, "d": definition, "c": cutoff_ns})
@@ -173,7 +182,7 @@ def record_source(store: Store, view: str, table: str, definition: str, cutoff_n
 
 def source_record(store: Store, view: str) -> tuple[str, int] | None:
     """(mapping JSON, cut-off ns) of a recorded source, or None."""
-    store.command(SOURCES_DDL)
+    _create_sources(store)
     frame = store.query(f"SELECT definition, cutoff_ns FROM {N.OTEL_SOURCES} FINAL WHERE view = {{v:String}}",
                         {"v": view})
     return (frame.item(0, 0), frame.item(0, 1)) if frame.height else None
