@@ -39,9 +39,10 @@ def with_cluster(dsn: str, cluster: str) -> str:
 def split_cluster(dsn: str) -> tuple[str, str]:
     """(the DSN without our ``cluster`` parameter, the cluster name or ''); a bad name, or a cluster
     on the embedded engine, is a SourceError."""
-    if "?" not in dsn:
+    try:
+        parts = urlsplit(dsn)
+    except ValueError:  # a malformed DSN: analytics.store.client.describe says what is wrong
         return dsn, ""
-    parts = urlsplit(dsn)
     query = parse_qsl(parts.query, keep_blank_values=True)
     names = [v for k, v in query if k == CLUSTER_PARAM]
     if not names:
