@@ -18,9 +18,12 @@ in the DSN or secrets, analytics.store.dsn) gets, for each table:
   table[, sharding_key])`` adopts the local table's columns (ClickHouse docs, Table engines >
   Special > Distributed, clickhouse.com/docs/engines/table-engines/special/distributed).
 - materialized views ``ON CLUSTER`` from a ``_local`` table to a ``_local`` table: a view is an
-  insert trigger on its source table, so on each shard it sees the blocks the Distributed table
-  forwarded to that shard's local raw table and writes that shard's rollup rows; a rollup is
-  therefore per shard, fed by its own view, and replicated like any local table.
+  insert trigger, "every time rows are inserted into the source table, the MV's SELECT query runs
+  on the newly inserted block and inserts the result into the target table" (docs, Quickstarts >
+  Create your first materialized view), so on each shard it sees the blocks the Distributed table
+  forwarded to that shard's local raw table and writes that shard's rollup rows. A rollup is
+  therefore per shard, fed by its own view; the view runs where the block was inserted, and its
+  target being a Replicated table is what brings the rollup rows to the shard's other replicas.
 
 "By default, the CREATE, DROP, ALTER, and RENAME queries affect only the current server where they
 are executed. In a cluster setup, it is possible to run such queries in a distributed manner with
