@@ -1,7 +1,13 @@
-"""Shared fixtures: one embedded store per test process, seeded once with a small demo fleet.
+"""Shared fixtures: one store per test process, seeded once with a small demo fleet.
 
-chDB allows one on-disk path per process, so the whole session shares one store; its path is
-also exported as CLICKHOUSE_URL so AppTest pages (same process) open the same database.
+By default the store is embedded chDB: chDB allows one on-disk path per process, so the whole
+session shares one store. With CLICKHOUSE_TEST_URL set (a server DSN, e.g.
+http://user:pw@host:8123/default) the store is instead a fresh database on that server, created
+per test process and dropped at the end; with CLICKHOUSE_TEST_CLUSTER also set, that database
+and the schema are created ON CLUSTER (Replicated local tables under Distributed ones,
+analytics.store.ddl). The store's DSN is exported as CLICKHOUSE_URL so AppTest pages (same
+process) open the same database. Which one runs, and why tests/test_server.py is skipped, is
+printed in pytest's header.
 """
 
 from __future__ import annotations
@@ -23,7 +29,11 @@ from analytics.cli.bench.browser import (  # one set of launch settings for benc
     CHROMIUM_ARGS,
     server,
 )
+from analytics.errors import SourceError
 from analytics.ingest.demo import generator as demo
+from analytics.store.client import Store
+from analytics.store.ddl import layout_of
+from analytics.store.dsn import split_cluster, with_cluster
 from analytics.store.schema import open_store
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,6 +42,50 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 DEMO_END = datetime(2026, 11, 1, tzinfo=UTC)
 DEMO_DAYS = 35
 DEMO_REQUESTS = 1_000_000
+# The server suite switch: a server DSN, and optionally a cluster of it (read once, at import).
+TEST_URL = os.environ.get("CLICKHOUSE_TEST_URL", "")
+TEST_CLUSTER = os.environ.get("CLICKHOUSE_TEST_CLUSTER", "")
+SERVER_SKIP_REASON = "CLICKHOUSE_TEST_URL is not set: no ClickHouse server to test (the suite runs on embedded chDB)"
+
+
+def server_dsn(url: str, cluster: str, database: str | None = None) -> str:
+    """`url` with its path set to `database` (when given) and `cluster=` added (when given)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    if database is not None:
+        url = urlunsplit(urlsplit(url)._replace(path=f"/{database}"))
+    return with_cluster(url, cluster) if cluster and not split_cluster(url)[1] else url
+
+
+def check_server(url: str, cluster: str) -> str:
+    """One line on the server the suite will run against; a server that cannot be used is one
+    clear error naming CLICKHOUSE_TEST_URL (its host, never its password) and why."""
+    try:
+        store = Store(server_dsn(url, cluster))
+        try:
+            if store.target.engine != "server":
+                raise SourceError(f"{store.target} is not a ClickHouse server DSN (http(s)://user:pw@host:port/db)")
+            version = store.scalar("SELECT version()")
+            layout = layout_of(store)  # on a cluster: checks it is defined on the server
+        finally:
+            store.close()
+    except SourceError as exc:
+        raise pytest.UsageError(f"CLICKHOUSE_TEST_URL: {exc}") from None
+    where = f"cluster {layout.cluster}, " if layout.clustered else ""
+    return f"ClickHouse {version} at {store.target.location} ({where}a fresh database per test process)"
+
+
+def pytest_configure(config):
+    """Fail the run at once, in one line, when the configured server cannot be used."""
+    if TEST_URL:
+        config.server_line = check_server(TEST_URL, TEST_CLUSTER)
+
+
+def pytest_report_header(config):
+    """Say which store the suite runs on and, without a server, why tests/test_server.py is skipped."""
+    if TEST_URL:
+        return [f"store: {config.server_line}"]
+    return [f"store: embedded chDB; tests/test_server.py skipped: {SERVER_SKIP_REASON}"]
 
 
 @pytest.fixture(scope="session")
@@ -41,9 +95,27 @@ def db_path(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def store(db_path):
+def store_dsn(db_path) -> Iterator[str]:
+    """The session's DSN: the embedded database, or a fresh database on CLICKHOUSE_TEST_URL's server
+    (ON CLUSTER with CLICKHOUSE_TEST_CLUSTER), dropped when the session ends."""
+    if not TEST_URL:
+        yield f"chdb://{db_path}"
+        return
+    admin = Store(server_dsn(TEST_URL, TEST_CLUSTER))
+    on = layout_of(admin).on
+    database = f"analytics_test_{os.getpid()}_{os.urandom(3).hex()}"
+    admin.command(f"CREATE DATABASE IF NOT EXISTS {database}{on}")
+    try:
+        yield server_dsn(TEST_URL, TEST_CLUSTER, database)
+    finally:
+        admin.command(f"DROP DATABASE IF EXISTS {database}{on} SYNC")
+        admin.close()
+
+
+@pytest.fixture(scope="session")
+def store(store_dsn):
     """The session's store, with the schema and the small demo fleet seeded once."""
-    dsn = f"chdb://{db_path}"
+    dsn = store_dsn
     os.environ["CLICKHOUSE_URL"] = dsn
     opened = open_store(dsn)
     # Every request logged (weight 1): at this small size, 1% sampling would leave hourly demand

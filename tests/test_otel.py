@@ -106,10 +106,10 @@ def test_a_bad_attribute_map_is_one_line_naming_the_file_and_key(tmp_path, text,
 
 
 @pytest.mark.parametrize(("change", "message"), [
-    ({"SpanAttributes": "JSON"}, r"t.SpanAttributes is JSON \(the exporter's `json: true` mode\)"),
+    ({"SpanAttributes": "String"}, r"t.SpanAttributes has type String; expected Map\("),
     ({"Duration": "Float64"}, r"t.Duration has type Float64; expected UInt64 or Int64"),
     ({"ResourceAttributes": None}, r"t: no column ResourceAttributes"),
-], ids=["JSON attribute columns", "a float duration", "no resource attributes"])
+], ids=["text attribute columns", "a float duration", "no resource attributes"])
 def test_a_span_table_of_another_shape_is_refused_naming_the_column(change, message):
     columns = {"Timestamp": "DateTime64(9)", "ServiceName": "LowCardinality(String)", "SpanName": "String",
                "StatusCode": "LowCardinality(String)", "Duration": "UInt64",
@@ -193,14 +193,9 @@ def test_adding_a_source_again_with_another_mapping_is_refused(store):
         spans.add_source(store, O.source(table="otel_twice", span="other"), ns(datetime(2024, 5, 2, tzinfo=UTC)))
 
 
-def test_a_missing_or_json_span_table_is_one_clear_line(store):
+def test_a_missing_span_table_is_one_clear_line(store):
     with pytest.raises(InputError, match=r"^--table otel_nowhere: no such table in chdb "):
         spans.add_source(store, O.source(table="otel_nowhere"), 0)
-    store.command("CREATE TABLE IF NOT EXISTS otel_json (Timestamp DateTime64(9), ServiceName String, SpanName String, "
-                  "StatusCode String, Duration UInt64, SpanAttributes JSON, ResourceAttributes JSON) "
-                  "ENGINE = MergeTree ORDER BY Timestamp")
-    with pytest.raises(InputError, match=r"otel_json.SpanAttributes is JSON"):
-        spans.add_source(store, O.source(table="otel_json"), 0)
 
 
 def test_the_demo_conversion_gives_back_the_same_rows():

@@ -1,24 +1,53 @@
-"""Against a real ClickHouse server, when CLICKHOUSE_TEST_URL names one (none can be installed on
-the development machines): schema, rollups and bound parameters behave as on embedded chDB."""
+"""The server suite switch (tests/conftest.py) and what only a real server can show.
+
+With CLICKHOUSE_TEST_URL set, every store fixture of the suite runs on a fresh database of that
+server (ON CLUSTER with CLICKHOUSE_TEST_CLUSTER), and the tests marked `needs_server` here run;
+without it they are skipped with the reason, which pytest's header also prints. No ClickHouse
+server can be installed on the development machines, so the switch's own failure handling is
+tested here against local stand-ins: a port nothing listens on, and the stand-in server of
+tests/hostile (ClickHouse's HTTP interface over chDB) for a cluster it does not have.
+"""
 
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
 from datetime import UTC, datetime
 
 import polars as pl
 import pytest
 
 from analytics.store import conventions as N
+from analytics.store.ddl import layout_of
 from analytics.store.queries import request_totals
-from analytics.store.schema import open_store
+from tests.conftest import ROOT, SERVER_SKIP_REASON, TEST_URL
+from tests.hostile.standin import StandIn
 
-SERVER = os.environ.get("CLICKHOUSE_TEST_URL")
-pytestmark = pytest.mark.skipif(not SERVER, reason="CLICKHOUSE_TEST_URL is not set: no ClickHouse server to test")
+needs_server = pytest.mark.skipif(not TEST_URL, reason=SERVER_SKIP_REASON)
 
 
-def test_a_server_gets_the_schema_and_rolls_up_weighted_requests():
-    store = open_store(SERVER)
+@needs_server
+def test_the_suite_runs_on_the_server_in_a_database_of_its_own(store):
+    assert store.target.engine == "server"
+    assert store.scalar("SELECT currentDatabase()").startswith("analytics_test_")
+    assert store.scalar(f"SELECT count() FROM {N.REQUESTS}") > 0
+
+
+@needs_server
+def test_on_a_cluster_every_table_is_distributed_over_a_replicated_local_table(store):
+    layout = layout_of(store)
+    if not layout.clustered:
+        pytest.skip("CLICKHOUSE_TEST_CLUSTER is not set: the server runs the single-node schema")
+    engines = dict(store.query("SELECT name, engine FROM system.tables WHERE database = currentDatabase()").iter_rows())
+    for table in (N.REQUESTS, N.REQUESTS_5M, N.GPU_METRICS, N.GPU_1H):
+        assert engines[table] == "Distributed"
+        assert engines[f"{table}_local"].startswith("Replicated")
+
+
+@needs_server
+def test_a_server_rolls_up_weighted_requests_on_insert(store):
     deployment = f"test-server-{os.getpid()}"
     frame = pl.DataFrame({
         "ts": [datetime(2024, 3, 1, 0, 1, tzinfo=UTC), datetime(2024, 3, 1, 0, 2, tzinfo=UTC)],
@@ -29,13 +58,55 @@ def test_a_server_gets_the_schema_and_rolls_up_weighted_requests():
     }, schema_overrides={"ts": pl.Datetime("ms", "UTC"), "input_tokens": pl.UInt32,
                          "output_tokens": pl.UInt32, "weight": pl.UInt32,
                          **{c: pl.Float32 for c in N.LATENCY_FIELDS}})
+    store.insert(N.REQUESTS, frame)
+    row = request_totals(store, datetime(2024, 3, 1, tzinfo=UTC), datetime(2024, 3, 2, tzinfo=UTC),
+                         [deployment]).row(0, named=True)
+    assert (row["requests"], row["ok"], row["error"]) == (11, 10, 1)
+    assert sum(row["ttft_hist"]) == 10
+
+
+# --- the switch itself, against local stand-ins -------------------------------------------------
+
+def _pytest(env: dict) -> subprocess.CompletedProcess:
+    """This file's server tests in a fresh pytest process with `env` (the switch is read at start)."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("CLICKHOUSE_")}
+    return subprocess.run([sys.executable, "-m", "pytest", "-n", "0", "-p", "no:cacheprovider",
+                           "tests/test_server.py", "-k", "on_the_server_in_a_database"],
+                          cwd=ROOT, env={**clean, **env}, capture_output=True, text=True, timeout=300)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_without_a_server_the_header_says_why_the_server_tests_are_skipped():
+    result = _pytest({})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"tests/test_server.py skipped: {SERVER_SKIP_REASON}" in result.stdout
+    assert "1 skipped" in result.stdout
+
+
+def test_an_unreachable_server_is_one_line_naming_the_url_and_no_test_runs():
+    port = _free_port()  # closed again: nothing listens there
+    result = _pytest({"CLICKHOUSE_TEST_URL": f"http://default:hunter2pw@127.0.0.1:{port}/default"})
+    assert result.returncode != 0
+    errors = [line for line in (result.stdout + result.stderr).splitlines() if "CLICKHOUSE_TEST_URL" in line]
+    assert len(errors) == 1, result.stdout + result.stderr
+    assert f"127.0.0.1:{port}" in errors[0] and "connection refused" in errors[0]
+    assert "hunter2pw" not in result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr and "passed" not in result.stdout
+
+
+def test_a_cluster_the_server_does_not_have_is_one_line_naming_it(tmp_path):
+    standin = StandIn(tmp_path / "standin")
     try:
-        store.insert(N.REQUESTS, frame)
-        row = request_totals(store, datetime(2024, 3, 1, tzinfo=UTC), datetime(2024, 3, 2, tzinfo=UTC),
-                             [deployment]).row(0, named=True)
-        assert (row["requests"], row["ok"], row["error"]) == (11, 10, 1)
-        assert sum(row["ttft_hist"]) == 10
+        result = _pytest({"CLICKHOUSE_TEST_URL": standin.dsn, "CLICKHOUSE_TEST_CLUSTER": "prod"})
     finally:
-        for table in (N.REQUESTS, N.REQUESTS_5M):
-            store.command(f"DELETE FROM {table} WHERE deployment = {{d:String}}", {"d": deployment})
-        store.close()
+        standin.stop()
+    assert result.returncode != 0
+    errors = [line for line in (result.stdout + result.stderr).splitlines() if "CLICKHOUSE_TEST_URL" in line]
+    assert len(errors) == 1, result.stdout + result.stderr
+    assert f"127.0.0.1:{standin.port}" in errors[0] and "no cluster 'prod'" in errors[0]
+    assert standin.password not in result.stdout + result.stderr

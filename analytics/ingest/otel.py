@@ -70,7 +70,8 @@ ATTRIBUTE = re.compile(r"^[^\x00-\x1f]{1,255}$")
 
 # Columns of the exporter's span table we read, and the types we can read them as.
 _STRING = ("String", "LowCardinality(String)")
-_MAP = ("Map(LowCardinality(String), String)", "Map(String, String)")
+# Attributes: Map (the default schema) or JSON (`json: true`), read by analytics.store.attributes.
+_MAP = ("Map(LowCardinality(String), String)", "Map(String, String)", "JSON", "JSON(")
 REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "Timestamp": ("DateTime64(",),  # prefix: any precision and zone
     "ServiceName": _STRING,
@@ -151,9 +152,6 @@ def check_span_table(table: str, columns: Mapping[str, str]) -> None:
         type_ = columns.get(name)
         if type_ is None:
             raise InputError(f"{table}: no column {name}; is this the OpenTelemetry exporter's span table?")
-        if name.endswith("Attributes") and type_.startswith("JSON"):
-            raise InputError(f"{table}.{name} is {type_} (the exporter's `json: true` mode); only Map attribute "
-                             "columns are read so far: use the exporter's default Map schema")
         if not any(type_ == a or (a.endswith("(") and type_.startswith(a)) for a in accepted):
             raise InputError(f"{table}.{name} has type {type_}; expected {' or '.join(accepted)}")
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from analytics.errors import InputError
 from analytics.ingest import otel as O
 from analytics.ingest.load import loading
+from analytics.store import attributes as A
 from analytics.store import conventions as N
 from analytics.store import otel as S
 from analytics.store.client import Store
@@ -47,9 +48,10 @@ class Backfilled:
     seconds: float
 
 
-def _select(source: O.SpanSource) -> tuple[str, dict]:
+def _select(source: O.SpanSource, columns: dict[str, str]) -> tuple[str, dict]:
+    """The request SELECT, reading Map or JSON attribute columns as the DESC TABLE `columns` say."""
     return S.request_select(source.table, source.span, source.services, source.attributes,
-                            O.TIMEOUT_VALUES, O.REJECTED_VALUES, O.ERROR_STATUS_CODES)
+                            O.TIMEOUT_VALUES, O.REJECTED_VALUES, O.ERROR_STATUS_CODES, A.kinds(columns))
 
 
 def _definition(source: O.SpanSource) -> str:
@@ -71,7 +73,7 @@ def add_source(store: Store, source: O.SpanSource, now_ns: int) -> Added:
             raise InputError(f"{source.view} already maps {source.table} with another span, service or attribute "
                              f"map; to change it, DROP VIEW {source.view} and delete the requests it wrote")
         return Added(source.view, False, record[1])
-    select, params = _select(source)
+    select, params = _select(source, columns)
     S.create_view(store, source.view, select, params, now_ns)
     S.record_source(store, source.view, source.table, definition, now_ns)
     return Added(source.view, True, now_ns)
@@ -87,7 +89,7 @@ def backfill(store: Store, source: O.SpanSource, batch_hours: int = DEFAULT_BATC
     if batch_hours < 1:
         raise InputError(f"--batch-hours {batch_hours}: must be at least 1")
     cutoff = record[1]
-    select, params = _select(source)
+    select, params = _select(source, S.describe(store, source.table) or {})
     span = S.span_range(store, select, params, cutoff)
     step = batch_hours * 3600 * NS
     # Batches are aligned to multiples of the step (the last one ends at the cut-off), so a rerun

@@ -24,6 +24,7 @@ import polars as pl
 import pyarrow as pa
 
 from analytics.errors import SourceError
+from analytics.store.dsn import split_cluster
 
 CHDB_SCHEME = "chdb://"
 # Seconds. Every read carries the server-side limit `max_execution_time` (ClickHouse, and chDB
@@ -41,6 +42,12 @@ UNREACHABLE_BACKOFF_S = 30
 TIMEOUT_EXCEEDED = 159
 AUTH_CODES = {192, 193, 194, 516}
 MESSAGE_CHARS = 400  # the longest server text passed on, after redaction
+# On a cluster, an INSERT into a Distributed table returns only once every shard stored its rows
+# (docs, Settings > distributed_foreground_insert, alias insert_distributed_sync: "the INSERT
+# operation succeeds only after all the data is saved on all shards"); by default it is queued and
+# sent in the background, so a load the journal calls done could still be invisible, or lost with
+# the node that queued it. The alias is the name every server version knows.
+CLUSTER_SETTINGS = {"insert_distributed_sync": 1}
 
 
 @dataclass(frozen=True)
@@ -174,6 +181,8 @@ class Store:
 
     def __init__(self, dsn: str):
         self.dsn = dsn
+        dsn, self.cluster = split_cluster(dsn)  # '' on one node; analytics.store.ddl reads it
+        self.layout = None  # analytics.store.ddl.layout_of fills it once
         self.target = describe(dsn)
         self._secrets = _secrets_of(dsn)
         self._lock = threading.Lock()
@@ -191,6 +200,7 @@ class Store:
                     dsn=dsn,
                     connect_timeout=CONNECT_TIMEOUT_S,
                     send_receive_timeout=CLIENT_TIMEOUT_S,
+                    **({"settings": CLUSTER_SETTINGS} if self.cluster else {}),
                 )
         except SourceError:
             raise

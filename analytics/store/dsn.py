@@ -3,14 +3,20 @@
 Order: an explicit DSN (``--dsn``), else the ``CLICKHOUSE_URL`` environment variable, else
 ``[connections.clickhouse]`` in ``.streamlit/secrets.toml``, else the embedded chDB database
 under ``.data/`` in the project folder.
+
+A server DSN may name a ClickHouse cluster, ``...?cluster=NAME`` (or ``cluster = "NAME"`` in the
+secrets section): the schema is then created ON CLUSTER with Replicated local tables under
+Distributed ones (analytics.store.ddl). The parameter is ours, taken out before the DSN reaches
+the driver (which passes other query parameters on as settings).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from analytics.errors import SourceError
 
@@ -18,6 +24,38 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DB_PATH = PROJECT_ROOT / ".data" / "telemetry"
 ENV_VAR = "CLICKHOUSE_URL"
 SECRETS_FILE = PROJECT_ROOT / ".streamlit" / "secrets.toml"
+CLUSTER_PARAM = "cluster"
+# A cluster name goes into DDL as an identifier (ON CLUSTER name, Distributed(name, ...)).
+CLUSTER_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+
+
+def with_cluster(dsn: str, cluster: str) -> str:
+    """`dsn` with ``cluster=NAME`` added to its query string."""
+    parts = urlsplit(dsn)
+    query = parse_qsl(parts.query, keep_blank_values=True) + [(CLUSTER_PARAM, cluster)]
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def split_cluster(dsn: str) -> tuple[str, str]:
+    """(the DSN without our ``cluster`` parameter, the cluster name or ''); a bad name, or a cluster
+    on the embedded engine, is a SourceError."""
+    try:
+        parts = urlsplit(dsn)
+    except ValueError:  # a malformed DSN: analytics.store.client.describe says what is wrong
+        return dsn, ""
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    names = [v for k, v in query if k == CLUSTER_PARAM]
+    if not names:
+        return dsn, ""
+    cluster = names[-1]
+    if not CLUSTER_NAME.match(cluster):
+        raise SourceError(f"cluster={cluster!r} in the DSN: not a cluster name (letters, digits and _, "
+                          "as in the server's remote_servers)")
+    if parts.scheme == "chdb":
+        raise SourceError(f"cluster={cluster} in the DSN: the embedded engine has no cluster; "
+                          "point the DSN at a server of the cluster")
+    rest = urlencode([(k, v) for k, v in query if k != CLUSTER_PARAM])
+    return urlunsplit(parts._replace(query=rest)), cluster
 
 
 def default_dsn() -> str:
@@ -26,10 +64,12 @@ def default_dsn() -> str:
 
 
 def dsn_from_settings(section: dict) -> str:
-    """Build a DSN from a ``[connections.clickhouse]`` mapping (``url``/``dsn`` or host fields)."""
+    """Build a DSN from a ``[connections.clickhouse]`` mapping (``url``/``dsn`` or host fields, and
+    an optional ``cluster``)."""
+    cluster = str(section.get(CLUSTER_PARAM) or "")
     for key in ("dsn", "url"):
         if section.get(key):
-            return str(section[key])
+            return with_cluster(str(section[key]), cluster) if cluster else str(section[key])
     if not section.get("host"):
         raise SourceError(
             "[connections.clickhouse] in .streamlit/secrets.toml needs 'url' or 'host'"
@@ -40,7 +80,8 @@ def dsn_from_settings(section: dict) -> str:
     port = section.get("port", 8443 if scheme == "https" else 8123)
     database = section.get("database", "default")
     auth = f"{user}:{password}@" if password else f"{user}@"
-    return f"{scheme}://{auth}{section['host']}:{port}/{database}"
+    dsn = f"{scheme}://{auth}{section['host']}:{port}/{database}"
+    return with_cluster(dsn, cluster) if cluster else dsn
 
 
 def secrets_section(path: Path | None = None) -> dict:

@@ -45,6 +45,7 @@ import pyarrow as pa
 import pyarrow.ipc
 
 from analytics.store.client import Store
+from analytics.store.ddl import SINGLE, Engine, Layout, layout_of
 
 JOURNAL = "ingest_journal"
 LOAD_ID = "load_id"  # column of every raw table: the load that wrote the row ('' before journaling)
@@ -60,8 +61,7 @@ LOAD_ROW = ""  # the `table` value of a load's own row; scope rows name their ra
 # This process's loads carry this token: recovery never touches a load whose process is alive.
 _PROCESS = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
-JOURNAL_DDL = f"""CREATE TABLE IF NOT EXISTS {JOURNAL} (
-    load_id String,
+JOURNAL_COLUMNS = """load_id String,
     table LowCardinality(String),
     state LowCardinality(String),
     step UInt8,
@@ -71,8 +71,15 @@ JOURNAL_DDL = f"""CREATE TABLE IF NOT EXISTS {JOURNAL} (
     deployments Array(String),
     min_ts DateTime64(3, 'UTC'),
     max_ts DateTime64(3, 'UTC'),
-    at DateTime64(3, 'UTC') DEFAULT now64(3)
-) ENGINE = ReplacingMergeTree(step) ORDER BY (load_id, table)"""
+    at DateTime64(3, 'UTC') DEFAULT now64(3)"""
+# On a cluster one load's rows share a shard, so FINAL and argMax per load see all of them.
+JOURNAL_SHARD_BY = "cityHash64(load_id)"
+
+
+def journal_ddl(layout: Layout = SINGLE) -> list[str]:
+    """CREATE statements of the journal (analytics.store.ddl: one node or a cluster)."""
+    return layout.create_table(JOURNAL, JOURNAL_COLUMNS, Engine("ReplacingMergeTree", "step", " ORDER BY (load_id, table)"),
+                               JOURNAL_SHARD_BY)
 
 
 @dataclass(frozen=True)
@@ -83,21 +90,24 @@ class Rollup:
     table: str
     time_key: str  # the rollup's time column
     step_seconds: int  # its width: a raw ts belongs to the row floor(ts / step) * step
-    select: str  # SELECT ... FROM raw AS src, without WHERE or GROUP BY
+    select: str  # SELECT ..., without FROM, WHERE or GROUP BY
     group_by: str
+    alias: str = ""  # of the raw table in FROM, e.g. " AS src"
 
     @property
     def view(self) -> str:
         """Name of the materialized view."""
         return f"{self.table}_mv"
 
-    def query(self, where: str = "") -> str:
-        """The view's SELECT, optionally restricted to raw rows matching `where`."""
-        return f"{self.select}\n{'WHERE ' + where if where else ''}\nGROUP BY {self.group_by}"
+    def query(self, where: str = "", source: str = "") -> str:
+        """The view's SELECT from raw (or `source`), optionally restricted to rows matching `where`."""
+        return (f"{self.select}\nFROM {source or self.raw}{self.alias}\n{'WHERE ' + where if where else ''}"
+                f"\nGROUP BY {self.group_by}")
 
-    def view_ddl(self) -> str:
-        """CREATE statement of the materialized view."""
-        return f"CREATE MATERIALIZED VIEW IF NOT EXISTS {self.view} TO {self.table} AS\n{self.query()}"
+    def view_ddl(self, layout: Layout = SINGLE) -> str:
+        """CREATE statement of the materialized view: on a cluster, one per shard, from the local raw
+        table into the local rollup (analytics.store.ddl)."""
+        return layout.materialized_view(self.view, layout.local(self.table), self.query(source=layout.local(self.raw)))
 
 
 def staging_folder(store: Store) -> Path | None:
@@ -166,7 +176,8 @@ def stage(store: Store, load_id: str, raw: str, columns: tuple[str, ...], *, tab
     INSERT ... SELECT), else chunk files that come with the chunks."""
     found = Stage(raw, f"{STAGE_PREFIX}{load_id}_{raw}", columns, table or staging_folder(store) is None)
     if found.table:
-        store.command(f"CREATE TABLE IF NOT EXISTS {found.name} AS {raw}")
+        for statement in layout_of(store).copy_table(found.name, raw):
+            store.command(statement)
     return found
 
 
@@ -242,8 +253,9 @@ def drop_stages(store: Store, load_id: str = "") -> None:
         "SELECT name FROM system.tables WHERE database = currentDatabase() AND startsWith(name, {p:String})",
         {"p": STAGE_PREFIX + load_id},
     )["name"]
-    for name in names:
-        store.command(f"DROP TABLE IF EXISTS {name} SYNC")
+    layout = layout_of(store)
+    for name in names:  # on a cluster: the stage's Distributed and local tables
+        store.command(layout.drop("TABLE", name))
     folder = staging_folder(store)
     if folder is not None and folder.exists():
         for path in folder.glob(f"{STAGE_PREFIX}{load_id}*.arrow"):
@@ -261,8 +273,9 @@ def rollback(store: Store, load_id: str, rollups: Mapping[str, Rollup]) -> None:
         f"WHERE load_id = {{id:String}} AND table != '' AND rows > 0",
         {"id": load_id},
     )
+    layout = layout_of(store)
     for raw, deployments, lo, hi in scopes.iter_rows():
-        store.command(f"DELETE FROM {raw} WHERE {LOAD_ID} = {{id:String}}", {"id": load_id})
+        store.command(layout.delete(raw, f"{LOAD_ID} = {{id:String}}"), {"id": load_id})
         rollup = rollups.get(raw)
         if rollup is None:
             continue
@@ -271,9 +284,9 @@ def rollback(store: Store, load_id: str, rollups: Mapping[str, Rollup]) -> None:
         # The rows the load's blocks may have reached: its deployments, in the rollup rows
         # covering its first to its last ts. Rebuilt from what raw holds now.
         store.command(
-            f"DELETE FROM {rollup.table} WHERE deployment IN {{deployments:Array(String)}} "
-            f"AND {rollup.time_key} >= toDateTime64({{lo:Int64}}, 0, 'UTC') "
-            f"AND {rollup.time_key} < toDateTime64({{hi:Int64}}, 0, 'UTC')",
+            layout.delete(rollup.table, "deployment IN {deployments:Array(String)} "
+                          f"AND {rollup.time_key} >= toDateTime64({{lo:Int64}}, 0, 'UTC') "
+                          f"AND {rollup.time_key} < toDateTime64({{hi:Int64}}, 0, 'UTC')"),
             params,
         )
         store.command(

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from analytics.store import attributes as A
 from analytics.store import conventions as N
 from analytics.store.client import Store
+from analytics.store.ddl import Engine, Layout, layout_of
 from analytics.store.journal import DONE, JOURNAL, LOAD_ROW
 
 
@@ -72,44 +74,48 @@ def describe(store: Store, table: str) -> dict[str, str] | None:
     return dict(zip(frame["name"], frame["type"], strict=True))
 
 
-def _first(names: Sequence[str], params: dict) -> str:
-    """The first of the attributes present, span attributes before resource attributes; '' if none."""
+def _first(names: Sequence[str], params: dict, kinds: Mapping[str, str]) -> str:
+    """The first of the attributes present, span attributes before resource attributes; '' if none.
+    `kinds`: MAP or JSON per attribute column (analytics.store.attributes)."""
     if not names:
         return "''"
     arms = []
     for name in names:
         key = f"a{len(params)}"
         params[key] = name
-        arms += [f"mapContains(SpanAttributes, {{{key}:String}})", f"SpanAttributes[{{{key}:String}}]",
-                 f"mapContains(ResourceAttributes, {{{key}:String}})", f"ResourceAttributes[{{{key}:String}}]"]
+        for column in ("SpanAttributes", "ResourceAttributes"):
+            arms += [A.has(column, kinds.get(column, A.MAP), f"{{{key}:String}}"),
+                     A.value(column, kinds.get(column, A.MAP), f"{{{key}:String}}")]
     return f"multiIf({', '.join(arms)}, '')"
 
 
-def _ms(names: Sequence[str], params: dict) -> str:
+def _ms(names: Sequence[str], params: dict, kinds: Mapping[str, str]) -> str:
     """An attribute in seconds as Float64 milliseconds, NULL when absent or not a number."""
-    return f"toFloat64OrNull({_first(names, params)}) * 1000"
+    return f"toFloat64OrNull({_first(names, params, kinds)}) * 1000"
 
 
 def request_select(table: str, span: str, services: Sequence[str], attributes: Mapping[str, Sequence[str]],
                    timeout_values: Sequence[str], rejected_values: Sequence[str],
-                   error_codes: Sequence[str]) -> tuple[str, dict]:
-    """SELECT of `requests` rows from the request spans of `table`, and its parameters.
+                   error_codes: Sequence[str], kinds: Mapping[str, str] | None = None) -> tuple[str, dict]:
+    """SELECT of `requests` rows from the request spans of `table`, and its parameters; `kinds`
+    says which attribute columns are JSON (default: Map, the exporter's default schema).
 
     Ends in a WHERE clause that callers may extend with AND.
     """
     p: dict = {"span": span, "services": list(services), "timeouts": list(timeout_values),
                "rejections": list(rejected_values), "error_codes": list(error_codes)}
     a = {k: list(v) for k, v in attributes.items()}
-    deployment = _first(a["deployment"], p)
-    output = f"toUInt32OrZero({_first(a['output_tokens'], p)})"
+    kinds = kinds or {}
+    deployment = _first(a["deployment"], p, kinds)
+    output = f"toUInt32OrZero({_first(a['output_tokens'], p, kinds)})"
     # tpot = decode time / (output tokens - 1): the mean gap between tokens after the first; 0 for
     # a one-token answer, as file ingest derives it (analytics.ingest.files.derive_tpot: DistServe's
     # goodput convention, no decode phase to judge).
-    decode = _ms(a["decode"], p)
+    decode = _ms(a["decode"], p, kinds)
     derived_tpot = f"multiIf(isNull({decode}), NULL, {output} > 1, {decode} / ({output} - 1), 0)"
-    tpot = f"coalesce({_ms(a['tpot_ms'], p)}, {derived_tpot})" if a["tpot_ms"] else derived_tpot
-    error_type = f"lower({_first(a['error_type'], p)})"
-    http = _first(a["http_status"], p)
+    tpot = f"coalesce({_ms(a['tpot_ms'], p, kinds)}, {derived_tpot})" if a["tpot_ms"] else derived_tpot
+    error_type = f"lower({_first(a['error_type'], p, kinds)})"
+    http = _first(a["http_status"], p, kinds)
     status = (
         f"multiIf(has({{timeouts:Array(String)}}, {error_type}) OR has({{timeouts:Array(String)}}, {http}), 'timeout', "
         f"has({{rejections:Array(String)}}, {error_type}) OR has({{rejections:Array(String)}}, {http}), 'rejected', "
@@ -119,20 +125,20 @@ def request_select(table: str, span: str, services: Sequence[str], attributes: M
     columns = {
         "ts": "toDateTime64(Timestamp, 3, 'UTC')",
         "deployment": f"if({deployment} = '', ServiceName, {deployment})" if a["deployment"] else "ServiceName",
-        "model": _first(a["model"], p),
-        "model_version": _first(a["model_version"], p),
-        "region": _first(a["region"], p),
-        "gpu_type": _first(a["gpu_type"], p),
-        "replica": _first(a["replica"], p),
+        "model": _first(a["model"], p, kinds),
+        "model_version": _first(a["model_version"], p, kinds),
+        "region": _first(a["region"], p, kinds),
+        "gpu_type": _first(a["gpu_type"], p, kinds),
+        "replica": _first(a["replica"], p, kinds),
         "status": status,
-        "queue_ms": f"toFloat32({_ms(a['queue_ms'], p)})",
-        "ttft_ms": f"toFloat32({_ms(a['ttft_ms'], p)})",
+        "queue_ms": f"toFloat32({_ms(a['queue_ms'], p, kinds)})",
+        "ttft_ms": f"toFloat32({_ms(a['ttft_ms'], p, kinds)})",
         "tpot_ms": f"toFloat32({tpot})",
         # Without an e2e attribute, the span's own duration (nanoseconds) is the request's latency.
-        "e2e_ms": f"toFloat32(coalesce({_ms(a['e2e_ms'], p)}, Duration / 1e6))",
-        "input_tokens": f"toUInt32OrZero({_first(a['input_tokens'], p)})",
+        "e2e_ms": f"toFloat32(coalesce({_ms(a['e2e_ms'], p, kinds)}, Duration / 1e6))",
+        "input_tokens": f"toUInt32OrZero({_first(a['input_tokens'], p, kinds)})",
         "output_tokens": output,
-        "weight": f"greatest(toUInt32OrZero({_first(a['weight'], p)}), 1)",
+        "weight": f"greatest(toUInt32OrZero({_first(a['weight'], p, kinds)}), 1)",
     }
     assert set(columns) == set(N.REQUEST_COLUMNS), "every requests column is mapped"
     select = ",\n    ".join(f"{expr} AS {name}" for name, expr in columns.items())
@@ -147,7 +153,9 @@ _BEFORE = "Timestamp < fromUnixTimestamp64Nano({hi:Int64})"
 
 def create_view(store: Store, view: str, select: str, params: dict, cutoff_ns: int) -> None:
     """The materialized view mapping spans from `cutoff_ns` on into requests (no-op if it exists)."""
-    store.command(f"CREATE MATERIALIZED VIEW IF NOT EXISTS {view} TO {N.REQUESTS} AS\n{select}\n  AND {_FROM}",
+    # On a cluster (analytics.store.ddl) the view is created on every host, on the span table as
+    # named, and writes to the Distributed `requests`, which routes each row to its deployment's shard.
+    store.command(layout_of(store).materialized_view(view, N.REQUESTS, f"{select}\n  AND {_FROM}"),
                   {**params, "lo": cutoff_ns})
 
 
@@ -157,15 +165,21 @@ def view_exists(store: Store, view: str) -> bool:
                              "AND name = {v:String}", {"v": view}))
 
 
-SOURCES_DDL = f"""CREATE TABLE IF NOT EXISTS {N.OTEL_SOURCES} (
-    view String, source_table String, definition String, cutoff_ns Int64,
-    created_at DateTime64(3, 'UTC') DEFAULT now64(3)
-) ENGINE = ReplacingMergeTree(created_at) ORDER BY view"""
+def sources_ddl(layout: Layout) -> list[str]:
+    """CREATE statements of the table of sources (one node or a cluster: analytics.store.ddl)."""
+    return layout.create_table(N.OTEL_SOURCES, "view String, source_table String, definition String, cutoff_ns Int64,\n"
+                               "    created_at DateTime64(3, 'UTC') DEFAULT now64(3)",
+                               Engine("ReplacingMergeTree", "created_at", " ORDER BY view"), "cityHash64(view)")
+
+
+def _create_sources(store: Store) -> None:
+    for statement in sources_ddl(layout_of(store)):
+        store.command(statement)
 
 
 def record_source(store: Store, view: str, table: str, definition: str, cutoff_ns: int) -> None:
     """Remember a source: its view, table, mapping (JSON text) and cut-off."""
-    store.command(SOURCES_DDL)
+    _create_sources(store)
     store.command(f"INSERT INTO {N.OTEL_SOURCES} (view, source_table, definition, cutoff_ns) "
                   "VALUES ({v:String}, {t:String}, {d:String}, {c:Int64})",
                   {"v": view, "t": table, "d": definition, "c": cutoff_ns})
@@ -173,7 +187,7 @@ def record_source(store: Store, view: str, table: str, definition: str, cutoff_n
 
 def source_record(store: Store, view: str) -> tuple[str, int] | None:
     """(mapping JSON, cut-off ns) of a recorded source, or None."""
-    store.command(SOURCES_DDL)
+    _create_sources(store)
     frame = store.query(f"SELECT definition, cutoff_ns FROM {N.OTEL_SOURCES} FINAL WHERE view = {{v:String}}",
                         {"v": view})
     return (frame.item(0, 0), frame.item(0, 1)) if frame.height else None

@@ -27,7 +27,8 @@ from __future__ import annotations
 from analytics.store import conventions as N
 from analytics.store.client import Store
 from analytics.store.conventions import hist_column
-from analytics.store.journal import JOURNAL_DDL, LOAD_ID, Rollup, recover
+from analytics.store.ddl import SINGLE, Engine, Layout, layout_of
+from analytics.store.journal import LOAD_ID, Rollup, journal_ddl, recover
 
 SCHEMA_VERSION = 2  # 2: load_id on raw tables, the ingest journal, requests_5m.unknown
 
@@ -128,8 +129,8 @@ def _request_rollup() -> Rollup:
             *(_hist_state(f) for f in N.LATENCY_FIELDS),
         ]
     )
-    return Rollup(N.REQUESTS, N.REQUESTS_5M, "slot", N.SLOT_SECONDS,
-                  f"SELECT\n    {select}\nFROM {N.REQUESTS} AS src", ", ".join(ROLLUP_KEYS))
+    return Rollup(N.REQUESTS, N.REQUESTS_5M, "slot", N.SLOT_SECONDS, f"SELECT\n    {select}", ", ".join(ROLLUP_KEYS),
+                  " AS src")
 
 
 def _gpu_rollup() -> Rollup:
@@ -144,39 +145,55 @@ def _gpu_rollup() -> Rollup:
             f"maxIf(toFloat64(assumeNotNull(fb_used_mib)), {valid['fb_used_mib']}) AS fb_used_mib_max",
         ]
     )
-    return Rollup(N.GPU_METRICS, N.GPU_1H, "hour", 3600, f"SELECT\n    {select}\nFROM {N.GPU_METRICS}",
-                  ", ".join(GPU_KEYS))
+    return Rollup(N.GPU_METRICS, N.GPU_1H, "hour", 3600, f"SELECT\n    {select}", ", ".join(GPU_KEYS))
 
 
 # Raw table -> its rollup. The views and the rebuild after an unfinished load share one SELECT.
 ROLLUPS = {r.raw: r for r in (_request_rollup(), _gpu_rollup())}
 
 
-def _tables_ddl() -> list[str]:
-    def create(table: str, engine: str) -> str:
-        return f"CREATE TABLE IF NOT EXISTS {table} (\n    {_columns(TABLE_COLUMNS[table])}\n) ENGINE = {engine}"
+# On a cluster, the sharding key of each Distributed table (analytics.store.ddl). A hash of the
+# deployment keeps one deployment's raw rows, and so every rollup row its views make, on one shard:
+# a rollup key is then complete on its shard (FINAL and per-key reads are exact there, and
+# optimize_distributed_group_by_sharding_key may skip the merge on the initiator), a rollback's
+# DELETE and rebuild of one deployment touch one shard, and a query for a few deployments
+# reads mostly one shard per deployment. rand() would spread the load evenly even when one
+# deployment dominates, but would put partial rows of every rollup key on every shard and make a
+# per-deployment rebuild reach every shard; skew is bounded by the number of deployments per shard
+# (the demo fleet: 20 deployments), which is why it is the hash here.
+BY_DEPLOYMENT = "cityHash64(deployment)"
+
+
+def tables_ddl(layout: Layout = SINGLE) -> list[str]:
+    """CREATE statements of every table, on one node or a cluster."""
+    def create(table: str, engine: Engine, shard_by: str = BY_DEPLOYMENT, columns: str = "") -> list[str]:
+        return layout.create_table(table, columns or _columns(TABLE_COLUMNS[table]), engine, shard_by)
 
     return [
-        f"""CREATE TABLE IF NOT EXISTS {N.SCHEMA_VERSION_TABLE} (
-    version UInt32, applied_at DateTime64(3, 'UTC') DEFAULT now64(3)
-) ENGINE = ReplacingMergeTree ORDER BY version""",
-        create(N.REQUESTS, "MergeTree PARTITION BY toYYYYMM(ts) ORDER BY (deployment, ts)"),
-        create(N.GPU_METRICS, "MergeTree PARTITION BY toYYYYMM(ts) ORDER BY (deployment, node, gpu, ts)"),
-        create(N.DEPLOYMENTS, "ReplacingMergeTree(updated_at) ORDER BY deployment"),
-        create(N.REQUESTS_5M, f"AggregatingMergeTree PARTITION BY toYYYYMM(slot)\nORDER BY ({', '.join(ROLLUP_KEYS)})"),
-        create(N.GPU_1H, f"AggregatingMergeTree PARTITION BY toYYYYMM(hour)\nORDER BY ({', '.join(GPU_KEYS)})"),
-        JOURNAL_DDL,
+        *create(N.SCHEMA_VERSION_TABLE, Engine("ReplacingMergeTree", "", " ORDER BY version"), "version",
+                "version UInt32, applied_at DateTime64(3, 'UTC') DEFAULT now64(3)"),
+        *create(N.REQUESTS, Engine("MergeTree", "", " PARTITION BY toYYYYMM(ts) ORDER BY (deployment, ts)")),
+        *create(N.GPU_METRICS, Engine("MergeTree", "", " PARTITION BY toYYYYMM(ts) ORDER BY (deployment, node, gpu, ts)")),
+        *create(N.DEPLOYMENTS, Engine("ReplacingMergeTree", "updated_at", " ORDER BY deployment")),
+        *create(N.REQUESTS_5M, Engine("AggregatingMergeTree", "",
+                                      f" PARTITION BY toYYYYMM(slot)\nORDER BY ({', '.join(ROLLUP_KEYS)})")),
+        *create(N.GPU_1H, Engine("AggregatingMergeTree", "", f" PARTITION BY toYYYYMM(hour)\nORDER BY ({', '.join(GPU_KEYS)})")),
+        *journal_ddl(layout),
         # Append-only: the latest note per incident wins when read (analytics.store.review).
-        f"""CREATE TABLE IF NOT EXISTS {N.REVIEW_NOTES} (
-    incident_key String, note String, owner String, written_at DateTime64(3, 'UTC')
-) ENGINE = MergeTree ORDER BY (incident_key, written_at)""",
+        *create(N.REVIEW_NOTES, Engine("MergeTree", "", " ORDER BY (incident_key, written_at)"), "cityHash64(incident_key)",
+                "incident_key String, note String, owner String, written_at DateTime64(3, 'UTC')"),
     ]
 
 
-TABLES_DDL = _tables_ddl()
+TABLES_DDL = tables_ddl()
 
 
-def _add_missing_columns(store: Store) -> None:
+def schema_ddl(layout: Layout = SINGLE) -> list[str]:
+    """Every CREATE statement of the schema, tables then the rollup views, as ensure_schema runs them."""
+    return tables_ddl(layout) + [rollup.view_ddl(layout) for rollup in ROLLUPS.values()]
+
+
+def _add_missing_columns(store: Store, layout: Layout) -> None:
     """Add the columns a store made by an older version lacks (new columns go last)."""
     present = store.query(
         "SELECT table, name FROM system.columns WHERE database = currentDatabase() AND has({t:Array(String)}, table)",
@@ -187,7 +204,8 @@ def _add_missing_columns(store: Store) -> None:
         for name, type_ in spec.items():
             if (table, name) not in have:
                 default = f" DEFAULT {COLUMN_DEFAULTS[name]}" if name in COLUMN_DEFAULTS else ""
-                store.command(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {name} {type_}{default}")
+                for statement in layout.add_column(table, f"{name} {type_}{default}"):
+                    store.command(statement)
 
 
 def ensure_schema(store: Store) -> None:
@@ -196,17 +214,18 @@ def ensure_schema(store: Store) -> None:
     Idempotent, and safe to interrupt: the version is recorded after the last migration step,
     and every step is a no-op when done already.
     """
-    for statement in TABLES_DDL:
+    layout = layout_of(store)
+    for statement in tables_ddl(layout):
         store.command(statement)
     current = store.scalar(f"SELECT max(version) FROM {N.SCHEMA_VERSION_TABLE}")
     if current and current < SCHEMA_VERSION:
         # v1 -> v2: raw tables gain load_id, requests_5m the 'unknown' count; the request view's
         # SELECT changed, so the views are recreated (their SELECT is the one in ROLLUPS).
-        _add_missing_columns(store)
+        _add_missing_columns(store, layout)
         for rollup in ROLLUPS.values():
-            store.command(f"DROP VIEW IF EXISTS {rollup.view} SYNC")
+            store.command(layout.drop("VIEW", rollup.view))
     for rollup in ROLLUPS.values():
-        store.command(rollup.view_ddl())
+        store.command(rollup.view_ddl(layout))
     if not current or current < SCHEMA_VERSION:
         store.command(
             f"INSERT INTO {N.SCHEMA_VERSION_TABLE} (version) VALUES ({{v:UInt32}})",
