@@ -134,6 +134,8 @@ _COLUMNS = [
         "dimension": "Dimension", "value": "Value", "kind": "Kind", "before": ("Before", _NA),
         "after": ("After", _NA), "description": "Description", "direction": "Direction", "why": ("Why", _NA),
         "subject": "What",
+        "source": ("SLI from", {"detail": True, "help": "requests: per-request rows (spans or uploads); histograms: "
+                                "the exporter's cumulative histograms (vLLM), exact at their bucket bounds"}),
     }),
     *_c("time", {
         "start": "Start (UTC)", "end": ("End (UTC)", {"missing": "ongoing"}), "first_ts": "First request (UTC)",

@@ -87,6 +87,7 @@ def detail() -> None:
     st.caption(fmt.text(f"{slo.sli.describe()} · {slo.selector.describe()} · "
                         f"target {fmt.pct(slo.target, target_digits(slo.target))} over "
                         f"{slo.window.label} · {slo.budgeting.describe()} · minimum traffic {slo.min_events} events"
+                        f" · {cols.label('source')}: {row['source']}"
                         + (f" · {slo.description}" if slo.description else "")))
     if row["state"] == "no data":
         st.info("No data: no valid events in this SLO's window, so nothing was measured (an arrival-only trace "

@@ -19,10 +19,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scrape-seconds", type=int, default=60, help="GPU sample interval")
     parser.add_argument("--sample-rate", type=float, default=0.01,
                         help="share of requests logged; each row stands for 1/rate requests (default 0.01)")
-    parser.add_argument("--as", dest="as_", choices=["tables", "otel"], default="tables",
-                        help="tables: straight into requests (default); otel: requests as vLLM-style OpenTelemetry "
-                        "spans in otel_traces (the exporter's DDL), mapped by `source add otel-traces --backfill`; "
-                        "GPU metrics go to gpu_metrics in both")
+    parser.add_argument("--as", dest="as_", choices=["tables", "otel", "otel-metrics"], default="tables",
+                        help="tables: straight into our tables (default); otel: the exporter's tables (its DDL): "
+                        "requests as vLLM spans in otel_traces, GPU samples as DCGM gauges in otel_metrics_gauge, "
+                        "latencies as vLLM histograms in otel_metrics_histogram, mapped by `source add` of each "
+                        "with --backfill; otel-metrics: the same without spans (SLIs from the histograms)")
     parser.add_argument("--if-empty", action="store_true", help="do nothing if requests exist")
     parser.add_argument("--no-forecasts", action="store_true",
                         help="skip fitting the Capacity page's default forecasts into the cache")
@@ -42,14 +43,20 @@ def run(args, store) -> int:
     end = parse_time(args.end) if args.end else None
     options = dict(days=args.days, requests=args.requests, seed=args.seed, end=end,
                    scrape_seconds=args.scrape_seconds, sample_rate=args.sample_rate, progress=ProgressBar("demo"))
-    if args.as_ == "otel":
+    if args.as_ in ("otel", "otel-metrics"):
         from analytics.cli import source
-        from analytics.ingest import otel
+        from analytics.ingest import gauges, histograms, otel
         from analytics.ingest.demo import otel as demo_otel
 
-        summary = demo_otel.seed(store, otel.DEFAULT_TABLE, **options)
-        print(f"demo: {summary.requests:,} request spans in {otel.DEFAULT_TABLE}")
-        source.add(store, otel.source(), backfill=True)
+        tables = {"traces": otel.DEFAULT_TABLE, "gauge": gauges.DEFAULT_TABLE, "histogram": histograms.DEFAULT_TABLE}
+        spans_too = args.as_ == "otel"
+        summary = demo_otel.seed(store, tables, spans_too=spans_too, **options)
+        print(f"demo: {summary.requests:,} requests as {'spans and ' if spans_too else ''}histograms, "
+              f"{summary.gpu_samples:,} GPU samples as DCGM gauges, in the exporter's tables")
+        if spans_too:
+            source.add(store, otel.source(), backfill=True)
+        source.add_gauges(store, gauges.source(), backfill=True)
+        source.add_histograms(store, histograms.source(), backfill=True)
     else:
         summary = demo.seed(store, **options)
     print(

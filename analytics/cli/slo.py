@@ -17,6 +17,7 @@ from analytics.slo.pipeline import load_data
 from analytics.slo.sli import GOODPUT_SOURCES
 from analytics.slo.spec import evaluation_time, format_duration, target_digits
 from analytics.store.client import Store
+from analytics.store.otel_metrics import histogram_data_end
 from analytics.store.queries import data_end
 
 
@@ -56,6 +57,7 @@ def to_json(e: Evaluation) -> dict:
         "attainment": plain(s.attainment),
         "attainment_bounds": [plain(s.attainment_lower), plain(s.attainment_upper)],
         "exact": s.exact,
+        "source": e.counts.source,
         "good": s.good,
         "valid": s.valid,
         "budget": s.budget,
@@ -86,7 +88,7 @@ def run(args, store: Store) -> int:
     if args.at:
         at = parse_time(args.at)
     else:
-        end = data_end(store)
+        end = data_end(store) or histogram_data_end(store)  # a store with exported histograms only
         if end is None:
             print("error: no request telemetry in the store (run `python -m analytics demo`)",
                   file=sys.stderr)

@@ -119,8 +119,9 @@ def source(table: str = DEFAULT_TABLE, span: str = DEFAULT_SPAN, services: Seque
     return SpanSource(check_table_name(table), span, tuple(services), attributes)
 
 
-def read_attribute_map(path: Path) -> dict[str, tuple[str, ...]]:
-    """Overrides from a YAML file `field: attribute` or `field: [attribute, ...]` ([] = none)."""
+def read_attribute_map(path: Path, known: Mapping[str, object] = DEFAULT_ATTRIBUTES) -> dict[str, tuple[str, ...]]:
+    """Overrides from a YAML file `field: attribute` or `field: [attribute, ...]` ([] = none); the
+    fields are the keys of `known` (a source's default map)."""
     try:
         text = Path(path).read_text()
     except OSError as exc:
@@ -137,8 +138,8 @@ def read_attribute_map(path: Path) -> dict[str, tuple[str, ...]]:
         raise InputError(f"{path}: expected a mapping of field: attribute, got {type(data).__name__}")
     out = {}
     for key, value in data.items():
-        if key not in DEFAULT_ATTRIBUTES:
-            raise InputError(f"{path}: unknown key {key!r} (one of {', '.join(DEFAULT_ATTRIBUTES)})")
+        if key not in known:
+            raise InputError(f"{path}: unknown key {key!r} (one of {', '.join(known)})")
         names = [value] if isinstance(value, str) else value
         if not isinstance(names, list) or not all(isinstance(n, str) and ATTRIBUTE.match(n) for n in names):
             raise InputError(f"{path}: key {key!r}: expected an attribute name or a list of them, got {value!r}")

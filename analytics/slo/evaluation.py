@@ -110,7 +110,7 @@ def status_frame(evaluations: list[Evaluation]) -> pl.DataFrame:
             "window_covered": s.coverage,
             "budget_minutes": s.budget_minutes, "budget_remaining_minutes": s.remaining_minutes,
             "pages": counts["page"], "tickets": counts["ticket"],
-            "good": s.good, "valid": s.valid, "exact": s.exact,
+            "good": s.good, "valid": s.valid, "exact": s.exact, "source": e.counts.source,
         })
     floats = ("hours_to_exhaustion", "attainment", "attainment_lower", "attainment_upper",
               "budget_remaining", "burn_rate_1h", "window_covered", "budget_minutes", "budget_remaining_minutes")

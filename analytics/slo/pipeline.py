@@ -11,11 +11,17 @@ analytics.store.slo, everything after them is numpy over the loaded arrays.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
+import numpy as np
+import polars as pl
+
+from analytics.slo import exported as E
 from analytics.slo.evaluation import history_start
-from analytics.slo.sli import GOODPUT_SOURCES, Grid, ScopeData, day_grid, resolve, scope_from_frames
+from analytics.slo.sli import GOODPUT_SOURCES, Grid, ScopeData, day_grid, on_grid, resolve, scope_from_frames
 from analytics.slo.spec import Slo, evaluation_time
+from analytics.store import otel_metrics as HQ
 from analytics.store import slo as Q
 from analytics.store.client import Store
 
@@ -32,6 +38,8 @@ def load_data(store: Store, slos: tuple[Slo, ...] | list[Slo], at: datetime, goo
     at = evaluation_time(at)
     grid = day_grid(start or history_start(slos, at), at)
     catalog = Q.catalog(store, grid.start, grid.end)
+    if HQ.histogram_rollup_exists(store):  # deployments known only from exported histograms
+        catalog = pl.concat([catalog, HQ.histogram_catalog(store, grid.start, grid.end)], how="vertical_relaxed")
     needs: dict[tuple, dict] = {}
     keys = {}
     for slo in slos:
@@ -58,4 +66,18 @@ def load_scope(store: Store, grid: Grid, deployments: tuple[str, ...], regions: 
     slots = Q.scope_slots(*window, fields)
     joint_frame = Q.joint_slots(*window) if joint and deployments else None
     goodput = {pair: Q.goodput_slots(*window, *pair) for pair in targeted}
-    return scope_from_frames(grid, deployments, regions, [slots], joint_frame, goodput)
+    data = scope_from_frames(grid, deployments, regions, [slots], joint_frame, goodput)
+    if slots.height or not fields or not deployments or not HQ.histogram_rollup_exists(store):
+        return data
+    # No request rows in the scope: latency SLIs from the exporter's histograms, if any.
+    lookback = E.LOOKBACK
+    rows = HQ.histogram_slots(store, grid.start - lookback, grid.end, deployments, regions, fields)
+    events = E.slot_deltas(rows)
+    exported = {}
+    for f in fields:
+        part = events.filter(pl.col("field") == f)
+        index = on_grid(grid, part["slot"]) if part.height else np.zeros(0, dtype=np.int64)
+        counts = E.on_bounds(part, index, grid.n)
+        if counts is not None:
+            exported[f] = counts
+    return replace(data, exported=exported)

@@ -33,6 +33,7 @@ import numpy as np
 import polars as pl
 
 from analytics import histogram as H
+from analytics.slo import exported as E
 from analytics.slo.spec import Selector, Sli
 from analytics.store import conventions as N
 from analytics.store.conventions import hist_column
@@ -101,6 +102,9 @@ class SliInputs:
     cum: dict[str, np.ndarray] = field(default_factory=dict)  # latency field -> (n, N_BUCKETS)
     joint: Joint | None = None
     targeted: tuple[Targeted, ...] = ()
+    # latency field -> exported histogram counts (analytics.slo.exported), read when the scope has
+    # no request rows; latency SLIs then come from these, in the exporter's bounds
+    exported: dict[str, E.Exported] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -121,6 +125,7 @@ class SliCounts:
     good_upper: np.ndarray
     valid: np.ndarray
     exact: bool
+    source: str = "requests"  # requests (spans or uploads: per-request rows) or histograms (exported)
 
 
 def day_grid(start: datetime, end: datetime) -> Grid:
@@ -228,6 +233,9 @@ def sli_counts(data: SliInputs, sli: Sli) -> SliCounts:
         # (analytics.store.conventions.STATUSES).
         good = data.ok.astype(np.float64)
         return SliCounts(good, good, good, known(data), True)
+    if sli.kind == "latency" and sli.field in data.exported:
+        c = E.count_le(data.exported[sli.field], sli.threshold_ms)
+        return SliCounts(c.estimate, c.lower, c.upper, c.total, c.exact, "histograms")
     if sli.kind == "latency":
         cum = data.cum[sli.field]
         b = H.count_le(cum, sli.threshold_ms)

@@ -74,8 +74,9 @@ def describe(store: Store, table: str) -> dict[str, str] | None:
     return dict(zip(frame["name"], frame["type"], strict=True))
 
 
-def _first(names: Sequence[str], params: dict, kinds: Mapping[str, str]) -> str:
-    """The first of the attributes present, span attributes before resource attributes; '' if none.
+def first_attribute(names: Sequence[str], params: dict, kinds: Mapping[str, str], own: str = "SpanAttributes") -> str:
+    """The first of the attributes present, the row's own attributes (`own`: SpanAttributes, or a
+    metric's Attributes) before resource attributes; '' if none.
     `kinds`: MAP or JSON per attribute column (analytics.store.attributes)."""
     if not names:
         return "''"
@@ -83,7 +84,7 @@ def _first(names: Sequence[str], params: dict, kinds: Mapping[str, str]) -> str:
     for name in names:
         key = f"a{len(params)}"
         params[key] = name
-        for column in ("SpanAttributes", "ResourceAttributes"):
+        for column in (own, "ResourceAttributes"):
             arms += [A.has(column, kinds.get(column, A.MAP), f"{{{key}:String}}"),
                      A.value(column, kinds.get(column, A.MAP), f"{{{key}:String}}")]
     return f"multiIf({', '.join(arms)}, '')"
@@ -91,7 +92,7 @@ def _first(names: Sequence[str], params: dict, kinds: Mapping[str, str]) -> str:
 
 def _ms(names: Sequence[str], params: dict, kinds: Mapping[str, str]) -> str:
     """An attribute in seconds as Float64 milliseconds, NULL when absent or not a number."""
-    return f"toFloat64OrNull({_first(names, params, kinds)}) * 1000"
+    return f"toFloat64OrNull({first_attribute(names, params, kinds)}) * 1000"
 
 
 def request_select(table: str, span: str, services: Sequence[str], attributes: Mapping[str, Sequence[str]],
@@ -106,16 +107,16 @@ def request_select(table: str, span: str, services: Sequence[str], attributes: M
                "rejections": list(rejected_values), "error_codes": list(error_codes)}
     a = {k: list(v) for k, v in attributes.items()}
     kinds = kinds or {}
-    deployment = _first(a["deployment"], p, kinds)
-    output = f"toUInt32OrZero({_first(a['output_tokens'], p, kinds)})"
+    deployment = first_attribute(a["deployment"], p, kinds)
+    output = f"toUInt32OrZero({first_attribute(a['output_tokens'], p, kinds)})"
     # tpot = decode time / (output tokens - 1): the mean gap between tokens after the first; 0 for
     # a one-token answer, as file ingest derives it (analytics.ingest.files.derive_tpot: DistServe's
     # goodput convention, no decode phase to judge).
     decode = _ms(a["decode"], p, kinds)
     derived_tpot = f"multiIf(isNull({decode}), NULL, {output} > 1, {decode} / ({output} - 1), 0)"
     tpot = f"coalesce({_ms(a['tpot_ms'], p, kinds)}, {derived_tpot})" if a["tpot_ms"] else derived_tpot
-    error_type = f"lower({_first(a['error_type'], p, kinds)})"
-    http = _first(a["http_status"], p, kinds)
+    error_type = f"lower({first_attribute(a['error_type'], p, kinds)})"
+    http = first_attribute(a["http_status"], p, kinds)
     status = (
         f"multiIf(has({{timeouts:Array(String)}}, {error_type}) OR has({{timeouts:Array(String)}}, {http}), 'timeout', "
         f"has({{rejections:Array(String)}}, {error_type}) OR has({{rejections:Array(String)}}, {http}), 'rejected', "
@@ -125,20 +126,20 @@ def request_select(table: str, span: str, services: Sequence[str], attributes: M
     columns = {
         "ts": "toDateTime64(Timestamp, 3, 'UTC')",
         "deployment": f"if({deployment} = '', ServiceName, {deployment})" if a["deployment"] else "ServiceName",
-        "model": _first(a["model"], p, kinds),
-        "model_version": _first(a["model_version"], p, kinds),
-        "region": _first(a["region"], p, kinds),
-        "gpu_type": _first(a["gpu_type"], p, kinds),
-        "replica": _first(a["replica"], p, kinds),
+        "model": first_attribute(a["model"], p, kinds),
+        "model_version": first_attribute(a["model_version"], p, kinds),
+        "region": first_attribute(a["region"], p, kinds),
+        "gpu_type": first_attribute(a["gpu_type"], p, kinds),
+        "replica": first_attribute(a["replica"], p, kinds),
         "status": status,
         "queue_ms": f"toFloat32({_ms(a['queue_ms'], p, kinds)})",
         "ttft_ms": f"toFloat32({_ms(a['ttft_ms'], p, kinds)})",
         "tpot_ms": f"toFloat32({tpot})",
         # Without an e2e attribute, the span's own duration (nanoseconds) is the request's latency.
         "e2e_ms": f"toFloat32(coalesce({_ms(a['e2e_ms'], p, kinds)}, Duration / 1e6))",
-        "input_tokens": f"toUInt32OrZero({_first(a['input_tokens'], p, kinds)})",
+        "input_tokens": f"toUInt32OrZero({first_attribute(a['input_tokens'], p, kinds)})",
         "output_tokens": output,
-        "weight": f"greatest(toUInt32OrZero({_first(a['weight'], p, kinds)}), 1)",
+        "weight": f"greatest(toUInt32OrZero({first_attribute(a['weight'], p, kinds)}), 1)",
     }
     assert set(columns) == set(N.REQUEST_COLUMNS), "every requests column is mapped"
     select = ",\n    ".join(f"{expr} AS {name}" for name, expr in columns.items())

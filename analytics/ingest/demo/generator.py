@@ -313,11 +313,13 @@ def generate(
 
 
 def seed(store: Store, *, days: int = 35, end: datetime | None = None,
-         write_requests: Callable[[pl.DataFrame], None] | None = None, **options) -> SeedSummary:
+         write_requests: Callable[[pl.DataFrame], None] | None = None,
+         write_gpu: Callable[[pl.DataFrame], None] | None = None, **options) -> SeedSummary:
     """Write the demo telemetry (see generate() for the options) all or nothing; say what was written.
 
     With `write_requests`, request frames go to it instead of the requests table (the demo as
-    OpenTelemetry spans, analytics.ingest.demo.otel); they are outside the all-or-nothing load.
+    OpenTelemetry spans, analytics.ingest.demo.otel), and with `write_gpu` GPU frames instead of
+    gpu_metrics (as DCGM gauges); they are outside the all-or-nothing load.
     """
     end = default_end() if end is None else end.astimezone(UTC)
     counts = {N.REQUESTS: 0, N.GPU_METRICS: 0, N.DEPLOYMENTS: 0}
@@ -329,6 +331,8 @@ def seed(store: Store, *, days: int = 35, end: datetime | None = None,
                     insert_chunk(store, table, frame.slice(offset, INSERT_ROWS), "demo_deployments")
                 elif table == N.REQUESTS and write_requests is not None:
                     write_requests(frame.slice(offset, INSERT_ROWS))
+                elif table == N.GPU_METRICS and write_gpu is not None:
+                    write_gpu(frame.slice(offset, INSERT_ROWS))
                 else:
                     load.add(table, frame.slice(offset, INSERT_ROWS))
             counts[table] += frame.height
