@@ -286,3 +286,16 @@ def test_the_demo_as_metrics_only_judges_latency_from_histograms_within_their_bo
         if mine["exact"]:  # the threshold is one of vLLM's bucket bounds (1 s for TTFT)
             assert mine["attainment"] == pytest.approx(theirs["attainment"], abs=1e-12), mine["name"]
     assert any(s["exact"] and s["source"] == "histograms" for s in slos)
+
+
+def test_the_histogram_rollup_is_replicated_and_sharded_by_deployment_on_a_cluster(store):
+    from analytics.store.ddl import SINGLE, Layout
+
+    [single] = M.histogram_rollup_ddl(SINGLE)
+    assert "ENGINE = AggregatingMergeTree PARTITION BY toYYYYMM(slot)" in single
+    local, distributed = M.histogram_rollup_ddl(Layout("prod", "telemetry"))
+    assert local.startswith("CREATE TABLE IF NOT EXISTS otel_histogram_5m_local ON CLUSTER prod (")
+    assert "ENGINE = ReplicatedAggregatingMergeTree(" in local
+    assert distributed.endswith("Distributed(prod, 'telemetry', otel_histogram_5m_local, cityHash64(deployment))")
+    for statement in (single, local, distributed):  # parsed by the real engine
+        assert store.scalar("SELECT formatQuery({q:String})", {"q": statement})
