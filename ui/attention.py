@@ -58,9 +58,9 @@ def capacity_verdicts(slo_file: slo_ui.SloFile, data_start: datetime, end: datet
     return verdicts + V.pool_verdicts(assessment.plans, table, stop), fitting
 
 
-def judge(data_start: datetime, end: datetime, deployments: tuple, regions: tuple) -> Judged:
-    """Every SLO and capacity verdict for the sidebar's filters."""
-    slo_file = slo_ui.config()
+def judge(slo_file: slo_ui.SloFile, data_start: datetime, end: datetime, deployments: tuple,
+          regions: tuple) -> Judged:
+    """Every SLO and capacity verdict for the sidebar's filters, by the SLO file in use (ui.slo.config)."""
     slos = slo_verdicts(slo_file, slo_ui.at_time(end), deployments, regions)
     capacity, fitting = capacity_verdicts(slo_file, data_start, end, deployments, regions)
     return Judged(tuple(slos + capacity), fitting)
