@@ -128,4 +128,6 @@ def _other_pages() -> None:
     if slos:
         slo_ui.whatif_scope(*slo_file, at, slos[0].name)
     gpu.load(filters.start, filters.end, filters.deployments, filters.regions, slo_file)
-    review.report(W.last_complete_week(filters.data_end), slo_file)
+    week = W.last_complete_week(filters.data_end)
+    review.report(week, slo_file)
+    review.bundle_zip(week, slo_file)
