@@ -60,7 +60,14 @@ def capacity_verdicts(slo_file: slo_ui.SloFile, data_start: datetime, end: datet
 
 def judge(slo_file: slo_ui.SloFile, data_start: datetime, end: datetime, deployments: tuple,
           regions: tuple) -> Judged:
-    """Every SLO and capacity verdict for the sidebar's filters, by the SLO file in use (ui.slo.config)."""
+    """Every SLO and capacity verdict for the sidebar's filters, by the SLO file in use (ui.slo.config);
+    judged again once a background fit has finished."""
+    return _judge(slo_file, data_start, end, deployments, regions, fd.background().finished)
+
+
+@st.cache_data(ttl=slo_ui.TTL_S, max_entries=64, show_spinner=False)
+def _judge(slo_file: slo_ui.SloFile, data_start: datetime, end: datetime, deployments: tuple, regions: tuple,
+           fits_finished: int) -> Judged:
     slos = slo_verdicts(slo_file, slo_ui.at_time(end), deployments, regions)
     capacity, fitting = capacity_verdicts(slo_file, data_start, end, deployments, regions)
     return Judged(tuple(slos + capacity), fitting)

@@ -101,13 +101,21 @@ class Background:
     pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="fits"))
     jobs: dict[tuple, Future] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    finished: int = 0  # jobs done so far: results judged before a fit landed are keyed on it
 
     def submit(self, key: tuple, fn, *args) -> None:
         """Start fn(*args) unless the same job is queued or running."""
         with self.lock:
             job = self.jobs.get(key)
-            if job is None or job.done():
-                self.jobs[key] = self.pool.submit(fn, *args)
+            started = job is None or job.done()
+            if started:
+                job = self.jobs[key] = self.pool.submit(fn, *args)
+        if started:  # outside the lock: a job already done calls back at once, in this thread
+            job.add_done_callback(self._count)
+
+    def _count(self, _job: Future) -> None:
+        with self.lock:
+            self.finished += 1
 
     def wait(self, timeout: float | None = None) -> None:
         """Block until every job submitted so far is done (for scripts and tests)."""

@@ -108,3 +108,4 @@ def clear() -> None:
     figures built from them."""
     st.cache_data.clear()
     charts_of.clear()
+    review.figures.clear()

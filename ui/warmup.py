@@ -130,4 +130,5 @@ def _other_pages() -> None:
     gpu.load(filters.start, filters.end, filters.deployments, filters.regions, slo_file)
     week = W.last_complete_week(filters.data_end)
     review.report(week, slo_file)
+    review.figures(week, slo_file)
     review.bundle_zip(week, slo_file)
