@@ -113,6 +113,7 @@ def _overview() -> None:
 
 def _other_pages() -> None:
     """The other pages' heaviest loads for the default filters, in the order of the navigation."""
+    from analytics.gpu import efficiency, rightsizing
     from analytics.review import weekly as W
     from ui import gpu, page, review
     from ui import slo as slo_ui
@@ -127,7 +128,11 @@ def _other_pages() -> None:
     slos = slo_ui.parse(*slo_file)
     if slos:
         slo_ui.whatif_scope(*slo_file, at, slos[0].name)
-    gpu.load(filters.start, filters.end, filters.deployments, filters.regions, slo_file)
+    window = (filters.start, filters.end, filters.deployments, filters.regions, slo_file)
+    gpu.load(*window)
+    prices = tuple((t, float(p)) for t, p in gpu.default_prices(*window).items() if p is not None)
+    gpu.efficiency(*window, prices, efficiency.IDLE_SM_FLOOR)
+    gpu.rightsizing(*window, prices, rightsizing.TARGET_ACTIVITY)
     week = W.last_complete_week(filters.data_end)
     review.report(week, slo_file)
     review.figures(week, slo_file)
