@@ -51,9 +51,7 @@ def capacity_verdicts(slo_file: slo_ui.SloFile, data_start: datetime, end: datet
     names = tuple(n for n in in_scope["deployment"].to_list() if not deployments or n in deployments)
     if not names or stop - start < 7 * 24 * HOUR:
         return [], ()
-    scenario = fd.Scenario(start, stop, regions, names, P.DEFAULT_METRIC, P.DEFAULT_METHOD, P.DEFAULT_INTERVAL,
-                           (), P.DEFAULT_WEEKS, 1.0, P.DEFAULT_HEADROOM)
-    assessment, _, _, fitting = fd.assessment(scenario, slo_file)
+    assessment, _, _, fitting = fd.assessment(fd.default_scenario(start, stop, regions, names), slo_file)
     verdicts = [V.capacity_verdict(o, stop) for o in assessment.outlooks.values()]
     return verdicts + V.pool_verdicts(assessment.plans, table, stop), fitting
 

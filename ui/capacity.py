@@ -29,6 +29,7 @@ from analytics.capacity import forecast as F
 from analytics.capacity import pipeline as P
 from analytics.capacity import plan as C
 from analytics.errors import InputError, SpecError
+from analytics.review import verdicts as V
 from analytics.store import queries
 from ui import slo as slo_ui
 from ui.connection import get_store
@@ -59,6 +60,26 @@ class Scenario:
             horizon=timedelta(weeks=self.weeks), interval_width=self.interval, growth=self.growth,
             events=tuple(F.Event(n, date.fromisoformat(d), k) for n, d, k in self.events),
         )
+
+
+def default_scenario(start: datetime, end: datetime, regions: tuple, names: tuple) -> Scenario:
+    """The Capacity page's scenario before anyone moves a control (the Overview judges capacity by it)."""
+    return Scenario(start, end, regions, names, P.DEFAULT_METRIC, P.DEFAULT_METHOD, P.DEFAULT_INTERVAL, (),
+                    P.DEFAULT_WEEKS, 1.0, P.DEFAULT_HEADROOM)
+
+
+def shortages(assessment: C.Assessment, end: datetime) -> list[V.Verdict]:
+    """Capacity verdicts of the deployments short now or within the horizon, worst first."""
+    verdicts = (V.capacity_verdict(o, end) for o in assessment.outlooks.values())
+    return sorted((v for v in verdicts if v.state in ("short now", "short soon")), key=lambda v: (v.rank, v.name))
+
+
+def default_deployment(assessment: C.Assessment, outlooks: pl.DataFrame, end: datetime, names: tuple) -> str:
+    """The deployment the page details first: the worst short one, else the first to run out of capacity,
+    else the first."""
+    short = shortages(assessment, end)
+    running_out = outlooks.filter(pl.col("capacity_exhausted_at").is_not_null()).sort("capacity_exhausted_at")
+    return short[0].name if short else (running_out["deployment"][0] if running_out.height else names[0])
 
 
 def parse_events(text: str) -> tuple[tuple[str, str, int], ...]:

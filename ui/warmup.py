@@ -133,7 +133,25 @@ def _other_pages() -> None:
     prices = tuple((t, float(p)) for t, p in gpu.default_prices(*window).items() if p is not None)
     gpu.efficiency(*window, prices, efficiency.IDLE_SM_FLOOR)
     gpu.rightsizing(*window, prices, rightsizing.TARGET_ACTIVITY)
+    _capacity(filters, slo_file)
     week = W.last_complete_week(filters.data_end)
     review.report(week, slo_file)
     review.figures(week, slo_file)
     review.bundle_zip(week, slo_file)
+
+
+def _capacity(filters, slo_file) -> None:
+    """The Capacity page's default scenario (the Overview judged it already) and the backtest of the
+    deployment it details first, which runs in the page's background fitter (Prophet folds take seconds)."""
+    from analytics.capacity import pipeline as P
+    from analytics.capacity.plan import outlook_table
+    from ui import capacity as fd
+
+    start, end = P.window(filters.data_start, filters.end)
+    names = tuple(fd.deployments()["deployment"].to_list())
+    if not names or end - start < timedelta(days=7):
+        return
+    scenario = fd.default_scenario(start, end, (), names)
+    assessment, _, errors, _ = fd.assessment(scenario, slo_file)
+    name = fd.default_deployment(assessment, outlook_table(assessment, errors), end, names)
+    fd.backtest(start, end, (), name, scenario.metric, scenario.interval, (), scenario.weeks)
