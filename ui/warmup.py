@@ -5,7 +5,8 @@ the launcher (ui.serve) starts beside the server.
 The work goes through the pages' own cached loaders with the arguments a first visit uses, so it
 fills the caches the pages read. A page opened meanwhile waits for the entry being computed
 (Streamlit computes a cache entry once, however many threads ask for it) instead of computing it
-again, and says that the server is still warming up.
+again, and says that the server is still warming up. After the Overview, each step waits until no
+page was opened for QUIET_S, so loading pages nobody asked for yet never slows one being opened.
 """
 
 from __future__ import annotations
@@ -18,14 +19,26 @@ from datetime import timedelta
 from streamlit.logger import get_logger
 
 THREAD = "warm-up"
+QUIET_S = 3.0  # the other pages' loads wait until no page was opened for this long
 _started = threading.Event()
 _done = threading.Event()
+_last_visit = [0.0]  # time.monotonic() of the last page opened (ui.page.setup)
 _log = get_logger(__name__)  # Streamlit's logger: its level and format, in the server's output
 
 
 def running() -> bool:
     """True while the warm-up of this server process is still working."""
     return _started.is_set() and not _done.is_set()
+
+
+def visited() -> None:
+    """A page is being opened (ui.page.setup calls this): the other pages' loads wait."""
+    _last_visit[0] = time.monotonic()
+
+
+def _when_quiet() -> None:
+    while (wait := _last_visit[0] + QUIET_S - time.monotonic()) > 0:
+        time.sleep(wait)
 
 
 def start() -> threading.Thread:
@@ -122,22 +135,27 @@ def _other_pages() -> None:
     filters = page.default_filters(*data.data_range()[:2])
     slo_file = slo_ui.project_config()
     at = slo_ui.at_time(filters.end)
+    _when_quiet()
     status = slo_ui.status(*slo_file, at)
     if status.height:
         slo_ui.detail(*slo_file, at, status["slo"][0])
     slos = slo_ui.parse(*slo_file)
     if slos:
+        _when_quiet()
         slo_ui.whatif_scope(*slo_file, at, slos[0].name)
     window = (filters.start, filters.end, filters.deployments, filters.regions, slo_file)
+    _when_quiet()
     gpu.load(*window)
     prices = tuple((t, float(p)) for t, p in gpu.default_prices(*window).items() if p is not None)
     gpu.efficiency(*window, prices, efficiency.IDLE_SM_FLOOR)
     gpu.rightsizing(*window, prices, rightsizing.TARGET_ACTIVITY)
-    _capacity(filters, slo_file)
     week = W.last_complete_week(filters.data_end)
+    _when_quiet()
     review.report(week, slo_file)
     review.figures(week, slo_file)
     review.bundle_zip(week, slo_file)
+    _when_quiet()
+    _capacity(filters, slo_file)  # last: its backtest keeps the background fitter busy for a while
 
 
 def _capacity(filters, slo_file) -> None:
