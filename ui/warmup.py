@@ -6,7 +6,8 @@ The work goes through the pages' own cached loaders with the arguments a first v
 fills the caches the pages read. A page opened meanwhile waits for the entry being computed
 (Streamlit computes a cache entry once, however many threads ask for it) instead of computing it
 again, and says that the server is still warming up. After the Overview, each step waits until no
-page was opened for QUIET_S, so loading pages nobody asked for yet never slows one being opened.
+page script is running and none started for QUIET_S, so loading pages nobody asked for yet does not
+slow one being opened. Prophet fits are left to the Capacity page's background fitter.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
 from datetime import timedelta
 
 from streamlit.logger import get_logger
@@ -23,6 +25,7 @@ QUIET_S = 3.0  # the other pages' loads wait until no page was opened for this l
 _started = threading.Event()
 _done = threading.Event()
 _last_visit = [0.0]  # time.monotonic() of the last page opened (ui.page.setup)
+_scripts: weakref.WeakSet[threading.Thread] = weakref.WeakSet()  # threads of the pages opened
 _log = get_logger(__name__)  # Streamlit's logger: its level and format, in the server's output
 
 
@@ -32,13 +35,15 @@ def running() -> bool:
 
 
 def visited() -> None:
-    """A page is being opened (ui.page.setup calls this): the other pages' loads wait."""
+    """A page is being opened (ui.page.setup calls this in the page's script thread, which Streamlit
+    ends when the script run is over): the other pages' loads wait."""
     _last_visit[0] = time.monotonic()
+    _scripts.add(threading.current_thread())
 
 
 def _when_quiet() -> None:
-    while (wait := _last_visit[0] + QUIET_S - time.monotonic()) > 0:
-        time.sleep(wait)
+    while any(t.is_alive() for t in list(_scripts)) or time.monotonic() - _last_visit[0] < QUIET_S:
+        time.sleep(0.2)
 
 
 def start() -> threading.Thread:
@@ -154,22 +159,4 @@ def _other_pages() -> None:
     review.report(week, slo_file)
     review.figures(week, slo_file)
     review.bundle_zip(week, slo_file)
-    _when_quiet()
-    _capacity(filters, slo_file)  # last: its backtest keeps the background fitter busy for a while
 
-
-def _capacity(filters, slo_file) -> None:
-    """The Capacity page's default scenario (the Overview judged it already) and the backtest of the
-    deployment it details first, which runs in the page's background fitter (Prophet folds take seconds)."""
-    from analytics.capacity import pipeline as P
-    from analytics.capacity.plan import outlook_table
-    from ui import capacity as fd
-
-    start, end = P.window(filters.data_start, filters.end)
-    names = tuple(fd.deployments()["deployment"].to_list())
-    if not names or end - start < timedelta(days=7):
-        return
-    scenario = fd.default_scenario(start, end, (), names)
-    assessment, _, errors, _ = fd.assessment(scenario, slo_file)
-    name = fd.default_deployment(assessment, outlook_table(assessment, errors), end, names)
-    fd.backtest(start, end, (), name, scenario.metric, scenario.interval, (), scenario.weeks)
