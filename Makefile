@@ -16,7 +16,7 @@ install: $(VENV)/.installed
 # Seeds the embedded store with the demo fleet on first run, then serves the dashboard.
 run: install
 	$(PY) -m analytics demo --if-empty
-	$(PY) -m streamlit run app.py --server.port $(PORT)
+	$(PY) -m ui.serve --server.port $(PORT)
 
 # The browser test needs Debian's Chromium; install it when missing (root only).
 browser:

@@ -7,13 +7,12 @@ import polars as pl
 import streamlit as st
 
 from analytics import columns as C
-from analytics.charts import base as charts
-from analytics.charts.review import add_markers
 from analytics.errors import SpecError
 from analytics.store.conventions import SLOT_SECONDS
 from analytics.traffic.summary import comparison, movers, new_in_period, span_of
-from ui import attention, review
+from ui import attention
 from ui import format as fmt
+from ui import slo as slo_ui
 from ui import traffic as data
 from ui.page import panel, setup
 from ui.tables import show_table
@@ -28,7 +27,7 @@ if not now:
     st.stop()
 with panel("What needs attention"):
     try:
-        attention.show(attention.judge(filters.data_start, filters.end, filters.deployments, filters.regions))
+        attention.show(attention.judge(slo_ui.config(), filters.data_start, filters.end, *args))
     except SpecError as exc:
         st.error(f"The SLO file is invalid: {fmt.text(exc)} (fix it, or load another one on the SLOs page)")
 st.subheader("Traffic, errors and latency")
@@ -82,33 +81,18 @@ for column, (key, colour) in zip(st.columns(len(kpis)), kpis, strict=True):
                   help=C.column(key).tooltip)
 
 step = filters.step_seconds
-CHARTED = 8  # more lines than this make the charts unreadable
+CHARTED = data.CHARTED
 with panel("Charts"):  # a failed chart query leaves the tables below
-    series = data.series(filters.start, filters.end, *args, step)
     busiest = per_deployment.sort("requests", descending=True)["deployment"].head(CHARTED).to_list()
-    series = series.filter(pl.col("deployment").is_in(busiest))
-    # Deploy markers (model version, GPU type, replica changes) as Grafana annotations, on the error
-    # and latency charts, for the charted deployments.
-    markers = review.changes(filters.start, filters.end, tuple(busiest))
-
-    def marked(fig):
-        return add_markers(fig, markers, busiest)
-
+    figures, markers = data.charts_of(filters.start, filters.end, *args, step, tuple(busiest))
     left, right = st.columns(2)
-    left.plotly_chart(charts.time_series(series, "rps", title="Requests per second",
-                                         y_title="requests/s"), key="chart_rps")
-    right.plotly_chart(marked(charts.time_series(series, "error_rate", title="Error rate (non-ok / all)",
-                                                 y_title="error rate", tick_format=".1%", hover_format=".2%")),
-                       key="chart_errors")
-    left.plotly_chart(marked(charts.time_series(series, "ttft_p99_ms", title="TTFT p99 (LLM deployments)",
-                                                y_title="ms (log scale)", log_y=True, hover_format=",.0f")),
-                      key="chart_ttft")
-    right.plotly_chart(marked(charts.time_series(series, "e2e_p99_ms", title="End-to-end latency p99",
-                                                 y_title="ms (log scale)", log_y=True, hover_format=",.0f")),
-                       key="chart_e2e")
+    left.plotly_chart(figures["rps"], key="chart_rps")
+    right.plotly_chart(figures["errors"], key="chart_errors")
+    left.plotly_chart(figures["ttft"], key="chart_ttft")
+    right.plotly_chart(figures["e2e"], key="chart_e2e")
     shown = (f"The {CHARTED} busiest of {per_deployment.height} deployments; choose deployments in the "
              "sidebar to chart others. " if per_deployment.height > CHARTED else "")
-    st.caption(f"{shown}One point {fmt.per_step(step)}. Dashed lines: deploy markers ({markers.height} "
+    st.caption(f"{shown}One point {fmt.per_step(step)}. Dashed lines: deploy markers ({markers} "
                "model version, GPU type or replica changes found in the telemetry). Drag on a chart or use the "
                "buttons to zoom.")
 

@@ -90,8 +90,7 @@ refresh_when_fitted()
 # same): short now, or short soon (capacity or headroom runs out within the horizon).
 verdicts = [V.capacity_verdict(o, end) for o in assessment.outlooks.values()]
 pools = [v for v in V.pool_verdicts(assessment.plans, table, end) if v.state in ("short now", "short soon")]
-short = sorted((v for v in verdicts if v.state in ("short now", "short soon")), key=lambda v: (v.rank, v.name))
-running_out = outlooks.filter(pl.col("capacity_exhausted_at").is_not_null()).sort("capacity_exhausted_at")
+short = fd.shortages(assessment, end)
 k1, k2, k3, k4 = st.columns(4)
 k1.metric("Deployments forecast", f"{len(forecasts)} of {len(names)}")
 k2.metric(f"{V.STYLE['short now'].icon} Short now", sum(v.state == "short now" for v in verdicts),
@@ -108,8 +107,8 @@ for v in [*short, *pools][:8]:
 def one_deployment() -> None:
     """One deployment's forecast chart, SLO-compliant throughput and backtest."""
     st.subheader("One deployment")
-    default = short[0].name if short else (running_out["deployment"][0] if running_out.height else names[0])
-    name = linked(st.selectbox, "Deployment", names, key="cap_deployment", param="deployment", default=default,
+    name = linked(st.selectbox, "Deployment", names, key="cap_deployment", param="deployment",
+                  default=fd.default_deployment(assessment, outlooks, end, names),
                   allowed=names)
     plan = assessment.plans.get(name)
     if name in errors:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import streamlit as st
 
 from analytics.errors import InputError, SourceError
-from analytics.review import report as R
 from analytics.review import weekly as W
 from ui import review as data
 from ui import slo as slo_ui
@@ -40,7 +39,7 @@ for caveat in report.caveats:
 st.download_button(f"Download the review of {week} (HTML + CSVs, zip)", data=data.bundle_zip(week, slo_file),
                    file_name=f"review-{week}.zip", mime="application/zip", key="download_bundle")
 
-figures = R.figures(report)
+figures = data.figures(week, slo_file)
 tables = report.tables
 
 st.subheader(W.TABLES["slos"])

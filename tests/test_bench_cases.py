@@ -45,3 +45,11 @@ def test_p90_is_the_nearest_rank():
 def test_a_plain_name_seconds_note_row_still_prints_without_a_verdict():
     row = _row(table([("plain", 1.5, "a note")]), "plain")
     assert "1.500 s" in row and "a note" in row and "met" not in row.replace("a note", "")
+
+
+def test_the_browser_bench_reads_the_servers_warm_up_times_from_its_log():
+    log = ("2026-11-30 07:59:24.182 Uvicorn server started on 127.0.0.1:48961\n"
+           "2026-11-30 07:59:38.270 warm-up: Overview ready 15.7 s after start\n"
+           "2026-11-30 07:59:51.002 warm-up: done 28.3 s after start\n")
+    assert browser.warm_up(log) == {"Overview ready": 15.7, "done": 28.3}
+    assert browser.warm_up("2026-11-30 07:59:38.270 warm-up stopped: refused\n") == {}

@@ -1,4 +1,5 @@
-"""Real browser: every page of a running `streamlit run`, opened by URL in headless Chromium.
+"""Real browser: every page of a running server (`python -m ui.serve`: `streamlit run`, warmed), opened
+by URL in headless Chromium.
 
 Each page must finish its script with no exception element, and the server log must hold no
 deprecation notice once every page was opened (the server shows every DeprecationWarning); the
@@ -8,6 +9,7 @@ get one moved. Screenshots are saved to screenshots/ for people to look at.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -130,3 +132,16 @@ def test_the_server_log_holds_no_deprecation_warning_after_every_page(browser, a
     finally:
         page.close()
     assert not deprecations(server_log), "\n".join(deprecations(server_log))
+
+
+def test_the_server_warms_the_pages_data_from_its_start_without_an_error(app_url, server_log):
+    # ui.serve (the launcher `make run` and the bench use) loads the Overview's data, then the other
+    # pages' heaviest, in the background from the server's start (ui.warmup) and logs how it went.
+    for _ in range(600):
+        if "warm-up: done" in server_log.read_text() or "warm-up stopped" in server_log.read_text():
+            break
+        time.sleep(0.5)
+    log = server_log.read_text()
+    assert "warm-up: Overview ready" in log and "warm-up: done" in log, log[-2000:]
+    assert "warm-up stopped" not in log
+    assert "missing ScriptRunContext" not in log  # the loaders ran outside a page: not warned about

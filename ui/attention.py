@@ -51,16 +51,21 @@ def capacity_verdicts(slo_file: slo_ui.SloFile, data_start: datetime, end: datet
     names = tuple(n for n in in_scope["deployment"].to_list() if not deployments or n in deployments)
     if not names or stop - start < 7 * 24 * HOUR:
         return [], ()
-    scenario = fd.Scenario(start, stop, regions, names, P.DEFAULT_METRIC, P.DEFAULT_METHOD, P.DEFAULT_INTERVAL,
-                           (), P.DEFAULT_WEEKS, 1.0, P.DEFAULT_HEADROOM)
-    assessment, _, _, fitting = fd.assessment(scenario, slo_file)
+    assessment, _, _, fitting = fd.assessment(fd.default_scenario(start, stop, regions, names), slo_file)
     verdicts = [V.capacity_verdict(o, stop) for o in assessment.outlooks.values()]
     return verdicts + V.pool_verdicts(assessment.plans, table, stop), fitting
 
 
-def judge(data_start: datetime, end: datetime, deployments: tuple, regions: tuple) -> Judged:
-    """Every SLO and capacity verdict for the sidebar's filters."""
-    slo_file = slo_ui.config()
+def judge(slo_file: slo_ui.SloFile, data_start: datetime, end: datetime, deployments: tuple,
+          regions: tuple) -> Judged:
+    """Every SLO and capacity verdict for the sidebar's filters, by the SLO file in use (ui.slo.config);
+    judged again once a background fit has finished."""
+    return _judge(slo_file, data_start, end, deployments, regions, fd.background().finished)
+
+
+@st.cache_data(ttl=slo_ui.TTL_S, max_entries=64, show_spinner=False)
+def _judge(slo_file: slo_ui.SloFile, data_start: datetime, end: datetime, deployments: tuple, regions: tuple,
+           fits_finished: int) -> Judged:
     slos = slo_verdicts(slo_file, slo_ui.at_time(end), deployments, regions)
     capacity, fitting = capacity_verdicts(slo_file, data_start, end, deployments, regions)
     return Judged(tuple(slos + capacity), fitting)

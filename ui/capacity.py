@@ -29,6 +29,7 @@ from analytics.capacity import forecast as F
 from analytics.capacity import pipeline as P
 from analytics.capacity import plan as C
 from analytics.errors import InputError, SpecError
+from analytics.review import verdicts as V
 from analytics.store import queries
 from ui import slo as slo_ui
 from ui.connection import get_store
@@ -59,6 +60,26 @@ class Scenario:
             horizon=timedelta(weeks=self.weeks), interval_width=self.interval, growth=self.growth,
             events=tuple(F.Event(n, date.fromisoformat(d), k) for n, d, k in self.events),
         )
+
+
+def default_scenario(start: datetime, end: datetime, regions: tuple, names: tuple) -> Scenario:
+    """The Capacity page's scenario before anyone moves a control (the Overview judges capacity by it)."""
+    return Scenario(start, end, regions, names, P.DEFAULT_METRIC, P.DEFAULT_METHOD, P.DEFAULT_INTERVAL, (),
+                    P.DEFAULT_WEEKS, 1.0, P.DEFAULT_HEADROOM)
+
+
+def shortages(assessment: C.Assessment, end: datetime) -> list[V.Verdict]:
+    """Capacity verdicts of the deployments short now or within the horizon, worst first."""
+    verdicts = (V.capacity_verdict(o, end) for o in assessment.outlooks.values())
+    return sorted((v for v in verdicts if v.state in ("short now", "short soon")), key=lambda v: (v.rank, v.name))
+
+
+def default_deployment(assessment: C.Assessment, outlooks: pl.DataFrame, end: datetime, names: tuple) -> str:
+    """The deployment the page details first: the worst short one, else the first to run out of capacity,
+    else the first."""
+    short = shortages(assessment, end)
+    running_out = outlooks.filter(pl.col("capacity_exhausted_at").is_not_null()).sort("capacity_exhausted_at")
+    return short[0].name if short else (running_out["deployment"][0] if running_out.height else names[0])
 
 
 def parse_events(text: str) -> tuple[tuple[str, str, int], ...]:
@@ -101,13 +122,21 @@ class Background:
     pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="fits"))
     jobs: dict[tuple, Future] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    finished: int = 0  # jobs done so far: results judged before a fit landed are keyed on it
 
     def submit(self, key: tuple, fn, *args) -> None:
         """Start fn(*args) unless the same job is queued or running."""
         with self.lock:
             job = self.jobs.get(key)
-            if job is None or job.done():
-                self.jobs[key] = self.pool.submit(fn, *args)
+            started = job is None or job.done()
+            if started:
+                job = self.jobs[key] = self.pool.submit(fn, *args)
+        if started:  # outside the lock: a job already done calls back at once, in this thread
+            job.add_done_callback(self._count)
+
+    def _count(self, _job: Future) -> None:
+        with self.lock:
+            self.finished += 1
 
     def wait(self, timeout: float | None = None) -> None:
         """Block until every job submitted so far is done (for scripts and tests)."""

@@ -18,6 +18,7 @@ import streamlit as st
 
 from analytics.errors import SourceError
 from ui import traffic as data
+from ui import warmup
 from ui.connection import get_store
 from ui.format import text
 
@@ -53,6 +54,17 @@ class Filters:
             if self.seconds / step <= 200:
                 return step
         return 86400
+
+
+def preset_span(choice: str, data_start: datetime, data_end: datetime) -> tuple[datetime, datetime]:
+    """[start, end) of a preset time range (not "custom"): the last days of the data, or all of it."""
+    days = PRESETS[choice][1]
+    return (data_start, data_end) if days is None else (data_end - timedelta(days=days), data_end)
+
+
+def default_filters(data_start: datetime, data_end: datetime) -> Filters:
+    """The filters of a first visit without a link: the default range, every deployment and region."""
+    return Filters(*preset_span(DEFAULT_RANGE, data_start, data_end), (), (), data_start, data_end)
 
 
 def _pages() -> list[tuple[str, str]]:
@@ -132,10 +144,8 @@ def _sidebar_filters(data_start: datetime, data_end: datetime) -> Filters:
             day0, day1 = (picked if isinstance(picked, tuple) and len(picked) == 2 else (picked[0],) * 2)
             start = datetime.combine(day0, time(), UTC)
             end = min(datetime.combine(day1, time(), UTC) + timedelta(days=1), data_end)
-        elif PRESETS[choice][1] is None:
-            start, end = data_start, data_end
         else:
-            start, end = data_end - timedelta(days=PRESETS[choice][1]), data_end
+            start, end = preset_span(choice, data_start, data_end)
         _seed("filter_regions", [r for r in _initial("region", [], many=True) if r in all_regions])
         regions = st.multiselect("Regions", all_regions, key="filter_regions", placeholder="All regions")
         in_region = sorted({d for d, r in options.iter_rows() if not regions or r in regions})
@@ -219,6 +229,9 @@ def _badge(data_start: datetime, data_end: datetime, requests: int) -> None:
                        f"{requests:,} requests")
         else:
             st.caption("No request data yet: run `python -m analytics demo` or upload on the Data page.")
+        if warmup.running():
+            st.caption("⏳ The server started moments ago and is still loading the pages' data: this page may "
+                       "take a few seconds longer.")
 
 
 @contextlib.contextmanager
@@ -237,6 +250,7 @@ def panel(what: str, *, stop: bool = False):
 def setup(title: str) -> Filters:
     """Configure the page and draw navigation, filters and the connection badge."""
     st.set_page_config(page_title=f"{title} · Serving reliability", layout="wide")
+    warmup.visited()
     _navigation()
     try:
         data_start, data_end, requests = _span()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
@@ -27,6 +28,12 @@ def report(week: str, slo_file: slo_ui.SloFile) -> W.WeeklyReport:
     return P.report(get_store(), slo_ui.parse(*slo_file), week, FC.DEFAULT_CACHE_DIR)
 
 
+@st.cache_resource(ttl=TTL_S, max_entries=16, show_spinner=False)
+def figures(week: str, slo_file: slo_ui.SloFile) -> dict[str, go.Figure]:
+    """The review's figures, built once per week and SLO file and shared by every session: read-only."""
+    return R.figures(report(week, slo_file))
+
+
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def bundle_zip(week: str, slo_file: slo_ui.SloFile) -> bytes:
     """The export bundle (HTML + CSVs) as a zip, the same files as `python -m analytics report`."""
@@ -37,6 +44,7 @@ def add_note(key: str, note: str, owner: str) -> None:
     """Store a note (the UI's only write besides ingestion) and drop cached reports."""
     P.add_note(get_store(), key, note, owner)
     report.clear()
+    figures.clear()
     bundle_zip.clear()
 
 

@@ -30,11 +30,16 @@ from ui.connection import get_store
 TTL_S = 60  # like ui.traffic: new telemetry shows within a minute
 CONFIG_KEY = "slo_config"  # session state: (yaml text, file name) of an uploaded SLO file
 
+def project_config() -> tuple[str, str]:
+    """(text, name) of the project's slos.yaml."""
+    return PROJECT_SLO_FILE.read_text(), PROJECT_SLO_FILE.name
+
+
 def config() -> tuple[str, str]:
     """The SLO file every page uses: an uploaded one (this session) or the project's slos.yaml."""
     if CONFIG_KEY in st.session_state:
         return st.session_state[CONFIG_KEY]
-    return PROJECT_SLO_FILE.read_text(), PROJECT_SLO_FILE.name
+    return project_config()
 
 
 @st.cache_data(show_spinner=False)

@@ -8,14 +8,19 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
+from analytics.charts import base as charts
+from analytics.charts.review import add_markers
 from analytics.store import queries
 from analytics.traffic import summary as overview
+from ui import review
 from ui.connection import get_store
 
 TTL_S = 60  # live dashboard: new telemetry shows within a minute
+CHARTED = 8  # the Overview charts the busiest deployments: more lines make the charts unreadable
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
@@ -61,6 +66,30 @@ def series(start: datetime, end: datetime, deployments: tuple, regions: tuple, s
     return overview.series(slots, step)
 
 
+@st.cache_resource(ttl=TTL_S, max_entries=32, show_spinner=False)
+def charts_of(start: datetime, end: datetime, deployments: tuple, regions: tuple, step: int,
+              charted: tuple) -> tuple[dict[str, go.Figure], int]:
+    """The Overview's four charts of the `charted` deployments, deploy markers on the error and
+    latency charts, and the number of markers. Built once per view and shared by every session
+    (building plotly figures costs more than the cached queries under them): read-only."""
+    frame = series(start, end, deployments, regions, step).filter(pl.col("deployment").is_in(charted))
+    markers = review.changes(start, end, charted)
+
+    def marked(fig: go.Figure) -> go.Figure:
+        return add_markers(fig, markers, charted)
+
+    figures = {
+        "rps": charts.time_series(frame, "rps", title="Requests per second", y_title="requests/s"),
+        "errors": marked(charts.time_series(frame, "error_rate", title="Error rate (non-ok / all)",
+                                            y_title="error rate", tick_format=".1%", hover_format=".2%")),
+        "ttft": marked(charts.time_series(frame, "ttft_p99_ms", title="TTFT p99 (LLM deployments)",
+                                          y_title="ms (log scale)", log_y=True, hover_format=",.0f")),
+        "e2e": marked(charts.time_series(frame, "e2e_p99_ms", title="End-to-end latency p99",
+                                         y_title="ms (log scale)", log_y=True, hover_format=",.0f")),
+    }
+    return figures, markers.height
+
+
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def table_stats() -> pl.DataFrame:
     """Rows, compressed and raw size of each table."""
@@ -75,5 +104,8 @@ def freshness() -> pl.DataFrame:
 
 def clear() -> None:
     """Drop every cached query result of this server process (after an upload): the loaders of
-    every page (ui.traffic, slo, gpu, capacity, review), which every session shares."""
+    every page (ui.traffic, slo, gpu, capacity, review), which every session shares, and the
+    figures built from them."""
     st.cache_data.clear()
+    charts_of.clear()
+    review.figures.clear()

@@ -7,7 +7,7 @@ from datetime import datetime
 import plotly.graph_objects as go
 import polars as pl
 
-from analytics.charts.base import PALETTE, base_layout, utc_text
+from analytics.charts.base import PALETTE, base_layout, thin, utc_text
 
 SEVERITY_COLOURS = {"page": "#dc2626", "ticket": "#ca8a04"}
 SCENARIO_COLOURS = {"current": PALETTE[0], "proposed": PALETTE[3]}
@@ -63,16 +63,20 @@ def burn_down_chart(frames: dict[str, pl.DataFrame], period_end: datetime,
 def burn_rate_chart(frame: pl.DataFrame, thresholds: dict[str, float], title: str = "Burn rate") -> go.Figure:
     """Burn rate over each window (columns burn_<window>) and each tier's threshold line (log scale)."""
     fig = go.Figure()
-    x = utc_text(frame["time"])
     columns = [c for c in frame.columns if c.startswith("burn_")]
+    full = utc_text(frame["time"])  # the threshold lines span the whole range
+    frame = thin(frame, columns)  # a month of 5-minute slots: peaks kept, a few hundred points per line
+    x = utc_text(frame["time"])
     for i, column in enumerate(columns):
         window = column.removeprefix("burn_")
         y = [v if v is not None and v > 0 else None for v in frame[column].fill_nan(None).to_list()]
-        fig.add_trace(go.Scattergl(x=x, y=y, mode="lines", name=f"burn over {window}",
+        # SVG, not WebGL: with the points thinned it draws at once, while a WebGL context takes
+        # seconds to start in a browser without a GPU.
+        fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=f"burn over {window}",
                                    line={"color": PALETTE[i], "width": 1.3}, hovertemplate="%{y:.2f}"))
     for i, (label, value) in enumerate(thresholds.items()):
         # a line trace, not add_hline: shapes on a log axis take log10 coordinates
-        fig.add_trace(go.Scatter(x=[x[0], x[-1]] if x else [], y=[value, value], mode="lines", name=label,
+        fig.add_trace(go.Scatter(x=[full[0], full[-1]] if full else [], y=[value, value], mode="lines", name=label,
                                  line={"color": PALETTE[i % len(PALETTE)], "dash": "dash", "width": 1},
                                  hoverinfo="skip"))
     _layout(fig, title, "burn rate (1 = budget lasts the period)")

@@ -1,8 +1,10 @@
 """`python -m analytics bench --browser`: speed as the user feels it (issue 14 items 2 and 6).
 
 The command first fits the Capacity page's default forecasts into the cache, as the demo command
-does after seeding (analytics.cli.bench.command), then starts `streamlit run app.py` on the store (its own process group, a free port) and drives it in
-headless Chromium (Debian's /usr/bin/chromium; Playwright is imported only here, when asked for):
+does after seeding (analytics.cli.bench.command), then starts the app's server as `make run` does
+(`python -m ui.serve`: `streamlit run app.py` with a background warm-up from the server's start) on
+the store (its own process group, a free port) and drives it in headless Chromium (Debian's
+/usr/bin/chromium; Playwright is imported only here, when asked for):
 
 - cold first load of each page: a fresh server per page and repetition, the page opened by URL,
   split into shell (HTML and JavaScript until the app's WebSocket opens), connect (until the
@@ -15,7 +17,9 @@ headless Chromium (Debian's /usr/bin/chromium; Playwright is imported only here,
 - filter change: the sidebar's time range (a different one of Last 24 hours / Last 28 days / Last
   7 days each time) until the Overview's metrics change, as above;
 - the server's memory after visiting every page: peak RSS (VmHWM) of the server process and its
-  children, from /proc.
+  children, from /proc;
+- the server's warm-up: when the Overview's data, and every page's, was loaded after the start
+  (from the lines ui.warmup writes to the server's log).
 
 What it relies on in the pages (read at run time, nothing hard-coded beyond this): each page's
 <h1> is its navigation label; the what-if target is a slider or select slider inside the element
@@ -29,6 +33,7 @@ elements).
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import statistics
@@ -105,14 +110,14 @@ def _free_port() -> int:
 
 @contextmanager
 def server(dsn: str, log: Path, env: dict[str, str] | None = None):
-    """`streamlit run app.py` on the store, in its own process group (with `env` added to the
+    """The app's server (`python -m ui.serve`, as `make run`) on the store, in its own process group (with `env` added to the
     environment); yields (url, process, seconds until healthy); stopped (the whole group) on exit."""
     port = _free_port()
     env = dict(os.environ, CLICKHOUSE_URL=dsn, **(env or {}))
     with open(log, "a") as out:
         t0 = time.perf_counter()
         process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+            [sys.executable, "-m", "ui.serve", "--server.headless", "true",
              "--server.port", str(port), "--server.address", "127.0.0.1",
              "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
             cwd=PROJECT_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
@@ -137,6 +142,14 @@ def server(dsn: str, log: Path, env: dict[str, str] | None = None):
                 except subprocess.TimeoutExpired:
                     os.killpg(process.pid, signal.SIGKILL)
                     process.wait(timeout=30)
+
+
+_WARMED = re.compile(r"warm-up: (Overview ready|done) ([0-9.]+) s after start")
+
+
+def warm_up(log_text: str) -> dict[str, float]:
+    """Seconds from the server's start to 'Overview ready' and 'done' in a server's log (ui.warmup)."""
+    return {found[1]: float(found[2]) for found in _WARMED.finditer(log_text)}
 
 
 def _tree(pid: int) -> list[int]:
@@ -319,6 +332,7 @@ def bench(dsn: str, repeat: int) -> list[Case]:
             cases.append(Case(f"browser: server start to healthy, median of {len(starts)}",
                               statistics.median(starts), "before the page is asked for; not in the figures above"))
 
+            start_of_log = log.stat().st_size if log.exists() else 0
             with server(dsn, log) as (url, process, _):
                 _say("warm: every page once, then page switches, the what-if slider and the time range")
                 page = browser.new_page(viewport=VIEWPORT)
@@ -348,6 +362,11 @@ def bench(dsn: str, repeat: int) -> list[Case]:
                                   f"VmHWM summed over {max(count, count_end)} processes (server and children); "
                                   f"{now_end:.2f} GB resident at the end", SERVER_RSS, unit="GB"))
                 page.close()
+                warmed = warm_up(log.read_bytes()[start_of_log:].decode(errors="replace"))
+                cases.append(Case("browser: server warm-up, Overview's data ready after start",
+                                  warmed.get("Overview ready", float("nan")),
+                                  "every page's heaviest loads done after "
+                                  + (f"{warmed['done']:.1f} s" if "done" in warmed else "more than the run")))
         finally:
             browser.close()
     return cases
