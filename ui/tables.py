@@ -14,7 +14,7 @@ import streamlit as st
 
 from analytics import columns as C
 from analytics.review.report import csv_text
-from analytics.review.verdicts import STYLE, badge
+from analytics.review.verdicts import with_badges
 from ui.format import text
 
 CSV_HELP = ("Raw values, one unit per column (named in the header: _ratio is a fraction, _ms milliseconds, "
@@ -68,9 +68,7 @@ def show_table(frame: pl.DataFrame, name: str, *, caption: str | None = None) ->
     """Show a frame with the registry's labels and formats and a 'Download CSV' button named after it.
     Detail columns (Column.detail) start hidden so the table fits the page; they are in the CSV and
     the table's column menu shows them. The first column stays pinned while scrolling sideways."""
-    shown = C.display_frame(frame)
-    if "state" in shown.columns and shown["state"].dtype == pl.String:  # shapes beside states, as on every page
-        shown = shown.with_columns(pl.col("state").replace({s: badge(s) for s in STYLE}))
+    shown = with_badges(C.display_frame(frame))  # shapes beside states, as on every page
     config = _column_config(shown)
     hidden = [c for c in shown.columns if C.column(c).detail]
     visible = [c for c in shown.columns if c not in hidden]
