@@ -95,17 +95,14 @@ with panel("Charts"):  # a failed chart query leaves the tables below
         return add_markers(fig, markers, busiest)
 
     left, right = st.columns(2)
-    left.plotly_chart(charts.time_series(series, "rps", title="Requests per second",
-                                         y_title="requests/s"), key="chart_rps")
+    # axis titles and hover values: the column registry's label, unit and decimals
+    left.plotly_chart(charts.time_series(series, "rps", title="Requests per second"), key="chart_rps")
     right.plotly_chart(marked(charts.time_series(series, "error_rate", title="Error rate (non-ok / all)",
-                                                 y_title="error rate", tick_format=".1%", hover_format=".2%")),
-                       key="chart_errors")
+                                                 tick_format=".1%")), key="chart_errors")
     left.plotly_chart(marked(charts.time_series(series, "ttft_p99_ms", title="TTFT p99 (LLM deployments)",
-                                                y_title="ms (log scale)", log_y=True, hover_format=",.0f")),
-                      key="chart_ttft")
+                                                log_y=True)), key="chart_ttft")
     right.plotly_chart(marked(charts.time_series(series, "e2e_p99_ms", title="End-to-end latency p99",
-                                                 y_title="ms (log scale)", log_y=True, hover_format=",.0f")),
-                       key="chart_e2e")
+                                                 log_y=True)), key="chart_e2e")
     shown = (f"The {CHARTED} busiest of {per_deployment.height} deployments; choose deployments in the "
              "sidebar to chart others. " if per_deployment.height > CHARTED else "")
     st.caption(f"{shown}One point {fmt.per_step(step)}. Dashed lines: deploy markers ({markers.height} "

@@ -174,7 +174,7 @@ _COLUMNS = [
                               "help": "Relative change: (current - previous) / previous."}),
         "cost_change": ("Cost change", {"digits": 1, "missing": "no cost the week before"}),
         "idle_fraction": ("Idle share of GPU-hours", {"digits": 1, **_NM}),
-        "mean_gpu_util": ("GPU util (any kernel)", {"digits": 1, **_NM}),
+        "mean_gpu_util": ("GPU utilisation (any kernel running)", {"digits": 1, **_NM}),
         "mean_sm_active": ("SM activity", {"digits": 1, **_NM}),
         "mean_sm_occupancy": ("SM occupancy", {"digits": 1, **_NM}),
         "mean_tensor_active": ("Tensor-pipe activity", {"digits": 1, **_NM}),
@@ -183,6 +183,10 @@ _COLUMNS = [
         "peak_mem_fraction": ("Memory used (peak hour)", {"digits": 1, **_NM}),
         "min_mem_headroom": ("Memory headroom (worst hour)", {"digits": 1, **_NM}),
         "mfu_estimate": ("MFU (estimate)", {"digits": 1, "missing": "model size or FLOPs unknown"}),
+        # one GPU (or one deployment) in one hour: the fleet heatmap and the latency scatter
+        "sm_active": ("SM activity", {"digits": 0, **_NM}), "gpu_util": ("GPU utilisation (any kernel running)", {"digits": 0, **_NM}),
+        "tensor_active": ("Tensor-pipe activity", {"digits": 0, **_NM}),
+        "mem_peak_fraction": ("Peak GPU memory used", {"digits": 0, **_NM}),
         "peak_activity": ("Peak-hour activity", {"digits": 1, **_NM}),
         "target_activity": ("Target activity", {"digits": 0, **_D}),
         "hour_activity": ("Activity in that hour", {"digits": 1, **_NM}),
@@ -241,7 +245,8 @@ _COLUMNS = [
         "goodput_per_gpu": ("Goodput (good requests per GPU-s)", {"digits": 3, "csv": "goodput_per_gpu_s", **_NM}),
     }),
     *_c("factor", {
-        "burn_rate_1h": ("Burn rate (1h)", _NM), "peak_burn": ("Peak burn rate", {"digits": 1}),
+        "burn_rate_1h": ("Burn rate (1h)", _NM),
+        "burn_rate": ("Burn rate", {**_NM, "help": "1 = the error budget lasts exactly the SLO period."}), "peak_burn": ("Peak burn rate", {"digits": 1}),
         "compression_ratio": "Compression ratio", "mase": "MASE", "baseline_mase": "MASE, seasonal naive", "risk_ratio": ("Risk ratio", {"digits": 1}),
     }),
     *_c("score", {"z": "z score"}),
@@ -252,7 +257,7 @@ _COLUMNS = [
         "budget_minutes": ("Budget (min)", {**_NM, **_D, "csv": "budget_min"}),
         "minutes_behind_newest": ("Minutes behind newest", {"csv": "behind_newest_min"}),
     }),
-    *_c("watts", {"mean_power_w": ("Power, mean (W)", _NM), "peak_hour_power_w": ("Power, peak hour (W)", _NM)}),
+    *_c("watts", {"power_w": ("Power draw (W)", _NM), "mean_power_w": ("Power, mean (W)", _NM), "peak_hour_power_w": ("Power, peak hour (W)", _NM)}),
     *_c("mib", {"on_disk_mib": "On disk (MiB)"}),
     *_c("per_row", {
         "previous": ("Previous period", {"missing": "no data in the previous period"}),
@@ -270,7 +275,8 @@ _SHORT = {
     "budget_spent_this_week": "Spent this week", "budget_spent_previous_week": "Spent week before",
     "spent_change": "Spent change", "idle_fraction": "Idle share", "mean_gpu_util": "GPU util",
     "mean_tensor_active": "Tensor active", "mean_dram_active": "DRAM active", "mem_used_fraction": "Mem used",
-    "peak_mem_fraction": "Mem peak", "min_mem_headroom": "Mem headroom", "hour_activity": "Activity",
+    "peak_mem_fraction": "Mem peak", "gpu_util": "GPU util", "sm_active": "SM activity", "tensor_active": "Tensor active",
+    "mem_peak_fraction": "Mem peak", "min_mem_headroom": "Mem headroom", "hour_activity": "Activity",
     "peak_attainment": "Peak attainment", "bad_share": "Bad share", "good_share": "Good share", "score": "Score",
     "peak_p99_ttft_ms": "Peak TTFT p99 (ms)", "peak_p99_e2e_ms": "Peak E2E p99 (ms)",
     "cost_previous": "Cost before ($)", "idle_cost_previous": "Idle before ($)",
@@ -355,18 +361,37 @@ def header(name: str) -> str:
     return column(name).header
 
 
-def axis_title(name: str) -> str:
-    """A chart axis title for a column: its label with the unit, as tables and CSVs name it.
-    Ratios are fractions shown as percentages, so their title says (%); money ($), ms, /s and
-    the like are in the label already."""
+def axis_title(name: str, *, log: bool = False) -> str:
+    """A chart axis (or colour bar) title for a column: its label with its unit, the name a table
+    and a CSV give it. Ratios are fractions drawn as percentages, so their title says (%); money
+    ($), ms, /s and the like are in the label already. ``log``: the axis has a log scale."""
     c = column(name)
-    if c.spec.style == "ratio" and "%" not in c.label:
-        return f"{c.label} (%)"
-    return c.label
+    title = c.label
+    if c.spec.style == "ratio" and "%" not in title:
+        title = f"{title[:-1]}, %)" if title.endswith(")") else f"{title} (%)"
+    return f"{title}, log scale" if log else title
 
 
-def csv_name(name: str) -> str:
-    return column(name).csv_name
+# Unit-only titles for an axis that carries several columns of one kind (the legend names them).
+UNIT_TITLES = {"ratio": "%", "usd": "$", "ms": "ms", "count": "count", "watts": "W"}
+
+
+def unit_title(name: str) -> str:
+    """The axis title of several columns of ``name``'s kind drawn on one axis: the unit alone."""
+    return UNIT_TITLES[column(name).kind]
+
+
+def d3_format(name: str) -> str:
+    """The column's display format as a d3 format (Plotly tick and hover formats)."""
+    c = column(name)
+    d = c.decimals
+    return {"ratio": f".{d}%", "usd": f"$,.{d}f"}.get(c.spec.style, f",.{d}f")
+
+
+def hover(name: str, var: str = "y") -> str:
+    """A Plotly hovertemplate value for the column: its format and unit symbol, e.g.
+    '%{y:,.0f} ms', '%{y:.2%}', '%{x:$,.2f}'."""
+    return f"%{{{var}:{d3_format(name)}}}{column(name).spec.symbol}"
 
 
 def _missing(value) -> bool:

@@ -24,6 +24,7 @@ CSV_HELP = ("Raw values, one unit per column (named in the header: _ratio is a f
 
 ROW_PX, HEADER_PX, MAX_ROWS = 35, 38, 25  # Streamlit's default row height; taller tables scroll
 WRAP_ROW_PX = 70  # rows taller than 4rem let text wrap (Streamlit's DataFrame grid); three lines of text
+WRAP_MAX_ROWS = 10  # short tables wrap long text; longer ones cut it (the cell's overlay and the CSV hold it)
 # Widths: the grid draws 14 px Source Sans, measured in Chromium at 7.0 px a digit and 5.6-6.6 px
 # another character, with 8 px padding either side; a header also needs room for its sort arrow.
 DIGIT_PX, CHAR_PX, PAD_PX, MIN_PX, LONG_PX, CHECK_PX = 7.0, 6.6, 22, 56, 240, 64
@@ -63,6 +64,11 @@ def widths(shown: pl.DataFrame) -> dict[str, int]:
             value = max((_px(C.text(name, v, symbol=False)) for v in head[name].drop_nulls()), default=MIN_PX)
         out[name] = max(MIN_PX, min(LONG_PX, max(value, _px(c.header))))
     return out
+
+
+def _cut(values: pl.Series) -> bool:
+    """Whether a text column holds a value wider than LONG_PX (the grid cuts it)."""
+    return values.dtype == pl.String and any(_px(v) > LONG_PX for v in values.drop_nulls().head(SAMPLE_ROWS))
 
 
 def fit(order: list[str], px: dict[str, int], budget: int = BUDGET_PX) -> tuple[list[str], list[str]]:
@@ -115,9 +121,11 @@ def show_table(frame: pl.DataFrame, name: str, *, caption: str | None = None,
     TABLE_COLUMNS for ``name``) lists what answers the page's question, most important first; the
     longest prefix of it that fits BUDGET_PX is shown, the first column pinned. Every other column
     stays in the frame, the CSV and the table's Show/hide columns menu, and the caption names them.
-    ``wrap``: rows three lines tall so long text (reasons, summaries) wraps instead of being cut.
+    Text longer than LONG_PX is cut; in a table of at most WRAP_MAX_ROWS rows (or with ``wrap``)
+    rows are three lines tall so it wraps instead. Empty text shows as a missing value (em dash).
     """
     shown = with_badges(C.display_frame(frame))  # shapes beside states, as on every page
+    shown = shown.with_columns(pl.col(c).replace("", None) for c, t in shown.schema.items() if t == pl.String)
     px = widths(shown)
     order = columns if columns is not None else C.table_columns(name, shown.columns)
     visible, _ = fit(order, px)
@@ -125,13 +133,13 @@ def show_table(frame: pl.DataFrame, name: str, *, caption: str | None = None,
     config = _column_config(shown, px)
     config[visible[0]]["pinned"] = True
     rows = min(frame.height, MAX_ROWS)
-    tall = wrap and any(px[c] >= LONG_PX for c in visible)
+    tall = (wrap or frame.height <= WRAP_MAX_ROWS) and any(_cut(shown[c]) for c in visible if px[c] >= LONG_PX)
     st.dataframe(shown, column_config=config, hide_index=True, placeholder=C.MISSING,
                  column_order=visible if hidden else None,
                  height=(HEADER_PX + WRAP_ROW_PX * max(rows, 1) + 2) if tall else height(frame.height),
                  row_height=WRAP_ROW_PX if tall else None)
-    more = (f"More columns in the CSV and the table's Show/hide columns menu: {', '.join(C.header(c) for c in hidden)}."
-            if hidden else "")
+    more = ("More columns in the CSV and the table's Show/hide columns menu: "
+            f"{text(', '.join(C.header(c) for c in hidden))}." if hidden else "")
     if caption or more:
         st.caption(" ".join(t for t in (caption, more) if t))
     st.download_button(

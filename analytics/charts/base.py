@@ -5,6 +5,8 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import polars as pl
 
+from analytics import columns as C
+
 # One colour per deployment, stable across charts (Plotly's qualitative "Alphabet"-like set).
 PALETTE = (
     "#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#ca8a04", "#db2777",
@@ -30,7 +32,9 @@ def color_for(name: str, names: list[str]) -> str:
 
 
 def base_layout(fig: go.Figure, title: str, y_title: str, *, height: int = 340) -> go.Figure:
-    """Common layout: title, axis titles, legend below, compact margins, UTC time axis."""
+    """Common layout: title, axis titles, legend below, compact margins, UTC time axis.
+    ``y_title``: C.axis_title(column) of what the axis plots (or '' for none), so a chart and a table
+    name a value alike."""
     fig.update_layout(
         title={"text": title, "x": 0, "font": {"size": 15}},
         height=height,
@@ -48,14 +52,16 @@ def time_series(
     y: str,
     *,
     title: str,
-    y_title: str,
+    y_title: str | None = None,
     tick_format: str | None = None,
-    hover_format: str = ",.3g",
+    hover_format: str | None = None,
     log_y: bool = False,
     by: str = "deployment",
     time: str = "slot",
 ) -> go.Figure:
-    """One line per `by` value over time, with range-selector buttons and a range slider."""
+    """One line per `by` value over time, with range-selector buttons and a range slider. The axis
+    title and the hover value come from the column registry (label, unit, decimals) unless given."""
+    hover = C.hover(y) if hover_format is None else f"%{{y:{hover_format}}}"
     fig = go.Figure()
     names = sorted(frame[by].unique().to_list()) if not frame.is_empty() else []
     for name in names:
@@ -67,11 +73,11 @@ def time_series(
                 name=name,
                 mode="lines",
                 line={"width": 1.4, "color": color_for(name, names)},
-                hovertemplate=f"%{{y:{hover_format}}}",
+                hovertemplate=hover,
             )
         )
-    base_layout(fig, title, y_title)
-    fig.update_xaxes(title_text="Time (UTC)", rangeselector={"buttons": RANGE_BUTTONS, "y": 1.02})
+    base_layout(fig, title, C.axis_title(y, log=log_y) if y_title is None else y_title)
+    fig.update_xaxes(title_text=C.axis_title("ts"), rangeselector={"buttons": RANGE_BUTTONS, "y": 1.02})
     if tick_format:
         fig.update_yaxes(tickformat=tick_format)
     if log_y:
