@@ -107,7 +107,9 @@ def episodes_timeline(episodes: pl.DataFrame, start: datetime, end: datetime,
     _layout(fig, title, "", height=240)
     fig.update_xaxes(type="date", range=[start.strftime("%Y-%m-%d %H:%M"), end.strftime("%Y-%m-%d %H:%M")])
     fig.update_yaxes(categoryorder="array", categoryarray=["ticket", "page"], title_text=None)
-    fig.update_layout(barmode="overlay", hovermode="closest")
+    # legend above the lanes: below, it covers the time axis's year label in this short chart
+    fig.update_layout(barmode="overlay", hovermode="closest",
+                      legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 1, "xanchor": "right"})
     return fig
 
 

@@ -72,7 +72,7 @@ def table_html(frame: pl.DataFrame) -> str:
     if frame.is_empty():
         return "<p><em>None this week.</em></p>"
     shown = with_badges(C.display_frame(frame))  # state badges, as on the page; the CSVs keep the raw word
-    head = "".join(f'<th title="{html.escape(C.column(c).tooltip)}">{html.escape(C.label(c))}</th>'
+    head = "".join(f'<th title="{html.escape(C.column(c).tooltip)}">{html.escape(C.header(c))}</th>'
                    for c in shown.columns)
     rows = []
     for row in shown.iter_rows(named=True):
