@@ -394,6 +394,10 @@ def hover(name: str, var: str = "y") -> str:
     return f"%{{{var}:{d3_format(name)}}}{column(name).spec.symbol}"
 
 
+def csv_name(name: str) -> str:
+    return column(name).csv_name
+
+
 def _missing(value) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
