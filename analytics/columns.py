@@ -23,7 +23,7 @@ Rules (issue 11):
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 
 import polars as pl
@@ -84,6 +84,7 @@ class Column:
     missing: str = NO_DATA  # why a cell can be empty (the header's tooltip says it)
     help: str = ""
     detail: bool = False  # hidden in page tables by default (in the CSV; the table's column menu shows it)
+    short: str | None = None  # a table header shorter than the label (the header's tooltip gives the label)
 
     @property
     def spec(self) -> Kind:
@@ -101,9 +102,15 @@ class Column:
         return self.name if not unit or self.name.endswith(f"_{unit}") else f"{self.name}_{unit}"
 
     @property
+    def header(self) -> str:
+        """The table header: the short label when there is one (tables are narrow), else the label."""
+        return self.short or self.label
+
+    @property
     def tooltip(self) -> str:
         why = f"{MISSING} = {self.missing}."
-        return f"{self.help} {why}".strip()
+        full = f"{self.label}." if self.short else ""
+        return " ".join(t for t in (full, self.help, why) if t)
 
 
 def _c(kind: str, entries: dict[str, str | tuple]) -> list[Column]:
@@ -169,7 +176,7 @@ _COLUMNS = [
                               "help": "Relative change: (current - previous) / previous."}),
         "cost_change": ("Cost change", {"digits": 1, "missing": "no cost the week before"}),
         "idle_fraction": ("Idle share of GPU-hours", {"digits": 1, **_NM}),
-        "mean_gpu_util": ("GPU util (any kernel)", {"digits": 1, **_NM}),
+        "mean_gpu_util": ("GPU utilisation (any kernel running)", {"digits": 1, **_NM}),
         "mean_sm_active": ("SM activity", {"digits": 1, **_NM}),
         "mean_sm_occupancy": ("SM occupancy", {"digits": 1, **_NM}),
         "mean_tensor_active": ("Tensor-pipe activity", {"digits": 1, **_NM}),
@@ -178,6 +185,10 @@ _COLUMNS = [
         "peak_mem_fraction": ("Memory used (peak hour)", {"digits": 1, **_NM}),
         "min_mem_headroom": ("Memory headroom (worst hour)", {"digits": 1, **_NM}),
         "mfu_estimate": ("MFU (estimate)", {"digits": 1, "missing": "model size or FLOPs unknown"}),
+        # one GPU (or one deployment) in one hour: the fleet heatmap and the latency scatter
+        "sm_active": ("SM activity", {"digits": 0, **_NM}), "gpu_util": ("GPU utilisation (any kernel running)", {"digits": 0, **_NM}),
+        "tensor_active": ("Tensor-pipe activity", {"digits": 0, **_NM}),
+        "mem_peak_fraction": ("Peak GPU memory used", {"digits": 0, **_NM}),
         "peak_activity": ("Peak-hour activity", {"digits": 1, **_NM}),
         "target_activity": ("Target activity", {"digits": 0, **_D}),
         "hour_activity": ("Activity in that hour", {"digits": 1, **_NM}),
@@ -236,7 +247,8 @@ _COLUMNS = [
         "goodput_per_gpu": ("Goodput (good requests per GPU-s)", {"digits": 3, "csv": "goodput_per_gpu_s", **_NM}),
     }),
     *_c("factor", {
-        "burn_rate_1h": ("Burn rate (1h)", _NM), "peak_burn": ("Peak burn rate", {"digits": 1}),
+        "burn_rate_1h": ("Burn rate (1h)", _NM),
+        "burn_rate": ("Burn rate", {**_NM, "help": "1 = the error budget lasts exactly the SLO period."}), "peak_burn": ("Peak burn rate", {"digits": 1}),
         "compression_ratio": "Compression ratio", "mase": "MASE", "baseline_mase": "MASE, seasonal naive", "risk_ratio": ("Risk ratio", {"digits": 1}),
     }),
     *_c("score", {"z": "z score"}),
@@ -247,7 +259,7 @@ _COLUMNS = [
         "budget_minutes": ("Budget (min)", {**_NM, **_D, "csv": "budget_min"}),
         "minutes_behind_newest": ("Minutes behind newest", {"csv": "behind_newest_min"}),
     }),
-    *_c("watts", {"mean_power_w": ("Power, mean (W)", _NM), "peak_hour_power_w": ("Power, peak hour (W)", _NM)}),
+    *_c("watts", {"power_w": ("Power draw (W)", _NM), "mean_power_w": ("Power, mean (W)", _NM), "peak_hour_power_w": ("Power, peak hour (W)", _NM)}),
     *_c("mib", {"on_disk_mib": "On disk (MiB)"}),
     *_c("per_row", {
         "previous": ("Previous period", {"missing": "no data in the previous period"}),
@@ -255,7 +267,80 @@ _COLUMNS = [
         "current_slo": ("Current SLO", _NM), "proposed_slo": ("Proposed SLO", _NM),
     }),
 ]
+# Table headers shorter than the label: page tables have about 800 px at a 1280 px window, so a
+# header costs what its values cost; the header's tooltip gives the full label.
+_SHORT = {
+    "goodput_slo": "Goodput SLO", "first_ts": "First (UTC)", "last_ts": "Last (UTC)",
+    "capacity_exhausted_at": "Runs out (UTC)", "headroom_breached_at": "Headroom gone (UTC)",
+    "first_peak_hour": "First peak (UTC)", "last_peak_hour": "Last peak (UTC)", "evaluable": "Judged",
+    "attainment_lower": "Attainment low", "attainment_upper": "Attainment high",
+    "budget_spent_this_week": "Spent this week", "budget_spent_previous_week": "Spent week before",
+    "spent_change": "Spent change", "idle_fraction": "Idle share", "mean_gpu_util": "GPU util",
+    "mean_tensor_active": "Tensor active", "mean_dram_active": "DRAM active", "mem_used_fraction": "Mem used",
+    "peak_mem_fraction": "Mem peak", "gpu_util": "GPU util", "sm_active": "SM activity", "tensor_active": "Tensor active",
+    "mem_peak_fraction": "Mem peak", "min_mem_headroom": "Mem headroom", "hour_activity": "Activity",
+    "peak_attainment": "Peak attainment", "bad_share": "Bad share", "good_share": "Good share", "score": "Score",
+    "peak_p99_ttft_ms": "Peak TTFT p99 (ms)", "peak_p99_e2e_ms": "Peak E2E p99 (ms)",
+    "cost_previous": "Cost before ($)", "idle_cost_previous": "Idle before ($)",
+    "monthly_saving": "Saving/30 d ($)", "monthly_saving_previous": "Saving before ($)",
+    "cost_per_1m_output_tokens": "$/1M out tokens", "cost_per_1k_requests": "$/1k requests",
+    "ok_requests": "OK requests", "good_requests": "Good requests", "error_budget": "Budget (units)",
+    "gap_gpu_hours": "Gap GPU-hours", "per_gpu": "Req/s per GPU", "per_gpu_output_tps": "Tok/s per GPU",
+    "output_tokens_per_gpu_s": "Out tok/GPU-s", "input_tokens_per_gpu_s": "In tok/GPU-s",
+    "goodput_per_gpu": "Goodput/GPU-s", "baseline_mase": "MASE (naive)", "minutes_behind_newest": "Behind (min)",
+    "peak_hour_power_w": "Peak power (W)", "mean_power_w": "Power (W)", "budget_remaining_minutes": "Left (min)",
+    "hours_to_exhaustion": "Gone in (h)", "window_covered": "Covered", "mean_sm_occupancy": "SM occupancy",
+    "compression_ratio": "Compression", "interval_coverage": "Coverage", "preceding_changes": "Changes before",
+    "peak_activity": "Peak activity", "target_activity": "Target activity", "not_available": "Not available",
+    "mfu_estimate": "MFU (est.)", "gpus_needed_peak": "GPUs needed", "replicas_needed": "Replicas needed",
+    "gpus_per_replica": "GPUs/replica", "output_tps": "Out tok/s", "duration_min": "Duration (min)",
+}
+_SHORT["met_slo"] = "Met SLO"
+_COLUMNS = [replace(c, short=_SHORT[c.name]) if c.name in _SHORT else c for c in _COLUMNS]
 REGISTRY: dict[str, Column] = {c.name: c for c in _COLUMNS}
+# What a page table shows first, by table name (ui.tables.show_table), most important first: the
+# columns that answer the page's question. A table shows the longest prefix of its list that fits
+# the page's width; every other column of the frame stays in the CSV and the table's Show/hide
+# columns menu. A table not listed shows its columns in frame order, Column.detail ones hidden.
+TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "deployments overview": ("deployment", "rps", "error_rate", "ttft_p99_ms", "e2e_p99_ms", "requests", "region",
+                             "ttft_p50_ms", "e2e_p50_ms", "ttft_p95_ms", "e2e_p95_ms", "output_tps"),
+    "SLO status": ("slo", "state", "budget_remaining", "burn_rate_1h", "hours_to_exhaustion", "attainment", "target",
+                   "firing", "window_covered", "pages", "tickets", "window"),
+    "alert episodes": ("severity", "start", "end", "duration_min", "peak_burn", "budget_consumed", "tiers", "ongoing"),
+    "proposed alert episodes": ("severity", "start", "end", "duration_min", "peak_burn", "budget_consumed", "tiers",
+                                "ongoing"),
+    # the GPU page's cost table and the weekly review's (this week against the week before)
+    "GPU cost": ("deployment", "cost", "cost_change", "idle_cost", "idle_fraction", "monthly_saving",
+                 "cost_per_1m_output_tokens", "gpu_hours", "gpus", "cost_previous", "idle_cost_previous",
+                 "monthly_saving_previous", "gpu_type", "goodput_per_gpu", "output_tokens_per_gpu_s", "mfu_estimate",
+                 "output_tokens", "idle_gpu_hours"),
+    "GPU utilisation": ("deployment", "mean_sm_active", "mean_gpu_util", "mean_tensor_active", "mem_used_fraction",
+                        "peak_mem_fraction", "min_mem_headroom", "mean_power_w", "mean_sm_occupancy",
+                        "mean_dram_active", "peak_hour_power_w", "not_available"),
+    "right-sizing": ("deployment", "replicas", "replicas_needed", "gpus_freed", "monthly_saving", "peak_activity",
+                     "slo_met_at_peak", "gpu_type", "peak_attainment", "peak_p99_ttft_ms", "peak_p99_e2e_ms",
+                     "suggestion"),
+    "right-sizing evidence": ("deployment", "peak_hour", "hour_activity", "gpus", "requests_per_s", "attainment",
+                              "met_slo", "p99_ttft_ms", "p99_e2e_ms", "p99_tpot_ms"),
+    "capacity outlook": ("deployment", "gpus_current", "gpus_needed_peak", "capacity_exhausted_at",
+                         "headroom_breached_at", "per_gpu", "per_gpu_output_tps", "gpu_type", "reason"),
+    "SLOs this week": ("slo", "state", "budget_spent_this_week", "spent_change", "budget_remaining", "incidents",
+                       "attainment", "budget_spent_previous_week", "target", "window", "why"),
+    "Incidents this week": ("incident", "start", "duration_min", "severity", "deployments", "slos", "budget_consumed",
+                            "peak_burn", "owner", "top_cause", "preceding_changes", "note"),
+    "Capacity outlook": ("deployment", "state", "gpus_current", "gpus_needed_peak", "capacity_exhausted_at",
+                         "headroom_breached_at", "per_gpu", "gpu_type", "reason", "method"),
+}
+
+
+def table_columns(table: str, names) -> list[str]:
+    """The columns of ``names`` a table shows first (TABLE_COLUMNS), most important first."""
+    if table in TABLE_COLUMNS:
+        return [n for n in TABLE_COLUMNS[table] if n in names]
+    return [n for n in names if not column(n).detail]
+
+
 # Long tables: the key column whose values name the row's registry column.
 ROW_KEYS = ("metric", "measure")
 
@@ -271,6 +356,44 @@ def column(name: str) -> Column:
 
 def label(name: str) -> str:
     return column(name).label
+
+
+def header(name: str) -> str:
+    """A column's table header (its short label, or the label)."""
+    return column(name).header
+
+
+def axis_title(name: str, *, log: bool = False) -> str:
+    """A chart axis (or colour bar) title for a column: its label with its unit, the name a table
+    and a CSV give it. Ratios are fractions drawn as percentages, so their title says (%); money
+    ($), ms, /s and the like are in the label already. ``log``: the axis has a log scale."""
+    c = column(name)
+    title = c.label
+    if c.spec.style == "ratio" and "%" not in title:
+        title = f"{title[:-1]}, %)" if title.endswith(")") else f"{title} (%)"
+    return f"{title}, log scale" if log else title
+
+
+# Unit-only titles for an axis that carries several columns of one kind (the legend names them).
+UNIT_TITLES = {"ratio": "%", "usd": "$", "ms": "ms", "count": "count", "watts": "W"}
+
+
+def unit_title(name: str) -> str:
+    """The axis title of several columns of ``name``'s kind drawn on one axis: the unit alone."""
+    return UNIT_TITLES[column(name).kind]
+
+
+def d3_format(name: str) -> str:
+    """The column's display format as a d3 format (Plotly tick and hover formats)."""
+    c = column(name)
+    d = c.decimals
+    return {"ratio": f".{d}%", "usd": f"$,.{d}f"}.get(c.spec.style, f",.{d}f")
+
+
+def hover(name: str, var: str = "y") -> str:
+    """A Plotly hovertemplate value for the column: its format and unit symbol, e.g.
+    '%{y:,.0f} ms', '%{y:.2%}', '%{x:$,.2f}'."""
+    return f"%{{{var}:{d3_format(name)}}}{column(name).spec.symbol}"
 
 
 def csv_name(name: str) -> str:

@@ -101,10 +101,10 @@ def detail() -> None:
     bounds = "" if row["exact"] else f" (bounds {low}–{high})"
     m[0].metric("Attainment", "not measured" if row["state"] == "no data" else fmt.pct(row["attainment"], digits),
                 help=f"good / valid over the window{bounds}")
-    m[1].metric("Budget remaining", fmt.pct(row["budget_remaining"], 1))
+    m[1].metric(cols.label("budget_remaining"), fmt.pct(row["budget_remaining"], 1))
     minutes, left = row["budget_minutes"], row["budget_remaining_minutes"]
     per = "bad slices" if slo.budgeting.method != "occurrences" else "at the window's mean request rate"
-    m[2].metric("Budget remaining (time)", cols.text("budget_remaining_minutes", left),
+    m[2].metric("Budget left (time)", cols.text("budget_remaining_minutes", left),
                 help=f"{minutes_text(left, minutes)}: the error budget as time (SRE Workbook ch. 2), {per}")
     m[3].metric("Burn rate (1h)", cols.text("burn_rate_1h", row["burn_rate_1h"]))
     hours = row["hours_to_exhaustion"]

@@ -56,7 +56,8 @@ profiled = table.filter(pl.col("mean_sm_active").is_not_null())
 fleet_sm = (profiled["mean_sm_active"] * profiled["gpu_hours"]).sum() / max(profiled["gpu_hours"].sum(), 1)
 k[3].metric("Fleet SM activity", fmt.pct(fleet_sm, 1) if profiled.height else fmt.MISSING,
             help="GPU-hour-weighted mean; NVIDIA: >= 80% needed for effective use, < 50% likely ineffective")
-k[4].metric("Right-sizing saving", f"${saving:,.0f}/30 d")
+k[4].metric("Right-sizing saving", f"${saving:,.0f}", help=f"Per 30 days ({R.HOURS_PER_MONTH} h) if every "
+            "right-sizing suggestion below were taken")  # '/30 d' in the value is cut at a 1280 px window
 
 st.subheader("Fleet heatmap")
 c1, c2 = st.columns([3, 1])

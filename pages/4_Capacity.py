@@ -119,7 +119,7 @@ def one_deployment() -> None:
         fig = charts.forecast_chart(
             fd.actuals(scenario, name), plan, title=f"{name}: hourly demand and {weeks}-week forecast", unit=unit,
             interval_width=interval / 100, capacity=plan["capacity"][0] if plan["capacity"][0] is not None else None,
-            exhausted_at=o.capacity_exhausted_at, baseline=base, method="Seasonal naive (Prophet fit running)" if name in fitting else fd.METHOD_LABELS[method].split(" (")[0],
+            exhausted_at=o.capacity_exhausted_at, baseline=base, metric=metric, method="Seasonal naive (Prophet fit running)" if name in fitting else fd.METHOD_LABELS[method].split(" (")[0],
         )
         st.plotly_chart(fig, key="cap_chart")
         tp = fd.throughputs(start, end, filters.regions, names, metric, slo_file)[name]

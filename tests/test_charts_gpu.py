@@ -48,7 +48,7 @@ def test_the_heatmap_leaves_hours_without_data_blank_and_has_readable_titles():
     assert math.isnan(heat.z[1][1])  # GPU 1 has no sample in hour 1
     assert math.isnan(heat.z[2][0])  # no sm_active at all: blank, not zero
     assert fig.layout.xaxis.title.text == "Hour (UTC)"
-    assert heat.colorbar.title.text == "SM active"
+    assert heat.colorbar.title.text == "SM activity (%)"  # the registry's label and unit
     assert "sm_active" not in fig.layout.title.text
 
 
@@ -99,5 +99,5 @@ def test_the_scatter_has_one_series_per_profiled_deployment_and_names_the_rest(d
     llm = {d.deployment for d in fleet.FLEET if d.kind in ("chat", "code")}
     assert shown == llm  # embeddings and the classic model have no TTFT
     assert fleet.NO_PROFILING in fig.layout.annotations[-1].text
-    assert fig.layout.xaxis.title.text == "SM activity (mean over the deployment's GPUs)"
+    assert fig.layout.xaxis.title.text == "SM activity (%)"
     assert fig.layout.yaxis.type == "log"

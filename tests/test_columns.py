@@ -64,8 +64,8 @@ def test_metric_cards_write_long_latencies_in_seconds():
 
 
 def test_an_unknown_column_names_itself_and_the_registry():
-    with pytest.raises(C.UnknownColumn, match=r"'sm_active' is not in the column registry \(analytics/columns.py\)"):
-        C.label("sm_active")
+    with pytest.raises(C.UnknownColumn, match=r"'params_b' is not in the column registry \(analytics/columns.py\)"):
+        C.label("params_b")
 
 
 def test_a_csv_frame_has_registry_names_one_unit_and_no_float_noise():

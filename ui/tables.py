@@ -14,7 +14,7 @@ import streamlit as st
 
 from analytics import columns as C
 from analytics.review.report import csv_text
-from analytics.review.verdicts import STYLE, badge
+from analytics.review.verdicts import with_badges
 from ui.format import text
 
 CSV_HELP = ("Raw values, one unit per column (named in the header: _ratio is a fraction, _ms milliseconds, "
@@ -23,7 +23,16 @@ CSV_HELP = ("Raw values, one unit per column (named in the header: _ratio is a f
             "the raw value.")
 
 ROW_PX, HEADER_PX, MAX_ROWS = 35, 38, 25  # Streamlit's default row height; taller tables scroll
-LONG_TEXT = 28  # characters: longer text columns get a fixed width (full text in the cell's overlay)
+WRAP_ROW_PX = 70  # rows taller than 4rem let text wrap (Streamlit's DataFrame grid); three lines of text
+WRAP_MAX_ROWS = 10  # short tables wrap long text; longer ones cut it (the cell's overlay and the CSV hold it)
+# Widths: the grid draws 14 px Source Sans, measured in Chromium at 7.0 px a digit and 5.6-6.6 px
+# another character, with 8 px padding either side; a header also needs room for its sort arrow.
+DIGIT_PX, CHAR_PX, PAD_PX, MIN_PX, LONG_PX, CHECK_PX = 7.0, 6.6, 22, 56, 240, 64
+# What every table fits in without scrolling sideways: the main column at a 1280 x 800 window with
+# the sidebar open is 818 px wide; less the vertical scroll bar and borders. Wider windows stretch the
+# shown columns (they grow to fill).
+BUDGET_PX = 800
+SAMPLE_ROWS = 500  # widths are measured on the first rows of a longer table
 
 _NUMBER_FORMATS = {"ratio": "percent", "usd": "dollar"}
 
@@ -33,24 +42,65 @@ def _step(digits: int, style: str) -> float:
     return 10.0 ** -(digits + 2 if style == "ratio" else digits)
 
 
-def _column_config(frame: pl.DataFrame) -> dict:
+def _px(text: str) -> int:
+    digits = sum(ch.isdigit() for ch in text)
+    return round(digits * DIGIT_PX + (len(text) - digits) * CHAR_PX + PAD_PX)
+
+
+def widths(shown: pl.DataFrame) -> dict[str, int]:
+    """Each column's width in pixels: its header or its longest value as the registry writes it
+    (whichever is wider), long text cut at LONG_PX (the whole text is in the cell's overlay and the CSV)."""
+    out = {}
+    head = shown.head(SAMPLE_ROWS)
+    for name, dtype in head.schema.items():
+        c = C.column(name)
+        if dtype == pl.Boolean:
+            value = CHECK_PX
+        elif isinstance(dtype, pl.Datetime):
+            value = _px("2026-11-23" if c.spec.style == "date" else "2026-11-23 04:05")
+        elif dtype == pl.String or not dtype.is_numeric():
+            value = max((_px(str(v)) for v in head[name].drop_nulls()), default=MIN_PX)
+        else:
+            value = max((_px(C.text(name, v, symbol=False)) for v in head[name].drop_nulls()), default=MIN_PX)
+        out[name] = max(MIN_PX, min(LONG_PX, max(value, _px(c.header))))
+    return out
+
+
+def _cut(values: pl.Series) -> bool:
+    """Whether a text column holds a value wider than LONG_PX (the grid cuts it)."""
+    # the estimate runs ~10% wide of what Chromium draws: wrap only text clearly past the width
+    return values.dtype == pl.String and any(_px(v) > 1.15 * LONG_PX for v in values.drop_nulls().head(SAMPLE_ROWS))
+
+
+def fit(order: list[str], px: dict[str, int], budget: int = BUDGET_PX) -> tuple[list[str], list[str]]:
+    """The columns shown by default (the longest prefix of ``order`` within ``budget``; the first
+    always) and the rest, which the table hides (they stay in the CSV and the Show/hide menu)."""
+    shown, used = [], 0
+    for name in order:
+        if shown and used + px[name] > budget:
+            break
+        shown.append(name)
+        used += px[name]
+    return shown, [n for n in order if n not in shown]
+
+
+def _column_config(frame: pl.DataFrame, px: dict[str, int]) -> dict:
     config = {}
     for name, dtype in frame.schema.items():
         c = C.column(name)  # raises UnknownColumn: a page cannot show a column the registry lacks
         k = c.spec
+        common = {"help": c.tooltip, "width": px[name]}
         if dtype.is_numeric() and k.style not in ("text", "time", "date", "bool"):
             config[name] = st.column_config.NumberColumn(
-                c.label, help=c.tooltip, format=_NUMBER_FORMATS.get(k.style, "localized"),
-                step=_step(c.decimals, k.style))
+                c.header, format=_NUMBER_FORMATS.get(k.style, "localized"), step=_step(c.decimals, k.style), **common)
         elif isinstance(dtype, pl.Datetime):
             config[name] = st.column_config.DatetimeColumn(
-                c.label, help=c.tooltip, format="YYYY-MM-DD" if k.style == "date" else "YYYY-MM-DD HH:mm")
+                c.header, format="YYYY-MM-DD" if k.style == "date" else "YYYY-MM-DD HH:mm", **common)
         elif dtype == pl.Boolean:
-            config[name] = st.column_config.CheckboxColumn(c.label, help=c.tooltip)
+            config[name] = st.column_config.CheckboxColumn(c.header, **common)
         else:  # text; a long table's values (numbers as text in each row's unit) align as numbers
-            long = dtype == pl.String and (frame[name].str.len_chars().max() or 0) > LONG_TEXT
-            config[name] = st.column_config.TextColumn(c.label, help=c.tooltip, width="medium" if long else None,
-                                                       alignment="right" if c.kind == "per_row" else None)
+            config[name] = st.column_config.TextColumn(c.header, alignment="right" if c.kind == "per_row" else None,
+                                                       **common)
     return config
 
 
@@ -64,22 +114,33 @@ def csv_bytes(frame: pl.DataFrame) -> str:
     return csv_text(frame)
 
 
-def show_table(frame: pl.DataFrame, name: str, *, caption: str | None = None) -> None:
+def show_table(frame: pl.DataFrame, name: str, *, caption: str | None = None,
+               columns: list[str] | None = None, wrap: bool = False) -> None:
     """Show a frame with the registry's labels and formats and a 'Download CSV' button named after it.
-    Detail columns (Column.detail) start hidden so the table fits the page; they are in the CSV and
-    the table's column menu shows them. The first column stays pinned while scrolling sideways."""
-    shown = C.display_frame(frame)
-    if "state" in shown.columns and shown["state"].dtype == pl.String:  # shapes beside states, as on every page
-        shown = shown.with_columns(pl.col("state").replace({s: badge(s) for s in STYLE}))
-    config = _column_config(shown)
-    hidden = [c for c in shown.columns if C.column(c).detail]
-    visible = [c for c in shown.columns if c not in hidden]
-    if visible:
-        config[visible[0]]["pinned"] = True
-    st.dataframe(shown, column_config=config, hide_index=True, height=height(frame.height), placeholder=C.MISSING,
-                 column_order=visible if hidden else None)
-    more = (f"Also in the CSV (and the table's column menu): {', '.join(C.label(c) for c in hidden)}."
-            if hidden else "")
+
+    The table fits the page without scrolling sideways: ``columns`` (default: the registry's
+    TABLE_COLUMNS for ``name``) lists what answers the page's question, most important first; the
+    longest prefix of it that fits BUDGET_PX is shown, the first column pinned. Every other column
+    stays in the frame, the CSV and the table's Show/hide columns menu, and the caption names them.
+    Text longer than LONG_PX is cut; in a table of at most WRAP_MAX_ROWS rows (or with ``wrap``)
+    rows are three lines tall so it wraps instead. Empty text shows as a missing value (em dash).
+    """
+    shown = with_badges(C.display_frame(frame))  # shapes beside states, as on every page
+    shown = shown.with_columns(pl.col(c).replace("", None) for c, t in shown.schema.items() if t == pl.String)
+    px = widths(shown)
+    order = columns if columns is not None else C.table_columns(name, shown.columns)
+    visible, _ = fit(order, px)
+    hidden = [c for c in shown.columns if c not in visible]
+    config = _column_config(shown, px)
+    config[visible[0]]["pinned"] = True
+    rows = min(frame.height, MAX_ROWS)
+    tall = (wrap or frame.height <= WRAP_MAX_ROWS) and any(_cut(shown[c]) for c in visible if px[c] >= LONG_PX)
+    st.dataframe(shown, column_config=config, hide_index=True, placeholder=C.MISSING,
+                 column_order=visible if hidden else None,
+                 height=(HEADER_PX + WRAP_ROW_PX * max(rows, 1) + 2) if tall else height(frame.height),
+                 row_height=WRAP_ROW_PX if tall else None)
+    more = ("More columns in the CSV and the table's Show/hide columns menu: "
+            f"{text(', '.join(C.header(c) for c in hidden))}." if hidden else "")
     if caption or more:
         st.caption(" ".join(t for t in (caption, more) if t))
     st.download_button(

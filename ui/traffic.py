@@ -79,13 +79,12 @@ def charts_of(start: datetime, end: datetime, deployments: tuple, regions: tuple
         return add_markers(fig, markers, charted)
 
     figures = {
-        "rps": charts.time_series(frame, "rps", title="Requests per second", y_title="requests/s"),
+        # axis titles and hover values: the column registry's label, unit and decimals
+        "rps": charts.time_series(frame, "rps", title="Requests per second"),
         "errors": marked(charts.time_series(frame, "error_rate", title="Error rate (non-ok / all)",
-                                            y_title="error rate", tick_format=".1%", hover_format=".2%")),
-        "ttft": marked(charts.time_series(frame, "ttft_p99_ms", title="TTFT p99 (LLM deployments)",
-                                          y_title="ms (log scale)", log_y=True, hover_format=",.0f")),
-        "e2e": marked(charts.time_series(frame, "e2e_p99_ms", title="End-to-end latency p99",
-                                         y_title="ms (log scale)", log_y=True, hover_format=",.0f")),
+                                            tick_format=".1%")),
+        "ttft": marked(charts.time_series(frame, "ttft_p99_ms", title="TTFT p99 (LLM deployments)", log_y=True)),
+        "e2e": marked(charts.time_series(frame, "e2e_p99_ms", title="End-to-end latency p99", log_y=True)),
     }
     return figures, markers.height
 

@@ -6,6 +6,8 @@ import plotly.graph_objects as go
 import plotly.io as pio
 import polars as pl
 
+from analytics import columns as C
+
 # Every chart is drawn on plotly_white, made plotly's default: plotly applies its default template
 # as already valid, while an explicit template= is validated again, property by property, on every
 # figure (0.1-0.2 s each, most of the time a what-if slider move took).
@@ -58,7 +60,9 @@ def color_for(name: str, names: list[str]) -> str:
 
 
 def base_layout(fig: go.Figure, title: str, y_title: str, *, height: int = 340) -> go.Figure:
-    """Common layout: title, axis titles, legend below, compact margins, UTC time axis."""
+    """Common layout: title, axis titles, legend below, compact margins, UTC time axis.
+    ``y_title``: C.axis_title(column) of what the axis plots (or '' for none), so a chart and a table
+    name a value alike."""
     fig.update_layout(
         title={"text": title, "x": 0, "font": {"size": 15}},
         height=height,
@@ -75,14 +79,16 @@ def time_series(
     y: str,
     *,
     title: str,
-    y_title: str,
+    y_title: str | None = None,
     tick_format: str | None = None,
-    hover_format: str = ",.3g",
+    hover_format: str | None = None,
     log_y: bool = False,
     by: str = "deployment",
     time: str = "slot",
 ) -> go.Figure:
-    """One line per `by` value over time, with range-selector buttons and a range slider."""
+    """One line per `by` value over time, with range-selector buttons and a range slider. The axis
+    title and the hover value come from the column registry (label, unit, decimals) unless given."""
+    hover = C.hover(y) if hover_format is None else f"%{{y:{hover_format}}}"
     fig = go.Figure()
     names = sorted(frame[by].unique().to_list()) if not frame.is_empty() else []
     for name in names:
@@ -96,11 +102,11 @@ def time_series(
                 name=name,
                 mode="lines",
                 line={"width": 1.4, "color": color_for(name, names)},
-                hovertemplate=f"%{{y:{hover_format}}}",
+                hovertemplate=hover,
             )
         )
-    base_layout(fig, title, y_title)
-    fig.update_xaxes(title_text="Time (UTC)", rangeselector={"buttons": RANGE_BUTTONS, "y": 1.02})
+    base_layout(fig, title, C.axis_title(y, log=log_y) if y_title is None else y_title)
+    fig.update_xaxes(title_text=C.axis_title("ts"), rangeselector={"buttons": RANGE_BUTTONS, "y": 1.02})
     if tick_format:
         fig.update_yaxes(tickformat=tick_format)
     if log_y:

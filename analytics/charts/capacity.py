@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 import plotly.graph_objects as go
 import polars as pl
 
+from analytics import columns as C
 from analytics.charts.base import PALETTE, base_layout, utc_text
 
 ACTUAL = "#334155"
@@ -17,16 +18,17 @@ IN_SERVICE = "#111827"
 SHOWN_HISTORY = timedelta(weeks=3)
 
 
-def _band(fig: go.Figure, forecast: pl.DataFrame, name: str, band: str, color: str, fill: str) -> None:
+def _band(fig: go.Figure, forecast: pl.DataFrame, name: str, band: str, color: str, fill: str,
+          hover: str = "%{y:,.4g}") -> None:
     x = utc_text(forecast["ts"])
     fig.add_trace(go.Scatter(x=x, y=forecast["yhat_upper"].to_list(), mode="lines", line={"width": 0},
                              name=f"{name} upper", legendgroup=name, showlegend=False,
-                             hovertemplate="upper %{y:,.4g}"))
+                             hovertemplate=f"upper {hover}"))
     fig.add_trace(go.Scatter(x=x, y=forecast["yhat_lower"].to_list(), mode="lines", line={"width": 0},
                              fill="tonexty", fillcolor=fill, name=f"{name}: {band}", legendgroup=name,
-                             hovertemplate="lower %{y:,.4g}"))
+                             hovertemplate=f"lower {hover}"))
     fig.add_trace(go.Scatter(x=x, y=forecast["yhat"].to_list(), mode="lines", name=name, legendgroup=name,
-                             line={"color": color, "width": 1.6}, hovertemplate="%{y:,.4g}"))
+                             line={"color": color, "width": 1.6}, hovertemplate=hover))
 
 
 def forecast_chart(
@@ -40,21 +42,24 @@ def forecast_chart(
     exhausted_at: datetime | None = None,
     baseline: pl.DataFrame | None = None,
     method: str = "Prophet",
+    metric: str | None = None,
 ) -> go.Figure:
     """Actual hourly demand, the forecast with its interval band, the SLO capacity of the current
     GPUs as a horizontal line, and a marker where the forecast's upper bound first exceeds it.
 
     ``actuals``: (ts, y) with nulls for gaps (drawn as breaks); ``forecast`` and ``baseline``:
-    (ts, yhat, yhat_lower, yhat_upper).
+    (ts, yhat, yhat_lower, yhat_upper). ``metric``: the demand's registry column (rps, output_tps),
+    which names the y axis as tables do; without it the axis says Demand ({unit}).
     """
     fig = go.Figure()
+    hover = C.hover(metric) if metric else "%{y:,.4g}"
     fig.add_trace(go.Scatter(x=utc_text(actuals["ts"]), y=actuals["y"].to_list(), mode="lines", name="Actual",
-                             line={"color": ACTUAL, "width": 1.2}, connectgaps=False, hovertemplate="%{y:,.4g}"))
+                             line={"color": ACTUAL, "width": 1.2}, connectgaps=False, hovertemplate=hover))
     band = f"{interval_width:.0%} interval"
     if baseline is not None and not baseline.is_empty():
-        _band(fig, baseline, "Seasonal naive", band, BASELINE, "rgba(202,138,4,0.15)")
+        _band(fig, baseline, "Seasonal naive", band, BASELINE, "rgba(202,138,4,0.15)", hover)
     if not forecast.is_empty():
-        _band(fig, forecast, method, band, FORECAST, "rgba(37,99,235,0.18)")
+        _band(fig, forecast, method, band, FORECAST, "rgba(37,99,235,0.18)", hover)
     if capacity is not None:
         fig.add_hline(y=capacity, line={"color": CAPACITY, "width": 1.5, "dash": "dot"},
                       annotation_text="SLO capacity of current GPUs", annotation_position="top left",
@@ -64,9 +69,9 @@ def forecast_chart(
         fig.add_vline(x=x, line={"color": CAPACITY, "width": 1.5})
         fig.add_annotation(x=x, y=1, yref="paper", text=f"capacity runs out {exhausted_at:%Y-%m-%d %H:%M} UTC",
                            showarrow=False, xanchor="left", yanchor="bottom", font={"color": CAPACITY, "size": 11})
-    base_layout(fig, title, f"Demand ({unit})", height=420)
+    base_layout(fig, title, C.axis_title(metric) if metric else f"Demand ({unit})", height=420)
     fig.update_layout(margin={"b": 90}, legend={"y": -0.22})
-    fig.update_xaxes(title_text="Time (UTC)")
+    fig.update_xaxes(title_text=C.axis_title("ts"))
     if not forecast.is_empty() and actuals.height:
         # Open on the last SHOWN_HISTORY of history and the whole forecast; zoom out for the rest.
         first = max(actuals["ts"].min(), forecast["ts"].min() - SHOWN_HISTORY)
@@ -87,7 +92,8 @@ def fleet_chart(fleet: pl.DataFrame) -> go.Figure:
                                  legendgroup="in service", showlegend=i == 0, offsetgroup=gpu_type, mode="markers",
                                  marker={"symbol": "line-ew", "size": 34, "line": {"width": 4, "color": IN_SERVICE}},
                                  hovertemplate=f"{gpu_type}: %{{y:.0f}} GPUs in service<extra></extra>"))
-    base_layout(fig, "GPUs needed by GPU type and week (peak hour, headroom included)", "GPUs", height=360)
+    base_layout(fig, "GPUs needed by GPU type and week (peak hour, headroom included)", C.axis_title("gpus"),
+                height=360)
     fig.update_layout(barmode="group", scattermode="group", hovermode="x", margin={"b": 90}, legend={"y": -0.25})
-    fig.update_xaxes(title_text="Week starting (Monday, UTC)", type="category")
+    fig.update_xaxes(title_text=C.axis_title("week"), type="category")
     return fig

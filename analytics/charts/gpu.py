@@ -6,29 +6,23 @@ import numpy as np
 import plotly.graph_objects as go
 import polars as pl
 
+from analytics import columns as C
 from analytics.charts.base import PALETTE, base_layout, color_for, utc_text
 from analytics.gpu.efficiency import SM_EFFECTIVE, SM_INEFFECTIVE
 
-# Heatmap metrics: per-GPU-hour column -> (label, colour-bar title, tick format, fixed range).
-HEATMAP_METRICS = {
-    "sm_active": ("SM activity", "SM active", ".0%", (0.0, 1.0)),
-    "mem_peak_fraction": ("Peak GPU memory used", "memory used", ".0%", (0.0, 1.0)),
-    "gpu_util": ("GPU utilisation (any kernel running)", "GPU util", ".0%", (0.0, 1.0)),
-    "tensor_active": ("Tensor-pipe activity", "tensor active", ".0%", (0.0, 1.0)),
-    "power_w": ("Power draw", "watts", ",.0f", None),
-}
+# Heatmap metrics: per-GPU-hour column -> (label, colour-bar title, tick format, fixed range); the
+# label, title and format are the column registry's (analytics/columns.py), as tables show them.
+_RANGES = {"sm_active": (0.0, 1.0), "mem_peak_fraction": (0.0, 1.0), "gpu_util": (0.0, 1.0),
+           "tensor_active": (0.0, 1.0), "power_w": None}
+HEATMAP_METRICS = {m: (C.label(m), C.axis_title(m), C.d3_format(m), r) for m, r in _RANGES.items()}
 # Memory: calm below 80 % used, alarming above 90 % (where KV-cache growth forces preemption).
 MEMORY_SCALE = [[0.0, "#f1f5f9"], [0.6, "#cbd5e1"], [0.8, "#fdba74"], [0.9, "#ea580c"], [1.0, "#7f1d1d"]]
 LATENCY_TICKS = [10**d * m for d in range(6) for m in (1, 2, 5)]  # 1 ms .. 500 s
-LATENCY_FIELDS = {
-    "p99_ttft_ms": "p99 time to first token (ms)",
-    "p99_tpot_ms": "p99 time per output token (ms)",
-    "p99_e2e_ms": "p99 end-to-end latency (ms)",
-}
+LATENCY_FIELDS = {f: C.label(f) for f in ("p99_ttft_ms", "p99_tpot_ms", "p99_e2e_ms")}
 COMPARISON = (
-    ("mean_gpu_util", "GPU utilisation (any kernel running)", "#94a3b8"),
-    ("mean_sm_active", "SM activity", PALETTE[0]),
-    ("mean_tensor_active", "Tensor-pipe activity", PALETTE[2]),
+    ("mean_gpu_util", C.label("mean_gpu_util"), "#94a3b8"),
+    ("mean_sm_active", C.label("mean_sm_active"), PALETTE[0]),
+    ("mean_tensor_active", C.label("mean_tensor_active"), PALETTE[2]),
 )
 
 
@@ -83,12 +77,12 @@ def fleet_heatmap(gpu_hours: pl.DataFrame, metric: str = "sm_active", by: str = 
             zmin=z_range[0] if z_range else None,
             zmax=z_range[1] if z_range else None,
             colorbar={"title": {"text": bar_title}, "tickformat": tick_format},
-            hovertemplate=f"%{{y}}<br>%{{x}} UTC<br>{label}: %{{z:{tick_format}}}<extra></extra>",
+            hovertemplate=f"%{{y}}<br>%{{x}} UTC<br>{label}: {C.hover(metric, 'z')}<extra></extra>",
         )
     )
-    title = f"{label} per {'GPU' if by == 'gpu' else 'node'} and hour"
+    title = f"{label.split(' (')[0]} per {'GPU' if by == 'gpu' else 'node'} and hour"
     base_layout(fig, title, "", height=max(320, 14 * len(rows) + 120))
-    fig.update_xaxes(title_text="Hour (UTC)")
+    fig.update_xaxes(title_text=C.axis_title("peak_hour"))  # 'Hour (UTC)'
     fig.update_yaxes(title_text=None, autorange="reversed", tickfont={"size": 9}, rangemode="normal")
     fig.update_layout(hovermode="closest")
     return fig
@@ -113,15 +107,16 @@ def utilisation_latency(hourly: pl.DataFrame, latency: str = "p99_ttft_ms") -> g
                 text=utc_text(part["hour"]),
                 customdata=part["requests_per_s"].to_numpy(),
                 hovertemplate=(
-                    f"{name}<br>%{{text}} UTC<br>SM activity %{{x:.0%}}<br>"
-                    f"{LATENCY_FIELDS[latency]}: %{{y:,.0f}}<br>%{{customdata:.3g}} requests/s<extra></extra>"
+                    f"{name}<br>%{{text}} UTC<br>{C.label('sm_active')} {C.hover('sm_active', 'x')}<br>"
+                    f"{C.label(latency)}: {C.hover(latency)}<br>"
+                    f"{C.label('requests_per_s')}: {C.hover('requests_per_s', 'customdata')}<extra></extra>"
                 ),
             )
         )
     name = LATENCY_FIELDS[latency].split(" (")[0]
-    base_layout(fig, f"SM activity vs {name}, hourly", LATENCY_FIELDS[latency], height=420)
-    fig.update_xaxes(title_text="SM activity (mean over the deployment's GPUs)", tickformat=".0%",
-                     range=[0, 1])
+    base_layout(fig, f"SM activity (mean over the deployment's GPUs) vs {name}, hourly",
+                C.axis_title(latency, log=True), height=420)
+    fig.update_xaxes(title_text=C.axis_title("sm_active"), tickformat=".0%", range=[0, 1])
     fig.update_yaxes(type="log", rangemode="normal", tickvals=LATENCY_TICKS, tickformat=",d")
     # NVIDIA DCGM "Profiling Metrics": >= 0.8 is needed for effective use, < 0.5 is likely ineffective.
     guides = ((SM_INEFFECTIVE, "below: likely ineffective use"), (SM_EFFECTIVE, "needed for effective use"))
@@ -149,7 +144,7 @@ def utilisation_comparison(util: pl.DataFrame) -> go.Figure:
                 y=frame[column].to_list(),
                 name=label,
                 marker_color=colour,
-                hovertemplate=f"%{{x}}<br>{label}: %{{y:.1%}}<extra></extra>",
+                hovertemplate=f"%{{x}}<br>{label}: {C.hover(column)}<extra></extra>",
             )
         )
     for row in frame.iter_rows(named=True):
@@ -158,8 +153,8 @@ def utilisation_comparison(util: pl.DataFrame) -> go.Figure:
             fig.add_annotation(x=row["deployment"], y=0.02, yanchor="bottom", showarrow=False,
                                textangle=-90, text="not collected: " + ", ".join(gaps),
                                font={"size": 10, "color": "#64748b"})
-    base_layout(fig, "Mean GPU utilisation vs SM and tensor-pipe activity", "mean over the window",
-                height=420)
+    base_layout(fig, "Mean over the window: GPU utilisation vs SM and tensor-pipe activity",
+                C.unit_title("mean_sm_active"), height=420)
     fig.update_yaxes(tickformat=".0%", range=[0, 1.05])
     fig.update_xaxes(title_text=None, tickangle=-30, automargin=True)
     fig.update_layout(barmode="group", hovermode="closest",

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import plotly.graph_objects as go
 import polars as pl
 
+from analytics import columns as C
 from analytics.charts.base import base_layout, utc_text
 
 # Dash per marker kind, so kinds differ without colour; one neutral colour keeps the series readable.
@@ -67,8 +68,8 @@ def budget_spent(slos: pl.DataFrame) -> go.Figure:
     frame = slos.filter(pl.col("budget_spent_this_week").is_not_null()).sort("budget_spent_this_week")
     fig = _grouped_bars(frame, "slo", (("budget_spent_previous_week", "previous week", "#999999", "/"),
                                        ("budget_spent_this_week", "this week", "#0072B2", "")),
-                        "Error budget spent", "%{y}: %{x:.1%} of the budget", 28)
-    fig.update_xaxes(tickformat=".0%", title_text="share of the window's error budget")
+                        "Error budget spent", f"%{{y}}: {C.hover('budget_consumed', 'x')} of the budget", 28)
+    fig.update_xaxes(tickformat=".0%", title_text=C.axis_title("budget_consumed"))
     return fig
 
 
@@ -86,7 +87,7 @@ def incident_timeline(incidents: pl.DataFrame, changes: pl.DataFrame, start, end
                             hoverinfo="text")
     fig = base_layout(fig, "Incidents and changes", "", height=max(240, 40 * rows.height + 160))
     fig.update_layout(hovermode="closest")
-    fig.update_xaxes(range=utc_text(pl.Series([start, end])), title_text="UTC")
+    fig.update_xaxes(range=utc_text(pl.Series([start, end])), title_text=C.axis_title("ts"))
     fig.update_yaxes(rangemode="normal")
     return add_markers(fig, changes)
 
@@ -97,6 +98,6 @@ def gpu_cost(gpu: pl.DataFrame, top: int = 12) -> go.Figure:
     fig = _grouped_bars(frame, "deployment", (("cost_previous", "cost, previous week", "#999999", "/"),
                                               ("cost", "cost, this week", "#0072B2", ""),
                                               ("idle_cost", "idle cost, this week", "#E69F00", "x")),
-                        "GPU cost", "%{y}: $%{x:,.0f}", 30)
-    fig.update_xaxes(tickprefix="$", title_text="USD")
+                        "GPU cost", f"%{{y}}: {C.hover('cost', 'x')}", 30)
+    fig.update_xaxes(tickprefix="$", title_text=C.axis_title("cost"))
     return fig

@@ -213,7 +213,7 @@ def week_capacity(store: Store, slos: Sequence[Slo], end: datetime,
     """The capacity outlook with the Capacity page's default scenario
     (analytics.capacity.pipeline.default_params): Prophet fits read from the disk cache, the
     seasonal-naive forecast (instant) for deployments without one; Prophet is never fitted here.
-    Returns the outlook table with ``state`` (analytics.review.verdicts badge) and ``method``,
+    Returns the outlook table with ``state`` (the raw state word of analytics.review.verdicts) and ``method``,
     and a caveat saying as of when and which deployments fell back. As of the end of the data when
     ``end`` is less than a week before it (the latest outlook), else as of ``end``."""
     span = queries.data_range(store)
@@ -237,7 +237,7 @@ def week_capacity(store: Store, slos: Sequence[Slo], end: datetime,
     hours = capacity_queries.hourly_histograms(store, start, stop, names, fields=fields_of(objectives))
     throughputs = C.measure_all(hours, deployments, objectives, CP.DEFAULT_METRIC, names)
     assessment = C.assess(fits.results | fallback.results, throughputs, deployments)
-    states = {name: V.badge(V.capacity_verdict(o, stop).state) for name, o in assessment.outlooks.items()}
+    states = {name: V.capacity_verdict(o, stop).state for name, o in assessment.outlooks.items()}
     table = C.outlook_table(assessment, fits.errors | fallback.errors).with_columns(
         pl.col("deployment").replace_strict(states, default=None, return_dtype=pl.String).alias("state"),
         pl.when(pl.col("deployment").is_in(list(cached))).then(pl.lit("prophet (cached)"))

@@ -23,6 +23,7 @@ import polars as pl
 
 from analytics import columns as C
 from analytics.charts import review as charts
+from analytics.review.verdicts import with_badges
 from analytics.review.weekly import TABLES, WeeklyReport
 
 # OWASP "CSV Injection": a spreadsheet runs a cell beginning with = + - @ tab or CR as a formula.
@@ -70,8 +71,8 @@ def table_html(frame: pl.DataFrame) -> str:
     """An HTML table of a frame with the registry's labels and formats, every value escaped."""
     if frame.is_empty():
         return "<p><em>None this week.</em></p>"
-    shown = C.display_frame(frame)
-    head = "".join(f'<th title="{html.escape(C.column(c).tooltip)}">{html.escape(C.label(c))}</th>'
+    shown = with_badges(C.display_frame(frame))  # state badges, as on the page; the CSVs keep the raw word
+    head = "".join(f'<th title="{html.escape(C.column(c).tooltip)}">{html.escape(C.header(c))}</th>'
                    for c in shown.columns)
     rows = []
     for row in shown.iter_rows(named=True):

@@ -70,11 +70,20 @@ STYLE = {
 
 
 def badge(state: str) -> str:
-    """A state as text with its shape, e.g. '▲ Paging' (for tables, CSVs and the report)."""
+    """A state as text with its shape, e.g. '▲ Paging' (for display only: data and CSVs keep the raw
+    state word, the same as `slo --json`)."""
     style = STYLE[state]
     return f"{style.icon} {style.label}"
 
 
+def with_badges(frame: pl.DataFrame) -> pl.DataFrame:
+    """The frame as people see it: a text ``state`` column shows each state's badge ('paging' ->
+    '▲ Paging'); other columns, and values that are not states, are left as they are. The one
+    place page tables (ui.tables) and the HTML report (analytics.review.report) turn states into
+    badges."""
+    if "state" not in frame.columns or frame["state"].dtype != pl.String:
+        return frame
+    return frame.with_columns(pl.col("state").replace({s: badge(s) for s in STYLE}))
 
 
 @dataclass(frozen=True)

@@ -91,7 +91,7 @@ def slo_table(evaluations: Sequence[Evaluation], start: datetime, end: datetime,
         verdict = V.slo_verdict(e)
         this, previous = budget_spent(e, start, end), budget_spent(e, start - WEEK, start)
         rows.append({
-            "slo": e.slo.name, "state": V.badge(verdict.state), "target": e.slo.target, "window": e.slo.window.label,
+            "slo": e.slo.name, "state": verdict.state, "target": e.slo.target, "window": e.slo.window.label,
             "budget_spent_this_week": this, "budget_spent_previous_week": previous,
             "spent_change": this - previous, "budget_remaining": s.remaining, "attainment": s.attainment,
             "incidents": int((spans["slo"] == e.slo.name).sum()) if spans.height else 0, "why": verdict.why,
@@ -264,12 +264,11 @@ def summary(week: str, slos: pl.DataFrame, incidents: pl.DataFrame, movers: pl.D
         unowned = incidents.filter(pl.col("owner").fill_null("") == "")
         owners += [f"incident {r['incident']} ({r['severity']}, {r['start']:%a %H:%M} UTC, "
                    f"{r['incident_key'].split('@')[0]})" for r in unowned.iter_rows(named=True)]
-    attention = [r for r in slos.iter_rows(named=True)
-                 if any(r["state"].endswith(V.STYLE[s].label) for s in V.ATTENTION)]
-    owners += [f"SLO {r['slo']} ({r['state'].split(' ', 1)[1].lower()})" for r in attention]
+    attention = [r for r in slos.iter_rows(named=True) if r["state"] in V.ATTENTION]
+    owners += [f"SLO {r['slo']} ({r['state']})" for r in attention]
     if capacity.height:
         for state in ("short now", "short soon"):
-            names = capacity.filter(pl.col("state") == V.badge(state))["deployment"].to_list()
+            names = capacity.filter(pl.col("state") == state)["deployment"].to_list()
             if names:
                 owners.append(f"capacity {state} for {len(names)} deployment{'s' if len(names) > 1 else ''} "
                               f"({_listed(names, sep=', ')})")

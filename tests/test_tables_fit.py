@@ -1,0 +1,72 @@
+"""Every page table fits its page: no table scrolls sideways in a real browser at 1280 x 800 (the
+narrowest window the dashboard is made for; wider windows only stretch the columns shown), the
+columns that answer the page's question come first, and the rest stay in the CSV and are named
+under the table."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from analytics import columns as C
+from tests.test_browser import _open, _page_urls, app_url, server_log  # noqa: F401  (the seeded server fixtures)
+from ui import tables as T
+
+# scrollWidth > clientWidth of a table's scroller: the table scrolls sideways.
+SIDEWAYS = """() => [...document.querySelectorAll('[data-testid="stDataFrame"]')].map(t => {
+  const s = t.querySelector('.dvn-scroller');
+  return s ? [s.clientWidth, s.scrollWidth] : null;
+}).filter(x => x)"""
+
+
+@pytest.mark.parametrize(("page_name", "path"), _page_urls(), ids=[n for n, _ in _page_urls()])
+def test_no_table_scrolls_sideways_at_1280_px(browser, app_url, page_name, path):  # noqa: F811
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    try:
+        _open(page, f"{app_url}/{path}")
+        tables = page.locator('[data-testid="stDataFrame"]')
+        tables.first.wait_for(state="attached", timeout=120_000)  # a fragment may draw after the script
+        page.wait_for_timeout(1000)
+        sizes = page.evaluate(SIDEWAYS)
+        assert sizes, f"{page_name}: no table"
+        wide = [(client, scroll) for client, scroll in sizes if scroll > client + 1]
+        assert not wide, f"{page_name}: {len(wide)} of {len(sizes)} tables scroll sideways (visible, content px): {wide}"
+    finally:
+        page.close()
+
+
+def test_the_widest_table_shows_what_answers_the_page_first_and_names_the_rest():
+    # the GPU page's cost table at full width: 18 columns, far wider than a page
+    frame = pl.DataFrame({
+        "deployment": ["chat-llama3-70b-use"], "gpu_type": ["H100-80GB"], "gpus": [16], "gpu_hours": [2688],
+        "cost": [18144.0], "output_tokens": [123456789], "input_tokens": [987654321],
+        "cost_per_1m_output_tokens": [12.5], "cost_per_1k_requests": [0.42], "idle_gpu_hours": [10],
+        "idle_cost": [67.5], "idle_fraction": [0.0037], "output_tokens_per_gpu_s": [480.2],
+        "goodput_per_gpu": [3.2], "goodput_slo": ["TTFT < 2000 ms and TPOT < 100 ms"], "mfu_estimate": [0.12],
+        "not_available": [None],
+    })
+    px = T.widths(frame)
+    shown, hidden = T.fit(C.table_columns("GPU cost", frame.columns), px)
+    assert shown[:4] == ["deployment", "cost", "idle_cost", "idle_fraction"]
+    assert sum(px[c] for c in shown) <= T.BUDGET_PX
+    assert "output_tokens" in hidden and "input_tokens" not in shown
+
+
+def test_a_column_is_as_wide_as_its_header_or_its_longest_value():
+    px = T.widths(pl.DataFrame({"requests": [5, 30_021_818], "error_rate": [0.5, None], "why": ["x" * 300, None]}))
+    assert px["requests"] == T._px("30,021,818") and px["requests"] > T._px(C.header("requests"))
+    assert px["error_rate"] == T._px(C.header("error_rate"))  # 'Error rate' is wider than '50.000%'
+    assert px["why"] == T.LONG_PX  # long text is cut (and wraps in a short table)
+
+
+def test_the_first_column_is_always_shown_and_nothing_past_the_budget():
+    px = {"a": 900, "b": 50, "c": 50}
+    assert T.fit(["a", "b", "c"], px) == (["a"], ["b", "c"])
+    assert T.fit(["b", "c", "a"], px) == (["b", "c"], ["a"])
+
+
+def test_every_table_header_is_short_enough_to_read_in_a_narrow_column():
+    long = {c.name: c.header for c in C.REGISTRY.values() if len(c.header) > 20}
+    assert not long, f"headers over 20 characters (give them a short label in analytics/columns.py): {long}"
+    for c in C.REGISTRY.values():  # a short header keeps the full label in its tooltip
+        assert not c.short or c.tooltip.startswith(f"{c.label}."), c.name
