@@ -21,9 +21,10 @@ from analytics.store.journal import JOURNAL
 from analytics.store.otel import sources_ddl
 from analytics.store.schema import ROLLUPS, schema_ddl, tables_ddl
 
-GOLDEN = Path(__file__).parent / "data" / "single_node_ddl.sql"  # the DDL before cluster mode existed
+GOLDEN = Path(__file__).parent / "data" / "single_node_ddl.sql"  # the single-node DDL, as before cluster mode
 CLUSTER = Layout("prod", "telemetry")
-TABLES = [N.SCHEMA_VERSION_TABLE, N.REQUESTS, N.GPU_METRICS, N.DEPLOYMENTS, N.REQUESTS_5M, N.GPU_1H, JOURNAL,
+TABLES = [N.SCHEMA_VERSION_TABLE, N.REQUESTS, N.GPU_METRICS, N.DEPLOYMENTS, N.REQUESTS_5M, N.REQUESTS_1H, N.GPU_1H,
+          N.GOODPUT_5M, JOURNAL,
           N.REVIEW_NOTES, N.OTEL_SOURCES]
 CREATE = re.compile(r"CREATE (TABLE|MATERIALIZED VIEW) IF NOT EXISTS (\w+)")
 
@@ -33,7 +34,7 @@ def every_statement(layout: Layout) -> list[str]:
     stage, drop, delete and migration statements."""
     stage = "ingest_stage_0123_requests"
     return [*schema_ddl(layout), *sources_ddl(layout), *layout.copy_table(stage, N.REQUESTS),
-            layout.drop("TABLE", stage), layout.drop("VIEW", ROLLUPS[N.REQUESTS].view),
+            layout.drop("TABLE", stage), layout.drop("VIEW", ROLLUPS[N.REQUESTS_5M].view),
             layout.delete(N.REQUESTS, "load_id = 'x'"), *layout.add_column(N.REQUESTS, "extra UInt8 DEFAULT 0"),
             layout.materialized_view("requests_from_otel_traces_mv", N.REQUESTS, "SELECT * FROM otel_traces")]
 
@@ -67,7 +68,7 @@ def test_on_a_cluster_every_table_is_a_replicated_local_table_under_a_distribute
 
 def test_raw_tables_and_their_rollups_are_sharded_by_deployment():
     clustered = created(schema_ddl(CLUSTER))
-    for table in (N.REQUESTS, N.REQUESTS_5M, N.GPU_METRICS, N.GPU_1H, N.DEPLOYMENTS):
+    for table in (N.REQUESTS, N.REQUESTS_5M, N.REQUESTS_1H, N.GPU_METRICS, N.GPU_1H, N.GOODPUT_5M, N.DEPLOYMENTS):
         assert clustered[table].endswith(f"{table}_local, cityHash64(deployment))")
     assert clustered[JOURNAL].endswith("cityHash64(load_id))")  # one load's journal rows on one shard
 
@@ -81,7 +82,7 @@ def test_on_a_cluster_every_rollup_view_reads_a_local_raw_table_into_a_local_rol
         assert re.findall(r"\bFROM (\w+)", ddl) == [f"{rollup.raw}_local"]
     # A rollback rebuilds rollup rows with the same SELECT through the Distributed tables, which
     # route them by deployment to the shard the view wrote them on.
-    assert re.findall(r"\bFROM (\w+)", ROLLUPS[N.REQUESTS].query("deployment = 'd'")) == [N.REQUESTS]
+    assert re.findall(r"\bFROM (\w+)", ROLLUPS[N.REQUESTS_5M].query("deployment = 'd'")) == [N.REQUESTS]
 
 
 def test_every_cluster_statement_runs_on_cluster():

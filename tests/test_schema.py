@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +15,7 @@ import pytest
 from analytics.ingest.load import loading
 from analytics.store import conventions as N
 from analytics.store import journal
+from analytics.store.conventions import hist_column
 from analytics.store.journal import LOAD_ID
 from analytics.store.schema import HIST_MERGE, ROLLUPS, SCHEMA_VERSION, ensure_schema
 
@@ -71,6 +72,21 @@ def test_histograms_count_ok_requests_exactly_at_every_bucket_edge(store):
     assert np.array_equal(cumulative[: len(N.EDGES_MS)], raw)
 
 
+def test_the_hourly_rollup_is_the_5_minute_rollup_summed_to_hours(store):
+    sums = ", ".join(f"sum({c}) AS {c}" for c in ("requests", "ok", "error", "timeout", "rejected", "unknown",
+                                                  "input_tokens", "output_tokens", "ok_output_tokens"))
+    hists = ", ".join(f"{HIST_MERGE}({hist_column(f)}) AS {hist_column(f)}" for f in N.LATENCY_FIELDS)
+
+    def hourly(table: str) -> pl.DataFrame:
+        return store.query(f"SELECT toStartOfHour(slot) AS hour, deployment, region, model, model_version, gpu_type, "
+                           f"{sums}, round(sum(e2e_ms_sum), 3) AS e2e_ms_sum, {hists} FROM {table} "
+                           "GROUP BY ALL ORDER BY hour, deployment, region, model, model_version, gpu_type")
+
+    five, hour = hourly(N.REQUESTS_5M), hourly(N.REQUESTS_1H)
+    assert five.height > 100 and five["requests"].sum() > 0
+    assert hour.equals(five)
+
+
 def test_gpu_rollup_means_ignore_missing_profiling_fields(store):
     from analytics.ingest.demo.fleet import NO_PROFILING
 
@@ -98,7 +114,7 @@ def test_dcgm_blank_sentinels_never_reach_a_mean(store):
 
 MIGRATION_SCRIPT = """
 import json, sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 import polars as pl
 from analytics.ingest.load import load_frames
 from analytics.store.client import Store
@@ -110,8 +126,8 @@ for statement in ddl.split(';'):
     if statement.strip():
         old.command(statement)
 old.command("INSERT INTO schema_version (version) VALUES (1)")
-old.command("INSERT INTO requests (ts, deployment, status, e2e_ms, weight) VALUES "
-            "('2024-01-01 00:00:01', 'old', 'ok', 100, 10), ('2024-01-01 00:00:02', 'old', 'error', NULL, 10)")
+old.command("INSERT INTO requests (ts, deployment, status, e2e_ms, ttft_ms, tpot_ms, weight) VALUES "
+            "('2024-01-01 00:00:01', 'old', 'ok', 100, 30, 5, 10), ('2024-01-01 00:00:02', 'old', 'error', NULL, 1, 1, 10)")
 old.close()
 store = open_store(dsn)
 frame = pl.DataFrame({"ts": [datetime(2024, 1, 1, 0, 1, tzinfo=UTC)], "deployment": ["old"], "status": ["unknown"],
@@ -120,6 +136,9 @@ load_frames(store, "requests", [frame], "new")
 print(json.dumps({
     "version": store.scalar("SELECT max(version) FROM schema_version"),
     "rollup": store.query("SELECT sum(requests) r, sum(ok) ok, sum(error) e, sum(unknown) u FROM requests_5m").row(0),
+    "hourly": store.query("SELECT sum(requests) r, sum(ok) ok, sum(error) e, sum(unknown) u FROM requests_1h").row(0),
+    "goodput": store.query("SELECT ttft_bucket, tpot_bucket, sum(n) FROM requests_goodput_5m "
+                           "GROUP BY ALL ORDER BY ALL").rows(),
     "load_ids": store.query("SELECT load_id != '' FROM requests ORDER BY ts")[:, 0].to_list(),
     "gpu_load_id": store.scalar("SELECT count() FROM system.columns WHERE table = 'gpu_metrics' AND name = 'load_id'"),
 }))
@@ -136,14 +155,25 @@ def test_a_store_made_by_schema_v1_is_migrated_and_keeps_its_rollups(tmp_path):
     assert got["version"] == SCHEMA_VERSION
     # The v1 rows stay rolled up; the new 'unknown' row lands in the new column, through the new view.
     assert got["rollup"] == [25, 10, 10, 5]
+    # The hourly rollup (v4) is filled from requests_5m, and the new load reaches it through requests_5m.
+    assert got["hourly"] == [25, 10, 10, 5]
+    # The goodput rollup (v3) is filled from the v1 raw rows: the ok request, ttft 30 ms and tpot 5 ms.
+    assert got["goodput"] == [[15, 7, 10]]
     assert got["load_ids"] == [False, False, True]
     assert got["gpu_load_id"] == 1
 
 
 def _deployment_rollup(store, deployment: str) -> tuple:
-    return store.query(
+    requests = store.query(
         f"SELECT sum(requests), sum(ok), sum(error), sum(output_tokens), {HIST_MERGE}(ttft_hist) "
         f"FROM {N.REQUESTS_5M} WHERE deployment = {{d:String}}", {"d": deployment}).row(0)
+    goodput = store.query(
+        f"SELECT slot, ttft_bucket, tpot_bucket, sum(n) FROM {N.GOODPUT_5M} WHERE deployment = {{d:String}} "
+        "GROUP BY ALL ORDER BY ALL", {"d": deployment}).rows()
+    hourly = store.query(
+        f"SELECT slot, sum(requests), sum(error), {HIST_MERGE}(ttft_hist) FROM {N.REQUESTS_1H} "
+        "WHERE deployment = {d:String} GROUP BY slot ORDER BY slot", {"d": deployment}).rows()
+    return requests, goodput, hourly
 
 
 def test_a_load_cut_short_while_publishing_is_undone_and_undoing_it_twice_changes_nothing(store, monkeypatch):
@@ -172,3 +202,22 @@ def test_a_load_cut_short_while_publishing_is_undone_and_undoing_it_twice_change
     monkeypatch.undo()
     journal.rollback(store, load_id, ROLLUPS)  # a second recovery, as after a kill during the first
     assert (_deployment_rollup(store, deployment), store.scalar(f"SELECT count() FROM {N.REQUESTS}")) == before
+
+
+def test_hourly_reads_on_whole_hours_give_the_same_frames_as_the_5_minute_rollup(store):
+    from analytics.store import queries
+
+    end = queries.data_end(store).replace(minute=0, second=0, microsecond=0)
+    start = end - timedelta(days=3)
+    for step in (3600, 86400):
+        params = queries._params(start, end, None, None) | {"step": step}
+        five = store.query(queries._slots_sql(N.LATENCY_FIELDS, N.REQUESTS_5M), params)
+        assert queries._table(start, end, step) == N.REQUESTS_1H
+        assert five.height > 0
+        assert queries.request_slots(store, start, end, step_seconds=step).drop("e2e_ms_sum").equals(
+            five.drop("e2e_ms_sum"))
+        counts = store.query(queries._counts_sql(N.REQUESTS_5M), params)
+        assert queries.request_counts(store, start, end, step).equals(counts)
+    totals = store.query(queries._totals_sql(N.LATENCY_FIELDS, N.REQUESTS_5M), queries._params(start, end, None, None))
+    assert queries.request_totals(store, start, end).drop("e2e_ms_sum").equals(totals.drop("e2e_ms_sum"))
+    assert queries._table(start + timedelta(minutes=5), end) == N.REQUESTS_5M  # not on whole hours

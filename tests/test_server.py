@@ -41,7 +41,7 @@ def test_on_a_cluster_every_table_is_distributed_over_a_replicated_local_table(s
     if not layout.clustered:
         pytest.skip("CLICKHOUSE_TEST_CLUSTER is not set: the server runs the single-node schema")
     engines = dict(store.query("SELECT name, engine FROM system.tables WHERE database = currentDatabase()").iter_rows())
-    for table in (N.REQUESTS, N.REQUESTS_5M, N.GPU_METRICS, N.GPU_1H):
+    for table in (N.REQUESTS, N.REQUESTS_5M, N.REQUESTS_1H, N.GPU_METRICS, N.GPU_1H, N.GOODPUT_5M):
         assert engines[table] == "Distributed"
         assert engines[f"{table}_local"].startswith("Replicated")
 

@@ -34,6 +34,7 @@ from analytics.slo.compliance import MIN_EVENTS_PER_HOUR, objectives_met
 from analytics.slo.objectives import describe
 from analytics.slo.sli import inputs_from_rows
 from analytics.slo.spec import Slo
+from analytics.store.conventions import hist_column
 
 MIN_HOURS = 24  # fewer evaluable hours than this: throughput is "unknown"
 MIN_ACTIVITY = 0.05  # below this SM activity a load / activity ratio is noise
@@ -43,7 +44,10 @@ def hourly_compliance(hours: pl.DataFrame, objectives: Sequence[Slo],
                       min_requests: int = MIN_EVENTS_PER_HOUR) -> pl.DataFrame:
     """For one deployment's hourly rollup rows: per hour, whether it was judged and met every
     objective (analytics.slo.compliance.objectives_met), and the lowest attainment."""
-    verdict = objectives_met(inputs_from_rows(hours), objectives, min_requests)
+    # only the histograms the objectives judge are converted (the others are not read)
+    judged = {hist_column(f) for slo in objectives for f in slo.sli.fields}
+    unread = [c for c in hours.columns if c.endswith("_hist") and c not in judged]
+    verdict = objectives_met(inputs_from_rows(hours.drop(unread)), objectives, min_requests)
     keep = ["hour", "requests", "output_tokens"] + (["sm_active"] if "sm_active" in hours.columns else [])
     return hours.select(keep).with_columns(
         pl.Series("evaluable", verdict.evaluable),
@@ -247,9 +251,10 @@ def measure_all(
     """SLO-compliant throughput per GPU for every deployment (or the ones named), each judged by
     its objectives (analytics.slo.objectives.objectives_by_deployment)."""
     out = {}
+    by_name = hist.sort("deployment", "hour").partition_by("deployment", as_dict=True)  # one pass, not one filter each
     for name in names if names is not None else deployments["deployment"].to_list():
         current, _, _ = gpus(deployments, name)
-        hours = hist.filter(pl.col("deployment") == name).sort("hour")
+        hours = by_name.get((name,), hist.clear())
         out[name] = measure_throughput(name, hours, current, objectives.get(name, ()), metric)
     return out
 

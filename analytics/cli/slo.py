@@ -29,8 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "(default: the end of the data, or now if earlier)")
     parser.add_argument("--json", action="store_true", help="print a JSON list, one object per SLO")
     parser.add_argument("--goodput", choices=GOODPUT_SOURCES, default="targeted",
-                        help="goodput from an exact raw count at the SLO's thresholds (default), a raw "
-                        "joint histogram (exact at bucket edges) or rollup bounds (no raw scan)")
+                        help="goodput from an exact count at the SLO's thresholds (default: the joint rollup "
+                        "when both are bucket edges, else the raw requests), the joint histogram "
+                        "(exact at bucket edges) or bounds from the 1-D histograms")
 
 
 TABLE = ("slo", "state", "target", "window", "window_covered", "attainment", "budget_remaining",

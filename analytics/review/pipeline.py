@@ -190,13 +190,14 @@ def week_totals(store: Store, start: datetime, end: datetime) -> pl.DataFrame:
     return traffic.summarize(totals, (end - start).total_seconds())
 
 
-def week_gpu(store: Store, slos: Sequence[Slo], start: datetime,
-             end: datetime) -> tuple[tuple[pl.DataFrame, pl.DataFrame], tuple[pl.DataFrame, pl.DataFrame]]:
+def week_gpu(store: Store, slos: Sequence[Slo], start: datetime, end: datetime,
+             request_hours: pl.DataFrame | None = None,
+             ) -> tuple[tuple[pl.DataFrame, pl.DataFrame], tuple[pl.DataFrame, pl.DataFrame]]:
     """(efficiency, right-sizing) per deployment for [start, end) and for the week before, each
     deployment judged by its objectives (analytics.slo.objectives) as on the GPU page; one read of
-    both weeks (whole hours), split by hour."""
+    both weeks (whole hours), split by hour. ``request_hours``: see analytics.gpu.pipeline.load."""
     objectives = objectives_by_deployment(queries.deployments_table(store), slos)
-    data = gpu_pipeline.load(store, start - W.WEEK, end, fields=fields_of(objectives))
+    data = gpu_pipeline.load(store, start - W.WEEK, end, fields=fields_of(objectives), request_hours=request_hours)
 
     def one(a: datetime, b: datetime) -> tuple[pl.DataFrame, pl.DataFrame]:
         part = GE.GpuData(a, b, data.gpu_hours.filter((pl.col("hour") >= a) & (pl.col("hour") < b)),
@@ -208,22 +209,32 @@ def week_gpu(store: Store, slos: Sequence[Slo], start: datetime,
     return one(start, end), one(start - W.WEEK, start)
 
 
-def week_capacity(store: Store, slos: Sequence[Slo], end: datetime,
-                  cache_dir: Path | None) -> tuple[pl.DataFrame, list[str]]:
+def capacity_window(store: Store, end: datetime) -> tuple[datetime, datetime] | None:
+    """The hours the capacity outlook of a period ending at ``end`` reads (None without data): the
+    latest outlook (the Capacity page's, whose fits `warm` caches) for the last complete week and
+    the one in progress; an older week's outlook as of its end."""
+    span = queries.data_range(store)
+    if span is None:
+        return None
+    return CP.window(span[0], span[1] if span[1] - end < W.WEEK else end)
+
+
+def week_capacity(store: Store, slos: Sequence[Slo], end: datetime, cache_dir: Path | None,
+                  request_hours: pl.DataFrame | None = None) -> tuple[pl.DataFrame, list[str]]:
     """The capacity outlook with the Capacity page's default scenario
     (analytics.capacity.pipeline.default_params): Prophet fits read from the disk cache, the
     seasonal-naive forecast (instant) for deployments without one; Prophet is never fitted here.
     Returns the outlook table with ``state`` (the raw state word of analytics.review.verdicts) and ``method``,
     and a caveat saying as of when and which deployments fell back. As of the end of the data when
-    ``end`` is less than a week before it (the latest outlook), else as of ``end``."""
-    span = queries.data_range(store)
+    ``end`` is less than a week before it (the latest outlook), else as of ``end``.
+    ``request_hours``: the hourly request_slots frame of every deployment (the objectives'
+    fields) over a window holding capacity_window's, when the caller has read it already."""
+    window = capacity_window(store, end)
     deployments = queries.deployments_table(store)
-    if span is None or deployments.is_empty():
+    if window is None or deployments.is_empty():
         return C.outlook_table(C.Assessment({}, {}, pl.DataFrame(), {})).with_columns(
             pl.lit(None, pl.String).alias("state"), pl.lit(None, pl.String).alias("method")), []
-    # the latest outlook (the Capacity page's, whose fits `warm` caches) for the last complete
-    # week and the one in progress; an older week's outlook as of its end
-    start, stop = CP.window(span[0], span[1] if span[1] - end < W.WEEK else end)
+    start, stop = window
     names = deployments["deployment"].to_list()
     series = CP.histories(CP.hourly_demand(store, start, stop), names, CP.DEFAULT_METRIC)
     params = CP.default_params()
@@ -234,7 +245,8 @@ def week_capacity(store: Store, slos: Sequence[Slo], end: datetime,
     fallback = CP.forecasts("seasonal_naive", naive, params, None, workers=1) if naive else FC.Fits()
     objectives = objectives_by_deployment(deployments, slos)
     # only the histograms the objectives judge (each merged histogram costs a pass over the rollup)
-    hours = capacity_queries.hourly_histograms(store, start, stop, names, fields=fields_of(objectives))
+    hours = capacity_queries.hourly_histograms(store, start, stop, names, fields=fields_of(objectives),
+                                               slots=request_hours)
     throughputs = C.measure_all(hours, deployments, objectives, CP.DEFAULT_METRIC, names)
     assessment = C.assess(fits.results | fallback.results, throughputs, deployments)
     states = {name: V.capacity_verdict(o, stop).state for name, o in assessment.outlooks.items()}
@@ -250,6 +262,19 @@ def week_capacity(store: Store, slos: Sequence[Slo], end: datetime,
     return table.select("deployment", "state", *[c for c in table.columns if c not in ("deployment", "state")]), caveats
 
 
+def shared_request_hours(store: Store, slos: Sequence[Slo], start: datetime, end: datetime) -> pl.DataFrame | None:
+    """One read of the hourly request rollup (every deployment, the objectives' histograms) for
+    both the GPU section (the week and the one before) and the capacity outlook, when the
+    outlook's window holds the GPU section's (the usual case: a recent week); else None and each
+    reads its own. Merging histograms is the costly part of both reads."""
+    window = capacity_window(store, end)
+    gpu_start, gpu_end = GE.hour_window(start - W.WEEK, end)
+    if window is None or not (window[0] <= gpu_start and gpu_end <= window[1]):
+        return None
+    objectives = objectives_by_deployment(queries.deployments_table(store), slos)
+    return queries.request_slots(store, *window, step_seconds=3600, fields=fields_of(objectives))
+
+
 def report(store: Store, slos: Sequence[Slo], week: str, cache_dir: Path | None = FC.DEFAULT_CACHE_DIR,
            gap: timedelta = I.GAP) -> W.WeeklyReport:
     """The weekly review of an ISO week (YYYY-Www): SLOs, incidents with attribution, changes and
@@ -263,8 +288,9 @@ def report(store: Store, slos: Sequence[Slo], week: str, cache_dir: Path | None 
     keys = [W.incident_key(r["lead_slo"], r["start"]) for r in review.incidents.iter_rows(named=True)]
     notes = Q.read_notes(store, keys)
     movers = W.mover_table(current, week_totals(store, start - W.WEEK, start))
-    (gpu_now, saving_now), (gpu_before, saving_before) = week_gpu(store, slos, start, end)
-    capacity, caveats = week_capacity(store, slos, end, cache_dir)
+    hours = shared_request_hours(store, slos, start, end)
+    (gpu_now, saving_now), (gpu_before, saving_before) = week_gpu(store, slos, start, end, hours)
+    capacity, caveats = week_capacity(store, slos, end, cache_dir, hours)
     return W.build(week, start, end, review.evaluations, review.incidents, review.spans, review.attribution,
                    review.changes, notes, movers, W.gpu_table(gpu_now, gpu_before, saving_now, saving_before),
                    capacity, caveats)

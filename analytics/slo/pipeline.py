@@ -61,7 +61,7 @@ def load_scope(store: Store, grid: Grid, deployments: tuple[str, ...], regions: 
                fields: tuple[str, ...] = (), joint: bool = False,
                targeted: tuple[tuple[float, float], ...] = ()) -> ScopeData:
     """One scope's per-slot arrays on a grid: rollup counts and the histograms of ``fields``, and
-    for goodput the raw joint histogram and/or exact counts at (ttft_ms, tpot_ms) pairs."""
+    for goodput the joint histogram and/or exact counts at (ttft_ms, tpot_ms) pairs."""
     window = (store, grid.start, grid.end, deployments, regions)
     slots = Q.scope_slots(*window, fields)
     joint_frame = Q.joint_slots(*window) if joint and deployments else None

@@ -11,15 +11,15 @@ the twelve default SLOs load in 0.4 s from the rollup at 100M requests). The ari
 then numpy over a regular slot grid: a what-if never touches the database.
 
 Goodput (DistServe, Zhong et al., OSDI'24: good = ttft <= a AND tpot <= b per request) is
-not in the 1-D rollup histograms. Three sources (measured warm, one deployment over 31 days;
-4M-request demo: 420k raw rows; 20M: 1.3M; 100M: 6.7M):
-- ``targeted`` (the SLO list and CLI): one raw GROUP BY slot counting ttft <= a AND tpot <= b
-  over the scope and range. Exact at ANY (a, b). 0.04 s at 420k rows, 0.16-0.29 s at 1.3M,
-  ~0.35 s at 6.7M.
-- ``joint`` (the What-if page): one raw GROUP BY (slot, ttft bucket, tpot bucket), cached.
-  Exact at bucket edges for any (a, b), bounded between edges like latency, so goodput
-  thresholds can move without another scan. 0.12 s at 420k rows, 0.28-0.56 s at 1.3M,
-  0.74 s at 6.7M (450k cells; a threshold move then costs 25 ms).
+not in the 1-D rollup histograms; the joint rollup requests_goodput_5m holds it per (slot, ttft
+bucket, tpot bucket) (analytics.store.schema). Three sources:
+- ``targeted`` (the SLO list and CLI): good and valid per slot at (a, b), exact at ANY (a, b):
+  from the joint rollup when both are bucket edges (0.1 CPU-s for one deployment's 30 days at
+  100M requests), else one raw GROUP BY slot over the scope (1.4 CPU-s there: 8.7M raw rows).
+- ``joint`` (the What-if page): the joint rollup's cells over the scope, cached. Exact at bucket
+  edges for any (a, b), bounded between edges like latency, so goodput thresholds can move
+  without another query (450k cells for 34 days at 100M: 0.4 CPU-s, the raw GROUP BY took
+  2.6; a threshold move then costs 25 ms).
 - ``rollup`` (no raw scan, e.g. when raw rows have expired): Frechet bounds from the two 1-D
   histograms (see :func:`rollup_goodput`); the estimate assumes independence in a slot.
 """
@@ -72,7 +72,7 @@ class Grid:
 
 @dataclass(frozen=True)
 class Joint:
-    """Sparse joint (ttft bucket, tpot bucket) counts per slot, from the raw requests."""
+    """Sparse joint (ttft bucket, tpot bucket) counts per slot (the goodput rollup)."""
 
     slot: np.ndarray  # grid index per row
     ttft_bucket: np.ndarray
@@ -82,7 +82,7 @@ class Joint:
 
 @dataclass(frozen=True)
 class Targeted:
-    """Exact goodput counts per slot for one (ttft, tpot) threshold pair, from the raw requests."""
+    """Exact goodput counts per slot for one (ttft, tpot) threshold pair."""
 
     ttft_ms: float
     tpot_ms: float

@@ -26,12 +26,16 @@ GROUP BY hour, deployment
 
 
 def hourly_histograms(store: Store, start: datetime, end: datetime, deployments=None, regions=None,
-                      fields: tuple[str, ...] = N.LATENCY_FIELDS) -> pl.DataFrame:
+                      fields: tuple[str, ...] = N.LATENCY_FIELDS, slots: pl.DataFrame | None = None) -> pl.DataFrame:
     """Per (deployment, hour) in [start, end) (whole hours): the request rollup's counts and the
     histograms of ``fields``, and the mean SM activity of the deployment's GPUs (null where DCGM
-    profiling is off)."""
-    frame = request_slots(store, start, end, deployments, regions, step_seconds=HOUR_SECONDS, fields=fields)
-    frame = as_utc(frame.rename({"slot": "hour"}), "hour")
+    profiling is off). ``slots``: the hourly request_slots frame of these filters and fields, when
+    the caller has read it already (rows outside the window and the deployments are dropped)."""
+    if slots is None:
+        slots = request_slots(store, start, end, deployments, regions, step_seconds=HOUR_SECONDS, fields=fields)
+    frame = as_utc(slots.rename({"slot": "hour"}), "hour").filter(
+        (pl.col("hour") >= start) & (pl.col("hour") < end)
+        & (pl.col("deployment").is_in(list(deployments)) if deployments else pl.lit(True)))
     activity = store.query(ACTIVITY_SQL, {"start": start, "end": end, "deployments": list(deployments or []),
                                           "regions": list(regions or [])})
     return frame.join(as_utc(activity, "hour"), on=["deployment", "hour"], how="left")

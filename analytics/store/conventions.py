@@ -10,10 +10,12 @@ GPU_METRICS = "gpu_metrics"
 DEPLOYMENTS = "deployments"
 REQUESTS_5M = "requests_5m"
 GPU_1H = "gpu_metrics_1h"
+REQUESTS_1H = "requests_1h"  # requests_5m summed to hours (fed from requests_5m): hourly reads merge 12x fewer states
+GOODPUT_5M = "requests_goodput_5m"  # 'ok' requests per (slot, ttft bucket, tpot bucket): goodput without raw scans
 SCHEMA_VERSION_TABLE = "schema_version"
 OTEL_SOURCES = "otel_sources"  # span tables mapped into requests by a view (analytics.store.otel)
 REVIEW_NOTES = "review_notes"  # reviewers' notes and owners on incidents (the UI's one write besides uploads)
-TABLES = (REQUESTS, GPU_METRICS, DEPLOYMENTS, REQUESTS_5M, GPU_1H)
+TABLES = (REQUESTS, GPU_METRICS, DEPLOYMENTS, REQUESTS_5M, REQUESTS_1H, GPU_1H, GOODPUT_5M)
 
 # Request statuses. 'rejected' (load shedding / HTTP 429) counts as bad for availability:
 # the user did not get an answer. 'unknown' is a request whose outcome was not recorded (an

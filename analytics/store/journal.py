@@ -93,6 +93,8 @@ class Rollup:
     select: str  # SELECT ..., without FROM, WHERE or GROUP BY
     group_by: str
     alias: str = ""  # of the raw table in FROM, e.g. " AS src"
+    where: str = ""  # the raw rows the view reads ("": all)
+    source_time: str = "ts"  # the raw table's time column
 
     @property
     def view(self) -> str:
@@ -101,7 +103,8 @@ class Rollup:
 
     def query(self, where: str = "", source: str = "") -> str:
         """The view's SELECT from raw (or `source`), optionally restricted to rows matching `where`."""
-        return (f"{self.select}\nFROM {source or self.raw}{self.alias}\n{'WHERE ' + where if where else ''}"
+        conditions = " AND ".join(f"({c})" for c in (self.where, where) if c)
+        return (f"{self.select}\nFROM {source or self.raw}{self.alias}\n{'WHERE ' + conditions if conditions else ''}"
                 f"\nGROUP BY {self.group_by}")
 
     def view_ddl(self, layout: Layout = SINGLE) -> str:
@@ -265,6 +268,8 @@ def drop_stages(store: Store, load_id: str = "") -> None:
 def rollback(store: Store, load_id: str, rollups: Mapping[str, Rollup]) -> None:
     """Undo a load that may be partly published: raw rows out, touched rollup rows rebuilt.
 
+    `rollups`: any mapping whose values are the Rollups (a raw table may feed several).
+
     Idempotent: each statement gives the same result when run again after a kill.
     """
     scopes = store.query(
@@ -276,27 +281,35 @@ def rollback(store: Store, load_id: str, rollups: Mapping[str, Rollup]) -> None:
     layout = layout_of(store)
     for raw, deployments, lo, hi in scopes.iter_rows():
         store.command(layout.delete(raw, f"{LOAD_ID} = {{id:String}}"), {"id": load_id})
-        rollup = rollups.get(raw)
-        if rollup is None:
-            continue
-        step = rollup.step_seconds
-        params = {"deployments": deployments, "lo": lo - lo % step, "hi": hi - hi % step + step}
-        # The rows the load's blocks may have reached: its deployments, in the rollup rows
-        # covering its first to its last ts. Rebuilt from what raw holds now.
-        store.command(
-            layout.delete(rollup.table, "deployment IN {deployments:Array(String)} "
-                          f"AND {rollup.time_key} >= toDateTime64({{lo:Int64}}, 0, 'UTC') "
-                          f"AND {rollup.time_key} < toDateTime64({{hi:Int64}}, 0, 'UTC')"),
-            params,
-        )
-        store.command(
-            f"INSERT INTO {rollup.table} "
-            + rollup.query("deployment IN {deployments:Array(String)} "
-                           "AND ts >= toDateTime64({lo:Int64}, 3, 'UTC') AND ts < toDateTime64({hi:Int64}, 3, 'UTC')"),
-            params,
-        )
+        rebuilt = {raw}
+        for rollup in rollups.values():  # in order: a rollup fed by another rollup comes after it
+            if rollup.raw in rebuilt:
+                _rebuild(store, layout, rollup, deployments, lo, hi)
+                rebuilt.add(rollup.table)
     drop_stages(store, load_id)
     _write(store, load_id, LOAD_ROW, ROLLED_BACK)
+
+
+def _rebuild(store: Store, layout: Layout, rollup: Rollup, deployments: list[str], lo: int, hi: int) -> None:
+    """Rebuild a rollup's rows of `deployments` between epoch seconds lo and hi from its source."""
+    step = rollup.step_seconds
+    params = {"deployments": deployments, "lo": lo - lo % step, "hi": hi - hi % step + step}
+    # The rows the load's blocks may have reached: its deployments, in the rollup rows
+    # covering its first to its last ts. Rebuilt from what its source holds now (a rollup fed by
+    # another is rebuilt after it, over its own wider rows: rows its view added meanwhile go too).
+    store.command(
+        layout.delete(rollup.table, "deployment IN {deployments:Array(String)} "
+                      f"AND {rollup.time_key} >= toDateTime64({{lo:Int64}}, 0, 'UTC') "
+                      f"AND {rollup.time_key} < toDateTime64({{hi:Int64}}, 0, 'UTC')"),
+        params,
+    )
+    store.command(
+        f"INSERT INTO {rollup.table} "
+        + rollup.query(f"deployment IN {{deployments:Array(String)}} "
+                       f"AND {rollup.source_time} >= toDateTime64({{lo:Int64}}, 3, 'UTC') "
+                       f"AND {rollup.source_time} < toDateTime64({{hi:Int64}}, 3, 'UTC')"),
+        params,
+    )
 
 
 def _dead(owner: str, embedded: bool) -> bool:

@@ -18,6 +18,16 @@ foundation issue note):
   ``sumResampleState`` keeps that layout (ingest rate: see `python -m analytics bench`).
 - Time keys are DateTime64(0, 'UTC'): ClickHouse's Arrow output turns DateTime into bare
   UInt32, DateTime64 into a zoned timestamp.
+- requests_1h: requests_5m summed to hours by a view on requests_5m (its states merged with
+  -MergeState), same columns. Merging a histogram state is what an hourly read costs (~0.2 CPU-s
+  per field for 30 days of 20 deployments from requests_5m at 100M requests: 12 states per hour);
+  the GPU page, capacity and the weekly review read hours, so they read this table
+  (analytics.store.queries picks it for hour-aligned ranges and steps).
+- requests_goodput_5m: the 'ok' requests carrying both a ttft and a tpot, per (deployment, 5-minute
+  slot, region, ttft bucket, tpot bucket): the joint histogram DistServe goodput (ttft <= a AND
+  tpot <= b) needs, exact for thresholds on bucket edges. Sparse: ~45 cells per LLM deployment
+  and slot (4.9M rows for 100M requests); reading one deployment's 30 days takes ~0.1 CPU-s where
+  the raw GROUP BY took ~1.4 (see `python -m analytics bench`, "slo list").
 - gpu_metrics_1h: one row per GPU and hour with sums and non-null counts of every DCGM field
   (means are sum / n, so NULL profiling fields never drag a mean to zero) and the peak memory.
 """
@@ -30,7 +40,8 @@ from analytics.store.conventions import hist_column
 from analytics.store.ddl import SINGLE, Engine, Layout, layout_of
 from analytics.store.journal import LOAD_ID, Rollup, journal_ddl, recover
 
-SCHEMA_VERSION = 2  # 2: load_id on raw tables, the ingest journal, requests_5m.unknown
+# 2: load_id on raw tables, the ingest journal, requests_5m.unknown; 3: requests_goodput_5m; 4: requests_1h
+SCHEMA_VERSION = 4
 
 # DCGM reports a blank (no data) value as a sentinel: integers >= 9223372036854775792 and
 # floats >= 2^47 (DCGM API reference, "Blank values", dcgm_structs.h DCGM_FT_*_BLANK).
@@ -73,6 +84,7 @@ HIST_MERGE = f"sumResampleMerge(0, {N.N_BUCKETS}, 1)"
 ROLLUP_KEYS = ("deployment", "slot", "region", "model", "model_version", "gpu_type")
 STATUS_COLUMNS = {status: f"sumIf(src.weight, status = '{status}')" for status in N.STATUSES}
 GPU_KEYS = ("deployment", "hour", "node", "gpu", "gpu_type", "region")
+GOODPUT_KEYS = ("deployment", "slot", "region", "ttft_bucket", "tpot_bucket")
 
 
 _SUM_U64 = "SimpleAggregateFunction(sum, UInt64)"
@@ -104,6 +116,14 @@ GPU_ROLLUP_COLUMNS = {
     **{f"{m}_n": _SUM_U64 for m in N.GPU_VALUE_COLUMNS},
     "fb_used_mib_max": "SimpleAggregateFunction(max, Float64)",
 }
+GOODPUT_ROLLUP_COLUMNS = {
+    "slot": "DateTime64(0, 'UTC')",
+    "deployment": "LowCardinality(String)",
+    "region": "LowCardinality(String)",
+    "ttft_bucket": "UInt8",
+    "tpot_bucket": "UInt8",
+    "n": _SUM_U64,
+}
 # Raw tables carry the id of the load that wrote each row, so an unfinished load can be undone.
 _LOAD_ID = {LOAD_ID: "LowCardinality(String)"}
 TABLE_COLUMNS = {
@@ -111,7 +131,9 @@ TABLE_COLUMNS = {
     N.GPU_METRICS: {**N.GPU_COLUMNS, **_LOAD_ID},
     N.DEPLOYMENTS: N.DEPLOYMENT_COLUMNS,
     N.REQUESTS_5M: REQUEST_ROLLUP_COLUMNS,
+    N.REQUESTS_1H: REQUEST_ROLLUP_COLUMNS,
     N.GPU_1H: GPU_ROLLUP_COLUMNS,
+    N.GOODPUT_5M: GOODPUT_ROLLUP_COLUMNS,
 }
 
 
@@ -148,8 +170,35 @@ def _gpu_rollup() -> Rollup:
     return Rollup(N.GPU_METRICS, N.GPU_1H, "hour", 3600, f"SELECT\n    {select}", ", ".join(GPU_KEYS))
 
 
-# Raw table -> its rollup. The views and the rebuild after an unfinished load share one SELECT.
-ROLLUPS = {r.raw: r for r in (_request_rollup(), _gpu_rollup())}
+def _hourly_request_rollup() -> Rollup:
+    """requests_1h from requests_5m: sums of the sums, histogram states merged into states."""
+    sums = [c for c, t in REQUEST_ROLLUP_COLUMNS.items() if t in (_SUM_U64, _SUM_F64)]
+    select = ",\n    ".join([
+        "toStartOfHour(src.slot) AS slot",
+        ", ".join(k for k in ROLLUP_KEYS if k != "slot"),
+        *(f"sum(src.{c}) AS {c}" for c in sums),
+        *(f"sumResampleMergeState(0, {N.N_BUCKETS}, 1)(src.{hist_column(f)}) AS {hist_column(f)}"
+          for f in N.LATENCY_FIELDS),
+    ])
+    return Rollup(N.REQUESTS_5M, N.REQUESTS_1H, "slot", 3600, f"SELECT\n    {select}", ", ".join(ROLLUP_KEYS),
+                  " AS src", source_time="src.slot")
+
+
+# Goodput's valid events are the 'ok' requests with both fields (analytics.store.slo.TARGETED_SQL).
+GOODPUT_VALID = "status = 'ok' AND isNotNull(ttft_ms) AND isNotNull(tpot_ms)"
+
+
+def _goodput_rollup() -> Rollup:
+    select = (f"SELECT\n    toStartOfInterval(ts, INTERVAL 5 MINUTE) AS slot, deployment, region,\n"
+              f"    {bucket_expr('ttft_ms')} AS ttft_bucket, {bucket_expr('tpot_ms')} AS tpot_bucket,\n"
+              f"    sum(src.weight) AS n")
+    return Rollup(N.REQUESTS, N.GOODPUT_5M, "slot", N.SLOT_SECONDS, select, ", ".join(GOODPUT_KEYS), " AS src",
+                  GOODPUT_VALID)
+
+
+# Rollup table -> its Rollup. The views and the rebuild after an unfinished load share one SELECT.
+# requests_1h is fed by requests_5m's inserts, so it comes after it (journal.rollback rebuilds in this order).
+ROLLUPS = {r.table: r for r in (_request_rollup(), _hourly_request_rollup(), _gpu_rollup(), _goodput_rollup())}
 
 
 # On a cluster, the sharding key of each Distributed table (analytics.store.ddl). A hash of the
@@ -177,7 +226,11 @@ def tables_ddl(layout: Layout = SINGLE) -> list[str]:
         *create(N.DEPLOYMENTS, Engine("ReplacingMergeTree", "updated_at", " ORDER BY deployment")),
         *create(N.REQUESTS_5M, Engine("AggregatingMergeTree", "",
                                       f" PARTITION BY toYYYYMM(slot)\nORDER BY ({', '.join(ROLLUP_KEYS)})")),
+        *create(N.REQUESTS_1H, Engine("AggregatingMergeTree", "",
+                                      f" PARTITION BY toYYYYMM(slot)\nORDER BY ({', '.join(ROLLUP_KEYS)})")),
         *create(N.GPU_1H, Engine("AggregatingMergeTree", "", f" PARTITION BY toYYYYMM(hour)\nORDER BY ({', '.join(GPU_KEYS)})")),
+        *create(N.GOODPUT_5M, Engine("AggregatingMergeTree", "",
+                                     f" PARTITION BY toYYYYMM(slot)\nORDER BY ({', '.join(GOODPUT_KEYS)})")),
         *journal_ddl(layout),
         # Append-only: the latest note per incident wins when read (analytics.store.review).
         *create(N.REVIEW_NOTES, Engine("MergeTree", "", " ORDER BY (incident_key, written_at)"), "cityHash64(incident_key)",
@@ -218,7 +271,7 @@ def ensure_schema(store: Store) -> None:
     for statement in tables_ddl(layout):
         store.command(statement)
     current = store.scalar(f"SELECT max(version) FROM {N.SCHEMA_VERSION_TABLE}")
-    if current and current < SCHEMA_VERSION:
+    if current and current < 2:
         # v1 -> v2: raw tables gain load_id, requests_5m the 'unknown' count; the request view's
         # SELECT changed, so the views are recreated (their SELECT is the one in ROLLUPS).
         _add_missing_columns(store, layout)
@@ -226,6 +279,13 @@ def ensure_schema(store: Store) -> None:
             store.command(layout.drop("VIEW", rollup.view))
     for rollup in ROLLUPS.values():
         store.command(rollup.view_ddl(layout))
+    # v2 -> v3 (requests_goodput_5m, from the raw requests) and v3 -> v4 (requests_1h, from
+    # requests_5m): each new rollup is emptied, then filled from its source, so a kill during the
+    # backfill is redone from scratch on the next open (nothing else writes meanwhile).
+    for version, table in ((3, N.GOODPUT_5M), (4, N.REQUESTS_1H)):
+        if current and current < version:
+            store.command(f"TRUNCATE TABLE {layout.local(table)}{layout.on}")
+            store.command(f"INSERT INTO {table} {ROLLUPS[table].query()}")
     if not current or current < SCHEMA_VERSION:
         store.command(
             f"INSERT INTO {N.SCHEMA_VERSION_TABLE} (version) VALUES ({{v:UInt32}})",

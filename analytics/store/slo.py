@@ -1,5 +1,11 @@
 """SQL of the SLO engine: the scope catalog, per-slot counts and histograms of a scope, and the
-raw goodput counts (joint histogram, exact counts at a threshold pair).
+goodput counts (joint histogram, exact counts at a threshold pair).
+
+Goodput reads the joint (ttft bucket, tpot bucket) rollup (requests_goodput_5m), which counts the
+same valid events as the raw requests (analytics.store.schema.GOODPUT_VALID) bucketed like the
+latency histograms: the joint histogram is the same cells as a raw GROUP BY, and exact counts at
+a threshold pair of bucket edges are the same numbers. Only a pair with a threshold between edges
+is counted from the raw requests (TARGETED_SQL).
 
 Per-slot sums over a scope are done by ClickHouse, and only the histogram fields the SLIs read
 are merged, as UInt32 (see analytics.slo.sli for the measured costs).
@@ -12,10 +18,11 @@ from datetime import datetime
 
 import polars as pl
 
+from analytics import histogram as H
 from analytics.store import conventions as N
 from analytics.store.client import Store
 from analytics.store.conventions import hist_column
-from analytics.store.schema import HIST_MERGE, bucket_expr
+from analytics.store.schema import GOODPUT_VALID, HIST_MERGE
 
 _RANGE = """slot >= {start:DateTime('UTC')} AND slot < {end:DateTime('UTC')}"""
 _SCOPE = """
@@ -56,13 +63,20 @@ ORDER BY slot
 
 
 JOINT_SQL = f"""
-SELECT toDateTime(toStartOfInterval(ts, INTERVAL 5 MINUTE), 'UTC') AS slot,
-    {bucket_expr("ttft_ms")} AS ttft_bucket, {bucket_expr("tpot_ms")} AS tpot_bucket,
-    toUInt32(sum(weight)) AS n
-FROM {N.REQUESTS}
-WHERE ts >= {{start:DateTime64(3, 'UTC')}} AND ts < {{end:DateTime64(3, 'UTC')}} {_SCOPE}
-    AND status = 'ok' AND isNotNull(ttft_ms) AND isNotNull(tpot_ms)
+SELECT slot, ttft_bucket, tpot_bucket, toUInt32(sum(n)) AS n
+FROM {N.GOODPUT_5M}
+WHERE {_RANGE} {_SCOPE}
 GROUP BY slot, ttft_bucket, tpot_bucket
+"""
+
+# Exact counts at a pair of bucket edges: bucket i holds EDGES[i-1] < x <= EDGES[i], so
+# x <= EDGES[k] exactly when its bucket is <= k (analytics.store.conventions.EDGES_MS).
+EDGE_PAIR_SQL = f"""
+SELECT slot, toUInt32(sum(n)) AS valid,
+    toUInt32(sumIf(n, ttft_bucket <= {{ttft_bucket:UInt8}} AND tpot_bucket <= {{tpot_bucket:UInt8}})) AS good
+FROM {N.GOODPUT_5M}
+WHERE {_RANGE} {_SCOPE}
+GROUP BY slot
 """
 
 TARGETED_SQL = f"""
@@ -71,7 +85,7 @@ SELECT toDateTime(toStartOfInterval(ts, INTERVAL 5 MINUTE), 'UTC') AS slot,
     toUInt32(sumIf(weight, ttft_ms <= {{ttft_ms:Float64}} AND tpot_ms <= {{tpot_ms:Float64}})) AS good
 FROM {N.REQUESTS}
 WHERE ts >= {{start:DateTime64(3, 'UTC')}} AND ts < {{end:DateTime64(3, 'UTC')}} {_SCOPE}
-    AND status = 'ok' AND isNotNull(ttft_ms) AND isNotNull(tpot_ms)
+    AND {GOODPUT_VALID}
 GROUP BY slot
 """
 
@@ -95,12 +109,17 @@ def scope_slots(store: Store, start: datetime, end: datetime, deployments, regio
 
 
 def joint_slots(store: Store, start: datetime, end: datetime, deployments, regions=()) -> pl.DataFrame:
-    """Per slot: 'ok' requests by (ttft bucket, tpot bucket), from the raw requests."""
+    """Per slot: 'ok' requests by (ttft bucket, tpot bucket), from the goodput rollup."""
     return store.query(JOINT_SQL, _params(start, end, deployments, regions))
 
 
 def goodput_slots(store: Store, start: datetime, end: datetime, deployments, regions, ttft_ms: float,
                   tpot_ms: float) -> pl.DataFrame:
-    """Per slot: valid and good requests for ttft <= ttft_ms AND tpot <= tpot_ms, from the raw requests."""
+    """Per slot: valid and good requests for ttft <= ttft_ms AND tpot <= tpot_ms: from the goodput
+    rollup when both are bucket edges, else from the raw requests."""
+    ttft, tpot = H.locate(ttft_ms), H.locate(tpot_ms)
+    if ttft.exact and tpot.exact:
+        params = _params(start, end, deployments, regions) | {"ttft_bucket": ttft.bucket, "tpot_bucket": tpot.bucket}
+        return store.query(EDGE_PAIR_SQL, params)
     params = _params(start, end, deployments, regions) | {"ttft_ms": ttft_ms, "tpot_ms": tpot_ms}
     return store.query(TARGETED_SQL, params)

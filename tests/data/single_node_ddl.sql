@@ -78,6 +78,30 @@ CREATE TABLE IF NOT EXISTS requests_5m (
 ) ENGINE = AggregatingMergeTree PARTITION BY toYYYYMM(slot)
 ORDER BY (deployment, slot, region, model, model_version, gpu_type);
 
+CREATE TABLE IF NOT EXISTS requests_1h (
+    slot DateTime64(0, 'UTC'),
+    deployment LowCardinality(String),
+    region LowCardinality(String),
+    model LowCardinality(String),
+    model_version LowCardinality(String),
+    gpu_type LowCardinality(String),
+    requests SimpleAggregateFunction(sum, UInt64),
+    ok SimpleAggregateFunction(sum, UInt64),
+    error SimpleAggregateFunction(sum, UInt64),
+    timeout SimpleAggregateFunction(sum, UInt64),
+    rejected SimpleAggregateFunction(sum, UInt64),
+    unknown SimpleAggregateFunction(sum, UInt64),
+    input_tokens SimpleAggregateFunction(sum, UInt64),
+    output_tokens SimpleAggregateFunction(sum, UInt64),
+    ok_output_tokens SimpleAggregateFunction(sum, UInt64),
+    e2e_ms_sum SimpleAggregateFunction(sum, Float64),
+    ttft_hist AggregateFunction(sumResample(0, 61, 1), UInt64, UInt8),
+    tpot_hist AggregateFunction(sumResample(0, 61, 1), UInt64, UInt8),
+    e2e_hist AggregateFunction(sumResample(0, 61, 1), UInt64, UInt8),
+    queue_hist AggregateFunction(sumResample(0, 61, 1), UInt64, UInt8)
+) ENGINE = AggregatingMergeTree PARTITION BY toYYYYMM(slot)
+ORDER BY (deployment, slot, region, model, model_version, gpu_type);
+
 CREATE TABLE IF NOT EXISTS gpu_metrics_1h (
     hour DateTime64(0, 'UTC'),
     deployment LowCardinality(String),
@@ -107,6 +131,16 @@ CREATE TABLE IF NOT EXISTS gpu_metrics_1h (
     fb_used_mib_max SimpleAggregateFunction(max, Float64)
 ) ENGINE = AggregatingMergeTree PARTITION BY toYYYYMM(hour)
 ORDER BY (deployment, hour, node, gpu, gpu_type, region);
+
+CREATE TABLE IF NOT EXISTS requests_goodput_5m (
+    slot DateTime64(0, 'UTC'),
+    deployment LowCardinality(String),
+    region LowCardinality(String),
+    ttft_bucket UInt8,
+    tpot_bucket UInt8,
+    n SimpleAggregateFunction(sum, UInt64)
+) ENGINE = AggregatingMergeTree PARTITION BY toYYYYMM(slot)
+ORDER BY (deployment, slot, region, ttft_bucket, tpot_bucket);
 
 CREATE TABLE IF NOT EXISTS ingest_journal (
     load_id String,
@@ -148,6 +182,28 @@ FROM requests AS src
 
 GROUP BY deployment, slot, region, model, model_version, gpu_type;
 
+CREATE MATERIALIZED VIEW IF NOT EXISTS requests_1h_mv TO requests_1h AS
+SELECT
+    toStartOfHour(src.slot) AS slot,
+    deployment, region, model, model_version, gpu_type,
+    sum(src.requests) AS requests,
+    sum(src.ok) AS ok,
+    sum(src.error) AS error,
+    sum(src.timeout) AS timeout,
+    sum(src.rejected) AS rejected,
+    sum(src.unknown) AS unknown,
+    sum(src.input_tokens) AS input_tokens,
+    sum(src.output_tokens) AS output_tokens,
+    sum(src.ok_output_tokens) AS ok_output_tokens,
+    sum(src.e2e_ms_sum) AS e2e_ms_sum,
+    sumResampleMergeState(0, 61, 1)(src.ttft_hist) AS ttft_hist,
+    sumResampleMergeState(0, 61, 1)(src.tpot_hist) AS tpot_hist,
+    sumResampleMergeState(0, 61, 1)(src.e2e_hist) AS e2e_hist,
+    sumResampleMergeState(0, 61, 1)(src.queue_hist) AS queue_hist
+FROM requests_5m AS src
+
+GROUP BY deployment, slot, region, model, model_version, gpu_type;
+
 CREATE MATERIALIZED VIEW IF NOT EXISTS gpu_metrics_1h_mv TO gpu_metrics_1h AS
 SELECT
     toStartOfHour(ts) AS hour,
@@ -175,6 +231,15 @@ SELECT
 FROM gpu_metrics
 
 GROUP BY deployment, hour, node, gpu, gpu_type, region;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS requests_goodput_5m_mv TO requests_goodput_5m AS
+SELECT
+    toStartOfInterval(ts, INTERVAL 5 MINUTE) AS slot, deployment, region,
+    toUInt8(if(status = 'ok' AND isNotNull(ttft_ms), transform(roundDown(-toFloat64(assumeNotNull(ttft_ms)), [-1e+300, -800000.0, -600000.0, -500000.0, -400000.0, -300000.0, -250000.0, -200000.0, -150000.0, -120000.0, -100000.0, -80000.0, -60000.0, -50000.0, -40000.0, -30000.0, -25000.0, -20000.0, -15000.0, -12000.0, -10000.0, -8000.0, -6000.0, -5000.0, -4000.0, -3000.0, -2500.0, -2000.0, -1500.0, -1200.0, -1000.0, -800.0, -600.0, -500.0, -400.0, -300.0, -250.0, -200.0, -150.0, -120.0, -100.0, -80.0, -60.0, -50.0, -40.0, -30.0, -25.0, -20.0, -15.0, -12.0, -10.0, -8.0, -6.0, -5.0, -4.0, -3.0, -2.5, -2.0, -1.5, -1.2, -1.0]), [-1e+300, -800000.0, -600000.0, -500000.0, -400000.0, -300000.0, -250000.0, -200000.0, -150000.0, -120000.0, -100000.0, -80000.0, -60000.0, -50000.0, -40000.0, -30000.0, -25000.0, -20000.0, -15000.0, -12000.0, -10000.0, -8000.0, -6000.0, -5000.0, -4000.0, -3000.0, -2500.0, -2000.0, -1500.0, -1200.0, -1000.0, -800.0, -600.0, -500.0, -400.0, -300.0, -250.0, -200.0, -150.0, -120.0, -100.0, -80.0, -60.0, -50.0, -40.0, -30.0, -25.0, -20.0, -15.0, -12.0, -10.0, -8.0, -6.0, -5.0, -4.0, -3.0, -2.5, -2.0, -1.5, -1.2, -1.0], [60, 59, 58, 57, 56, 55, 54, 53, 52, 51, 50, 49, 48, 47, 46, 45, 44, 43, 42, 41, 40, 39, 38, 37, 36, 35, 34, 33, 32, 31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20, 19, 18, 17, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0], 255), 255)) AS ttft_bucket, toUInt8(if(status = 'ok' AND isNotNull(tpot_ms), transform(roundDown(-toFloat64(assumeNotNull(tpot_ms)), [-1e+300, -800000.0, -600000.0, -500000.0, -400000.0, -300000.0, -250000.0, -200000.0, -150000.0, -120000.0, -100000.0, -80000.0, -60000.0, -50000.0, -40000.0, -30000.0, -25000.0, -20000.0, -15000.0, -12000.0, -10000.0, -8000.0, -6000.0, -5000.0, -4000.0, -3000.0, -2500.0, -2000.0, -1500.0, -1200.0, -1000.0, -800.0, -600.0, -500.0, -400.0, -300.0, -250.0, -200.0, -150.0, -120.0, -100.0, -80.0, -60.0, -50.0, -40.0, -30.0, -25.0, -20.0, -15.0, -12.0, -10.0, -8.0, -6.0, -5.0, -4.0, -3.0, -2.5, -2.0, -1.5, -1.2, -1.0]), [-1e+300, -800000.0, -600000.0, -500000.0, -400000.0, -300000.0, -250000.0, -200000.0, -150000.0, -120000.0, -100000.0, -80000.0, -60000.0, -50000.0, -40000.0, -30000.0, -25000.0, -20000.0, -15000.0, -12000.0, -10000.0, -8000.0, -6000.0, -5000.0, -4000.0, -3000.0, -2500.0, -2000.0, -1500.0, -1200.0, -1000.0, -800.0, -600.0, -500.0, -400.0, -300.0, -250.0, -200.0, -150.0, -120.0, -100.0, -80.0, -60.0, -50.0, -40.0, -30.0, -25.0, -20.0, -15.0, -12.0, -10.0, -8.0, -6.0, -5.0, -4.0, -3.0, -2.5, -2.0, -1.5, -1.2, -1.0], [60, 59, 58, 57, 56, 55, 54, 53, 52, 51, 50, 49, 48, 47, 46, 45, 44, 43, 42, 41, 40, 39, 38, 37, 36, 35, 34, 33, 32, 31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20, 19, 18, 17, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0], 255), 255)) AS tpot_bucket,
+    sum(src.weight) AS n
+FROM requests AS src
+WHERE (status = 'ok' AND isNotNull(ttft_ms) AND isNotNull(tpot_ms))
+GROUP BY deployment, slot, region, ttft_bucket, tpot_bucket;
 
 CREATE TABLE IF NOT EXISTS otel_sources (
     view String, source_table String, definition String, cutoff_ns Int64,

@@ -51,7 +51,7 @@ def bench(store: Store) -> list[Result]:
     out.append(Case("slo list: queries (cold)", cold, f"{len(slos)} SLOs, {scopes} scopes + exact goodput count"))
     warm = min(_time(lambda: load_data(store, slos, at))[0] for _ in range(3))
     out.append(Case("slo list: queries (warm)", warm, "best of 3", under(1, strict=True)))
-    for source, note in (("joint", "raw joint histogram, as the What-if page"), ("rollup", "no raw scan")):
+    for source, note in (("joint", "joint histogram rollup, as the What-if page"), ("rollup", "no raw scan")):
         seconds = min(_time(lambda s=source: load_data(store, slos, at, goodput_source=s))[0] for _ in range(2))
         out.append(Case(f"slo list: queries, goodput {source} (warm)", seconds, note))
     seconds, _ = _time(lambda: [evaluate(s, data[s.name], at) for s in slos], repeat=3)
@@ -78,7 +78,7 @@ def bench(store: Store) -> list[Result]:
     if goodput is not None:
         load_s, loaded = _time(lambda: load_data(store, [goodput], at, goodput_source="joint", start=at - HISTORY))
         joint = loaded[goodput.name].joint
-        out.append(Case("what-if: load history (goodput SLO, raw joint histogram)", load_s,
+        out.append(Case("what-if: load history (goodput SLO, joint histogram)", load_s,
                     f"{goodput.name}: {0 if joint is None else len(joint.n):,} (slot, ttft, tpot) cells"))
         proposed = revise(goodput, tpot_ms=goodput.sli.tpot_ms * 0.8)
         seconds, _ = _time(lambda: compare(goodput, proposed, loaded[goodput.name], at), repeat=7)
