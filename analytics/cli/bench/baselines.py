@@ -103,7 +103,8 @@ def bench(store, repeat: int = 3) -> list[Case]:
     gpu_start = gpu_end - timedelta(days=PAGE_DAYS)
     gpu_fields = fields_of(objectives)
     cases += _compare(
-        "GPU efficiency", lambda: gpu_bench.page(store, gpu_start, gpu_end), "pipeline.load + tables and charts",
+        "GPU efficiency", lambda: gpu_bench.page(store, gpu_start, gpu_end, figures=False),
+        "pipeline.load + tables and heatmap data (numbers, as the raw side; no plotly figures)",
         lambda: (raw.gpu_hours(store, gpu_start, gpu_end), raw.series(store, gpu_start, gpu_end, 3600, gpu_fields)),
         "per GPU-hour means, per deployment-hour counts and p99s", repeat)
 

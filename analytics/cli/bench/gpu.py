@@ -24,8 +24,9 @@ WINDOW_DAYS = 30
 WARM_RUNS = 3
 
 
-def page(store, start, end) -> dict:
-    """Everything the GPU page computes for one window (queries, tables, chart data)."""
+def page(store, start, end, *, figures: bool = True) -> dict:
+    """Everything the GPU page computes for one window (queries, tables, chart data); without
+    `figures`, the numbers only (the raw baseline's side computes numbers, no plotly figures)."""
     timings = {}
     t0 = time.perf_counter()
     objectives = objectives_by_deployment(deployments_table(store), load_slos(PROJECT_SLO_FILE))
@@ -36,8 +37,9 @@ def page(store, start, end) -> dict:
     hourly = gpu.deployment_hours(data, objectives)
     R.suggestions(data, objectives, hourly=hourly)
     charts_gpu.heatmap_frame(data.gpu_hours, "sm_active", "gpu")
-    charts_gpu.fleet_heatmap(data.gpu_hours, "mem_peak_fraction", "node")
-    charts_gpu.utilisation_latency(hourly)
+    if figures:
+        charts_gpu.fleet_heatmap(data.gpu_hours, "mem_peak_fraction", "node")
+        charts_gpu.utilisation_latency(hourly)
     timings["compute"] = time.perf_counter() - t1
     timings["total"] = time.perf_counter() - t0
     timings["gpu_hours"] = data.gpu_hours.height
