@@ -138,7 +138,8 @@ _COLUMNS = [
         "incident_key": ("Incident key", _D), "slos": "SLOs", "deployments": "Deployments",
         "top_cause": ("Top cause", _NA), "preceding_changes": ("Preceding changes", _NA),
         "note": ("Note", {"missing": "no note yet"}), "owner": ("Owner", {"missing": "no note yet", **_D}),
-        "dimension": "Dimension", "value": "Value", "kind": "Kind", "before": ("Before", _NA),
+        "dimension": "Dimension", "value": "Value", "model_version": "Model version", "replica": "Replica",
+        "input_band": "Input tokens", "kind": "Kind", "before": ("Before", _NA),
         "after": ("After", _NA), "description": "Description", "direction": "Direction", "why": ("Why", _NA),
         "subject": "What",
         "source": ("SLI from", {"detail": True, "help": "requests: per-request rows (spans or uploads); histograms: "
@@ -343,6 +344,8 @@ def table_columns(table: str, names) -> list[str]:
 
 # Long tables: the key column whose values name the row's registry column.
 ROW_KEYS = ("metric", "measure")
+# Columns whose values are registry names (an attribution's dimension): shown as their labels.
+NAME_VALUED = ("dimension",)
 
 
 def column(name: str) -> Column:
@@ -477,6 +480,9 @@ def display_frame(frame: pl.DataFrame) -> pl.DataFrame:
     """The frame as a table shows it: in a long table the per-row value columns become text in each
     row's own unit and the key shows the row's label. Wide tables are returned as they are (their
     formats come from the column's kind)."""
+    frame = frame.with_columns(
+        pl.col(c).replace({n: label(n) for n in frame[c].unique().drop_nulls() if n in REGISTRY})
+        for c in NAME_VALUED if c in frame.columns and frame[c].dtype == pl.String)
     key = row_key(frame)
     if key is None:
         return frame

@@ -89,6 +89,12 @@ def test_a_long_table_csv_names_each_rows_unit_and_rounds_it_as_its_kind():
     assert shown["previous"].to_list() == ["1.235%", "1,402 ms"] and shown["current"].to_list() == ["2.000%", "—"]
 
 
+
+def test_an_attributions_dimensions_show_as_labels_and_stay_names_in_the_csv():
+    ranked = pl.DataFrame({"dimension": ["model_version", "input_band", "host_pool"], "value": ["v2", "0-511", "x"]})
+    assert C.display_frame(ranked)["dimension"].to_list() == ["Model version", "Input tokens", "host_pool"]
+    assert C.csv_frame(ranked)["dimension"].to_list() == ["model_version", "input_band", "host_pool"]
+
 def _unknown_column_page():
     import polars as pl
 

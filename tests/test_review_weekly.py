@@ -52,10 +52,10 @@ def test_the_regressed_slos_spent_more_budget_than_the_week_before(report):
 def test_the_regression_incident_carries_its_cause_and_the_rollout_before_it(report):
     incidents = report.tables["incidents"]
     row = incidents.filter(pl.col("deployments") == "chat-llama3-8b-use").row(0, named=True)
-    assert row["top_cause"].startswith("model_version=v2")
+    assert row["top_cause"].startswith("Model version v2")
     assert "model_version v1 → v2" in row["preceding_changes"]
     assert row["incident_key"] == W.incident_key(row["incident_key"].split("@")[0], row["start"])
-    outage = incidents.filter(pl.col("top_cause").str.starts_with("region=eu-west"))
+    outage = incidents.filter(pl.col("top_cause").str.starts_with("Region eu-west"))
     assert outage.height == 1
     attribution = report.tables["attribution"]
     assert set(attribution["incident_key"]) == set(incidents["incident_key"])

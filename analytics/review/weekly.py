@@ -109,7 +109,7 @@ def _cause(ranked: pl.DataFrame) -> str:
     if ranked.is_empty():
         return ""
     top = ranked.row(0, named=True)
-    return f"{top['dimension']}={top['value']} ({top['bad_share']:.0%} of bad events, {top['good_share']:.0%} of good)"
+    return f"{C.label(top['dimension'])} {top['value']} ({top['bad_share']:.0%} of bad events, {top['good_share']:.0%} of good)"
 
 
 NOTE_SCHEMA = {"incident_key": pl.String, "note": pl.String, "owner": pl.String,
