@@ -438,12 +438,17 @@ def text(name: str, value, *, symbol: bool = True, compact: bool = False) -> str
     return f"{value:,.{d}f}{k.symbol if symbol else ''}"
 
 
+def no_negative_zero(expr: pl.Expr) -> pl.Expr:
+    """A rounded value that came out -0.0 (a tiny negative) as 0.0: no '-0.0' or '-0.0%' cell."""
+    return pl.when(expr == 0).then(pl.lit(0.0)).otherwise(expr)
+
+
 def _csv_expr(name: str, dtype: pl.DataType) -> pl.Expr:
     c = column(name)
     digits = c.spec.csv_digits
     expr = pl.col(name)
     if dtype.is_float() and digits is not None:
-        expr = expr.round(digits)
+        expr = no_negative_zero(expr.round(digits))
         if digits == 0:
             expr = expr.cast(pl.Int64)
     return expr.alias(c.csv_name)

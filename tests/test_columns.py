@@ -95,6 +95,12 @@ def test_an_attributions_dimensions_show_as_labels_and_stay_names_in_the_csv():
     assert C.display_frame(ranked)["dimension"].to_list() == ["Model version", "Input tokens", "host_pool"]
     assert C.csv_frame(ranked)["dimension"].to_list() == ["model_version", "input_band", "host_pool"]
 
+
+def test_a_tiny_negative_change_is_zero_not_minus_zero_in_the_csv():
+    out = C.csv_frame(pl.DataFrame({"error_rate": [-0.0000001, 0.25]}))
+    assert out["error_rate_ratio"].to_list() == [0.0, 0.25]
+    assert out.write_csv().splitlines()[1] == "0.0"
+
 def _unknown_column_page():
     import polars as pl
 
