@@ -28,6 +28,6 @@ def insert_requests(store, rows: list[tuple[datetime, str, str, float | None, fl
 def delete_requests(store, prefix: str) -> None:
     """Remove the raw and rollup rows of the deployments whose name starts with `prefix`."""
     store.command(f"DELETE FROM {N.REQUESTS} WHERE startsWith(deployment, {{prefix:String}})", {"prefix": prefix})
-    for rollup in (N.REQUESTS_5M, N.GOODPUT_5M):
+    for rollup in (N.REQUESTS_5M, N.REQUESTS_1H, N.GOODPUT_5M):  # every rollup of requests
         store.command(f"ALTER TABLE {rollup} DELETE WHERE startsWith(deployment, {{prefix:String}}) "
                       "SETTINGS mutations_sync = 2", {"prefix": prefix})
