@@ -84,14 +84,6 @@ def fit(order: list[str], px: dict[str, int], budget: int = BUDGET_PX) -> tuple[
     return shown, [n for n in order if n not in shown]
 
 
-def _shown_decimals(name: str) -> pl.Expr:
-    """A float column rounded to the decimals the table shows, with negative zero made zero: a tiny
-    negative change must read 0.0%, not -0.0%."""
-    c = C.column(name)
-    digits = c.decimals + 2 if c.spec.style == "ratio" else c.decimals
-    return C.no_negative_zero(pl.col(name).round(digits)).alias(name)
-
-
 def _column_config(frame: pl.DataFrame, px: dict[str, int]) -> dict:
     config = {}
     for name, dtype in frame.schema.items():
@@ -135,7 +127,6 @@ def show_table(frame: pl.DataFrame, name: str, *, caption: str | None = None,
     """
     shown = with_badges(C.display_frame(frame))  # shapes beside states, as on every page
     shown = shown.with_columns(pl.col(c).replace("", None) for c, t in shown.schema.items() if t == pl.String)
-    shown = shown.with_columns(_shown_decimals(c) for c, t in shown.schema.items() if t.is_float())
     px = widths(shown)
     order = columns if columns is not None else C.table_columns(name, shown.columns)
     visible, _ = fit(order, px)
