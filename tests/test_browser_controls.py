@@ -11,8 +11,8 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from tests.conftest import seed_browser_demo, streamlit_server
+from tests.test_browser import IDLE, SETTLED
 
-IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 METRICS = '[data-testid="stMetricValue"]'
 
 
@@ -36,6 +36,7 @@ def _open(page, url: str, ready: str) -> None:
     page.wait_for_selector(IDLE, timeout=180_000, state="attached")
     page.wait_for_selector(ready, timeout=180_000, state="attached")
     page.wait_for_selector(IDLE, timeout=180_000, state="attached")
+    page.wait_for_function(SETTLED, timeout=60_000)
     assert page.locator('[data-testid="stException"]').count() == 0
 
 
