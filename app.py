@@ -1,15 +1,11 @@
 """Overview: the fleet's verdict and what needs attention, then traffic, errors and latency for the
 fleet and each deployment, vs the previous period."""
 
-from datetime import timedelta
-
 import polars as pl
 import streamlit as st
 
 from analytics import columns as C
 from analytics.errors import SpecError
-from analytics.store.conventions import SLOT_SECONDS
-from analytics.traffic.summary import comparison, movers, new_in_period, span_of
 from ui import attention
 from ui import format as fmt
 from ui import slo as slo_ui
@@ -35,11 +31,7 @@ st.subheader("Traffic, errors and latency")
 # covers in both.
 compared, seen, before, after = None, pl.DataFrame(), {}, {}
 with panel("Previous period"):  # without it the numbers show, without their changes
-    seen = data.freshness()
-    span = span_of(seen, per_deployment["deployment"].to_list(), timedelta(seconds=SLOT_SECONDS))
-    compared = comparison(filters.start, filters.end, *span) if span else None
-    before = data.fleet_summary(*compared.previous, *args) if compared else {}
-    after = data.fleet_summary(*compared.current, *args) if compared else {}
+    compared, seen, before, after = data.previous_period(filters.start, filters.end, *args, per_deployment)
 
 
 def duration(length) -> str:
@@ -84,8 +76,7 @@ for column, (key, colour) in zip([*st.columns(4), *st.columns(4)], kpis, strict=
 step = filters.step_seconds
 CHARTED = data.CHARTED
 with panel("Charts"):  # a failed chart query leaves the tables below
-    busiest = per_deployment.sort("requests", descending=True)["deployment"].head(CHARTED).to_list()
-    figures, markers = data.charts_of(filters.start, filters.end, *args, step, tuple(busiest))
+    figures, markers = data.charts_of(filters.start, filters.end, *args, step, data.busiest(per_deployment))
     left, right = st.columns(2)
     left.plotly_chart(figures["rps"], key="chart_rps")
     right.plotly_chart(figures["errors"], key="chart_errors")
@@ -99,11 +90,7 @@ with panel("Charts"):  # a failed chart query leaves the tables below
 
 st.subheader("Top movers vs the previous period")
 with panel("Top movers"):
-    moved, fresh = pl.DataFrame(), []
-    if compared:
-        fresh = new_in_period(seen, compared.previous)
-        moved = movers(data.summary(*compared.current, *args).filter(~pl.col("deployment").is_in(fresh)),
-                       data.summary(*compared.previous, *args))
+    moved, fresh = data.top_movers(compared, seen, *args)
     if moved.is_empty():
         st.caption("No previous period to compare with." if compared is None else "No deployment to compare.")
     else:

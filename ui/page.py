@@ -250,7 +250,7 @@ def panel(what: str, *, stop: bool = False):
 def setup(title: str) -> Filters:
     """Configure the page and draw navigation, filters and the connection badge."""
     st.set_page_config(page_title=f"{title} · Serving reliability", layout="wide")
-    warmup.visited()
+    warmup.visited(title)
     _navigation()
     try:
         data_start, data_end, requests = _span()

@@ -6,7 +6,7 @@ Loaders read rollups only; the Data page's table statistics read ClickHouse's sy
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import plotly.graph_objects as go
 import polars as pl
@@ -15,6 +15,7 @@ import streamlit as st
 from analytics.charts import base as charts
 from analytics.charts.review import add_markers
 from analytics.store import queries
+from analytics.store.conventions import SLOT_SECONDS
 from analytics.traffic import summary as overview
 from ui import review
 from ui.connection import get_store
@@ -99,6 +100,36 @@ def table_stats() -> pl.DataFrame:
 def freshness() -> pl.DataFrame:
     """Per deployment: first and last slot with requests, and the requests in between."""
     return queries.freshness(get_store())
+
+
+def busiest(per_deployment: pl.DataFrame) -> tuple[str, ...]:
+    """The deployments the Overview charts: the CHARTED busiest of its per-deployment summary."""
+    return tuple(per_deployment.sort("requests", descending=True)["deployment"].head(CHARTED).to_list())
+
+
+def previous_period(start: datetime, end: datetime, deployments: tuple, regions: tuple,
+                    per_deployment: pl.DataFrame) -> tuple[overview.Comparison | None, pl.DataFrame, dict, dict]:
+    """What the Overview compares [start, end) with: the comparison (None when the previous period
+    holds no data), the deployments' freshness, and the fleet summary before and after, over like
+    hours of both periods cut to the part the data of the deployments in view covers in both."""
+    seen = freshness()
+    span = overview.span_of(seen, per_deployment["deployment"].to_list(), timedelta(seconds=SLOT_SECONDS))
+    compared = overview.comparison(start, end, *span) if span else None
+    if compared is None:
+        return None, seen, {}, {}
+    return (compared, seen, fleet_summary(*compared.previous, deployments, regions),
+            fleet_summary(*compared.current, deployments, regions))
+
+
+def top_movers(compared: overview.Comparison | None, seen: pl.DataFrame, deployments: tuple,
+               regions: tuple) -> tuple[pl.DataFrame, list[str]]:
+    """The Overview's movers between the compared periods, and the deployments new in the current
+    one (not compared)."""
+    if compared is None:
+        return pl.DataFrame(), []
+    fresh = overview.new_in_period(seen, compared.previous)
+    current = summary(*compared.current, deployments, regions).filter(~pl.col("deployment").is_in(fresh))
+    return overview.movers(current, summary(*compared.previous, deployments, regions)), fresh
 
 
 def clear() -> None:

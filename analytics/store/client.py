@@ -183,6 +183,8 @@ class Store:
         self.dsn = dsn
         dsn, self.cluster = split_cluster(dsn)  # '' on one node; analytics.store.ddl reads it
         self.layout = None  # analytics.store.ddl.layout_of fills it once
+        # optional tables found to exist (nothing here drops one): asked of system.tables until found
+        self.tables_found: set[str] = set()
         self.target = describe(dsn)
         self._secrets = _secrets_of(dsn)
         self._lock = threading.Lock()

@@ -271,9 +271,13 @@ def insert_histograms(store: Store, select: str, params: dict, lo_ns: int, hi_ns
 
 
 def histogram_rollup_exists(store: Store) -> bool:
-    """Whether a histogram source was ever added (its rollup table exists)."""
-    return bool(store.scalar("SELECT count() FROM system.tables WHERE database = currentDatabase() "
-                             "AND name = {t:String}", {"t": HISTOGRAM_ROLLUP}))
+    """Whether a histogram source was ever added (its rollup table exists): asked of the store until
+    it does (each SLO load asks), then known."""
+    if HISTOGRAM_ROLLUP not in store.tables_found and store.scalar(
+            "SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = {t:String}",
+            {"t": HISTOGRAM_ROLLUP}):
+        store.tables_found.add(HISTOGRAM_ROLLUP)
+    return HISTOGRAM_ROLLUP in store.tables_found
 
 
 _H_RANGE = "slot >= {start:DateTime('UTC')} AND slot < {end:DateTime('UTC')}"
