@@ -68,14 +68,14 @@ def start() -> threading.Thread:
     _imports()
     _log.info("warm-up: imports done in %.1f s", time.perf_counter() - t0)
     _started.set()
-    thread = threading.Thread(target=_run, name=THREAD, daemon=True)
+    thread = threading.Thread(target=_run, args=(t0,), name=THREAD, daemon=True)
     thread.start()
     return thread
 
 
-def _run() -> None:
+def _run(t0: float) -> None:
+    """The warm-up's steps; `t0`: when start() began (its times count from there)."""
     try:
-        t0 = time.perf_counter()
         _wait_for_runtime()
         _page_modules()
         _overview()

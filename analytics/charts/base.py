@@ -59,18 +59,47 @@ def color_for(name: str, names: list[str]) -> str:
     return PALETTE[sorted(names).index(name) % len(PALETTE)]
 
 
-def base_layout(fig: go.Figure, title: str, y_title: str, *, height: int = 340) -> go.Figure:
-    """Common layout: title, axis titles, legend below, compact margins, UTC time axis.
+def layout(title: str, y_title: str, *, height: int = 340, **changes) -> dict:
+    """The common layout as a dict: title, axis titles, legend below, compact margins, unified hover.
     ``y_title``: C.axis_title(column) of what the axis plots (or '' for none), so a chart and a table
-    name a value alike."""
-    fig.update_layout(
-        title={"text": title, "x": 0, "font": {"size": 15}},
-        height=height,
-        margin={"l": 60, "r": 20, "t": 50, "b": 40},
-        legend={"orientation": "h", "yanchor": "top", "y": -0.18, "x": 0, "font": {"size": 11}},
-        hovermode="x unified",
-    )
-    fig.update_yaxes(title_text=y_title, rangemode="tozero")
+    name a value alike. ``changes`` replace layout keys; a dict is merged into the key's dict (one
+    level: ``margin={"b": 90}`` keeps the other margins)."""
+    spec = {
+        "title": {"text": title, "x": 0, "font": {"size": 15}},
+        "height": height,
+        "margin": {"l": 60, "r": 20, "t": 50, "b": 40},
+        "legend": {"orientation": "h", "yanchor": "top", "y": -0.18, "x": 0, "font": {"size": 11}},
+        "hovermode": "x unified",
+        "yaxis": {"title": {"text": y_title}, "rangemode": "tozero"},
+    }
+    for key, value in changes.items():
+        spec[key] = {**spec[key], **value} if isinstance(value, dict) and isinstance(spec.get(key), dict) else value
+    return spec
+
+
+def figure(traces: list[dict], spec: dict) -> go.Figure:
+    """A figure made in one step from trace and layout dicts: plotly validates it once, where
+    building it call by call (add_trace, update_layout, add_hline) validates again on every call,
+    about five times the time (50 ms against 10 ms for a what-if burn-down)."""
+    return go.Figure({"data": traces, "layout": spec})
+
+
+def hline(y: float, colour: str, *, dash: str | None = None, width: float | None = None, text: str | None = None,
+          position: str = "top right") -> tuple[dict, list[dict]]:
+    """A horizontal line across the plot at ``y`` (as plotly's add_hline draws it) and its label:
+    (shape, [annotation] or [])."""
+    line = {"color": colour} | ({"dash": dash} if dash else {}) | ({"width": width} if width else {})
+    shape = {"type": "line", "xref": "x domain", "x0": 0, "x1": 1, "yref": "y", "y0": y, "y1": y, "line": line}
+    if text is None:
+        return shape, []
+    vertical, horizontal = position.split()
+    return shape, [{"text": text, "showarrow": False, "xref": "x domain", "x": 1 if horizontal == "right" else 0,
+                    "xanchor": horizontal, "yref": "y", "y": y, "yanchor": "top" if vertical == "bottom" else "bottom"}]
+
+
+def base_layout(fig: go.Figure, title: str, y_title: str, *, height: int = 340) -> go.Figure:
+    """Apply the common layout (``layout``) to a figure built call by call."""
+    fig.update_layout(layout(title, y_title, height=height))
     return fig
 
 
@@ -86,35 +115,28 @@ def time_series(
     by: str = "deployment",
     time: str = "slot",
 ) -> go.Figure:
-    """One line per `by` value over time, with range-selector buttons and a range slider. The axis
-    title and the hover value come from the column registry (label, unit, decimals) unless given."""
+    """One line per `by` value over time, with range-selector buttons. The axis title and the hover
+    value come from the column registry (label, unit, decimals) unless given."""
     hover = C.hover(y) if hover_format is None else f"%{{y:{hover_format}}}"
-    fig = go.Figure()
     names = sorted(frame[by].unique().to_list()) if not frame.is_empty() else []
+    traces = []
     for name in names:
         part = frame.filter(pl.col(by) == name).sort(time)
         # SVG, not WebGL: a few hundred points per line draw at once, while every WebGL chart
         # starts its own context (seconds in a browser without a GPU).
-        fig.add_trace(
-            go.Scatter(
-                x=utc_text(part[time]),
-                y=part[y].to_list(),
-                name=name,
-                mode="lines",
-                line={"width": 1.4, "color": color_for(name, names)},
-                hovertemplate=hover,
-            )
-        )
-    base_layout(fig, title, C.axis_title(y, log=log_y) if y_title is None else y_title)
-    fig.update_xaxes(title_text=C.axis_title("ts"), rangeselector={"buttons": RANGE_BUTTONS, "y": 1.02})
+        traces.append({"type": "scatter", "x": utc_text(part[time]), "y": part[y].to_list(), "name": name,
+                       "mode": "lines", "line": {"width": 1.4, "color": color_for(name, names)},
+                       "hovertemplate": hover})
+    y_axis = {"title": {"text": C.axis_title(y, log=log_y) if y_title is None else y_title}}
     if tick_format:
-        fig.update_yaxes(tickformat=tick_format)
+        y_axis["tickformat"] = tick_format
     if log_y:
-        fig.update_yaxes(type="log", rangemode="normal", dtick=1)  # label decades only
-    fig.update_layout(height=360, legend={"orientation": "v", "y": 1, "x": 1.02, "yanchor": "top",
-                                          "font": {"size": 10}},
-                      margin={"l": 60, "r": 10, "t": 70, "b": 40})
-    return fig
+        y_axis |= {"type": "log", "rangemode": "normal", "dtick": 1}  # label decades only
+    return figure(traces, layout(
+        title, "", height=360, yaxis=y_axis,
+        xaxis={"title": {"text": C.axis_title("ts")}, "rangeselector": {"buttons": RANGE_BUTTONS, "y": 1.02}},
+        legend={"orientation": "v", "y": 1, "x": 1.02, "yanchor": "top", "font": {"size": 10}},
+        margin={"l": 60, "r": 10, "t": 70, "b": 40}))
 
 
 def bar(frame: pl.DataFrame, x: str, y: str, *, title: str, x_title: str, y_title: str,

@@ -34,19 +34,20 @@ def add_markers(fig: go.Figure, changes: pl.DataFrame, deployments: Sequence[str
 
     Plotly renders a subset of HTML in annotation text, so labels from telemetry are escaped.
     """
-    out = go.Figure(fig)
     if deployments is not None:
         changes = changes.filter(pl.col("deployment").is_in(list(deployments)))
     if changes.is_empty():
-        return out
+        return go.Figure(fig)
+    spec = fig.to_dict()  # a copy; one go.Figure of it validates once, add_shape per marker every time
+    shapes, annotations = spec["layout"].setdefault("shapes", []), spec["layout"].setdefault("annotations", [])
     times = utc_text(changes["ts"])
     for x, row in zip(times, changes.iter_rows(named=True), strict=True):
-        out.add_shape(type="line", x0=x, x1=x, xref="x", y0=0, y1=1, yref="paper",
-                      line={"color": MARKER_COLOUR, "width": 1, "dash": MARKER_DASH.get(row["kind"], "dash")})
-        out.add_annotation(x=x, xref="x", y=1, yref="paper", yanchor="bottom", showarrow=False,
-                           text=html.escape(_label(row)), font={"size": 10, "color": MARKER_COLOUR},
-                           hovertext=html.escape(f"{row['deployment']}: {row['description']} at {x} UTC"))
-    return out
+        shapes.append({"type": "line", "x0": x, "x1": x, "xref": "x", "y0": 0, "y1": 1, "yref": "paper",
+                       "line": {"color": MARKER_COLOUR, "width": 1, "dash": MARKER_DASH.get(row["kind"], "dash")}})
+        annotations.append({"x": x, "xref": "x", "y": 1, "yref": "paper", "yanchor": "bottom", "showarrow": False,
+                            "text": html.escape(_label(row)), "font": {"size": 10, "color": MARKER_COLOUR},
+                            "hovertext": html.escape(f"{row['deployment']}: {row['description']} at {x} UTC")})
+    return go.Figure(spec)
 
 
 def _grouped_bars(frame: pl.DataFrame, label: str, series: tuple[tuple[str, str, str, str], ...], title: str,
