@@ -17,7 +17,7 @@ import streamlit as st
 from analytics.gpu import efficiency as gpu
 from analytics.gpu import pipeline
 from analytics.gpu import rightsizing as R
-from analytics.gpu.hours import fields_of
+from analytics.gpu.hours import fields_of, hourly_requests
 from ui import slo as slo_ui
 from ui.connection import get_store
 
@@ -52,17 +52,26 @@ def default_prices(start, end, deployments: tuple, regions: tuple, slo_file: Slo
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
+def requests(start: datetime, end: datetime, deployments: tuple, regions: tuple, slo_file: SloFile) -> pl.DataFrame:
+    """Per (deployment, hour): requests, tokens, good requests and p99 latencies (the efficiency
+    table and the hourly table both read it)."""
+    return hourly_requests(load(start, end, deployments, regions, slo_file).request_hours, slo_ui.objectives(slo_file))
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
 def efficiency(start, end, deployments: tuple, regions: tuple, slo_file: SloFile, prices: tuple,
                idle_floor: float) -> pl.DataFrame:
     """Per-deployment utilisation, cost, idle and goodput table."""
     data = load(start, end, deployments, regions, slo_file)
-    return gpu.efficiency(data, slo_ui.objectives(slo_file), dict(prices), idle_floor)
+    return gpu.efficiency(data, slo_ui.objectives(slo_file), dict(prices), idle_floor,
+                          requests(start, end, deployments, regions, slo_file))
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def hourly(start, end, deployments: tuple, regions: tuple, slo_file: SloFile) -> pl.DataFrame:
     """Per (deployment, hour): activity, memory, requests, SLO met, attainment and p99 latencies."""
-    return gpu.deployment_hours(load(start, end, deployments, regions, slo_file), slo_ui.objectives(slo_file))
+    return gpu.deployment_hours(load(start, end, deployments, regions, slo_file), slo_ui.objectives(slo_file),
+                                requests(start, end, deployments, regions, slo_file))
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)

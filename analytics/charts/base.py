@@ -84,17 +84,26 @@ def figure(traces: list[dict], spec: dict) -> go.Figure:
     return go.Figure({"data": traces, "layout": spec})
 
 
-def hline(y: float, colour: str, *, dash: str | None = None, width: float | None = None, text: str | None = None,
-          position: str = "top right") -> tuple[dict, list[dict]]:
-    """A horizontal line across the plot at ``y`` (as plotly's add_hline draws it) and its label:
-    (shape, [annotation] or [])."""
+def line_at(axis: str, at: float, colour: str, *, dash: str | None = None, width: float | None = None,
+            text: str | None = None, position: str = "top right", size: int | None = None) -> tuple[dict, list[dict]]:
+    """A line across the plot at ``at`` on the "x" axis (vertical) or "y" axis (horizontal), as
+    plotly's add_vline / add_hline draw it, and its label placed as their annotation_position does
+    ("top right", "top left", "bottom right", "bottom left"): (shape, [annotation] or [])."""
     line = {"color": colour} | ({"dash": dash} if dash else {}) | ({"width": width} if width else {})
-    shape = {"type": "line", "xref": "x domain", "x0": 0, "x1": 1, "yref": "y", "y0": y, "y1": y, "line": line}
+    other = "y" if axis == "x" else "x"
+    shape = {"type": "line", f"{axis}ref": axis, f"{axis}0": at, f"{axis}1": at,
+             f"{other}ref": f"{other} domain", f"{other}0": 0, f"{other}1": 1, "line": line}
     if text is None:
         return shape, []
     vertical, horizontal = position.split()
-    return shape, [{"text": text, "showarrow": False, "xref": "x domain", "x": 1 if horizontal == "right" else 0,
-                    "xanchor": horizontal, "yref": "y", "y": y, "yanchor": "top" if vertical == "bottom" else "bottom"}]
+    if axis == "x":  # beside the line's top (or bottom) end
+        place = {"x": at, "xref": "x", "xanchor": "right" if horizontal == "left" else "left",
+                 "y": 0 if vertical == "bottom" else 1, "yref": "y domain",
+                 "yanchor": "bottom" if vertical == "bottom" else "top"}
+    else:  # above (or below) the line at its left or right end
+        place = {"x": 0 if horizontal == "left" else 1, "xref": "x domain", "xanchor": horizontal,
+                 "y": at, "yref": "y", "yanchor": "top" if vertical == "bottom" else "bottom"}
+    return shape, [{"text": text, "showarrow": False, **place} | ({"font": {"size": size}} if size else {})]
 
 
 def base_layout(fig: go.Figure, title: str, y_title: str, *, height: int = 340) -> go.Figure:

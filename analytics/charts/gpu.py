@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from analytics import columns as C
-from analytics.charts.base import PALETTE, base_layout, color_for, utc_text
+from analytics.charts.base import PALETTE, base_layout, color_for, figure, layout, line_at, utc_text
 from analytics.gpu.efficiency import SM_EFFECTIVE, SM_INEFFECTIVE
 
 # Heatmap metrics: per-GPU-hour column -> (label, colour-bar title, tick format, fixed range); the
@@ -68,24 +68,16 @@ def fleet_heatmap(gpu_hours: pl.DataFrame, metric: str = "sm_active", by: str = 
         z[r, h] = frame["value"].cast(pl.Float64).fill_null(np.nan).to_numpy()
     rows = rows.to_list()
     scale = MEMORY_SCALE if metric == "mem_peak_fraction" else "Viridis"
-    fig = go.Figure(
-        go.Heatmap(
-            z=z,
-            x=utc_text(hours),
-            y=rows,
-            colorscale=scale,
-            zmin=z_range[0] if z_range else None,
-            zmax=z_range[1] if z_range else None,
-            colorbar={"title": {"text": bar_title}, "tickformat": tick_format},
-            hovertemplate=f"%{{y}}<br>%{{x}} UTC<br>{label}: {C.hover(metric, 'z')}<extra></extra>",
-        )
-    )
+    trace = {"type": "heatmap", "z": z, "x": utc_text(hours), "y": rows, "colorscale": scale,
+             "colorbar": {"title": {"text": bar_title}, "tickformat": tick_format},
+             "hovertemplate": f"%{{y}}<br>%{{x}} UTC<br>{label}: {C.hover(metric, 'z')}<extra></extra>"}
+    if z_range:
+        trace |= {"zmin": z_range[0], "zmax": z_range[1]}
     title = f"{label.split(' (')[0]} per {'GPU' if by == 'gpu' else 'node'} and hour"
-    base_layout(fig, title, "", height=max(320, 14 * len(rows) + 120))
-    fig.update_xaxes(title_text=C.axis_title("peak_hour"))  # 'Hour (UTC)'
-    fig.update_yaxes(title_text=None, autorange="reversed", tickfont={"size": 9}, rangemode="normal")
-    fig.update_layout(hovermode="closest")
-    return fig
+    return figure([trace], layout(
+        title, "", height=max(320, 14 * len(rows) + 120), hovermode="closest",
+        xaxis={"title": {"text": C.axis_title("peak_hour")}},  # 'Hour (UTC)'
+        yaxis={"title": {"text": None}, "autorange": "reversed", "tickfont": {"size": 9}, "rangemode": "normal"}))
 
 
 def utilisation_latency(hourly: pl.DataFrame, latency: str = "p99_ttft_ms") -> go.Figure:
@@ -94,43 +86,37 @@ def utilisation_latency(hourly: pl.DataFrame, latency: str = "p99_ttft_ms") -> g
         raise ValueError(f"unknown latency column {latency!r} (one of {', '.join(LATENCY_FIELDS)})")
     points = hourly.filter(pl.col("sm_active").is_not_null() & pl.col(latency).is_not_null())
     names = sorted(points["deployment"].unique().to_list()) if points.height else []
-    fig = go.Figure()
+    traces = []
     for name in names:
         part = points.filter(pl.col("deployment") == name)
-        fig.add_trace(
-            go.Scattergl(
-                x=part["sm_active"].to_numpy(),
-                y=part[latency].to_numpy(),
-                mode="markers",
-                name=name,
-                marker={"size": 5, "opacity": 0.6, "color": color_for(name, names)},
-                text=utc_text(part["hour"]),
-                customdata=part["requests_per_s"].to_numpy(),
-                hovertemplate=(
-                    f"{name}<br>%{{text}} UTC<br>{C.label('sm_active')} {C.hover('sm_active', 'x')}<br>"
-                    f"{C.label(latency)}: {C.hover(latency)}<br>"
-                    f"{C.label('requests_per_s')}: {C.hover('requests_per_s', 'customdata')}<extra></extra>"
-                ),
-            )
-        )
-    name = LATENCY_FIELDS[latency].split(" (")[0]
-    base_layout(fig, f"SM activity (mean over the deployment's GPUs) vs {name}, hourly",
-                C.axis_title(latency, log=True), height=420)
-    fig.update_xaxes(title_text=C.axis_title("sm_active"), tickformat=".0%", range=[0, 1])
-    fig.update_yaxes(type="log", rangemode="normal", tickvals=LATENCY_TICKS, tickformat=",d")
+        traces.append({
+            "type": "scattergl", "x": part["sm_active"].to_numpy(), "y": part[latency].to_numpy(),
+            "mode": "markers", "name": name,
+            "marker": {"size": 5, "opacity": 0.6, "color": color_for(name, names)},
+            "text": utc_text(part["hour"]), "customdata": part["requests_per_s"].to_numpy(),
+            "hovertemplate": (
+                f"{name}<br>%{{text}} UTC<br>{C.label('sm_active')} {C.hover('sm_active', 'x')}<br>"
+                f"{C.label(latency)}: {C.hover(latency)}<br>"
+                f"{C.label('requests_per_s')}: {C.hover('requests_per_s', 'customdata')}<extra></extra>"
+            ),
+        })
     # NVIDIA DCGM "Profiling Metrics": >= 0.8 is needed for effective use, < 0.5 is likely ineffective.
-    guides = ((SM_INEFFECTIVE, "below: likely ineffective use"), (SM_EFFECTIVE, "needed for effective use"))
-    for x, text in guides:
-        fig.add_vline(x=x, line={"dash": "dot", "width": 1, "color": "#64748b"},
-                      annotation_text=text, annotation_position="top left", annotation_font_size=10)
-    fig.update_layout(hovermode="closest", legend={"orientation": "v", "y": 1, "x": 1.02, "yanchor": "top"})
+    guides = [line_at("x", x, "#64748b", dash="dot", width=1, text=text, position="top left", size=10)
+              for x, text in ((SM_INEFFECTIVE, "below: likely ineffective use"),
+                              (SM_EFFECTIVE, "needed for effective use"))]
+    notes = [label for _, labels in guides for label in labels]
     skipped = sorted(set(hourly["deployment"].unique().to_list()) - set(names)) if hourly.height else []
     if skipped:
-        fig.add_annotation(
-            text="Not shown (no SM activity or no such latency): " + ", ".join(skipped),
-            xref="paper", yref="paper", x=0, y=-0.22, showarrow=False, font={"size": 10}, align="left",
-        )
-    return fig
+        notes.append({"text": "Not shown (no SM activity or no such latency): " + ", ".join(skipped),
+                      "xref": "paper", "yref": "paper", "x": 0, "y": -0.22, "showarrow": False,
+                      "font": {"size": 10}, "align": "left"})
+    name = LATENCY_FIELDS[latency].split(" (")[0]
+    return figure(traces, layout(
+        f"SM activity (mean over the deployment's GPUs) vs {name}, hourly", C.axis_title(latency, log=True),
+        height=420, hovermode="closest", shapes=[shape for shape, _ in guides], annotations=notes,
+        xaxis={"title": {"text": C.axis_title("sm_active")}, "tickformat": ".0%", "range": [0, 1]},
+        yaxis={"type": "log", "rangemode": "normal", "tickvals": LATENCY_TICKS, "tickformat": ",d"},
+        legend={"orientation": "v", "y": 1, "x": 1.02, "yanchor": "top"}))
 
 
 def utilisation_comparison(util: pl.DataFrame) -> go.Figure:

@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from analytics import columns as C
-from analytics.charts.base import PALETTE, figure, hline, layout, thin, utc_text
+from analytics.charts.base import PALETTE, figure, layout, line_at, thin, utc_text
 
 SEVERITY_COLOURS = {"page": "#dc2626", "ticket": "#ca8a04"}
 SCENARIO_COLOURS = {"current": PALETTE[0], "proposed": PALETTE[3]}
@@ -34,7 +34,7 @@ def sli_chart(series: pl.DataFrame, target: float, title: str) -> go.Figure:
         ]
     traces.append({"type": "scatter", "x": x, "y": series["sli"].to_list(), "mode": "lines", "name": "SLI",
                    "line": {"color": PALETTE[0], "width": 1.5}, "hovertemplate": C.hover("attainment")})
-    line, label = hline(target, PALETTE[1], dash="dash", text=f"target {target:.2%}")
+    line, label = line_at("y", target, PALETTE[1], dash="dash", text=f"target {target:.2%}")
     # the SLI of a step: good / valid
     return figure(traces, _layout(title, C.axis_title("attainment"), shapes=[line], annotations=label,
                                   yaxis={"tickformat": ".2%", "rangemode": "normal"}))
@@ -53,7 +53,7 @@ def burn_down_chart(frames: dict[str, pl.DataFrame], period_end: datetime,
         traces.append({"type": "scatter", "x": [x[0], period_end.strftime("%Y-%m-%d %H:%M:%S")] if x else [],
                        "y": [frame["ideal"][0], 0.0] if x else [], "mode": "lines", "name": f"{name} ideal",
                        "line": {"color": colour, "width": 1, "dash": "dot"}, "hoverinfo": "skip"})
-    zero, _ = hline(0, "#6b7280", width=1)
+    zero, _ = line_at("y", 0, "#6b7280", width=1)
     return figure(traces, _layout(title, C.axis_title("budget_remaining"), shapes=[zero],
                                   yaxis={"tickformat": ".0%", "rangemode": "normal"}))
 
@@ -117,9 +117,9 @@ def window_attainment_chart(windows: pl.DataFrame, target: float | None, current
     """Attainment of each past window, with the current and the suggested target."""
     trace = {"type": "scatter", "x": utc_text(windows["end"]), "y": windows["attainment"].to_list(), "mode": "lines",
              "name": "window attainment", "line": {"color": PALETTE[0]}, "hovertemplate": C.hover("attainment")}
-    lines = [hline(current, PALETTE[1], dash="dash", text=f"current {current:.2%}")]
+    lines = [line_at("y", current, PALETTE[1], dash="dash", text=f"current {current:.2%}")]
     if target is not None:
-        lines.append(hline(target, PALETTE[2], dash="dot", text=f"suggested {target:.2%}", position="bottom right"))
+        lines.append(line_at("y", target, PALETTE[2], dash="dot", text=f"suggested {target:.2%}", position="bottom right"))
     return figure([trace], _layout(
         "Attainment of past windows (by window end)", C.axis_title("attainment"),
         shapes=[shape for shape, _ in lines], annotations=[a for _, labels in lines for a in labels],

@@ -194,6 +194,7 @@ def efficiency(
     objectives: G.Objectives,
     prices: Mapping[str, float] | None = None,
     idle_floor: float = IDLE_SM_FLOOR,
+    requests: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Per deployment: utilisation, GPU-hours, cost, tokens per GPU-second, cost per 1M output
     tokens, idle GPU-hours and their cost, goodput per GPU and an MFU estimate.
@@ -203,6 +204,8 @@ def efficiency(
     objectives : deployment -> its objectives (analytics.slo.objectives); good requests meet them.
     prices : gpu_type -> cost per GPU-hour, overriding the deployments table.
     idle_floor : an idle GPU-hour has mean sm_active below this.
+    requests : analytics.gpu.hours.hourly_requests(data.request_hours, objectives), when the caller
+        has it (deployment_hours needs it too); computed here otherwise.
     """
     types = data.gpu_hours["gpu_type"].unique().to_list()
     peaks = pl.DataFrame({"gpu_type": types, "_peak_tflops": [peak_tflops(t) for t in types]},
@@ -217,7 +220,9 @@ def efficiency(
         (pl.col("_peak_tflops") * 1e12 * SECONDS_PER_HOUR).sum().alias("_peak_flop"),
         pl.col("_peak_tflops").is_null().any().alias("_unknown_peak"),
     )
-    requests = _request_totals(data.request_hours, objectives)
+    if requests is None:
+        requests = G.hourly_requests(data.request_hours, objectives)
+    requests = _request_totals(requests, objectives)
     table = (
         utilisation(data.gpu_hours, idle_floor)
         .join(costs, on="deployment", how="left")
@@ -266,14 +271,15 @@ def efficiency(
     ).drop("_unpriced", "_peak_flop", "_unknown_peak").sort("deployment")
 
 
-def _request_totals(request_hours: pl.DataFrame, objectives: G.Objectives) -> pl.DataFrame:
-    """Per deployment: requests, ok, tokens, good requests (NULL without objectives) and their conditions."""
+def _request_totals(hourly: pl.DataFrame, objectives: G.Objectives) -> pl.DataFrame:
+    """Per deployment, from its hourly requests (G.hourly_requests): requests, ok, tokens, good
+    requests (NULL without objectives) and their conditions."""
     conditions = pl.DataFrame(
         {"deployment": list(objectives), "slo": [describe_conditions(s) for s in objectives.values()]},
         schema={"deployment": pl.String, "slo": pl.String},
     )
     return (
-        G.hourly_requests(request_hours, objectives)
+        hourly
         .group_by("deployment")
         .agg(
             pl.col("requests", "ok", "input_tokens", "output_tokens").sum(),
@@ -283,10 +289,10 @@ def _request_totals(request_hours: pl.DataFrame, objectives: G.Objectives) -> pl
     )
 
 
-def deployment_hours(data: GpuData, objectives: G.Objectives) -> pl.DataFrame:
+def deployment_hours(data: GpuData, objectives: G.Objectives, requests: pl.DataFrame | None = None) -> pl.DataFrame:
     """Per (deployment, hour): GPUs reporting, mean activity metrics over them, memory peak, and the
     hour's requests, request rate, whether it met the objectives, attainment and p99 latencies
-    (NULL where no requests)."""
+    (NULL where no requests). ``requests``: as for efficiency."""
     gpu = data.gpu_hours.group_by("deployment", "hour").agg(
         pl.len().alias("gpus"),
         *(pl.col(f"{m}_sum").sum() for m in METRICS),
@@ -295,7 +301,9 @@ def deployment_hours(data: GpuData, objectives: G.Objectives) -> pl.DataFrame:
     ).with_columns(
         _mean(m).alias(m) for m in METRICS
     ).drop([f"{m}_{s}" for m in METRICS for s in ("sum", "n")])
-    requests = G.hourly_requests(data.request_hours, objectives).drop("input_tokens", "output_tokens")
+    if requests is None:
+        requests = G.hourly_requests(data.request_hours, objectives)
+    requests = requests.drop("input_tokens", "output_tokens")
     has_slo = pl.col("deployment").is_in([name for name, slos in objectives.items() if slos])
     return (
         gpu.join(requests, on=["deployment", "hour"], how="left")

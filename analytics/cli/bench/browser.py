@@ -12,8 +12,10 @@ the store (its own process group, a free port) and drives it in headless Chromiu
   imports, connection, queries and chart payloads) and render (last message to charts drawn);
 - warm page switches: the sidebar's page links, after every page was visited once;
 - what-if slider to new numbers: the target slider of the What-if page moved by one step with
-  the keyboard (ArrowRight, then ArrowLeft, alternately) until the page's metrics change (or, when
-  a step is too small to change a rounded number, until the rerun's last message and the page drawn);
+  the keyboard (ArrowRight, then ArrowLeft, alternately) until the proposal's metrics change on
+  screen, and (reported beside it, no target) until the part the move reruns is drawn again (or,
+  when a step is too small to change a rounded number, both until the rerun's last message and
+  the page drawn);
 - filter change: the sidebar's time range (a different one of Last 24 hours / Last 28 days / Last
   7 days each time) until the Overview's metrics change, as above;
 - the server's memory after visiting every page: peak RSS (VmHWM) of the server process and its
@@ -212,17 +214,18 @@ def _wait_ready(page, title: str) -> float:
             return at
 
 
-def _wait_rerun(page, wire: Wire, title: str, t0: float, before: str) -> float:
-    """After an input at t0: when the page shows new numbers (its metrics differ from `before`) and
-    is drawn; when the numbers shown do not change (a step too small for their rounding), when the
+def _wait_rerun(page, wire: Wire, title: str, t0: float, before: str) -> tuple[float, float]:
+    """After an input at t0: (when the page showed new numbers, when it was drawn again). New numbers:
+    its metrics differ from `before`; when a step is too small for their rounding, both are when the
     server's last message of the rerun arrived (none for STABLE_S) with the page drawn."""
     deadline = t0 + PAGE_TIMEOUT_MS / 1000
     while time.perf_counter() < deadline:
         if page.evaluate(_METRICS) != before:
-            return _wait_ready(page, title)
+            shown = time.perf_counter()
+            return shown, max(shown, _wait_ready(page, title))
         frames = wire.since(t0)
         if frames and time.perf_counter() - frames[-1][0] > STABLE_S and page.evaluate(_READY, title):
-            return frames[-1][0]
+            return frames[-1][0], frames[-1][0]
         page.wait_for_timeout(POLL_MS)
     raise InputError(f"bench --browser: the {title} page did not rerun within {PAGE_TIMEOUT_MS / 1000:.0f} s")
 
@@ -233,7 +236,7 @@ def _spread(values: list[float]) -> tuple[float, float]:
     return statistics.median(ordered), ordered[max(0, -(-9 * len(ordered) // 10) - 1)]
 
 
-def _row(name: str, values: list[float], target: Target, note: str) -> list[Case]:
+def _row(name: str, values: list[float], target: Target | None, note: str) -> list[Case]:
     median, p90 = _spread(values)
     return [Case(f"{name}, median of {len(values)}", median, note, target),
             Case(f"{name}, p90 of {len(values)}", p90, "", target)]
@@ -279,17 +282,20 @@ def _slider_thumb(page):
     return thumb
 
 
-def _slider_moves(page, wire: Wire, repeat: int) -> tuple[list[float], int]:
+def _slider_moves(page, wire: Wire, repeat: int) -> tuple[list[float], list[float], int]:
+    """(seconds to new numbers, seconds to the page drawn again, bytes received) of `repeat` moves."""
     thumb = _slider_thumb(page)
-    times, sent = [], 0
+    numbers, drawn, sent = [], [], 0
     for i in range(repeat):
         before = page.evaluate(_METRICS)
         thumb.focus()
         t0 = time.perf_counter()
         page.keyboard.press("ArrowRight" if i % 2 == 0 else "ArrowLeft")
-        times.append(_wait_rerun(page, wire, "What if", t0, before) - t0)
+        shown, redrawn = _wait_rerun(page, wire, "What if", t0, before)
+        numbers.append(shown - t0)
+        drawn.append(redrawn - t0)
         sent += sum(f[1] for f in wire.since(t0))
-    return times, sent
+    return numbers, drawn, sent
 
 
 def _filter_changes(page, wire: Wire, repeat: int) -> list[float]:
@@ -302,7 +308,7 @@ def _filter_changes(page, wire: Wire, repeat: int) -> list[float]:
         t0 = time.perf_counter()
         box.click()
         page.get_by_role("option", name=choice).click()
-        times.append(_wait_rerun(page, wire, "Overview", t0, before) - t0)
+        times.append(_wait_rerun(page, wire, "Overview", t0, before)[1] - t0)
     return times
 
 
@@ -351,9 +357,12 @@ def bench(dsn: str, repeat: int) -> list[Case]:
                               f"sidebar link to drawn page, every page; slowest {slowest} "
                               f"(median {statistics.median(switches[slowest]):.2f} s)")
                 _switch(page, "What if")
-                moves, sent = _slider_moves(page, wire, repeat)
+                moves, redrawn, sent = _slider_moves(page, wire, repeat)
                 cases += _row("browser: what-if slider to new numbers", moves, SLIDER,
-                              f"one keyboard step of the target; {sent / len(moves) / 1e3:,.0f} kB received per move")
+                              f"one keyboard step of the target to the proposal's metrics changed on screen; "
+                              f"{sent / len(moves) / 1e3:,.0f} kB received per move")
+                cases += _row("browser: what-if slider to the part redrawn", redrawn, None,
+                              "the same moves until the burn-down, episodes and suggestion charts are drawn again")
                 _switch(page, "Overview")
                 cases += _row("browser: filter change (time range) to drawn page", _filter_changes(page, wire, repeat),
                               FILTER, "Overview; " + " / ".join(RANGES) + " in turn")

@@ -15,7 +15,7 @@ from analytics.cli.bench.cases import Case, under
 from analytics.gpu import efficiency as gpu
 from analytics.gpu import pipeline
 from analytics.gpu import rightsizing as R
-from analytics.gpu.hours import fields_of
+from analytics.gpu.hours import fields_of, hourly_requests
 from analytics.slo.files import PROJECT_SLO_FILE, load_slos
 from analytics.slo.objectives import objectives_by_deployment
 from analytics.store.queries import deployments_table, gpu_data_end, gpu_samples
@@ -33,8 +33,9 @@ def page(store, start, end, *, figures: bool = True) -> dict:
     data = pipeline.load(store, start, end, fields=fields_of(objectives))
     timings["queries"] = time.perf_counter() - t0
     t1 = time.perf_counter()
-    gpu.efficiency(data, objectives)
-    hourly = gpu.deployment_hours(data, objectives)
+    requests = hourly_requests(data.request_hours, objectives)
+    gpu.efficiency(data, objectives, requests=requests)
+    hourly = gpu.deployment_hours(data, objectives, requests)
     R.suggestions(data, objectives, hourly=hourly)
     charts_gpu.heatmap_frame(data.gpu_hours, "sm_active", "gpu")
     if figures:
