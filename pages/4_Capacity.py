@@ -84,7 +84,8 @@ def refresh_when_fitted() -> None:
             st.rerun(scope="app")
 
 
-refresh_when_fitted()
+if fitting or st.session_state.get("cap_waiting"):  # otherwise nothing to wait for: no rerun every 3 s
+    refresh_when_fitted()
 
 # The headline counts the states of analytics.review.verdicts (the Overview's attention list uses the
 # same): short now, or short soon (capacity or headroom runs out within the horizon).

@@ -13,7 +13,7 @@ import polars as pl
 import streamlit as st
 
 from analytics.charts import base as charts
-from analytics.charts.review import add_markers
+from analytics.charts.review import marker_layout
 from analytics.store import queries
 from analytics.store.conventions import SLOT_SECONDS
 from analytics.traffic import summary as overview
@@ -75,17 +75,14 @@ def charts_of(start: datetime, end: datetime, deployments: tuple, regions: tuple
     (building plotly figures costs more than the cached queries under them): read-only."""
     frame = series(start, end, deployments, regions, step).filter(pl.col("deployment").is_in(charted))
     markers = review.changes(start, end, charted)
-
-    def marked(fig: go.Figure) -> go.Figure:
-        return add_markers(fig, markers, charted)
-
+    marks = marker_layout(markers, charted)
     figures = {
         # axis titles and hover values: the column registry's label, unit and decimals
         "rps": charts.time_series(frame, "rps", title="Requests per second"),
-        "errors": marked(charts.time_series(frame, "error_rate", title="Error rate (non-ok / all)",
-                                            tick_format=".1%")),
-        "ttft": marked(charts.time_series(frame, "ttft_p99_ms", title="TTFT p99 (LLM deployments)", log_y=True)),
-        "e2e": marked(charts.time_series(frame, "e2e_p99_ms", title="End-to-end latency p99", log_y=True)),
+        "errors": charts.time_series(frame, "error_rate", title="Error rate (non-ok / all)", tick_format=".1%",
+                                     marks=marks),
+        "ttft": charts.time_series(frame, "ttft_p99_ms", title="TTFT p99 (LLM deployments)", log_y=True, marks=marks),
+        "e2e": charts.time_series(frame, "e2e_p99_ms", title="End-to-end latency p99", log_y=True, marks=marks),
     }
     return figures, markers.height
 

@@ -58,9 +58,9 @@ def _when_quiet(sharing: str | None = None) -> None:
 
 def start() -> threading.Thread:
     """Import what every page needs, then start the warm-up thread (daemon: it never holds the server
-    up on exit). The imports come first, before the server listens: in a thread beside it they held
-    the interpreter while the browser fetched the app's JavaScript (2.3 s to its socket on the 100M
-    bench, against 0.1 s once warm)."""
+    up on exit). The imports come first, before the server listens, so a page opened as soon as the
+    server answers does not share the interpreter with them (the server reports healthy about a
+    second later instead)."""
     # Loaders called outside a page log "missing ScriptRunContext" on every call: not for this thread.
     logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").addFilter(
         lambda record: record.threadName != THREAD)
@@ -78,6 +78,7 @@ def _run(t0: float) -> None:
     try:
         _wait_for_runtime()
         _page_modules()
+        _first_elements()
         _overview()
         _log.info("warm-up: Overview ready %.1f s after start", time.perf_counter() - t0)
         _other_pages()
@@ -111,6 +112,21 @@ def _page_modules() -> None:
     import ui.page  # noqa: F401
     import ui.review  # noqa: F401
     import ui.uploads  # noqa: F401
+
+
+def _first_elements() -> None:
+    """What Streamlit does once per process on a page's first elements, cold 0.5 s each on the bench
+    (a Capacity page's profile): compiling its emoji pattern (the first alert or label that is not
+    ASCII) and inspecting the call stack (env_util.is_repl, on the first element sent): inspect's
+    module and source caches."""
+    import inspect
+
+    try:
+        from streamlit.string_util import extract_leading_emoji
+    except ImportError:  # another Streamlit layout: the first page pays instead
+        return
+    extract_leading_emoji("⚠️ warm-up")
+    inspect.stack()
 
 
 def _wait_for_runtime() -> None:

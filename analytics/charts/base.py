@@ -123,9 +123,11 @@ def time_series(
     log_y: bool = False,
     by: str = "deployment",
     time: str = "slot",
+    marks: dict[str, list[dict]] | None = None,
 ) -> go.Figure:
     """One line per `by` value over time, with range-selector buttons. The axis title and the hover
-    value come from the column registry (label, unit, decimals) unless given."""
+    value come from the column registry (label, unit, decimals) unless given; ``marks``: layout
+    shapes and annotations to draw too (e.g. charts.review.marker_layout's deploy markers)."""
     hover = C.hover(y) if hover_format is None else f"%{{y:{hover_format}}}"
     names = sorted(frame[by].unique().to_list()) if not frame.is_empty() else []
     traces = []
@@ -145,7 +147,7 @@ def time_series(
         title, "", height=360, yaxis=y_axis,
         xaxis={"title": {"text": C.axis_title("ts")}, "rangeselector": {"buttons": RANGE_BUTTONS, "y": 1.02}},
         legend={"orientation": "v", "y": 1, "x": 1.02, "yanchor": "top", "font": {"size": 10}},
-        margin={"l": 60, "r": 10, "t": 70, "b": 40}))
+        margin={"l": 60, "r": 10, "t": 70, "b": 40}, **(marks or {})))
 
 
 def bar(frame: pl.DataFrame, x: str, y: str, *, title: str, x_title: str, y_title: str,

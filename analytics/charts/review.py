@@ -28,25 +28,31 @@ def _label(row: dict) -> str:
     return str(row["after"])
 
 
-def add_markers(fig: go.Figure, changes: pl.DataFrame, deployments: Sequence[str] | None = None) -> go.Figure:
-    """A copy of ``fig`` with a vertical line and label per deploy marker (analytics.review.changes
-    CHANGE_SCHEMA), optionally only those of ``deployments``; the input figure is not changed.
+def marker_layout(changes: pl.DataFrame, deployments: Sequence[str] | None = None) -> dict[str, list[dict]]:
+    """Layout shapes and annotations for the deploy markers (analytics.review.changes CHANGE_SCHEMA),
+    optionally only those of ``deployments``: a vertical line and a label per marker, to pass to a
+    chart builder (charts.base.layout) or add_markers.
 
     Plotly renders a subset of HTML in annotation text, so labels from telemetry are escaped.
     """
     if deployments is not None:
         changes = changes.filter(pl.col("deployment").is_in(list(deployments)))
-    if changes.is_empty():
-        return go.Figure(fig)
-    spec = fig.to_dict()  # a copy; one go.Figure of it validates once, add_shape per marker every time
-    shapes, annotations = spec["layout"].setdefault("shapes", []), spec["layout"].setdefault("annotations", [])
-    times = utc_text(changes["ts"])
-    for x, row in zip(times, changes.iter_rows(named=True), strict=True):
+    shapes, annotations = [], []
+    for x, row in zip(utc_text(changes["ts"]), changes.iter_rows(named=True), strict=True):
         shapes.append({"type": "line", "x0": x, "x1": x, "xref": "x", "y0": 0, "y1": 1, "yref": "paper",
                        "line": {"color": MARKER_COLOUR, "width": 1, "dash": MARKER_DASH.get(row["kind"], "dash")}})
         annotations.append({"x": x, "xref": "x", "y": 1, "yref": "paper", "yanchor": "bottom", "showarrow": False,
                             "text": html.escape(_label(row)), "font": {"size": 10, "color": MARKER_COLOUR},
                             "hovertext": html.escape(f"{row['deployment']}: {row['description']} at {x} UTC")})
+    return {"shapes": shapes, "annotations": annotations}
+
+
+def add_markers(fig: go.Figure, changes: pl.DataFrame, deployments: Sequence[str] | None = None) -> go.Figure:
+    """A copy of ``fig`` with the deploy markers of marker_layout added; the input figure is not
+    changed."""
+    spec = fig.to_dict()  # a copy; one go.Figure of it validates once, add_shape per marker every time
+    for key, items in marker_layout(changes, deployments).items():
+        spec["layout"][key] = [*spec["layout"].get(key, []), *items]
     return go.Figure(spec)
 
 
