@@ -17,7 +17,7 @@ from analytics.store import conventions as N
 from analytics.store import journal
 from analytics.store.conventions import hist_column
 from analytics.store.journal import LOAD_ID
-from analytics.store.schema import HIST_MERGE, ROLLUPS, SCHEMA_VERSION, ensure_schema
+from analytics.store.schema import HIST_MERGE, ROLLUP_KEYS, ROLLUPS, SCHEMA_VERSION, ensure_schema
 
 
 def test_creating_the_schema_twice_changes_nothing(store):
@@ -28,12 +28,14 @@ def test_creating_the_schema_twice_changes_nothing(store):
     assert store.scalar(f"SELECT max(version) FROM {N.SCHEMA_VERSION_TABLE}") == SCHEMA_VERSION
 
 
-def test_the_rollup_has_one_row_per_deployment_version_and_slot_whatever_the_volume(store):
+def test_the_rollup_has_one_row_per_key_and_slot_whatever_the_volume(store):
+    # The key: deployment, region, model, version and GPU type (ROLLUP_KEYS); the shared store also
+    # holds other test modules' rows, e.g. one deployment in two regions in the same slot.
     raw = store.scalar(f"SELECT count() FROM {N.REQUESTS}")
     rollup = store.scalar(f"SELECT count() FROM {N.REQUESTS_5M} FINAL")
+    columns = ", ".join(k for k in ROLLUP_KEYS if k != "slot")
     keys = store.scalar(
-        f"SELECT count() FROM (SELECT DISTINCT deployment, model_version, "
-        f"toStartOfInterval(ts, INTERVAL 5 MINUTE) FROM {N.REQUESTS})"
+        f"SELECT count() FROM (SELECT DISTINCT {columns}, toStartOfInterval(ts, INTERVAL 5 MINUTE) FROM {N.REQUESTS})"
     )
     assert rollup == keys < raw
 
