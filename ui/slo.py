@@ -30,6 +30,7 @@ from ui.connection import get_store
 TTL_S = 60  # like ui.traffic: new telemetry shows within a minute
 CONFIG_KEY = "slo_config"  # session state: (yaml text, file name) of an uploaded SLO file
 
+
 def project_config() -> tuple[str, str]:
     """(text, name) of the project's slos.yaml."""
     return PROJECT_SLO_FILE.read_text(), PROJECT_SLO_FILE.name
