@@ -147,3 +147,26 @@ def test_a_second_process_on_the_same_embedded_path_is_told_it_is_in_use(store, 
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "in use by another process" in lines[0]
+
+
+def test_opening_a_store_removes_the_start_up_folders_of_killed_engines_only(tmp_path):
+    """chDB makes $TMPDIR/clickhouse-embedded-<uuid> while it starts; a kill -9 then leaves it.
+    A folder whose status file is locked belongs to an engine starting right now and stays."""
+    import fcntl
+    import os
+
+    temp = tmp_path / "tmp"
+    for name in ("killed", "starting"):
+        (temp / f"clickhouse-embedded-{name}" / "tmp").mkdir(parents=True)
+        (temp / f"clickhouse-embedded-{name}" / "status").write_text("PID: 1\n")
+    starting = os.open(temp / "clickhouse-embedded-starting" / "status", os.O_RDONLY)
+    fcntl.flock(starting, fcntl.LOCK_EX)
+    try:
+        opened = subprocess.run(
+            [sys.executable, "-c", "import sys; from analytics.store.client import Store; Store(sys.argv[1])",
+             f"chdb://{tmp_path / 'db'}"],
+            env={**os.environ, "TMPDIR": str(temp)}, capture_output=True, text=True, timeout=120)
+    finally:
+        os.close(starting)
+    assert opened.returncode == 0, opened.stderr
+    assert sorted(p.name for p in temp.iterdir()) == ["clickhouse-embedded-starting"]

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import fcntl
 import logging
 import os
 import re
+import shutil
 import socket
 import sys
 import tempfile
@@ -197,6 +199,7 @@ class Store:
                         self._client = _get_client(dsn=dsn)
                     except Exception as exc:
                         raise self._error(RuntimeError(f"{exc} {captured()}")) from exc
+                _remove_engine_leftovers()
             else:
                 self._client = _get_client(
                     dsn=dsn,
@@ -263,6 +266,32 @@ class Store:
             self._client.close()
         except Exception:  # closing a dead connection must not mask the real error
             pass
+
+
+ENGINE_TEMP_PREFIX = "clickhouse-embedded-"
+
+
+def _remove_engine_leftovers() -> None:
+    """Remove the start-up folders of chDB engines that were killed while starting.
+
+    chDB's engine makes ``$TMPDIR/clickhouse-embedded-<uuid>`` (a ``status`` file and ``tmp``)
+    while it starts and removes it ~0.1-0.3 s later; a process killed in between leaves it behind.
+    The engine holds an exclusive flock on that ``status`` file while alive (the same lock that
+    says "Cannot lock file ... status" to a second process on one store), so a folder whose lock
+    can be taken belongs to no live process.
+    """
+    for folder in Path(tempfile.gettempdir()).glob(f"{ENGINE_TEMP_PREFIX}*"):
+        try:
+            status = os.open(folder / "status", os.O_RDONLY)
+        except OSError:  # no status file (yet): a process may be creating it this instant
+            continue
+        try:
+            fcntl.flock(status, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            shutil.rmtree(folder, ignore_errors=True)
+        except OSError:  # locked: a live engine is starting
+            pass
+        finally:
+            os.close(status)
 
 
 @contextlib.contextmanager
