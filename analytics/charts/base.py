@@ -106,12 +106,6 @@ def line_at(axis: str, at: float, colour: str, *, dash: str | None = None, width
     return shape, [{"text": text, "showarrow": False, **place} | ({"font": {"size": size}} if size else {})]
 
 
-def base_layout(fig: go.Figure, title: str, y_title: str, *, height: int = 340) -> go.Figure:
-    """Apply the common layout (``layout``) to a figure built call by call."""
-    fig.update_layout(layout(title, y_title, height=height))
-    return fig
-
-
 def time_series(
     frame: pl.DataFrame,
     y: str,
@@ -148,15 +142,3 @@ def time_series(
         xaxis={"title": {"text": C.axis_title("ts")}, "rangeselector": {"buttons": RANGE_BUTTONS, "y": 1.02}},
         legend={"orientation": "v", "y": 1, "x": 1.02, "yanchor": "top", "font": {"size": 10}},
         margin={"l": 60, "r": 10, "t": 70, "b": 40}, **(marks or {})))
-
-
-def bar(frame: pl.DataFrame, x: str, y: str, *, title: str, x_title: str, y_title: str,
-        tick_format: str | None = None) -> go.Figure:
-    """A horizontal bar chart, largest at the top."""
-    part = frame.sort(y)
-    fig = go.Figure(go.Bar(x=part[y].to_list(), y=part[x].to_list(), orientation="h",
-                           marker_color=PALETTE[0]))
-    base_layout(fig, title, x_title, height=max(260, 28 * part.height + 80))
-    fig.update_xaxes(title_text=y_title, tickformat=tick_format)
-    fig.update_yaxes(title_text=None)
-    return fig

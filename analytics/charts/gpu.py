@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from analytics import columns as C
-from analytics.charts.base import PALETTE, base_layout, color_for, figure, layout, line_at, utc_text
+from analytics.charts.base import PALETTE, color_for, figure, layout, line_at, utc_text
 from analytics.gpu.efficiency import SM_EFFECTIVE, SM_INEFFECTIVE
 
 # Heatmap metrics: per-GPU-hour column -> (label, colour-bar title, tick format, fixed range); the
@@ -122,28 +122,19 @@ def utilisation_latency(hourly: pl.DataFrame, latency: str = "p99_ttft_ms") -> g
 def utilisation_comparison(util: pl.DataFrame) -> go.Figure:
     """GPU util vs SM activity vs tensor-pipe activity per deployment; gaps were not collected."""
     frame = util.sort("deployment")
-    fig = go.Figure()
-    for column, label, colour in COMPARISON:
-        fig.add_trace(
-            go.Bar(
-                x=frame["deployment"].to_list(),
-                y=frame[column].to_list(),
-                name=label,
-                marker_color=colour,
-                hovertemplate=f"%{{x}}<br>{label}: {C.hover(column)}<extra></extra>",
-            )
-        )
+    traces = [{"type": "bar", "x": frame["deployment"].to_list(), "y": frame[column].to_list(), "name": label,
+               "marker": {"color": colour}, "hovertemplate": f"%{{x}}<br>{label}: {C.hover(column)}<extra></extra>"}
+              for column, label, colour in COMPARISON]
+    notes = []
     for row in frame.iter_rows(named=True):
         gaps = [label.split(" (")[0] for column, label, _ in COMPARISON if row[column] is None]
         if gaps:
-            fig.add_annotation(x=row["deployment"], y=0.02, yanchor="bottom", showarrow=False,
-                               textangle=-90, text="not collected: " + ", ".join(gaps),
-                               font={"size": 10, "color": "#64748b"})
-    base_layout(fig, "Mean over the window: GPU utilisation vs SM and tensor-pipe activity",
-                C.unit_title("mean_sm_active"), height=420)
-    fig.update_yaxes(tickformat=".0%", range=[0, 1.05])
-    fig.update_xaxes(title_text=None, tickangle=-30, automargin=True)
-    fig.update_layout(barmode="group", hovermode="closest",
-                      legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0},
-                      margin={"l": 60, "r": 20, "t": 80, "b": 40})
-    return fig
+            notes.append({"x": row["deployment"], "y": 0.02, "yanchor": "bottom", "showarrow": False,
+                          "textangle": -90, "text": "not collected: " + ", ".join(gaps),
+                          "font": {"size": 10, "color": "#64748b"}})
+    return figure(traces, layout(
+        "Mean over the window: GPU utilisation vs SM and tensor-pipe activity", C.unit_title("mean_sm_active"),
+        height=420, barmode="group", hovermode="closest", annotations=notes,
+        yaxis={"tickformat": ".0%", "range": [0, 1.05]}, xaxis={"tickangle": -30, "automargin": True},
+        legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0},
+        margin={"l": 60, "r": 20, "t": 80, "b": 40}))

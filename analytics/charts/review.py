@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from analytics import columns as C
-from analytics.charts.base import base_layout, utc_text
+from analytics.charts.base import figure, layout, utc_text
 
 # Dash per marker kind, so kinds differ without colour; one neutral colour keeps the series readable.
 MARKER_DASH = {"model_version": "dash", "gpu_type": "dashdot", "replicas": "dot"}
@@ -57,54 +57,48 @@ def add_markers(fig: go.Figure, changes: pl.DataFrame, deployments: Sequence[str
 
 
 def _grouped_bars(frame: pl.DataFrame, label: str, series: tuple[tuple[str, str, str, str], ...], title: str,
-                  hover: str, row_height: int) -> go.Figure:
+                  hover: str, row_height: int, x_axis: dict) -> go.Figure:
     """Horizontal grouped bars, one bar per (column, name, colour, pattern) series and row of
-    ``label``; patterns tell the series apart without colour."""
-    fig = go.Figure()
-    for column, name, colour, pattern in series:
-        fig.add_bar(y=frame[label].to_list(), x=frame[column].to_list(), name=name, orientation="h",
-                    marker={"color": colour, "pattern": {"shape": pattern}},
-                    hovertemplate=hover + "<extra>" + name + "</extra>")
-    fig = base_layout(fig, title, "", height=max(260, row_height * frame.height + 130))
-    fig.update_layout(barmode="group", hovermode="closest")
-    return fig
+    ``label``; patterns tell the series apart without colour. ``x_axis``: the value axis's layout."""
+    traces = [{"type": "bar", "y": frame[label].to_list(), "x": frame[column].to_list(), "name": name,
+               "orientation": "h", "marker": {"color": colour, "pattern": {"shape": pattern}},
+               "hovertemplate": hover + "<extra>" + name + "</extra>"}
+              for column, name, colour, pattern in series]
+    return figure(traces, layout(title, "", height=max(260, row_height * frame.height + 130), barmode="group",
+                                 hovermode="closest", xaxis=x_axis))
 
 
 def budget_spent(slos: pl.DataFrame) -> go.Figure:
     """Error budget spent per SLO this week beside the week before (analytics.review.weekly.slo_table)."""
     frame = slos.filter(pl.col("budget_spent_this_week").is_not_null()).sort("budget_spent_this_week")
-    fig = _grouped_bars(frame, "slo", (("budget_spent_previous_week", "previous week", "#999999", "/"),
-                                       ("budget_spent_this_week", "this week", "#0072B2", "")),
-                        "Error budget spent", f"%{{y}}: {C.hover('budget_consumed', 'x')} of the budget", 28)
-    fig.update_xaxes(tickformat=".0%", title_text=C.axis_title("budget_consumed"))
-    return fig
+    return _grouped_bars(frame, "slo", (("budget_spent_previous_week", "previous week", "#999999", "/"),
+                                        ("budget_spent_this_week", "this week", "#0072B2", "")),
+                         "Error budget spent", f"%{{y}}: {C.hover('budget_consumed', 'x')} of the budget", 28,
+                         {"tickformat": ".0%", "title": {"text": C.axis_title("budget_consumed")}})
 
 
 def incident_timeline(incidents: pl.DataFrame, changes: pl.DataFrame, start, end) -> go.Figure:
     """The week's incidents as bars over time (one row each, by lead SLO) with the deploy markers."""
-    fig = go.Figure()
     rows = incidents.with_columns(pl.col("end").fill_null(end))
-    labels = [f"#{r['incident']} {r['incident_key'].split('@')[0]}" for r in rows.iter_rows(named=True)]
+    traces = []
     if rows.height:
-        starts, ends = utc_text(rows["start"]), utc_text(rows["end"])
-        for label, x0, x1, r in zip(labels, starts, ends, rows.iter_rows(named=True), strict=True):
-            fig.add_scatter(x=[x0, x1], y=[label, label], mode="lines+markers", name=label, showlegend=False,
-                            line={"width": 10, "color": "#D55E00" if r["severity"] == "page" else "#E69F00"},
-                            hovertext=html.escape(f"{r['severity']}: {r['slos']} ({r['duration_min']:.0f} min)"),
-                            hoverinfo="text")
-    fig = base_layout(fig, "Incidents and changes", "", height=max(240, 40 * rows.height + 160))
-    fig.update_layout(hovermode="closest")
-    fig.update_xaxes(range=utc_text(pl.Series([start, end])), title_text=C.axis_title("ts"))
-    fig.update_yaxes(rangemode="normal")
-    return add_markers(fig, changes)
+        for x0, x1, r in zip(utc_text(rows["start"]), utc_text(rows["end"]), rows.iter_rows(named=True), strict=True):
+            label = f"#{r['incident']} {r['incident_key'].split('@')[0]}"
+            traces.append({"type": "scatter", "x": [x0, x1], "y": [label, label], "mode": "lines+markers",
+                           "name": label, "showlegend": False, "hoverinfo": "text",
+                           "line": {"width": 10, "color": "#D55E00" if r["severity"] == "page" else "#E69F00"},
+                           "hovertext": html.escape(f"{r['severity']}: {r['slos']} ({r['duration_min']:.0f} min)")})
+    return figure(traces, layout(
+        "Incidents and changes", "", height=max(240, 40 * rows.height + 160), hovermode="closest",
+        xaxis={"range": utc_text(pl.Series([start, end])), "title": {"text": C.axis_title("ts")}},
+        yaxis={"rangemode": "normal"}, **marker_layout(changes)))
 
 
 def gpu_cost(gpu: pl.DataFrame, top: int = 12) -> go.Figure:
     """GPU cost and idle cost per deployment this week beside the week before (the costliest ``top``)."""
     frame = gpu.filter(pl.col("cost").is_not_null()).sort("cost", descending=True).head(top).sort("cost")
-    fig = _grouped_bars(frame, "deployment", (("cost_previous", "cost, previous week", "#999999", "/"),
-                                              ("cost", "cost, this week", "#0072B2", ""),
-                                              ("idle_cost", "idle cost, this week", "#E69F00", "x")),
-                        "GPU cost", f"%{{y}}: {C.hover('cost', 'x')}", 30)
-    fig.update_xaxes(tickprefix="$", title_text=C.axis_title("cost"))
-    return fig
+    return _grouped_bars(frame, "deployment", (("cost_previous", "cost, previous week", "#999999", "/"),
+                                               ("cost", "cost, this week", "#0072B2", ""),
+                                               ("idle_cost", "idle cost, this week", "#E69F00", "x")),
+                         "GPU cost", f"%{{y}}: {C.hover('cost', 'x')}", 30,
+                         {"tickprefix": "$", "title": {"text": C.axis_title("cost")}})
