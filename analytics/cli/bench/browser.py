@@ -318,19 +318,21 @@ def _filter_changes(page, wire: Wire, repeat: int) -> list[float]:
     return times
 
 
-def _cold_loads(new_page, dsn: str, log: Path, repeat: int, browser: str,
+def _cold_loads(new_page, dsn: str, log: Path, repeat: int, returning: bool,
                 port: int | None = None) -> tuple[list[Case], list[float]]:
-    """Cold first loads of every page, `repeat` each, in tabs of `new_page()` (on servers at `port`):
-    their rows, named for the browser when it is not a new profile, and the servers' start times."""
+    """Cold first loads of every page, `repeat` each, in tabs of `new_page()` (on servers at `port`),
+    in a new browser profile or a `returning` one: their rows and the servers' start times."""
     cases, starts = [], []
-    returning = "" if port is None else " (returning browser)"
+    browser = ("a browser that opened the app before: its scripts cached" if returning
+               else "a new browser profile: the app's scripts downloaded and compiled")
+    suffix = " (returning browser)" if returning else ""
     for title, path in pages():
         runs = [_cold(new_page, dsn, log, title, path, port) for _ in range(repeat)]
         starts += [r["start"] for r in runs]
         parts = {k: statistics.median(r[k] for r in runs) for k in ("shell", "connect", "script", "render", "bytes")}
         target = COLD_CAPACITY if title == "Capacity" else COLD_PAGE
-        _say(f"{title}{returning}: " + ", ".join(f"{r['total']:.2f} s" for r in runs))
-        cases += _row(f"browser: cold first load{returning}, {title}", [r["total"] for r in runs], target,
+        _say(f"{title}{suffix}: " + ", ".join(f"{r['total']:.2f} s" for r in runs))
+        cases += _row(f"browser: cold first load{suffix}, {title}", [r["total"] for r in runs], target,
                       f"{browser}; shell {parts['shell']:.2f} s, connect {parts['connect']:.2f} s, script "
                       f"{parts['script']:.2f} s, render {parts['render']:.2f} s; {parts['bytes'] / 1e6:.1f} MB received")
     return cases, starts
@@ -361,16 +363,14 @@ def bench(dsn: str, repeat: int) -> list[Case]:
         log = Path(folder) / "streamlit.log"
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            loads, starts = _cold_loads(lambda: browser.new_page(viewport=VIEWPORT), dsn, log, repeat,
-                                        "a new browser profile: the app's scripts downloaded and compiled")
+            loads, starts = _cold_loads(lambda: browser.new_page(viewport=VIEWPORT), dsn, log, repeat, False)
             cases += loads
             returning = pw.chromium.launch_persistent_context(
                 Path(folder) / "profile", executable_path=CHROMIUM, args=CHROMIUM_ARGS, viewport=VIEWPORT)
             try:
                 port = _free_port()
                 _visit_every_page(returning, dsn, log, port)
-                loads, more = _cold_loads(returning.new_page, dsn, log, repeat,
-                                          "a browser that opened the app before: its scripts cached", port)
+                loads, more = _cold_loads(returning.new_page, dsn, log, repeat, True, port)
             finally:
                 returning.close()
             cases += loads
