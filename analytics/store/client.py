@@ -234,15 +234,8 @@ class Store:
     def query(self, sql: str, parameters: dict | None = None) -> pl.DataFrame:
         """Run a SELECT with bound parameters and return a polars frame (at most QUERY_TIMEOUT_S)."""
         with self._call():
-            if self.target.engine == "chdb":
-                # In the query's own SETTINGS clause: as a per-call setting, the chDB driver would
-                # read system.settings, SET and restore around every query (~9 ms each, a third of
-                # a typical rollup read here; the weekly review makes 40).
-                table = self._client.query_arrow(f"{sql}\nSETTINGS max_execution_time = {int(QUERY_TIMEOUT_S)}",
-                                                 parameters=parameters or {})
-            else:  # a URL parameter of the HTTP request
-                table = self._client.query_arrow(sql, parameters=parameters or {},
-                                                 settings={"max_execution_time": QUERY_TIMEOUT_S})
+            table = self._client.query_arrow(sql, parameters=parameters or {},
+                                             settings={"max_execution_time": QUERY_TIMEOUT_S})
         frame = pl.from_arrow(table)
         assert isinstance(frame, pl.DataFrame)
         # LowCardinality columns arrive as Arrow dictionaries; strings are simpler downstream.
