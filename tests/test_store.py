@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import socket
 import subprocess
 import sys
@@ -152,9 +154,6 @@ def test_a_second_process_on_the_same_embedded_path_is_told_it_is_in_use(store, 
 def test_opening_a_store_removes_the_start_up_folders_of_killed_engines_only(tmp_path):
     """chDB makes $TMPDIR/clickhouse-embedded-<uuid> while it starts; a kill -9 then leaves it.
     A folder whose status file is locked belongs to an engine starting right now and stays."""
-    import fcntl
-    import os
-
     temp = tmp_path / "tmp"
     for name in ("killed", "starting"):
         (temp / f"clickhouse-embedded-{name}" / "tmp").mkdir(parents=True)

@@ -85,10 +85,11 @@ def figure(traces: list[dict], spec: dict) -> go.Figure:
 
 
 def line_at(axis: str, at: float, colour: str, *, dash: str | None = None, width: float | None = None,
-            text: str | None = None, position: str = "top right", size: int | None = None) -> tuple[dict, list[dict]]:
+            text: str | None = None, position: str = "top right", font: dict | None = None) -> tuple[dict, list[dict]]:
     """A line across the plot at ``at`` on the "x" axis (vertical) or "y" axis (horizontal), as
     plotly's add_vline / add_hline draw it, and its label placed as their annotation_position does
-    ("top right", "top left", "bottom right", "bottom left"): (shape, [annotation] or [])."""
+    ("top right", "top left", "bottom right", "bottom left"), in ``font`` (plotly's font dict) when given:
+    (shape, [annotation] or [])."""
     line = {"color": colour} | ({"dash": dash} if dash else {}) | ({"width": width} if width else {})
     other = "y" if axis == "x" else "x"
     shape = {"type": "line", f"{axis}ref": axis, f"{axis}0": at, f"{axis}1": at,
@@ -103,7 +104,7 @@ def line_at(axis: str, at: float, colour: str, *, dash: str | None = None, width
     else:  # above (or below) the line at its left or right end
         place = {"x": 0 if horizontal == "left" else 1, "xref": "x domain", "xanchor": horizontal,
                  "y": at, "yref": "y", "yanchor": "top" if vertical == "bottom" else "bottom"}
-    return shape, [{"text": text, "showarrow": False, **place} | ({"font": {"size": size}} if size else {})]
+    return shape, [{"text": text, "showarrow": False, **place} | ({"font": font} if font else {})]
 
 
 def time_series(

@@ -16,6 +16,7 @@ BASELINE = "#ca8a04"
 CAPACITY = "#dc2626"
 IN_SERVICE = "#111827"
 SHOWN_HISTORY = timedelta(weeks=3)
+LABEL_FONT = {"color": CAPACITY, "size": 11}  # the capacity line's and exhaustion marker's labels
 
 
 def _band(forecast: pl.DataFrame, name: str, band: str, color: str, fill: str, hover: str = "%{y:,.4g}") -> list[dict]:
@@ -64,10 +65,10 @@ def forecast_chart(
     lines = []
     if capacity is not None:
         lines.append(line_at("y", capacity, CAPACITY, dash="dot", width=1.5, text="SLO capacity of current GPUs",
-                             position="top left", size=11))
+                             position="top left", font=LABEL_FONT))
     if exhausted_at is not None:
         lines.append(line_at("x", utc_text(pl.Series([exhausted_at]))[0], CAPACITY, width=1.5,
-                             text=f"capacity runs out {exhausted_at:%Y-%m-%d %H:%M} UTC", size=11))
+                             text=f"capacity runs out {exhausted_at:%Y-%m-%d %H:%M} UTC", font=LABEL_FONT))
     x_axis = {"title": {"text": C.axis_title("ts")}}
     if not forecast.is_empty() and actuals.height:
         # Open on the last SHOWN_HISTORY of history and the whole forecast; zoom out for the rest.
@@ -76,7 +77,7 @@ def forecast_chart(
     return figure(traces, layout(
         title, C.axis_title(metric) if metric else f"Demand ({unit})", height=420, margin={"b": 90},
         legend={"y": -0.22}, xaxis=x_axis, shapes=[shape for shape, _ in lines],
-        annotations=[{**note, "font": {**note["font"], "color": CAPACITY}} for _, notes in lines for note in notes]))
+        annotations=[note for _, notes in lines for note in notes]))
 
 
 def fleet_chart(fleet: pl.DataFrame) -> go.Figure:

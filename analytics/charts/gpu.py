@@ -101,7 +101,7 @@ def utilisation_latency(hourly: pl.DataFrame, latency: str = "p99_ttft_ms") -> g
             ),
         })
     # NVIDIA DCGM "Profiling Metrics": >= 0.8 is needed for effective use, < 0.5 is likely ineffective.
-    guides = [line_at("x", x, "#64748b", dash="dot", width=1, text=text, position="top left", size=10)
+    guides = [line_at("x", x, "#64748b", dash="dot", width=1, text=text, position="top left", font={"size": 10})
               for x, text in ((SM_INEFFECTIVE, "below: likely ineffective use"),
                               (SM_EFFECTIVE, "needed for effective use"))]
     notes = [label for _, labels in guides for label in labels]

@@ -81,13 +81,12 @@ def incident_timeline(incidents: pl.DataFrame, changes: pl.DataFrame, start, end
     """The week's incidents as bars over time (one row each, by lead SLO) with the deploy markers."""
     rows = incidents.with_columns(pl.col("end").fill_null(end))
     traces = []
-    if rows.height:
-        for x0, x1, r in zip(utc_text(rows["start"]), utc_text(rows["end"]), rows.iter_rows(named=True), strict=True):
-            label = f"#{r['incident']} {r['incident_key'].split('@')[0]}"
-            traces.append({"type": "scatter", "x": [x0, x1], "y": [label, label], "mode": "lines+markers",
-                           "name": label, "showlegend": False, "hoverinfo": "text",
-                           "line": {"width": 10, "color": "#D55E00" if r["severity"] == "page" else "#E69F00"},
-                           "hovertext": html.escape(f"{r['severity']}: {r['slos']} ({r['duration_min']:.0f} min)")})
+    for x0, x1, r in zip(utc_text(rows["start"]), utc_text(rows["end"]), rows.iter_rows(named=True), strict=True):
+        label = f"#{r['incident']} {r['incident_key'].split('@')[0]}"
+        traces.append({"type": "scatter", "x": [x0, x1], "y": [label, label], "mode": "lines+markers",
+                       "name": label, "showlegend": False, "hoverinfo": "text",
+                       "line": {"width": 10, "color": "#D55E00" if r["severity"] == "page" else "#E69F00"},
+                       "hovertext": html.escape(f"{r['severity']}: {r['slos']} ({r['duration_min']:.0f} min)")})
     return figure(traces, layout(
         "Incidents and changes", "", height=max(240, 40 * rows.height + 160), hovermode="closest",
         xaxis={"range": utc_text(pl.Series([start, end])), "title": {"text": C.axis_title("ts")}},

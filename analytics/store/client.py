@@ -50,6 +50,8 @@ MESSAGE_CHARS = 400  # the longest server text passed on, after redaction
 # sent in the background, so a load the journal calls done could still be invisible, or lost with
 # the node that queued it. The alias is the name every server version knows.
 CLUSTER_SETTINGS = {"insert_distributed_sync": 1}
+# chDB's engine start-up folder in $TMPDIR (see _remove_engine_leftovers)
+ENGINE_TEMP_PREFIX = "clickhouse-embedded-"
 
 
 @dataclass(frozen=True)
@@ -266,9 +268,6 @@ class Store:
             self._client.close()
         except Exception:  # closing a dead connection must not mask the real error
             pass
-
-
-ENGINE_TEMP_PREFIX = "clickhouse-embedded-"
 
 
 def _remove_engine_leftovers() -> None:
