@@ -81,11 +81,15 @@ def pytest_configure(config):
         config.server_line = check_server(TEST_URL, TEST_CLUSTER)
 
 
-def pytest_report_header(config):
-    """Say which store the suite runs on and, without a server, why tests/test_server.py is skipped."""
-    if TEST_URL:
-        return [f"store: {config.server_line}"]
+def report_header(url: str, server_line: str) -> list[str]:
+    """Which store the suite runs on and, without a server, why tests/test_server.py is skipped."""
+    if url:
+        return [f"store: {server_line}"]
     return [f"store: embedded chDB; tests/test_server.py skipped: {SERVER_SKIP_REASON}"]
+
+
+def pytest_report_header(config):
+    return report_header(TEST_URL, getattr(config, "server_line", ""))
 
 
 @pytest.fixture(scope="session")
