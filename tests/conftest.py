@@ -92,6 +92,31 @@ def pytest_report_header(config):
     return report_header(TEST_URL, getattr(config, "server_line", ""))
 
 
+SLOW_FIXTURES: set[str] = set()
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def pytest_collection_modifyitems(config, items):
+    """Tests sharing a module-scoped fixture (a server, a seeded store of the module) are one
+    xdist_group, so `--dist loadgroup` keeps them in one worker and the fixture is built once.
+
+    The tiers (`make test` runs `-m "smoke or not (slow or browser)"`, `make test-all` everything):
+    - `browser`: a test that uses the `browser` fixture (headless Chromium) or lives in a module
+      that starts a `streamlit run` server (imports `streamlit_server`);
+    - `slow`: a test that uses a fixture of SLOW_FIXTURES (each starts processes or seeds a store
+      of its own), or a module that says `pytestmark = pytest.mark.slow` with its measured reason.
+    """
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        if "browser" in names or hasattr(item.module, "streamlit_server"):
+            item.add_marker(pytest.mark.browser)
+        if names & SLOW_FIXTURES:
+            item.add_marker(pytest.mark.slow)
+        defs = getattr(item, "_fixtureinfo", None)
+        if defs and any(d.scope in ("module", "package") for ds in defs.name2fixturedefs.values() for d in ds):
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+
+
 @pytest.fixture(scope="session")
 def db_path(tmp_path_factory) -> Path:
     """This test process's embedded database folder."""
@@ -185,12 +210,12 @@ def deprecations(log: Path) -> list[str]:
     return [line for line in log.read_text().splitlines() if DEPRECATION.search(line)]
 
 
-def seed_browser_demo(folder: Path) -> Path:
-    """A 21-day demo store of 200k requests ending 2026-11-01, seeded by the CLI into `folder`;
+def seed_browser_demo(folder: Path, requests: int = 200_000) -> Path:
+    """A 21-day demo store of `requests` requests ending 2026-11-01, seeded by the CLI into `folder`;
     returns its path (each browser test module seeds its own: one chDB path per process)."""
     db = folder / "telemetry"
     seed = subprocess.run(
-        [sys.executable, "-m", "analytics", "demo", "--days", "21", "--requests", "200000",
+        [sys.executable, "-m", "analytics", "demo", "--days", "21", "--requests", str(requests),
          "--end", "2026-11-01T00:00:00Z", "--scrape-seconds", "300"],
         cwd=ROOT, env=dict(os.environ, CLICKHOUSE_URL=f"chdb://{db}"), capture_output=True, text=True, timeout=600,
     )
