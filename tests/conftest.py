@@ -92,7 +92,14 @@ def pytest_report_header(config):
     return report_header(TEST_URL, getattr(config, "server_line", ""))
 
 
-SLOW_FIXTURES: set[str] = set()
+# Fixtures that make a test `slow` (left to `make test-all`), each with why: it starts processes or
+# seeds a store of its own. Figures are whole-file times on the 2-core machine, the suite at -n 2.
+SLOW_FIXTURES = {
+    "bench_dsn",  # tests/test_bench_smoke.py: the bench seeds 1M requests, then runs in Chromium (~200 s)
+    "standin",  # tests/hostile: a ClickHouse stand-in server process, AppTest pages against it (~120 s)
+    "telemetry",  # tests/hostile/test_kill_during_ingest.py: ingest processes killed at every moment (~85 s)
+    "direct",  # tests/test_otel_metrics.py: the demo seeded twice more by the CLI, as tables and as OTel (~100 s)
+}
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
