@@ -93,12 +93,12 @@ def pytest_report_header(config):
 
 
 # Fixtures that make a test `slow` (left to `make test-all`), each with why: it starts processes or
-# seeds a store of its own. Figures are whole-file times on the 2-core machine, the suite at -n 2.
+# seeds a store of its own. Figures: the file's setup + call time in a full run at -n 2 on 2 cores.
 SLOW_FIXTURES = {
-    "bench_dsn",  # tests/test_bench_smoke.py: the bench seeds 1M requests, then runs in Chromium (~200 s)
-    "standin",  # tests/hostile: a ClickHouse stand-in server process, AppTest pages against it (~120 s)
-    "telemetry",  # tests/hostile/test_kill_during_ingest.py: ingest processes killed at every moment (~85 s)
-    "direct",  # tests/test_otel_metrics.py: the demo seeded twice more by the CLI, as tables and as OTel (~100 s)
+    "bench_dsn",  # tests/test_bench_smoke.py: the bench seeds 1M requests, then runs in Chromium (345 s)
+    "standin",  # tests/hostile: a ClickHouse stand-in server process, AppTest pages against it (150 s)
+    "telemetry",  # tests/hostile/test_kill_during_ingest.py: ingest processes killed at every moment (23-86 s)
+    "direct",  # tests/test_otel_metrics.py: the demo seeded twice more by the CLI, as tables and as OTel (105 s)
 }
 
 
@@ -111,7 +111,7 @@ def pytest_collection_modifyitems(config, items):
     - `browser`: a test that uses the `browser` fixture (headless Chromium) or lives in a module
       that starts a `streamlit run` server (imports `streamlit_server`);
     - `slow`: a test that uses a fixture of SLOW_FIXTURES (each starts processes or seeds a store
-      of its own), or a module that says `pytestmark = pytest.mark.slow` with its measured reason.
+      of its own).
     """
     for item in items:
         names = set(getattr(item, "fixturenames", ()))
