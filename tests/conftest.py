@@ -102,12 +102,8 @@ SLOW_FIXTURES = {
 }
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(config, items):
-    """Tests sharing a module-scoped fixture (a server, a seeded store of the module) are one
-    xdist_group, so `--dist loadgroup` keeps them in one worker and the fixture is built once.
-
-    The tiers (`make test` runs `-m "smoke or not (slow or browser)"`, `make test-all` everything):
+    """The tiers (`make test` runs `-m "smoke or not (slow or browser)"`, `make test-all` everything):
     - `browser`: a test that uses the `browser` fixture (headless Chromium) or lives in a module
       that starts a `streamlit run` server (imports `streamlit_server`);
     - `slow`: a test that uses a fixture of SLOW_FIXTURES (each starts processes or seeds a store
@@ -119,9 +115,6 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.browser)
         if names & SLOW_FIXTURES:
             item.add_marker(pytest.mark.slow)
-        defs = getattr(item, "_fixtureinfo", None)
-        if defs and any(d.scope in ("module", "package") for ds in defs.name2fixturedefs.values() for d in ds):
-            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
 
 
 @pytest.fixture(scope="session")
