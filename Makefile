@@ -1,9 +1,10 @@
-# Two commands for a fresh machine: `make run` (dashboard with demo data) and `make test`.
+# For a fresh machine: `make run` (dashboard with demo data), `make test` (the fast tier, a few
+# minutes) and `make test-all` (every test, as CI runs it).
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
 
-.PHONY: run test install browser demo bench docs clean
+.PHONY: run test test-all install browser demo bench docs clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -24,8 +25,14 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium chromium-driver; \
 	  else echo "chromium is missing: sudo apt-get install chromium chromium-driver"; fi; }
 
-# Lint (ruff: pyflakes, import order, bugbear, pyupgrade), then every test.
+# Lint (ruff: pyflakes, import order, bugbear, pyupgrade), then the fast tier: every domain, one
+# browser smoke test; the `slow` and `browser` tests (markers: tests/conftest.py) are left out.
 test: install browser
+	$(PY) -m ruff check .
+	$(PY) -m pytest -m "smoke or not (slow or browser)"
+
+# Lint, then every test (CI: .ci/run).
+test-all: install browser
 	$(PY) -m ruff check .
 	$(PY) -m pytest
 

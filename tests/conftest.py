@@ -81,11 +81,40 @@ def pytest_configure(config):
         config.server_line = check_server(TEST_URL, TEST_CLUSTER)
 
 
-def pytest_report_header(config):
-    """Say which store the suite runs on and, without a server, why tests/test_server.py is skipped."""
-    if TEST_URL:
-        return [f"store: {config.server_line}"]
+def report_header(url: str, server_line: str) -> list[str]:
+    """Which store the suite runs on and, without a server, why tests/test_server.py is skipped."""
+    if url:
+        return [f"store: {server_line}"]
     return [f"store: embedded chDB; tests/test_server.py skipped: {SERVER_SKIP_REASON}"]
+
+
+def pytest_report_header(config):
+    return report_header(TEST_URL, getattr(config, "server_line", ""))
+
+
+# Fixtures that make a test `slow` (left to `make test-all`), each with why: it starts processes or
+# seeds a store of its own. Figures: the file's setup + call time in a full run at -n 2 on 2 cores.
+SLOW_FIXTURES = {
+    "bench_dsn",  # tests/test_bench_smoke.py: the bench seeds 1M requests, then runs in Chromium (345 s)
+    "standin",  # tests/hostile: a ClickHouse stand-in server process, AppTest pages against it (150 s)
+    "telemetry",  # tests/hostile/test_kill_during_ingest.py: ingest processes killed at every moment (23-86 s)
+    "direct",  # tests/test_otel_metrics.py: the demo seeded twice more by the CLI, as tables and as OTel (105 s)
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    """The tiers (`make test` runs `-m "smoke or not (slow or browser)"`, `make test-all` everything):
+    - `browser`: a test that uses the `browser` fixture (headless Chromium) or lives in a module
+      that starts a `streamlit run` server (imports `streamlit_server`);
+    - `slow`: a test that uses a fixture of SLOW_FIXTURES (each starts processes or seeds a store
+      of its own).
+    """
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        if "browser" in names or hasattr(item.module, "streamlit_server"):
+            item.add_marker(pytest.mark.browser)
+        if names & SLOW_FIXTURES:
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")
@@ -181,12 +210,12 @@ def deprecations(log: Path) -> list[str]:
     return [line for line in log.read_text().splitlines() if DEPRECATION.search(line)]
 
 
-def seed_browser_demo(folder: Path) -> Path:
-    """A 21-day demo store of 200k requests ending 2026-11-01, seeded by the CLI into `folder`;
+def seed_browser_demo(folder: Path, requests: int = 200_000) -> Path:
+    """A 21-day demo store of `requests` requests ending 2026-11-01, seeded by the CLI into `folder`;
     returns its path (each browser test module seeds its own: one chDB path per process)."""
     db = folder / "telemetry"
     seed = subprocess.run(
-        [sys.executable, "-m", "analytics", "demo", "--days", "21", "--requests", "200000",
+        [sys.executable, "-m", "analytics", "demo", "--days", "21", "--requests", str(requests),
          "--end", "2026-11-01T00:00:00Z", "--scrape-seconds", "300"],
         cwd=ROOT, env=dict(os.environ, CLICKHOUSE_URL=f"chdb://{db}"), capture_output=True, text=True, timeout=600,
     )

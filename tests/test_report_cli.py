@@ -1,9 +1,12 @@
-"""`python -m analytics report` as a user runs it: a real process on a store of its own writes one
-self-contained HTML file and a CSV per table; the HTML opens offline in headless Chromium with every
-figure drawn (screenshot in screenshots/); a week without data is one line and a non-zero exit."""
+"""`python -m analytics report` (analytics.cli.main, in this process on the session's demo store)
+writes one self-contained HTML file and a CSV per table; the HTML opens offline in headless Chromium
+with every figure drawn (screenshot in screenshots/); a week without data is one line and a
+non-zero exit. One test runs the command as a real process."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import subprocess
 import sys
@@ -12,6 +15,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from analytics.cli.main import main
+
 ROOT = Path(__file__).resolve().parent.parent
 SHOTS = ROOT / "screenshots"
 WEEK = "2026-W43"
@@ -19,28 +24,20 @@ TABLES = ("slos", "incidents", "attribution", "changes", "movers", "gpu", "capac
 FIGURES = 3  # SLO budget, incident timeline, GPU cost
 
 
-def _cli(env, *args, timeout=600):
-    return subprocess.run([sys.executable, "-m", "analytics", *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=timeout)
+def _report(store_dsn: str, *args: str) -> tuple[int, str, str]:
+    """The command in this process on the session's store: (exit code, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(["--dsn", store_dsn, "report", *args])
+    return code, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture(scope="module")
-def cli_env(tmp_path_factory):
-    """A seeded demo store of this module's own (chDB: one path per process)."""
-    db = tmp_path_factory.mktemp("report-cli") / "telemetry"
-    env = dict(os.environ, CLICKHOUSE_URL=f"chdb://{db}")
-    seeded = _cli(env, "demo", "--days", "21", "--requests", "200000", "--end", "2026-11-01T00:00:00Z",
-                  "--scrape-seconds", "300", "--no-forecasts")
-    assert seeded.returncode == 0, seeded.stderr
-    return env
-
-
-@pytest.fixture(scope="module")
-def exported(cli_env, tmp_path_factory) -> Path:
+def exported(store, store_dsn, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("report")
-    done = _cli(cli_env, "report", "--week", WEEK, "--out", str(out))
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith(f"report {WEEK}: 8 files")
+    code, stdout, stderr = _report(store_dsn, "--week", WEEK, "--out", str(out))
+    assert code == 0, stderr
+    assert stdout.startswith(f"report {WEEK}: 8 files")
     return out
 
 
@@ -58,15 +55,17 @@ def test_the_report_writes_one_html_file_and_a_csv_per_table(exported):
     assert "@media print" in html
 
 
-def test_a_week_without_data_exits_non_zero_with_one_line(cli_env, tmp_path):
-    done = _cli(cli_env, "report", "--week", "2025-W01", "--out", str(tmp_path / "empty"))
-    assert done.returncode != 0
-    assert done.stderr.strip().count("\n") == 0 and "2025-W01: no request data" in done.stderr
+def test_a_week_without_data_exits_non_zero_with_one_line(store, store_dsn, tmp_path):
+    code, _, stderr = _report(store_dsn, "--week", "2025-W01", "--out", str(tmp_path / "empty"))
+    assert code != 0
+    assert stderr.strip().count("\n") == 0 and "2025-W01: no request data" in stderr
     assert not (tmp_path / "empty").exists()  # nothing partial is written
 
 
-def test_a_malformed_week_exits_non_zero_with_one_line(cli_env, tmp_path):
-    done = _cli(cli_env, "report", "--week", "2026-43", "--out", str(tmp_path))
+def test_a_malformed_week_exits_non_zero_with_one_line_from_a_real_process(tmp_path):
+    env = dict(os.environ, CLICKHOUSE_URL=f"chdb://{tmp_path / 'db'}")
+    done = subprocess.run([sys.executable, "-m", "analytics", "report", "--week", "2026-43", "--out", str(tmp_path)],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode != 0 and done.stderr.strip() == (
         "error: week: expected an ISO week such as 2026-W43, got '2026-43'")
 

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
-import sys
 from datetime import UTC, datetime
 
 import polars as pl
@@ -22,7 +20,7 @@ import pytest
 from analytics.store import conventions as N
 from analytics.store.ddl import layout_of
 from analytics.store.queries import request_totals
-from tests.conftest import ROOT, SERVER_SKIP_REASON, TEST_URL
+from tests.conftest import SERVER_SKIP_REASON, TEST_URL, check_server, report_header
 from tests.hostile.standin import StandIn
 
 needs_server = pytest.mark.skipif(not TEST_URL, reason=SERVER_SKIP_REASON)
@@ -67,46 +65,42 @@ def test_a_server_rolls_up_weighted_requests_on_insert(store):
 
 # --- the switch itself, against local stand-ins -------------------------------------------------
 
-def _pytest(env: dict) -> subprocess.CompletedProcess:
-    """This file's server tests in a fresh pytest process with `env` (the switch is read at start)."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("CLICKHOUSE_")}
-    return subprocess.run([sys.executable, "-m", "pytest", "-n", "0", "-p", "no:cacheprovider",
-                           "tests/test_server.py", "-k", "on_the_server_in_a_database"],
-                          cwd=ROOT, env={**clean, **env}, capture_output=True, text=True, timeout=300)
-
-
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
 
+def _refusal(url: str, cluster: str = "") -> str:
+    """The one-line error the run stops with (pytest_configure raises it before any test runs)."""
+    with pytest.raises(pytest.UsageError) as raised:
+        check_server(url, cluster)
+    return str(raised.value)
+
+
 def test_without_a_server_the_header_says_why_the_server_tests_are_skipped():
-    result = _pytest({})
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert f"tests/test_server.py skipped: {SERVER_SKIP_REASON}" in result.stdout
-    assert "1 skipped" in result.stdout
+    assert report_header("", "") == [f"store: embedded chDB; tests/test_server.py skipped: {SERVER_SKIP_REASON}"]
+
+
+def test_with_a_server_the_header_names_it():
+    line = "ClickHouse 25.8 at 127.0.0.1:8123 (a fresh database per test process)"
+    assert report_header("http://u:p@127.0.0.1:8123/default", line) == [f"store: {line}"]
 
 
 def test_an_unreachable_server_is_one_line_naming_the_url_and_no_test_runs():
     port = _free_port()  # closed again: nothing listens there
-    result = _pytest({"CLICKHOUSE_TEST_URL": f"http://default:hunter2pw@127.0.0.1:{port}/default"})
-    assert result.returncode != 0
-    errors = [line for line in (result.stdout + result.stderr).splitlines() if "CLICKHOUSE_TEST_URL" in line]
-    assert len(errors) == 1, result.stdout + result.stderr
-    assert f"127.0.0.1:{port}" in errors[0] and "connection refused" in errors[0]
-    assert "hunter2pw" not in result.stdout + result.stderr
-    assert "Traceback" not in result.stdout + result.stderr and "passed" not in result.stdout
+    error = _refusal(f"http://default:hunter2pw@127.0.0.1:{port}/default")
+    assert len(error.splitlines()) == 1 and error.startswith("CLICKHOUSE_TEST_URL"), error
+    assert f"127.0.0.1:{port}" in error and "connection refused" in error
+    assert "hunter2pw" not in error
 
 
 def test_a_cluster_the_server_does_not_have_is_one_line_naming_it(tmp_path):
     standin = StandIn(tmp_path / "standin")
     try:
-        result = _pytest({"CLICKHOUSE_TEST_URL": standin.dsn, "CLICKHOUSE_TEST_CLUSTER": "prod"})
+        error = _refusal(standin.dsn, "prod")
     finally:
         standin.stop()
-    assert result.returncode != 0
-    errors = [line for line in (result.stdout + result.stderr).splitlines() if "CLICKHOUSE_TEST_URL" in line]
-    assert len(errors) == 1, result.stdout + result.stderr
-    assert f"127.0.0.1:{standin.port}" in errors[0] and "no cluster 'prod'" in errors[0]
-    assert standin.password not in result.stdout + result.stderr
+    assert len(error.splitlines()) == 1 and error.startswith("CLICKHOUSE_TEST_URL"), error
+    assert f"127.0.0.1:{standin.port}" in error and "no cluster 'prod'" in error
+    assert standin.password not in error

@@ -33,8 +33,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from analytics import PROJECT_ROOT
 from analytics.capacity.forecast import MAX_HORIZON, ForecastParams, apply_growth, trim
-from analytics.store.dsn import PROJECT_ROOT
 
 DEFAULT_CACHE_DIR = PROJECT_ROOT / ".data" / "forecast-cache"
 CACHE_MAX_AGE = timedelta(days=7)

@@ -18,9 +18,9 @@ import tomllib
 from pathlib import Path
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
+from analytics import PROJECT_ROOT
 from analytics.errors import SourceError
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DB_PATH = PROJECT_ROOT / ".data" / "telemetry"
 ENV_VAR = "CLICKHOUSE_URL"
 SECRETS_FILE = PROJECT_ROOT / ".streamlit" / "secrets.toml"
