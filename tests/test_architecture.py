@@ -24,7 +24,7 @@ DOMAINS = ("slo", "gpu", "capacity", "traffic", "charts", "review")  # math on f
 SQL_MODULES = ("analytics.store.client", "analytics.store.queries", "analytics.store.slo", "analytics.store.gpu",
                "analytics.store.capacity", "analytics.store.schema", "analytics.store.review",
                "analytics.store.otel", "analytics.store.bench_raw")
-SHARED = ("analytics.errors", "analytics.times", "analytics.histogram", "analytics.columns")
+SHARED = ("analytics.errors", "analytics.times", "analytics.histogram", "analytics.indicators", "analytics.columns")
 
 
 def module_name(path: Path) -> str:
@@ -173,9 +173,9 @@ def test_pages_hold_only_numbered_page_scripts():
 PACKAGES = {"store", "ingest", "slo", "gpu", "capacity", "traffic", "charts", "cli", "review"}
 
 
-def test_analytics_is_one_package_per_domain_plus_four_shared_modules():
+def test_analytics_is_one_package_per_domain_plus_five_shared_modules():
     entries = {p.name for p in ANALYTICS.iterdir() if p.name not in ("__pycache__", "__init__.py", "__main__.py")}
-    shared = {"errors.py", "times.py", "histogram.py", "columns.py"}
+    shared = {"errors.py", "times.py", "histogram.py", "indicators.py", "columns.py"}
     assert entries == PACKAGES | shared, sorted(entries ^ (PACKAGES | shared))
     assert all((ANALYTICS / e).is_dir() for e in PACKAGES), sorted(entries)
-    assert len(entries) == 13, sorted(entries)
+    assert len(entries) == 14, sorted(entries)
