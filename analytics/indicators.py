@@ -75,7 +75,6 @@ def bucket_column(field: str) -> str:
 AVAILABILITY = Indicator("availability", N.KNOWN_STATUSES, ("ok",))
 GOODPUT = Indicator("goodput", ("ok",), ("ok",), ("ttft_ms", "tpot_ms"), ("ttft_ms", "tpot_ms"))
 LATENCY = {f: Indicator("latency", ("ok",), ("ok",), (f,), ("threshold_ms",)) for f in N.LATENCY_FIELDS}
-KINDS = ("availability", "latency", "goodput")
 
 
 def indicator(kind: str, field: str | None = None) -> Indicator:

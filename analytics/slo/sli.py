@@ -223,7 +223,8 @@ def take(inputs: SliInputs, rows: np.ndarray) -> SliInputs:
 
 
 def _status_count(data: SliInputs, status: str) -> np.ndarray | int:
-    """Requests of one status per slot (an absent 'unknown' count: every outcome was recorded)."""
+    """Requests of one status per slot, from the COUNT_COLUMNS SliInputs carries (an absent
+    'unknown' count: every outcome was recorded)."""
     count = getattr(data, status)
     return 0 if count is None else count
 
