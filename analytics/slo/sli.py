@@ -286,11 +286,13 @@ def histogram_counts(data: SliInputs, thresholds: dict[str, float]) -> SliCounts
     fields treated as independent within a slot. It is the one good count of a slot: the met
     verdict (analytics.slo.compliance) and goodput per GPU (analytics.gpu) both read it, so an
     hour never has two good counts. Independence is the cautious side of the truth when ttft and
-    tpot rise together (both grow with queueing): for positively associated latencies
-    P(ttft <= a, tpot <= b) >= P(ttft <= a) P(tpot <= b) (Esary, Proschan and Walkup 1967,
-    "Association of random variables", Ann. Math. Statist. 38(5), thm. 4.1), whereas the lower
+    tpot rise together (both grow with queueing): for associated latencies
+    P(ttft <= a, tpot <= b) >= P(ttft <= a) P(tpot <= b), as associated variables have
+    Cov(f, g) >= 0 for any f, g monotone the same way (Esary, Proschan and Walkup 1967,
+    "Association of random variables, with applications", Ann. Math. Statist. 38(5)); the lower
     bound alone collapses fast (two 90 % shares give 80 %) and would fail hours that the exact
-    joint counts of the SLO pages pass.
+    joint counts of the SLO pages pass. A latency SLI's own verdicts read the same estimate
+    between bucket edges (analytics.histogram.count_le), so one rule holds for every kind.
     """
     cums = [data.cum[f] for f in thresholds]
     n = [c[:, -1].astype(np.float64) for c in cums]

@@ -186,17 +186,14 @@ def _hourly_request_rollup() -> Rollup:
                   " AS src", source_time="src.slot")
 
 
-# The goodput rollup holds goodput's valid events (analytics.indicators.GOODPUT) by the buckets of its fields.
-GOODPUT_VALID = GOODPUT.valid_sql()
-
-
 def _goodput_rollup() -> Rollup:
+    """requests_goodput_5m: goodput's valid events (analytics.indicators.GOODPUT) by the buckets of its fields."""
     buckets = ", ".join(f"{bucket_expr(f)} AS {bucket_column(f)}" for f in GOODPUT.fields)
     select = (f"SELECT\n    toStartOfInterval(ts, INTERVAL 5 MINUTE) AS slot, deployment, region,\n"
               f"    {buckets},\n"
               f"    sum(src.weight) AS n")
     return Rollup(N.REQUESTS, N.GOODPUT_5M, "slot", N.SLOT_SECONDS, select, ", ".join(GOODPUT_KEYS), " AS src",
-                  GOODPUT_VALID)
+                  GOODPUT.valid_sql())
 
 
 # Rollup table -> its Rollup. The views and the rebuild after an unfinished load share one SELECT.
