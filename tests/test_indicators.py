@@ -201,7 +201,7 @@ def test_the_raw_breakdown_and_the_bench_baseline_count_the_same_requests(probe,
 
 
 def test_the_rollup_histograms_hold_exactly_each_latency_slis_valid_requests(probe):
-    store, grid, data = probe
+    _store, _grid, data = probe
     for field, ind in LATENCY.items():
         _good, valid = python_count(Sli("latency", field=field, threshold_ms=1.0))
         assert data.cum[field][:SLOTS, -1].tolist() == valid.tolist(), (field, ind.valid_sql())
