@@ -32,7 +32,7 @@ from analytics.slo.compliance import (
 )
 from analytics.slo.files import DEFAULT_SLO_FILE, default_slos, load_slos
 from analytics.slo.objectives import objectives_by_deployment
-from analytics.slo.sli import SliCounts, inputs_from_rows
+from analytics.slo.sli import SliCounts, histogram_counts, inputs_from_rows, sli_counts
 from analytics.slo.spec import parse_slo
 from analytics.store.queries import deployments_table
 from tests import gpu_builders as B
@@ -72,27 +72,43 @@ def objectives(**thresholds) -> tuple:
 
 
 @pytest.mark.parametrize(
-    ("latencies", "thresholds", "expected"),
+    ("latencies", "thresholds", "expected", "bounds"),
     [
-        ({"ttft_ms": [100, 400, 500, 600]}, {"ttft_ms": 500}, 3),
-        ({"ttft_ms": [100, 400, 450, 600]}, {"ttft_ms": 450}, 2),
-        ({"ttft_ms": [0.5, 1, 2]}, {"ttft_ms": 0.8}, 0),
-        ({"ttft_ms": [100, 100, 100, 900], "tpot_ms": [10, 10, 90, 90]}, {"ttft_ms": 500, "tpot_ms": 50}, 1),
-        ({"ttft_ms": [100, 900, 900, 900], "tpot_ms": [90, 90, 90, 10]}, {"ttft_ms": 500, "tpot_ms": 50}, 0),
+        ({"ttft_ms": [100, 400, 500, 600]}, {"ttft_ms": 500}, 3, (3, 3)),
+        ({"ttft_ms": [100, 400, 450, 600]}, {"ttft_ms": 450}, 2 + math.log(450 / 400) / math.log(500 / 400), (2, 3)),
+        ({"ttft_ms": [0.5, 1, 2]}, {"ttft_ms": 0.8}, 0.8 * 2, (0, 2)),
+        ({"ttft_ms": [100, 100, 100, 900], "tpot_ms": [10, 10, 90, 90]}, {"ttft_ms": 500, "tpot_ms": 50}, 1.5, (1, 2)),
+        ({"ttft_ms": [100, 900, 900, 900], "tpot_ms": [90, 90, 90, 10]}, {"ttft_ms": 500, "tpot_ms": 50}, 0.25, (0, 1)),
         ({"ttft_ms": [100] * 5, "tpot_ms": [10] * 5, "e2e_ms": [1000] * 4 + [9000]},
-         {"ttft_ms": 500, "tpot_ms": 50, "e2e_ms": 5000}, 4),
+         {"ttft_ms": 500, "tpot_ms": 50, "e2e_ms": 5000}, 4, (4, 4)),
     ],
     ids=[
         "one field at a bucket edge counts exactly (value == threshold is good)",
-        "one field between edges counts the lower bound (450 sits in the 400-500 bucket)",
-        "a threshold below the first edge counts nothing for sure",
-        "two fields: max(0, 3 + 2 - 4) = 1",
-        "two fields: the bound never goes below zero (1 + 1 - 4)",
-        "three fields: max(0, 5 + 5 + 4 - 2 x 5) = 4",
+        "one field between edges interpolates log-linearly in the 400-500 bucket (2 below, 450 and 500 in it)",
+        "a threshold below the first edge interpolates linearly from 0 (0.5 and 1 share bucket 0)",
+        "two fields: 4 x 3/4 x 2/4 = 1.5 within [max(0, 3 + 2 - 4), 4 - (4 - min(3, 2))] = [1, 2]",
+        "two fields: 4 x 1/4 x 1/4 = 0.25; the lower bound never goes below zero (1 + 1 - 4)",
+        "three fields: 5 x 1 x 1 x 4/5 = 4, and max(0, 5 + 5 + 4 - 2 x 5) = 4 = min(5, 5, 4)",
     ],
 )
-def test_good_requests_meet_every_condition(latencies, thresholds, expected):
-    assert good_requests(inputs_from_rows(one_hour(**latencies)), objectives(**thresholds))[0] == expected
+def test_good_requests_meet_every_condition(latencies, thresholds, expected, bounds):
+    inputs = inputs_from_rows(one_hour(**latencies))
+    assert good_requests(inputs, objectives(**thresholds))[0] == pytest.approx(expected)
+    counts = histogram_counts(inputs, thresholds)
+    assert (counts.good_lower[0], counts.good_upper[0]) == bounds
+
+
+def test_an_hours_good_requests_are_the_ones_its_goodput_verdict_judged():
+    # 10 ok requests, 8 within ttft <= 500 ms, 6 within tpot <= 50 ms: 10 x 8/10 x 6/10 = 4.8 good
+    hour = one_hour(ttft_ms=[100] * 8 + [900] * 2, tpot_ms=[10] * 6 + [90] * 4)
+    goodput = parse_slo({"name": "g", "sli": {"goodput": {"ttft_ms": 500, "tpot_ms": 50}}, "target": 48,
+                         "window": "28d"})
+    inputs = inputs_from_rows(hour)
+    good = good_requests(inputs, (goodput,))
+    assert good[0] == pytest.approx(4.8)
+    assert good.tolist() == sli_counts(inputs, goodput.sli).good.tolist()
+    verdict = objectives_met(inputs, (goodput,), min_events=1)
+    assert verdict.attainment[0] == pytest.approx(4.8 / 10) and verdict.met[0]
 
 
 def test_without_a_latency_condition_good_requests_are_not_measured():
@@ -104,10 +120,10 @@ def test_without_a_latency_condition_good_requests_are_not_measured():
     ("thresholds", "text"),
     [
         ({"ttft_ms": 500}, "ttft_ms <= 500 ms"),
-        ({"ttft_ms": 450}, "ttft_ms <= 450 ms (lower bound)"),
-        ({"ttft_ms": 2000, "tpot_ms": 80}, "ttft_ms <= 2000 ms and tpot_ms <= 80 ms (lower bound)"),
+        ({"ttft_ms": 450}, "ttft_ms <= 450 ms (estimate)"),
+        ({"ttft_ms": 2000, "tpot_ms": 80}, "ttft_ms <= 2000 ms and tpot_ms <= 80 ms (estimate)"),
     ],
-    ids=["an edge is exact", "between edges is a lower bound", "a joint condition is a lower bound"],
+    ids=["an edge is exact", "between edges is an estimate", "a joint condition is an estimate"],
 )
 def test_conditions_are_described_with_their_bounds(thresholds, text):
     assert describe_conditions(objectives(**thresholds)) == text

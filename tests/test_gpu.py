@@ -118,8 +118,8 @@ def test_a_deployment_without_profiling_reports_what_is_missing_and_fakes_nothin
         ("idle_cost", 2.5, "1 idle GPU-hour x $2.50"),
         ("output_tokens_per_gpu_s", 40_000 / 14_400, "40,000 tokens / (4 GPU-hours x 3600 s)"),
         ("input_tokens_per_gpu_s", 140_000 / 14_400, "140,000 tokens / 14,400 GPU-seconds"),
-        ("good_requests", 11.0, "hour 0: max(0, 9 + 8 - 10) = 7; hour 1: 4"),
-        ("goodput_per_gpu", 11 / 14_400, "11 good requests / 14,400 GPU-seconds"),
+        ("good_requests", 11.2, "hour 0: 10 x 9/10 x 8/10 = 7.2; hour 1: 4"),
+        ("goodput_per_gpu", 11.2 / 14_400, "11.2 good requests / 14,400 GPU-seconds"),
         ("mfu_estimate", 2 * 7e9 * 180_000 / (4 * 3600 * 312e12), "2 x 7e9 x 180,000 tokens / (14,400 s x 312 TFLOP/s)"),
         ("cost_per_1k_requests", 10 / 14 * 1000, "$10 / 14 requests x 1000"),
     ],
@@ -164,7 +164,7 @@ def test_deployment_hours_average_over_gpus_and_join_the_hours_requests(hand):
     assert first["gpus"] == 2
     assert first["sm_active"] == pytest.approx((0.05 + 0.05 + 0.3 + 0.5) / 4)
     assert first["attainment"] == pytest.approx(8 / 10)  # the lower of ttft 9/10 and tpot 8/10
-    assert first["good"] == 7  # both conditions: Bonferroni 9 + 8 - 10
+    assert first["good"] == pytest.approx(7.2)  # both conditions: 10 x 9/10 x 8/10, within [9 + 8 - 10, 8]
     assert first["evaluable"] is False and first["met_slo"] is False  # 10 requests: too few to judge
     assert first["requests_per_s"] == pytest.approx(10 / 3600)
     last = hourly.row(-1, named=True)  # hour 2: no requests at all

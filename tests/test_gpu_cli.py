@@ -62,7 +62,7 @@ def test_goodput_thresholds_come_from_the_slo_file_then_the_defaults(demo_store,
                     "sli: {goodput: {ttft_ms: 300, tpot_ms: 15}}, target: 99, window: 28d}\n")
     run(demo_store, "--json", "--slo-file", str(path))
     rows = {r["deployment"]: r for r in json.loads(capsys.readouterr().out)["deployments"]}
-    assert rows[fleet.OVER_PROVISIONED]["slo"] == "ttft_ms <= 300 ms and tpot_ms <= 15 ms (lower bound)"
+    assert rows[fleet.OVER_PROVISIONED]["slo"] == "ttft_ms <= 300 ms and tpot_ms <= 15 ms (estimate)"
     assert rows[fleet.NO_PROFILING]["slo"] == "e2e_ms <= 100 ms"  # the default for classic models
 
 

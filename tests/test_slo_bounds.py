@@ -107,7 +107,7 @@ def test_reported_bounds_always_contain_the_exact_count_for_every_sli_and_goodpu
         assert_holds(sli_counts(data, sli), *exact_counts(rows, sli))
 
 
-def test_rollup_goodput_bounds_hold_when_some_requests_have_no_tpot(probe_store):
+def test_goodput_from_the_1d_histograms_bounds_hold_when_some_requests_have_no_tpot(probe_store):
     # The 10 requests: two answered with one token (no TPOT); of the 8 with both fields,
     # 4 are good. ttft <= 500 for 8 of 10, tpot <= 50 for 5 of 8. Exact: 4 / 8 = 0.5.
     ok = [(10, "ok", 100.0, None, 200.0)] * 2
@@ -123,7 +123,7 @@ def test_rollup_goodput_bounds_hold_when_some_requests_have_no_tpot(probe_store)
     assert not c.exact
 
 
-def test_rollup_goodput_is_tight_when_every_ok_request_has_both_fields(probe_store):
+def test_goodput_from_the_1d_histograms_is_tight_when_every_ok_request_has_both_fields(probe_store):
     # With TPOT = 0 for one-token answers (the ingest convention), the same requests give 6 of 10,
     # and the rollup knows the valid count exactly: only the joint distribution is bounded.
     rows = [(10, "ok", 100.0, 0.0, 200.0)] * 2

@@ -4,8 +4,8 @@
 objectives (analytics.slo.objectives: its latency and goodput SLOs, else the defaults for its
 kind), so the GPU views, capacity and the SLO pages agree on which hours were compliant.
 Good requests (DistServe's goodput, Zhong et al., OSDI'24) meet every per-request latency
-condition of those objectives (analytics.slo.compliance.good_requests: a lower bound when two
-fields are joined). p99 latencies are estimated from the hour's merged histogram
+condition of those objectives (analytics.slo.compliance.good_requests: the same estimate, within
+Frechet bounds when two fields are joined, that the hour's verdict judged). p99 latencies are estimated from the hour's merged histogram
 (analytics.histogram.quantile).
 """
 

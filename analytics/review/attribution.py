@@ -30,7 +30,6 @@ import polars as pl
 
 from analytics.slo.sli import inputs_from_rows, sli_counts
 from analytics.slo.spec import Sli
-from analytics.store.conventions import KNOWN_STATUSES
 
 DIMENSIONS = ("deployment", "region", "gpu_type", "model_version")  # rollup keys
 RAW_DIMENSIONS = ("replica", "input_band")  # from the raw requests (analytics.store.review.raw_breakdown)
@@ -44,18 +43,14 @@ ATTRIBUTION_SCHEMA = {
 def judge(breakdown: pl.DataFrame, sli: Sli) -> pl.DataFrame:
     """The breakdown with ``good`` and ``bad`` events per row under an SLI.
 
-    Latency is judged on the merged histograms (estimates between bucket edges); goodput from
-    the two 1-D histograms (analytics.slo.sli's rollup estimate).
+    Availability counts statuses ('unknown' outcomes are neither good nor bad), latency is judged
+    on the merged histograms (estimates between bucket edges), goodput from the two 1-D
+    histograms (analytics.slo.sli.histogram_counts).
     """
     if breakdown.is_empty():
         return breakdown.with_columns(pl.lit(0.0).alias("good"), pl.lit(0.0).alias("bad"))
-    if sli.kind == "availability":
-        # 'unknown' outcomes are neither good nor bad (analytics.store.conventions.STATUSES).
-        valid = breakdown.select(pl.sum_horizontal(KNOWN_STATUSES)).to_series().cast(pl.Float64).to_numpy()
-        good = breakdown["ok"].cast(pl.Float64).to_numpy()
-    else:
-        counts = sli_counts(inputs_from_rows(breakdown), sli)
-        good, valid = np.asarray(counts.good, dtype=np.float64), np.asarray(counts.valid, dtype=np.float64)
+    counts = sli_counts(inputs_from_rows(breakdown), sli)
+    good, valid = np.asarray(counts.good, dtype=np.float64), np.asarray(counts.valid, dtype=np.float64)
     return breakdown.with_columns(pl.Series("good", good), pl.Series("bad", np.maximum(valid - good, 0.0)))
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from analytics import histogram as H
-from analytics.slo.sli import SliCounts, SliInputs, sli_counts
+from analytics.slo.sli import SliCounts, SliInputs, histogram_counts, sli_counts
 from analytics.slo.spec import Slo
 from analytics.store.conventions import LATENCY_FIELDS
 
@@ -95,24 +95,24 @@ def good_requests(inputs: SliInputs, objectives: Sequence[Slo]) -> np.ndarray:
     """Per slot: 'ok' requests meeting every latency condition of the objectives (DistServe's good
     requests, Zhong et al., OSDI'24), NaN where the objectives set no condition.
 
-    One condition is counted from its histogram (exact at bucket edges, else the lower bound).
-    Per-field histograms do not say which request met which condition, so k > 1 conditions
-    give the Frechet (Bonferroni) lower bound max(0, sum of per-field counts - (k - 1) x ok).
+    The count is analytics.slo.sli.histogram_counts' estimate, the same function and bound a
+    latency or goodput objective's verdict reads (:func:`objectives_met` via sli_counts): for a
+    deployment judged by one latency or goodput objective, goodput per GPU counts exactly the good
+    requests its hourly verdict judged. Exact for one field at a bucket edge; otherwise an estimate
+    within the Frechet bounds (see histogram_counts for the bounds and the choice).
     """
     conditions = request_conditions(objectives)
-    ok = np.asarray(inputs.ok, dtype=np.float64)
     if not conditions:
-        return np.full(len(ok), np.nan)
-    total = sum(H.count_le(inputs.cum[f], ms).lower.astype(np.float64) for f, ms in conditions.items())
-    return np.maximum(0.0, total - (len(conditions) - 1) * ok)
+        return np.full(len(inputs.requests), np.nan)
+    return np.asarray(histogram_counts(inputs, conditions).good, dtype=np.float64)
 
 
 def describe_conditions(objectives: Sequence[Slo]) -> str | None:
-    """E.g. 'ttft_ms <= 600 ms and tpot_ms <= 30 ms (lower bound)'; None without conditions."""
+    """E.g. 'ttft_ms <= 600 ms and tpot_ms <= 30 ms (estimate)'; None without conditions."""
     conditions = request_conditions(objectives)
     if not conditions:
         return None
     text = " and ".join(f"{field} <= {ms:g} ms" for field, ms in conditions.items())
     if len(conditions) > 1 or not all(H.is_edge(ms) for ms in conditions.values()):
-        text += " (lower bound)"
+        text += " (estimate)"
     return text

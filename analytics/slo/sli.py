@@ -21,7 +21,7 @@ bucket, tpot bucket) (analytics.store.schema). Three sources:
   without another query (450k cells for 34 days at 100M: 0.4 CPU-s, the raw GROUP BY took
   2.6; a threshold move then costs 25 ms).
 - ``rollup`` (no raw scan, e.g. when raw rows have expired): Frechet bounds from the two 1-D
-  histograms (see :func:`rollup_goodput`); the estimate assumes independence in a slot.
+  histograms (see :func:`histogram_counts`); the estimate assumes independence in a slot.
 """
 
 from __future__ import annotations
@@ -33,13 +33,16 @@ import numpy as np
 import polars as pl
 
 from analytics import histogram as H
+from analytics.indicators import AVAILABILITY, GOODPUT, indicator
 from analytics.slo import exported as E
 from analytics.slo.spec import Selector, Sli
 from analytics.store import conventions as N
 from analytics.store.conventions import hist_column
 
 SLOT = timedelta(seconds=N.SLOT_SECONDS)
-COUNT_COLUMNS = ("requests", "ok", "unknown")  # per-slot counts the SLIs read from the rollup
+# per-slot counts the SLIs read from the rollup: all requests, and the statuses availability
+# counts as good or never counts (analytics.indicators.AVAILABILITY): requests, ok, unknown
+COUNT_COLUMNS = ("requests", *AVAILABILITY.good_statuses, *AVAILABILITY.invalid_statuses)
 GOODPUT_SOURCES = ("targeted", "joint", "rollup")
 
 
@@ -219,62 +222,91 @@ def take(inputs: SliInputs, rows: np.ndarray) -> SliInputs:
                      cum={f: c[rows] for f, c in inputs.cum.items()})
 
 
-def known(data: SliInputs) -> np.ndarray:
-    """Requests per slot whose outcome was recorded: availability's valid events
-    (analytics.store.conventions: 'unknown' is neither good nor bad)."""
-    unknown = 0 if data.unknown is None else data.unknown
-    return (data.requests - unknown).astype(np.float64)
+def _status_count(data: SliInputs, status: str) -> np.ndarray | int:
+    """Requests of one status per slot, from the COUNT_COLUMNS SliInputs carries (an absent
+    'unknown' count: every outcome was recorded)."""
+    count = getattr(data, status)
+    return 0 if count is None else count
 
 
 def sli_counts(data: SliInputs, sli: Sli) -> SliCounts:
-    """Good and valid events per slot for an SLI (see analytics.slo.spec for the definitions)."""
-    if sli.kind == "availability":
-        # 'rejected' is valid and bad: the user got no answer; 'unknown' is not valid
-        # (analytics.store.conventions.STATUSES).
-        good = data.ok.astype(np.float64)
-        return SliCounts(good, good, good, known(data), True)
+    """Good and valid events per slot for an SLI, by its definition in analytics.indicators.
+
+    Availability counts statuses. Latency and goodput count the rollup's histograms, which hold
+    exactly their valid events (analytics.store.schema.bucket_expr renders the same definition):
+    from the exported histograms or exact goodput counts when the scope has them, else the joint
+    goodput rollup, else the 1-D histograms (:func:`histogram_counts`).
+    """
+    ind = indicator(sli.kind, sli.field)
+    if not ind.fields:
+        good = np.asarray(sum(_status_count(data, s) for s in ind.good_statuses), dtype=np.float64)
+        valid = np.asarray(data.requests - sum(_status_count(data, s) for s in ind.invalid_statuses), dtype=np.float64)
+        return SliCounts(good, good, good, valid, True)
+    thresholds = ind.thresholds(sli)
     if sli.kind == "latency" and sli.field in data.exported:
         c = E.count_le(data.exported[sli.field], sli.threshold_ms)
         return SliCounts(c.estimate, c.lower, c.upper, c.total, c.exact, "histograms")
-    if sli.kind == "latency":
-        cum = data.cum[sli.field]
-        b = H.count_le(cum, sli.threshold_ms)
-        return SliCounts(b.estimate, b.lower.astype(np.float64), b.upper.astype(np.float64),
-                         cum[:, -1].astype(np.float64), H.is_edge(sli.threshold_ms))
-    for t in data.targeted:
-        if (t.ttft_ms, t.tpot_ms) == (sli.ttft_ms, sli.tpot_ms):
-            return SliCounts(t.good, t.good, t.good, t.valid, True)
-    exact = H.is_edge(sli.ttft_ms) and H.is_edge(sli.tpot_ms)
-    if data.joint is not None:
-        j, n = data.joint, len(data.requests)
-        wa, wb = H.weights(sli.ttft_ms), H.weights(sli.tpot_ms)
-        good = [np.bincount(j.slot, j.n * a[j.ttft_bucket] * b[j.tpot_bucket], minlength=n)
-                for a, b in zip(wa, wb, strict=True)]
-        valid = np.bincount(j.slot, j.n, minlength=n)
-        return SliCounts(good[1], good[0], good[2], valid, exact)
-    return rollup_goodput(data, sli)
+    if sli.kind == "goodput":
+        for t in data.targeted:
+            if (t.ttft_ms, t.tpot_ms) == (sli.ttft_ms, sli.tpot_ms):
+                return SliCounts(t.good, t.good, t.good, t.valid, True)
+        if data.joint is not None:
+            return _joint_counts(data.joint, len(data.requests), thresholds)
+    return histogram_counts(data, thresholds)
 
 
-def rollup_goodput(data: SliInputs, sli: Sli) -> SliCounts:
-    """Goodput bounds per slot from the two 1-D histograms of 'ok' requests (no raw scan).
+def _joint_counts(j: Joint, n: int, thresholds: dict[str, float]) -> SliCounts:
+    """Goodput from the joint (ttft, tpot) rollup: exact when both thresholds are bucket edges."""
+    wa, wb = (H.weights(thresholds[f]) for f in GOODPUT.fields)
+    good = [np.bincount(j.slot, j.n * a[j.ttft_bucket] * b[j.tpot_bucket], minlength=n)
+            for a, b in zip(wa, wb, strict=True)]
+    valid = np.bincount(j.slot, j.n, minlength=n)
+    return SliCounts(good[1], good[0], good[2], valid, all(H.is_edge(ms) for ms in thresholds.values()))
 
-    Valid events are the ok requests with both fields (V); the histograms count ttft over the
-    n_t ok requests with a ttft and tpot over the n_p with a tpot, and A, B of them are within
-    the thresholds. |V| is known only to lie in [v_min, v_max] with v_max = min(n_t, n_p) and
-    v_min = max(0, n_t + n_p - ok). Frechet bounds (Frechet 1951; Boole/Bonferroni for two
-    events), minimised over |V| = v: good >= max(0, A + B - n_t - n_p + v) and
-    bad = v - good >= max(0, v - min(A, B)), both smallest at v = v_min. valid is reported as
-    v_max, so good_lower = the least good and good_upper = v_max - the least bad bound the
-    attainment of any set of slots (sum good / sum |V|) from below and above. With v_min = v_max
-    (every ok request carries both fields) these are the usual max(0, A + B - n) <= good <= min(A, B).
+
+def histogram_counts(data: SliInputs, thresholds: dict[str, float]) -> SliCounts:
+    """'ok' requests per slot carrying every field and meeting every ``field <= ms`` condition,
+    from the 1-D histograms of 'ok' requests (no raw scan): a latency SLI (one field), goodput
+    (ttft and tpot), and a deployment's good requests over all its objectives
+    (analytics.slo.compliance.good_requests) are all this one count.
+
+    Valid events are the ok requests with every field (V); field i's histogram counts the n_i ok
+    requests carrying it, A_i of them within its threshold. |V| is known only to lie in
+    [v_min, v_max] with v_max = min n_i and v_min = max(0, sum n_i - (k - 1) ok). Frechet bounds
+    (Frechet 1951; Boole/Bonferroni for k events), minimised over |V| = v: a request of V fails
+    condition i for at most n_i - A_i of them, so good >= max(0, v - sum (n_i - A_i)), and
+    bad = v - good >= max(0, v - min A_i), both smallest at v = v_min. valid is reported as v_max,
+    so good_lower = the least good and good_upper = v_max - the least bad bound the attainment of
+    any set of slots (sum good / sum |V|) from below and above. With one field these are the
+    histogram's own bounds (exact at bucket edges); with v_min = v_max (every ok request carries
+    every field) the usual max(0, sum A_i - (k - 1) n) <= good <= min A_i.
+
+    The estimate (``good``) is the product of the per-field shares times v_max, each share
+    interpolated inside its bucket (analytics.histogram.count_le), clipped to the bounds: the
+    fields treated as independent within a slot. It is the one good count of a slot: the met
+    verdict (analytics.slo.compliance) and goodput per GPU (analytics.gpu) both read it, so an
+    hour never has two good counts. Independence is the cautious side of the truth when ttft and
+    tpot rise together (both grow with queueing): for associated latencies
+    P(ttft <= a, tpot <= b) >= P(ttft <= a) P(tpot <= b), as associated variables have
+    Cov(f, g) >= 0 for any f, g monotone the same way (Esary, Proschan and Walkup 1967,
+    "Association of random variables, with applications", Ann. Math. Statist. 38(5)); the lower
+    bound alone collapses fast (two 90 % shares give 80 %) and would fail hours that the exact
+    joint counts of the SLO pages pass. A latency SLI's own verdicts read the same estimate
+    between bucket edges (analytics.histogram.count_le), so one rule holds for every kind.
     """
-    ct, cp = data.cum["ttft_ms"], data.cum["tpot_ms"]
-    n_t, n_p = ct[:, -1].astype(np.float64), cp[:, -1].astype(np.float64)
-    v_max = np.minimum(n_t, n_p)
-    v_min = np.maximum(0.0, n_t + n_p - data.ok)
-    a, b = H.count_le(ct, sli.ttft_ms), H.count_le(cp, sli.tpot_ms)
-    lower = np.maximum(0.0, a.lower + b.lower - n_t - n_p + v_min)
-    upper = v_max - np.maximum(0.0, v_min - np.minimum(a.upper, b.upper))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        share = (a.estimate / np.where(n_t > 0, n_t, 1.0)) * (b.estimate / np.where(n_p > 0, n_p, 1.0))
-    return SliCounts(np.clip(share * v_max, lower, upper), lower, upper, v_max, False)
+    cums = [data.cum[f] for f in thresholds]
+    n = [c[:, -1].astype(np.float64) for c in cums]
+    counts = [H.count_le(c, ms) for c, ms in zip(cums, thresholds.values(), strict=True)]
+    v_max = np.minimum.reduce(n)
+    v_min = np.maximum(0.0, sum(n) - (len(n) - 1) * np.asarray(data.ok, dtype=np.float64))
+    lower = np.maximum(0.0, v_min - sum(ni - c.lower for ni, c in zip(n, counts, strict=True)))
+    upper = v_max - np.maximum(0.0, v_min - np.minimum.reduce([c.upper for c in counts]))
+    if len(counts) == 1:  # one field: the histogram's own estimate (v_max = n, no share to multiply)
+        estimate = counts[0].estimate
+    else:
+        estimate = v_max
+        with np.errstate(invalid="ignore", divide="ignore"):
+            for ni, c in zip(n, counts, strict=True):
+                estimate = estimate * (c.estimate / np.where(ni > 0, ni, 1.0))
+    exact = len(counts) == 1 and H.is_edge(next(iter(thresholds.values())))
+    return SliCounts(np.clip(estimate, lower, upper), lower, upper, v_max, exact)

@@ -56,6 +56,7 @@ from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from analytics.errors import SpecError
+from analytics.indicators import indicator
 from analytics.store import conventions as N
 
 SLI_KINDS = ("availability", "latency", "goodput")
@@ -112,10 +113,8 @@ class Sli:
 
     @property
     def fields(self) -> tuple[str, ...]:
-        """Latency fields whose histograms this SLI reads."""
-        if self.kind == "latency":
-            return (self.field,)
-        return ("ttft_ms", "tpot_ms") if self.kind == "goodput" else ()
+        """Latency fields whose histograms this SLI reads (its valid events carry them, analytics.indicators)."""
+        return indicator(self.kind, self.field).fields
 
     def describe(self) -> str:
         """E.g. 'ttft_ms <= 500 ms' or 'status ok'."""

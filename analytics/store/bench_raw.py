@@ -16,9 +16,9 @@ from datetime import datetime
 
 import polars as pl
 
+from analytics.indicators import LATENCY, indicator
 from analytics.store import conventions as N
 from analytics.store.client import Store
-from analytics.store.review import _OUTCOMES
 from analytics.store.schema import DCGM_FLOAT_BLANK
 
 _WHERE = f"""
@@ -32,10 +32,11 @@ _COUNTS = ",\n    ".join(["sum(r.weight) AS requests",
 
 
 def _quantiles(field: str, levels: tuple[float, ...]) -> str:
-    if field not in N.LATENCY_FIELDS:
+    """Quantiles of a field over its latency SLI's valid requests, as the rollup's histograms hold them."""
+    if field not in LATENCY:
         raise ValueError(f"unknown latency field {field!r}")
     return (f"quantilesTDigestWeightedIf({', '.join(map(str, levels))})"
-            f"(r.{field}, r.weight, r.status = 'ok' AND isNotNull(r.{field})) AS {field}_q")
+            f"(r.{field}, r.weight, {LATENCY[field].valid_sql('r.')}) AS {field}_q")
 
 
 @functools.cache
@@ -57,11 +58,10 @@ def series_sql(fields: tuple[str, ...]) -> str:
 
 @functools.cache
 def sli_sql(kind: str, field: str | None = None) -> str:
-    """Good and valid requests per 5-minute slot under an SLI, over a scope (one SLO's panel);
-    the good/valid rules are the review's (analytics.store.review)."""
-    if kind == "latency" and field not in N.LATENCY_FIELDS:
-        raise ValueError(f"unknown latency field {field!r}")
-    good, valid = (c.format(field=field) for c in _OUTCOMES[kind])
+    """Good and valid requests per 5-minute slot under an SLI, over a scope (one SLO's panel;
+    valid and good events: analytics.indicators)."""
+    sli = indicator(kind, field)
+    good, valid = sli.good_sql("r."), sli.valid_sql("r.")
     return (f"SELECT toStartOfInterval(r.ts, INTERVAL 5 MINUTE) AS slot,\n"
             f"    sumIf(r.weight, {good}) AS good, sumIf(r.weight, {valid}) AS valid{_WHERE}\nGROUP BY slot")
 

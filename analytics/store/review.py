@@ -12,6 +12,7 @@ from datetime import datetime
 
 import polars as pl
 
+from analytics.indicators import indicator
 from analytics.store import conventions as N
 from analytics.store.client import Store
 from analytics.store.conventions import hist_column
@@ -99,24 +100,12 @@ INPUT_BANDS = (256, 1024, 4096, 16384)
 _BAND = "multiIf(" + ", ".join(
     f"r.input_tokens < {hi}, '{lo}-{hi - 1}'" for lo, hi in zip((0, *INPUT_BANDS), INPUT_BANDS, strict=False)
 ) + f", '{INPUT_BANDS[-1]}+')"
-_OUTCOMES = {
-    # good and valid per SLI kind; 'unknown' outcomes are never valid (conventions.STATUSES)
-    "availability": ("r.status = 'ok'", f"r.status IN {tuple(N.KNOWN_STATUSES)!r}"),
-    "latency": ("r.status = 'ok' AND r.{field} <= {{threshold_ms:Float64}}",
-                "r.status = 'ok' AND isNotNull(r.{field})"),
-    "goodput": ("r.status = 'ok' AND r.ttft_ms <= {{ttft_ms:Float64}} AND r.tpot_ms <= {{tpot_ms:Float64}}",
-                "r.status = 'ok' AND isNotNull(r.ttft_ms) AND isNotNull(r.tpot_ms)"),
-}
-
-
 @functools.cache
 def raw_breakdown_sql(kind: str, field: str | None = None) -> str:
-    """Good and bad requests per (deployment/replica, input-token band) under an SLI kind."""
-    if kind not in _OUTCOMES:
-        raise ValueError(f"unknown SLI kind {kind!r}")
-    if kind == "latency" and field not in N.LATENCY_FIELDS:
-        raise ValueError(f"unknown latency field {field!r}")
-    good, valid = (c.format(field=field) for c in _OUTCOMES[kind])
+    """Good and bad requests per (deployment/replica, input-token band) under an SLI kind
+    (valid and good events: analytics.indicators)."""
+    sli = indicator(kind, field)
+    good, valid = sli.good_sql("r."), sli.valid_sql("r.")
     return f"""
 SELECT concat(r.deployment, '/', r.replica) AS replica, {_BAND} AS input_band,
     toFloat64(sumIf(r.weight, {good})) AS good,

@@ -34,6 +34,7 @@ foundation issue note):
 
 from __future__ import annotations
 
+from analytics.indicators import GOODPUT, LATENCY, bucket_column
 from analytics.store import conventions as N
 from analytics.store.client import Store
 from analytics.store.conventions import hist_column
@@ -59,7 +60,8 @@ def _columns(spec: dict[str, str]) -> str:
 
 
 def bucket_expr(field: str) -> str:
-    """Histogram bucket of an 'ok' request's latency; 255 (outside the resample range) otherwise.
+    """Histogram bucket of a latency SLI's valid request (analytics.indicators: 'ok' with the field);
+    255 (outside the resample range) otherwise.
 
     roundDown(-x, -edges) finds the smallest edge >= x by binary search (17 ns/row measured,
     vs 106 ns/row for arrayCount over the edges); transform maps that edge to its bucket.
@@ -69,7 +71,7 @@ def bucket_expr(field: str) -> str:
     neg = "[" + ", ".join(repr(v) for v in neg_edges) + "]"
     idx = "[" + ", ".join(str(i) for i in indexes) + "]"
     return (
-        f"toUInt8(if(status = 'ok' AND isNotNull({field}), "
+        f"toUInt8(if({LATENCY[field].valid_sql()}, "
         f"transform(roundDown(-toFloat64(assumeNotNull({field})), {neg}), {neg}, {idx}, 255), 255))"
     )
 
@@ -84,7 +86,7 @@ HIST_MERGE = f"sumResampleMerge(0, {N.N_BUCKETS}, 1)"
 ROLLUP_KEYS = ("deployment", "slot", "region", "model", "model_version", "gpu_type")
 STATUS_COLUMNS = {status: f"sumIf(src.weight, status = '{status}')" for status in N.STATUSES}
 GPU_KEYS = ("deployment", "hour", "node", "gpu", "gpu_type", "region")
-GOODPUT_KEYS = ("deployment", "slot", "region", "ttft_bucket", "tpot_bucket")
+GOODPUT_KEYS = ("deployment", "slot", "region", *(bucket_column(f) for f in GOODPUT.fields))
 
 
 _SUM_U64 = "SimpleAggregateFunction(sum, UInt64)"
@@ -184,16 +186,14 @@ def _hourly_request_rollup() -> Rollup:
                   " AS src", source_time="src.slot")
 
 
-# Goodput's valid events are the 'ok' requests with both fields (analytics.store.slo.TARGETED_SQL).
-GOODPUT_VALID = "status = 'ok' AND isNotNull(ttft_ms) AND isNotNull(tpot_ms)"
-
-
 def _goodput_rollup() -> Rollup:
+    """requests_goodput_5m: goodput's valid events (analytics.indicators.GOODPUT) by the buckets of its fields."""
+    buckets = ", ".join(f"{bucket_expr(f)} AS {bucket_column(f)}" for f in GOODPUT.fields)
     select = (f"SELECT\n    toStartOfInterval(ts, INTERVAL 5 MINUTE) AS slot, deployment, region,\n"
-              f"    {bucket_expr('ttft_ms')} AS ttft_bucket, {bucket_expr('tpot_ms')} AS tpot_bucket,\n"
+              f"    {buckets},\n"
               f"    sum(src.weight) AS n")
     return Rollup(N.REQUESTS, N.GOODPUT_5M, "slot", N.SLOT_SECONDS, select, ", ".join(GOODPUT_KEYS), " AS src",
-                  GOODPUT_VALID)
+                  GOODPUT.valid_sql())
 
 
 # Rollup table -> its Rollup. The views and the rebuild after an unfinished load share one SELECT.

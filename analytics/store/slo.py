@@ -2,7 +2,7 @@
 goodput counts (joint histogram, exact counts at a threshold pair).
 
 Goodput reads the joint (ttft bucket, tpot bucket) rollup (requests_goodput_5m), which counts the
-same valid events as the raw requests (analytics.store.schema.GOODPUT_VALID) bucketed like the
+same valid events as the raw requests (analytics.indicators.GOODPUT) bucketed like the
 latency histograms: the joint histogram is the same cells as a raw GROUP BY, and exact counts at
 a threshold pair of bucket edges are the same numbers. Only a pair with a threshold between edges
 is counted from the raw requests (TARGETED_SQL).
@@ -19,10 +19,11 @@ from datetime import datetime
 import polars as pl
 
 from analytics import histogram as H
+from analytics.indicators import GOODPUT, bucket_column
 from analytics.store import conventions as N
 from analytics.store.client import Store
 from analytics.store.conventions import hist_column
-from analytics.store.schema import GOODPUT_VALID, HIST_MERGE
+from analytics.store.schema import HIST_MERGE
 
 _RANGE = """slot >= {start:DateTime('UTC')} AND slot < {end:DateTime('UTC')}"""
 _SCOPE = """
@@ -69,11 +70,10 @@ WHERE {_RANGE} {_SCOPE}
 GROUP BY slot, ttft_bucket, tpot_bucket
 """
 
-# Exact counts at a pair of bucket edges: bucket i holds EDGES[i-1] < x <= EDGES[i], so
-# x <= EDGES[k] exactly when its bucket is <= k (analytics.store.conventions.EDGES_MS).
+# Exact counts at a pair of bucket edges (analytics.indicators.Indicator.bucket_good_sql).
 EDGE_PAIR_SQL = f"""
 SELECT slot, toUInt32(sum(n)) AS valid,
-    toUInt32(sumIf(n, ttft_bucket <= {{ttft_bucket:UInt8}} AND tpot_bucket <= {{tpot_bucket:UInt8}})) AS good
+    toUInt32(sumIf(n, {GOODPUT.bucket_good_sql()})) AS good
 FROM {N.GOODPUT_5M}
 WHERE {_RANGE} {_SCOPE}
 GROUP BY slot
@@ -82,14 +82,12 @@ GROUP BY slot
 TARGETED_SQL = f"""
 SELECT toDateTime(toStartOfInterval(ts, INTERVAL 5 MINUTE), 'UTC') AS slot,
     toUInt32(sum(weight)) AS valid,
-    toUInt32(sumIf(weight, ttft_ms <= {{ttft_ms:Float64}} AND tpot_ms <= {{tpot_ms:Float64}})) AS good
+    toUInt32(sumIf(weight, {GOODPUT.good_sql()})) AS good
 FROM {N.REQUESTS}
 WHERE ts >= {{start:DateTime64(3, 'UTC')}} AND ts < {{end:DateTime64(3, 'UTC')}} {_SCOPE}
-    AND {GOODPUT_VALID}
+    AND {GOODPUT.valid_sql()}
 GROUP BY slot
 """
-
-
 
 
 def _params(start: datetime, end: datetime, deployments, regions) -> dict:
@@ -117,9 +115,8 @@ def goodput_slots(store: Store, start: datetime, end: datetime, deployments, reg
                   tpot_ms: float) -> pl.DataFrame:
     """Per slot: valid and good requests for ttft <= ttft_ms AND tpot <= tpot_ms: from the goodput
     rollup when both are bucket edges, else from the raw requests."""
-    ttft, tpot = H.locate(ttft_ms), H.locate(tpot_ms)
-    if ttft.exact and tpot.exact:
-        params = _params(start, end, deployments, regions) | {"ttft_bucket": ttft.bucket, "tpot_bucket": tpot.bucket}
-        return store.query(EDGE_PAIR_SQL, params)
-    params = _params(start, end, deployments, regions) | {"ttft_ms": ttft_ms, "tpot_ms": tpot_ms}
-    return store.query(TARGETED_SQL, params)
+    params = _params(start, end, deployments, regions)
+    located = {f: H.locate(ms) for f, ms in zip(GOODPUT.fields, (ttft_ms, tpot_ms), strict=True)}
+    if all(s.exact for s in located.values()):
+        return store.query(EDGE_PAIR_SQL, params | {bucket_column(f): s.bucket for f, s in located.items()})
+    return store.query(TARGETED_SQL, params | dict(zip(GOODPUT.params, (ttft_ms, tpot_ms), strict=True)))
