@@ -38,7 +38,7 @@ test-all: install browser
 
 # Regenerate the README's command-line reference from the argument parsers.
 docs: install
-	$(PY) -c "from analytics.cli.main import update_readme; update_readme()"
+	$(PY) -c "from analytics.cli.main import update_cli_docs; update_cli_docs()"
 
 demo: install
 	$(PY) -m analytics demo

@@ -60,7 +60,7 @@ def _options(parser: argparse.ArgumentParser) -> list[str]:
 
 
 def reference() -> str:
-    """The README's command-line reference: every option of every command, from the parsers."""
+    """The command-line reference (docs/cli.md): every option of every command, from the parsers."""
     parser = build_parser()
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     lines = [REFERENCE_START, "", "Global options (before the command):", "", "| option | meaning |", "| --- | --- |",
@@ -71,8 +71,11 @@ def reference() -> str:
     return "\n".join([*lines, "", REFERENCE_END])
 
 
-def update_readme(path: Path = PROJECT_ROOT / "README.md") -> None:
-    """Rewrite the README's command-line reference from the parsers (`make docs`)."""
+CLI_DOCS = PROJECT_ROOT / "docs" / "cli.md"
+
+
+def update_cli_docs(path: Path = CLI_DOCS) -> None:
+    """Rewrite the command-line reference in docs/cli.md from the parsers (`make docs`)."""
     text = path.read_text()
     start, end = text.index(REFERENCE_START), text.index(REFERENCE_END) + len(REFERENCE_END)
     path.write_text(text[:start] + reference() + text[end:])

@@ -34,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"otel-traces: SpanName of request spans (default {O.DEFAULT_SPAN}, vLLM's)")
     parser.add_argument("--attribute-map", type=Path, metavar="FILE",
                         help="YAML `field: attribute` (or a list, first present wins) overriding the defaults "
-                        "(README: Reading an existing OpenTelemetry ClickHouse database)")
+                        "(docs/otel.md)")
     parser.add_argument("--backfill", action="store_true",
                         help="also map the rows already in the table (in batches; a rerun adds nothing twice)")
     parser.add_argument("--batch-hours", type=int, default=B.DEFAULT_BATCH_HOURS,

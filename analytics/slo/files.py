@@ -22,7 +22,7 @@ PROJECT_SLO_FILE = Path(__file__).resolve().parents[2] / "slos.yaml"
 DEFAULT_SLO_FILE = Path(__file__).resolve().with_name("defaults.yaml")
 
 # Limits on an SLO file, checked on the YAML event stream before anything is built from it
-# (README "SLOs as code"): a 412-byte file of nested aliases ("billion laughs") otherwise expands
+# (docs/limits.md, "SLO files"): a 412-byte file of nested aliases ("billion laughs") otherwise expands
 # to gigabytes as soon as anything walks it. The window length limit is MAX_WINDOW in spec.py.
 MAX_FILE_BYTES = 1 << 20  # 1 MiB
 MAX_ALIASES = 100  # *alias references in one file

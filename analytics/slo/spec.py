@@ -68,7 +68,7 @@ _KEYS = {
     "window", "timezone", "budgeting", "min_events", "at_risk", "partial_history_below",
 }
 _DURATION = re.compile(r"^(\d{1,9})([mhdw])$")
-# The longest rolling window (README "SLOs as code"): history for an SLO is loaded as one grid
+# The longest rolling window (docs/limits.md, "SLO files"): history for an SLO is loaded as one grid
 # of 5-minute slots, so a 100000d window meant 48 s and 4.7 GB before this limit.
 MAX_WINDOW = timedelta(days=366)
 _UNITS = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}

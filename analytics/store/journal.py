@@ -24,7 +24,7 @@ Why files on the embedded engine: a staging MergeTree sorts, compresses and writ
 more before publishing copies it again (measured: 1.2 CPU-s per million request rows), while an
 LZ4 Arrow file costs 0.3 to write and ~0.5 more to publish from than a table (the raw insert
 then builds the LowCardinality dictionaries): a load costs ~0.4 CPU-s per million rows less
-(README, "Ingest speed"; ``python -m analytics bench --only ingest``).
+(docs/bench.md, "Ingest speed"; ``python -m analytics bench --only ingest``).
 clickhouse-connect's own chDB insert is not used either: it writes each insert to a
 NamedTemporaryFile in the system temp folder and deletes it only on a clean return, so a killed
 process left it behind (252 MB for a 2M-row file); ours are deleted by the next open.

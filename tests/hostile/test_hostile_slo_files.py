@@ -2,7 +2,7 @@
 the SLOs page: each is refused with exit code 2 and ONE line on stderr naming the file, and the
 SLO and field where there is one; never a traceback, never gigabytes or minutes first.
 
-The limits (README "SLOs as code"): analytics.slo.files.MAX_FILE_BYTES, MAX_ALIASES,
+The limits (docs/limits.md, "SLO files"): analytics.slo.files.MAX_FILE_BYTES, MAX_ALIASES,
 MAX_NODES, MAX_DEPTH and analytics.slo.spec.MAX_WINDOW.
 """
 
