@@ -6,11 +6,11 @@ import streamlit as st
 from analytics import columns as cols
 from analytics.charts import slo as C
 from analytics.charts.review import add_markers
-from analytics.review.verdicts import STYLE
 from analytics.slo.budget import minutes_text
 from analytics.slo.files import MAX_FILE_BYTES
 from analytics.slo.sli import resolve
 from analytics.slo.spec import target_digits
+from analytics.states import SLO_STATES, badge
 from ui import format as fmt
 from ui import review
 from ui import slo as D
@@ -48,12 +48,12 @@ if table.is_empty():
     st.info("No SLO covers the selected deployments or regions.")
     st.stop()
 
-# The headline counts the state column below, so the two always agree (analytics.slo.state).
-HEADLINE = ("breached", "paging", "ticket", "at risk", "partial history", "no data")
+# The headline counts the state column below, so the two always agree: every SLO state but ok.
+HEADLINE = tuple(s for s in SLO_STATES if s != "ok")
 k = st.columns(1 + len(HEADLINE))
 k[0].metric("SLOs", len(shown))
 for column, state in zip(k[1:], HEADLINE, strict=True):
-    column.metric(f"{STYLE[state].icon} {STYLE[state].label}", int((table["state"] == state).sum()))
+    column.metric(badge(state), int((table["state"] == state).sum()))
 partial = table.filter((pl.col("state") != "no data") & (pl.col("window_covered") < 1))
 if partial.height:
     st.warning("Data covers only part of the window for " + ", ".join(

@@ -22,6 +22,7 @@ from analytics import columns as C
 from analytics.review import verdicts as V
 from analytics.review.incidents import budget_spent
 from analytics.slo.evaluation import Evaluation
+from analytics.states import ATTENTION, SHORT
 from analytics.traffic import summary as traffic
 
 WEEK = timedelta(days=7)
@@ -264,10 +265,10 @@ def summary(week: str, slos: pl.DataFrame, incidents: pl.DataFrame, movers: pl.D
         unowned = incidents.filter(pl.col("owner").fill_null("") == "")
         owners += [f"incident {r['incident']} ({r['severity']}, {r['start']:%a %H:%M} UTC, "
                    f"{r['incident_key'].split('@')[0]})" for r in unowned.iter_rows(named=True)]
-    attention = [r for r in slos.iter_rows(named=True) if r["state"] in V.ATTENTION]
+    attention = [r for r in slos.iter_rows(named=True) if r["state"] in ATTENTION]
     owners += [f"SLO {r['slo']} ({r['state']})" for r in attention]
     if capacity.height:
-        for state in ("short now", "short soon"):
+        for state in SHORT:
             names = capacity.filter(pl.col("state") == state)["deployment"].to_list()
             if names:
                 owners.append(f"capacity {state} for {len(names)} deployment{'s' if len(names) > 1 else ''} "

@@ -1,7 +1,6 @@
 """An SLO's state: the one rule set the CLI, the SLOs page, the Overview's attention list and the
-weekly review all use (analytics.review.verdicts places these states among capacity states).
-
-States, worst first (``STATES``):
+weekly review all use. Its states are analytics.states.SLO_STATES (the fleet's list without the
+capacity states, in the same order):
 
 - ``breached``: the window's error budget is spent (remaining < 0).
 - ``paging`` / ``ticket``: a multiwindow burn-rate tier of that severity fires now
@@ -24,8 +23,6 @@ from datetime import timedelta
 from analytics.slo.alerts import TierState
 from analytics.slo.budget import Status
 from analytics.slo.spec import Slo
-
-STATES = ("breached", "paging", "ticket", "at risk", "partial history", "no data", "ok")
 
 
 def _hours(span: timedelta) -> str:
