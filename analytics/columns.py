@@ -141,7 +141,7 @@ _COLUMNS = [
         "dimension": "Dimension", "value": "Value", "model_version": "Model version", "replica": "Replica",
         "input_band": "Input tokens", "kind": "Kind", "before": ("Before", _NA),
         "after": ("After", _NA), "description": "Description", "direction": "Direction", "why": ("Why", _NA),
-        "subject": "What",
+        "subject": "What", "deployments_forecast": "Deployments forecast",
         "source": ("SLI from", {"detail": True, "help": "requests: per-request rows (spans or uploads); histograms: "
                                 "the exporter's cumulative histograms (vLLM), exact at their bucket bounds"}),
     }),
@@ -185,6 +185,9 @@ _COLUMNS = [
         "mem_used_fraction": ("Memory used (mean)", {"digits": 1, **_NM}),
         "peak_mem_fraction": ("Memory used (peak hour)", {"digits": 1, **_NM}),
         "min_mem_headroom": ("Memory headroom (worst hour)", {"digits": 1, **_NM}),
+        "fleet_sm_active": ("Fleet SM activity", {"digits": 1, **_NM, "help": (
+            "GPU-hour-weighted mean; NVIDIA: >= 80% needed for effective use, < 50% likely ineffective")}),
+        "suggested_target": ("Strictest target met that often", {"digits": 2}),
         "mfu_estimate": ("MFU (estimate)", {"digits": 1, "missing": "model size or FLOPs unknown"}),
         # one GPU (or one deployment) in one hour: the fleet heatmap and the latency scatter
         "sm_active": ("SM activity", {"digits": 0, **_NM}), "gpu_util": ("GPU utilisation (any kernel running)", {"digits": 0, **_NM}),
@@ -208,7 +211,7 @@ _COLUMNS = [
         "p99_e2e_ms": ("E2E p99 (ms)", _NM),
     }),
     *_c("usd", {
-        "cost": ("Cost ($)", _NM), "cost_previous": ("Cost the week before ($)", _NM),
+        "cost": ("GPU cost ($)", _NM), "cost_previous": ("Cost the week before ($)", _NM),
         "idle_cost": ("Idle cost ($)", _NM), "idle_cost_previous": ("Idle cost the week before ($)", _NM),
         "monthly_saving": ("Saving per 30 days ($)", {"missing": "no right-sizing suggestion"}),
         "monthly_saving_previous": ("Saving per 30 days, week before ($)", {"missing": "no right-sizing suggestion"}),
@@ -226,6 +229,10 @@ _COLUMNS = [
         "incidents": "Incidents", "incident": "Incident", "rank": "Rank",
         "good": ("Good (units)", {**_NM, **_D}), "valid": ("Valid (units)", {**_NM, **_D}), "bad": ("Bad (units)", _NM),
         "error_budget": ("Error budget (units)", _NM),
+        # metric cards that count things in view (the SLOs page, the Capacity page)
+        "slo_count": ("SLOs", {"help": "SLOs whose scope meets the filters."}),
+        "capacity_unknown": ("Capacity unknown", {
+            "help": "No hour met the latency SLO, or too few busy hours to measure throughput."}),
     }),
     *_c("quantity", {
         "gpus_needed_peak": ("GPUs needed (peak)", {"missing": "throughput unknown"}),
@@ -256,7 +263,7 @@ _COLUMNS = [
     *_c("hours", {"hours_to_exhaustion": ("Budget gone in (h)", {"csv": "time_to_exhaustion_h",
         "missing": "not burning (no budget spent in the last hour) or not measured"})}),
     *_c("minutes", {
-        "duration_min": "Duration (min)", "budget_remaining_minutes": ("Budget left (min)", {**_NM, **_D, "csv": "budget_remaining_min"}),
+        "duration_min": "Duration (min)", "budget_remaining_minutes": ("Budget left as time (min)", {**_NM, **_D, "csv": "budget_remaining_min"}),
         "budget_minutes": ("Budget (min)", {**_NM, **_D, "csv": "budget_min"}),
         "minutes_behind_newest": ("Minutes behind newest", {"csv": "behind_newest_min"}),
     }),
@@ -361,6 +368,26 @@ def label(name: str) -> str:
     return column(name).label
 
 
+# The unit a label ends with, by kind: a metric card or a sentence drops it, since the value
+# written beside it carries the unit ('TTFT p99 (ms)' -> 'TTFT p99' over '1,402 ms').
+LABEL_UNITS = {"ms": " (ms)", "usd": " ($)", "hours": " (h)", "minutes": " (min)", "watts": " (W)", "mib": " (MiB)"}
+
+
+def card_label(name: str) -> str:
+    """A column's label where its value is written beside it with its unit (metric cards, the
+    weekly paragraph): the label without the unit it ends with."""
+    c = column(name)
+    return c.label.removesuffix(LABEL_UNITS.get(c.kind, ""))
+
+
+def in_sentence(name: str) -> str:
+    """A column's card label inside a sentence: lower case first, unless it starts with an acronym
+    ('Error rate' -> 'error rate', 'TTFT p99 (ms)' -> 'TTFT p99')."""
+    words = card_label(name).split(" ", 1)
+    first = words[0] if words[0].isupper() or words[0][1:2].isupper() else words[0].lower()
+    return " ".join([first, *words[1:]])
+
+
 def header(name: str) -> str:
     """A column's table header (its short label, or the label)."""
     return column(name).header
@@ -407,11 +434,12 @@ def _missing(value) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def text(name: str, value, *, symbol: bool = True, compact: bool = False) -> str:
+def text(name: str, value, *, symbol: bool = True, compact: bool = False, digits: int | None = None) -> str:
     """A value as people read it (metrics, HTML report, CLI, long tables): the column's decimals,
     thousands separators, % for ratios, $ for money, the unit's symbol (unless symbol=False).
     compact=True (metric cards, a few characters wide) writes milliseconds of 1 s and more in
-    seconds: 15.1 s, 1.40 s."""
+    seconds: 15.1 s, 1.40 s. ``digits`` overrides the column's decimals where a value needs more
+    or fewer (a target's nines, whole dollars in a sentence)."""
     c = column(name)
     k = c.spec
     if _missing(value):
@@ -428,7 +456,7 @@ def text(name: str, value, *, symbol: bool = True, compact: bool = False) -> str
         return str(value)
     if isinstance(value, timedelta):
         value = value.total_seconds() / 60
-    d = c.decimals
+    d = c.decimals if digits is None else digits
     if compact and c.kind == "ms" and abs(value) >= 1000:
         return f"{value / 1000:.{1 if abs(value) >= 10_000 else 2}f} s"
     if k.style == "ratio":

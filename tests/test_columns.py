@@ -3,6 +3,7 @@ table shows has a label, a unit and one format; CSVs hold raw values under `name
 
 from __future__ import annotations
 
+import ast
 import io
 import math
 import re
@@ -13,6 +14,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from analytics import columns as C
+from analytics import states
 from tests.conftest import ROOT, run_page
 
 SNAKE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
@@ -123,6 +125,45 @@ def test_every_table_on_every_page_shows_only_registry_columns(store, page):
         assert not C.unknown(frame.value.columns), (page, C.unknown(frame.value.columns))
     for metric in at.metric:  # no 'None' and no internal names on the cards either
         assert metric.value not in ("None", "nan", "–"), (page, metric.label)
+
+
+def _metric_calls(page: str) -> list[ast.Call]:
+    """Every call of something named `metric` or `state_count` in a page's source."""
+    tree = ast.parse((ROOT / page).read_text())
+    return [n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+            and n.func.attr in ("metric", "state_count")]
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_metric_card_on_every_page_takes_its_label_from_a_registry(page):
+    """Cards are drawn by ui.format.metric (a registry column) or ui.format.state_count (a state of
+    analytics.states); a hand-written label ('GPU cost', f'{icon} Short now') fails here."""
+    calls = _metric_calls(page)
+    for call in calls:
+        where = f"{page}:{call.lineno}"
+        if isinstance(call.func.value, ast.Name) and call.func.value.id == "fmt":
+            name = call.args[1]
+            if isinstance(name, ast.Constant):
+                registry = C.REGISTRY if call.func.attr == "metric" else states.STATES
+                assert name.value in registry, (where, name.value)
+        else:  # st.metric or a column's .metric: only with a label computed from the registry
+            assert not isinstance(call.args[0], ast.Constant | ast.JoinedStr), where
+
+
+@pytest.mark.parametrize(("name", "card", "sentence"), [
+    ("ttft_p99_ms", "TTFT p99", "TTFT p99"), ("error_rate", "Error rate", "error rate"),
+    ("cost", "GPU cost", "GPU cost"), ("burn_rate_1h", "Burn rate (1h)", "burn rate (1h)"),
+    ("hours_to_exhaustion", "Budget gone in", "budget gone in"), ("e2e_p99_ms", "E2E p99", "E2E p99"),
+])
+def test_a_card_or_a_sentence_drops_the_unit_its_value_carries(name, card, sentence):
+    assert C.card_label(name) == card
+    assert C.in_sentence(name) == sentence
+
+
+def test_digits_override_a_columns_decimals_where_a_value_needs_them():
+    assert C.text("target", 0.99995, digits=3) == "99.995%"
+    assert C.text("cost", 1234.5, digits=0) == "$1,234"  # Python rounds half to even
+    assert C.text("cost", 1234.5) == "$1,234.50"
 
 
 def test_a_tables_csv_parses_back_with_registry_names_and_raw_numbers():
