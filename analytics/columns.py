@@ -62,6 +62,9 @@ KINDS = {
     "minutes": Kind("min", 0, 1, " min"),
     "watts": Kind("w", 0, 1, " W"),
     "mib": Kind("mib", 1, 2, " MiB"),
+    "celsius": Kind("c", 0, 1, " °C"),
+    "tflops": Kind("tflops", 0, 1, " TFLOP/s"),
+    "billions": Kind("b", 1, 3, " B"),  # billions of a thing (model parameters)
     "time": Kind("", 0, None, style="time"),  # UTC; CSV: ISO 8601 with offset
     "date": Kind("", 0, None, style="date"),  # a day (a week's Monday) held as midnight UTC
     "text": Kind("", 0, None, style="text"),
@@ -85,6 +88,7 @@ class Column:
     help: str = ""
     detail: bool = False  # hidden in page tables by default (in the CSV; the table's column menu shows it)
     short: str | None = None  # a table header shorter than the label (the header's tooltip gives the label)
+    formula: str = ""  # how the value is computed, in a few words (chart titles and tooltips state it)
 
     @property
     def spec(self) -> Kind:
@@ -110,7 +114,8 @@ class Column:
     def tooltip(self) -> str:
         why = f"{MISSING} = {self.missing}."
         full = f"{self.label}." if self.short else ""
-        return " ".join(t for t in (full, self.help, why) if t)
+        formula = f"{self.label} = {self.formula}." if self.formula else ""
+        return " ".join(t for t in (full, formula, self.help, why) if t)
 
 
 def _c(kind: str, entries: dict[str, str | tuple]) -> list[Column]:
@@ -142,6 +147,7 @@ _COLUMNS = [
         "input_band": "Input tokens", "kind": "Kind", "before": ("Before", _NA),
         "after": ("After", _NA), "description": "Description", "direction": "Direction", "why": ("Why", _NA),
         "subject": "What", "deployments_forecast": "Deployments forecast",
+        "latency_slo": ("A latency SLO", _NA),
         "source": ("SLI from", {"detail": True, "help": "requests: per-request rows (spans or uploads); histograms: "
                                 "the exporter's cumulative histograms (vLLM), exact at their bucket bounds"}),
     }),
@@ -161,7 +167,9 @@ _COLUMNS = [
         "met_slo": ("Hour met the SLO", _NM), "slo_met_at_peak": ("SLO met at peak", _NM),
     }),
     *_c("ratio", {
-        "error_rate": ("Error rate", {"digits": 3, **_NM}), "availability": ("Availability", _NM),
+        # analytics.traffic.summary.error_rate; 'unknown' is an outcome not recorded (analytics.store.conventions.STATUSES)
+        "error_rate": ("Error rate", {"digits": 3, "formula": "non-ok / requests with a known outcome", **_NM,
+                                      "help": "Requests of status 'unknown' (outcome not recorded) are left out."}), "availability": ("Availability", _NM),
         "window_covered": ("Covered", {"digits": 2, "help": "Share of the window from the first slot with data."}),
         "attainment": ("Attainment", {"digits": 3, **_NM}),
         "attainment_lower": ("Attainment, lower bound", {"digits": 3, **_NM}),
@@ -192,6 +200,7 @@ _COLUMNS = [
         # one GPU (or one deployment) in one hour: the fleet heatmap and the latency scatter
         "sm_active": ("SM activity", {"digits": 0, **_NM}), "gpu_util": ("GPU utilisation (any kernel running)", {"digits": 0, **_NM}),
         "tensor_active": ("Tensor-pipe activity", {"digits": 0, **_NM}),
+        "sm_occupancy": ("SM occupancy", {"digits": 0, **_NM}), "dram_active": ("Memory-bandwidth activity", {"digits": 0, **_NM}),
         "mem_peak_fraction": ("Peak GPU memory used", {"digits": 0, **_NM}),
         "peak_activity": ("Peak-hour activity", {"digits": 1, **_NM}),
         "target_activity": ("Target activity", {"digits": 0, **_D}),
@@ -268,7 +277,12 @@ _COLUMNS = [
         "minutes_behind_newest": ("Minutes behind newest", {"csv": "behind_newest_min"}),
     }),
     *_c("watts", {"power_w": ("Power draw (W)", _NM), "mean_power_w": ("Power, mean (W)", _NM), "peak_hour_power_w": ("Power, peak hour (W)", _NM)}),
-    *_c("mib", {"on_disk_mib": "On disk (MiB)"}),
+    *_c("mib", {"on_disk_mib": "On disk (MiB)", "fb_used_mib": ("Memory used (MiB)", _NM),
+                "fb_total_mib": ("Memory size (MiB)", _NM)}),
+    *_c("celsius", {"temp_c": ("Temperature (°C)", _NM)}),
+    # deployment and GPU facts that MFU needs (analytics.gpu.efficiency)
+    *_c("tflops", {"peak_flops": ("GPU peak dense BF16 (TFLOP/s)", {"missing": "GPU model not in the datasheet table"})}),
+    *_c("billions", {"params_b": ("Model size (billions)", {"missing": "not in the deployments table"})}),
     *_c("per_row", {
         "previous": ("Previous period", {"missing": "no data in the previous period"}),
         "current": ("This period", {"missing": "no data"}),
@@ -370,7 +384,8 @@ def label(name: str) -> str:
 
 # The unit a label ends with, by kind: a metric card or a sentence drops it, since the value
 # written beside it carries the unit ('TTFT p99 (ms)' -> 'TTFT p99' over '1,402 ms').
-LABEL_UNITS = {"ms": " (ms)", "usd": " ($)", "hours": " (h)", "minutes": " (min)", "watts": " (W)", "mib": " (MiB)"}
+LABEL_UNITS = {"ms": " (ms)", "usd": " ($)", "hours": " (h)", "minutes": " (min)", "watts": " (W)", "mib": " (MiB)",
+               "celsius": " (°C)", "tflops": " (TFLOP/s)", "billions": " (billions)"}
 
 
 def card_label(name: str) -> str:
@@ -384,8 +399,17 @@ def in_sentence(name: str) -> str:
     """A column's card label inside a sentence: lower case first, unless it starts with an acronym
     ('Error rate' -> 'error rate', 'TTFT p99 (ms)' -> 'TTFT p99')."""
     words = card_label(name).split(" ", 1)
-    first = words[0] if words[0].isupper() or words[0][1:2].isupper() else words[0].lower()
+    word = words[0]
+    first = word if len(word) > 1 and (word.isupper() or word[1].isupper()) else word.lower()
     return " ".join([first, *words[1:]])
+
+
+def chart_title(name: str, scope: str = "") -> str:
+    """A chart's title for one column: its label, its formula when it has one, e.g. 'Error rate
+    (non-ok / requests with a known outcome)', and ``scope`` after it (e.g. 'LLM deployments')."""
+    c = column(name)
+    notes = ", ".join(t for t in (c.formula, scope) if t)
+    return f"{c.label.removesuffix(LABEL_UNITS.get(c.kind, ''))} ({notes})" if notes else c.label
 
 
 def header(name: str) -> str:

@@ -3,7 +3,6 @@
 import polars as pl
 import streamlit as st
 
-from analytics import columns as cols
 from analytics.charts import gpu as charts_gpu
 from analytics.errors import SourceError
 from analytics.gpu import efficiency as gpu
@@ -55,8 +54,7 @@ fmt.metric(k[2], "idle_cost", table["idle_cost"].fill_null(0).sum(), digits=0,
            help=f"GPU-hours with mean SM activity below {idle_floor:.0%}, at their GPU type's price")
 profiled = table.filter(pl.col("mean_sm_active").is_not_null())
 fleet_sm = (profiled["mean_sm_active"] * profiled["gpu_hours"]).sum() / max(profiled["gpu_hours"].sum(), 1)
-fmt.metric(k[3], "fleet_sm_active", fleet_sm if profiled.height else None,
-           help=cols.column("fleet_sm_active").help)
+fmt.metric(k[3], "fleet_sm_active", fleet_sm if profiled.height else None)
 fmt.metric(k[4], "monthly_saving", saving, digits=0, help=f"Per 30 days ({R.HOURS_PER_MONTH} h) if every "
             "right-sizing suggestion below were taken")  # '/30 d' in the value is cut at a 1280 px window
 

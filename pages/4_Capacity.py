@@ -3,7 +3,6 @@
 import polars as pl
 import streamlit as st
 
-from analytics import columns as cols
 from analytics.capacity import pipeline as P
 from analytics.capacity.demand import HOUR, METRICS
 from analytics.capacity.plan import outlook_table
@@ -100,8 +99,7 @@ fmt.state_count(k2, "short now", sum(v.state == "short now" for v in verdicts),
                 help="Expected demand exceeds the SLO capacity of the current GPUs within a day.")
 fmt.state_count(k3, "short soon", sum(v.state == "short soon" for v in verdicts),
                 help="Capacity, or the headroom above the forecast's upper bound, runs out later within the horizon.")
-fmt.metric(k4, "capacity_unknown", outlooks.filter(pl.col("per_gpu").is_null()).height,
-           help=cols.column("capacity_unknown").help)
+fmt.metric(k4, "capacity_unknown", outlooks.filter(pl.col("per_gpu").is_null()).height)
 for v in [*short, *pools][:8]:
     st.warning(f"{STYLE[v.state].icon} **{fmt.text(v.name)}** ({STYLE[v.state].label.lower()}): {fmt.text(v.why)} "
                f"(GPUs needed include {headroom}% headroom).")

@@ -66,8 +66,8 @@ def test_metric_cards_write_long_latencies_in_seconds():
 
 
 def test_an_unknown_column_names_itself_and_the_registry():
-    with pytest.raises(C.UnknownColumn, match=r"'params_b' is not in the column registry \(analytics/columns.py\)"):
-        C.label("params_b")
+    with pytest.raises(C.UnknownColumn, match=r"'sm_active_raw' is not in the column registry \(analytics/columns.py\)"):
+        C.label("sm_active_raw")
 
 
 def test_a_csv_frame_has_registry_names_one_unit_and_no_float_noise():
@@ -177,3 +177,19 @@ def test_a_tables_csv_parses_back_with_registry_names_and_raw_numbers():
     assert back["error_rate_ratio"].to_list() == [0.012346, None]
     assert back["e2e_p99_ms"].to_list() == [32036.4, 7.0]
     assert all(not math.isnan(v) for v in back["idle_cost_usd"])
+
+
+def test_the_error_rate_title_states_the_definition_that_leaves_unknown_out():
+    # analytics.traffic.summary.error_rate: 1 - ok / requests with a known outcome
+    assert C.chart_title("error_rate") == "Error rate (non-ok / requests with a known outcome)"
+    assert "'unknown'" in C.column("error_rate").tooltip
+    assert C.chart_title("ttft_p99_ms", "LLM deployments") == "TTFT p99 (LLM deployments)"
+    assert C.chart_title("rps") == "Requests/s"
+
+
+def test_every_field_a_missing_list_can_name_is_a_registry_column():
+    from analytics.gpu import efficiency
+
+    assert not C.unknown(efficiency.MISSABLE)
+    assert efficiency.field_names("sm_active, params_b, latency_slo") == "SM activity, model size, a latency SLO"
+    assert efficiency.field_names("") is None

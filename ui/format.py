@@ -12,8 +12,10 @@ from analytics.states import badge
 
 def metric(where, name: str, value, *, digits: int | None = None, missing: str | None = None, **options) -> None:
     """A metric card for a registry column: its label without the unit (columns.card_label) over its
-    value as the registry writes it (columns.text, compact). ``where`` is st or a column;
-    ``missing``: the words shown for no value instead of an em dash; ``options`` go to st.metric."""
+    value as the registry writes it (columns.text, compact), with the column's help unless given.
+    ``where`` is st or a column; ``missing``: the words shown for no value instead of an em dash;
+    ``options`` go to st.metric."""
+    options.setdefault("help", columns.column(name).help or None)
     if value is None and missing is not None:
         shown = missing
     else:
