@@ -215,9 +215,8 @@ _COLUMNS = [
         "ttft_p50_ms": ("TTFT p50 (ms)", _NM), "ttft_p95_ms": ("TTFT p95 (ms)", _NM),
         "ttft_p99_ms": ("TTFT p99 (ms)", _NM), "e2e_p50_ms": ("E2E p50 (ms)", _NM),
         "e2e_p95_ms": ("E2E p95 (ms)", _NM), "e2e_p99_ms": ("E2E p99 (ms)", _NM),
-        "peak_p99_ttft_ms": ("Peak-hour TTFT p99 (ms)", _NM), "peak_p99_e2e_ms": ("Peak-hour E2E p99 (ms)", _NM),
-        "p99_ttft_ms": ("TTFT p99 (ms)", _NM), "p99_tpot_ms": ("TPOT p99 (ms)", {"digits": 1, **_NM}),
-        "p99_e2e_ms": ("E2E p99 (ms)", _NM),
+        "peak_ttft_p99_ms": ("Peak-hour TTFT p99 (ms)", _NM), "peak_e2e_p99_ms": ("Peak-hour E2E p99 (ms)", _NM),
+        "tpot_p99_ms": ("TPOT p99 (ms)", {"digits": 1, **_NM}),
     }),
     *_c("usd", {
         "cost": ("GPU cost ($)", _NM), "cost_previous": ("Cost the week before ($)", _NM),
@@ -251,7 +250,6 @@ _COLUMNS = [
     }),
     *_c("rate", {
         "rps": ("Requests/s", {"csv": "requests_per_s", **_NM}),
-        "requests_per_s": ("Requests/s", _NM),
         "output_tps": ("Output tokens/s", {"csv": "output_tokens_per_s", **_NM}),
         "per_gpu": ("SLO-compliant requests/s per GPU", {"csv": "per_gpu_requests_per_s",
                                                          "missing": "throughput unknown (see Why unknown)"}),
@@ -302,7 +300,7 @@ _SHORT = {
     "peak_mem_fraction": "Mem peak", "gpu_util": "GPU util", "sm_active": "SM activity", "tensor_active": "Tensor active",
     "mem_peak_fraction": "Mem peak", "min_mem_headroom": "Mem headroom", "hour_activity": "Activity",
     "peak_attainment": "Peak attainment", "bad_share": "Bad share", "good_share": "Good share", "score": "Score",
-    "peak_p99_ttft_ms": "Peak TTFT p99 (ms)", "peak_p99_e2e_ms": "Peak E2E p99 (ms)",
+    "peak_ttft_p99_ms": "Peak TTFT p99 (ms)", "peak_e2e_p99_ms": "Peak E2E p99 (ms)",
     "cost_previous": "Cost before ($)", "idle_cost_previous": "Idle before ($)",
     "monthly_saving": "Saving/30 d ($)", "monthly_saving_previous": "Saving before ($)",
     "cost_per_1m_output_tokens": "$/1M out tokens", "cost_per_1k_requests": "$/1k requests",
@@ -341,10 +339,10 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
                         "peak_mem_fraction", "min_mem_headroom", "mean_power_w", "mean_sm_occupancy",
                         "mean_dram_active", "peak_hour_power_w", "not_available"),
     "right-sizing": ("deployment", "replicas", "replicas_needed", "gpus_freed", "monthly_saving", "peak_activity",
-                     "slo_met_at_peak", "gpu_type", "peak_attainment", "peak_p99_ttft_ms", "peak_p99_e2e_ms",
+                     "slo_met_at_peak", "gpu_type", "peak_attainment", "peak_ttft_p99_ms", "peak_e2e_p99_ms",
                      "suggestion"),
-    "right-sizing evidence": ("deployment", "peak_hour", "hour_activity", "gpus", "requests_per_s", "attainment",
-                              "met_slo", "p99_ttft_ms", "p99_e2e_ms", "p99_tpot_ms"),
+    "right-sizing evidence": ("deployment", "peak_hour", "hour_activity", "gpus", "rps", "attainment",
+                              "met_slo", "ttft_p99_ms", "e2e_p99_ms", "tpot_p99_ms"),
     "capacity outlook": ("deployment", "gpus_current", "gpus_needed_peak", "capacity_exhausted_at",
                          "headroom_breached_at", "per_gpu", "per_gpu_output_tps", "gpu_type", "reason"),
     "SLOs this week": ("slo", "state", "budget_spent_this_week", "spent_change", "budget_remaining", "incidents",
@@ -386,6 +384,11 @@ def label(name: str) -> str:
 # written beside it carries the unit ('TTFT p99 (ms)' -> 'TTFT p99' over '1,402 ms').
 LABEL_UNITS = {"ms": " (ms)", "usd": " ($)", "hours": " (h)", "minutes": " (min)", "watts": " (W)", "mib": " (MiB)",
                "celsius": " (°C)", "tflops": " (TFLOP/s)", "billions": " (billions)"}
+
+
+def percentile_name(field: str, q: float) -> str:
+    """The one name of a latency field's percentile: ('ttft_ms', 0.99) or ('ttft', 0.99) -> 'ttft_p99_ms'."""
+    return f"{field.removesuffix('_ms')}_p{round(q * 100)}_ms"
 
 
 def card_label(name: str) -> str:

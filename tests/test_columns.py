@@ -46,7 +46,7 @@ def test_every_kind_shows_a_missing_value_as_an_em_dash_never_none(kind):
     ("attainment", 0.99095, "99.095%"),
     ("budget_remaining", 0.0962, "9.6%"),
     ("ttft_p99_ms", 1401.673, "1,402 ms"),
-    ("p99_tpot_ms", 4.26, "4.3 ms"),
+    ("tpot_p99_ms", 4.26, "4.3 ms"),
     ("idle_cost", 1234.5, "$1,234.50"),
     ("rps", 16.754, "16.75/s"),
     ("burn_rate_1h", 14.4, "14.40×"),

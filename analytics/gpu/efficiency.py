@@ -306,7 +306,7 @@ def deployment_hours(data: GpuData, objectives: G.Objectives, requests: pl.DataF
     return (
         gpu.join(requests, on=["deployment", "hour"], how="left")
         .with_columns(
-            pl.col("requests", "ok", "requests_per_s").fill_null(0),
+            pl.col("requests", "ok", "rps").fill_null(0),
             pl.when(has_slo).then(pl.col("good").fill_null(0)).alias("good"),
         )
         .sort("deployment", "hour")
