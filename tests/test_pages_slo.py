@@ -172,7 +172,7 @@ def test_a_window_longer_than_the_data_is_marked_with_its_covered_share(partial_
 
 def test_the_detail_gives_the_budget_as_time_and_the_targets_nines(partial_page):
     metrics = _metrics(partial_page)
-    assert metrics["Budget left (time)"][0].endswith(" min")
+    assert metrics["Budget left as time"][0].endswith(" min")
     assert any("target 99.999%" in c.value for c in partial_page.caption)
 
 
