@@ -33,6 +33,9 @@ RANK = {state: i for i, state in enumerate(STATES)}
 SHORT = ("short now", "short soon")
 # The states an SLO can be in (analytics.slo.state.judge), in the same order.
 SLO_STATES = tuple(s for s in STATES if s not in SHORT)
+# The state an alert tier of each severity (analytics.slo.alerts.SEVERITIES) puts an SLO in while it
+# fires; charts draw a severity in its state's colour.
+SEVERITY_STATES = {"page": "paging", "ticket": "ticket"}
 # What the Overview's attention list shows: firing, at risk or short.
 ATTENTION = ("breached", "paging", "short now", "ticket", "at risk", "short soon")
 
@@ -63,6 +66,11 @@ STYLE = {
     "no data": Style("No data", "○", "#999999", "gray"),  # grey
     "ok": Style("OK", "✔", "#009E73", "green"),  # bluish green
 }
+
+
+def severity_colour(severity: str) -> str:
+    """The colour of an alert severity ('page', 'ticket'): its firing state's colour."""
+    return STYLE[SEVERITY_STATES[severity]].colour
 
 
 def badge(state: str) -> str:

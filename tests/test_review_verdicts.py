@@ -191,3 +191,11 @@ def test_every_kind_of_verdict_links_to_a_page_that_exists():
     root = Path(__file__).resolve().parent.parent
     assert set(PAGES) == {"slo", "capacity"}
     assert all((root / page).is_file() for page in PAGES.values()), PAGES
+
+
+def test_each_alert_severity_is_drawn_in_the_colour_of_the_state_it_fires():
+    from analytics.slo.alerts import SEVERITIES
+
+    assert set(states.SEVERITY_STATES) == set(SEVERITIES)
+    assert set(states.SEVERITY_STATES.values()) <= set(states.SLO_STATES)
+    assert states.severity_colour("page") == states.STYLE["paging"].colour

@@ -23,6 +23,7 @@ from datetime import timedelta
 from analytics.slo.alerts import TierState
 from analytics.slo.budget import Status
 from analytics.slo.spec import Slo
+from analytics.states import SEVERITY_STATES
 
 
 def _hours(span: timedelta) -> str:
@@ -44,7 +45,7 @@ def judge(s: Status, firing: Sequence[TierState], slo: Slo) -> tuple[str, str]:
     if covered and s.remaining < 0:
         return "breached", (f"budget overspent: {-s.remaining:.0%} beyond the budget; "
                             f"attainment {s.attainment:.3%} < target {s.target:.3%}")
-    for severity, state in (("page", "paging"), ("ticket", "ticket")):
+    for severity, state in SEVERITY_STATES.items():
         tiers = [a for a in firing if a.tier.severity == severity]
         if tiers:
             worst = max(tiers, key=lambda a: a.burn_long / a.threshold if a.threshold else 0.0)
