@@ -313,7 +313,8 @@ _SHORT = {
     "compression_ratio": "Compression", "interval_coverage": "Coverage", "preceding_changes": "Changes before",
     "peak_activity": "Peak activity", "target_activity": "Target activity", "not_available": "Not available",
     "mfu_estimate": "MFU (est.)", "gpus_needed_peak": "GPUs needed", "replicas_needed": "Replicas needed",
-    "gpus_per_replica": "GPUs/replica", "output_tps": "Out tok/s", "duration_min": "Duration (min)",
+    "gpus_per_replica": "GPUs/replica", "suggested_target": "Suggested target", "dram_active": "DRAM active",
+    "peak_flops": "Peak TFLOP/s", "params_b": "Model size (B)", "output_tps": "Out tok/s", "duration_min": "Duration (min)",
 }
 _SHORT["met_slo"] = "Met SLO"
 _COLUMNS = [replace(c, short=_SHORT[c.name]) if c.name in _SHORT else c for c in _COLUMNS]

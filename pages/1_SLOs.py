@@ -10,7 +10,7 @@ from analytics.slo.budget import minutes_text
 from analytics.slo.files import MAX_FILE_BYTES
 from analytics.slo.sli import resolve
 from analytics.slo.spec import target_digits
-from analytics.states import SLO_STATES
+from analytics.slo.state import SLO_STATES
 from ui import format as fmt
 from ui import review
 from ui import slo as D

@@ -9,7 +9,7 @@ from analytics.capacity.plan import outlook_table
 from analytics.charts import capacity as charts
 from analytics.errors import InputError
 from analytics.review import verdicts as V
-from analytics.states import STYLE
+from analytics.slo.state import STYLE
 from ui import capacity as fd
 from ui import format as fmt
 from ui import slo as slo_ui

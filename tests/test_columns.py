@@ -14,7 +14,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from analytics import columns as C
-from analytics import states
+from analytics.slo import state as states
 from tests.conftest import ROOT, run_page
 
 SNAKE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
@@ -137,7 +137,7 @@ def _metric_calls(page: str) -> list[ast.Call]:
 @pytest.mark.parametrize("page", PAGES)
 def test_every_metric_card_on_every_page_takes_its_label_from_a_registry(page):
     """Cards are drawn by ui.format.metric (a registry column) or ui.format.state_count (a state of
-    analytics.states); a hand-written label ('GPU cost', f'{icon} Short now') fails here."""
+    analytics.slo.state); a hand-written label ('GPU cost', f'{icon} Short now') fails here."""
     calls = _metric_calls(page)
     for call in calls:
         where = f"{page}:{call.lineno}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from analytics.slo.files import load_slos
-from analytics.states import SLO_STATES, badge
+from analytics.slo.state import SLO_STATES, badge
 from tests.conftest import ROOT, run_page
 
 SLOS = load_slos(ROOT / "slos.yaml")

@@ -11,7 +11,7 @@ import pytest
 from analytics.review import pipeline as P
 from analytics.review import report as R
 from analytics.slo import files
-from analytics.states import STATES, STYLE, badge, with_badges
+from analytics.slo.state import STATES, STYLE, badge, with_badges
 from tests.conftest import run_page
 
 WEEK = "2026-W43"

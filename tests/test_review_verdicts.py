@@ -11,9 +11,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-from analytics import states
 from analytics.capacity.plan import CapacityOutlook
 from analytics.review import verdicts as V
+from analytics.slo import state as states
 from analytics.slo.evaluation import evaluate
 from analytics.slo.spec import Thresholds, revise
 from tests.test_slo import PER_DAY, T0, make_scope, make_slo

@@ -18,7 +18,7 @@ import streamlit as st
 from analytics.capacity import pipeline as P
 from analytics.capacity.demand import HOUR
 from analytics.review import verdicts as V
-from analytics.states import STATES, STYLE
+from analytics.slo.state import STATES, STYLE
 from ui import capacity as fd
 from ui import slo as slo_ui
 from ui.format import text

@@ -7,7 +7,7 @@ import math
 import re
 
 from analytics import columns
-from analytics.states import badge
+from analytics.slo.state import badge
 
 
 def metric(where, name: str, value, *, digits: int | None = None, missing: str | None = None, **options) -> None:
@@ -24,7 +24,7 @@ def metric(where, name: str, value, *, digits: int | None = None, missing: str |
 
 
 def state_count(where, state: str, count: int, **options) -> None:
-    """A metric card counting the things in one state (analytics.states), labelled with its badge."""
+    """A metric card counting the things in one state (analytics.slo.state), labelled with its badge."""
     where.metric(badge(state), count, **options)
 
 

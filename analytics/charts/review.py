@@ -11,7 +11,7 @@ import polars as pl
 
 from analytics import columns as C
 from analytics.charts.base import figure, layout, utc_text
-from analytics.states import severity_colour
+from analytics.slo.state import severity_colour
 
 # Dash per marker kind, so kinds differ without colour; one neutral colour keeps the series readable.
 MARKER_DASH = {"model_version": "dash", "gpu_type": "dashdot", "replicas": "dot"}

@@ -9,7 +9,7 @@ import polars as pl
 
 from analytics import columns as C
 from analytics.charts.base import PALETTE, figure, layout, line_at, thin, utc_text
-from analytics.states import severity_colour
+from analytics.slo.state import severity_colour
 
 SCENARIO_COLOURS = {"current": PALETTE[0], "proposed": PALETTE[3]}
 LEGEND_BELOW_AXIS = {"orientation": "h", "yanchor": "top", "y": -0.3, "x": 0}

@@ -1,5 +1,5 @@
 """One rule set for states: every SLO, every capacity outlook and the fleet get one of the states of
-analytics.states (worst first, each with its label, shape and colour).
+analytics.slo.state (worst first, each with its label, shape and colour).
 
 A verdict names what it judges (``kind``: an SLO or capacity) and the URL query that selects it; which
 page explains each kind is the UI's business (ui.attention.PAGES).
@@ -16,8 +16,7 @@ import polars as pl
 
 from analytics.capacity import plan as C
 from analytics.slo.evaluation import Evaluation
-from analytics.slo.state import judge
-from analytics.states import ATTENTION, RANK, SHORT, STATES, STYLE
+from analytics.slo.state import ATTENTION, RANK, SHORT, STATES, STYLE, judge
 
 
 @dataclass(frozen=True)

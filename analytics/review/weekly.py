@@ -22,7 +22,7 @@ from analytics import columns as C
 from analytics.review import verdicts as V
 from analytics.review.incidents import budget_spent
 from analytics.slo.evaluation import Evaluation
-from analytics.states import ATTENTION, SHORT
+from analytics.slo.state import ATTENTION, SHORT
 from analytics.traffic import summary as traffic
 
 WEEK = timedelta(days=7)

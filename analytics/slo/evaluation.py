@@ -17,8 +17,7 @@ from analytics.slo import budget as B
 from analytics.slo.compliance import MIN_EVENTS_PER_HOUR, slot_compliance
 from analytics.slo.sli import Grid, ScopeData, SliCounts, sli_counts
 from analytics.slo.spec import Slo, evaluation_time
-from analytics.slo.state import judge
-from analytics.states import RANK
+from analytics.slo.state import RANK, judge
 
 
 @dataclass(frozen=True)
