@@ -70,7 +70,7 @@ kpis = [(key, "inverse" if key != "rps" else "normal") for key in
 # two rows of four: eight cards in one row cut their values ("135…") at a 1280 px window
 for column, (key, colour) in zip([*st.columns(4), *st.columns(4)], kpis, strict=True):
     render = measured(lambda v, key=key: C.text(key, v, compact=True))
-    column.metric(C.label(key).removesuffix(" (ms)"), render(now.get(key)), delta(key, render), delta_color=colour,
+    column.metric(C.card_label(key), render(now.get(key)), delta(key, render), delta_color=colour,
                   help=C.column(key).tooltip)
 
 step = filters.step_seconds

@@ -62,6 +62,9 @@ KINDS = {
     "minutes": Kind("min", 0, 1, " min"),
     "watts": Kind("w", 0, 1, " W"),
     "mib": Kind("mib", 1, 2, " MiB"),
+    "celsius": Kind("c", 0, 1, " °C"),
+    "tflops": Kind("tflops", 0, 1, " TFLOP/s"),
+    "billions": Kind("b", 1, 3, " B"),  # billions of a thing (model parameters)
     "time": Kind("", 0, None, style="time"),  # UTC; CSV: ISO 8601 with offset
     "date": Kind("", 0, None, style="date"),  # a day (a week's Monday) held as midnight UTC
     "text": Kind("", 0, None, style="text"),
@@ -85,6 +88,7 @@ class Column:
     help: str = ""
     detail: bool = False  # hidden in page tables by default (in the CSV; the table's column menu shows it)
     short: str | None = None  # a table header shorter than the label (the header's tooltip gives the label)
+    formula: str = ""  # how the value is computed, in a few words (chart titles and tooltips state it)
 
     @property
     def spec(self) -> Kind:
@@ -110,7 +114,8 @@ class Column:
     def tooltip(self) -> str:
         why = f"{MISSING} = {self.missing}."
         full = f"{self.label}." if self.short else ""
-        return " ".join(t for t in (full, self.help, why) if t)
+        formula = f"{self.label} = {self.formula}." if self.formula else ""
+        return " ".join(t for t in (full, formula, self.help, why) if t)
 
 
 def _c(kind: str, entries: dict[str, str | tuple]) -> list[Column]:
@@ -141,7 +146,8 @@ _COLUMNS = [
         "dimension": "Dimension", "value": "Value", "model_version": "Model version", "replica": "Replica",
         "input_band": "Input tokens", "kind": "Kind", "before": ("Before", _NA),
         "after": ("After", _NA), "description": "Description", "direction": "Direction", "why": ("Why", _NA),
-        "subject": "What",
+        "subject": "What", "deployments_forecast": "Deployments forecast",
+        "latency_slo": ("A latency SLO", _NA),
         "source": ("SLI from", {"detail": True, "help": "requests: per-request rows (spans or uploads); histograms: "
                                 "the exporter's cumulative histograms (vLLM), exact at their bucket bounds"}),
     }),
@@ -161,7 +167,9 @@ _COLUMNS = [
         "met_slo": ("Hour met the SLO", _NM), "slo_met_at_peak": ("SLO met at peak", _NM),
     }),
     *_c("ratio", {
-        "error_rate": ("Error rate", {"digits": 3, **_NM}), "availability": ("Availability", _NM),
+        # analytics.traffic.summary.error_rate; 'unknown' is an outcome not recorded (analytics.store.conventions.STATUSES)
+        "error_rate": ("Error rate", {"digits": 3, "formula": "non-ok / requests with a known outcome", **_NM,
+                                      "help": "Requests of status 'unknown' (outcome not recorded) are left out."}), "availability": ("Availability", _NM),
         "window_covered": ("Covered", {"digits": 2, "help": "Share of the window from the first slot with data."}),
         "attainment": ("Attainment", {"digits": 3, **_NM}),
         "attainment_lower": ("Attainment, lower bound", {"digits": 3, **_NM}),
@@ -185,10 +193,14 @@ _COLUMNS = [
         "mem_used_fraction": ("Memory used (mean)", {"digits": 1, **_NM}),
         "peak_mem_fraction": ("Memory used (peak hour)", {"digits": 1, **_NM}),
         "min_mem_headroom": ("Memory headroom (worst hour)", {"digits": 1, **_NM}),
+        "fleet_sm_active": ("Fleet SM activity", {"digits": 1, **_NM, "help": (
+            "GPU-hour-weighted mean; NVIDIA: >= 80% needed for effective use, < 50% likely ineffective")}),
+        "suggested_target": ("Strictest target met that often", {"digits": 2}),
         "mfu_estimate": ("MFU (estimate)", {"digits": 1, "missing": "model size or FLOPs unknown"}),
         # one GPU (or one deployment) in one hour: the fleet heatmap and the latency scatter
         "sm_active": ("SM activity", {"digits": 0, **_NM}), "gpu_util": ("GPU utilisation (any kernel running)", {"digits": 0, **_NM}),
         "tensor_active": ("Tensor-pipe activity", {"digits": 0, **_NM}),
+        "sm_occupancy": ("SM occupancy", {"digits": 0, **_NM}), "dram_active": ("Memory-bandwidth activity", {"digits": 0, **_NM}),
         "mem_peak_fraction": ("Peak GPU memory used", {"digits": 0, **_NM}),
         "peak_activity": ("Peak-hour activity", {"digits": 1, **_NM}),
         "target_activity": ("Target activity", {"digits": 0, **_D}),
@@ -203,12 +215,11 @@ _COLUMNS = [
         "ttft_p50_ms": ("TTFT p50 (ms)", _NM), "ttft_p95_ms": ("TTFT p95 (ms)", _NM),
         "ttft_p99_ms": ("TTFT p99 (ms)", _NM), "e2e_p50_ms": ("E2E p50 (ms)", _NM),
         "e2e_p95_ms": ("E2E p95 (ms)", _NM), "e2e_p99_ms": ("E2E p99 (ms)", _NM),
-        "peak_p99_ttft_ms": ("Peak-hour TTFT p99 (ms)", _NM), "peak_p99_e2e_ms": ("Peak-hour E2E p99 (ms)", _NM),
-        "p99_ttft_ms": ("TTFT p99 (ms)", _NM), "p99_tpot_ms": ("TPOT p99 (ms)", {"digits": 1, **_NM}),
-        "p99_e2e_ms": ("E2E p99 (ms)", _NM),
+        "peak_ttft_p99_ms": ("Peak-hour TTFT p99 (ms)", _NM), "peak_e2e_p99_ms": ("Peak-hour E2E p99 (ms)", _NM),
+        "tpot_p99_ms": ("TPOT p99 (ms)", {"digits": 1, **_NM}),
     }),
     *_c("usd", {
-        "cost": ("Cost ($)", _NM), "cost_previous": ("Cost the week before ($)", _NM),
+        "cost": ("GPU cost ($)", _NM), "cost_previous": ("Cost the week before ($)", _NM),
         "idle_cost": ("Idle cost ($)", _NM), "idle_cost_previous": ("Idle cost the week before ($)", _NM),
         "monthly_saving": ("Saving per 30 days ($)", {"missing": "no right-sizing suggestion"}),
         "monthly_saving_previous": ("Saving per 30 days, week before ($)", {"missing": "no right-sizing suggestion"}),
@@ -226,6 +237,10 @@ _COLUMNS = [
         "incidents": "Incidents", "incident": "Incident", "rank": "Rank",
         "good": ("Good (units)", {**_NM, **_D}), "valid": ("Valid (units)", {**_NM, **_D}), "bad": ("Bad (units)", _NM),
         "error_budget": ("Error budget (units)", _NM),
+        # metric cards that count things in view (the SLOs page, the Capacity page)
+        "slo_count": ("SLOs", {"help": "SLOs whose scope meets the filters."}),
+        "capacity_unknown": ("Capacity unknown", {
+            "help": "No hour met the latency SLO, or too few busy hours to measure throughput."}),
     }),
     *_c("quantity", {
         "gpus_needed_peak": ("GPUs needed (peak)", {"missing": "throughput unknown"}),
@@ -235,7 +250,6 @@ _COLUMNS = [
     }),
     *_c("rate", {
         "rps": ("Requests/s", {"csv": "requests_per_s", **_NM}),
-        "requests_per_s": ("Requests/s", _NM),
         "output_tps": ("Output tokens/s", {"csv": "output_tokens_per_s", **_NM}),
         "per_gpu": ("SLO-compliant requests/s per GPU", {"csv": "per_gpu_requests_per_s",
                                                          "missing": "throughput unknown (see Why unknown)"}),
@@ -256,12 +270,17 @@ _COLUMNS = [
     *_c("hours", {"hours_to_exhaustion": ("Budget gone in (h)", {"csv": "time_to_exhaustion_h",
         "missing": "not burning (no budget spent in the last hour) or not measured"})}),
     *_c("minutes", {
-        "duration_min": "Duration (min)", "budget_remaining_minutes": ("Budget left (min)", {**_NM, **_D, "csv": "budget_remaining_min"}),
+        "duration_min": "Duration (min)", "budget_remaining_minutes": ("Budget left as time (min)", {**_NM, **_D, "csv": "budget_remaining_min"}),
         "budget_minutes": ("Budget (min)", {**_NM, **_D, "csv": "budget_min"}),
         "minutes_behind_newest": ("Minutes behind newest", {"csv": "behind_newest_min"}),
     }),
     *_c("watts", {"power_w": ("Power draw (W)", _NM), "mean_power_w": ("Power, mean (W)", _NM), "peak_hour_power_w": ("Power, peak hour (W)", _NM)}),
-    *_c("mib", {"on_disk_mib": "On disk (MiB)"}),
+    *_c("mib", {"on_disk_mib": "On disk (MiB)", "fb_used_mib": ("Memory used (MiB)", _NM),
+                "fb_total_mib": ("Memory size (MiB)", _NM)}),
+    *_c("celsius", {"temp_c": ("Temperature (°C)", _NM)}),
+    # deployment and GPU facts that MFU needs (analytics.gpu.efficiency)
+    *_c("tflops", {"peak_flops": ("GPU peak dense BF16 (TFLOP/s)", {"missing": "GPU model not in the datasheet table"})}),
+    *_c("billions", {"params_b": ("Model size (billions)", {"missing": "not in the deployments table"})}),
     *_c("per_row", {
         "previous": ("Previous period", {"missing": "no data in the previous period"}),
         "current": ("This period", {"missing": "no data"}),
@@ -281,7 +300,7 @@ _SHORT = {
     "peak_mem_fraction": "Mem peak", "gpu_util": "GPU util", "sm_active": "SM activity", "tensor_active": "Tensor active",
     "mem_peak_fraction": "Mem peak", "min_mem_headroom": "Mem headroom", "hour_activity": "Activity",
     "peak_attainment": "Peak attainment", "bad_share": "Bad share", "good_share": "Good share", "score": "Score",
-    "peak_p99_ttft_ms": "Peak TTFT p99 (ms)", "peak_p99_e2e_ms": "Peak E2E p99 (ms)",
+    "peak_ttft_p99_ms": "Peak TTFT p99 (ms)", "peak_e2e_p99_ms": "Peak E2E p99 (ms)",
     "cost_previous": "Cost before ($)", "idle_cost_previous": "Idle before ($)",
     "monthly_saving": "Saving/30 d ($)", "monthly_saving_previous": "Saving before ($)",
     "cost_per_1m_output_tokens": "$/1M out tokens", "cost_per_1k_requests": "$/1k requests",
@@ -294,7 +313,8 @@ _SHORT = {
     "compression_ratio": "Compression", "interval_coverage": "Coverage", "preceding_changes": "Changes before",
     "peak_activity": "Peak activity", "target_activity": "Target activity", "not_available": "Not available",
     "mfu_estimate": "MFU (est.)", "gpus_needed_peak": "GPUs needed", "replicas_needed": "Replicas needed",
-    "gpus_per_replica": "GPUs/replica", "output_tps": "Out tok/s", "duration_min": "Duration (min)",
+    "gpus_per_replica": "GPUs/replica", "suggested_target": "Suggested target", "dram_active": "DRAM active",
+    "peak_flops": "Peak TFLOP/s", "params_b": "Model size (B)", "output_tps": "Out tok/s", "duration_min": "Duration (min)",
 }
 _SHORT["met_slo"] = "Met SLO"
 _COLUMNS = [replace(c, short=_SHORT[c.name]) if c.name in _SHORT else c for c in _COLUMNS]
@@ -320,10 +340,10 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
                         "peak_mem_fraction", "min_mem_headroom", "mean_power_w", "mean_sm_occupancy",
                         "mean_dram_active", "peak_hour_power_w", "not_available"),
     "right-sizing": ("deployment", "replicas", "replicas_needed", "gpus_freed", "monthly_saving", "peak_activity",
-                     "slo_met_at_peak", "gpu_type", "peak_attainment", "peak_p99_ttft_ms", "peak_p99_e2e_ms",
+                     "slo_met_at_peak", "gpu_type", "peak_attainment", "peak_ttft_p99_ms", "peak_e2e_p99_ms",
                      "suggestion"),
-    "right-sizing evidence": ("deployment", "peak_hour", "hour_activity", "gpus", "requests_per_s", "attainment",
-                              "met_slo", "p99_ttft_ms", "p99_e2e_ms", "p99_tpot_ms"),
+    "right-sizing evidence": ("deployment", "peak_hour", "hour_activity", "gpus", "rps", "attainment",
+                              "met_slo", "ttft_p99_ms", "e2e_p99_ms", "tpot_p99_ms"),
     "capacity outlook": ("deployment", "gpus_current", "gpus_needed_peak", "capacity_exhausted_at",
                          "headroom_breached_at", "per_gpu", "per_gpu_output_tps", "gpu_type", "reason"),
     "SLOs this week": ("slo", "state", "budget_spent_this_week", "spent_change", "budget_remaining", "incidents",
@@ -359,6 +379,41 @@ def column(name: str) -> Column:
 
 def label(name: str) -> str:
     return column(name).label
+
+
+# The unit a label ends with, by kind: a metric card or a sentence drops it, since the value
+# written beside it carries the unit ('TTFT p99 (ms)' -> 'TTFT p99' over '1,402 ms').
+LABEL_UNITS = {"ms": " (ms)", "usd": " ($)", "hours": " (h)", "minutes": " (min)", "watts": " (W)", "mib": " (MiB)",
+               "celsius": " (°C)", "tflops": " (TFLOP/s)", "billions": " (billions)"}
+
+
+def percentile_name(field: str, q: float) -> str:
+    """The one name of a latency field's percentile: ('ttft_ms', 0.99) or ('ttft', 0.99) -> 'ttft_p99_ms'."""
+    return f"{field.removesuffix('_ms')}_p{round(q * 100)}_ms"
+
+
+def card_label(name: str) -> str:
+    """A column's label where its value is written beside it with its unit (metric cards, the
+    weekly paragraph): the label without the unit it ends with."""
+    c = column(name)
+    return c.label.removesuffix(LABEL_UNITS.get(c.kind, ""))
+
+
+def in_sentence(name: str) -> str:
+    """A column's card label inside a sentence: lower case first, unless it starts with an acronym
+    ('Error rate' -> 'error rate', 'TTFT p99 (ms)' -> 'TTFT p99')."""
+    words = card_label(name).split(" ", 1)
+    word = words[0]
+    first = word if len(word) > 1 and (word.isupper() or word[1].isupper()) else word.lower()
+    return " ".join([first, *words[1:]])
+
+
+def chart_title(name: str, scope: str = "") -> str:
+    """A chart's title for one column: its label, its formula when it has one, e.g. 'Error rate
+    (non-ok / requests with a known outcome)', and ``scope`` after it (e.g. 'LLM deployments')."""
+    c = column(name)
+    notes = ", ".join(t for t in (c.formula, scope) if t)
+    return f"{c.label.removesuffix(LABEL_UNITS.get(c.kind, ''))} ({notes})" if notes else c.label
 
 
 def header(name: str) -> str:
@@ -407,11 +462,12 @@ def _missing(value) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def text(name: str, value, *, symbol: bool = True, compact: bool = False) -> str:
+def text(name: str, value, *, symbol: bool = True, compact: bool = False, digits: int | None = None) -> str:
     """A value as people read it (metrics, HTML report, CLI, long tables): the column's decimals,
     thousands separators, % for ratios, $ for money, the unit's symbol (unless symbol=False).
     compact=True (metric cards, a few characters wide) writes milliseconds of 1 s and more in
-    seconds: 15.1 s, 1.40 s."""
+    seconds: 15.1 s, 1.40 s. ``digits`` overrides the column's decimals where a value needs more
+    or fewer (a target's nines, whole dollars in a sentence)."""
     c = column(name)
     k = c.spec
     if _missing(value):
@@ -428,7 +484,7 @@ def text(name: str, value, *, symbol: bool = True, compact: bool = False) -> str
         return str(value)
     if isinstance(value, timedelta):
         value = value.total_seconds() / 60
-    d = c.decimals
+    d = c.decimals if digits is None else digits
     if compact and c.kind == "ms" and abs(value) >= 1000:
         return f"{value / 1000:.{1 if abs(value) >= 10_000 else 2}f} s"
     if k.style == "ratio":

@@ -6,11 +6,11 @@ import streamlit as st
 from analytics import columns as cols
 from analytics.charts import slo as C
 from analytics.charts.review import add_markers
-from analytics.review.verdicts import STYLE
 from analytics.slo.budget import minutes_text
 from analytics.slo.files import MAX_FILE_BYTES
 from analytics.slo.sli import resolve
 from analytics.slo.spec import target_digits
+from analytics.slo.state import SLO_STATES
 from ui import format as fmt
 from ui import review
 from ui import slo as D
@@ -48,16 +48,16 @@ if table.is_empty():
     st.info("No SLO covers the selected deployments or regions.")
     st.stop()
 
-# The headline counts the state column below, so the two always agree (analytics.slo.state).
-HEADLINE = ("breached", "paging", "ticket", "at risk", "partial history", "no data")
+# The headline counts the state column below, so the two always agree: every SLO state but ok.
+HEADLINE = tuple(s for s in SLO_STATES if s != "ok")
 k = st.columns(1 + len(HEADLINE))
-k[0].metric("SLOs", len(shown))
+fmt.metric(k[0], "slo_count", len(shown))
 for column, state in zip(k[1:], HEADLINE, strict=True):
-    column.metric(f"{STYLE[state].icon} {STYLE[state].label}", int((table["state"] == state).sum()))
+    fmt.state_count(column, state, int((table["state"] == state).sum()))
 partial = table.filter((pl.col("state") != "no data") & (pl.col("window_covered") < 1))
 if partial.height:
     st.warning("Data covers only part of the window for " + ", ".join(
-        f"{r['slo']} ({fmt.pct(r['window_covered'], 2)} of {r['window']})" for r in partial.iter_rows(named=True))
+        f"{r['slo']} ({cols.text('window_covered', r['window_covered'])} of {r['window']})" for r in partial.iter_rows(named=True))
         + ": their numbers are for that part alone, not the whole window.")
 show_table(table.select("slo", "state", "window_covered", "attainment",
                         "target", "budget_remaining", "budget_remaining_minutes", "budget_minutes", "burn_rate_1h",
@@ -85,7 +85,7 @@ def detail() -> None:
     with panel(f"SLO {fmt.text(name)}", stop=True):
         view = D.detail(text, source, at, name)
     st.caption(fmt.text(f"{slo.sli.describe()} · {slo.selector.describe()} · "
-                        f"target {fmt.pct(slo.target, target_digits(slo.target))} over "
+                        f"target {cols.text('target', slo.target, digits=target_digits(slo.target))} over "
                         f"{slo.window.label} · {slo.budgeting.describe()} · minimum traffic {slo.min_events} events"
                         f" · {cols.label('source')}: {row['source']}"
                         + (f" · {slo.description}" if slo.description else "")))
@@ -93,23 +93,22 @@ def detail() -> None:
         st.info("No data: no valid events in this SLO's window, so nothing was measured (an arrival-only trace "
                 "records no outcome, and 'unknown' requests count neither as good nor as bad).")
     elif row["window_covered"] < 1:
-        st.warning(f"Data covers only {fmt.pct(row['window_covered'], 2)} of the {slo.window.label} window: "
+        st.warning(f"Data covers only {cols.text('window_covered', row['window_covered'])} of the {slo.window.label} window: "
                    "these numbers are for that part alone.")
     m = st.columns(5)
     digits = max(3, target_digits(slo.target) + 1)  # enough for the target's nines
-    low, high = fmt.pct(row["attainment_lower"], 3), fmt.pct(row["attainment_upper"], 3)
+    low, high = cols.text("attainment_lower", row["attainment_lower"]), cols.text("attainment_upper", row["attainment_upper"])
     bounds = "" if row["exact"] else f" (bounds {low}–{high})"
-    m[0].metric("Attainment", "not measured" if row["state"] == "no data" else fmt.pct(row["attainment"], digits),
-                help=f"good / valid over the window{bounds}")
-    m[1].metric(cols.label("budget_remaining"), fmt.pct(row["budget_remaining"], 1))
+    fmt.metric(m[0], "attainment", None if row["state"] == "no data" else row["attainment"], digits=digits,
+               missing="not measured", help=f"good / valid over the window{bounds}")
+    fmt.metric(m[1], "budget_remaining", row["budget_remaining"])
     minutes, left = row["budget_minutes"], row["budget_remaining_minutes"]
     per = "bad slices" if slo.budgeting.method != "occurrences" else "at the window's mean request rate"
-    m[2].metric("Budget left (time)", cols.text("budget_remaining_minutes", left),
-                help=f"{minutes_text(left, minutes)}: the error budget as time (SRE Workbook ch. 2), {per}")
-    m[3].metric("Burn rate (1h)", cols.text("burn_rate_1h", row["burn_rate_1h"]))
+    fmt.metric(m[2], "budget_remaining_minutes", left,
+               help=f"{minutes_text(left, minutes)}: the error budget as time (SRE Workbook ch. 2), {per}")
+    fmt.metric(m[3], "burn_rate_1h", row["burn_rate_1h"])
     hours = row["hours_to_exhaustion"]
-    m[4].metric("Budget gone in", cols.text("hours_to_exhaustion", hours),
-                help=cols.column("hours_to_exhaustion").tooltip)
+    fmt.metric(m[4], "hours_to_exhaustion", hours, help=cols.column("hours_to_exhaustion").tooltip)
     if row["held_back"]:
         st.info(f"Held back by the minimum-traffic guard ({slo.min_events} events in the long window): "
                 f"{row['held_back']}.")

@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from analytics import columns
 from analytics.charts import slo as C
 from analytics.slo.spec import revise, target_digits
 from analytics.slo.whatif import (
@@ -55,7 +56,7 @@ def whatif() -> None:
             st.query_params.pop(param, None)  # another kind's thresholds leave the link
     st.session_state["whatif_for"] = name
 
-    st.caption(f"Current: {fmt.text(slo.sli.describe())} · target {fmt.pct(slo.target, target_digits(slo.target))} "
+    st.caption(f"Current: {fmt.text(slo.sli.describe())} · target {columns.text('target', slo.target, digits=target_digits(slo.target))} "
                f"over {slo.window.label} · {slo.budgeting.describe()}. Evaluated at {at:%Y-%m-%d %H:%M} UTC; alerts are replayed over the "
                "longer of the two windows. Everything is recomputed from cached histograms, not raw requests.")
     c = st.columns(2 + len(thresholds))
@@ -87,17 +88,17 @@ def results(name: str, slo, proposed) -> None:
     left, right = st.columns(2)
     for col, label, o, other in ((left, "Current", current, None), (right, "Proposed", new, current)):
         s = o.evaluation.status
-        col.markdown(f"**{label}**: {fmt.text(o.slo.sli.describe())}, {fmt.pct(o.slo.target, target_digits(o.slo.target))} over "
+        col.markdown(f"**{label}**: {fmt.text(o.slo.sli.describe())}, {columns.text('target', o.slo.target, digits=target_digits(o.slo.target))} over "
                      f"{fmt.text(o.slo.window.label)}")
         m = col.columns(2) + col.columns(2)
-        low, high = fmt.pct(s.attainment_lower, 3), fmt.pct(s.attainment_upper, 3)
+        low, high = columns.text("attainment_lower", s.attainment_lower), columns.text("attainment_upper", s.attainment_upper)
         bounds = "" if s.exact else f" (bounds {low}–{high})"
-        m[0].metric("Attainment", fmt.pct(s.attainment, 3), help=f"good / valid over the window{bounds}")
-        m[1].metric("Budget left", fmt.pct(s.remaining, 1))
-        m[2].metric("Pages", o.pages, delta=None if other is None else o.pages - other.pages,
-                    delta_color="inverse")
-        m[3].metric("Tickets", o.tickets, delta=None if other is None else o.tickets - other.tickets,
-                    delta_color="inverse")
+        fmt.metric(m[0], "attainment", s.attainment, help=f"good / valid over the window{bounds}")
+        fmt.metric(m[1], "budget_remaining", s.remaining)
+        fmt.metric(m[2], "pages", o.pages, delta=None if other is None else o.pages - other.pages,
+                   delta_color="inverse")
+        fmt.metric(m[3], "tickets", o.tickets, delta=None if other is None else o.tickets - other.tickets,
+                   delta_color="inverse")
 
     period_end = max(current.evaluation.status.window_start + current.slo.window.period(at),
                      new.evaluation.status.window_start + new.slo.window.period(at))
@@ -117,8 +118,8 @@ def results(name: str, slo, proposed) -> None:
     if suggestion.target is None:
         st.info("Not enough history for a full past window of this length.")
     else:
-        st.metric("Strictest target met that often", fmt.pct(suggestion.target, 2),
-                  help=f"over {len(suggestion.windows)} windows of {proposed.window.label} ending each hour")
+        fmt.metric(st, "suggested_target", suggestion.target,
+                   help=f"over {len(suggestion.windows)} windows of {proposed.window.label} ending each hour")
         st.plotly_chart(C.window_attainment_chart(suggestion.windows, suggestion.target, proposed.target),
                         width="stretch")
 

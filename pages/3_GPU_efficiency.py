@@ -48,15 +48,14 @@ with panel("GPU efficiency", stop=True):  # every panel below needs these
 
 saving = suggestions["monthly_saving"].fill_null(0).sum()
 k = st.columns(5)
-k[0].metric("GPU-hours", fmt.count(table["gpu_hours"].sum()))
-k[1].metric("GPU cost", f"${table['cost'].sum():,.0f}")
-k[2].metric("Idle cost", f"${table['idle_cost'].fill_null(0).sum():,.0f}",
-            help=f"GPU-hours with mean SM activity below {idle_floor:.0%}, at their GPU type's price")
+fmt.metric(k[0], "gpu_hours", table["gpu_hours"].sum())
+fmt.metric(k[1], "cost", table["cost"].sum(), digits=0)
+fmt.metric(k[2], "idle_cost", table["idle_cost"].fill_null(0).sum(), digits=0,
+           help=f"GPU-hours with mean SM activity below {idle_floor:.0%}, at their GPU type's price")
 profiled = table.filter(pl.col("mean_sm_active").is_not_null())
 fleet_sm = (profiled["mean_sm_active"] * profiled["gpu_hours"]).sum() / max(profiled["gpu_hours"].sum(), 1)
-k[3].metric("Fleet SM activity", fmt.pct(fleet_sm, 1) if profiled.height else fmt.MISSING,
-            help="GPU-hour-weighted mean; NVIDIA: >= 80% needed for effective use, < 50% likely ineffective")
-k[4].metric("Right-sizing saving", f"${saving:,.0f}", help=f"Per 30 days ({R.HOURS_PER_MONTH} h) if every "
+fmt.metric(k[3], "fleet_sm_active", fleet_sm if profiled.height else None)
+fmt.metric(k[4], "monthly_saving", saving, digits=0, help=f"Per 30 days ({R.HOURS_PER_MONTH} h) if every "
             "right-sizing suggestion below were taken")  # '/30 d' in the value is cut at a 1280 px window
 
 st.subheader("Fleet heatmap")

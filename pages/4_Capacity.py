@@ -9,6 +9,7 @@ from analytics.capacity.plan import outlook_table
 from analytics.charts import capacity as charts
 from analytics.errors import InputError
 from analytics.review import verdicts as V
+from analytics.slo.state import STYLE
 from ui import capacity as fd
 from ui import format as fmt
 from ui import slo as slo_ui
@@ -90,18 +91,17 @@ if fitting or st.session_state.get("cap_waiting"):  # otherwise nothing to wait 
 # The headline counts the states of analytics.review.verdicts (the Overview's attention list uses the
 # same): short now, or short soon (capacity or headroom runs out within the horizon).
 verdicts = [V.capacity_verdict(o, end) for o in assessment.outlooks.values()]
-pools = [v for v in V.pool_verdicts(assessment.plans, table, end) if v.state in ("short now", "short soon")]
+pools = V.shortfalls(V.pool_verdicts(assessment.plans, table, end))
 short = fd.shortages(assessment, end)
 k1, k2, k3, k4 = st.columns(4)
-k1.metric("Deployments forecast", f"{len(forecasts)} of {len(names)}")
-k2.metric(f"{V.STYLE['short now'].icon} Short now", sum(v.state == "short now" for v in verdicts),
-          help="Expected demand exceeds the SLO capacity of the current GPUs within a day.")
-k3.metric(f"{V.STYLE['short soon'].icon} Short within the horizon", sum(v.state == "short soon" for v in verdicts),
-          help="Capacity, or the headroom above the forecast's upper bound, runs out later within the horizon.")
-k4.metric("Capacity unknown", outlooks.filter(pl.col("per_gpu").is_null()).height,
-          help="No hour met the latency SLO, or too few busy hours to measure throughput.")
+fmt.metric(k1, "deployments_forecast", f"{len(forecasts)} of {len(names)}")
+fmt.state_count(k2, "short now", sum(v.state == "short now" for v in verdicts),
+                help="Expected demand exceeds the SLO capacity of the current GPUs within a day.")
+fmt.state_count(k3, "short soon", sum(v.state == "short soon" for v in verdicts),
+                help="Capacity, or the headroom above the forecast's upper bound, runs out later within the horizon.")
+fmt.metric(k4, "capacity_unknown", outlooks.filter(pl.col("per_gpu").is_null()).height)
 for v in [*short, *pools][:8]:
-    st.warning(f"{V.STYLE[v.state].icon} **{fmt.text(v.name)}** ({V.STYLE[v.state].label.lower()}): {fmt.text(v.why)} "
+    st.warning(f"{STYLE[v.state].icon} **{fmt.text(v.name)}** ({STYLE[v.state].label.lower()}): {fmt.text(v.why)} "
                f"(GPUs needed include {headroom}% headroom).")
 
 @st.fragment  # choosing another deployment reruns this part only, not the fleet tables and charts below

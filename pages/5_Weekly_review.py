@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import streamlit as st
 
+from analytics.columns import MISSING, label
 from analytics.errors import InputError, SourceError
 from analytics.review import weekly as W
 from ui import review as data
 from ui import slo as slo_ui
-from ui.format import MISSING, label, text
+from ui.format import text
 from ui.page import linked, setup
 from ui.tables import show_table
 

@@ -80,7 +80,7 @@ def test_a_title_the_registry_does_not_produce_is_caught():
     ("ttft_p99_ms", True, "TTFT p99 (ms), log scale"),
     ("error_rate", False, "Error rate (%)"),
     ("mean_gpu_util", False, "GPU utilisation (any kernel running, %)"),
-    ("cost", False, "Cost ($)"),
+    ("cost", False, "GPU cost ($)"),
     ("rps", False, "Requests/s"),
 ])
 def test_axis_titles_carry_the_label_and_unit_a_table_shows(name, log, title):

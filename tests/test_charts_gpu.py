@@ -94,7 +94,7 @@ def test_the_memory_pressure_incident_shows_on_the_heatmap_of_the_affected_gpus(
 
 def test_the_scatter_has_one_series_per_profiled_deployment_and_names_the_rest(demo):
     objectives = objectives_by_deployment(demo.deployments, load_slos(PROJECT_SLO_FILE))
-    fig = C.utilisation_latency(gpu.deployment_hours(demo, objectives), "p99_ttft_ms")
+    fig = C.utilisation_latency(gpu.deployment_hours(demo, objectives), "ttft_p99_ms")
     shown = {t.name for t in fig.data}
     llm = {d.deployment for d in fleet.FLEET if d.kind in ("chat", "code")}
     assert shown == llm  # embeddings and the classic model have no TTFT

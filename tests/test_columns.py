@@ -3,6 +3,7 @@ table shows has a label, a unit and one format; CSVs hold raw values under `name
 
 from __future__ import annotations
 
+import ast
 import io
 import math
 import re
@@ -13,6 +14,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from analytics import columns as C
+from analytics.slo import state as states
 from tests.conftest import ROOT, run_page
 
 SNAKE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
@@ -44,7 +46,7 @@ def test_every_kind_shows_a_missing_value_as_an_em_dash_never_none(kind):
     ("attainment", 0.99095, "99.095%"),
     ("budget_remaining", 0.0962, "9.6%"),
     ("ttft_p99_ms", 1401.673, "1,402 ms"),
-    ("p99_tpot_ms", 4.26, "4.3 ms"),
+    ("tpot_p99_ms", 4.26, "4.3 ms"),
     ("idle_cost", 1234.5, "$1,234.50"),
     ("rps", 16.754, "16.75/s"),
     ("burn_rate_1h", 14.4, "14.40×"),
@@ -64,8 +66,8 @@ def test_metric_cards_write_long_latencies_in_seconds():
 
 
 def test_an_unknown_column_names_itself_and_the_registry():
-    with pytest.raises(C.UnknownColumn, match=r"'params_b' is not in the column registry \(analytics/columns.py\)"):
-        C.label("params_b")
+    with pytest.raises(C.UnknownColumn, match=r"'sm_active_raw' is not in the column registry \(analytics/columns.py\)"):
+        C.label("sm_active_raw")
 
 
 def test_a_csv_frame_has_registry_names_one_unit_and_no_float_noise():
@@ -125,6 +127,45 @@ def test_every_table_on_every_page_shows_only_registry_columns(store, page):
         assert metric.value not in ("None", "nan", "–"), (page, metric.label)
 
 
+def _metric_calls(page: str) -> list[ast.Call]:
+    """Every call of something named `metric` or `state_count` in a page's source."""
+    tree = ast.parse((ROOT / page).read_text())
+    return [n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+            and n.func.attr in ("metric", "state_count")]
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_metric_card_on_every_page_takes_its_label_from_a_registry(page):
+    """Cards are drawn by ui.format.metric (a registry column) or ui.format.state_count (a state of
+    analytics.slo.state); a hand-written label ('GPU cost', f'{icon} Short now') fails here."""
+    calls = _metric_calls(page)
+    for call in calls:
+        where = f"{page}:{call.lineno}"
+        if isinstance(call.func.value, ast.Name) and call.func.value.id == "fmt":
+            name = call.args[1]
+            if isinstance(name, ast.Constant):
+                registry = C.REGISTRY if call.func.attr == "metric" else states.STATES
+                assert name.value in registry, (where, name.value)
+        else:  # st.metric or a column's .metric: only with a label computed from the registry
+            assert not isinstance(call.args[0], ast.Constant | ast.JoinedStr), where
+
+
+@pytest.mark.parametrize(("name", "card", "sentence"), [
+    ("ttft_p99_ms", "TTFT p99", "TTFT p99"), ("error_rate", "Error rate", "error rate"),
+    ("cost", "GPU cost", "GPU cost"), ("burn_rate_1h", "Burn rate (1h)", "burn rate (1h)"),
+    ("hours_to_exhaustion", "Budget gone in", "budget gone in"), ("e2e_p99_ms", "E2E p99", "E2E p99"),
+])
+def test_a_card_or_a_sentence_drops_the_unit_its_value_carries(name, card, sentence):
+    assert C.card_label(name) == card
+    assert C.in_sentence(name) == sentence
+
+
+def test_digits_override_a_columns_decimals_where_a_value_needs_them():
+    assert C.text("target", 0.99995, digits=3) == "99.995%"
+    assert C.text("cost", 1234.5, digits=0) == "$1,234"  # Python rounds half to even
+    assert C.text("cost", 1234.5) == "$1,234.50"
+
+
 def test_a_tables_csv_parses_back_with_registry_names_and_raw_numbers():
     from ui.tables import csv_bytes
 
@@ -136,3 +177,19 @@ def test_a_tables_csv_parses_back_with_registry_names_and_raw_numbers():
     assert back["error_rate_ratio"].to_list() == [0.012346, None]
     assert back["e2e_p99_ms"].to_list() == [32036.4, 7.0]
     assert all(not math.isnan(v) for v in back["idle_cost_usd"])
+
+
+def test_the_error_rate_title_states_the_definition_that_leaves_unknown_out():
+    # analytics.traffic.summary.error_rate: 1 - ok / requests with a known outcome
+    assert C.chart_title("error_rate") == "Error rate (non-ok / requests with a known outcome)"
+    assert "'unknown'" in C.column("error_rate").tooltip
+    assert C.chart_title("ttft_p99_ms", "LLM deployments") == "TTFT p99 (LLM deployments)"
+    assert C.chart_title("rps") == "Requests/s"
+
+
+def test_every_field_a_missing_list_can_name_is_a_registry_column():
+    from analytics.gpu import efficiency
+
+    assert not C.unknown(efficiency.MISSABLE)
+    assert efficiency.field_names("sm_active, params_b, latency_slo") == "SM activity, model size, a latency SLO"
+    assert efficiency.field_names("") is None

@@ -166,7 +166,7 @@ def test_deployment_hours_average_over_gpus_and_join_the_hours_requests(hand):
     assert first["attainment"] == pytest.approx(8 / 10)  # the lower of ttft 9/10 and tpot 8/10
     assert first["good"] == pytest.approx(7.2)  # both conditions: 10 x 9/10 x 8/10, within [9 + 8 - 10, 8]
     assert first["evaluable"] is False and first["met_slo"] is False  # 10 requests: too few to judge
-    assert first["requests_per_s"] == pytest.approx(10 / 3600)
+    assert first["rps"] == pytest.approx(10 / 3600)
     last = hourly.row(-1, named=True)  # hour 2: no requests at all
     assert last["requests"] == 0 and last["attainment"] is None and last["sm_active"] is None
 

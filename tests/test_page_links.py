@@ -85,11 +85,11 @@ def test_an_slos_link_opens_the_detail_of_the_slo_it_names(store):
 
 
 def test_a_gpu_link_opens_the_heatmap_and_latency_it_names(store):
-    at = _ok(run_page("pages/3_GPU_efficiency.py", range="28d", heat="gpu_util", rows="gpu", latency="p99_e2e_ms",
+    at = _ok(run_page("pages/3_GPU_efficiency.py", range="28d", heat="gpu_util", rows="gpu", latency="e2e_p99_ms",
                       idle="0.2"))
     assert at.radio(key="gpu_heat_metric").value == "gpu_util"
     assert at.radio(key="gpu_heat_rows").value == "gpu"
-    assert at.radio(key="gpu_scatter_latency").value == "p99_e2e_ms"
+    assert at.radio(key="gpu_scatter_latency").value == "e2e_p99_ms"
     assert at.number_input(key="gpu_idle").value == 0.2
     assert not at.warning
 

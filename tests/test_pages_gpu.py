@@ -25,7 +25,7 @@ def _table(at, title: str):
 
 def test_the_page_shows_kpis_charts_and_every_table_with_a_csv_download(page):
     assert [m.label for m in page.metric] == ["GPU-hours", "GPU cost", "Idle cost", "Fleet SM activity",
-                                              "Right-sizing saving"]
+                                              "Saving per 30 days"]
     assert len(page.get("plotly_chart")) == 3
     labels = [b.label for b in page.get("download_button")]
     assert labels == ["Download GPU cost (CSV)", "Download GPU utilisation (CSV)", "Download right-sizing (CSV)",

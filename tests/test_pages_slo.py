@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from analytics.review.verdicts import badge
 from analytics.slo.files import load_slos
+from analytics.slo.state import SLO_STATES, badge
 from tests.conftest import ROOT, run_page
 
 SLOS = load_slos(ROOT / "slos.yaml")
@@ -34,9 +34,7 @@ def slo_page(store):
 def test_the_list_shows_every_slo_worst_first_with_a_csv_download(slo_page):
     table = _table(slo_page, "SLO status")
     assert set(table["slo"]) == {s.name for s in SLOS}
-    from analytics.slo.state import STATES
-
-    ranks = [[badge(s) for s in STATES].index(s) for s in table["state"]]  # shown with their shapes
+    ranks = [[badge(s) for s in SLO_STATES].index(s) for s in table["state"]]  # shown with their shapes
     assert ranks == sorted(ranks)
     assert "Download alert episodes (CSV)" in [b.label for b in slo_page.get("download_button")]
     assert len(slo_page.get("plotly_chart")) == 4
@@ -174,7 +172,7 @@ def test_a_window_longer_than_the_data_is_marked_with_its_covered_share(partial_
 
 def test_the_detail_gives_the_budget_as_time_and_the_targets_nines(partial_page):
     metrics = _metrics(partial_page)
-    assert metrics["Budget left (time)"][0].endswith(" min")
+    assert metrics["Budget left as time"][0].endswith(" min")
     assert any("target 99.999%" in c.value for c in partial_page.caption)
 
 

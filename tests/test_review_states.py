@@ -10,8 +10,8 @@ import pytest
 
 from analytics.review import pipeline as P
 from analytics.review import report as R
-from analytics.review.verdicts import STATES, STYLE, badge, with_badges
 from analytics.slo import files
+from analytics.slo.state import STATES, STYLE, badge, with_badges
 from tests.conftest import run_page
 
 WEEK = "2026-W43"

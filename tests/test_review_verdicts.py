@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -12,6 +13,7 @@ import pytest
 
 from analytics.capacity.plan import CapacityOutlook
 from analytics.review import verdicts as V
+from analytics.slo import state as states
 from analytics.slo.evaluation import evaluate
 from analytics.slo.spec import Thresholds, revise
 from tests.test_slo import PER_DAY, T0, make_scope, make_slo
@@ -44,7 +46,8 @@ def test_each_slo_state_follows_the_rule_set(bad, state):
     requests = 1000 if state == "ticket" else 100
     verdict = V.slo_verdict(_evaluation(requests, bad))
     assert verdict.state == state, verdict.why
-    assert verdict.page == "pages/1_SLOs.py" and verdict.query == "slo=s"
+    assert verdict.kind == "slo" and verdict.query == "slo=s"
+    assert verdict.state in states.SLO_STATES
 
 
 def test_an_slo_without_valid_events_has_no_data():
@@ -123,7 +126,7 @@ def _outlook(per_gpu=10.0, exhausted=None, headroom=None):
 def test_each_capacity_state_follows_the_rule_set(outlook, state):
     verdict = V.capacity_verdict(outlook, START)
     assert verdict.state == state, verdict.why
-    assert verdict.page == "pages/4_Capacity.py" and verdict.query == "dep=d"
+    assert verdict.kind == "capacity" and verdict.query == "dep=d"
 
 
 def test_a_regional_shortage_shows_although_the_pooled_gpu_type_has_spares():
@@ -138,20 +141,61 @@ def test_a_regional_shortage_shows_although_the_pooled_gpu_type_has_spares():
 
 
 def test_the_fleet_takes_the_worst_state_and_the_attention_list_is_worst_first():
-    verdicts = [V.Verdict("slo", "b", "at risk", "", "p", ""), V.Verdict("capacity", "c", "short now", "", "p", ""),
-                V.Verdict("slo", "a", "paging", "", "p", ""), V.Verdict("slo", "z", "ok", "", "p", ""),
-                V.Verdict("slo", "y", "no data", "", "p", "")]
+    verdicts = [V.Verdict("slo", "b", "at risk", "", ""), V.Verdict("capacity", "c", "short now", "", ""),
+                V.Verdict("slo", "a", "paging", "", ""), V.Verdict("slo", "z", "ok", "", ""),
+                V.Verdict("slo", "y", "no data", "", "")]
     assert V.fleet_verdict(verdicts) == "paging"
     assert V.fleet_verdict([]) == "no data"
     listed = V.attention(verdicts)
     assert listed["name"].to_list() == ["a", "c", "b"]  # ok and no data need no attention
-    assert listed["icon"].to_list() == [V.STYLE[s].icon for s in ("paging", "short now", "at risk")]
+    assert listed["icon"].to_list() == [states.STYLE[s].icon for s in ("paging", "short now", "at risk")]
     assert list(listed.schema) == list(V.ATTENTION_SCHEMA)
     assert V.attention([]).schema == V.ATTENTION_SCHEMA
 
 
 def test_every_state_has_its_own_shape_so_colour_is_never_the_only_cue():
-    assert set(V.STYLE) == set(V.STATES)
-    assert len({s.icon for s in V.STYLE.values()}) == len(V.STATES)
-    assert len({s.label for s in V.STYLE.values()}) == len(V.STATES)
-    assert V.badge("paging") == "▲ Paging"
+    assert set(states.STYLE) == set(states.STATES)
+    assert len({s.icon for s in states.STYLE.values()}) == len(states.STATES)
+    assert len({s.label for s in states.STYLE.values()}) == len(states.STATES)
+    assert states.badge("paging") == "▲ Paging"
+
+
+# The colours Streamlit's markdown knows (st.markdown: ":blue[...]" and the like).
+MARKDOWN_COLOURS = {"red", "orange", "yellow", "green", "blue", "violet", "gray", "grey", "rainbow", "primary"}
+
+
+def test_every_state_has_a_colour_for_charts_and_one_for_page_text():
+    for state in states.STATES:
+        style = states.STYLE[state]
+        assert style.colour.startswith("#") and len(style.colour) == 7, state
+        assert style.markdown in MARKDOWN_COLOURS, state
+
+
+def test_the_slo_states_keep_the_fleets_order_without_the_capacity_states():
+    assert states.SLO_STATES == ("breached", "paging", "ticket", "at risk", "partial history", "no data", "ok")
+    assert [states.RANK[s] for s in states.SLO_STATES] == sorted(states.RANK[s] for s in states.SLO_STATES)
+    assert set(states.ATTENTION) | {"partial history", "no data", "ok"} == set(states.STATES)
+
+
+def test_shortfalls_keep_only_short_verdicts_worst_first():
+    verdicts = [V.Verdict("capacity", "b", "short soon", "", ""), V.Verdict("capacity", "z", "ok", "", ""),
+                V.Verdict("capacity", "c", "short now", "", ""), V.Verdict("capacity", "a", "short soon", "", ""),
+                V.Verdict("capacity", "y", "no data", "", "")]
+    assert [(v.name, v.state) for v in V.shortfalls(verdicts)] == [
+        ("c", "short now"), ("a", "short soon"), ("b", "short soon")]
+
+
+def test_every_kind_of_verdict_links_to_a_page_that_exists():
+    from ui.attention import PAGES
+
+    root = Path(__file__).resolve().parent.parent
+    assert set(PAGES) == {"slo", "capacity"}
+    assert all((root / page).is_file() for page in PAGES.values()), PAGES
+
+
+def test_each_alert_severity_is_drawn_in_the_colour_of_the_state_it_fires():
+    from analytics.slo.alerts import SEVERITIES
+
+    assert set(states.SEVERITY_STATES) == set(SEVERITIES)
+    assert set(states.SEVERITY_STATES.values()) <= set(states.SLO_STATES)
+    assert states.severity_colour("page") == states.STYLE["paging"].colour

@@ -102,7 +102,7 @@ def test_the_evidence_lists_the_peak_hours_highest_first(result):
     evidence = result[1].filter(pl.col("deployment") == "big")
     assert evidence["activity"].to_list() == pytest.approx([0.3, 0.2, 0.1])
     assert evidence["hour"][0] == B.hour(0)
-    assert evidence["requests_per_s"][0] == pytest.approx(100 / 3600)
+    assert evidence["rps"][0] == pytest.approx(100 / 3600)
     assert evidence["attainment"][0] == pytest.approx(1.0)
 
 

@@ -18,12 +18,16 @@ import streamlit as st
 from analytics.capacity import pipeline as P
 from analytics.capacity.demand import HOUR
 from analytics.review import verdicts as V
+from analytics.slo.state import STATES, STYLE
 from ui import capacity as fd
 from ui import slo as slo_ui
 from ui.format import text
 from ui.tables import show_table
 
 SHOWN = 8  # attention items listed before the rest fold into a table
+# The page that explains a verdict, by its kind (analytics.review.verdicts.Verdict.kind); the
+# verdict's query selects the SLO or the deployment there.
+PAGES = {"slo": "pages/1_SLOs.py", "capacity": "pages/4_Capacity.py"}
 
 
 @dataclass(frozen=True)
@@ -73,22 +77,16 @@ def _judge(slo_file: slo_ui.SloFile, data_start: datetime, end: datetime, deploy
 
 def state_badge(state: str) -> str:
     """A state as coloured markdown with its shape (the shape carries it without colour)."""
-    style = V.STYLE[state]
-    return f":{_COLOUR_NAMES[state]}[{style.icon} **{style.label}**]"
-
-
-# Streamlit's markdown colours nearest to the Okabe-Ito colours of analytics.review.verdicts.STYLE.
-_COLOUR_NAMES = {"breached": "red", "paging": "violet", "short now": "red", "ticket": "orange",
-                 "at risk": "orange", "short soon": "orange", "partial history": "blue", "no data": "gray",
-                 "ok": "green"}
+    style = STYLE[state]
+    return f":{style.markdown}[{style.icon} **{style.label}**]"
 
 
 def show(judged: Judged) -> None:
     """The fleet verdict, a count per state, and what needs attention (worst first, each linked)."""
     fleet = V.fleet_verdict(judged.verdicts)
     items = V.attention(judged.verdicts)
-    counts = {s: sum(v.state == s for v in judged.verdicts) for s in V.STATES}
-    summary = " · ".join(f"{V.STYLE[s].icon} {n} {V.STYLE[s].label.lower()}" for s, n in counts.items() if n)
+    counts = {s: sum(v.state == s for v in judged.verdicts) for s in STATES}
+    summary = " · ".join(f"{STYLE[s].icon} {n} {STYLE[s].label.lower()}" for s, n in counts.items() if n)
     st.markdown(f"### Fleet: {state_badge(fleet)}")
     st.caption(f"{len(judged.verdicts)} judged (SLOs, deployments' capacity, GPU pools): {summary}.")
     if items.is_empty():
@@ -100,7 +98,7 @@ def show(judged: Judged) -> None:
         middle.markdown(f"**{text(row['name'])}** ({'SLO' if row['kind'] == 'slo' else 'capacity'}): "
                         f"{text(row['why'])}")
         query = {k: v[0] for k, v in parse_qs(row["query"]).items()}
-        right.page_link(row["page"], label="Open", query_params=query)
+        right.page_link(PAGES[row["kind"]], label="Open", query_params=query)
     if items.height > SHOWN:
         with st.expander(f"{items.height - SHOWN} more"):
             show_table(items.slice(SHOWN).select("state", pl.col("name").alias("subject"), "why"),

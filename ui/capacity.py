@@ -70,8 +70,7 @@ def default_scenario(start: datetime, end: datetime, regions: tuple, names: tupl
 
 def shortages(assessment: C.Assessment, end: datetime) -> list[V.Verdict]:
     """Capacity verdicts of the deployments short now or within the horizon, worst first."""
-    verdicts = (V.capacity_verdict(o, end) for o in assessment.outlooks.values())
-    return sorted((v for v in verdicts if v.state in ("short now", "short soon")), key=lambda v: (v.rank, v.name))
+    return V.shortfalls(V.capacity_verdict(o, end) for o in assessment.outlooks.values())
 
 
 def default_deployment(assessment: C.Assessment, outlooks: pl.DataFrame, end: datetime, names: tuple) -> str:

@@ -1,5 +1,5 @@
-"""Human formatting of numbers for every page; column labels and formats live in the column
-registry (analytics/columns.py)."""
+"""Human formatting for every page: metric cards and compact counts through the column registry
+(analytics/columns.py), point spacing in words, and user data made literal for markdown."""
 
 from __future__ import annotations
 
@@ -7,13 +7,25 @@ import math
 import re
 
 from analytics import columns
+from analytics.slo.state import badge
 
-MISSING = columns.MISSING  # an em dash, as in every table
+
+def metric(where, name: str, value, *, digits: int | None = None, missing: str | None = None, **options) -> None:
+    """A metric card for a registry column: its label without the unit (columns.card_label) over its
+    value as the registry writes it (columns.text, compact), with the column's help unless given.
+    ``where`` is st or a column; ``missing``: the words shown for no value instead of an em dash;
+    ``options`` go to st.metric."""
+    options.setdefault("help", columns.column(name).help or None)
+    if value is None and missing is not None:
+        shown = missing
+    else:
+        shown = columns.text(name, value, compact=True, digits=digits)
+    where.metric(columns.card_label(name), shown, **options)
 
 
-def label(column: str) -> str:
-    """A column's label, from the column registry (analytics/columns.py)."""
-    return columns.label(column)
+def state_count(where, state: str, count: int, **options) -> None:
+    """A metric card counting the things in one state (analytics.slo.state), labelled with its badge."""
+    where.metric(badge(state), count, **options)
 
 
 def per_step(seconds: int) -> str:
@@ -26,36 +38,13 @@ def per_step(seconds: int) -> str:
 
 
 def count(value: float | None) -> str:
-    """1234567 -> '1.23M'."""
+    """A count in a caption, compact: 1234567 -> '1.23M'."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
-        return MISSING
+        return columns.MISSING
     for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
         if abs(value) >= size:
             return f"{value / size:.3g}{suffix}"
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:.3g}"
-
-
-def pct(ratio: float | None, digits: int = 2) -> str:
-    """A ratio in [0, 1] as a percentage."""
-    if ratio is None or (isinstance(ratio, float) and math.isnan(ratio)):
-        return MISSING
-    return f"{ratio * 100:.{digits}f}%"
-
-
-def ms(value: float | None) -> str:
-    """Milliseconds below 1 s, seconds above."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return MISSING
-    if value >= 10_000:
-        return f"{value / 1000:.1f} s"
-    return f"{value / 1000:.2f} s" if value >= 1000 else f"{value:.3g} ms"
-
-
-def rate(value: float | None) -> str:
-    """A per-second rate."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return MISSING
-    return f"{value:.3g}/s" if value < 100 else f"{value:,.0f}/s"
 
 
 # What makes Streamlit's markdown do something inside a line: emphasis (* _ ~), code (`), links and

@@ -14,7 +14,7 @@ import streamlit as st
 
 from analytics import columns as C
 from analytics.review.report import csv_text
-from analytics.review.verdicts import with_badges
+from analytics.slo.state import with_badges
 from ui.format import text
 
 CSV_HELP = ("Raw values, one unit per column (named in the header: _ratio is a fraction, _ms milliseconds, "

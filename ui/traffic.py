@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
+from analytics import columns
 from analytics.charts import base as charts
 from analytics.charts.review import marker_layout
 from analytics.store import queries
@@ -78,11 +79,11 @@ def charts_of(start: datetime, end: datetime, deployments: tuple, regions: tuple
     marks = marker_layout(markers, charted)
     figures = {
         # axis titles and hover values: the column registry's label, unit and decimals
-        "rps": charts.time_series(frame, "rps", title="Requests per second"),
-        "errors": charts.time_series(frame, "error_rate", title="Error rate (non-ok / all)", tick_format=".1%",
+        "rps": charts.time_series(frame, "rps", title=columns.chart_title("rps")),
+        "errors": charts.time_series(frame, "error_rate", title=columns.chart_title("error_rate"), tick_format=".1%",
                                      marks=marks),
-        "ttft": charts.time_series(frame, "ttft_p99_ms", title="TTFT p99 (LLM deployments)", log_y=True, marks=marks),
-        "e2e": charts.time_series(frame, "e2e_p99_ms", title="End-to-end latency p99", log_y=True, marks=marks),
+        "ttft": charts.time_series(frame, "ttft_p99_ms", title=columns.chart_title("ttft_p99_ms", "LLM deployments"), log_y=True, marks=marks),
+        "e2e": charts.time_series(frame, "e2e_p99_ms", title=columns.chart_title("e2e_p99_ms"), log_y=True, marks=marks),
     }
     return figures, markers.height
 

@@ -18,7 +18,7 @@ HEATMAP_METRICS = {m: (C.label(m), C.axis_title(m), C.d3_format(m), r) for m, r 
 # Memory: calm below 80 % used, alarming above 90 % (where KV-cache growth forces preemption).
 MEMORY_SCALE = [[0.0, "#f1f5f9"], [0.6, "#cbd5e1"], [0.8, "#fdba74"], [0.9, "#ea580c"], [1.0, "#7f1d1d"]]
 LATENCY_TICKS = [10**d * m for d in range(6) for m in (1, 2, 5)]  # 1 ms .. 500 s
-LATENCY_FIELDS = {f: C.label(f) for f in ("p99_ttft_ms", "p99_tpot_ms", "p99_e2e_ms")}
+LATENCY_FIELDS = {f: C.label(f) for f in ("ttft_p99_ms", "tpot_p99_ms", "e2e_p99_ms")}
 COMPARISON = (
     ("mean_gpu_util", C.label("mean_gpu_util"), "#94a3b8"),
     ("mean_sm_active", C.label("mean_sm_active"), PALETTE[0]),
@@ -80,7 +80,7 @@ def fleet_heatmap(gpu_hours: pl.DataFrame, metric: str = "sm_active", by: str = 
         yaxis={"title": {"text": None}, "autorange": "reversed", "tickfont": {"size": 9}, "rangemode": "normal"}))
 
 
-def utilisation_latency(hourly: pl.DataFrame, latency: str = "p99_ttft_ms") -> go.Figure:
+def utilisation_latency(hourly: pl.DataFrame, latency: str = "ttft_p99_ms") -> go.Figure:
     """Hourly points per deployment: SM activity (x) vs a p99 latency (y, log): where does latency climb?"""
     if latency not in LATENCY_FIELDS:
         raise ValueError(f"unknown latency column {latency!r} (one of {', '.join(LATENCY_FIELDS)})")
@@ -93,11 +93,11 @@ def utilisation_latency(hourly: pl.DataFrame, latency: str = "p99_ttft_ms") -> g
             "type": "scattergl", "x": part["sm_active"].to_numpy(), "y": part[latency].to_numpy(),
             "mode": "markers", "name": name,
             "marker": {"size": 5, "opacity": 0.6, "color": color_for(name, names)},
-            "text": utc_text(part["hour"]), "customdata": part["requests_per_s"].to_numpy(),
+            "text": utc_text(part["hour"]), "customdata": part["rps"].to_numpy(),
             "hovertemplate": (
                 f"{name}<br>%{{text}} UTC<br>{C.label('sm_active')} {C.hover('sm_active', 'x')}<br>"
                 f"{C.label(latency)}: {C.hover(latency)}<br>"
-                f"{C.label('requests_per_s')}: {C.hover('requests_per_s', 'customdata')}<extra></extra>"
+                f"{C.label('rps')}: {C.hover('rps', 'customdata')}<extra></extra>"
             ),
         })
     # NVIDIA DCGM "Profiling Metrics": >= 0.8 is needed for effective use, < 0.5 is likely ineffective.

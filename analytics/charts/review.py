@@ -11,6 +11,7 @@ import polars as pl
 
 from analytics import columns as C
 from analytics.charts.base import figure, layout, utc_text
+from analytics.slo.state import severity_colour
 
 # Dash per marker kind, so kinds differ without colour; one neutral colour keeps the series readable.
 MARKER_DASH = {"model_version": "dash", "gpu_type": "dashdot", "replicas": "dot"}
@@ -85,7 +86,7 @@ def incident_timeline(incidents: pl.DataFrame, changes: pl.DataFrame, start, end
         label = f"#{r['incident']} {r['incident_key'].split('@')[0]}"
         traces.append({"type": "scatter", "x": [x0, x1], "y": [label, label], "mode": "lines+markers",
                        "name": label, "showlegend": False, "hoverinfo": "text",
-                       "line": {"width": 10, "color": "#D55E00" if r["severity"] == "page" else "#E69F00"},
+                       "line": {"width": 10, "color": severity_colour(r["severity"])},
                        "hovertext": html.escape(f"{r['severity']}: {r['slos']} ({r['duration_min']:.0f} min)")})
     return figure(traces, layout(
         "Incidents and changes", "", height=max(240, 40 * rows.height + 160), hovermode="closest",

@@ -9,8 +9,8 @@ import polars as pl
 
 from analytics import columns as C
 from analytics.charts.base import PALETTE, figure, layout, line_at, thin, utc_text
+from analytics.slo.state import severity_colour
 
-SEVERITY_COLOURS = {"page": "#dc2626", "ticket": "#ca8a04"}
 SCENARIO_COLOURS = {"current": PALETTE[0], "proposed": PALETTE[3]}
 LEGEND_BELOW_AXIS = {"orientation": "h", "yanchor": "top", "y": -0.3, "x": 0}
 
@@ -95,14 +95,14 @@ def episodes_timeline(episodes: pl.DataFrame, start: datetime, end: datetime,
         traces.append({
             "type": "bar", "base": begins, "x": ((ends - part["start"]).dt.total_milliseconds()).to_list(),
             "y": [severity] * part.height, "orientation": "h", "name": severity,
-            "marker": {"color": SEVERITY_COLOURS[severity]},
+            "marker": {"color": severity_colour(severity)},
             "customdata": list(zip(part["peak_burn"].to_list(), part["budget_consumed"].to_list(), strict=True)),
             "hovertemplate": (f"{C.label('peak_burn')} {C.hover('peak_burn', 'customdata[0]')}, "
                               f"{C.label('budget_consumed')} {C.hover('budget_consumed', 'customdata[1]')}<extra></extra>"),
         })
         # a marker at each start keeps five-minute episodes visible on a month-long axis
         traces.append({"type": "scatter", "x": begins, "y": [severity] * part.height, "mode": "markers",
-                       "marker": {"symbol": "line-ns-open", "size": 18, "color": SEVERITY_COLOURS[severity]},
+                       "marker": {"symbol": "line-ns-open", "size": 18, "color": severity_colour(severity)},
                        "showlegend": False, "hoverinfo": "skip"})
     return figure(traces, _layout(
         title, "", height=240, barmode="overlay", hovermode="closest",

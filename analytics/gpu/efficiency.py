@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 
 import polars as pl
 
+from analytics import columns
 from analytics.gpu import hours as G
 from analytics.slo.compliance import describe_conditions
 from analytics.store import conventions as N
@@ -33,19 +34,16 @@ SM_EFFECTIVE = 0.8
 SM_INEFFECTIVE = 0.5
 METRICS = N.GPU_VALUE_COLUMNS
 PROFILING_METRICS = ("sm_active", "sm_occupancy", "tensor_active", "dram_active")
-# What the 'missing' list names (telemetry fields and deployment facts), as people read it.
-FIELD_NAMES = {"gpu_util": "GPU util", "sm_active": "SM activity", "sm_occupancy": "SM occupancy",
-               "tensor_active": "tensor-pipe activity", "dram_active": "memory-bandwidth activity",
-               "fb_used_mib": "memory used", "fb_total_mib": "memory size", "power_w": "power",
-               "temp_c": "temperature", "cost_per_gpu_hour": "price per GPU-hour", "params_b": "model size",
-               "peak_flops": "GPU peak FLOPS", "latency_slo": "a latency SLO"}
+# What the 'missing' list can name: telemetry fields and deployment facts, each a registry column.
+MISSABLE = (*N.GPU_VALUE_COLUMNS, "cost_per_gpu_hour", "params_b", "peak_flops", "latency_slo")
 
 
 def field_names(missing: str | None) -> str | None:
-    """A 'missing' list as people read it: 'sm_active, params_b' -> 'SM activity, model size'."""
+    """A 'missing' list as people read it, by the column registry: 'sm_active, params_b' ->
+    'SM activity, model size'."""
     if not missing:
         return None
-    return ", ".join(FIELD_NAMES.get(f, f.replace("_", " ")) for f in missing.split(", "))
+    return ", ".join(columns.in_sentence(f) for f in missing.split(", "))
 SCALE = {"gpu_util": 0.01}  # stored as DCGM's percent; ratios inside analytics
 
 # Peak dense BF16 tensor FLOP/s (TFLOP/s) by GPU model, vendor datasheets. Matched by substring
@@ -308,7 +306,7 @@ def deployment_hours(data: GpuData, objectives: G.Objectives, requests: pl.DataF
     return (
         gpu.join(requests, on=["deployment", "hour"], how="left")
         .with_columns(
-            pl.col("requests", "ok", "requests_per_s").fill_null(0),
+            pl.col("requests", "ok", "rps").fill_null(0),
             pl.when(has_slo).then(pl.col("good").fill_null(0)).alias("good"),
         )
         .sort("deployment", "hour")

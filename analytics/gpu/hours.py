@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import polars as pl
 
+from analytics import columns
 from analytics import histogram as H
 from analytics.slo.compliance import MIN_EVENTS_PER_HOUR, good_requests, objectives_met
 from analytics.slo.sli import inputs_from_rows, take
@@ -57,7 +58,7 @@ def hourly_requests(hours: pl.DataFrame, objectives: Objectives) -> pl.DataFrame
         attainment[rows] = verdict.attainment
         evaluable[rows], met[rows], judged[rows] = verdict.evaluable, verdict.met, True
     latency = {
-        f"p99_{field}": H.quantile_of_cumulative(inputs.cum[field], LATENCY_QUANTILE)
+        columns.percentile_name(field, LATENCY_QUANTILE): H.quantile_of_cumulative(inputs.cum[field], LATENCY_QUANTILE)
         if n else np.zeros(0)
         for field in QUANTILE_FIELDS
         if field in inputs.cum
@@ -67,7 +68,7 @@ def hourly_requests(hours: pl.DataFrame, objectives: Objectives) -> pl.DataFrame
     return frame.select(
         "deployment", pl.col("slot").alias("hour"), "requests", "ok", "input_tokens", "output_tokens",
     ).with_columns(
-        (pl.col("requests") / 3600.0).alias("requests_per_s"),
+        (pl.col("requests") / 3600.0).alias("rps"),
         pl.Series("good", good, nan_to_null=True),
         pl.Series("attainment", attainment, nan_to_null=True),
         *verdicts,

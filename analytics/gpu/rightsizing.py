@@ -59,9 +59,9 @@ def evidence(hourly: pl.DataFrame, peak_hours: int = PEAK_HOURS) -> pl.DataFrame
         .group_by("deployment", maintain_order=True)
         .head(peak_hours)
         .select(
-            "deployment", "hour", "basis", "activity", "gpus", "requests_per_s", "ok", "good", "attainment",
+            "deployment", "hour", "basis", "activity", "gpus", "rps", "ok", "good", "attainment",
             "evaluable", "met_slo",
-            "p99_ttft_ms", "p99_tpot_ms", "p99_e2e_ms",
+            "ttft_p99_ms", "tpot_p99_ms", "e2e_p99_ms",
         )
     )
 
@@ -96,8 +96,8 @@ def suggestions(
         pl.col("met_slo").sum().alias("_met"),
         (pl.col("met_slo").is_not_null() & pl.col("evaluable")).sum().alias("_evaluable"),
         pl.col("attainment").min().alias("_worst"),
-        pl.col("p99_ttft_ms").max().alias("peak_p99_ttft_ms"),
-        pl.col("p99_e2e_ms").max().alias("peak_p99_e2e_ms"),
+        pl.col("ttft_p99_ms").max().alias("peak_ttft_p99_ms"),
+        pl.col("e2e_p99_ms").max().alias("peak_e2e_p99_ms"),
     )
     prices = dict(prices or {})
     fleet = data.deployments.select(
@@ -136,8 +136,8 @@ _SCHEMA = {
     "monthly_saving": pl.Float64,
     "peak_attainment": pl.Float64,
     "slo_met_at_peak": pl.Boolean,
-    "peak_p99_ttft_ms": pl.Float64,
-    "peak_p99_e2e_ms": pl.Float64,
+    "peak_ttft_p99_ms": pl.Float64,
+    "peak_e2e_p99_ms": pl.Float64,
     "first_peak_hour": pl.Datetime("us", "UTC"),
     "last_peak_hour": pl.Datetime("us", "UTC"),
     "verdict": pl.String,
@@ -167,8 +167,8 @@ def _row(name, fleet_row, peak, prices, target, spare) -> dict:
         replicas_needed=needed,
         peak_attainment=peak["_worst"],
         slo_met_at_peak=slo_met,
-        peak_p99_ttft_ms=peak["peak_p99_ttft_ms"],
-        peak_p99_e2e_ms=peak["peak_p99_e2e_ms"],
+        peak_ttft_p99_ms=peak["peak_ttft_p99_ms"],
+        peak_e2e_p99_ms=peak["peak_e2e_p99_ms"],
         first_peak_hour=peak["first_peak_hour"],
         last_peak_hour=peak["last_peak_hour"],
         caveat=GPU_UTIL_CAVEAT if peak["basis"] == "gpu_util" else None,

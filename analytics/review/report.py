@@ -23,8 +23,8 @@ import polars as pl
 
 from analytics import columns as C
 from analytics.charts import review as charts
-from analytics.review.verdicts import with_badges
 from analytics.review.weekly import TABLES, WeeklyReport
+from analytics.slo.state import with_badges
 
 # OWASP "CSV Injection": a spreadsheet runs a cell beginning with = + - @ tab or CR as a formula.
 # Such text cells get a leading single quote (shown as text; remove it for the raw value);

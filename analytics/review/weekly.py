@@ -22,6 +22,7 @@ from analytics import columns as C
 from analytics.review import verdicts as V
 from analytics.review.incidents import budget_spent
 from analytics.slo.evaluation import Evaluation
+from analytics.slo.state import ATTENTION, SHORT
 from analytics.traffic import summary as traffic
 
 WEEK = timedelta(days=7)
@@ -216,10 +217,6 @@ class WeeklyReport:
     caveats: tuple[str, ...]
 
 
-def _money(value: float | None) -> str:
-    return C.MISSING if value is None else f"${value:,.0f}"
-
-
 def _relative(now: float | None, before: float | None) -> str:
     if now is None or before is None or before == 0:
         return ""
@@ -230,10 +227,6 @@ def _listed(items: Sequence[str], most: int = 4, sep: str = "; ") -> str:
     """'a; b; c and 2 more' (at most ``most`` items named)."""
     shown = sep.join(items[:most])
     return shown + (f" and {len(items) - most} more" if len(items) > most else "")
-
-
-def _metric(name: str) -> str:
-    return {"error_rate": "error rate", "ttft_p99_ms": "TTFT p99", "e2e_p99_ms": "E2E p99"}.get(name, name)
 
 
 def summary(week: str, slos: pl.DataFrame, incidents: pl.DataFrame, movers: pl.DataFrame,
@@ -252,11 +245,11 @@ def summary(week: str, slos: pl.DataFrame, incidents: pl.DataFrame, movers: pl.D
             better.append(f"{r['slo']} spent {r['budget_spent_this_week']:.0%} of its budget "
                           f"(down from {r['budget_spent_previous_week']:.0%})")
     for r in movers.filter(pl.col("change").abs() >= NOTABLE_MOVE).iter_rows(named=True):
-        text = f"{_metric(r['metric'])} of {r['deployment']} {'rose' if r['change'] > 0 else 'fell'} {abs(r['change']):.0%}"
+        text = f"{C.in_sentence(r['metric'])} of {r['deployment']} {'rose' if r['change'] > 0 else 'fell'} {abs(r['change']):.0%}"
         (worse if r["direction"] == "worse" else better).append(text)
     cost, before = totals.get("cost"), totals.get("cost_previous")
     if cost is not None and before and abs(cost - before) >= COST_MOVE * before:
-        (worse if cost > before else better).append(f"GPU cost {_money(cost)}{_relative(cost, before)}")
+        (worse if cost > before else better).append(f"GPU cost {C.text('cost', cost, digits=0)}{_relative(cost, before)}")
     parts.append(f"Worse: {_listed(worse)}." if worse else "Nothing got worse.")
     parts.append(f"Better: {_listed(better)}." if better else "Nothing got better.")
     owners = []
@@ -264,10 +257,10 @@ def summary(week: str, slos: pl.DataFrame, incidents: pl.DataFrame, movers: pl.D
         unowned = incidents.filter(pl.col("owner").fill_null("") == "")
         owners += [f"incident {r['incident']} ({r['severity']}, {r['start']:%a %H:%M} UTC, "
                    f"{r['incident_key'].split('@')[0]})" for r in unowned.iter_rows(named=True)]
-    attention = [r for r in slos.iter_rows(named=True) if r["state"] in V.ATTENTION]
+    attention = [r for r in slos.iter_rows(named=True) if r["state"] in ATTENTION]
     owners += [f"SLO {r['slo']} ({r['state']})" for r in attention]
     if capacity.height:
-        for state in ("short now", "short soon"):
+        for state in SHORT:
             names = capacity.filter(pl.col("state") == state)["deployment"].to_list()
             if names:
                 owners.append(f"capacity {state} for {len(names)} deployment{'s' if len(names) > 1 else ''} "
@@ -275,8 +268,8 @@ def summary(week: str, slos: pl.DataFrame, incidents: pl.DataFrame, movers: pl.D
     parts.append(f"Needs an owner: {_listed(owners, 8)}." if owners else "Nothing needs an owner.")
     idle, saving = totals.get("idle_cost"), totals.get("monthly_saving")
     if cost is not None:
-        parts.append(f"GPUs cost {_money(cost)} this week, {_money(idle)} of it idle; right-sizing would save "
-                     f"{_money(saving)} a month{_relative(saving, totals.get('monthly_saving_previous'))}.")
+        parts.append(f"GPUs cost {C.text('cost', cost, digits=0)} this week, {C.text('idle_cost', idle, digits=0)} of "
+                     f"it idle; right-sizing would save {C.text('monthly_saving', saving, digits=0)} a month{_relative(saving, totals.get('monthly_saving_previous'))}.")
     return " ".join(parts)
 
 

@@ -17,7 +17,7 @@ from analytics.slo import budget as B
 from analytics.slo.compliance import MIN_EVENTS_PER_HOUR, slot_compliance
 from analytics.slo.sli import Grid, ScopeData, SliCounts, sli_counts
 from analytics.slo.spec import Slo, evaluation_time
-from analytics.slo.state import STATES, judge
+from analytics.slo.state import RANK, judge
 
 
 @dataclass(frozen=True)
@@ -118,6 +118,5 @@ def status_frame(evaluations: list[Evaluation]) -> pl.DataFrame:
     frame = frame.with_columns(pl.col(floats).fill_nan(None))  # not measured is null, not NaN
     if frame.is_empty():
         return frame
-    rank = {state: i for i, state in enumerate(STATES)}
-    return (frame.with_columns(pl.col("state").replace_strict(rank, return_dtype=pl.Int8).alias("_rank"))
+    return (frame.with_columns(pl.col("state").replace_strict(RANK, return_dtype=pl.Int8).alias("_rank"))
             .sort(["_rank", "budget_remaining", "slo"], nulls_last=True).drop("_rank"))

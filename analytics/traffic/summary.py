@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import polars as pl
 
-from analytics import histogram
+from analytics import columns, histogram
 
 PERCENTILES = (0.50, 0.95, 0.99)
 LATENCY_SUMMARY_FIELDS = ("ttft", "e2e")
@@ -33,7 +33,7 @@ def _percentile_columns(frame: pl.DataFrame) -> dict[str, np.ndarray]:
     for field in LATENCY_SUMMARY_FIELDS:
         matrix = histogram.matrix(frame, f"{field}_hist")
         for q in PERCENTILES:
-            out[f"{field}_p{round(q * 100)}_ms"] = (
+            out[columns.percentile_name(field, q)] = (
                 histogram.quantile(matrix, q) if len(matrix) else np.zeros(0)
             )
     return out
