@@ -227,6 +227,8 @@ def _badge(data_start: datetime, data_end: datetime, requests: int) -> None:
         if requests:
             st.caption(f"Data {data_start:%Y-%m-%d %H:%M} → {data_end:%Y-%m-%d %H:%M} UTC · "
                        f"{requests:,} requests")
+        elif data.data_range():  # exported histograms (or GPU samples) without request rows
+            st.caption(f"Data {data_start:%Y-%m-%d %H:%M} → {data_end:%Y-%m-%d %H:%M} UTC · no request rows")
         else:
             st.caption("No request data yet: run `python -m analytics demo` or upload on the Data page.")
         if warmup.running():

@@ -99,13 +99,11 @@ def bench(store, repeat: int = 3) -> list[Case]:
                       f"{n} SLO panels, good/valid per 5-minute slot", repeat)
 
     objectives = objectives_by_deployment(queries.deployments_table(store), slos)
-    gpu_end = queries.gpu_data_end(store) or end
-    gpu_start = gpu_end - timedelta(days=PAGE_DAYS)
     gpu_fields = fields_of(objectives)
     cases += _compare(
-        "GPU efficiency", lambda: gpu_bench.page(store, gpu_start, gpu_end, figures=False),
+        "GPU efficiency", lambda: gpu_bench.page(store, start, end, figures=False),
         "pipeline.load + tables and heatmap data (numbers, as the raw side; no plotly figures)",
-        lambda: (raw.gpu_hours(store, gpu_start, gpu_end), raw.series(store, gpu_start, gpu_end, 3600, gpu_fields)),
+        lambda: (raw.gpu_hours(store, start, end), raw.series(store, start, end, 3600, gpu_fields)),
         "per GPU-hour means, per deployment-hour counts and p99s", repeat)
 
     cap_start, cap_end = capacity.window(data_start, end)

@@ -18,7 +18,7 @@ from analytics.gpu import rightsizing as R
 from analytics.gpu.hours import fields_of, hourly_requests
 from analytics.slo.files import PROJECT_SLO_FILE, load_slos
 from analytics.slo.objectives import objectives_by_deployment
-from analytics.store.queries import deployments_table, gpu_data_end, gpu_samples
+from analytics.store.queries import data_end, deployments_table, gpu_samples
 
 WINDOW_DAYS = 30
 WARM_RUNS = 3
@@ -50,7 +50,7 @@ def page(store, start, end, *, figures: bool = True) -> dict:
 
 def bench(store) -> list[Case]:
     """Cold and warm timings of the GPU page over the last 30 days of data."""
-    end = gpu_data_end(store)
+    end = data_end(store)
     if end is None:
         return [Case("gpu page", float("nan"), "no GPU telemetry in the store")]
     start = end - timedelta(days=WINDOW_DAYS)
