@@ -36,7 +36,7 @@ from analytics.store import slo as slo_queries
 from analytics.traffic import summary as overview
 
 GOAL = Target(10, at_least=True)  # rollups at least 10x faster than the raw equivalent (issue 14)
-PAGE_DAYS = 7  # ui.page.DEFAULT_RANGE
+PAGE_DAYS = 7  # analytics.filters.DEFAULT_RANGE
 
 
 def _median(fn: Callable[[], object], repeat: int) -> float:
