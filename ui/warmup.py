@@ -138,40 +138,38 @@ def _wait_for_runtime() -> None:
 
 
 def _overview() -> None:
-    """The Overview for the default filters, through app.py's own loaders: the landing page. Each
-    step gives way to another page being opened (the Overview's visitor shares its entries)."""
-    from ui import attention, page
+    """The Overview for the default filters, through app.py's own calls (ui.traffic.load, charts_of
+    and the attention list): the landing page. Each step gives way to another page being opened
+    (the Overview's visitor shares its entries)."""
+    from analytics.filters import default_filters
+    from ui import attention
     from ui import slo as slo_ui
     from ui import traffic as data
 
     span = data.data_range()
     if span is None:
         return
-    filters = page.default_filters(*span[:2])
-    args = (filters.start, filters.end, filters.deployments, filters.regions)
+    filters = default_filters(*span[:2])
     data.filter_options()
-    data.fleet_summary(*args)
-    per_deployment = data.summary(*args)
-    if per_deployment.is_empty():
+    overview = data.load(filters)
+    if not overview.fleet:
         return
     _when_quiet(sharing=LANDING)
-    data.charts_of(*args, filters.step_seconds, data.busiest(per_deployment))
+    data.charts_of(filters, overview.charted)
     _when_quiet(sharing=LANDING)
-    attention.judge(slo_ui.project_config(), filters.data_start, filters.end, *args[2:])
-    _when_quiet(sharing=LANDING)
-    compared, seen, _, _ = data.previous_period(*args, per_deployment)
-    data.top_movers(compared, seen, *args[2:])
+    attention.judge(slo_ui.project_config(), filters.data_start, filters.end, filters.deployments, filters.regions)
 
 
 def _other_pages() -> None:
     """The other pages' heaviest loads for the default filters, in the order of the navigation."""
+    from analytics.filters import default_filters
     from analytics.gpu import efficiency, rightsizing
     from analytics.review import weekly as W
-    from ui import gpu, page, review
+    from ui import gpu, review
     from ui import slo as slo_ui
     from ui import traffic as data
 
-    filters = page.default_filters(*data.data_range()[:2])
+    filters = default_filters(*data.data_range()[:2])
     slo_file = slo_ui.project_config()
     at = slo_ui.at_time(filters.end)
     _when_quiet()
