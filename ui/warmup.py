@@ -180,12 +180,10 @@ def _other_pages() -> None:
     if slos:
         _when_quiet()
         slo_ui.whatif_scope(*slo_file, at, slos[0].name)
-    window = (filters.start, filters.end, filters.deployments, filters.regions, slo_file)
     _when_quiet()
-    gpu.load(*window)
-    prices = tuple((t, float(p)) for t, p in gpu.default_prices(*window).items() if p is not None)
-    gpu.efficiency(*window, prices, efficiency.IDLE_SM_FLOOR)
-    gpu.rightsizing(*window, prices, rightsizing.TARGET_ACTIVITY)
+    prices = tuple((t, float(p)) for t, p in gpu.load(filters, slo_file).prices.items())  # the inputs' defaults
+    gpu.efficiency(filters, slo_file, prices, efficiency.IDLE_SM_FLOOR)
+    gpu.rightsizing(filters, slo_file, prices, rightsizing.TARGET_ACTIVITY)
     week = W.last_complete_week(filters.data_end)
     _when_quiet()
     review.report(week, slo_file)

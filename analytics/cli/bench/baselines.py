@@ -101,8 +101,8 @@ def bench(store, repeat: int = 3) -> list[Case]:
     objectives = objectives_by_deployment(queries.deployments_table(store), slos)
     gpu_fields = fields_of(objectives)
     cases += _compare(
-        "GPU efficiency", lambda: gpu_bench.page(store, start, end, figures=False),
-        "pipeline.load + tables and heatmap data (numbers, as the raw side; no plotly figures)",
+        "GPU efficiency", lambda: gpu_bench.page(store, filters, figures=False),
+        "pipeline.view + tables and heatmap data (numbers, as the raw side; no plotly figures)",
         lambda: (raw.gpu_hours(store, start, end), raw.series(store, start, end, 3600, gpu_fields)),
         "per GPU-hour means, per deployment-hour counts and p99s", repeat)
 
