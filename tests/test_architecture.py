@@ -173,9 +173,9 @@ def test_pages_hold_only_numbered_page_scripts():
 PACKAGES = {"store", "ingest", "slo", "gpu", "capacity", "traffic", "charts", "cli", "review"}
 
 
-def test_analytics_is_one_package_per_domain_plus_four_shared_modules():
+def test_analytics_is_one_package_per_domain_plus_five_shared_modules():
     entries = {p.name for p in ANALYTICS.iterdir() if p.name not in ("__pycache__", "__init__.py", "__main__.py")}
-    shared = {"errors.py", "times.py", "histogram.py", "columns.py"}
+    shared = {"errors.py", "times.py", "histogram.py", "columns.py", "filters.py"}
     assert entries == PACKAGES | shared, sorted(entries ^ (PACKAGES | shared))
     assert all((ANALYTICS / e).is_dir() for e in PACKAGES), sorted(entries)
-    assert len(entries) == 13, sorted(entries)
+    assert len(entries) == 14, sorted(entries)
