@@ -171,11 +171,11 @@ def _other_pages() -> None:
 
     filters = default_filters(*data.data_range()[:2])
     slo_file = slo_ui.project_config()
-    at = slo_ui.at_time(filters.end)
     _when_quiet()
-    status = slo_ui.status(*slo_file, at)
-    if status.height:
-        slo_ui.detail(*slo_file, at, status["slo"][0])
+    slos_view = slo_ui.load(filters, slo_file)
+    at = slos_view.at
+    if slos_view.status.height:  # the page opens on the worst SLO's detail
+        slo_ui.detail(*slo_file, at, slos_view.status["slo"][0])
     slos = slo_ui.parse(*slo_file)
     if slos:
         _when_quiet()
