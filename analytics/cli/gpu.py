@@ -37,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of the gpu command."""
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--start", help="ISO time (default: 7 days before --end)")
-    parser.add_argument("--end", help="ISO time (default: the end of the data, as every page and command)")
+    parser.add_argument("--end", help="ISO time (default: the end of the data, or now if earlier)")
     parser.add_argument("--deployment", action="append", default=[], help="only this deployment (repeatable)")
     parser.add_argument("--region", action="append", default=[], help="only this region (repeatable)")
     parser.add_argument("--idle-floor", type=float, default=gpu.IDLE_SM_FLOOR,

@@ -25,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", default=str(PROJECT_SLO_FILE),
                         help="SLO file, ours or OpenSLO v1 YAML (default: slos.yaml in the project)")
     parser.add_argument("--at", help="evaluate at this ISO-8601 time "
-                        "(default: the end of the data, as every page and command)")
+                        "(default: the end of the data, or now if earlier)")
     parser.add_argument("--json", action="store_true", help="print a JSON list, one object per SLO")
     parser.add_argument("--goodput", choices=GOODPUT_SOURCES, default="targeted",
                         help="goodput from an exact count at the SLO's thresholds (default: the joint rollup "
