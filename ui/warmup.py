@@ -2,8 +2,9 @@
 the Overview's queries and charts for the default filters and the other pages' heaviest loads, in one
 background thread that the launcher (ui.serve) starts beside the server.
 
-The work goes through the pages' own cached loaders with the arguments a first visit uses, so it
-fills the caches the pages read. A page opened meanwhile waits for the entry being computed
+The work goes through each page's own load with the filters of a first visit
+(analytics.filters.default_filters: ui.traffic.load, ui.slo.load, ui.gpu.load, ui.review.report),
+so it fills the cache entries the pages read. A page opened meanwhile waits for the entry being computed
 (Streamlit computes a cache entry once, however many threads ask for it) instead of computing it
 again, and says that the server is still warming up. The warm-up gives way to visitors: before each
 of its steps (the Overview's too, unless the page opened is the Overview, whose entries it shares) it
