@@ -1,11 +1,11 @@
 """Overview: the fleet's verdict and what needs attention, then traffic, errors and latency for the
 fleet and each deployment, vs the previous period."""
 
-import polars as pl
 import streamlit as st
 
 from analytics import columns as C
 from analytics.errors import SpecError
+from analytics.traffic.pipeline import CHARTED
 from ui import attention
 from ui import format as fmt
 from ui import slo as slo_ui
@@ -16,8 +16,9 @@ from ui.tables import show_table
 filters = setup("Overview")
 args = (filters.deployments, filters.regions)
 with panel("Fleet summary", stop=True):  # every panel below needs it
-    now = data.fleet_summary(filters.start, filters.end, *args)
-    per_deployment = data.summary(filters.start, filters.end, *args)
+    overview = data.load(filters)
+now, per_deployment, compared = overview.fleet, overview.per_deployment, overview.compared
+before, after = overview.before, overview.after
 if not now:
     st.info("No requests in this range. Widen the time range or clear the filters.")
     st.stop()
@@ -27,11 +28,6 @@ with panel("What needs attention"):
     except SpecError as exc:
         st.error(f"The SLO file is invalid: {fmt.text(exc)} (fix it, or load another one on the SLOs page)")
 st.subheader("Traffic, errors and latency")
-# Changes compare like hours of both periods, cut to the part the data of the deployments in view
-# covers in both.
-compared, seen, before, after = None, pl.DataFrame(), {}, {}
-with panel("Previous period"):  # without it the numbers show, without their changes
-    compared, seen, before, after = data.previous_period(filters.start, filters.end, *args, per_deployment)
 
 
 def duration(length) -> str:
@@ -74,9 +70,8 @@ for column, (key, colour) in zip([*st.columns(4), *st.columns(4)], kpis, strict=
                   help=C.column(key).tooltip)
 
 step = filters.step_seconds
-CHARTED = data.CHARTED
 with panel("Charts"):  # a failed chart query leaves the tables below
-    figures, markers = data.charts_of(filters.start, filters.end, *args, step, data.busiest(per_deployment))
+    figures, markers = data.charts_of(filters, overview.charted)
     left, right = st.columns(2)
     left.plotly_chart(figures["rps"], key="chart_rps")
     right.plotly_chart(figures["errors"], key="chart_errors")
@@ -90,7 +85,7 @@ with panel("Charts"):  # a failed chart query leaves the tables below
 
 st.subheader("Top movers vs the previous period")
 with panel("Top movers"):
-    moved, fresh = data.top_movers(compared, seen, *args)
+    moved, fresh = overview.movers, overview.fresh
     if moved.is_empty():
         st.caption("No previous period to compare with." if compared is None else "No deployment to compare.")
     else:

@@ -38,9 +38,8 @@ slos = D.slos_or_stop()
 
 at = D.at_time(filters.end)
 with panel("SLO status", stop=True):  # the detail below needs it
-    catalog = D.catalog(at)
-    shown = [s.name for s in slos if D.in_filters(s, catalog, filters.deployments, filters.regions)]
-    table = D.status(text, source, at).filter(pl.col("slo").is_in(shown))
+    loaded = D.load(filters, (text, source))
+catalog, shown, table = loaded.catalog, loaded.shown, loaded.status
 st.caption(f"Evaluated at {at:%Y-%m-%d %H:%M} UTC (the end of the sidebar's time range); each SLO uses "
            "its own window. Alerts: Google SRE Workbook multiwindow, multi-burn-rate tiers, thresholds "
            "scaled to the SLO period.")

@@ -10,17 +10,18 @@ from analytics.gpu import rightsizing as R
 from ui import format as fmt
 from ui import gpu as D
 from ui import slo as slo_ui
-from ui.page import linked, panel, setup
+from ui.page import linked, setup
 from ui.tables import show_table
 
 filters = setup("GPU efficiency")
 slo_ui.slos_or_stop()
+slo_file = slo_ui.config()
 try:
-    window = (filters.start, filters.end, filters.deployments, filters.regions, slo_ui.config())
-    data = D.load(*window)
+    view = D.load(filters, slo_file)
 except SourceError as exc:
     st.error(f"Cannot read GPU telemetry: {fmt.text(exc)}")
     st.stop()
+data = view.data
 if data.gpu_hours.is_empty():
     st.info("No GPU telemetry in this range. Widen the time range, clear the filters, or load a "
             "DCGM-exporter CSV on the Data page.")
@@ -30,8 +31,7 @@ st.caption(f"{data.start:%Y-%m-%d %H:%M} → {data.end:%Y-%m-%d %H:%M} UTC (whol
            "share of cycles with work on the SMs; GPU util only says some kernel ran.")
 
 with st.expander("Assumptions: cost per GPU-hour, idle floor, right-sizing target"):
-    with panel("GPU prices", stop=True):
-        defaults = {t: p for t, p in D.default_prices(*window).items() if p is not None}
+    defaults = view.prices
     cols = st.columns(max(len(defaults), 1) + 2)
     prices = tuple((t, float(cols[i].number_input(f"{fmt.text(t)} ($/GPU-hour)", min_value=0.0, value=float(p),
                                                  step=0.1, format="%.2f", key=f"gpu_price_{t}")))
@@ -41,10 +41,9 @@ with st.expander("Assumptions: cost per GPU-hour, idle floor, right-sizing targe
     target = linked(cols[-1].number_input, "Right-sizing target activity", 0.1, 1.0, step=0.05, key="gpu_target",
                     param="target", default=R.TARGET_ACTIVITY, parse=float, allowed=lambda v: 0.1 <= v <= 1)
 
-with panel("GPU efficiency", stop=True):  # every panel below needs these
-    table = D.efficiency(*window, prices, idle_floor)
-    hourly = D.hourly(*window)
-    suggestions, evidence = D.rightsizing(*window, prices, target)
+table = D.efficiency(filters, slo_file, prices, idle_floor)
+hourly = view.hourly
+suggestions, evidence = D.rightsizing(filters, slo_file, prices, target)
 
 saving = suggestions["monthly_saving"].fill_null(0).sum()
 k = st.columns(5)

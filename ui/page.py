@@ -10,61 +10,22 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import streamlit as st
 
 from analytics.errors import SourceError
+from analytics.filters import DEFAULT_RANGE, PRESETS, Filters, preset_span
 from ui import traffic as data
 from ui import warmup
 from ui.connection import get_store
 from ui.format import text
 
 ROOT = Path(__file__).resolve().parent.parent
-PRESETS = {"24h": ("Last 24 hours", 1), "7d": ("Last 7 days", 7), "28d": ("Last 28 days", 28),
-           "all": ("All data", None), "custom": ("Custom dates", None)}
-DEFAULT_RANGE = "7d"
 SAVED = "_saved_filters"
 CHOICES = "_page_choices"  # each page's last choices (linked), kept while the user visits other pages
 FILTER_PARAMS = ("range", "region", "dep", "from", "to")  # the URL parameters the global filters own
-
-
-@dataclass(frozen=True)
-class Filters:
-    """The global filters: [start, end) in UTC and deployment/region selections (empty = all)."""
-
-    start: datetime
-    end: datetime
-    deployments: tuple[str, ...]
-    regions: tuple[str, ...]
-    data_start: datetime
-    data_end: datetime
-
-    @property
-    def seconds(self) -> float:
-        """Length of the range in seconds."""
-        return (self.end - self.start).total_seconds()
-
-    @property
-    def step_seconds(self) -> int:
-        """A chart resolution giving at most ~200 points over the range."""
-        for step in (300, 900, 3600, 3 * 3600, 6 * 3600, 86400):
-            if self.seconds / step <= 200:
-                return step
-        return 86400
-
-
-def preset_span(choice: str, data_start: datetime, data_end: datetime) -> tuple[datetime, datetime]:
-    """[start, end) of a preset time range (not "custom"): the last days of the data, or all of it."""
-    days = PRESETS[choice][1]
-    return (data_start, data_end) if days is None else (data_end - timedelta(days=days), data_end)
-
-
-def default_filters(data_start: datetime, data_end: datetime) -> Filters:
-    """The filters of a first visit without a link: the default range, every deployment and region."""
-    return Filters(*preset_span(DEFAULT_RANGE, data_start, data_end), (), (), data_start, data_end)
 
 
 def _pages() -> list[tuple[str, str]]:
@@ -227,6 +188,8 @@ def _badge(data_start: datetime, data_end: datetime, requests: int) -> None:
         if requests:
             st.caption(f"Data {data_start:%Y-%m-%d %H:%M} → {data_end:%Y-%m-%d %H:%M} UTC · "
                        f"{requests:,} requests")
+        elif data.data_range():  # exported histograms (or GPU samples) without request rows
+            st.caption(f"Data {data_start:%Y-%m-%d %H:%M} → {data_end:%Y-%m-%d %H:%M} UTC · no request rows")
         else:
             st.caption("No request data yet: run `python -m analytics demo` or upload on the Data page.")
         if warmup.running():

@@ -7,12 +7,14 @@ and recomputes scenarios from them on every slider move (milliseconds, no query)
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import polars as pl
 import streamlit as st
 
 from analytics.errors import SpecError
+from analytics.filters import Filters
 from analytics.slo import alerts as A
 from analytics.slo import budget as B
 from analytics.slo.evaluation import Evaluation, evaluate_all, status_frame
@@ -91,6 +93,26 @@ def status(text: str, source: str, at: datetime) -> pl.DataFrame:
 def catalog(at: datetime) -> pl.DataFrame:
     """(deployment, model, region) seen in the month before `at`, to match SLOs to filters."""
     return slo_queries.catalog(get_store(), at - timedelta(days=35), at)
+
+
+@dataclass(frozen=True)
+class SloView:
+    """The SLOs page's first view for one set of filters."""
+
+    at: datetime  # the evaluation time: the filters' end, floored to the 5-minute slot
+    catalog: pl.DataFrame  # (deployment, model, region, kind) seen in the month before `at`
+    shown: tuple[str, ...]  # the SLOs covering the filters' deployments and regions
+    status: pl.DataFrame  # their status rows, worst first
+
+
+def load(filters: Filters, slo_file: SloFile) -> SloView:
+    """The SLOs page's load, which the warm-up calls too. Composed of loaders cached on the
+    evaluation time rather than on the filters, so the Overview's attention list (the same
+    evaluations) and every choice of deployments share one evaluation of the SLO file."""
+    at = at_time(filters.end)
+    seen = catalog(at)
+    shown = tuple(s.name for s in parse(*slo_file) if in_filters(s, seen, filters.deployments, filters.regions))
+    return SloView(at, seen, shown, status(*slo_file, at).filter(pl.col("slo").is_in(shown)))
 
 
 def in_filters(slo: Slo, catalog_frame: pl.DataFrame, deployments: tuple, regions: tuple) -> bool:

@@ -1,12 +1,15 @@
 """Cached loaders for the Overview and Data pages (the place st.cache_data appears for them).
 
-Cache keys are plain values (times, tuples of names); the store itself is a shared resource.
+Cache keys are plain values (the filters, times, tuples of names); the store itself is a shared
+resource. The Overview's numbers are one call, load(filters), and its charts another, charts_of:
+the page, the server's warm-up (ui.warmup) and the bench call the same analytics pipeline
+(analytics.traffic.pipeline), so a page opened during the warm-up waits on the same cache entry.
 Loaders read rollups only; the Data page's table statistics read ClickHouse's system tables.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import plotly.graph_objects as go
 import polars as pl
@@ -15,14 +18,13 @@ import streamlit as st
 from analytics import columns
 from analytics.charts import base as charts
 from analytics.charts.review import marker_layout
+from analytics.filters import Filters
 from analytics.store import queries
-from analytics.store.conventions import SLOT_SECONDS
-from analytics.traffic import summary as overview
+from analytics.traffic import pipeline
 from ui import review
 from ui.connection import get_store
 
 TTL_S = 60  # live dashboard: new telemetry shows within a minute
-CHARTED = 8  # the Overview charts the busiest deployments: more lines make the charts unreadable
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
@@ -38,44 +40,19 @@ def filter_options() -> pl.DataFrame:
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
-def totals(start: datetime, end: datetime, deployments: tuple, regions: tuple) -> pl.DataFrame:
-    """Per-deployment measures and histograms over a range."""
-    return queries.request_totals(get_store(), start, end, list(deployments), list(regions),
-                                  fields=overview.HIST_FIELDS)
-
-
-@st.cache_data(ttl=TTL_S, show_spinner=False)
-def summary(start: datetime, end: datetime, deployments: tuple, regions: tuple) -> pl.DataFrame:
-    """Per-deployment summary (req/s, error rate, percentiles) over a range."""
-    return overview.summarize(totals(start, end, deployments, regions), (end - start).total_seconds())
-
-
-@st.cache_data(ttl=TTL_S, show_spinner=False)
-def fleet_summary(start: datetime, end: datetime, deployments: tuple, regions: tuple) -> dict:
-    """The fleet as one row of the summary."""
-    frame = totals(start, end, deployments, regions)
-    if frame.is_empty():
-        return {}
-    merged = overview.fleet_totals(frame)
-    return overview.summarize(merged, (end - start).total_seconds()).row(0, named=True)
-
-
-@st.cache_data(ttl=TTL_S, show_spinner=False)
-def series(start: datetime, end: datetime, deployments: tuple, regions: tuple, step: int) -> pl.DataFrame:
-    """Per-deployment time series at `step` seconds."""
-    slots = queries.request_slots(get_store(), start, end, list(deployments), list(regions),
-                                   step_seconds=step, fields=overview.HIST_FIELDS)
-    return overview.series(slots, step)
+def load(filters: Filters) -> pipeline.Overview:
+    """The Overview's numbers (analytics.traffic.pipeline.load): the page, the warm-up and the
+    bench's figures come from this one call."""
+    return pipeline.load(get_store(), filters)
 
 
 @st.cache_resource(ttl=TTL_S, max_entries=32, show_spinner=False)
-def charts_of(start: datetime, end: datetime, deployments: tuple, regions: tuple, step: int,
-              charted: tuple) -> tuple[dict[str, go.Figure], int]:
+def charts_of(filters: Filters, charted: tuple[str, ...]) -> tuple[dict[str, go.Figure], int]:
     """The Overview's four charts of the `charted` deployments, deploy markers on the error and
     latency charts, and the number of markers. Built once per view and shared by every session
     (building plotly figures costs more than the cached queries under them): read-only."""
-    frame = series(start, end, deployments, regions, step).filter(pl.col("deployment").is_in(charted))
-    markers = review.changes(start, end, charted)
+    frame = pipeline.series(get_store(), filters, charted)
+    markers = review.changes(filters.start, filters.end, charted)
     marks = marker_layout(markers, charted)
     figures = {
         # axis titles and hover values: the column registry's label, unit and decimals
@@ -98,36 +75,6 @@ def table_stats() -> pl.DataFrame:
 def freshness() -> pl.DataFrame:
     """Per deployment: first and last slot with requests, and the requests in between."""
     return queries.freshness(get_store())
-
-
-def busiest(per_deployment: pl.DataFrame) -> tuple[str, ...]:
-    """The deployments the Overview charts: the CHARTED busiest of its per-deployment summary."""
-    return tuple(per_deployment.sort("requests", descending=True)["deployment"].head(CHARTED).to_list())
-
-
-def previous_period(start: datetime, end: datetime, deployments: tuple, regions: tuple,
-                    per_deployment: pl.DataFrame) -> tuple[overview.Comparison | None, pl.DataFrame, dict, dict]:
-    """What the Overview compares [start, end) with: the comparison (None when the previous period
-    holds no data), the deployments' freshness, and the fleet summary before and after, over like
-    hours of both periods cut to the part the data of the deployments in view covers in both."""
-    seen = freshness()
-    span = overview.span_of(seen, per_deployment["deployment"].to_list(), timedelta(seconds=SLOT_SECONDS))
-    compared = overview.comparison(start, end, *span) if span else None
-    if compared is None:
-        return None, seen, {}, {}
-    return (compared, seen, fleet_summary(*compared.previous, deployments, regions),
-            fleet_summary(*compared.current, deployments, regions))
-
-
-def top_movers(compared: overview.Comparison | None, seen: pl.DataFrame, deployments: tuple,
-               regions: tuple) -> tuple[pl.DataFrame, list[str]]:
-    """The Overview's movers between the compared periods, and the deployments new in the current
-    one (not compared)."""
-    if compared is None:
-        return pl.DataFrame(), []
-    fresh = overview.new_in_period(seen, compared.previous)
-    current = summary(*compared.current, deployments, regions).filter(~pl.col("deployment").is_in(fresh))
-    return overview.movers(current, summary(*compared.previous, deployments, regions)), fresh
 
 
 def clear() -> None:

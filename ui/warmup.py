@@ -2,8 +2,9 @@
 the Overview's queries and charts for the default filters and the other pages' heaviest loads, in one
 background thread that the launcher (ui.serve) starts beside the server.
 
-The work goes through the pages' own cached loaders with the arguments a first visit uses, so it
-fills the caches the pages read. A page opened meanwhile waits for the entry being computed
+The work goes through each page's own load with the filters of a first visit
+(analytics.filters.default_filters: ui.traffic.load, ui.slo.load, ui.gpu.load, ui.review.report),
+so it fills the cache entries the pages read. A page opened meanwhile waits for the entry being computed
 (Streamlit computes a cache entry once, however many threads ask for it) instead of computing it
 again, and says that the server is still warming up. The warm-up gives way to visitors: before each
 of its steps (the Overview's too, unless the page opened is the Overview, whose entries it shares) it
@@ -138,56 +139,52 @@ def _wait_for_runtime() -> None:
 
 
 def _overview() -> None:
-    """The Overview for the default filters, through app.py's own loaders: the landing page. Each
-    step gives way to another page being opened (the Overview's visitor shares its entries)."""
-    from ui import attention, page
+    """The Overview for the default filters, through app.py's own calls (ui.traffic.load, charts_of
+    and the attention list): the landing page. Each step gives way to another page being opened
+    (the Overview's visitor shares its entries)."""
+    from analytics.filters import default_filters
+    from ui import attention
     from ui import slo as slo_ui
     from ui import traffic as data
 
     span = data.data_range()
     if span is None:
         return
-    filters = page.default_filters(*span[:2])
-    args = (filters.start, filters.end, filters.deployments, filters.regions)
+    filters = default_filters(*span[:2])
     data.filter_options()
-    data.fleet_summary(*args)
-    per_deployment = data.summary(*args)
-    if per_deployment.is_empty():
+    overview = data.load(filters)
+    if not overview.fleet:
         return
     _when_quiet(sharing=LANDING)
-    data.charts_of(*args, filters.step_seconds, data.busiest(per_deployment))
+    data.charts_of(filters, overview.charted)
     _when_quiet(sharing=LANDING)
-    attention.judge(slo_ui.project_config(), filters.data_start, filters.end, *args[2:])
-    _when_quiet(sharing=LANDING)
-    compared, seen, _, _ = data.previous_period(*args, per_deployment)
-    data.top_movers(compared, seen, *args[2:])
+    attention.judge(slo_ui.project_config(), filters.data_start, filters.end, filters.deployments, filters.regions)
 
 
 def _other_pages() -> None:
     """The other pages' heaviest loads for the default filters, in the order of the navigation."""
+    from analytics.filters import default_filters
     from analytics.gpu import efficiency, rightsizing
     from analytics.review import weekly as W
-    from ui import gpu, page, review
+    from ui import gpu, review
     from ui import slo as slo_ui
     from ui import traffic as data
 
-    filters = page.default_filters(*data.data_range()[:2])
+    filters = default_filters(*data.data_range()[:2])
     slo_file = slo_ui.project_config()
-    at = slo_ui.at_time(filters.end)
     _when_quiet()
-    status = slo_ui.status(*slo_file, at)
-    if status.height:
-        slo_ui.detail(*slo_file, at, status["slo"][0])
+    slos_view = slo_ui.load(filters, slo_file)
+    at = slos_view.at
+    if slos_view.status.height:  # the page opens on the worst SLO's detail
+        slo_ui.detail(*slo_file, at, slos_view.status["slo"][0])
     slos = slo_ui.parse(*slo_file)
     if slos:
         _when_quiet()
         slo_ui.whatif_scope(*slo_file, at, slos[0].name)
-    window = (filters.start, filters.end, filters.deployments, filters.regions, slo_file)
     _when_quiet()
-    gpu.load(*window)
-    prices = tuple((t, float(p)) for t, p in gpu.default_prices(*window).items() if p is not None)
-    gpu.efficiency(*window, prices, efficiency.IDLE_SM_FLOOR)
-    gpu.rightsizing(*window, prices, rightsizing.TARGET_ACTIVITY)
+    prices = tuple((t, float(p)) for t, p in gpu.load(filters, slo_file).prices.items())  # the inputs' defaults
+    gpu.efficiency(filters, slo_file, prices, efficiency.IDLE_SM_FLOOR)
+    gpu.rightsizing(filters, slo_file, prices, rightsizing.TARGET_ACTIVITY)
     week = W.last_complete_week(filters.data_end)
     _when_quiet()
     review.report(week, slo_file)

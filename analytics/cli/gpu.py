@@ -37,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of the gpu command."""
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--start", help="ISO time (default: 7 days before --end)")
-    parser.add_argument("--end", help="ISO time (default: the end of the GPU data)")
+    parser.add_argument("--end", help="ISO time (default: the end of the data, or now if earlier)")
     parser.add_argument("--deployment", action="append", default=[], help="only this deployment (repeatable)")
     parser.add_argument("--region", action="append", default=[], help="only this region (repeatable)")
     parser.add_argument("--idle-floor", type=float, default=gpu.IDLE_SM_FLOOR,
@@ -71,7 +71,7 @@ def run(args, store) -> int:
         raise InputError(f"--idle-floor must be a ratio in [0, 1], got {args.idle_floor}")
     prices = parse_prices(args.price)
     objectives = objectives_by_deployment(Q.deployments_table(store), load_slos(args.slo_file))
-    end = parse_time(args.end) if args.end else Q.gpu_data_end(store)
+    end = parse_time(args.end) if args.end else Q.data_end(store)
     if end is None:
         print("error: no GPU telemetry in the store "
               "(run `python -m analytics demo` or ingest a DCGM CSV)", file=sys.stderr)

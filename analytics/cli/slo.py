@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from analytics.cli.common import plain, registry_table
 from analytics.errors import InputError
@@ -17,7 +17,6 @@ from analytics.slo.pipeline import load_data
 from analytics.slo.sli import GOODPUT_SOURCES
 from analytics.slo.spec import evaluation_time, format_duration, target_digits
 from analytics.store.client import Store
-from analytics.store.otel_metrics import histogram_data_end
 from analytics.store.queries import data_end
 
 
@@ -89,12 +88,11 @@ def run(args, store: Store) -> int:
     if args.at:
         at = parse_time(args.at)
     else:
-        end = data_end(store) or histogram_data_end(store)  # a store with exported histograms only
-        if end is None:
+        at = data_end(store)
+        if at is None:
             print("error: no request telemetry in the store (run `python -m analytics demo`)",
                   file=sys.stderr)
             return 1
-        at = min(end, datetime.now(UTC))
     at = evaluation_time(at)
     evaluations = evaluate_all(slos, load_data(store, slos, at, goodput_source=args.goodput), at)
     if args.json:

@@ -5,17 +5,21 @@
     efficiency.deployment_hours(data, objectives)  # per deployment and hour
     rightsizing.suggestions(data, objectives)
 
-The command line, the GPU page and the bench call these; the queries are analytics.store.gpu and
-analytics.store.queries.
+    view(store, filters, objectives)             # the GPU page's load: the above for its filters
+
+The command line, the GPU page (through view), the warm-up and the bench call these; the queries
+are analytics.store.gpu and analytics.store.queries.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 import polars as pl
 
+from analytics.filters import Filters
 from analytics.gpu import efficiency as E
 from analytics.gpu import hours as G
 from analytics.store import gpu as gpu_queries
@@ -39,3 +43,33 @@ def load(store: Store, start: datetime, end: datetime, deployments: Sequence[str
     requests = as_utc(request_hours, "slot").filter((pl.col("slot") >= start) & (pl.col("slot") < end))
     gpu_hours = gpu_queries.gpu_hours(store, start, end, list(deployments), list(regions))
     return E.GpuData(start, end, E.merge_gpu_hours(gpu_hours), requests, queries.deployments_table(store))
+
+
+@dataclass(frozen=True)
+class GpuView:
+    """What the GPU page's first view reads for one set of filters; its controls (prices, idle floor,
+    right-sizing target) recompute tables from it without a query."""
+
+    data: E.GpuData
+    requests: pl.DataFrame  # hours.hourly_requests: per (deployment, hour) requests, good, p99s
+    hourly: pl.DataFrame  # efficiency.deployment_hours: per (deployment, hour) activity and latency
+    prices: dict[str, float]  # cost per GPU-hour per GPU type in the window (the deployments table's mean)
+
+
+def view(store: Store, filters: Filters, objectives: G.Objectives) -> GpuView:
+    """The GPU page's load: the window of the filters (widened to whole hours) read once, with the
+    histograms the objectives need, then the hourly tables every panel shares."""
+    data = load(store, filters.start, filters.end, filters.deployments, filters.regions, G.fields_of(objectives))
+    requests = G.hourly_requests(data.request_hours, objectives)
+    return GpuView(data, requests, E.deployment_hours(data, objectives, requests), default_prices(data))
+
+
+def default_prices(data: E.GpuData) -> dict[str, float]:
+    """Cost per GPU-hour per GPU type in the window: the mean of its deployments' prices in the
+    deployments table (types without a price are left out)."""
+    types = data.gpu_hours.select("deployment", "gpu_type").unique()
+    table = data.deployments.select("deployment", "cost_per_gpu_hour")
+    per_type = (types.join(table, on="deployment", how="left").group_by("gpu_type")
+                .agg(pl.col("cost_per_gpu_hour").mean()).sort("gpu_type"))
+    return {row["gpu_type"]: row["cost_per_gpu_hour"] for row in per_type.iter_rows(named=True)
+            if row["cost_per_gpu_hour"] is not None}

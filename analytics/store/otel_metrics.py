@@ -24,7 +24,6 @@ the same array), so a backfill needs no journal. The differences are taken when 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, timedelta
 
 from analytics.store import conventions as N
 from analytics.store.client import Store
@@ -313,15 +312,3 @@ def histogram_slots(store: Store, start, end, deployments: Sequence[str], region
     """Per (field, series, run, bounds, slot) in [start, end): first and last cumulative bucket counts."""
     return store.query(HISTOGRAM_SLOTS_SQL, {"start": start, "end": end, "deployments": list(deployments),
                                              "regions": list(regions), "fields": list(fields)})
-
-
-def histogram_data_end(store: Store):
-    """The end of the exported histograms (the end of their last slot), None without any."""
-    if not histogram_rollup_exists(store):
-        return None
-    frame = store.query(f"SELECT max(slot) AS last, count() AS n FROM {HISTOGRAM_ROLLUP}")
-    if not frame.item(0, 1):
-        return None
-    last = frame.item(0, 0)
-    last = last if last.tzinfo else last.replace(tzinfo=UTC)
-    return last + timedelta(seconds=N.SLOT_SECONDS)

@@ -10,13 +10,14 @@ states to merge), any other from requests_5m.
 from __future__ import annotations
 
 import functools
-from datetime import datetime, timedelta
+from datetime import UTC, datetime
 
 import polars as pl
 
 from analytics.store import conventions as N
 from analytics.store.client import Store
 from analytics.store.conventions import hist_column
+from analytics.store.otel_metrics import HISTOGRAM_ROLLUP, histogram_rollup_exists
 from analytics.store.schema import HIST_MERGE
 from analytics.times import as_utc
 
@@ -140,40 +141,60 @@ def request_totals(
 
 
 SPAN_SQL = f"""
-SELECT min(slot) AS first_slot, max(slot) AS last_slot, sum(requests) AS requests
+SELECT min(slot) AS first_slot, max(slot) + INTERVAL {N.SLOT_SECONDS} SECOND AS last_end,
+       sum(requests) AS requests, count() AS n
 FROM {N.REQUESTS_5M}
 """
 
 
-def data_span(store: Store) -> pl.DataFrame:
-    """First and last 5-minute slot holding requests, and the request count (one row)."""
-    return store.query(SPAN_SQL)
+GPU_SPAN_SQL = f"""
+SELECT min(hour) AS first_slot, max(hour) + INTERVAL 1 HOUR AS last_end, toUInt64(0) AS requests, count() AS n
+FROM {N.GPU_1H}
+"""
+HISTOGRAM_SPAN_SQL = f"""
+SELECT min(slot) AS first_slot, max(slot) + INTERVAL {N.SLOT_SECONDS} SECOND AS last_end, toUInt64(0) AS requests,
+       count() AS n
+FROM {HISTOGRAM_ROLLUP}
+"""
 
 
-GPU_SPAN_SQL = f"SELECT min(hour) AS first_hour, max(hour) AS last_hour, count() AS n FROM {N.GPU_1H}"
+def _span_of(store: Store, sql: str) -> tuple[datetime, datetime, int] | None:
+    """(first slot, end of the last slot, requests) of one source; None when it holds nothing."""
+    row = as_utc(as_utc(store.query(sql), "first_slot"), "last_end").row(0, named=True)
+    return (row["first_slot"], row["last_end"], int(row["requests"])) if row["n"] else None
 
 
-def data_range(store: Store) -> tuple[datetime, datetime, int] | None:
-    """(start of the first 5-minute slot with requests, end of the last, requests); None when empty.
+def data_range(store: Store, now: datetime | None = None) -> tuple[datetime, datetime, int] | None:
+    """The data's (start, end, requests): the one "extent of the data" every command, page and the
+    bench default to, so an ingested trace from 2023 is analysed at its own end. None when empty.
 
-    The one "end of the data": every command and page that would default to "now" uses it, so
-    an ingested trace from 2023 is analysed at its own end."""
-    span = as_utc(as_utc(data_span(store), "first_slot"), "last_slot").row(0, named=True)
-    if not span["requests"]:
+    The serving telemetry sets it: request rows (their 5-minute rollup) and exported histograms,
+    from the earliest first slot to the latest end of a last slot of either, so a store holding
+    only one of them has a span and a store holding both ends where the newer does. GPU samples set
+    it only in a store without serving telemetry (a DCGM file alone): GPU views share the
+    requests' window because they join GPU-hours with the requests served in them, and a window
+    running on into GPU-hours without requests (the GPU rollup's last hour ends up to an hour after
+    the last request slot) would count them as idle. The end is clamped to the end of the 5-minute
+    slot holding `now` (default: the clock): rows stamped ahead of the clock (a skewed exporter)
+    are kept in the store but do not move every view into the future."""
+    spans = [span for span in (_span_of(store, SPAN_SQL),
+                               _span_of(store, HISTOGRAM_SPAN_SQL) if histogram_rollup_exists(store) else None)
+             if span is not None]
+    if not spans:
+        gpu = _span_of(store, GPU_SPAN_SQL)
+        spans = [gpu] if gpu else []
+    if not spans:
         return None
-    return span["first_slot"], span["last_slot"] + timedelta(seconds=N.SLOT_SECONDS), int(span["requests"])
+    clock = int((now or datetime.now(UTC)).timestamp())
+    latest = datetime.fromtimestamp(clock - clock % N.SLOT_SECONDS + N.SLOT_SECONDS, UTC)
+    end = min(max(span[1] for span in spans), latest)
+    return min(min(span[0] for span in spans), end), end, sum(span[2] for span in spans)
 
 
-def data_end(store: Store) -> datetime | None:
-    """The end of the request data (see data_range), None when empty."""
-    found = data_range(store)
+def data_end(store: Store, now: datetime | None = None) -> datetime | None:
+    """The end of the data (see data_range), None when empty."""
+    found = data_range(store, now)
     return found[1] if found else None
-
-
-def gpu_data_end(store: Store) -> datetime | None:
-    """The end of the GPU data: one hour after the last hour with samples (None when empty)."""
-    span = as_utc(store.query(GPU_SPAN_SQL), "last_hour").row(0, named=True)
-    return span["last_hour"] + timedelta(hours=1) if span["n"] else None
 
 
 def filter_options(store: Store) -> pl.DataFrame:

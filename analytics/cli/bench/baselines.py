@@ -14,12 +14,12 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable
-from datetime import timedelta
 
 from analytics.capacity import pipeline as capacity
 from analytics.cli.bench import core
 from analytics.cli.bench import gpu as gpu_bench
 from analytics.cli.bench.cases import Case, Target
+from analytics.filters import default_filters
 from analytics.gpu.hours import fields_of
 from analytics.review import pipeline as review
 from analytics.review import weekly as W
@@ -36,7 +36,6 @@ from analytics.store import slo as slo_queries
 from analytics.traffic import summary as overview
 
 GOAL = Target(10, at_least=True)  # rollups at least 10x faster than the raw equivalent (issue 14)
-PAGE_DAYS = 7  # ui.page.DEFAULT_RANGE
 
 
 def _median(fn: Callable[[], object], repeat: int) -> float:
@@ -81,15 +80,16 @@ def bench(store, repeat: int = 3) -> list[Case]:
     if span is None:
         return [Case("baselines", float("nan"), "no request data in the store")]
     data_start, end, _ = span
-    start = end - timedelta(days=PAGE_DAYS)
+    filters = default_filters(data_start, end)  # a first visit's view, as the pages and the warm-up
+    start = filters.start
     slos = load_slos(PROJECT_SLO_FILE)
     cases: list[Case] = []
 
     fields = overview.HIST_FIELDS
     cases += _compare(
-        "Overview", lambda: core.overview_page(store, start, end), "totals x2 + hourly series (requests_5m)",
+        "Overview", lambda: core.overview_page(store, filters), "traffic.pipeline load + chart series (requests_5m)",
         lambda: (raw.totals(store, start, end, fields), raw.totals(store, start - (end - start), start, fields),
-                 raw.series(store, start, end, 3600, fields)),
+                 raw.series(store, start, end, filters.step_seconds, fields)),
         "KPIs now and before, per-deployment table, 4 hourly charts", repeat)
 
     at = evaluation_time(end)
@@ -99,13 +99,11 @@ def bench(store, repeat: int = 3) -> list[Case]:
                       f"{n} SLO panels, good/valid per 5-minute slot", repeat)
 
     objectives = objectives_by_deployment(queries.deployments_table(store), slos)
-    gpu_end = queries.gpu_data_end(store) or end
-    gpu_start = gpu_end - timedelta(days=PAGE_DAYS)
     gpu_fields = fields_of(objectives)
     cases += _compare(
-        "GPU efficiency", lambda: gpu_bench.page(store, gpu_start, gpu_end, figures=False),
-        "pipeline.load + tables and heatmap data (numbers, as the raw side; no plotly figures)",
-        lambda: (raw.gpu_hours(store, gpu_start, gpu_end), raw.series(store, gpu_start, gpu_end, 3600, gpu_fields)),
+        "GPU efficiency", lambda: gpu_bench.page(store, filters, figures=False),
+        "pipeline.view + tables and heatmap data (numbers, as the raw side; no plotly figures)",
+        lambda: (raw.gpu_hours(store, start, end), raw.series(store, start, end, 3600, gpu_fields)),
         "per GPU-hour means, per deployment-hour counts and p99s", repeat)
 
     cap_start, cap_end = capacity.window(data_start, end)

@@ -11,9 +11,10 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from analytics.cli.bench.cases import Case
+from analytics.filters import Filters, default_filters
 from analytics.store import conventions as N
 from analytics.store import queries
-from analytics.traffic import summary as overview
+from analytics.traffic import pipeline
 
 
 def timed(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
@@ -31,26 +32,26 @@ def timed(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
 
 def core_cases(store, repeat: int) -> list[Case]:
     """The Overview and Data pages' queries (the raw-table contrast is in baselines.py)."""
-    end = queries.data_end(store)
-    start = end - timedelta(days=7)
+    data_start, end, _ = queries.data_range(store)
+    filters = default_filters(data_start, end)
     cases: list[Case] = []
     raw = queries.row_count(store, N.REQUESTS)
     rollup = queries.row_count(store, N.REQUESTS_5M)
     cases.append(Case("rollup size", raw / max(rollup, 1), f"{rollup:,} rollup rows for {raw:,} request rows",
                       unit="x"))
-    cold, warm = timed(lambda: overview_page(store, start, end), repeat)
-    cases.append(Case("overview page queries, 7 days (cold)", cold, "3 rollup queries + percentiles"))
-    cases.append(Case("overview page queries, 7 days (warm)", warm, "median"))
+    cold, warm = timed(lambda: overview_page(store, filters), repeat)
+    days = filters.seconds / 86400
+    cases.append(Case(f"overview page queries, {days:g} days (cold)", cold,
+                      "traffic.pipeline load + chart series, as the page"))
+    cases.append(Case(f"overview page queries, {days:g} days (warm)", warm, "median"))
     cold, warm = timed(lambda: queries.request_totals(store, end - timedelta(days=30), end), repeat)
     cases.append(Case("30-day totals per deployment (warm)", warm, f"cold {cold:.3f}s"))
     return cases
 
 
-def overview_page(store, start, end) -> None:
-    """The Overview's numbers for [start, end) (as ui.traffic computes them): per-deployment totals of
-    the range and of the period before it, and the hourly series."""
-    fields = overview.HIST_FIELDS
-    seconds = (end - start).total_seconds()
-    overview.summarize(queries.request_totals(store, start, end, fields=fields), seconds)
-    overview.summarize(queries.request_totals(store, start - (end - start), start, fields=fields), seconds)
-    overview.series(queries.request_slots(store, start, end, step_seconds=3600, fields=fields), 3600)
+def overview_page(store, filters: Filters) -> pipeline.Overview:
+    """The Overview's numbers and chart series for `filters`: the page's own calls
+    (ui.traffic.load and charts_of run analytics.traffic.pipeline's load and series)."""
+    overview = pipeline.load(store, filters)
+    pipeline.series(store, filters, overview.charted)
+    return overview

@@ -43,7 +43,7 @@ def _time(fn: Callable[[], object], repeat: int = 1) -> tuple[float, object]:
 
 def bench(store: Store) -> list[Result]:
     """SLO list load (cold, warm), evaluation, and what-if recompute timings."""
-    at = evaluation_time(min(data_end(store) or datetime.now(UTC), datetime.now(UTC)))
+    at = evaluation_time(data_end(store) or datetime.now(UTC))
     slos = load_slos(PROJECT_SLO_FILE)
     out: list[Result] = []
     cold, data = _time(lambda: load_data(store, slos, at))
