@@ -36,7 +36,7 @@ test-all: install browser
 	$(PY) -m ruff check .
 	$(PY) -m pytest
 
-# Regenerate the README's command-line reference from the argument parsers.
+# Regenerate docs/cli.md's command-line reference from the argument parsers.
 docs: install
 	$(PY) -c "from analytics.cli.main import update_cli_docs; update_cli_docs()"
 

@@ -86,7 +86,7 @@ cost_columns = ["deployment", "gpu_type", "gpus", "gpu_hours", "cost", "output_t
 show_table(D.for_display(table.sort("idle_cost", descending=True, nulls_last=True).select(cost_columns)),
            "GPU cost", caption="Sorted by idle cost. Cost per 1M output tokens = GPU-hours x $/GPU-hour "
            "/ output tokens x 1e6. Goodput counts successful requests meeting every latency condition of "
-           "the deployment's SLOs (a lower bound when two conditions are joined). MFU estimate = 2 x parameters x tokens/s / peak dense "
+           "the deployment's SLOs (an estimate when two conditions are joined: docs/slos.md). MFU estimate = 2 x parameters x tokens/s / peak dense "
            "BF16 FLOP/s (PaLM, appendix B); it ignores attention FLOPs.")
 util_columns = ["deployment", "mean_gpu_util", "mean_sm_active", "mean_sm_occupancy", "mean_tensor_active",
                 "mean_dram_active", "mem_used_fraction", "peak_mem_fraction", "min_mem_headroom",
