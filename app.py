@@ -3,7 +3,7 @@ fleet and each deployment, vs the previous period."""
 
 import streamlit as st
 
-from analytics import columns as C
+from analytics import columns
 from analytics.errors import SpecError
 from analytics.traffic.pipeline import CHARTED
 from ui import attention
@@ -65,9 +65,9 @@ kpis = [(key, "inverse" if key != "rps" else "normal") for key in
         ("rps", "error_rate", "ttft_p50_ms", "ttft_p95_ms", "ttft_p99_ms", "e2e_p50_ms", "e2e_p95_ms", "e2e_p99_ms")]
 # two rows of four: eight cards in one row cut their values ("135…") at a 1280 px window
 for column, (key, colour) in zip([*st.columns(4), *st.columns(4)], kpis, strict=True):
-    render = measured(lambda v, key=key: C.text(key, v, compact=True))
-    column.metric(C.card_label(key), render(now.get(key)), delta(key, render), delta_color=colour,
-                  help=C.column(key).tooltip)
+    render = measured(lambda v, key=key: columns.text(key, v, compact=True))
+    column.metric(columns.card_label(key), render(now.get(key)), delta(key, render), delta_color=colour,
+                  help=columns.column(key).tooltip)
 
 step = filters.step_seconds
 with panel("Charts"):  # a failed chart query leaves the tables below

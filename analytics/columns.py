@@ -1,14 +1,14 @@
 """The column registry: every column a page table, metric, CSV export, the weekly report or a CLI
 table shows, with its label, kind (unit), display format and CSV name/format.
 
-    from analytics import columns as C
-    C.label("error_rate")              # 'Error rate'
-    C.text("error_rate", 0.00068)      # '0.07%'      (what a person reads: metrics, HTML, CLI)
-    C.text("ttft_p99_ms", None)        # '—'          (missing: an em dash, never 'None')
-    C.csv_name("idle_cost")            # 'idle_cost_usd'
-    C.csv_frame(frame)                 # CSV names, raw values in one unit, rounded per kind
+    from analytics import columns
+    columns.label("error_rate")              # 'Error rate'
+    columns.text("error_rate", 0.00068)      # '0.07%'      (what a person reads: metrics, HTML, CLI)
+    columns.text("ttft_p99_ms", None)        # '—'          (missing: an em dash, never 'None')
+    columns.csv_name("idle_cost")            # 'idle_cost_usd'
+    columns.csv_frame(frame)                 # CSV names, raw values in one unit, rounded per kind
 
-Rules (issue 11):
+Rules:
 - CSVs carry raw values in one unit per column, named `name_unit` in snake case (error_rate_ratio,
   idle_cost_usd, ttft_p99_ms). Counts and dimensionless factors (burn rates, MASE, z) carry no
   suffix: their name is the unit. Fractions stay fractions (suffix `_ratio`), never percents.

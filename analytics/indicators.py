@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from analytics.store import conventions as N
+from analytics.store import conventions
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class Indicator:
     @property
     def invalid_statuses(self) -> tuple[str, ...]:
         """Statuses never counted (availability: 'unknown')."""
-        return tuple(s for s in N.STATUSES if s not in self.valid_statuses)
+        return tuple(s for s in conventions.STATUSES if s not in self.valid_statuses)
 
     def thresholds(self, values) -> dict[str, float]:
         """Field -> threshold in ms, read from an object with the params as attributes (an Sli)."""
@@ -72,9 +72,9 @@ def bucket_column(field: str) -> str:
     return field.removesuffix("_ms") + "_bucket"
 
 
-AVAILABILITY = Indicator("availability", N.KNOWN_STATUSES, ("ok",))
+AVAILABILITY = Indicator("availability", conventions.KNOWN_STATUSES, ("ok",))
 GOODPUT = Indicator("goodput", ("ok",), ("ok",), ("ttft_ms", "tpot_ms"), ("ttft_ms", "tpot_ms"))
-LATENCY = {f: Indicator("latency", ("ok",), ("ok",), (f,), ("threshold_ms",)) for f in N.LATENCY_FIELDS}
+LATENCY = {f: Indicator("latency", ("ok",), ("ok",), (f,), ("threshold_ms",)) for f in conventions.LATENCY_FIELDS}
 
 
 def indicator(kind: str, field: str | None = None) -> Indicator:

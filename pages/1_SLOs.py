@@ -4,7 +4,7 @@ import polars as pl
 import streamlit as st
 
 from analytics import columns as cols
-from analytics.charts import slo as C
+from analytics.charts import slo as charts_slo
 from analytics.charts.review import add_markers
 from analytics.slo.budget import minutes_text
 from analytics.slo.files import MAX_FILE_BYTES
@@ -13,12 +13,12 @@ from analytics.slo.spec import target_digits
 from analytics.slo.state import SLO_STATES
 from ui import format as fmt
 from ui import review
-from ui import slo as D
+from ui import slo as slo_ui
 from ui.page import linked, panel, setup
 from ui.tables import show_table
 
 filters = setup("SLOs")
-text, source = D.config()
+text, source = slo_ui.config()
 with st.expander(f"SLO definitions: {fmt.text(source)}"):
     upload = st.file_uploader("Use another SLO file for this session (our YAML or OpenSLO v1)",
                               type=["yaml", "yml"], key="slo_upload")
@@ -26,19 +26,19 @@ with st.expander(f"SLO definitions: {fmt.text(source)}"):
         st.error(f"{upload.name}: {upload.size} bytes is over the SLO file limit of {MAX_FILE_BYTES} bytes")
     elif upload is not None:
         try:
-            st.session_state[D.CONFIG_KEY] = (upload.getvalue().decode(), upload.name)
-            text, source = st.session_state[D.CONFIG_KEY]
+            st.session_state[slo_ui.CONFIG_KEY] = (upload.getvalue().decode(), upload.name)
+            text, source = st.session_state[slo_ui.CONFIG_KEY]
         except UnicodeDecodeError:
             st.error(f"{upload.name}: not UTF-8 text (an SLO file is YAML)")
-    if D.CONFIG_KEY in st.session_state and st.button("Back to the project's slos.yaml", key="slo_reset"):
-        del st.session_state[D.CONFIG_KEY]
+    if slo_ui.CONFIG_KEY in st.session_state and st.button("Back to the project's slos.yaml", key="slo_reset"):
+        del st.session_state[slo_ui.CONFIG_KEY]
         st.rerun()
     st.code(text, language="yaml")
-slos = D.slos_or_stop()
+slos = slo_ui.slos_or_stop()
 
-at = D.at_time(filters.end)
+at = slo_ui.at_time(filters.end)
 with panel("SLO status", stop=True):  # the detail below needs it
-    loaded = D.load(filters, (text, source))
+    loaded = slo_ui.load(filters, (text, source))
 catalog, shown, table = loaded.catalog, loaded.shown, loaded.status
 st.caption(f"Evaluated at {at:%Y-%m-%d %H:%M} UTC (the end of the sidebar's time range); each SLO uses "
            "its own window. Alerts: Google SRE Workbook multiwindow, multi-burn-rate tiers, thresholds "
@@ -82,7 +82,7 @@ def detail() -> None:
     slo = next(s for s in slos if s.name == name)
     row = table.filter(pl.col("slo") == name).row(0, named=True)
     with panel(f"SLO {fmt.text(name)}", stop=True):
-        view = D.detail(text, source, at, name)
+        view = slo_ui.detail(text, source, at, name)
     st.caption(fmt.text(f"{slo.sli.describe()} · {slo.selector.describe()} · "
                         f"target {cols.text('target', slo.target, digits=target_digits(slo.target))} over "
                         f"{slo.window.label} · {slo.budgeting.describe()} · minimum traffic {slo.min_events} events"
@@ -118,11 +118,11 @@ def detail() -> None:
     window_start = view["sli"]["time"].min() if view["sli"].height else at
     scope, _ = resolve(slo.selector, catalog)  # deploy markers of the SLO's deployments, as annotations
     markers = review.changes(window_start, at, scope)
-    left.plotly_chart(add_markers(C.sli_chart(view["sli"], slo.target, "SLI per hour"), markers), width="stretch")
-    right.plotly_chart(C.burn_down_chart({"current": view["burn_down"]}, view["period_end"]),
+    left.plotly_chart(add_markers(charts_slo.sli_chart(view["sli"], slo.target, "SLI per hour"), markers), width="stretch")
+    right.plotly_chart(charts_slo.burn_down_chart({"current": view["burn_down"]}, view["period_end"]),
                        width="stretch")
-    st.plotly_chart(C.burn_rate_chart(view["burn"], view["thresholds"]), width="stretch")
-    st.plotly_chart(C.episodes_timeline(view["episodes"], window_start, at), width="stretch")
+    st.plotly_chart(charts_slo.burn_rate_chart(view["burn"], view["thresholds"]), width="stretch")
+    st.plotly_chart(charts_slo.episodes_timeline(view["episodes"], window_start, at), width="stretch")
     show_table(view["episodes"], "alert episodes",
                caption="An episode runs from the first 5-minute evaluation where a tier of its severity fires "
                "(both windows above the threshold, enough traffic) until none does. Budget consumed is a share "

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from analytics import columns
-from analytics.charts import slo as C
+from analytics.charts import slo as charts_slo
 from analytics.slo.spec import revise, target_digits
 from analytics.slo.whatif import (
     compare,
@@ -17,7 +17,7 @@ from analytics.slo.whatif import (
 )
 from ui import controls
 from ui import format as fmt
-from ui import slo as D
+from ui import slo as slo_ui
 from ui.page import linked, panel, setup
 from ui.tables import show_table
 
@@ -25,9 +25,9 @@ WINDOWS = ["7d", "28d", "30d", "calendar-week", "calendar-month"]
 TARGETS = target_stops()
 
 filters = setup("What if")
-text, source = D.config()
-slos = {s.name: s for s in D.slos_or_stop()}
-at = D.at_time(filters.end)
+text, source = slo_ui.config()
+slos = {s.name: s for s in slo_ui.slos_or_stop()}
+at = slo_ui.at_time(filters.end)
 
 
 def _percent(value: float) -> str:
@@ -79,7 +79,7 @@ def whatif() -> None:
 def results(name: str, slo, proposed) -> None:
     """Current against proposed: metrics, burn-down, comparison, alert episodes, a suggested target."""
     with panel(f"SLO {fmt.text(name)}", stop=True):
-        data = D.whatif_scope(text, source, at, name)
+        data = slo_ui.whatif_scope(text, source, at, name)
     current, new = compare(slo, proposed, data, at)
     note = error_bound_note(proposed)
     if note:
@@ -102,12 +102,12 @@ def results(name: str, slo, proposed) -> None:
 
     period_end = max(current.evaluation.status.window_start + current.slo.window.period(at),
                      new.evaluation.status.window_start + new.slo.window.period(at))
-    st.plotly_chart(C.burn_down_chart({"current": current.burn_down, "proposed": new.burn_down}, period_end),
+    st.plotly_chart(charts_slo.burn_down_chart({"current": current.burn_down, "proposed": new.burn_down}, period_end),
                     width="stretch")
-    show_table(D.comparison_display(comparison_frame(current, new)), "what-if comparison",
+    show_table(slo_ui.comparison_display(comparison_frame(current, new)), "what-if comparison",
                caption="Units are events for occurrences and slices for timeslice budgeting.")
     replay_start = min(current.evaluation.status.window_start, new.evaluation.status.window_start)
-    st.plotly_chart(C.episodes_timeline(new.evaluation.episodes, replay_start, at, "Alert episodes (proposed)"),
+    st.plotly_chart(charts_slo.episodes_timeline(new.evaluation.episodes, replay_start, at, "Alert episodes (proposed)"),
                     width="stretch")
     show_table(new.evaluation.episodes, "proposed alert episodes")
 
@@ -120,7 +120,7 @@ def results(name: str, slo, proposed) -> None:
     else:
         fmt.metric(st, "suggested_target", suggestion.target,
                    help=f"over {len(suggestion.windows)} windows of {proposed.window.label} ending each hour")
-        st.plotly_chart(C.window_attainment_chart(suggestion.windows, suggestion.target, proposed.target),
+        st.plotly_chart(charts_slo.window_attainment_chart(suggestion.windows, suggestion.target, proposed.target),
                         width="stretch")
 
 

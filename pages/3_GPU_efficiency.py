@@ -6,9 +6,9 @@ import streamlit as st
 from analytics.charts import gpu as charts_gpu
 from analytics.errors import SourceError
 from analytics.gpu import efficiency as gpu
-from analytics.gpu import rightsizing as R
+from analytics.gpu import rightsizing as gpu_rightsizing
 from ui import format as fmt
-from ui import gpu as D
+from ui import gpu as gpu_ui
 from ui import slo as slo_ui
 from ui.page import linked, setup
 from ui.tables import show_table
@@ -17,7 +17,7 @@ filters = setup("GPU efficiency")
 slo_ui.slos_or_stop()
 slo_file = slo_ui.config()
 try:
-    view = D.load(filters, slo_file)
+    view = gpu_ui.load(filters, slo_file)
 except SourceError as exc:
     st.error(f"Cannot read GPU telemetry: {fmt.text(exc)}")
     st.stop()
@@ -39,11 +39,11 @@ with st.expander("Assumptions: cost per GPU-hour, idle floor, right-sizing targe
     idle_floor = linked(cols[-2].number_input, "Idle below SM activity", 0.0, 1.0, step=0.05, key="gpu_idle",
                         param="idle", default=gpu.IDLE_SM_FLOOR, parse=float, allowed=lambda v: 0 <= v <= 1)
     target = linked(cols[-1].number_input, "Right-sizing target activity", 0.1, 1.0, step=0.05, key="gpu_target",
-                    param="target", default=R.TARGET_ACTIVITY, parse=float, allowed=lambda v: 0.1 <= v <= 1)
+                    param="target", default=gpu_rightsizing.TARGET_ACTIVITY, parse=float, allowed=lambda v: 0.1 <= v <= 1)
 
-table = D.efficiency(filters, slo_file, prices, idle_floor)
+table = gpu_ui.efficiency(filters, slo_file, prices, idle_floor)
 hourly = view.hourly
-suggestions, evidence = D.rightsizing(filters, slo_file, prices, target)
+suggestions, evidence = gpu_ui.rightsizing(filters, slo_file, prices, target)
 
 saving = suggestions["monthly_saving"].fill_null(0).sum()
 k = st.columns(5)
@@ -54,7 +54,7 @@ fmt.metric(k[2], "idle_cost", table["idle_cost"].fill_null(0).sum(), digits=0,
 profiled = table.filter(pl.col("mean_sm_active").is_not_null())
 fleet_sm = (profiled["mean_sm_active"] * profiled["gpu_hours"]).sum() / max(profiled["gpu_hours"].sum(), 1)
 fmt.metric(k[3], "fleet_sm_active", fleet_sm if profiled.height else None)
-fmt.metric(k[4], "monthly_saving", saving, digits=0, help=f"Per 30 days ({R.HOURS_PER_MONTH} h) if every "
+fmt.metric(k[4], "monthly_saving", saving, digits=0, help=f"Per 30 days ({gpu_rightsizing.HOURS_PER_MONTH} h) if every "
             "right-sizing suggestion below were taken")  # '/30 d' in the value is cut at a 1280 px window
 
 st.subheader("Fleet heatmap")
@@ -70,7 +70,7 @@ st.subheader("Utilisation: what GPU util hides")
 st.plotly_chart(charts_gpu.utilisation_comparison(table), width="stretch")
 missing = table.filter(pl.col("missing") != "").select("deployment", "missing")
 for row in missing.iter_rows(named=True):
-    st.caption(f"**{fmt.text(row['deployment'])}**: not available: {fmt.text(D.field_names(row['missing']))}")
+    st.caption(f"**{fmt.text(row['deployment'])}**: not available: {fmt.text(gpu_ui.field_names(row['missing']))}")
 
 st.subheader("Where does latency climb?")
 latency = linked(st.radio, "Latency", list(charts_gpu.LATENCY_FIELDS), horizontal=True, key="gpu_scatter_latency",
@@ -83,7 +83,7 @@ cost_columns = ["deployment", "gpu_type", "gpus", "gpu_hours", "cost", "output_t
                 "cost_per_1m_output_tokens", "cost_per_1k_requests", "idle_gpu_hours", "idle_cost",
                 "idle_fraction", "output_tokens_per_gpu_s", "goodput_per_gpu", "slo", "mfu_estimate",
                 "missing"]
-show_table(D.for_display(table.sort("idle_cost", descending=True, nulls_last=True).select(cost_columns)),
+show_table(gpu_ui.for_display(table.sort("idle_cost", descending=True, nulls_last=True).select(cost_columns)),
            "GPU cost", caption="Sorted by idle cost. Cost per 1M output tokens = GPU-hours x $/GPU-hour "
            "/ output tokens x 1e6. Goodput counts successful requests meeting every latency condition of "
            "the deployment's SLOs (an estimate when two conditions are joined: docs/slos.md). MFU estimate = 2 x parameters x tokens/s / peak dense "
@@ -91,14 +91,14 @@ show_table(D.for_display(table.sort("idle_cost", descending=True, nulls_last=Tru
 util_columns = ["deployment", "mean_gpu_util", "mean_sm_active", "mean_sm_occupancy", "mean_tensor_active",
                 "mean_dram_active", "mem_used_fraction", "peak_mem_fraction", "min_mem_headroom",
                 "mean_power_w", "peak_hour_power_w", "gap_gpu_hours", "missing"]
-show_table(D.for_display(table.select(util_columns)), "GPU utilisation")
+show_table(gpu_ui.for_display(table.select(util_columns)), "GPU utilisation")
 
 st.subheader("Right-sizing suggestions")
-st.caption(f"Replicas needed = ceil(replicas x peak-hour activity / {target:.0%}) + {R.SPARE_REPLICAS} "
-           f"spare, if every judged hour among the {R.PEAK_HOURS} busiest met the deployment's latency "
+st.caption(f"Replicas needed = ceil(replicas x peak-hour activity / {target:.0%}) + {gpu_rightsizing.SPARE_REPLICAS} "
+           f"spare, if every judged hour among the {gpu_rightsizing.PEAK_HOURS} busiest met the deployment's latency "
            "SLOs (each at its own target; deployments no SLO covers use the defaults for their kind); "
            f"assumes load spreads evenly over replicas. Saving = GPUs freed x $/GPU-hour x "
-           f"{R.HOURS_PER_MONTH} h.")
-show_table(D.for_display(suggestions), "right-sizing")
+           f"{gpu_rightsizing.HOURS_PER_MONTH} h.")
+show_table(gpu_ui.for_display(suggestions), "right-sizing")
 st.markdown("**Evidence: the busiest hours behind each suggestion**")
-show_table(D.for_display(evidence), "right-sizing evidence")
+show_table(gpu_ui.for_display(evidence), "right-sizing evidence")

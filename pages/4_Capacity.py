@@ -3,12 +3,12 @@
 import polars as pl
 import streamlit as st
 
-from analytics.capacity import pipeline as P
+from analytics.capacity import pipeline as capacity_pipeline
 from analytics.capacity.demand import HOUR, METRICS
 from analytics.capacity.plan import outlook_table
 from analytics.charts import capacity as charts
 from analytics.errors import InputError
-from analytics.review import verdicts as V
+from analytics.review import verdicts as review_verdicts
 from analytics.slo.state import STYLE
 from ui import capacity as fd
 from ui import format as fmt
@@ -19,10 +19,10 @@ from ui.tables import show_table
 filters = setup("Capacity")
 slo_ui.slos_or_stop()
 slo_file = slo_ui.config()
-start, end = P.window(filters.data_start, filters.end)
+start, end = capacity_pipeline.window(filters.data_start, filters.end)
 st.caption(
     f"Forecasts fit on hourly demand from {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC (up to "
-    f"{P.HISTORY.days} days before the end of the selected range). GPUs needed = forecast upper bound / "
+    f"{capacity_pipeline.HISTORY.days} days before the end of the selected range). GPUs needed = forecast upper bound / "
     "SLO-compliant throughput per GPU, plus headroom. That throughput is the highest load per GPU at which "
     "the deployment met its latency SLOs in an hour (each at its own target; defaults by kind where no SLO "
     "covers it) or, where DCGM SM activity is known and the peak used less than 70% "
@@ -31,15 +31,15 @@ st.caption(
 
 with st.expander("Scenario", expanded=True):
     c1, c2, c3, c4 = st.columns(4)
-    weeks = linked(c1.slider, "Horizon (weeks)", 1, 12, key="cap_weeks", param="weeks", default=P.DEFAULT_WEEKS,
+    weeks = linked(c1.slider, "Horizon (weeks)", 1, 12, key="cap_weeks", param="weeks", default=capacity_pipeline.DEFAULT_WEEKS,
                    parse=int, allowed=range(1, 13))
     growth = linked(c2.number_input, "Growth multiplier by the horizon", 0.5, 5.0, step=0.1, key="cap_growth",
                     param="growth", default=1.0, parse=float, allowed=lambda g: 0.5 <= g <= 5.0,
                     help="Demand at the end of the horizon = this x the forecast, ramping linearly from now.")
     headroom = linked(c3.slider, "Headroom (%)", 0, 100, step=5, key="cap_headroom", param="headroom",
-                      default=round(P.DEFAULT_HEADROOM * 100), parse=int, allowed=range(0, 101, 5))
+                      default=round(capacity_pipeline.DEFAULT_HEADROOM * 100), parse=int, allowed=range(0, 101, 5))
     interval = linked(c4.slider, "Interval width (%)", 50, 95, step=5, key="cap_interval", param="interval",
-                      default=round(P.DEFAULT_INTERVAL * 100), parse=int, allowed=range(50, 96, 5))
+                      default=round(capacity_pipeline.DEFAULT_INTERVAL * 100), parse=int, allowed=range(50, 96, 5))
     c5, c6, c7 = st.columns([2, 1, 1])
     events_text = c5.text_area("Known events (one per line: name, YYYY-MM-DD, days)", key="cap_events",
                                placeholder="launch, 2026-11-20, 2", height=80,
@@ -90,8 +90,8 @@ if fitting or st.session_state.get("cap_waiting"):  # otherwise nothing to wait 
 
 # The headline counts the states of analytics.review.verdicts (the Overview's attention list uses the
 # same): short now, or short soon (capacity or headroom runs out within the horizon).
-verdicts = [V.capacity_verdict(o, end) for o in assessment.outlooks.values()]
-pools = V.shortfalls(V.pool_verdicts(assessment.plans, table, end))
+verdicts = [review_verdicts.capacity_verdict(o, end) for o in assessment.outlooks.values()]
+pools = review_verdicts.shortfalls(review_verdicts.pool_verdicts(assessment.plans, table, end))
 short = fd.shortages(assessment, end)
 k1, k2, k3, k4 = st.columns(4)
 fmt.metric(k1, "deployments_forecast", f"{len(forecasts)} of {len(names)}")

@@ -6,7 +6,7 @@ import streamlit as st
 
 from analytics.columns import MISSING, label
 from analytics.errors import InputError, SourceError
-from analytics.review import weekly as W
+from analytics.review import weekly as review_weekly
 from ui import review as data
 from ui import slo as slo_ui
 from ui.format import text
@@ -17,8 +17,8 @@ filters = setup("Weekly review")
 slo_file = slo_ui.config()
 slo_ui.slos_or_stop()
 
-weeks = W.weeks_between(filters.data_start, filters.data_end)
-default = W.last_complete_week(filters.data_end)
+weeks = review_weekly.weeks_between(filters.data_start, filters.data_end)
+default = review_weekly.last_complete_week(filters.data_end)
 if default not in weeks:
     weeks.append(default)
 week = linked(st.selectbox, "ISO week", weeks, key="review_week", param="week", default=default, allowed=weeks,
@@ -43,12 +43,12 @@ st.download_button(f"Download the review of {week} (HTML + CSVs, zip)", data=dat
 figures = data.figures(week, slo_file)
 tables = report.tables
 
-st.subheader(W.TABLES["slos"])
+st.subheader(review_weekly.TABLES["slos"])
 st.plotly_chart(figures["slos"], width="stretch")
 show_table(tables["slos"], "SLOs this week", caption="Budget spent: bad events in the week as a share of the "
            "window's error budget at the week's end; change: this week minus the week before.")
 
-st.subheader(W.TABLES["incidents"])
+st.subheader(review_weekly.TABLES["incidents"])
 st.plotly_chart(figures["incidents"], width="stretch")
 show_table(tables["incidents"], "Incidents this week")
 for row in tables["incidents"].iter_rows(named=True):
@@ -75,14 +75,14 @@ show_table(tables["attribution"], "Attribution", caption="The three dimension va
            "among each incident's bad events (score = share of bad events - share of good events).")
 show_table(tables["changes"], "Changes this week")
 
-st.subheader(W.TABLES["movers"])
+st.subheader(review_weekly.TABLES["movers"])
 show_table(tables["movers"], "Latency and error movers", caption="This week against the week before, "
            "largest relative change first.")
 
-st.subheader(W.TABLES["gpu"])
+st.subheader(review_weekly.TABLES["gpu"])
 st.plotly_chart(figures["gpu"], width="stretch")
 show_table(tables["gpu"], "GPU cost", caption="Monthly saving: the right-sizing suggestion from each "
            "week's peak hours (GPU page).")
 
-st.subheader(W.TABLES["capacity"])
+st.subheader(review_weekly.TABLES["capacity"])
 show_table(tables["capacity"], "Capacity outlook")

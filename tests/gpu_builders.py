@@ -14,7 +14,7 @@ import polars as pl
 
 from analytics.gpu import efficiency as gpu
 from analytics.slo.spec import Slo, parse_slo
-from analytics.store import conventions as N
+from analytics.store import conventions
 from analytics.store.conventions import hist_column
 
 T0 = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)  # a Monday, far from the demo data
@@ -31,7 +31,7 @@ def gpu_hour(deployment: str, node: str, gpu_index: int, at: int, *, gpu_type: s
     n_samples = max((len(v) for v in samples.values()), default=1)
     row = {"hour": hour(at), "deployment": deployment, "node": node, "gpu": gpu_index,
            "gpu_type": gpu_type, "region": region, "samples": n_samples}
-    for metric in N.GPU_VALUE_COLUMNS:
+    for metric in conventions.GPU_VALUE_COLUMNS:
         values = [v for v in samples.get(metric, []) if v is not None]
         row[f"{metric}_sum"] = float(sum(values))
         row[f"{metric}_n"] = len(values)
@@ -44,15 +44,15 @@ def gpu_hours(rows: list[dict]) -> pl.DataFrame:
     """A GPU-hours frame as analytics.gpu.efficiency.merge_gpu_hours returns it."""
     frame = pl.DataFrame(rows, schema_overrides={"hour": pl.Datetime("us", "UTC"), "gpu": pl.UInt8,
                                                  "samples": pl.UInt64,
-                                                 **{f"{m}_n": pl.UInt64 for m in N.GPU_VALUE_COLUMNS}})
+                                                 **{f"{m}_n": pl.UInt64 for m in conventions.GPU_VALUE_COLUMNS}})
     return gpu.with_means(frame)
 
 
 def histogram(values: list[float]) -> list[int]:
     """Counts per bucket: bucket i holds EDGES[i-1] < x <= EDGES[i] (analytics.store.conventions)."""
-    counts = np.zeros(N.N_BUCKETS, dtype=np.int64)
+    counts = np.zeros(conventions.N_BUCKETS, dtype=np.int64)
     for v in values:
-        counts[int(np.searchsorted(N.EDGES_MS, v, side="left"))] += 1
+        counts[int(np.searchsorted(conventions.EDGES_MS, v, side="left"))] += 1
     return counts.tolist()
 
 
@@ -62,7 +62,7 @@ def request_hour(deployment: str, at: int, *, requests: int | None = None, input
     ok = max((len(v) for v in latencies.values()), default=0)
     row = {"slot": hour(at), "deployment": deployment, "requests": requests if requests is not None else ok,
            "ok": ok, "input_tokens": input_tokens, "output_tokens": output_tokens}
-    for field in N.LATENCY_FIELDS:
+    for field in conventions.LATENCY_FIELDS:
         row[hist_column(field)] = histogram(latencies.get(field, []))
     return row
 
@@ -71,7 +71,7 @@ def request_hours(rows: list[dict]) -> pl.DataFrame:
     """An hourly request frame as analytics.store.queries.request_slots(step_seconds=3600) returns it."""
     schema = {"slot": pl.Datetime("us", "UTC"), "deployment": pl.String, "requests": pl.UInt64, "ok": pl.UInt64,
               "input_tokens": pl.UInt64, "output_tokens": pl.UInt64,
-              **{hist_column(f): pl.List(pl.UInt64) for f in N.LATENCY_FIELDS}}
+              **{hist_column(f): pl.List(pl.UInt64) for f in conventions.LATENCY_FIELDS}}
     return pl.DataFrame(rows, schema=schema)
 
 

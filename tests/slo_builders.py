@@ -6,7 +6,7 @@ from datetime import datetime
 
 import polars as pl
 
-from analytics.store import conventions as N
+from analytics.store import conventions
 
 
 def insert_requests(store, rows: list[tuple[datetime, str, str, float | None, float | None, float | None]]) -> None:
@@ -22,12 +22,12 @@ def insert_requests(store, rows: list[tuple[datetime, str, str, float | None, fl
     }, schema_overrides={"ts": pl.Datetime("ms", "UTC"), "queue_ms": pl.Float32, "ttft_ms": pl.Float32,
                          "tpot_ms": pl.Float32, "e2e_ms": pl.Float32, "input_tokens": pl.UInt32,
                          "output_tokens": pl.UInt32})
-    store.insert(N.REQUESTS, frame)
+    store.insert(conventions.REQUESTS, frame)
 
 
 def delete_requests(store, prefix: str) -> None:
     """Remove the raw and rollup rows of the deployments whose name starts with `prefix`."""
-    store.command(f"DELETE FROM {N.REQUESTS} WHERE startsWith(deployment, {{prefix:String}})", {"prefix": prefix})
-    for rollup in (N.REQUESTS_5M, N.REQUESTS_1H, N.GOODPUT_5M):  # every rollup of requests
+    store.command(f"DELETE FROM {conventions.REQUESTS} WHERE startsWith(deployment, {{prefix:String}})", {"prefix": prefix})
+    for rollup in (conventions.REQUESTS_5M, conventions.REQUESTS_1H, conventions.GOODPUT_5M):  # every rollup of requests
         store.command(f"ALTER TABLE {rollup} DELETE WHERE startsWith(deployment, {{prefix:String}}) "
                       "SETTINGS mutations_sync = 2", {"prefix": prefix})

@@ -8,14 +8,14 @@ import numpy as np
 import polars as pl
 import pytest
 
-from analytics.capacity import cache as FC
-from analytics.capacity import demand as D
-from analytics.capacity import forecast as F
-from analytics.capacity import pipeline as P
-from analytics.capacity import plan as C
+from analytics.capacity import cache as capacity_cache
+from analytics.capacity import demand as capacity_demand
+from analytics.capacity import forecast as capacity_forecast
+from analytics.capacity import pipeline as capacity_pipeline
+from analytics.capacity import plan as capacity_plan
 from analytics.ingest.demo import fleet
 from analytics.slo.objectives import objectives_by_deployment
-from analytics.store import conventions as N
+from analytics.store import conventions
 from analytics.store.queries import deployments_table
 from tests.gpu_builders import latency_slo
 
@@ -46,7 +46,7 @@ ROWS = [(0, "a", 3600), (0, "b", 7200), (1, "a", 3600), (3, "a", 3600), (3, "b",
 
 @pytest.mark.parametrize("epoch_seconds", [False, True], ids=["Datetime buckets", "epoch-second buckets"])
 def test_missing_rows_are_gaps_when_no_deployment_reported_and_zero_otherwise(epoch_seconds):
-    demand = D.demand_from_counts(counts(ROWS, epoch_seconds), T0, T0 + 5 * HOUR)
+    demand = capacity_demand.demand_from_counts(counts(ROWS, epoch_seconds), T0, T0 + 5 * HOUR)
     rps = {d: demand.filter(pl.col("deployment") == d)["rps"].to_list() for d in "abc"}
     assert rps["a"] == [1.0, 1.0, None, 1.0, 0.0], "hour 2 has no row at all: a collection gap"
     assert rps["b"] == [2.0, 0.0, None, 1.0, 1.0], "hour 1: others reported, so b had zero traffic"
@@ -55,8 +55,8 @@ def test_missing_rows_are_gaps_when_no_deployment_reported_and_zero_otherwise(ep
 
 
 def test_fleet_total_sums_known_values_and_keeps_gaps():
-    demand = D.demand_from_counts(counts(ROWS), T0, T0 + 5 * HOUR)
-    assert D.fleet_total(demand)["rps"].to_list() == [3.0, 1.0, None, 2.01, 1.0]
+    demand = capacity_demand.demand_from_counts(counts(ROWS), T0, T0 + 5 * HOUR)
+    assert capacity_demand.fleet_total(demand)["rps"].to_list() == [3.0, 1.0, None, 2.01, 1.0]
 
 
 @pytest.mark.parametrize(
@@ -69,7 +69,7 @@ def test_fleet_total_sums_known_values_and_keeps_gaps():
     ],
 )
 def test_hour_range_keeps_only_whole_hours(start, end, expected):
-    assert D.hour_range(start, end) == expected
+    assert capacity_demand.hour_range(start, end) == expected
 
 
 # --- Hourly SLO compliance from histograms (exact at bucket edges) ---
@@ -77,9 +77,9 @@ def test_hour_range_keeps_only_whole_hours(start, end, expected):
 
 def hist(at_ms: dict[float, int]) -> list[int]:
     """A 61-bucket histogram with `count` values exactly at each edge (edge values sit in its bucket)."""
-    h = [0] * N.N_BUCKETS
+    h = [0] * conventions.N_BUCKETS
     for edge, count in at_ms.items():
-        h[int(np.flatnonzero(N.EDGES_MS == edge)[0])] += count
+        h[int(np.flatnonzero(conventions.EDGES_MS == edge)[0])] += count
     return h
 
 
@@ -122,7 +122,7 @@ TTFT_2S = latency_slo("d", target=95, ttft_ms=2000)
     ],
 )
 def test_hourly_compliance(slo, ttft, tpot, met):
-    out = C.hourly_compliance(hours_frame([ttft], [tpot] if tpot else None), slo, min_requests=20)
+    out = capacity_plan.hourly_compliance(hours_frame([ttft], [tpot] if tpot else None), slo, min_requests=20)
     assert out["met_slo"].to_list() == [met]
 
 
@@ -130,7 +130,7 @@ def test_throughput_is_the_highest_load_per_gpu_among_hours_that_met_the_slo():
     # 1, 2 and 3 requests/s on 2 GPUs; the 3 req/s hour misses the SLO -> 2 / 2 = 1.0 req/s per GPU.
     good, bad = {1000: 100}, {1000: 50, 4000: 50}
     hours = hours_frame([good, good, bad], requests=[3600, 7200, 10800])
-    tp = C.measure_throughput("d", hours, 2, TTFT_2S, min_hours=1)
+    tp = capacity_plan.measure_throughput("d", hours, 2, TTFT_2S, min_hours=1)
     assert (tp.per_gpu, tp.hours_evaluable, tp.hours_met, tp.reason) == (1.0, 3, 2, None)
 
 
@@ -143,7 +143,7 @@ def test_throughput_is_the_highest_load_per_gpu_among_hours_that_met_the_slo():
     ],
 )
 def test_throughput_is_unknown_with_a_reason_instead_of_a_made_up_number(ttft, gpus, reason):
-    tp = C.measure_throughput("d", hours_frame(ttft, requests=[3600] * len(ttft)), gpus, TTFT_2S, min_hours=24)
+    tp = capacity_plan.measure_throughput("d", hours_frame(ttft, requests=[3600] * len(ttft)), gpus, TTFT_2S, min_hours=24)
     assert tp.per_gpu is None and reason in tp.reason
 
 
@@ -158,19 +158,19 @@ def forecast_frame(upper: list[float]) -> pl.DataFrame:
 
 
 def test_gpus_needed_is_upper_bound_over_throughput_plus_headroom_in_whole_replicas():
-    tp = C.Throughput("d", "rps", 1.0, 8, 100, 100, "x")
-    planned = C.plan(forecast_frame([5.0, 10.0, 10.5]), tp, gpus_per_replica=4, headroom=0.2)
+    tp = capacity_plan.Throughput("d", "rps", 1.0, 8, 100, 100, "x")
+    planned = capacity_plan.plan(forecast_frame([5.0, 10.0, 10.5]), tp, gpus_per_replica=4, headroom=0.2)
     # 5 x 1.2 = 6 -> 8; 10 x 1.2 = 12 -> 12; 10.5 x 1.2 = 12.6 -> 16 (replicas of 4 GPUs)
     assert planned["gpus_needed"].to_list() == [8.0, 12.0, 16.0]
     assert planned["capacity"].to_list() == [8.0] * 3
-    o = C.outlook("d", "L4", planned, tp)
+    o = capacity_plan.outlook("d", "L4", planned, tp)
     assert o.capacity_exhausted_at == T0 + 2 * HOUR, "first hour whose upper bound (10) exceeds 8 GPUs x 1.0"
     assert o.headroom_breached_at == T0 + 2 * HOUR and o.gpus_needed_peak == 16.0
 
 
 def test_a_forecast_within_capacity_has_no_exhaustion_date():
-    tp = C.Throughput("d", "rps", 1.0, 8, 100, 100, "x")
-    o = C.outlook("d", "L4", C.plan(forecast_frame([6.0, 7.9]), tp, 1, 0.0), tp)
+    tp = capacity_plan.Throughput("d", "rps", 1.0, 8, 100, 100, "x")
+    o = capacity_plan.outlook("d", "L4", capacity_plan.plan(forecast_frame([6.0, 7.9]), tp, 1, 0.0), tp)
     assert o.capacity_exhausted_at is None and o.headroom_breached_at is None
 
 
@@ -178,17 +178,17 @@ def test_fleet_table_adds_weekly_peaks_by_gpu_type_and_counts_unknown_deployment
     deployments = pl.DataFrame({
         "deployment": ["a", "b", "c"], "gpu_type": ["L4", "L4", "L4"], "gpus_per_replica": [1, 1, 2], "replicas": [4, 2, 1],
     })
-    known = C.Throughput("a", "rps", 1.0, 4, 100, 100, "x")
+    known = capacity_plan.Throughput("a", "rps", 1.0, 4, 100, 100, "x")
     plans = {
-        "a": C.plan(forecast_frame([3.0, 5.0]), known, 1, 0.0),
-        "b": C.plan(forecast_frame([1.0, 2.0]), C.Throughput("b", "rps", 1.0, 2, 100, 100, "x"), 1, 0.0),
-        "c": C.plan(forecast_frame([1.0, 1.0]), C.Throughput("c", "rps", None, 2, 0, 0, "x", "no data"), 2, 0.0),
+        "a": capacity_plan.plan(forecast_frame([3.0, 5.0]), known, 1, 0.0),
+        "b": capacity_plan.plan(forecast_frame([1.0, 2.0]), capacity_plan.Throughput("b", "rps", 1.0, 2, 100, 100, "x"), 1, 0.0),
+        "c": capacity_plan.plan(forecast_frame([1.0, 1.0]), capacity_plan.Throughput("c", "rps", None, 2, 0, 0, "x", "no data"), 2, 0.0),
     }
-    table = C.fleet_by_week(plans, deployments)
+    table = capacity_plan.fleet_by_week(plans, deployments)
     row = table.row(0, named=True)
     # peaks: a 5, b 2, c unknown -> its current 2: 9 needed vs 4 + 2 + 2 = 8 current
     assert (row["gpus_needed"], row["gpus_current"], row["short"], row["unknown"]) == (9.0, 8, 1.0, "c")
-    assert C.exhaustion_by_gpu_type(table) == {"L4": row["week"]}
+    assert capacity_plan.exhaustion_by_gpu_type(table) == {"L4": row["week"]}
 
 
 # --- On the demo fleet ---
@@ -196,20 +196,20 @@ def test_fleet_table_adds_weekly_peaks_by_gpu_type_and_counts_unknown_deployment
 
 @pytest.fixture(scope="module")
 def demo_assessment(demo_store, tmp_path_factory):
-    end = demo_store.scalar(f"SELECT max(slot) FROM {N.REQUESTS_5M}")
+    end = demo_store.scalar(f"SELECT max(slot) FROM {conventions.REQUESTS_5M}")
     end = (datetime.fromtimestamp(end, UTC) if isinstance(end, int) else end.astimezone(UTC)) + timedelta(minutes=5)
     start = end - timedelta(days=21)
     deployments = deployments_table(demo_store)
-    demand = P.hourly_demand(demo_store, start, end)
-    histories = {n: D.series(demand, n) for n in deployments["deployment"]}
+    demand = capacity_pipeline.hourly_demand(demo_store, start, end)
+    histories = {n: capacity_demand.series(demand, n) for n in deployments["deployment"]}
     # Four weeks: Prophet's linear trend reaches the growing deployment's verified peak after ~2.
-    fits = FC.cached_map(F.prophet_forecast, histories, F.ForecastParams(horizon=timedelta(days=28)),
+    fits = capacity_cache.cached_map(capacity_forecast.prophet_forecast, histories, capacity_forecast.ForecastParams(horizon=timedelta(days=28)),
                         cache_dir=tmp_path_factory.mktemp("forecast-cache"), workers=2)
     # No SLO file: every deployment is judged by the packaged defaults for its kind.
     objectives = objectives_by_deployment(deployments, ())
-    throughputs = C.measure_all(P.hourly_histograms(demo_store, start, end, deployments["deployment"]), deployments,
+    throughputs = capacity_plan.measure_all(capacity_pipeline.hourly_histograms(demo_store, start, end, deployments["deployment"]), deployments,
                                 objectives)
-    return demand, fits, C.assess(fits.results, throughputs, deployments, headroom=0.2)
+    return demand, fits, capacity_plan.assess(fits.results, throughputs, deployments, headroom=0.2)
 
 
 def test_demo_demand_has_every_hour_and_quiet_hours_are_zero_not_missing(demo_assessment):
@@ -239,7 +239,7 @@ def test_the_low_traffic_demo_deployment_has_unknown_capacity_with_a_reason(demo
     _, _, assessment = demo_assessment
     o = assessment.outlooks[fleet.LOW_TRAFFIC]
     assert o.per_gpu is None and o.gpus_needed_peak is None and "too little data" in o.reason
-    table = C.outlook_table(assessment)
+    table = capacity_plan.outlook_table(assessment)
     assert table.height == len(fleet.FLEET)
     assert table.filter(pl.col("deployment") == fleet.LOW_TRAFFIC)["reason"].item().startswith("too little data")
 
@@ -247,11 +247,11 @@ def test_the_low_traffic_demo_deployment_has_unknown_capacity_with_a_reason(demo
 def test_warming_fits_the_capacity_pages_default_scenario_so_a_first_visit_reads_the_cache(store, tmp_path):
     from analytics.store.queries import data_range
 
-    warmed = P.warm(store, tmp_path, method="seasonal_naive")  # the same scenario as Prophet's, fitted fast
+    warmed = capacity_pipeline.warm(store, tmp_path, method="seasonal_naive")  # the same scenario as Prophet's, fitted fast
     assert warmed.computed + warmed.cached == len(fleet.FLEET)
     first, last, _ = data_range(store)
-    start, end = P.window(first, last)
+    start, end = capacity_pipeline.window(first, last)
     names = deployments_table(store)["deployment"].to_list()
-    page = P.histories(P.hourly_demand(store, start, end), names, P.DEFAULT_METRIC)
-    fn = F.METHODS["seasonal_naive"]
-    assert all(FC.is_cached(n, fn, h, P.default_params(), tmp_path) for n, h in page.items())
+    page = capacity_pipeline.histories(capacity_pipeline.hourly_demand(store, start, end), names, capacity_pipeline.DEFAULT_METRIC)
+    fn = capacity_forecast.METHODS["seasonal_naive"]
+    assert all(capacity_cache.is_cached(n, fn, h, capacity_pipeline.default_params(), tmp_path) for n, h in page.items())

@@ -8,9 +8,9 @@ import json
 
 import pytest
 
-from analytics import columns as C
-from analytics.review import pipeline as P
-from analytics.review import report as R
+from analytics import columns
+from analytics.review import pipeline as review_pipeline
+from analytics.review import report as review_report
 from analytics.slo import files
 from tests.conftest import run_page
 
@@ -26,10 +26,10 @@ PAGES = {  # page -> (query, charts at least)
 
 def _allowed() -> set[str]:
     titles = {""}
-    for name in C.REGISTRY:
-        titles |= {C.axis_title(name), C.axis_title(name, log=True)}
-        if C.column(name).kind in C.UNIT_TITLES:
-            titles.add(C.unit_title(name))
+    for name in columns.REGISTRY:
+        titles |= {columns.axis_title(name), columns.axis_title(name, log=True)}
+        if columns.column(name).kind in columns.UNIT_TITLES:
+            titles.add(columns.unit_title(name))
     return titles
 
 
@@ -65,8 +65,8 @@ def test_every_chart_on_the_page_titles_its_axes_from_the_registry(store, script
 
 
 def test_the_weekly_reports_charts_title_their_axes_from_the_registry(store, tmp_path):
-    report = P.report(store, files.load_slos(files.PROJECT_SLO_FILE), "2026-W43", tmp_path)
-    for name, figure in R.figures(report).items():
+    report = review_pipeline.report(store, files.load_slos(files.PROJECT_SLO_FILE), "2026-W43", tmp_path)
+    for name, figure in review_report.figures(report).items():
         for where, title in axis_titles(json.loads(figure.to_json())):
             assert title in ALLOWED, f"report chart {name}: {where} title {title!r} is not the registry's"
 
@@ -84,4 +84,4 @@ def test_a_title_the_registry_does_not_produce_is_caught():
     ("rps", False, "Requests/s"),
 ])
 def test_axis_titles_carry_the_label_and_unit_a_table_shows(name, log, title):
-    assert C.axis_title(name, log=log) == title
+    assert columns.axis_title(name, log=log) == title

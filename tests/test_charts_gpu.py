@@ -8,24 +8,24 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 import pytest
 
-from analytics.charts import gpu as C
+from analytics.charts import gpu as charts_gpu
 from analytics.gpu import efficiency as gpu
 from analytics.gpu import pipeline
 from analytics.ingest.demo import fleet
 from analytics.slo.files import PROJECT_SLO_FILE, load_slos
 from analytics.slo.objectives import objectives_by_deployment
-from tests import gpu_builders as B
+from tests import gpu_builders
 
 ROWS = [
-    B.gpu_hour("chat", "chat-n0", 0, 0, sm_active=[0.2], fb_used_mib=[90], fb_total_mib=[100]),
-    B.gpu_hour("chat", "chat-n0", 1, 0, sm_active=[0.4], fb_used_mib=[50], fb_total_mib=[100]),
-    B.gpu_hour("chat", "chat-n0", 0, 1, sm_active=[0.6], fb_used_mib=[40], fb_total_mib=[100]),
-    B.gpu_hour("embed", "host-7", 0, 0, gpu_util=[50], fb_used_mib=[10], fb_total_mib=[100]),
+    gpu_builders.gpu_hour("chat", "chat-n0", 0, 0, sm_active=[0.2], fb_used_mib=[90], fb_total_mib=[100]),
+    gpu_builders.gpu_hour("chat", "chat-n0", 1, 0, sm_active=[0.4], fb_used_mib=[50], fb_total_mib=[100]),
+    gpu_builders.gpu_hour("chat", "chat-n0", 0, 1, sm_active=[0.6], fb_used_mib=[40], fb_total_mib=[100]),
+    gpu_builders.gpu_hour("embed", "host-7", 0, 0, gpu_util=[50], fb_used_mib=[10], fb_total_mib=[100]),
 ]
 
 
 def test_heatmap_rows_per_gpu_name_the_node_once():
-    frame = C.heatmap_frame(B.gpu_hours(ROWS), "sm_active", "gpu")
+    frame = charts_gpu.heatmap_frame(gpu_builders.gpu_hours(ROWS), "sm_active", "gpu")
     assert frame["row"].unique().sort().to_list() == ["chat-n0/gpu0", "chat-n0/gpu1", "embed · host-7/gpu0"]
 
 
@@ -35,13 +35,13 @@ def test_heatmap_rows_per_gpu_name_the_node_once():
     ids=["activity per node is the mean over its GPUs", "peak memory per node is the worst GPU"],
 )
 def test_heatmap_rows_per_node(metric, expected):
-    frame = C.heatmap_frame(B.gpu_hours(ROWS), metric, "node")
-    value = frame.filter((pl.col("row") == "chat-n0") & (pl.col("hour") == B.hour(0)))["value"][0]
+    frame = charts_gpu.heatmap_frame(gpu_builders.gpu_hours(ROWS), metric, "node")
+    value = frame.filter((pl.col("row") == "chat-n0") & (pl.col("hour") == gpu_builders.hour(0)))["value"][0]
     assert value == pytest.approx(expected)
 
 
 def test_the_heatmap_leaves_hours_without_data_blank_and_has_readable_titles():
-    fig = C.fleet_heatmap(B.gpu_hours(ROWS), "sm_active", "gpu")
+    fig = charts_gpu.fleet_heatmap(gpu_builders.gpu_hours(ROWS), "sm_active", "gpu")
     heat = fig.data[0]
     assert list(heat.y) == ["chat-n0/gpu0", "chat-n0/gpu1", "embed · host-7/gpu0"]
     assert len(heat.x) == 2 and list(heat.z[0]) == pytest.approx([0.2, 0.6])
@@ -54,12 +54,12 @@ def test_the_heatmap_leaves_hours_without_data_blank_and_has_readable_titles():
 
 def test_an_unknown_heatmap_metric_is_refused():
     with pytest.raises(ValueError, match="unknown heatmap metric"):
-        C.heatmap_frame(B.gpu_hours(ROWS), "fan_speed")
+        charts_gpu.heatmap_frame(gpu_builders.gpu_hours(ROWS), "fan_speed")
 
 
 def test_the_comparison_marks_fields_that_were_not_collected():
-    util = gpu.utilisation(B.gpu_hours(ROWS))
-    fig = C.utilisation_comparison(util)
+    util = gpu.utilisation(gpu_builders.gpu_hours(ROWS))
+    fig = charts_gpu.utilisation_comparison(util)
     assert [t.name for t in fig.data] == ["GPU utilisation (any kernel running)", "SM activity", "Tensor-pipe activity"]
     notes = [a.text for a in fig.layout.annotations]
     assert notes == [  # chat (sorted first) has no gpu_util samples; embed has no profiling fields
@@ -81,7 +81,7 @@ def demo(demo_store):
 
 
 def test_the_memory_pressure_incident_shows_on_the_heatmap_of_the_affected_gpus(demo):
-    frame = C.heatmap_frame(demo.gpu_hours, "mem_peak_fraction", "gpu")
+    frame = charts_gpu.heatmap_frame(demo.gpu_hours, "mem_peak_fraction", "gpu")
     start = DEMO_END - PRESSURE.starts_before_end
     during = (pl.col("hour") >= start) & (pl.col("hour") < start + PRESSURE.duration)
     affected = pl.col("deployment").is_in(list(PRESSURE.deployments))
@@ -94,7 +94,7 @@ def test_the_memory_pressure_incident_shows_on_the_heatmap_of_the_affected_gpus(
 
 def test_the_scatter_has_one_series_per_profiled_deployment_and_names_the_rest(demo):
     objectives = objectives_by_deployment(demo.deployments, load_slos(PROJECT_SLO_FILE))
-    fig = C.utilisation_latency(gpu.deployment_hours(demo, objectives), "ttft_p99_ms")
+    fig = charts_gpu.utilisation_latency(gpu.deployment_hours(demo, objectives), "ttft_p99_ms")
     shown = {t.name for t in fig.data}
     llm = {d.deployment for d in fleet.FLEET if d.kind in ("chat", "code")}
     assert shown == llm  # embeddings and the classic model have no TTFT

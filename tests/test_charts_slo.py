@@ -8,7 +8,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from analytics.charts import slo as C
+from analytics.charts import slo as charts_slo
 from analytics.slo.alerts import EPISODE_SCHEMA
 from analytics.slo.evaluation import evaluate
 from analytics.slo.spec import parse_slo
@@ -32,7 +32,7 @@ def test_burn_rate_thresholds_are_lines_at_their_value_on_the_log_axis():
     slo, data = _evaluation()
     e = evaluate(slo, data, AT)
     frame = burn_series(e.units, slo.target, e.grid, T0, AT, (timedelta(hours=1),))
-    fig = C.burn_rate_chart(frame, {"page 1h/5m: 14.4": 14.4})
+    fig = charts_slo.burn_rate_chart(frame, {"page 1h/5m: 14.4": 14.4})
     threshold = next(t for t in fig.data if t.name == "page 1h/5m: 14.4")
     assert list(threshold.y) == [14.4, 14.4]
     assert fig.layout.yaxis.type == "log"
@@ -43,10 +43,10 @@ def test_burn_rate_thresholds_are_lines_at_their_value_on_the_log_axis():
 def test_episodes_timeline_draws_one_bar_per_episode_and_survives_none():
     slo, data = _evaluation()
     e = evaluate(slo, data, AT)
-    fig = C.episodes_timeline(e.episodes, T0, AT)
+    fig = charts_slo.episodes_timeline(e.episodes, T0, AT)
     bars = [t for t in fig.data if t.type == "bar"]
     assert sum(len(b.x) for b in bars) == e.episodes.height > 0
-    empty = C.episodes_timeline(pl.DataFrame(schema=EPISODE_SCHEMA), T0, AT)
+    empty = charts_slo.episodes_timeline(pl.DataFrame(schema=EPISODE_SCHEMA), T0, AT)
     assert not [t for t in empty.data if t.type == "bar"]
 
 
@@ -55,7 +55,7 @@ def test_burn_down_has_an_ideal_line_from_the_start_to_zero_at_the_period_end():
 
     slo, data = _evaluation()
     e = evaluate(slo, data, AT)
-    fig = C.burn_down_chart({"current": burn_down(slo, e.units, e.grid, AT)}, AT)
+    fig = charts_slo.burn_down_chart({"current": burn_down(slo, e.units, e.grid, AT)}, AT)
     ideal = next(t for t in fig.data if t.name == "current ideal")
     assert list(ideal.y) == [1.0, 0.0]
 
@@ -65,8 +65,8 @@ def test_sli_and_window_charts_show_the_target():
 
     slo, data = _evaluation()
     e = evaluate(slo, data, AT)
-    fig = C.sli_chart(sli_series(e.counts, e.grid, T0, AT, timedelta(hours=1)), slo.target, "SLI")
+    fig = charts_slo.sli_chart(sli_series(e.counts, e.grid, T0, AT, timedelta(hours=1)), slo.target, "SLI")
     assert any(s.y0 == slo.target for s in fig.layout.shapes)
     suggestion = suggest_target(slo, data, datetime(2026, 10, 31, tzinfo=UTC), 0.9)
-    fig = C.window_attainment_chart(suggestion.windows, suggestion.target, slo.target)
+    fig = charts_slo.window_attainment_chart(suggestion.windows, suggestion.target, slo.target)
     assert len(fig.data) == 1 and len(fig.layout.shapes) == (2 if suggestion.target else 1)

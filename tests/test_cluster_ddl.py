@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from analytics.errors import SourceError
-from analytics.store import conventions as N
+from analytics.store import conventions
 from analytics.store.client import Store
 from analytics.store.ddl import SINGLE, ZOOKEEPER_PATH, Layout
 from analytics.store.dsn import dsn_from_settings, split_cluster
@@ -23,9 +23,9 @@ from analytics.store.schema import ROLLUPS, schema_ddl, tables_ddl
 
 GOLDEN = Path(__file__).parent / "data" / "single_node_ddl.sql"  # the single-node DDL, as before cluster mode
 CLUSTER = Layout("prod", "telemetry")
-TABLES = [N.SCHEMA_VERSION_TABLE, N.REQUESTS, N.GPU_METRICS, N.DEPLOYMENTS, N.REQUESTS_5M, N.REQUESTS_1H, N.GPU_1H,
-          N.GOODPUT_5M, JOURNAL,
-          N.REVIEW_NOTES, N.OTEL_SOURCES]
+TABLES = [conventions.SCHEMA_VERSION_TABLE, conventions.REQUESTS, conventions.GPU_METRICS, conventions.DEPLOYMENTS, conventions.REQUESTS_5M, conventions.REQUESTS_1H, conventions.GPU_1H,
+          conventions.GOODPUT_5M, JOURNAL,
+          conventions.REVIEW_NOTES, conventions.OTEL_SOURCES]
 CREATE = re.compile(r"CREATE (TABLE|MATERIALIZED VIEW) IF NOT EXISTS (\w+)")
 
 
@@ -33,10 +33,10 @@ def every_statement(layout: Layout) -> list[str]:
     """Every statement the app may run on `layout`: the schema, the sources table, and the journal's
     stage, drop, delete and migration statements."""
     stage = "ingest_stage_0123_requests"
-    return [*schema_ddl(layout), *sources_ddl(layout), *layout.copy_table(stage, N.REQUESTS),
-            layout.drop("TABLE", stage), layout.drop("VIEW", ROLLUPS[N.REQUESTS_5M].view),
-            layout.delete(N.REQUESTS, "load_id = 'x'"), *layout.add_column(N.REQUESTS, "extra UInt8 DEFAULT 0"),
-            layout.materialized_view("requests_from_otel_traces_mv", N.REQUESTS, "SELECT * FROM otel_traces")]
+    return [*schema_ddl(layout), *sources_ddl(layout), *layout.copy_table(stage, conventions.REQUESTS),
+            layout.drop("TABLE", stage), layout.drop("VIEW", ROLLUPS[conventions.REQUESTS_5M].view),
+            layout.delete(conventions.REQUESTS, "load_id = 'x'"), *layout.add_column(conventions.REQUESTS, "extra UInt8 DEFAULT 0"),
+            layout.materialized_view("requests_from_otel_traces_mv", conventions.REQUESTS, "SELECT * FROM otel_traces")]
 
 
 def created(statements: list[str]) -> dict[str, str]:
@@ -68,7 +68,7 @@ def test_on_a_cluster_every_table_is_a_replicated_local_table_under_a_distribute
 
 def test_raw_tables_and_their_rollups_are_sharded_by_deployment():
     clustered = created(schema_ddl(CLUSTER))
-    for table in (N.REQUESTS, N.REQUESTS_5M, N.REQUESTS_1H, N.GPU_METRICS, N.GPU_1H, N.GOODPUT_5M, N.DEPLOYMENTS):
+    for table in (conventions.REQUESTS, conventions.REQUESTS_5M, conventions.REQUESTS_1H, conventions.GPU_METRICS, conventions.GPU_1H, conventions.GOODPUT_5M, conventions.DEPLOYMENTS):
         assert clustered[table].endswith(f"{table}_local, cityHash64(deployment))")
     assert clustered[JOURNAL].endswith("cityHash64(load_id))")  # one load's journal rows on one shard
 
@@ -82,7 +82,7 @@ def test_on_a_cluster_every_rollup_view_reads_a_local_raw_table_into_a_local_rol
         assert re.findall(r"\bFROM (\w+)", ddl) == [f"{rollup.raw}_local"]
     # A rollback rebuilds rollup rows with the same SELECT through the Distributed tables, which
     # route them by deployment to the shard the view wrote them on.
-    assert re.findall(r"\bFROM (\w+)", ROLLUPS[N.REQUESTS_5M].query("deployment = 'd'")) == [N.REQUESTS]
+    assert re.findall(r"\bFROM (\w+)", ROLLUPS[conventions.REQUESTS_5M].query("deployment = 'd'")) == [conventions.REQUESTS]
 
 
 def test_every_cluster_statement_runs_on_cluster():
@@ -94,11 +94,11 @@ def test_every_cluster_statement_runs_on_cluster():
 
 
 def test_a_stage_on_a_cluster_is_never_a_replica_of_the_raw_table():
-    local, distributed = CLUSTER.copy_table("ingest_stage_1_requests", N.REQUESTS)
+    local, distributed = CLUSTER.copy_table("ingest_stage_1_requests", conventions.REQUESTS)
     assert local.startswith("CREATE TABLE IF NOT EXISTS ingest_stage_1_requests_local ON CLUSTER prod AS requests_local\n")
     assert f"ENGINE = ReplicatedMergeTree('{ZOOKEEPER_PATH}', '{{replica}}') ORDER BY tuple()" in local
     assert distributed.endswith("Distributed(prod, 'telemetry', ingest_stage_1_requests_local, rand())")
-    assert SINGLE.copy_table("ingest_stage_1_requests", N.REQUESTS) == [
+    assert SINGLE.copy_table("ingest_stage_1_requests", conventions.REQUESTS) == [
         "CREATE TABLE IF NOT EXISTS ingest_stage_1_requests AS requests"]
 
 

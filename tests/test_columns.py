@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from analytics import columns as C
+from analytics import columns
 from analytics.slo import state as states
 from tests.conftest import ROOT, run_page
 
@@ -22,23 +22,23 @@ PAGES = ["app.py", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "pages").gl
 
 
 def test_every_csv_name_is_snake_case_and_ends_with_its_unit():
-    for c in C.REGISTRY.values():
+    for c in columns.REGISTRY.values():
         assert SNAKE.match(c.csv_name), c.name
         if c.spec.unit:
             assert c.csv_name.endswith(f"_{c.spec.unit}") or c.csv_name.endswith(f"_per_{c.spec.unit}"), c.name
 
 
 def test_every_column_has_a_label_and_a_reason_for_an_empty_cell():
-    for c in C.REGISTRY.values():
+    for c in columns.REGISTRY.values():
         assert c.label and "_" not in c.label, f"{c.name}: the label shows an internal name: {c.label!r}"
-        assert c.tooltip.endswith(".") and C.MISSING in c.tooltip, c.name
+        assert c.tooltip.endswith(".") and columns.MISSING in c.tooltip, c.name
 
 
-@pytest.mark.parametrize("kind", sorted(C.KINDS))
+@pytest.mark.parametrize("kind", sorted(columns.KINDS))
 def test_every_kind_shows_a_missing_value_as_an_em_dash_never_none(kind):
-    name = next(c.name for c in C.REGISTRY.values() if c.kind == kind)
-    assert C.text(name, None) == "—"
-    assert C.text(name, float("nan")) == "—"
+    name = next(c.name for c in columns.REGISTRY.values() if c.kind == kind)
+    assert columns.text(name, None) == "—"
+    assert columns.text(name, float("nan")) == "—"
 
 
 @pytest.mark.parametrize(("name", "value", "shown"), [
@@ -56,24 +56,24 @@ def test_every_kind_shows_a_missing_value_as_an_em_dash_never_none(kind):
     ("start", datetime(2026, 11, 23, 4, 5, tzinfo=UTC), "2026-11-23 04:05"),
 ])
 def test_hand_checked_formats(name, value, shown):
-    assert C.text(name, value) == shown
+    assert columns.text(name, value) == shown
 
 
 def test_metric_cards_write_long_latencies_in_seconds():
-    assert C.text("e2e_p95_ms", 15133.2, compact=True) == "15.1 s"
-    assert C.text("e2e_p95_ms", 1402.0, compact=True) == "1.40 s"
-    assert C.text("e2e_p95_ms", 505.0, compact=True) == "505 ms"
+    assert columns.text("e2e_p95_ms", 15133.2, compact=True) == "15.1 s"
+    assert columns.text("e2e_p95_ms", 1402.0, compact=True) == "1.40 s"
+    assert columns.text("e2e_p95_ms", 505.0, compact=True) == "505 ms"
 
 
 def test_an_unknown_column_names_itself_and_the_registry():
-    with pytest.raises(C.UnknownColumn, match=r"'sm_active_raw' is not in the column registry \(analytics/columns.py\)"):
-        C.label("sm_active_raw")
+    with pytest.raises(columns.UnknownColumn, match=r"'sm_active_raw' is not in the column registry \(analytics/columns.py\)"):
+        columns.label("sm_active_raw")
 
 
 def test_a_csv_frame_has_registry_names_one_unit_and_no_float_noise():
     frame = pl.DataFrame({"deployment": ["a"], "error_rate": [0.014646464646464633], "ttft_p99_ms": [14.646464646464633],
                           "idle_cost": [7177.123456], "gpus_needed": [2.0000000001], "requests": [12.0]})
-    out = C.csv_frame(frame)
+    out = columns.csv_frame(frame)
     assert out.columns == ["deployment", "error_rate_ratio", "ttft_p99_ms", "idle_cost_usd", "gpus_needed", "requests"]
     assert out.row(0) == ("a", 0.014646, 14.6, 7177.12, 2.0, 12)
     assert out["requests"].dtype == pl.Int64
@@ -82,11 +82,11 @@ def test_a_csv_frame_has_registry_names_one_unit_and_no_float_noise():
 def test_a_long_table_csv_names_each_rows_unit_and_rounds_it_as_its_kind():
     movers = pl.DataFrame({"deployment": ["a", "b"], "metric": ["error_rate", "ttft_p99_ms"],
                            "previous": [0.0123456789, 1401.6734], "current": [0.02, None], "change": [0.62, None]})
-    out = C.csv_frame(movers)
+    out = columns.csv_frame(movers)
     assert out.columns == ["deployment", "metric", "previous", "current", "change_ratio"]
     assert out["metric"].to_list() == ["error_rate_ratio", "ttft_p99_ms"]
     assert out["previous"].to_list() == [0.012346, 1401.7]
-    shown = C.display_frame(movers)
+    shown = columns.display_frame(movers)
     assert shown["metric"].to_list() == ["Error rate", "TTFT p99 (ms)"]
     assert shown["previous"].to_list() == ["1.235%", "1,402 ms"] and shown["current"].to_list() == ["2.000%", "—"]
 
@@ -94,12 +94,12 @@ def test_a_long_table_csv_names_each_rows_unit_and_rounds_it_as_its_kind():
 
 def test_an_attributions_dimensions_show_as_labels_and_stay_names_in_the_csv():
     ranked = pl.DataFrame({"dimension": ["model_version", "input_band", "host_pool"], "value": ["v2", "0-511", "x"]})
-    assert C.display_frame(ranked)["dimension"].to_list() == ["Model version", "Input tokens", "host_pool"]
-    assert C.csv_frame(ranked)["dimension"].to_list() == ["model_version", "input_band", "host_pool"]
+    assert columns.display_frame(ranked)["dimension"].to_list() == ["Model version", "Input tokens", "host_pool"]
+    assert columns.csv_frame(ranked)["dimension"].to_list() == ["model_version", "input_band", "host_pool"]
 
 
 def test_a_tiny_negative_change_is_zero_not_minus_zero_in_the_csv():
-    out = C.csv_frame(pl.DataFrame({"error_rate": [-0.0000001, 0.25]}))
+    out = columns.csv_frame(pl.DataFrame({"error_rate": [-0.0000001, 0.25]}))
     assert out["error_rate_ratio"].to_list() == [0.0, 0.25]
     assert out.write_csv().splitlines()[1] == "0.0"
 
@@ -122,7 +122,7 @@ def test_every_table_on_every_page_shows_only_registry_columns(store, page):
     assert not at.exception, [e.message for e in at.exception]
     assert at.dataframe, f"{page} shows no table"
     for frame in at.dataframe:
-        assert not C.unknown(frame.value.columns), (page, C.unknown(frame.value.columns))
+        assert not columns.unknown(frame.value.columns), (page, columns.unknown(frame.value.columns))
     for metric in at.metric:  # no 'None' and no internal names on the cards either
         assert metric.value not in ("None", "nan", "–"), (page, metric.label)
 
@@ -144,7 +144,7 @@ def test_every_metric_card_on_every_page_takes_its_label_from_a_registry(page):
         if isinstance(call.func.value, ast.Name) and call.func.value.id == "fmt":
             name = call.args[1]
             if isinstance(name, ast.Constant):
-                registry = C.REGISTRY if call.func.attr == "metric" else states.STATES
+                registry = columns.REGISTRY if call.func.attr == "metric" else states.STATES
                 assert name.value in registry, (where, name.value)
         else:  # st.metric or a column's .metric: only with a label computed from the registry
             assert not isinstance(call.args[0], ast.Constant | ast.JoinedStr), where
@@ -156,14 +156,14 @@ def test_every_metric_card_on_every_page_takes_its_label_from_a_registry(page):
     ("hours_to_exhaustion", "Budget gone in", "budget gone in"), ("e2e_p99_ms", "E2E p99", "E2E p99"),
 ])
 def test_a_card_or_a_sentence_drops_the_unit_its_value_carries(name, card, sentence):
-    assert C.card_label(name) == card
-    assert C.in_sentence(name) == sentence
+    assert columns.card_label(name) == card
+    assert columns.in_sentence(name) == sentence
 
 
 def test_digits_override_a_columns_decimals_where_a_value_needs_them():
-    assert C.text("target", 0.99995, digits=3) == "99.995%"
-    assert C.text("cost", 1234.5, digits=0) == "$1,234"  # Python rounds half to even
-    assert C.text("cost", 1234.5) == "$1,234.50"
+    assert columns.text("target", 0.99995, digits=3) == "99.995%"
+    assert columns.text("cost", 1234.5, digits=0) == "$1,234"  # Python rounds half to even
+    assert columns.text("cost", 1234.5) == "$1,234.50"
 
 
 def test_a_tables_csv_parses_back_with_registry_names_and_raw_numbers():
@@ -181,15 +181,15 @@ def test_a_tables_csv_parses_back_with_registry_names_and_raw_numbers():
 
 def test_the_error_rate_title_states_the_definition_that_leaves_unknown_out():
     # analytics.traffic.summary.error_rate: 1 - ok / requests with a known outcome
-    assert C.chart_title("error_rate") == "Error rate (non-ok / requests with a known outcome)"
-    assert "'unknown'" in C.column("error_rate").tooltip
-    assert C.chart_title("ttft_p99_ms", "LLM deployments") == "TTFT p99 (LLM deployments)"
-    assert C.chart_title("rps") == "Requests/s"
+    assert columns.chart_title("error_rate") == "Error rate (non-ok / requests with a known outcome)"
+    assert "'unknown'" in columns.column("error_rate").tooltip
+    assert columns.chart_title("ttft_p99_ms", "LLM deployments") == "TTFT p99 (LLM deployments)"
+    assert columns.chart_title("rps") == "Requests/s"
 
 
 def test_every_field_a_missing_list_can_name_is_a_registry_column():
     from analytics.gpu import efficiency
 
-    assert not C.unknown(efficiency.MISSABLE)
+    assert not columns.unknown(efficiency.MISSABLE)
     assert efficiency.field_names("sm_active, params_b, latency_slo") == "SM activity, model size, a latency SLO"
     assert efficiency.field_names("") is None

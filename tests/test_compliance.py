@@ -13,14 +13,14 @@ import numpy as np
 import polars as pl
 import pytest
 
-from analytics import histogram as H
+from analytics import histogram
 from analytics.capacity import pipeline as capacity_pipeline
-from analytics.capacity import plan as C
+from analytics.capacity import plan as capacity_plan
 from analytics.gpu import efficiency as gpu
-from analytics.gpu import hours as G
+from analytics.gpu import hours as gpu_hours
 from analytics.gpu import pipeline as gpu_pipeline
 from analytics.ingest.demo import fleet
-from analytics.slo import evaluation as E
+from analytics.slo import evaluation as slo_evaluation
 from analytics.slo import pipeline as slo_pipeline
 from analytics.slo.compliance import (
     MIN_EVENTS_PER_HOUR,
@@ -35,7 +35,7 @@ from analytics.slo.objectives import objectives_by_deployment
 from analytics.slo.sli import SliCounts, histogram_counts, inputs_from_rows, sli_counts
 from analytics.slo.spec import parse_slo
 from analytics.store.queries import deployments_table
-from tests import gpu_builders as B
+from tests import gpu_builders
 from tests.gpu_builders import latency_slo
 
 
@@ -64,7 +64,7 @@ def test_between_edges_each_bound_gets_its_own_verdict():
 
 
 def one_hour(**latencies) -> pl.DataFrame:
-    return B.request_hours([B.request_hour("d", 0, **latencies)])
+    return gpu_builders.request_hours([gpu_builders.request_hour("d", 0, **latencies)])
 
 
 def objectives(**thresholds) -> tuple:
@@ -137,7 +137,7 @@ def test_a_request_condition_keeps_the_strictest_threshold_per_field():
 
 
 def test_every_objective_must_be_met_and_the_lowest_attainment_is_reported():
-    rows = B.request_hours([B.request_hour("d", 0, ttft_ms=[100] * 30, tpot_ms=[10] * 27 + [90] * 3)])
+    rows = gpu_builders.request_hours([gpu_builders.request_hour("d", 0, ttft_ms=[100] * 30, tpot_ms=[10] * 27 + [90] * 3)])
     verdict = objectives_met(inputs_from_rows(rows), objectives(ttft_ms=500, tpot_ms=50))
     assert verdict.evaluable.tolist() == [True] and verdict.met.tolist() == [False]
     assert verdict.attainment[0] == pytest.approx(0.9)
@@ -168,7 +168,7 @@ SPECS = [
          "classic models default to end-to-end latency", "no SLO and no kind: not judged"],
 )
 def test_objectives_are_the_covering_latency_slos_else_the_defaults_for_the_kind(deployment, kind, expected):
-    table = B.deployments([{"deployment": deployment, "kind": kind}])
+    table = gpu_builders.deployments([{"deployment": deployment, "kind": kind}])
     assert [s.name for s in objectives_by_deployment(table, SPECS)[deployment]] == expected
 
 
@@ -176,7 +176,7 @@ def test_the_packaged_defaults_parse_and_sit_on_bucket_edges():
     slos = default_slos()
     assert DEFAULT_SLO_FILE.is_file() and {s.source for s in slos} == {str(DEFAULT_SLO_FILE)}
     assert {k for s in slos for k in s.selector.kinds} == {"chat", "code", "embedding", "classic"}
-    assert all(H.is_edge(s.sli.threshold_ms) for s in slos)
+    assert all(histogram.is_edge(s.sli.threshold_ms) for s in slos)
 
 
 # --- the three views agree on the demo fleet ---
@@ -192,13 +192,13 @@ def test_capacity_gpu_and_slo_views_find_the_same_compliant_hours(demo_store):
     mine = {DEPLOYMENT: (slo,)}
 
     hours = capacity_pipeline.hourly_histograms(demo_store, start, end, [DEPLOYMENT])
-    capacity = C.hourly_compliance(hours.sort("hour"), (slo,))
+    capacity = capacity_plan.hourly_compliance(hours.sort("hour"), (slo,))
 
-    data = gpu_pipeline.load(demo_store, start, end, [DEPLOYMENT], fields=G.fields_of(mine))
+    data = gpu_pipeline.load(demo_store, start, end, [DEPLOYMENT], fields=gpu_hours.fields_of(mine))
     gpu_view = gpu.deployment_hours(data, mine)
 
     loaded = slo_pipeline.load_data(demo_store, [slo], end, start=start)
-    slo_view = E.compliant_hours(E.evaluate(slo, loaded[slo.name], end), start, end)
+    slo_view = slo_evaluation.compliant_hours(slo_evaluation.evaluate(slo, loaded[slo.name], end), start, end)
 
     def met(frame: pl.DataFrame) -> list[datetime]:
         return sorted(frame.filter(pl.col("met_slo").fill_null(False))["hour"].to_list())

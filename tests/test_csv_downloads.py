@@ -11,10 +11,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from analytics import columns as C
+from analytics import columns
 from tests.test_browser import IDLE, _open, _page_urls, app_url, server_log  # noqa: F401  (the seeded server fixtures)
 
-CSV_NAMES = {c.csv_name for c in C.REGISTRY.values()}
+CSV_NAMES = {c.csv_name for c in columns.REGISTRY.values()}
 # What a person-facing format looks like: 1.61M, 99.500%, $1,234, 1,402 ms, 16.8/s, 2.0×, None.
 DISPLAY = re.compile(r"^(-?\$|None$|nan$|—$|–$)|^-?[\d.,]+\s*(%|[kMB]|ms|s|/s|×|h|min)$|^-?\d{1,3}(,\d{3})+(\.\d+)?$")
 

@@ -10,8 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import polars as pl
 
-from analytics.store import conventions as N
-from analytics.store import queries
+from analytics.store import conventions, queries
 from analytics.store.otel_metrics import HISTOGRAM_ROLLUP
 
 T = datetime(2025, 3, 10, tzinfo=UTC)
@@ -29,14 +28,14 @@ class SpanStore:
         return 0  # asked only whether the histogram rollup exists: tables_found already says
 
     def query(self, sql: str, parameters: dict | None = None) -> pl.DataFrame:
-        table = next(t for t in (N.REQUESTS_5M, HISTOGRAM_ROLLUP, N.GPU_1H) if f"FROM {t}\n" in sql)
+        table = next(t for t in (conventions.REQUESTS_5M, HISTOGRAM_ROLLUP, conventions.GPU_1H) if f"FROM {t}\n" in sql)
         first, end, requests = self.spans.get(table, (datetime(1970, 1, 1), datetime(1970, 1, 1), 0))
         return pl.DataFrame({"first_slot": [first], "last_end": [end], "requests": [requests],
                              "n": [int(table in self.spans)]})
 
 
 def test_requests_alone_set_the_span():
-    store = SpanStore({N.REQUESTS_5M: (T, T + timedelta(days=2), 500)})
+    store = SpanStore({conventions.REQUESTS_5M: (T, T + timedelta(days=2), 500)})
     assert queries.data_range(store, NOW) == (T, T + timedelta(days=2), 500)
 
 
@@ -46,35 +45,35 @@ def test_exported_histograms_alone_set_the_span_with_no_request_rows():
 
 
 def test_the_span_runs_from_the_earliest_start_to_the_latest_end_of_requests_and_histograms():
-    store = SpanStore({N.REQUESTS_5M: (T + timedelta(days=1), T + timedelta(days=2), 500),
+    store = SpanStore({conventions.REQUESTS_5M: (T + timedelta(days=1), T + timedelta(days=2), 500),
                        HISTOGRAM_ROLLUP: (T, T + timedelta(days=3), 0)})
     assert queries.data_range(store, NOW) == (T, T + timedelta(days=3), 500)
     assert queries.data_end(store, NOW) == T + timedelta(days=3)
 
 
 def test_gpu_samples_ending_later_do_not_move_the_end_past_the_requests():
-    store = SpanStore({N.REQUESTS_5M: (T, T + timedelta(hours=10, minutes=35), 500),
-                       N.GPU_1H: (T, T + timedelta(hours=11), 0)})
+    store = SpanStore({conventions.REQUESTS_5M: (T, T + timedelta(hours=10, minutes=35), 500),
+                       conventions.GPU_1H: (T, T + timedelta(hours=11), 0)})
     assert queries.data_end(store, NOW) == T + timedelta(hours=10, minutes=35)
 
 
 def test_gpu_samples_ending_earlier_do_not_move_the_end_either():
-    store = SpanStore({N.REQUESTS_5M: (T, T + timedelta(days=2), 500), N.GPU_1H: (T, T + timedelta(days=1), 0)})
+    store = SpanStore({conventions.REQUESTS_5M: (T, T + timedelta(days=2), 500), conventions.GPU_1H: (T, T + timedelta(days=1), 0)})
     assert queries.data_end(store, NOW) == T + timedelta(days=2)
 
 
 def test_a_store_with_gpu_samples_only_spans_its_gpu_hours():
-    store = SpanStore({N.GPU_1H: (T, T + timedelta(days=1), 0)})
+    store = SpanStore({conventions.GPU_1H: (T, T + timedelta(days=1), 0)})
     assert queries.data_range(store, NOW) == (T, T + timedelta(days=1), 0)
 
 
 def test_rows_ahead_of_the_clock_end_the_data_with_the_slot_holding_now():
-    store = SpanStore({N.REQUESTS_5M: (T, NOW + timedelta(days=1), 500)})
+    store = SpanStore({conventions.REQUESTS_5M: (T, NOW + timedelta(days=1), 500)})
     assert queries.data_end(store, NOW) == datetime(2025, 3, 20, 12, 5, tzinfo=UTC)
 
 
 def test_data_that_lies_wholly_ahead_of_the_clock_is_an_empty_span_at_now():
-    store = SpanStore({N.REQUESTS_5M: (NOW + timedelta(days=1), NOW + timedelta(days=2), 500)})
+    store = SpanStore({conventions.REQUESTS_5M: (NOW + timedelta(days=1), NOW + timedelta(days=2), 500)})
     start, end, _ = queries.data_range(store, NOW)
     assert start == end == datetime(2025, 3, 20, 12, 5, tzinfo=UTC)
 
@@ -86,8 +85,8 @@ def test_an_empty_store_has_no_span():
 
 def test_on_the_demo_store_the_span_is_that_of_its_request_slots(demo_store):
     first, last, requests = demo_store.query(
-        f"SELECT min(slot), max(slot), sum(requests) FROM {N.REQUESTS_5M}").row(0)
+        f"SELECT min(slot), max(slot), sum(requests) FROM {conventions.REQUESTS_5M}").row(0)
     start, end, counted = queries.data_range(demo_store)
     assert start == first.replace(tzinfo=UTC)
-    assert end == last.replace(tzinfo=UTC) + timedelta(seconds=N.SLOT_SECONDS)
+    assert end == last.replace(tzinfo=UTC) + timedelta(seconds=conventions.SLOT_SECONDS)
     assert counted == requests

@@ -17,7 +17,7 @@ import pytest
 
 from analytics.errors import InputError
 from analytics.ingest.dcgm import parse_dcgm_csv
-from analytics.store import conventions as N
+from analytics.store import conventions
 
 SAMPLE = Path(__file__).parent / "data" / "dcgm_sample.csv"
 HEADER = "timestamp,Hostname,gpu,modelName,deployment,DCGM_FI_DEV_GPU_UTIL,DCGM_FI_PROF_SM_ACTIVE,DCGM_FI_DEV_FB_USED,DCGM_FI_DEV_FB_FREE"
@@ -30,10 +30,10 @@ def sample() -> pl.DataFrame:
 
 
 def test_the_frame_has_exactly_the_gpu_metrics_columns_and_types(sample):
-    assert sample.columns == list(N.GPU_COLUMNS)
+    assert sample.columns == list(conventions.GPU_COLUMNS)
     assert sample.schema["ts"] == pl.Datetime("ms", "UTC")
     assert sample.schema["gpu"] == pl.UInt8
-    assert all(sample.schema[c] == pl.Float32 for c in N.GPU_VALUE_COLUMNS)
+    assert all(sample.schema[c] == pl.Float32 for c in conventions.GPU_VALUE_COLUMNS)
     assert sample.height == 9
 
 
@@ -90,7 +90,7 @@ def test_a_file_without_profiling_columns_loads_them_as_null(tmp_path):
     path = tmp_path / "default-counters.csv"
     path.write_text("timestamp,Hostname,gpu,modelName,DCGM_FI_DEV_GPU_UTIL\n2024-05-06T10:00:00Z,n,0,L4,35\n")
     frame = parse_dcgm_csv(path, "fraud")
-    assert frame.select(N.GPU_VALUE_COLUMNS).row(0) == (35.0,) + (None,) * (len(N.GPU_VALUE_COLUMNS) - 1)
+    assert frame.select(conventions.GPU_VALUE_COLUMNS).row(0) == (35.0,) + (None,) * (len(conventions.GPU_VALUE_COLUMNS) - 1)
 
 
 BAD_CASES = [

@@ -10,7 +10,7 @@ import pytest
 
 from analytics.ingest.demo import fleet
 from analytics.ingest.demo import generator as demo
-from analytics.store import conventions as N
+from analytics.store import conventions
 from analytics.store.queries import request_totals
 from tests.conftest import DEMO_DAYS, DEMO_END
 
@@ -44,7 +44,7 @@ def test_the_demo_fills_every_deployment_and_the_deployments_table(store):
     assert demo_names <= set(totals["deployment"].to_list())
     by_name = dict(zip(totals["deployment"], totals["requests"], strict=True))
     assert by_name[fleet.LOW_TRAFFIC] < min(v for k, v in by_name.items() if k in demo_names and k != fleet.LOW_TRAFFIC)
-    table = store.query(f"SELECT deployment, replicas, cost_per_gpu_hour FROM {N.DEPLOYMENTS} FINAL")
+    table = store.query(f"SELECT deployment, replicas, cost_per_gpu_hour FROM {conventions.DEPLOYMENTS} FINAL")
     assert set(table["deployment"].to_list()) == demo_names
     assert table["cost_per_gpu_hour"].min() > 0
 
@@ -72,7 +72,7 @@ def test_the_latency_regression_runs_on_model_version_v2(store):
     incident = _incident("latency_regression")
     start = DEMO_END - incident.starts_before_end
     versions = store.query(
-        f"SELECT model_version, min(slot) AS first, max(slot) AS last FROM {N.REQUESTS_5M} "
+        f"SELECT model_version, min(slot) AS first, max(slot) AS last FROM {conventions.REQUESTS_5M} "
         "WHERE deployment = {d:String} GROUP BY model_version ORDER BY model_version",
         {"d": incident.deployments[0]},
     )
@@ -86,7 +86,7 @@ def test_memory_pressure_fills_gpu_memory_during_the_incident(store):
     incident = _incident("memory_pressure")
     start = DEMO_END - incident.starts_before_end
     frame = store.query(
-        f"SELECT hour, max(fb_used_mib_max / (fb_total_mib_sum / fb_total_mib_n)) AS peak FROM {N.GPU_1H} "
+        f"SELECT hour, max(fb_used_mib_max / (fb_total_mib_sum / fb_total_mib_n)) AS peak FROM {conventions.GPU_1H} "
         "WHERE deployment = {d:String} GROUP BY hour ORDER BY hour",
         {"d": incident.deployments[0]},
     )
@@ -99,7 +99,7 @@ def test_a_large_demo_is_generated_in_bounded_time_ordered_pieces_with_the_same_
     def requests(window_rows: int) -> list[pl.DataFrame]:
         monkeypatch.setattr(demo, "WINDOW_ROWS", window_rows)
         return [f for table, f in demo.generate(days=2, requests=20_000, end=DEMO_END, scrape_seconds=300)
-                if table == N.REQUESTS]
+                if table == conventions.REQUESTS]
 
     whole, pieces = requests(10**9), requests(1000)
     assert len(pieces) > len(whole)

@@ -11,8 +11,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from analytics.capacity import cache as FC
-from analytics.capacity import forecast as F
+from analytics.capacity import cache as capacity_cache
+from analytics.capacity import forecast as capacity_forecast
 from analytics.errors import InputError, SpecError
 
 DATA = Path(__file__).parent / "data"
@@ -28,7 +28,7 @@ def pedestrians() -> pl.DataFrame:
 
 @pytest.fixture(scope="module")
 def week_ahead(pedestrians) -> pl.DataFrame:
-    return F.prophet_forecast(pedestrians, F.ForecastParams(horizon=timedelta(days=7)))
+    return capacity_forecast.prophet_forecast(pedestrians, capacity_forecast.ForecastParams(horizon=timedelta(days=7)))
 
 
 def hourly(values, start=datetime(2026, 1, 5, tzinfo=UTC)) -> pl.DataFrame:
@@ -38,7 +38,7 @@ def hourly(values, start=datetime(2026, 1, 5, tzinfo=UTC)) -> pl.DataFrame:
 
 
 def test_prophet_forecast_returns_the_horizon_in_aware_utc_after_the_history(pedestrians, week_ahead):
-    assert week_ahead.columns == list(F.FORECAST_COLUMNS)
+    assert week_ahead.columns == list(capacity_forecast.FORECAST_COLUMNS)
     assert week_ahead.schema["ts"] == pl.Datetime("us", "UTC")
     assert week_ahead.height == 7 * 24
     assert week_ahead["ts"].min() == pedestrians["ts"].max() + HOUR
@@ -52,20 +52,20 @@ def test_prophet_forecast_is_reproducible_and_restores_numpy_random_state(pedest
     np.random.seed(123)
     expected_next = np.random.random()
     np.random.seed(123)
-    again = F.prophet_forecast(pedestrians, F.ForecastParams(horizon=timedelta(days=7)))
+    again = capacity_forecast.prophet_forecast(pedestrians, capacity_forecast.ForecastParams(horizon=timedelta(days=7)))
     assert np.random.random() == expected_next, "the caller's global random stream is untouched"
     assert again.equals(week_ahead)
 
 
 def test_prophet_forecast_does_not_mutate_its_input(pedestrians):
     before = pedestrians.clone()
-    F.prophet_forecast(pedestrians, F.ForecastParams(horizon=timedelta(days=1), uncertainty_samples=0))
+    capacity_forecast.prophet_forecast(pedestrians, capacity_forecast.ForecastParams(horizon=timedelta(days=1), uncertainty_samples=0))
     assert pedestrians.equals(before)
 
 
 def test_prophet_forecast_is_silent(pedestrians, caplog, capfd):
     with caplog.at_level(logging.DEBUG):
-        F.prophet_forecast(pedestrians, F.ForecastParams(horizon=timedelta(days=1), uncertainty_samples=0))
+        capacity_forecast.prophet_forecast(pedestrians, capacity_forecast.ForecastParams(horizon=timedelta(days=1), uncertainty_samples=0))
     assert not [r for r in caplog.records if r.name.split(".")[0] in ("cmdstanpy", "prophet")]
     assert logging.getLogger("cmdstanpy").disabled
     assert "cmdstanpy" not in capfd.readouterr().err
@@ -78,11 +78,11 @@ def test_a_known_event_in_the_history_raises_the_forecast_on_its_next_occurrence
     event_days = (3, 11, 16)
     values = [300.0 if i // 24 in event_days else 100.0 for i in range(21 * 24)]
     series = hourly(values, start)
-    events = tuple(F.Event("launch", (start + timedelta(days=d)).date()) for d in (*event_days, 23))
-    base = F.ForecastParams(horizon=timedelta(days=7), seasonality_mode="additive", uncertainty_samples=0)
+    events = tuple(capacity_forecast.Event("launch", (start + timedelta(days=d)).date()) for d in (*event_days, 23))
+    base = capacity_forecast.ForecastParams(horizon=timedelta(days=7), seasonality_mode="additive", uncertainty_samples=0)
     on_day_23 = pl.col("ts").dt.date() == (start + timedelta(days=23)).date()
-    with_events = F.prophet_forecast(series, replace(base, events=events)).filter(on_day_23)
-    without = F.prophet_forecast(series, base).filter(on_day_23)
+    with_events = capacity_forecast.prophet_forecast(series, replace(base, events=events)).filter(on_day_23)
+    without = capacity_forecast.prophet_forecast(series, base).filter(on_day_23)
     assert with_events["yhat"].mean() == pytest.approx(300.0, rel=0.1)
     assert without["yhat"].mean() < 200.0
 
@@ -99,7 +99,7 @@ def test_a_known_event_in_the_history_raises_the_forecast_on_its_next_occurrence
 )
 def test_bad_history_is_refused_with_a_clear_message(series, message):
     with pytest.raises(InputError, match=message):
-        F.seasonal_naive(series, F.ForecastParams())
+        capacity_forecast.seasonal_naive(series, capacity_forecast.ForecastParams())
 
 
 @pytest.mark.parametrize(
@@ -113,7 +113,7 @@ def test_bad_history_is_refused_with_a_clear_message(series, message):
 )
 def test_bad_parameters_are_refused(kwargs):
     with pytest.raises(SpecError):
-        F.ForecastParams(**kwargs)
+        capacity_forecast.ForecastParams(**kwargs)
 
 
 def test_seasonal_naive_repeats_the_latest_value_seen_at_each_hour_of_the_week():
@@ -121,7 +121,7 @@ def test_seasonal_naive_repeats_the_latest_value_seen_at_each_hour_of_the_week()
     # where the baseline falls back to the week before.
     values = [float(i) for i in range(168)] + [float(i + 1000) for i in range(168)]
     values[168 + 5] = None
-    out = F.seasonal_naive(hourly(values), F.ForecastParams(horizon=timedelta(days=8)))
+    out = capacity_forecast.seasonal_naive(hourly(values), capacity_forecast.ForecastParams(horizon=timedelta(days=8)))
     yhat = out["yhat"].to_list()
     assert yhat[0] == 1000.0 and yhat[4] == 1004.0
     assert yhat[5] == 5.0, "missing last week: same hour two weeks ago"
@@ -133,7 +133,7 @@ def test_seasonal_naive_interval_follows_fpp3_sigma_sqrt_k_plus_1():
     # at 80% the normal quantile is 1.2815516; beyond one week k = 1, so the spread grows by sqrt(2).
     week = [100.0] * 168
     second = [100.0 + (2.0 if i % 2 else -2.0) for i in range(168)]
-    out = F.seasonal_naive(hourly(week + second), F.ForecastParams(horizon=timedelta(days=14), interval_width=0.8))
+    out = capacity_forecast.seasonal_naive(hourly(week + second), capacity_forecast.ForecastParams(horizon=timedelta(days=14), interval_width=0.8))
     z = 1.2815515655446004
     first, later = out.row(0, named=True), out.row(168, named=True)
     assert first["yhat_upper"] - first["yhat"] == pytest.approx(z * 2.0)
@@ -142,7 +142,7 @@ def test_seasonal_naive_interval_follows_fpp3_sigma_sqrt_k_plus_1():
 
 def test_growth_ramps_linearly_from_one_at_the_origin_to_the_multiplier_at_the_horizon():
     flat = hourly([10.0] * 4).rename({"y": "yhat"}).with_columns(yhat_lower=pl.lit(5.0), yhat_upper=pl.lit(20.0))
-    grown = F.apply_growth(flat, 2.0, timedelta(hours=4))
+    grown = capacity_forecast.apply_growth(flat, 2.0, timedelta(hours=4))
     # hour k of 4 after the origin gets factor 1 + (2 - 1) * k / 4
     assert grown["yhat"].to_list() == pytest.approx([12.5, 15.0, 17.5, 20.0])
     assert grown["yhat_upper"].to_list()[-1] == pytest.approx(40.0)
@@ -151,33 +151,33 @@ def test_growth_ramps_linearly_from_one_at_the_origin_to_the_multiplier_at_the_h
 
 def test_the_cache_returns_the_same_result_without_refitting_and_applies_growth_after_it(tmp_path):
     series = {"a": hourly([float(i % 24) for i in range(15 * 24)]), "b": hourly([5.0] * (15 * 24))}
-    params = F.ForecastParams(horizon=timedelta(days=2))
+    params = capacity_forecast.ForecastParams(horizon=timedelta(days=2))
     seen = []
-    cold = FC.cached_map(F.seasonal_naive, series, params, cache_dir=tmp_path, workers=1, progress=lambda f, m: seen.append(f))
-    warm = FC.cached_map(F.seasonal_naive, series, params, cache_dir=tmp_path, workers=1)
+    cold = capacity_cache.cached_map(capacity_forecast.seasonal_naive, series, params, cache_dir=tmp_path, workers=1, progress=lambda f, m: seen.append(f))
+    warm = capacity_cache.cached_map(capacity_forecast.seasonal_naive, series, params, cache_dir=tmp_path, workers=1)
     assert (cold.computed, cold.cached, warm.computed, warm.cached) == (2, 0, 0, 2)
     assert all(cold.results[k].equals(warm.results[k]) for k in series)
     assert cold.results["a"].height == 48 and seen[-1] == 1.0
-    grown = FC.cached_map(F.seasonal_naive, series, replace(params, growth=1.5, horizon=timedelta(days=7)), cache_dir=tmp_path)
+    grown = capacity_cache.cached_map(capacity_forecast.seasonal_naive, series, replace(params, growth=1.5, horizon=timedelta(days=7)), cache_dir=tmp_path)
     assert (grown.computed, grown.cached) == (0, 2), "growth and horizon are applied after the cache"
     assert grown.results["b"]["yhat"].to_list()[-1] == pytest.approx(7.5)
 
 
 def test_changed_data_misses_the_cache(tmp_path):
     series = hourly([1.0] * (8 * 24))
-    params = F.ForecastParams(horizon=timedelta(days=1))
-    FC.cached_map(F.seasonal_naive, {"a": series}, params, cache_dir=tmp_path)
+    params = capacity_forecast.ForecastParams(horizon=timedelta(days=1))
+    capacity_cache.cached_map(capacity_forecast.seasonal_naive, {"a": series}, params, cache_dir=tmp_path)
     changed = series.with_columns(pl.when(pl.col("ts") == pl.col("ts").max()).then(2.0).otherwise(pl.col("y")).alias("y"))
-    assert FC.fingerprint(changed) != FC.fingerprint(series)
-    assert FC.cached_map(F.seasonal_naive, {"a": changed}, params, cache_dir=tmp_path).computed == 1
+    assert capacity_cache.fingerprint(changed) != capacity_cache.fingerprint(series)
+    assert capacity_cache.cached_map(capacity_forecast.seasonal_naive, {"a": changed}, params, cache_dir=tmp_path).computed == 1
 
 
 def test_parallel_fits_in_two_processes_match_in_process_fits_and_report_errors(tmp_path):
     series = {f"s{i}": hourly([float((j * (i + 1)) % 24) for j in range(8 * 24)]) for i in range(3)}
     series["short"] = hourly([1.0] * 24)
-    params = F.ForecastParams(horizon=timedelta(days=1))
-    parallel = FC.cached_map(F.seasonal_naive, series, params, cache_dir=None, workers=2)
-    serial = FC.cached_map(F.seasonal_naive, series, params, cache_dir=None, workers=1)
+    params = capacity_forecast.ForecastParams(horizon=timedelta(days=1))
+    parallel = capacity_cache.cached_map(capacity_forecast.seasonal_naive, series, params, cache_dir=None, workers=2)
+    serial = capacity_cache.cached_map(capacity_forecast.seasonal_naive, series, params, cache_dir=None, workers=1)
     assert sorted(parallel.results) == ["s0", "s1", "s2"]
     assert "at least 7 days" in parallel.errors["short"]
     assert all(parallel.results[k].equals(serial.results[k]) for k in parallel.results)
@@ -185,18 +185,18 @@ def test_parallel_fits_in_two_processes_match_in_process_fits_and_report_errors(
 
 def test_a_series_too_short_to_fit_is_remembered_not_refitted_on_every_visit(tmp_path):
     short = {"short": hourly([1.0] * 24)}
-    params = F.ForecastParams(horizon=timedelta(days=1))
-    first = FC.cached_map(F.seasonal_naive, short, params, cache_dir=tmp_path)
-    again = FC.cached_map(F.seasonal_naive, short, params, cache_dir=tmp_path)
+    params = capacity_forecast.ForecastParams(horizon=timedelta(days=1))
+    first = capacity_cache.cached_map(capacity_forecast.seasonal_naive, short, params, cache_dir=tmp_path)
+    again = capacity_cache.cached_map(capacity_forecast.seasonal_naive, short, params, cache_dir=tmp_path)
     assert (first.computed, again.computed, again.cached) == (1, 0, 1)
     assert again.errors == first.errors and "at least 7 days" in again.errors["short"]
-    assert FC.is_cached("short", F.seasonal_naive, short["short"], params, tmp_path)
+    assert capacity_cache.is_cached("short", capacity_forecast.seasonal_naive, short["short"], params, tmp_path)
 
 
 def test_an_isolated_single_fit_runs_in_a_worker_process_with_the_same_result(tmp_path):
     """A server thread fits in a subprocess (isolate) even for one series, and gets what an in-process fit gets."""
     series = {"a": hourly([float(i % 24) for i in range(8 * 24)])}
-    params = F.ForecastParams(horizon=timedelta(days=1))
-    isolated = FC.cached_map(F.seasonal_naive, series, params, cache_dir=None, workers=2, isolate=True)
-    local = FC.cached_map(F.seasonal_naive, series, params, cache_dir=None, workers=1)
+    params = capacity_forecast.ForecastParams(horizon=timedelta(days=1))
+    isolated = capacity_cache.cached_map(capacity_forecast.seasonal_naive, series, params, cache_dir=None, workers=2, isolate=True)
+    local = capacity_cache.cached_map(capacity_forecast.seasonal_naive, series, params, cache_dir=None, workers=1)
     assert isolated.results["a"].equals(local.results["a"])

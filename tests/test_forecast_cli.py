@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from analytics.capacity import cache as FC
+from analytics.capacity import cache as capacity_cache
 from analytics.cli import forecast as cli
 from analytics.errors import InputError
 from analytics.ingest.demo import fleet
-from analytics.store import conventions as N
+from analytics.store import conventions
 
 JSON_KEYS = {
     "deployment", "metric", "horizon_hours", "mape", "smape", "coverage", "mase", "baseline_mape",
@@ -22,12 +22,12 @@ JSON_KEYS = {
 
 @pytest.fixture(autouse=True)
 def private_cache(tmp_path, monkeypatch):
-    monkeypatch.setattr(FC, "DEFAULT_CACHE_DIR", tmp_path / "forecast-cache")
+    monkeypatch.setattr(capacity_cache, "DEFAULT_CACHE_DIR", tmp_path / "forecast-cache")
 
 
 @pytest.fixture(scope="module")
 def demo_end(demo_store) -> str:
-    last = demo_store.scalar(f"SELECT max(slot) FROM {N.REQUESTS_5M}")
+    last = demo_store.scalar(f"SELECT max(slot) FROM {conventions.REQUESTS_5M}")
     last = datetime.fromtimestamp(last, UTC) if isinstance(last, int) else last
     return (last + timedelta(minutes=5)).isoformat()
 

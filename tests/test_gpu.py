@@ -20,19 +20,19 @@ from analytics.slo.files import PROJECT_SLO_FILE, load_slos
 from analytics.slo.objectives import objectives_by_deployment
 from analytics.store.client import Store
 from analytics.store.queries import deployments_table
-from tests import gpu_builders as B
+from tests import gpu_builders
 
 ALPHA = [
-    B.gpu_hour("alpha", "n1", 0, 0, sm_active=[0.05, 0.05], gpu_util=[30, 50], tensor_active=[0.01, 0.03],
+    gpu_builders.gpu_hour("alpha", "n1", 0, 0, sm_active=[0.05, 0.05], gpu_util=[30, 50], tensor_active=[0.01, 0.03],
                fb_used_mib=[40000, 44000], fb_total_mib=[80000, 80000], power_w=[100, 120]),
-    B.gpu_hour("alpha", "n1", 0, 1, sm_active=[0.6, None], gpu_util=[90, 90], tensor_active=[0.4, None],
+    gpu_builders.gpu_hour("alpha", "n1", 0, 1, sm_active=[0.6, None], gpu_util=[90, 90], tensor_active=[0.4, None],
                fb_used_mib=[60000, 64000], fb_total_mib=[80000, 80000], power_w=[300, 300]),
-    B.gpu_hour("alpha", "n1", 1, 0, sm_active=[0.3, 0.5], gpu_util=[70, 70], tensor_active=[0.2, 0.2],
+    gpu_builders.gpu_hour("alpha", "n1", 1, 0, sm_active=[0.3, 0.5], gpu_util=[70, 70], tensor_active=[0.2, 0.2],
                fb_used_mib=[20000, 20000], fb_total_mib=[80000, 80000], power_w=[200, 200]),
-    B.gpu_hour("alpha", "n1", 1, 2, sm_active=[None, None], gpu_util=[10, 10], tensor_active=[None, None],
+    gpu_builders.gpu_hour("alpha", "n1", 1, 2, sm_active=[None, None], gpu_util=[10, 10], tensor_active=[None, None],
                fb_used_mib=[8000, 8000], fb_total_mib=[80000, 80000], power_w=[60, 60]),
 ]
-BETA = [B.gpu_hour("beta", "n2", 0, 0, gpu_type="L4-24GB", gpu_util=[20, 40], fb_used_mib=[6000, 6000],
+BETA = [gpu_builders.gpu_hour("beta", "n2", 0, 0, gpu_type="L4-24GB", gpu_util=[20, 40], fb_used_mib=[6000, 6000],
                    fb_total_mib=[24000, 24000], power_w=[30, 30])]
 DEPLOYMENTS = [
     {"deployment": "alpha", "kind": "chat", "params_b": 7.0, "replicas": 2, "cost_per_gpu_hour": 2.5},
@@ -41,18 +41,18 @@ DEPLOYMENTS = [
 # alpha's requests: hour 0 has 10 ok (9 with ttft <= 500 ms, 8 with tpot <= 50 ms), hour 1 has 4 ok
 # meeting both. Tokens: 140,000 in and 40,000 out.
 REQUESTS = [
-    B.request_hour("alpha", 0, input_tokens=100_000, output_tokens=30_000,
+    gpu_builders.request_hour("alpha", 0, input_tokens=100_000, output_tokens=30_000,
                    ttft_ms=[100] * 8 + [400, 600], tpot_ms=[40] * 8 + [60, 60], e2e_ms=[900] * 10),
-    B.request_hour("alpha", 1, input_tokens=40_000, output_tokens=10_000,
+    gpu_builders.request_hour("alpha", 1, input_tokens=40_000, output_tokens=10_000,
                    ttft_ms=[200] * 4, tpot_ms=[20] * 4, e2e_ms=[500] * 4),
-    B.request_hour("beta", 0, requests=3, e2e_ms=[3, 4, 30]),
+    gpu_builders.request_hour("beta", 0, requests=3, e2e_ms=[3, 4, 30]),
 ]
-SLOS = {"alpha": B.latency_slo("alpha", ttft_ms=500, tpot_ms=50), "beta": B.latency_slo("beta", e2e_ms=25)}
+SLOS = {"alpha": gpu_builders.latency_slo("alpha", ttft_ms=500, tpot_ms=50), "beta": gpu_builders.latency_slo("beta", e2e_ms=25)}
 
 
 @pytest.fixture(scope="module")
 def hand():
-    return B.data(ALPHA + BETA, REQUESTS, DEPLOYMENTS)
+    return gpu_builders.data(ALPHA + BETA, REQUESTS, DEPLOYMENTS)
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +66,7 @@ def table(hand):
 
 
 def test_hourly_means_skip_null_samples_and_turn_percent_into_ratio():
-    hours = B.gpu_hours(ALPHA)
+    hours = gpu_builders.gpu_hours(ALPHA)
     second = hours.row(1, named=True)  # GPU n1/0, hour 1: sm_active samples 0.6 and NULL
     assert second["sm_active"] == pytest.approx(0.6)  # not (0.6 + 0) / 2
     assert second["gpu_util"] == pytest.approx(0.9)  # 90 % -> 0.9
@@ -76,7 +76,7 @@ def test_hourly_means_skip_null_samples_and_turn_percent_into_ratio():
 
 
 def test_a_peak_memory_without_memory_samples_is_null_not_zero():
-    hours = B.gpu_hours([B.gpu_hour("x", "n", 0, 0, gpu_util=[5])])
+    hours = gpu_builders.gpu_hours([gpu_builders.gpu_hour("x", "n", 0, 0, gpu_util=[5])])
     assert hours["fb_used_mib_max"][0] is None and hours["mem_peak_fraction"][0] is None
 
 
@@ -152,7 +152,7 @@ def test_goodput_needs_a_latency_slo_and_says_so_when_absent(hand):
 
 
 def test_telemetry_from_a_deployment_missing_in_the_table_is_unpriced_not_free(hand):
-    lone = B.data(ALPHA, REQUESTS[:2], DEPLOYMENTS[1:])
+    lone = gpu_builders.data(ALPHA, REQUESTS[:2], DEPLOYMENTS[1:])
     row = gpu.efficiency(lone, SLOS).row(0, named=True)
     assert row["cost"] is None and row["cost_per_1m_output_tokens"] is None
     assert "cost_per_gpu_hour" in row["missing"]

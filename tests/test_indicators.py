@@ -21,8 +21,7 @@ from analytics.slo.compliance import objectives_met
 from analytics.slo.pipeline import load_scope
 from analytics.slo.sli import day_grid, histogram_counts, inputs_from_rows, on_grid, sli_counts
 from analytics.slo.spec import Sli, parse_slo
-from analytics.store import bench_raw, review
-from analytics.store import conventions as N
+from analytics.store import bench_raw, conventions, review
 from analytics.store.queries import request_slots
 from analytics.store.slo import goodput_slots
 from tests.slo_builders import delete_requests
@@ -62,7 +61,7 @@ def frame() -> pl.DataFrame:
     n = len(ROWS)
     slot, status, ttft, tpot, e2e, queue, weight = (list(c) for c in zip(*ROWS, strict=True))
     return pl.DataFrame({
-        "ts": [T0 + timedelta(seconds=s * N.SLOT_SECONDS + 7 * i) for i, s in enumerate(slot)],
+        "ts": [T0 + timedelta(seconds=s * conventions.SLOT_SECONDS + 7 * i) for i, s in enumerate(slot)],
         "deployment": [DEPLOYMENT] * n, "model": ["probe"] * n, "model_version": ["v1"] * n,
         "region": ["probe-region"] * n, "gpu_type": ["L4-24GB"] * n, "replica": ["r0"] * n, "status": status,
         "queue_ms": queue, "ttft_ms": ttft, "tpot_ms": tpot, "e2e_ms": e2e,
@@ -75,9 +74,9 @@ def frame() -> pl.DataFrame:
 def probe(store):
     """The session store holding ROWS; the probe deployment is removed once the module is done."""
     delete_requests(store, DEPLOYMENT)
-    store.insert(N.REQUESTS, frame())
+    store.insert(conventions.REQUESTS, frame())
     grid = day_grid(T0, T0 + timedelta(days=1))
-    data = load_scope(store, grid, (DEPLOYMENT,), (), N.LATENCY_FIELDS, joint=True)
+    data = load_scope(store, grid, (DEPLOYMENT,), (), conventions.LATENCY_FIELDS, joint=True)
     yield store, grid, data
     delete_requests(store, DEPLOYMENT)
 
@@ -105,10 +104,10 @@ def sql_count(store, sli: Sli) -> tuple[np.ndarray, np.ndarray]:
     """Good and valid requests per slot from the raw table, by the generated predicates."""
     ind = indicator(sli.kind, sli.field)
     query = f"""
-SELECT intDiv(toUnixTimestamp(ts) - {{t0:Int64}}, {N.SLOT_SECONDS}) AS slot,
+SELECT intDiv(toUnixTimestamp(ts) - {{t0:Int64}}, {conventions.SLOT_SECONDS}) AS slot,
     toFloat64(sumIf(weight, ({ind.valid_sql()}) AND ({ind.good_sql()}))) AS good,
     toFloat64(sumIf(weight, {ind.valid_sql()})) AS valid
-FROM {N.REQUESTS} WHERE deployment = {{d:String}}
+FROM {conventions.REQUESTS} WHERE deployment = {{d:String}}
 GROUP BY slot ORDER BY slot"""
     params = {"t0": int(T0.timestamp()), "d": DEPLOYMENT} | dict(zip(ind.params, ind.thresholds(sli).values(),
                                                                     strict=True))
@@ -119,7 +118,7 @@ GROUP BY slot ORDER BY slot"""
 
 
 def slis(thresholds, pairs) -> list[Sli]:
-    return [*(Sli("latency", field=f, threshold_ms=float(ms)) for f in N.LATENCY_FIELDS for ms in thresholds),
+    return [*(Sli("latency", field=f, threshold_ms=float(ms)) for f in conventions.LATENCY_FIELDS for ms in thresholds),
             *(Sli("goodput", ttft_ms=float(a), tpot_ms=float(b)) for a, b in pairs)]
 
 

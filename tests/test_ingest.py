@@ -14,14 +14,14 @@ import pytest
 from analytics.errors import InputError
 from analytics.ingest import files as ingest
 from analytics.ingest.load import Loaded, load_files, shift_to
-from analytics.store import conventions as N
+from analytics.store import conventions
 from tests.conftest import shared_data
 
 DATA = Path(__file__).parent / "data"
 
 
 def _count(store, deployment: str) -> int:
-    return store.scalar(f"SELECT count() FROM {N.REQUESTS} WHERE deployment = {{d:String}}", {"d": deployment})
+    return store.scalar(f"SELECT count() FROM {conventions.REQUESTS} WHERE deployment = {{d:String}}", {"d": deployment})
 
 
 def test_the_azure_trace_excerpt_keeps_arrivals_and_token_counts_with_an_unknown_outcome():
@@ -212,18 +212,18 @@ def test_open_file_streams_a_large_file_in_chunks(tmp_path, monkeypatch):
     path = tmp_path / "large.csv"
     path.write_text("ts,deployment,status,e2e_ms\n" + "2024-02-01 00:00:00,a,ok,5\n" * 2500)
     source = ingest.open_file(path)
-    assert source.table == N.REQUESTS
+    assert source.table == conventions.REQUESTS
     assert [chunk.height for chunk in source.chunks()] == [1000, 1000, 500]
 
 
 def test_shift_to_moves_the_newest_row_into_the_last_day_by_whole_days():
     now = datetime(2026, 11, 30, 4, 0, tzinfo=UTC)
-    old = Loaded("a.csv", N.REQUESTS, 2, datetime(2023, 11, 16, 18, 17, tzinfo=UTC), datetime(2023, 11, 16, 18, 20, tzinfo=UTC))
-    gpu = Loaded("g.csv", N.GPU_METRICS, 2, datetime(2023, 11, 16, 18, 0, tzinfo=UTC), datetime(2023, 11, 17, 2, 0, tzinfo=UTC))
+    old = Loaded("a.csv", conventions.REQUESTS, 2, datetime(2023, 11, 16, 18, 17, tzinfo=UTC), datetime(2023, 11, 16, 18, 20, tzinfo=UTC))
+    gpu = Loaded("g.csv", conventions.GPU_METRICS, 2, datetime(2023, 11, 16, 18, 0, tzinfo=UTC), datetime(2023, 11, 17, 2, 0, tzinfo=UTC))
     # 2023-11-17 02:00 + 1109 days = 2026-11-30 02:00, within the day before 04:00; 1110 days would pass now.
     assert shift_to([old, gpu], now) == timedelta(days=1109)
-    assert shift_to([Loaded("b.csv", N.REQUESTS, 1, now - timedelta(hours=23), now - timedelta(hours=23))], now) == timedelta(0)
-    assert shift_to([Loaded("empty.csv", N.REQUESTS, 0)], now) == timedelta(0)
+    assert shift_to([Loaded("b.csv", conventions.REQUESTS, 1, now - timedelta(hours=23), now - timedelta(hours=23))], now) == timedelta(0)
+    assert shift_to([Loaded("empty.csv", conventions.REQUESTS, 0)], now) == timedelta(0)
 
 
 def test_the_command_line_moves_an_old_trace_to_end_now_keeping_its_hours(tmp_path):

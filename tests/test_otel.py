@@ -17,10 +17,10 @@ import pyarrow as pa
 import pytest
 
 from analytics.errors import InputError
-from analytics.ingest import otel as O
+from analytics.ingest import otel as ingest_otel
 from analytics.ingest import spans
 from analytics.ingest.demo import otel as demo_otel
-from analytics.store import otel as S
+from analytics.store import otel as store_otel
 from analytics.store.queries import request_totals
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,15 +64,15 @@ def requests_of(store, deployment: str) -> pl.DataFrame:
 
 def test_attribute_names_and_filters_reach_sql_only_as_parameters():
     hostile = "x'] , 1) FROM system.users --"
-    select, params = S.request_select("otel_traces", hostile, [hostile], {**O.DEFAULT_ATTRIBUTES, "model": (hostile,)},
-                                      O.TIMEOUT_VALUES, O.REJECTED_VALUES, O.ERROR_STATUS_CODES)
+    select, params = store_otel.request_select("otel_traces", hostile, [hostile], {**ingest_otel.DEFAULT_ATTRIBUTES, "model": (hostile,)},
+                                      ingest_otel.TIMEOUT_VALUES, ingest_otel.REJECTED_VALUES, ingest_otel.ERROR_STATUS_CODES)
     assert hostile not in select
     assert params["span"] == hostile and params["services"] == [hostile] and hostile in params.values()
 
 
 def test_every_requests_column_is_mapped_and_a_tpot_attribute_takes_precedence_over_the_decode_time():
-    select, params = S.request_select("t", "s", [], {**O.DEFAULT_ATTRIBUTES, "tpot_ms": ("my.tpot",)},
-                                      O.TIMEOUT_VALUES, O.REJECTED_VALUES, O.ERROR_STATUS_CODES)
+    select, params = store_otel.request_select("t", "s", [], {**ingest_otel.DEFAULT_ATTRIBUTES, "tpot_ms": ("my.tpot",)},
+                                      ingest_otel.TIMEOUT_VALUES, ingest_otel.REJECTED_VALUES, ingest_otel.ERROR_STATUS_CODES)
     for column in ("ts", "deployment", "status", "ttft_ms", "tpot_ms", "e2e_ms", "input_tokens", "weight"):
         assert f" AS {column}" in select
     assert "my.tpot" in params.values() and "gen_ai.latency.time_in_model_decode" in params.values()
@@ -81,7 +81,7 @@ def test_every_requests_column_is_mapped_and_a_tpot_attribute_takes_precedence_o
 def test_an_attribute_map_overrides_the_vllm_defaults(tmp_path):
     path = tmp_path / "map.yaml"
     path.write_text("deployment: k8s.deployment.name\nmodel: [gen_ai.request.model]\nregion: []\n")
-    source = O.source(attribute_map=path)
+    source = ingest_otel.source(attribute_map=path)
     assert source.attributes["deployment"] == ("k8s.deployment.name",)
     assert source.attributes["model"] == ("gen_ai.request.model",)
     assert source.attributes["region"] == ()
@@ -100,7 +100,7 @@ def test_a_bad_attribute_map_is_one_line_naming_the_file_and_key(tmp_path, text,
     path = tmp_path / "map.yaml"
     path.write_text(text)
     with pytest.raises(InputError, match=message) as raised:
-        O.source(attribute_map=path)
+        ingest_otel.source(attribute_map=path)
     assert "\n" not in str(raised.value)
 
 
@@ -113,30 +113,30 @@ def test_a_span_table_of_another_shape_is_refused_naming_the_column(change, mess
     columns = {"Timestamp": "DateTime64(9)", "ServiceName": "LowCardinality(String)", "SpanName": "String",
                "StatusCode": "LowCardinality(String)", "Duration": "UInt64",
                "SpanAttributes": "Map(String, String)", "ResourceAttributes": "Map(LowCardinality(String), String)"}
-    O.check_span_table("t", columns)  # older exporters' Map(String, String) keys are read too
+    ingest_otel.check_span_table("t", columns)  # older exporters' Map(String, String) keys are read too
     columns = {k: v for k, v in {**columns, **change}.items() if v is not None}
     with pytest.raises(InputError, match=message):
-        O.check_span_table("t", columns)
+        ingest_otel.check_span_table("t", columns)
 
 
 @pytest.mark.parametrize("name", ["otel_traces; DROP TABLE requests", "a.b.c", "1table", ""])
 def test_a_table_name_that_is_not_an_identifier_is_refused(name):
     with pytest.raises(InputError, match="not a table name"):
-        O.source(table=name)
+        ingest_otel.source(table=name)
 
 
 # --- against the embedded engine ----------------------------------------------------------------
 
 def test_the_exporter_ddl_makes_a_table_the_source_accepts(store):
-    S.create_traces_table(store, "otel_ddl_check")
-    columns = S.describe(store, "otel_ddl_check")
-    O.check_span_table("otel_ddl_check", columns)
+    store_otel.create_traces_table(store, "otel_ddl_check")
+    columns = store_otel.describe(store, "otel_ddl_check")
+    ingest_otel.check_span_table("otel_ddl_check", columns)
     assert columns["Events.Attributes"] == "Array(Map(LowCardinality(String), String))"
 
 
 def test_spans_inserted_after_the_source_was_added_reach_requests_and_the_rollup_with_no_command(store):
-    S.create_traces_table(store, "otel_live")
-    source = O.source(table="otel_live", services=["otel-live-a"])
+    store_otel.create_traces_table(store, "otel_live")
+    source = ingest_otel.source(table="otel_live", services=["otel-live-a"])
     added = spans.add_source(store, source, ns(datetime(2024, 3, 1, tzinfo=UTC)))
     assert added.created
     t = datetime(2024, 3, 2, 10, 0, tzinfo=UTC)
@@ -167,10 +167,10 @@ def test_spans_inserted_after_the_source_was_added_reach_requests_and_the_rollup
 
 
 def test_backfill_maps_what_was_there_once_however_often_it_runs(store):
-    S.create_traces_table(store, "otel_past")
+    store_otel.create_traces_table(store, "otel_past")
     start = datetime(2024, 4, 1, 6, tzinfo=UTC)
     insert_spans(store, "otel_past", [span(start + timedelta(hours=7 * i), "otel-past", vllm()) for i in range(10)])
-    source = O.source(table="otel_past")
+    source = ingest_otel.source(table="otel_past")
     cutoff = ns(datetime(2024, 4, 10, tzinfo=UTC))
     spans.add_source(store, source, cutoff)
     first = spans.backfill(store, source, batch_hours=24)
@@ -186,15 +186,15 @@ def test_backfill_maps_what_was_there_once_however_often_it_runs(store):
 
 
 def test_adding_a_source_again_with_another_mapping_is_refused(store):
-    S.create_traces_table(store, "otel_twice")
-    spans.add_source(store, O.source(table="otel_twice"), ns(datetime(2024, 5, 1, tzinfo=UTC)))
+    store_otel.create_traces_table(store, "otel_twice")
+    spans.add_source(store, ingest_otel.source(table="otel_twice"), ns(datetime(2024, 5, 1, tzinfo=UTC)))
     with pytest.raises(InputError, match="requests_from_otel_twice_mv already maps otel_twice with another mapping"):
-        spans.add_source(store, O.source(table="otel_twice", span="other"), ns(datetime(2024, 5, 2, tzinfo=UTC)))
+        spans.add_source(store, ingest_otel.source(table="otel_twice", span="other"), ns(datetime(2024, 5, 2, tzinfo=UTC)))
 
 
 def test_a_missing_span_table_is_one_clear_line(store):
     with pytest.raises(InputError, match=r"^--table otel_nowhere: no such table in chdb "):
-        spans.add_source(store, O.source(table="otel_nowhere"), 0)
+        spans.add_source(store, ingest_otel.source(table="otel_nowhere"), 0)
 
 
 def test_the_demo_conversion_gives_back_the_same_rows():

@@ -12,10 +12,10 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from analytics.ingest import otel as O
+from analytics.ingest import otel as ingest_otel
 from analytics.ingest import spans
-from analytics.store import attributes as A
-from analytics.store import otel as S
+from analytics.store import attributes as store_attributes
+from analytics.store import otel as store_otel
 from tests.test_otel import insert_spans, ns, requests_of, span, vllm
 
 START = datetime(2024, 6, 1, tzinfo=UTC)
@@ -26,7 +26,7 @@ JSON_COLUMNS = ("Timestamp DateTime64(9), SpanName String, ServiceName String, S
 def json_traces_table(store, table: str) -> None:
     """The exporter's span table with JSON attribute columns (its `json: true` mode); the Map-only
     skip indexes (mapKeys/mapValues) have no JSON counterpart and are left out."""
-    ddl = S.traces_table_ddl(table).replace("Map(LowCardinality(String), String)", "JSON")
+    ddl = store_otel.traces_table_ddl(table).replace("Map(LowCardinality(String), String)", "JSON")
     store.command("\n".join(line for line in ddl.splitlines() if "mapKeys" not in line and "mapValues" not in line))
 
 
@@ -65,16 +65,16 @@ def fleet(service: str, at: datetime) -> list[dict]:
 
 
 def test_json_attribute_columns_give_the_same_requests_as_map_columns_live_and_backfilled(store):
-    S.create_traces_table(store, "otel_twin_map")
+    store_otel.create_traces_table(store, "otel_twin_map")
     json_traces_table(store, "otel_twin_json")
-    assert set(A.kinds(S.describe(store, "otel_twin_json")).values()) == {A.JSON}
+    assert set(store_attributes.kinds(store_otel.describe(store, "otel_twin_json")).values()) == {store_attributes.JSON}
     cutoff = ns(START + timedelta(days=1))
     for kind, table, insert in (("map", "otel_twin_map", insert_spans), ("json", "otel_twin_json", insert_json_spans)):
         insert(store, table, fleet(f"twin-{kind}", START + timedelta(hours=1)))  # before the cut-off: backfilled
-        added = spans.add_source(store, O.source(table=table), cutoff)
+        added = spans.add_source(store, ingest_otel.source(table=table), cutoff)
         assert added.created
         insert(store, table, fleet(f"twin-{kind}", START + timedelta(days=2)))  # after: through the view
-        assert spans.backfill(store, O.source(table=table)).rows == 6
+        assert spans.backfill(store, ingest_otel.source(table=table)).rows == 6
     by_map, by_json = (requests_of(store, f"twin-{kind}").drop("deployment", "load_id") for kind in ("map", "json"))
     assert by_map.height == 12
     assert by_json.equals(by_map)
@@ -84,10 +84,10 @@ def test_json_attribute_columns_give_the_same_requests_as_map_columns_live_and_b
 
 def test_the_accessor_follows_the_column_type():
     columns = {"SpanAttributes": "JSON", "ResourceAttributes": "Map(LowCardinality(String), String)"}
-    select, params = S.request_select("t", "llm_request", [], O.DEFAULT_ATTRIBUTES, O.TIMEOUT_VALUES,
-                                      O.REJECTED_VALUES, O.ERROR_STATUS_CODES, A.kinds(columns))
+    select, params = store_otel.request_select("t", "llm_request", [], ingest_otel.DEFAULT_ATTRIBUTES, ingest_otel.TIMEOUT_VALUES,
+                                      ingest_otel.REJECTED_VALUES, ingest_otel.ERROR_STATUS_CODES, store_attributes.kinds(columns))
     key = next(k for k, v in params.items() if v == "gen_ai.latency.e2e")
     assert f"toString(getSubcolumn(SpanAttributes, {{{key}:String}}))" in select
     assert f"ResourceAttributes[{{{key}:String}}]" in select
     assert "SpanAttributes[" not in select and "getSubcolumn(ResourceAttributes" not in select
-    assert A.kind("JSON(max_dynamic_paths=64)") == A.JSON and A.kind("Map(String, String)") == A.MAP
+    assert store_attributes.kind("JSON(max_dynamic_paths=64)") == store_attributes.JSON and store_attributes.kind("Map(String, String)") == store_attributes.MAP

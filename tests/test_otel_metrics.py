@@ -21,8 +21,8 @@ from analytics.ingest import gauges, histograms
 from analytics.slo.evaluation import evaluate_all
 from analytics.slo.files import parse_text
 from analytics.slo.pipeline import load_data
-from analytics.store import otel as S
-from analytics.store import otel_metrics as M
+from analytics.store import otel as store_otel
+from analytics.store import otel_metrics as store_otel_metrics
 
 ROOT = Path(__file__).resolve().parent.parent
 NS = 1_000_000_000
@@ -58,16 +58,16 @@ def gpu_rows(store, deployment: str):
 # --- DCGM gauges -----------------------------------------------------------------------------------
 
 def test_the_exporter_ddl_makes_metric_tables_the_sources_accept(store):
-    M.create_table(store, M.gauge_table_ddl("otel_gauge_ddl"))
-    M.create_table(store, M.histogram_table_ddl("otel_hist_ddl"))
-    gauges.check_columns("otel_gauge_ddl", S.describe(store, "otel_gauge_ddl"), gauges.REQUIRED_COLUMNS, "gauge")
-    columns = S.describe(store, "otel_hist_ddl")
+    store_otel_metrics.create_table(store, store_otel_metrics.gauge_table_ddl("otel_gauge_ddl"))
+    store_otel_metrics.create_table(store, store_otel_metrics.histogram_table_ddl("otel_hist_ddl"))
+    gauges.check_columns("otel_gauge_ddl", store_otel.describe(store, "otel_gauge_ddl"), gauges.REQUIRED_COLUMNS, "gauge")
+    columns = store_otel.describe(store, "otel_hist_ddl")
     gauges.check_columns("otel_hist_ddl", columns, histograms.REQUIRED_COLUMNS, "histogram")
     assert columns["Exemplars.TraceId"] == "Array(String)" and columns["AggregationTemporality"] == "Int32"
 
 
 def test_dcgm_gauges_inserted_after_the_source_was_added_reach_gpu_metrics_and_the_rollup_with_no_command(store):
-    M.create_table(store, M.gauge_table_ddl("otel_gauge_live"))
+    store_otel_metrics.create_table(store, store_otel_metrics.gauge_table_ddl("otel_gauge_live"))
     src = gauges.source(table="otel_gauge_live")
     added = gauges.add_source(store, src, ns(datetime(2024, 6, 1, tzinfo=UTC)))
     assert added.created and added.view == "gpu_metrics_from_otel_gauge_live_mv"
@@ -108,7 +108,7 @@ def test_dcgm_gauges_inserted_after_the_source_was_added_reach_gpu_metrics_and_t
 
 
 def test_gauge_backfill_pivots_what_was_there_once_however_often_it_runs(store):
-    M.create_table(store, M.gauge_table_ddl("otel_gauge_past"))
+    store_otel_metrics.create_table(store, store_otel_metrics.gauge_table_ddl("otel_gauge_past"))
     start = datetime(2024, 7, 1, 6, tzinfo=UTC)
     store.insert("otel_gauge_past", pa.Table.from_pylist(
         [gauge(start + timedelta(hours=7 * i), name, 50.0, pod="gauge-past-6f7d9c8b5-abcde")
@@ -189,7 +189,7 @@ def hand_slos(*thresholds: float):
 
 @pytest.fixture(scope="module")
 def hand_histograms(store):
-    M.create_table(store, M.histogram_table_ddl("otel_hist_hand"))
+    store_otel_metrics.create_table(store, store_otel_metrics.histogram_table_ddl("otel_hist_hand"))
     src = histograms.source(table="otel_hist_hand")
     cutoff = minutes(9)  # the source is added at 12:09: what the exporter wrote before is backfilled
     before = [p for p in HAND_POINTS if p["TimeUnix"] < cutoff]
@@ -291,9 +291,9 @@ def test_the_demo_as_metrics_only_judges_latency_from_histograms_within_their_bo
 def test_the_histogram_rollup_is_replicated_and_sharded_by_deployment_on_a_cluster(store):
     from analytics.store.ddl import SINGLE, Layout
 
-    [single] = M.histogram_rollup_ddl(SINGLE)
+    [single] = store_otel_metrics.histogram_rollup_ddl(SINGLE)
     assert "ENGINE = AggregatingMergeTree PARTITION BY toYYYYMM(slot)" in single
-    local, distributed = M.histogram_rollup_ddl(Layout("prod", "telemetry"))
+    local, distributed = store_otel_metrics.histogram_rollup_ddl(Layout("prod", "telemetry"))
     assert local.startswith("CREATE TABLE IF NOT EXISTS otel_histogram_5m_local ON CLUSTER prod (")
     assert "ENGINE = ReplicatedAggregatingMergeTree(" in local
     assert distributed.endswith("Distributed(prod, 'telemetry', otel_histogram_5m_local, cityHash64(deployment))")

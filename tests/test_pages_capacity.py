@@ -6,7 +6,7 @@ from datetime import datetime
 
 import pytest
 
-from analytics.capacity import cache as FC
+from analytics.capacity import cache as capacity_cache
 from analytics.ingest.demo import fleet
 from tests.conftest import run_page
 
@@ -21,7 +21,7 @@ def shared_cache(tmp_path_factory):
 
 @pytest.fixture
 def cache_dir(shared_cache, monkeypatch):
-    monkeypatch.setattr(FC, "DEFAULT_CACHE_DIR", shared_cache)
+    monkeypatch.setattr(capacity_cache, "DEFAULT_CACHE_DIR", shared_cache)
     from ui import capacity
 
     capacity.clear()  # Streamlit's cache is per process: each test starts from the disk cache only

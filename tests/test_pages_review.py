@@ -10,7 +10,7 @@ import zipfile
 import polars as pl
 import pytest
 
-from analytics.store import review as Q
+from analytics.store import review as store_review
 from tests.conftest import run_page
 from ui import review
 from ui import slo as slo_ui
@@ -77,7 +77,7 @@ def test_a_note_added_on_the_page_persists_in_the_store_and_after_a_restart(stor
     form_buttons = [b for b in page.button if b.label == "Save note"]
     form_buttons[0].click().run()
     assert not page.exception, [e.message for e in page.exception]
-    stored = Q.read_notes(store, [key]).row(0, named=True)
+    stored = store_review.read_notes(store, [key]).row(0, named=True)
     assert (stored["note"], stored["owner"]) == (note, "sre-oncall")
     fresh = run_page(PAGE, week=WEEK)  # a new session: nothing cached in session state
     assert not fresh.exception

@@ -67,10 +67,10 @@ def test_the_page_and_the_slo_command_give_the_same_status(slo_page, store, caps
 @pytest.mark.parametrize("page", ["pages/1_SLOs.py", "pages/2_What_if.py", "pages/3_GPU_efficiency.py",
                                   "pages/4_Capacity.py"])
 def test_a_broken_slo_file_is_the_same_clear_error_on_every_page(store, page):
-    from ui import slo as D
+    from ui import slo as slo_ui
 
     at = run_page(page, range="28d")
-    at.session_state[D.CONFIG_KEY] = ("slos:\n  - {name: x, sli: availability, target: 100, window: 7d}\n", "bad.yaml")
+    at.session_state[slo_ui.CONFIG_KEY] = ("slos:\n  - {name: x, sli: availability, target: 100, window: 7d}\n", "bad.yaml")
     at.run()
     assert not at.exception
     assert [e.value for e in at.error] == [
@@ -79,10 +79,10 @@ def test_a_broken_slo_file_is_the_same_clear_error_on_every_page(store, page):
 
 
 def test_an_invalid_uploaded_file_is_reported_not_raised(store):
-    from ui import slo as D
+    from ui import slo as slo_ui
 
     at = run_page("pages/1_SLOs.py", range="28d")
-    at.session_state[D.CONFIG_KEY] = ("slos:\n  - {name: x, sli: availability, target: 100, window: 7d}\n", "bad.yaml")
+    at.session_state[slo_ui.CONFIG_KEY] = ("slos:\n  - {name: x, sli: availability, target: 100, window: 7d}\n", "bad.yaml")
     at.run()
     assert not at.exception
     assert any("SLO 'x': target" in e.value for e in at.error)
@@ -151,10 +151,10 @@ PARTIAL_SLOS = """slos:
 
 @pytest.fixture
 def partial_page(store):
-    from ui import slo as D
+    from ui import slo as slo_ui
 
     at = run_page("pages/1_SLOs.py", range="28d")
-    at.session_state[D.CONFIG_KEY] = (PARTIAL_SLOS, "partial.yaml")
+    at.session_state[slo_ui.CONFIG_KEY] = (PARTIAL_SLOS, "partial.yaml")
     at.run()
     assert not at.exception, [e.message for e in at.exception]
     return at

@@ -10,7 +10,7 @@ import pytest
 
 from analytics.errors import InputError
 from analytics.ingest.demo.fleet import INCIDENTS
-from analytics.review import pipeline as P
+from analytics.review import pipeline as review_pipeline
 from analytics.slo import files
 from tests.conftest import DEMO_END
 
@@ -27,8 +27,8 @@ def _week_of(incident) -> str:
 def review(store):
     """The review of the ISO week holding the latency regression (the region outage falls in it too)."""
     assert _week_of(REGRESSION) == _week_of(OUTAGE)
-    start, end = P.iso_week(_week_of(REGRESSION))
-    return P.weekly(store, files.load_slos(files.PROJECT_SLO_FILE), start, end)
+    start, end = review_pipeline.iso_week(_week_of(REGRESSION))
+    return review_pipeline.weekly(store, files.load_slos(files.PROJECT_SLO_FILE), start, end)
 
 
 def _overlapping(review, incident) -> pl.DataFrame:
@@ -78,7 +78,7 @@ def test_the_region_outage_is_attributed_to_its_region(review):
 @pytest.mark.parametrize("text", ["2026-43", "2026-W54", "W43", ""], ids=["no W", "no such week", "no year", "empty"])
 def test_a_bad_week_is_one_clear_error(text):
     with pytest.raises(InputError, match="ISO week such as 2026-W43"):
-        P.iso_week(text)
+        review_pipeline.iso_week(text)
 
 
 def test_replica_and_input_band_counts_from_raw_requests_agree_with_the_rollup(review):

@@ -8,8 +8,8 @@ import io
 import polars as pl
 import pytest
 
-from analytics.review import pipeline as P
-from analytics.review import report as R
+from analytics.review import pipeline as review_pipeline
+from analytics.review import report as review_report
 from analytics.slo import files
 from analytics.slo.state import STATES, STYLE, badge, with_badges
 from tests.conftest import run_page
@@ -20,11 +20,11 @@ STATE_TABLES = ("slos", "capacity")
 
 @pytest.fixture(scope="module")
 def report(store, tmp_path_factory):
-    return P.report(store, files.load_slos(files.PROJECT_SLO_FILE), WEEK, tmp_path_factory.mktemp("forecast-cache"))
+    return review_pipeline.report(store, files.load_slos(files.PROJECT_SLO_FILE), WEEK, tmp_path_factory.mktemp("forecast-cache"))
 
 
 def test_the_weekly_review_csvs_hold_raw_state_words(report):
-    bundle = R.bundle(report)
+    bundle = review_report.bundle(report)
     for name in STATE_TABLES:
         states = pl.read_csv(io.BytesIO(bundle[f"{name}.csv"]))["state"].drop_nulls()
         assert states.len(), name
@@ -34,7 +34,7 @@ def test_the_weekly_review_csvs_hold_raw_state_words(report):
 
 
 def test_the_html_report_shows_each_state_as_its_badge(report):
-    page = R.html_page(report)
+    page = review_report.html_page(report)
     for state in report.tables["slos"]["state"].unique():
         assert f"<td>{badge(state)}</td>" in page, state
     assert "<td>paging</td>" not in page and "<td>ok</td>" not in page

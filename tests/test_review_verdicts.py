@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 
 from analytics.capacity.plan import CapacityOutlook
-from analytics.review import verdicts as V
+from analytics.review import verdicts as review_verdicts
 from analytics.slo import state as states
 from analytics.slo.evaluation import evaluate
 from analytics.slo.spec import Thresholds, revise
@@ -44,7 +44,7 @@ CASES = {
 @pytest.mark.parametrize(("bad", "state"), CASES.values(), ids=CASES.keys())
 def test_each_slo_state_follows_the_rule_set(bad, state):
     requests = 1000 if state == "ticket" else 100
-    verdict = V.slo_verdict(_evaluation(requests, bad))
+    verdict = review_verdicts.slo_verdict(_evaluation(requests, bad))
     assert verdict.state == state, verdict.why
     assert verdict.kind == "slo" and verdict.query == "slo=s"
     assert verdict.state in states.SLO_STATES
@@ -52,7 +52,7 @@ def test_each_slo_state_follows_the_rule_set(bad, state):
 
 def test_an_slo_without_valid_events_has_no_data():
     e = evaluate(make_slo(), make_scope(np.zeros(N, dtype=np.int64)), AT)
-    assert V.slo_verdict(e).state == "no data"
+    assert review_verdicts.slo_verdict(e).state == "no data"
 
 
 def _from(share_missing: float, bad_slots: dict | None = None):
@@ -66,10 +66,10 @@ def _from(share_missing: float, bad_slots: dict | None = None):
 
 
 def test_a_window_mostly_uncovered_is_partial_history_unless_an_alert_fires():
-    assert V.slo_verdict(_from(0.5)).state == "partial history"
-    assert "covers 50% of the 30d window" in V.slo_verdict(_from(0.5)).why
-    assert V.slo_verdict(_from(0.04)).state == "ok"
-    assert V.slo_verdict(_from(0.5, {(N - 12, N): 50})).state == "paging"
+    assert review_verdicts.slo_verdict(_from(0.5)).state == "partial history"
+    assert "covers 50% of the 30d window" in review_verdicts.slo_verdict(_from(0.5)).why
+    assert review_verdicts.slo_verdict(_from(0.04)).state == "ok"
+    assert review_verdicts.slo_verdict(_from(0.5, {(N - 12, N): 50})).state == "paging"
 
 
 def _with_file_keys(e, **keys):
@@ -79,17 +79,17 @@ def _with_file_keys(e, **keys):
 
 def test_at_risk_thresholds_come_from_the_slo_file():
     e = _evaluation(100, {(5 * PER_DAY, 5 * PER_DAY + 7): 100})  # 19% left
-    assert V.slo_verdict(e).state == "at risk"
-    assert V.slo_verdict(_with_file_keys(e, at_risk={"budget_remaining": 10})).state == "ok"
+    assert review_verdicts.slo_verdict(e).state == "at risk"
+    assert review_verdicts.slo_verdict(_with_file_keys(e, at_risk={"budget_remaining": 10})).state == "ok"
     e = _evaluation(100, {(N - 12, N): 1})  # exhausted in 2.96 days at the 1h burn
-    assert V.slo_verdict(e).state == "at risk"
-    assert V.slo_verdict(_with_file_keys(e, at_risk={"time_to_exhaustion": "2d"})).state == "ok"
-    assert V.slo_verdict(_with_file_keys(e, at_risk={"time_to_exhaustion": 0})).state == "ok"
+    assert review_verdicts.slo_verdict(e).state == "at risk"
+    assert review_verdicts.slo_verdict(_with_file_keys(e, at_risk={"time_to_exhaustion": "2d"})).state == "ok"
+    assert review_verdicts.slo_verdict(_with_file_keys(e, at_risk={"time_to_exhaustion": 0})).state == "ok"
 
 
 def test_partial_history_threshold_comes_from_the_slo_file():
-    assert V.slo_verdict(_from(0.5)).state == "partial history"
-    assert V.slo_verdict(_with_file_keys(_from(0.5), partial_history_below=40)).state == "ok"
+    assert review_verdicts.slo_verdict(_from(0.5)).state == "partial history"
+    assert review_verdicts.slo_verdict(_with_file_keys(_from(0.5), partial_history_below=40)).state == "ok"
 
 
 @pytest.mark.parametrize("kwargs", [{"budget_remaining": 25}, {"time_to_exhaustion": timedelta(days=-1)},
@@ -101,7 +101,7 @@ def test_thresholds_refuse_values_outside_their_range(kwargs):
 
 
 def test_the_why_sentence_carries_the_numbers():
-    why = V.slo_verdict(_evaluation(100, {(5 * PER_DAY, 5 * PER_DAY + 7): 100})).why
+    why = review_verdicts.slo_verdict(_evaluation(100, {(5 * PER_DAY, 5 * PER_DAY + 7): 100})).why
     assert "19%" in why and "25%" in why
 
 
@@ -124,7 +124,7 @@ def _outlook(per_gpu=10.0, exhausted=None, headroom=None):
         "demand over capacity in 5 days: short soon", "headroom gone in 5 days: short soon",
         "throughput unknown: no data", "no forecast hours: no data"])
 def test_each_capacity_state_follows_the_rule_set(outlook, state):
-    verdict = V.capacity_verdict(outlook, START)
+    verdict = review_verdicts.capacity_verdict(outlook, START)
     assert verdict.state == state, verdict.why
     assert verdict.kind == "capacity" and verdict.query == "dep=d"
 
@@ -135,22 +135,22 @@ def test_a_regional_shortage_shows_although_the_pooled_gpu_type_has_spares():
              "a-euw": pl.DataFrame({"ts": weeks, "gpus_needed": [2.0] * len(weeks)})}
     deployments = pl.DataFrame({"deployment": ["a-use", "a-euw"], "region": ["us-east", "eu-west"],
                                 "gpu_type": ["H100-80GB"] * 2, "gpus_per_replica": [2, 2], "replicas": [4, 4]})
-    states = {v.name: v.state for v in V.pool_verdicts(plans, deployments, START)}
+    states = {v.name: v.state for v in review_verdicts.pool_verdicts(plans, deployments, START)}
     assert states == {"H100-80GB, all regions": "ok", "H100-80GB in us-east": "short now",
                       "H100-80GB in eu-west": "ok"}
 
 
 def test_the_fleet_takes_the_worst_state_and_the_attention_list_is_worst_first():
-    verdicts = [V.Verdict("slo", "b", "at risk", "", ""), V.Verdict("capacity", "c", "short now", "", ""),
-                V.Verdict("slo", "a", "paging", "", ""), V.Verdict("slo", "z", "ok", "", ""),
-                V.Verdict("slo", "y", "no data", "", "")]
-    assert V.fleet_verdict(verdicts) == "paging"
-    assert V.fleet_verdict([]) == "no data"
-    listed = V.attention(verdicts)
+    verdicts = [review_verdicts.Verdict("slo", "b", "at risk", "", ""), review_verdicts.Verdict("capacity", "c", "short now", "", ""),
+                review_verdicts.Verdict("slo", "a", "paging", "", ""), review_verdicts.Verdict("slo", "z", "ok", "", ""),
+                review_verdicts.Verdict("slo", "y", "no data", "", "")]
+    assert review_verdicts.fleet_verdict(verdicts) == "paging"
+    assert review_verdicts.fleet_verdict([]) == "no data"
+    listed = review_verdicts.attention(verdicts)
     assert listed["name"].to_list() == ["a", "c", "b"]  # ok and no data need no attention
     assert listed["icon"].to_list() == [states.STYLE[s].icon for s in ("paging", "short now", "at risk")]
-    assert list(listed.schema) == list(V.ATTENTION_SCHEMA)
-    assert V.attention([]).schema == V.ATTENTION_SCHEMA
+    assert list(listed.schema) == list(review_verdicts.ATTENTION_SCHEMA)
+    assert review_verdicts.attention([]).schema == review_verdicts.ATTENTION_SCHEMA
 
 
 def test_every_state_has_its_own_shape_so_colour_is_never_the_only_cue():
@@ -178,10 +178,10 @@ def test_the_slo_states_keep_the_fleets_order_without_the_capacity_states():
 
 
 def test_shortfalls_keep_only_short_verdicts_worst_first():
-    verdicts = [V.Verdict("capacity", "b", "short soon", "", ""), V.Verdict("capacity", "z", "ok", "", ""),
-                V.Verdict("capacity", "c", "short now", "", ""), V.Verdict("capacity", "a", "short soon", "", ""),
-                V.Verdict("capacity", "y", "no data", "", "")]
-    assert [(v.name, v.state) for v in V.shortfalls(verdicts)] == [
+    verdicts = [review_verdicts.Verdict("capacity", "b", "short soon", "", ""), review_verdicts.Verdict("capacity", "z", "ok", "", ""),
+                review_verdicts.Verdict("capacity", "c", "short now", "", ""), review_verdicts.Verdict("capacity", "a", "short soon", "", ""),
+                review_verdicts.Verdict("capacity", "y", "no data", "", "")]
+    assert [(v.name, v.state) for v in review_verdicts.shortfalls(verdicts)] == [
         ("c", "short now"), ("a", "short soon"), ("b", "short soon")]
 
 

@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 import polars as pl
 import pytest
 
-from analytics import columns as C
+from analytics import columns
 from analytics.errors import InputError
-from analytics.review import pipeline as P
-from analytics.review import report as R
-from analytics.review import weekly as W
+from analytics.review import pipeline as review_pipeline
+from analytics.review import report as review_report
+from analytics.review import weekly as review_weekly
 from analytics.slo import files
 from tests.conftest import DEMO_END
 
@@ -29,13 +29,13 @@ def slos():
 @pytest.fixture(scope="module")
 def report(store, slos, tmp_path_factory):
     # an empty forecast cache: the capacity outlook must fall back to the seasonal-naive forecast
-    return P.report(store, slos, WEEK, tmp_path_factory.mktemp("forecast-cache"))
+    return review_pipeline.report(store, slos, WEEK, tmp_path_factory.mktemp("forecast-cache"))
 
 
 def test_the_default_week_is_the_last_complete_one():
-    assert W.last_complete_week(DEMO_END) == WEEK  # the data ends on Sunday 2026-11-01 00:00
-    assert W.last_complete_week(datetime(2026, 10, 26, tzinfo=UTC)) == WEEK  # ends exactly on Monday
-    assert W.weeks_between(datetime(2026, 10, 19, 5, tzinfo=UTC), DEMO_END) == ["2026-W44", "2026-W43"]
+    assert review_weekly.last_complete_week(DEMO_END) == WEEK  # the data ends on Sunday 2026-11-01 00:00
+    assert review_weekly.last_complete_week(datetime(2026, 10, 26, tzinfo=UTC)) == WEEK  # ends exactly on Monday
+    assert review_weekly.weeks_between(datetime(2026, 10, 19, 5, tzinfo=UTC), DEMO_END) == ["2026-W44", "2026-W43"]
 
 
 def test_the_regressed_slos_spent_more_budget_than_the_week_before(report):
@@ -54,12 +54,12 @@ def test_the_regression_incident_carries_its_cause_and_the_rollout_before_it(rep
     row = incidents.filter(pl.col("deployments") == "chat-llama3-8b-use").row(0, named=True)
     assert row["top_cause"].startswith("Model version v2")
     assert "model_version v1 → v2" in row["preceding_changes"]
-    assert row["incident_key"] == W.incident_key(row["incident_key"].split("@")[0], row["start"])
+    assert row["incident_key"] == review_weekly.incident_key(row["incident_key"].split("@")[0], row["start"])
     outage = incidents.filter(pl.col("top_cause").str.starts_with("Region eu-west"))
     assert outage.height == 1
     attribution = report.tables["attribution"]
     assert set(attribution["incident_key"]) == set(incidents["incident_key"])
-    assert attribution.group_by("incident_key").len()["len"].max() <= W.TOP_CAUSES
+    assert attribution.group_by("incident_key").len()["len"].max() <= review_weekly.TOP_CAUSES
 
 
 def test_the_paragraph_says_what_got_worse_and_what_needs_an_owner(report):
@@ -76,7 +76,7 @@ def test_the_paragraph_says_what_got_worse_and_what_needs_an_owner(report):
 
 def test_movers_compare_the_week_with_the_week_before(report):
     movers = report.tables["movers"]
-    assert set(movers["metric"]) <= set(W.MOVER_METRICS) and movers.height
+    assert set(movers["metric"]) <= set(review_weekly.MOVER_METRICS) and movers.height
     assert all((d == "worse") == (c > 0) for d, c in movers.select("direction", "change").iter_rows())
     # the eu-west outage raised the error rate of an eu-west deployment
     assert movers.filter(pl.col("deployment").str.ends_with("-euw") & (pl.col("metric") == "error_rate")
@@ -97,15 +97,15 @@ def test_without_a_cached_fit_the_capacity_outlook_uses_seasonal_naive_and_says_
 
 
 def test_a_cached_prophet_fit_is_read_and_nothing_is_fitted(store, slos, tmp_path):
-    from analytics.capacity import pipeline as CP
+    from analytics.capacity import pipeline as capacity_pipeline
     from analytics.store import queries
 
     name = "chat-llama3-8b-use"
-    start, end = CP.window(*queries.data_range(store)[:2])  # W43 is the last complete week: the latest outlook
-    history = CP.histories(CP.hourly_demand(store, start, end), [name], CP.DEFAULT_METRIC)
-    CP.forecasts(CP.DEFAULT_METHOD, history, CP.default_params(), tmp_path, workers=1)  # what `warm` does
+    start, end = capacity_pipeline.window(*queries.data_range(store)[:2])  # W43 is the last complete week: the latest outlook
+    history = capacity_pipeline.histories(capacity_pipeline.hourly_demand(store, start, end), [name], capacity_pipeline.DEFAULT_METRIC)
+    capacity_pipeline.forecasts(capacity_pipeline.DEFAULT_METHOD, history, capacity_pipeline.default_params(), tmp_path, workers=1)  # what `warm` does
     cached = sorted(p.name for p in tmp_path.iterdir())
-    capacity = P.report(store, slos, WEEK, tmp_path).tables["capacity"]
+    capacity = review_pipeline.report(store, slos, WEEK, tmp_path).tables["capacity"]
     methods = dict(capacity.select("deployment", "method").iter_rows())
     assert methods.pop(name) == "prophet (cached)"
     assert set(methods.values()) == {"seasonal naive"}
@@ -113,32 +113,32 @@ def test_a_cached_prophet_fit_is_read_and_nothing_is_fitted(store, slos, tmp_pat
 
 
 def test_every_csv_reads_back_to_the_table_shown_with_registry_names_and_raw_values(report):
-    files = R.bundle(report)
+    files = review_report.bundle(report)
     for name, frame in report.tables.items():
-        expected = C.csv_frame(frame)
+        expected = columns.csv_frame(frame)
         back = pl.read_csv(io.BytesIO(files[f"{name}.csv"]), schema=expected.schema)
-        assert back.columns == [C.csv_name(c) for c in frame.columns], name
+        assert back.columns == [columns.csv_name(c) for c in frame.columns], name
         assert back.equals(expected), name
         for column, dtype in frame.schema.items():  # raw numbers, rounded per kind only
             if dtype.is_float() and frame[column].drop_nulls().len():
-                assert (back[C.csv_name(column)] - frame[column]).abs().max() < 0.5, (name, column)
+                assert (back[columns.csv_name(column)] - frame[column]).abs().max() < 0.5, (name, column)
 
 
 def test_a_note_and_owner_persist_and_the_paragraph_stops_asking_for_an_owner(store, slos, report, tmp_path):
     key = report.tables["incidents"].filter(pl.col("deployments") == "chat-llama3-8b-use")["incident_key"][0]
     note = "rolled back v2'); DROP TABLE review_notes; -- <b>*not*</b> {key:String} markdown"
-    P.add_note(store, key, note, "alice")
-    again = P.report(store, slos, WEEK, tmp_path)
+    review_pipeline.add_note(store, key, note, "alice")
+    again = review_pipeline.report(store, slos, WEEK, tmp_path)
     row = again.tables["incidents"].filter(pl.col("incident_key") == key).row(0, named=True)
     assert (row["note"], row["owner"]) == (note, "alice")  # bound parameters: stored as typed
-    assert "<b>" not in R.html_page(again) and "&lt;b&gt;*not*&lt;/b&gt;" in R.html_page(again)
+    assert "<b>" not in review_report.html_page(again) and "&lt;b&gt;*not*&lt;/b&gt;" in review_report.html_page(again)
     n = row["incident"]
     assert f"incident {n} " not in again.summary.split("Needs an owner: ")[1]
 
 
 def test_formula_like_text_in_a_csv_is_neutralised_and_numbers_are_not():
     frame = pl.DataFrame({"note": ["=HYPERLINK(1)", "+1 555", "@SUM", "-3.5%", "ok", None], "n": [1, 2, 3, 4, 5, 6]})
-    safe = R.csv_safe(frame)
+    safe = review_report.csv_safe(frame)
     assert safe["note"].to_list() == ["'=HYPERLINK(1)", "'+1 555", "'@SUM", "-3.5%", "ok", None]
     assert safe["n"].to_list() == frame["n"].to_list()
 
@@ -148,12 +148,12 @@ def test_formula_like_text_in_a_csv_is_neutralised_and_numbers_are_not():
                                                         ("x" * 2001, "bob", "note: at most 2000 characters")])
 def test_a_bad_note_is_one_clear_error_and_nothing_is_written(store, note, owner, message):
     with pytest.raises(InputError, match=message):
-        P.add_note(store, "some-slo@2026-10-20T00:00Z", note, owner)
+        review_pipeline.add_note(store, "some-slo@2026-10-20T00:00Z", note, owner)
 
 
 def test_a_week_without_data_is_one_clear_error(store, slos):
     with pytest.raises(InputError, match="week 2025-W01: no request data"):
-        P.report(store, slos, "2025-W01", None)
+        review_pipeline.report(store, slos, "2025-W01", None)
 
 
 def test_the_bench_case_times_the_report_of_the_last_complete_week(store):

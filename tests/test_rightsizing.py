@@ -21,17 +21,17 @@ import polars as pl
 import pytest
 
 from analytics.gpu import pipeline
-from analytics.gpu import rightsizing as R
+from analytics.gpu import rightsizing as gpu_rightsizing
 from analytics.gpu.hours import fields_of
 from analytics.ingest.demo import fleet
 from analytics.slo.files import PROJECT_SLO_FILE, load_slos
 from analytics.slo.objectives import objectives_by_deployment
 from analytics.store.queries import deployments_table
-from tests import gpu_builders as B
+from tests import gpu_builders
 
 
 def gpus(name: str, n: int, at: int, **samples) -> list[dict]:
-    return [B.gpu_hour(name, f"{name}-n0", g, at, **samples) for g in range(n)]
+    return [gpu_builders.gpu_hour(name, f"{name}-n0", g, at, **samples) for g in range(n)]
 
 
 GPU_ROWS = [
@@ -44,10 +44,10 @@ GPU_ROWS = [
     *gpus("ghost", 1, 0, sm_active=[0.05], gpu_util=[10]),
 ]
 REQUESTS = [
-    B.request_hour("big", 0, e2e_ms=[50] * 100),
-    B.request_hour("blind", 0, e2e_ms=[50] * 30),
-    B.request_hour("hot", 0, e2e_ms=[50] * 30),
-    B.request_hour("slow", 0, e2e_ms=[50] * 90 + [500] * 10),
+    gpu_builders.request_hour("big", 0, e2e_ms=[50] * 100),
+    gpu_builders.request_hour("blind", 0, e2e_ms=[50] * 30),
+    gpu_builders.request_hour("hot", 0, e2e_ms=[50] * 30),
+    gpu_builders.request_hour("slow", 0, e2e_ms=[50] * 90 + [500] * 10),
 ]
 DEPLOYMENTS = [
     {"deployment": "big", "replicas": 4, "cost_per_gpu_hour": 2.0},
@@ -55,12 +55,12 @@ DEPLOYMENTS = [
     {"deployment": "hot", "replicas": 2, "cost_per_gpu_hour": 2.0},
     {"deployment": "slow", "replicas": 4, "cost_per_gpu_hour": 2.0},
 ]
-SLOS = {name: B.latency_slo(name, e2e_ms=100) for name in ("big", "blind", "hot", "slow", "ghost")}
+SLOS = {name: gpu_builders.latency_slo(name, e2e_ms=100) for name in ("big", "blind", "hot", "slow", "ghost")}
 
 
 @pytest.fixture(scope="module")
 def result():
-    return R.suggestions(B.data(GPU_ROWS, REQUESTS, DEPLOYMENTS), SLOS)
+    return gpu_rightsizing.suggestions(gpu_builders.data(GPU_ROWS, REQUESTS, DEPLOYMENTS), SLOS)
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +89,7 @@ def test_replicas_needed_saving_and_verdict(rows, name, needed, saving, verdict)
 
 
 def test_the_gpu_util_fallback_carries_its_caveat(rows):
-    assert rows["blind"]["basis"] == "gpu_util" and rows["blind"]["caveat"] == R.GPU_UTIL_CAVEAT
+    assert rows["blind"]["basis"] == "gpu_util" and rows["blind"]["caveat"] == gpu_rightsizing.GPU_UTIL_CAVEAT
     assert rows["big"]["basis"] == "sm_active" and rows["big"]["caveat"] is None
 
 
@@ -101,14 +101,14 @@ def test_a_deployment_missing_from_the_table_is_excluded_with_the_reason(rows):
 def test_the_evidence_lists_the_peak_hours_highest_first(result):
     evidence = result[1].filter(pl.col("deployment") == "big")
     assert evidence["activity"].to_list() == pytest.approx([0.3, 0.2, 0.1])
-    assert evidence["hour"][0] == B.hour(0)
+    assert evidence["hour"][0] == gpu_builders.hour(0)
     assert evidence["rps"][0] == pytest.approx(100 / 3600)
     assert evidence["attainment"][0] == pytest.approx(1.0)
 
 
 def test_peak_hours_too_quiet_to_judge_block_the_cut():
-    quiet = [B.request_hour("big", h, e2e_ms=[50] * 5) for h in range(3)]
-    table, evidence = R.suggestions(B.data(GPU_ROWS, quiet, DEPLOYMENTS), SLOS)
+    quiet = [gpu_builders.request_hour("big", h, e2e_ms=[50] * 5) for h in range(3)]
+    table, evidence = gpu_rightsizing.suggestions(gpu_builders.data(GPU_ROWS, quiet, DEPLOYMENTS), SLOS)
     big = table.filter(pl.col("deployment") == "big").row(0, named=True)
     assert big["verdict"] == "keep: too few requests in the peak hours to judge the latency SLO"
     assert big["slo_met_at_peak"] is None
@@ -116,14 +116,14 @@ def test_peak_hours_too_quiet_to_judge_block_the_cut():
 
 
 def test_price_overrides_and_a_higher_target_change_the_saving():
-    table, _ = R.suggestions(B.data(GPU_ROWS, REQUESTS, DEPLOYMENTS), SLOS, prices={"A100-80GB": 3.0}, target_activity=0.9)
+    table, _ = gpu_rightsizing.suggestions(gpu_builders.data(GPU_ROWS, REQUESTS, DEPLOYMENTS), SLOS, prices={"A100-80GB": 3.0}, target_activity=0.9)
     big = table.filter(pl.col("deployment") == "big").row(0, named=True)
     # ceil(4 x 0.3 / 0.9) + 1 = 2 + 1 = 3 replicas; saving 1 x $3.00 x 720 h
     assert (big["replicas_needed"], big["monthly_saving"]) == (3, pytest.approx(2160.0))
 
 
 def test_no_spare_replica_frees_more():
-    table, _ = R.suggestions(B.data(GPU_ROWS, REQUESTS, DEPLOYMENTS), SLOS, spare_replicas=0)
+    table, _ = gpu_rightsizing.suggestions(gpu_builders.data(GPU_ROWS, REQUESTS, DEPLOYMENTS), SLOS, spare_replicas=0)
     big = table.filter(pl.col("deployment") == "big").row(0, named=True)
     assert (big["replicas_needed"], big["gpus_freed"]) == (2, 2)  # ceil(1.71) = 2
 
@@ -132,10 +132,10 @@ def test_on_the_demo_the_over_provisioned_deployment_is_the_top_suggestion(demo_
     demo_end = datetime(2026, 11, 1, tzinfo=UTC)  # tests/conftest.py: 21 days of demo data
     objectives = objectives_by_deployment(deployments_table(demo_store), load_slos(PROJECT_SLO_FILE))
     data = pipeline.load(demo_store, demo_end - timedelta(days=21), demo_end, fields=fields_of(objectives))
-    table, evidence = R.suggestions(data, objectives)
+    table, evidence = gpu_rightsizing.suggestions(data, objectives)
     top = table.row(0, named=True)
     assert top["deployment"] == fleet.OVER_PROVISIONED
     assert top["monthly_saving"] > 0 and top["slo_met_at_peak"]
-    assert evidence.filter(pl.col("deployment") == fleet.OVER_PROVISIONED).height == R.PEAK_HOURS
+    assert evidence.filter(pl.col("deployment") == fleet.OVER_PROVISIONED).height == gpu_rightsizing.PEAK_HOURS
     blind = table.filter(pl.col("deployment") == fleet.NO_PROFILING).row(0, named=True)
-    assert blind["basis"] == "gpu_util" and blind["caveat"] == R.GPU_UTIL_CAVEAT
+    assert blind["basis"] == "gpu_util" and blind["caveat"] == gpu_rightsizing.GPU_UTIL_CAVEAT

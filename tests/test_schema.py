@@ -13,8 +13,7 @@ import polars as pl
 import pytest
 
 from analytics.ingest.load import loading
-from analytics.store import conventions as N
-from analytics.store import journal
+from analytics.store import conventions, journal
 from analytics.store.conventions import hist_column
 from analytics.store.journal import LOAD_ID
 from analytics.store.schema import HIST_MERGE, ROLLUP_KEYS, ROLLUPS, SCHEMA_VERSION, ensure_schema
@@ -25,17 +24,17 @@ def test_creating_the_schema_twice_changes_nothing(store):
     ensure_schema(store)
     after = store.query("SELECT name FROM system.tables WHERE database = currentDatabase() ORDER BY name")
     assert before.equals(after)
-    assert store.scalar(f"SELECT max(version) FROM {N.SCHEMA_VERSION_TABLE}") == SCHEMA_VERSION
+    assert store.scalar(f"SELECT max(version) FROM {conventions.SCHEMA_VERSION_TABLE}") == SCHEMA_VERSION
 
 
 def test_the_rollup_has_one_row_per_key_and_slot_whatever_the_volume(store):
     # The key: deployment, region, model, version and GPU type (ROLLUP_KEYS); the shared store also
     # holds other test modules' rows, e.g. one deployment in two regions in the same slot.
-    raw = store.scalar(f"SELECT count() FROM {N.REQUESTS}")
-    rollup = store.scalar(f"SELECT count() FROM {N.REQUESTS_5M} FINAL")
+    raw = store.scalar(f"SELECT count() FROM {conventions.REQUESTS}")
+    rollup = store.scalar(f"SELECT count() FROM {conventions.REQUESTS_5M} FINAL")
     columns = ", ".join(k for k in ROLLUP_KEYS if k != "slot")
     keys = store.scalar(
-        f"SELECT count() FROM (SELECT DISTINCT {columns}, toStartOfInterval(ts, INTERVAL 5 MINUTE) FROM {N.REQUESTS})"
+        f"SELECT count() FROM (SELECT DISTINCT {columns}, toStartOfInterval(ts, INTERVAL 5 MINUTE) FROM {conventions.REQUESTS})"
     )
     assert rollup == keys < raw
 
@@ -44,11 +43,11 @@ def test_rollup_counts_by_status_equal_raw_counts_weighted_by_sampling(store):
     raw = store.query(
         f"SELECT deployment, sum(weight) AS requests, sumIf(weight, status = 'ok') AS ok, "
         f"sumIf(weight, status = 'timeout') AS timeout, sum(output_tokens * weight) AS output_tokens "
-        f"FROM {N.REQUESTS} GROUP BY deployment ORDER BY deployment"
+        f"FROM {conventions.REQUESTS} GROUP BY deployment ORDER BY deployment"
     )
     rolled = store.query(
         f"SELECT deployment, sum(requests) AS requests, sum(ok) AS ok, sum(timeout) AS timeout, "
-        f"sum(output_tokens) AS output_tokens FROM {N.REQUESTS_5M} GROUP BY deployment ORDER BY deployment"
+        f"sum(output_tokens) AS output_tokens FROM {conventions.REQUESTS_5M} GROUP BY deployment ORDER BY deployment"
     )
     assert raw.equals(rolled)
 
@@ -56,7 +55,7 @@ def test_rollup_counts_by_status_equal_raw_counts_weighted_by_sampling(store):
 def test_histograms_count_ok_requests_exactly_at_every_bucket_edge(store):
     deployment = "chat-llama3-8b-use"
     hist = store.query(
-        f"SELECT {HIST_MERGE}(ttft_hist) AS h FROM {N.REQUESTS_5M} "
+        f"SELECT {HIST_MERGE}(ttft_hist) AS h FROM {conventions.REQUESTS_5M} "
         "WHERE deployment = {d:String}",
         {"d": deployment},
     )["h"][0].to_numpy()
@@ -64,27 +63,27 @@ def test_histograms_count_ok_requests_exactly_at_every_bucket_edge(store):
     raw = store.query(
         f"SELECT sumForEach(arrayMap(e -> toUInt64(status = 'ok' AND ttft_ms <= e) * weight, "
         f"{{edges:Array(Float64)}})) AS c "
-        f"FROM {N.REQUESTS} WHERE deployment = {{d:String}}",
-        {"d": deployment, "edges": N.EDGES_MS.tolist()},
+        f"FROM {conventions.REQUESTS} WHERE deployment = {{d:String}}",
+        {"d": deployment, "edges": conventions.EDGES_MS.tolist()},
     )["c"][0].to_numpy()
     assert cumulative[-1] == store.scalar(
-        f"SELECT sumIf(weight, status = 'ok' AND ttft_ms IS NOT NULL) FROM {N.REQUESTS} "
+        f"SELECT sumIf(weight, status = 'ok' AND ttft_ms IS NOT NULL) FROM {conventions.REQUESTS} "
         "WHERE deployment = {d:String}",
         {"d": deployment})
-    assert np.array_equal(cumulative[: len(N.EDGES_MS)], raw)
+    assert np.array_equal(cumulative[: len(conventions.EDGES_MS)], raw)
 
 
 def test_the_hourly_rollup_is_the_5_minute_rollup_summed_to_hours(store):
     sums = ", ".join(f"sum({c}) AS {c}" for c in ("requests", "ok", "error", "timeout", "rejected", "unknown",
                                                   "input_tokens", "output_tokens", "ok_output_tokens"))
-    hists = ", ".join(f"{HIST_MERGE}({hist_column(f)}) AS {hist_column(f)}" for f in N.LATENCY_FIELDS)
+    hists = ", ".join(f"{HIST_MERGE}({hist_column(f)}) AS {hist_column(f)}" for f in conventions.LATENCY_FIELDS)
 
     def hourly(table: str) -> pl.DataFrame:
         return store.query(f"SELECT toStartOfHour(slot) AS hour, deployment, region, model, model_version, gpu_type, "
                            f"{sums}, round(sum(e2e_ms_sum), 3) AS e2e_ms_sum, {hists} FROM {table} "
                            "GROUP BY ALL ORDER BY hour, deployment, region, model, model_version, gpu_type")
 
-    five, hour = hourly(N.REQUESTS_5M), hourly(N.REQUESTS_1H)
+    five, hour = hourly(conventions.REQUESTS_5M), hourly(conventions.REQUESTS_1H)
     assert five.height > 100 and five["requests"].sum() > 0
     assert hour.equals(five)
 
@@ -94,22 +93,22 @@ def test_gpu_rollup_means_ignore_missing_profiling_fields(store):
 
     frame = store.query(
         f"SELECT sum(sm_active_n) AS n, sum(gpu_util_n) AS util_n, sum(samples) AS samples "
-        f"FROM {N.GPU_1H} WHERE deployment = {{d:String}}",
+        f"FROM {conventions.GPU_1H} WHERE deployment = {{d:String}}",
         {"d": NO_PROFILING},
     )
     assert frame.row(0) == (0, frame["samples"][0], frame["samples"][0])
 
 
 def test_dcgm_blank_sentinels_never_reach_a_mean(store):
-    sample = {c: None for c in N.GPU_COLUMNS}
+    sample = {c: None for c in conventions.GPU_COLUMNS}
     sample.update(ts=datetime(2020, 1, 1, tzinfo=UTC), node="test-node", gpu=0, gpu_type="X",
                   deployment="test-sentinel", region="r", gpu_util=50.0, sm_active=float(2**47))
     frame = pl.DataFrame([sample, sample | {"sm_active": 0.5}],
                          schema={"ts": pl.Datetime("ms", "UTC"), "node": pl.String, "gpu": pl.UInt8,
                                  "gpu_type": pl.String, "deployment": pl.String, "region": pl.String,
-                                 **{c: pl.Float32 for c in N.GPU_VALUE_COLUMNS}})
-    store.insert(N.GPU_METRICS, frame)
-    got = store.query(f"SELECT sum(sm_active_sum) / sum(sm_active_n) AS mean FROM {N.GPU_1H} "
+                                 **{c: pl.Float32 for c in conventions.GPU_VALUE_COLUMNS}})
+    store.insert(conventions.GPU_METRICS, frame)
+    got = store.query(f"SELECT sum(sm_active_sum) / sum(sm_active_n) AS mean FROM {conventions.GPU_1H} "
                       "WHERE deployment = 'test-sentinel'")
     assert got["mean"][0] == 0.5
 
@@ -168,27 +167,27 @@ def test_a_store_made_by_schema_v1_is_migrated_and_keeps_its_rollups(tmp_path):
 def _deployment_rollup(store, deployment: str) -> tuple:
     requests = store.query(
         f"SELECT sum(requests), sum(ok), sum(error), sum(output_tokens), {HIST_MERGE}(ttft_hist) "
-        f"FROM {N.REQUESTS_5M} WHERE deployment = {{d:String}}", {"d": deployment}).row(0)
+        f"FROM {conventions.REQUESTS_5M} WHERE deployment = {{d:String}}", {"d": deployment}).row(0)
     goodput = store.query(
-        f"SELECT slot, ttft_bucket, tpot_bucket, sum(n) FROM {N.GOODPUT_5M} WHERE deployment = {{d:String}} "
+        f"SELECT slot, ttft_bucket, tpot_bucket, sum(n) FROM {conventions.GOODPUT_5M} WHERE deployment = {{d:String}} "
         "GROUP BY ALL ORDER BY ALL", {"d": deployment}).rows()
     hourly = store.query(
-        f"SELECT slot, sum(requests), sum(error), {HIST_MERGE}(ttft_hist) FROM {N.REQUESTS_1H} "
+        f"SELECT slot, sum(requests), sum(error), {HIST_MERGE}(ttft_hist) FROM {conventions.REQUESTS_1H} "
         "WHERE deployment = {d:String} GROUP BY slot ORDER BY slot", {"d": deployment}).rows()
     return requests, goodput, hourly
 
 
 def test_a_load_cut_short_while_publishing_is_undone_and_undoing_it_twice_changes_nothing(store, monkeypatch):
     deployment = "chat-llama3-8b-use"  # a demo deployment: its rollup rows must be rebuilt exactly
-    before = _deployment_rollup(store, deployment), store.scalar(f"SELECT count() FROM {N.REQUESTS}")
-    frame = store.query(f"SELECT * EXCEPT {LOAD_ID} FROM {N.REQUESTS} WHERE deployment = {{d:String}} LIMIT 5000",
+    before = _deployment_rollup(store, deployment), store.scalar(f"SELECT count() FROM {conventions.REQUESTS}")
+    frame = store.query(f"SELECT * EXCEPT {LOAD_ID} FROM {conventions.REQUESTS} WHERE deployment = {{d:String}} LIMIT 5000",
                         {"d": deployment})
     real_write = journal._write
     published = []
 
     def dies_before_done(store_, load_id, table, state, **fields):
         if state == journal.DONE:  # every row reached raw and rollup; die as a kill would
-            published.append(store.scalar(f"SELECT count() FROM {N.REQUESTS} WHERE {LOAD_ID} = {{id:String}}",
+            published.append(store.scalar(f"SELECT count() FROM {conventions.REQUESTS} WHERE {LOAD_ID} = {{id:String}}",
                                           {"id": load_id}))
             raise KeyboardInterrupt
         real_write(store_, load_id, table, state, **fields)
@@ -196,14 +195,14 @@ def test_a_load_cut_short_while_publishing_is_undone_and_undoing_it_twice_change
     monkeypatch.setattr(journal, "_write", dies_before_done)
     with pytest.raises(KeyboardInterrupt):
         with loading(store, ["cut short"]) as load:
-            load.add(N.REQUESTS, frame)
+            load.add(conventions.REQUESTS, frame)
             load_id = load.load_id
     assert published == [frame.height]
-    assert store.scalar(f"SELECT count() FROM {N.REQUESTS} WHERE {LOAD_ID} = {{id:String}}", {"id": load_id}) == 0
-    assert (_deployment_rollup(store, deployment), store.scalar(f"SELECT count() FROM {N.REQUESTS}")) == before
+    assert store.scalar(f"SELECT count() FROM {conventions.REQUESTS} WHERE {LOAD_ID} = {{id:String}}", {"id": load_id}) == 0
+    assert (_deployment_rollup(store, deployment), store.scalar(f"SELECT count() FROM {conventions.REQUESTS}")) == before
     monkeypatch.undo()
     journal.rollback(store, load_id, ROLLUPS)  # a second recovery, as after a kill during the first
-    assert (_deployment_rollup(store, deployment), store.scalar(f"SELECT count() FROM {N.REQUESTS}")) == before
+    assert (_deployment_rollup(store, deployment), store.scalar(f"SELECT count() FROM {conventions.REQUESTS}")) == before
 
 
 def test_hourly_reads_on_whole_hours_give_the_same_frames_as_the_5_minute_rollup(store):
@@ -213,13 +212,13 @@ def test_hourly_reads_on_whole_hours_give_the_same_frames_as_the_5_minute_rollup
     start = end - timedelta(days=3)
     for step in (3600, 86400):
         params = queries._params(start, end, None, None) | {"step": step}
-        five = store.query(queries._slots_sql(N.LATENCY_FIELDS, N.REQUESTS_5M), params)
-        assert queries._table(start, end, step) == N.REQUESTS_1H
+        five = store.query(queries._slots_sql(conventions.LATENCY_FIELDS, conventions.REQUESTS_5M), params)
+        assert queries._table(start, end, step) == conventions.REQUESTS_1H
         assert five.height > 0
         assert queries.request_slots(store, start, end, step_seconds=step).drop("e2e_ms_sum").equals(
             five.drop("e2e_ms_sum"))
-        counts = store.query(queries._counts_sql(N.REQUESTS_5M), params)
+        counts = store.query(queries._counts_sql(conventions.REQUESTS_5M), params)
         assert queries.request_counts(store, start, end, step).equals(counts)
-    totals = store.query(queries._totals_sql(N.LATENCY_FIELDS, N.REQUESTS_5M), queries._params(start, end, None, None))
+    totals = store.query(queries._totals_sql(conventions.LATENCY_FIELDS, conventions.REQUESTS_5M), queries._params(start, end, None, None))
     assert queries.request_totals(store, start, end).drop("e2e_ms_sum").equals(totals.drop("e2e_ms_sum"))
-    assert queries._table(start + timedelta(minutes=5), end) == N.REQUESTS_5M  # not on whole hours
+    assert queries._table(start + timedelta(minutes=5), end) == conventions.REQUESTS_5M  # not on whole hours

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 import polars as pl
 import pytest
 
-from analytics.store import conventions as N
+from analytics.store import conventions
 from analytics.store.ddl import layout_of
 from analytics.store.queries import request_totals
 from tests.conftest import SERVER_SKIP_REASON, TEST_URL, check_server, report_header
@@ -30,7 +30,7 @@ needs_server = pytest.mark.skipif(not TEST_URL, reason=SERVER_SKIP_REASON)
 def test_the_suite_runs_on_the_server_in_a_database_of_its_own(store):
     assert store.target.engine == "server"
     assert store.scalar("SELECT currentDatabase()").startswith("analytics_test_")
-    assert store.scalar(f"SELECT count() FROM {N.REQUESTS}") > 0
+    assert store.scalar(f"SELECT count() FROM {conventions.REQUESTS}") > 0
 
 
 @needs_server
@@ -39,7 +39,7 @@ def test_on_a_cluster_every_table_is_distributed_over_a_replicated_local_table(s
     if not layout.clustered:
         pytest.skip("CLICKHOUSE_TEST_CLUSTER is not set: the server runs the single-node schema")
     engines = dict(store.query("SELECT name, engine FROM system.tables WHERE database = currentDatabase()").iter_rows())
-    for table in (N.REQUESTS, N.REQUESTS_5M, N.REQUESTS_1H, N.GPU_METRICS, N.GPU_1H, N.GOODPUT_5M):
+    for table in (conventions.REQUESTS, conventions.REQUESTS_5M, conventions.REQUESTS_1H, conventions.GPU_METRICS, conventions.GPU_1H, conventions.GOODPUT_5M):
         assert engines[table] == "Distributed"
         assert engines[f"{table}_local"].startswith("Replicated")
 
@@ -55,8 +55,8 @@ def test_a_server_rolls_up_weighted_requests_on_insert(store):
         "input_tokens": [10, 10], "output_tokens": [5, 0], "weight": [10, 1],
     }, schema_overrides={"ts": pl.Datetime("ms", "UTC"), "input_tokens": pl.UInt32,
                          "output_tokens": pl.UInt32, "weight": pl.UInt32,
-                         **{c: pl.Float32 for c in N.LATENCY_FIELDS}})
-    store.insert(N.REQUESTS, frame)
+                         **{c: pl.Float32 for c in conventions.LATENCY_FIELDS}})
+    store.insert(conventions.REQUESTS, frame)
     row = request_totals(store, datetime(2024, 3, 1, tzinfo=UTC), datetime(2024, 3, 2, tzinfo=UTC),
                          [deployment]).row(0, named=True)
     assert (row["requests"], row["ok"], row["error"]) == (11, 10, 1)

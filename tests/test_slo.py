@@ -14,10 +14,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analytics import histogram as H
+from analytics import histogram
 from analytics.cli.slo import to_json
-from analytics.slo import alerts as A
-from analytics.slo import budget as B
+from analytics.slo import alerts as slo_alerts
+from analytics.slo import budget as slo_budget
 from analytics.slo.evaluation import evaluate, status_frame
 from analytics.slo.sli import Grid, ScopeData, sli_counts
 from analytics.slo.spec import parse_slo, revise
@@ -31,7 +31,7 @@ PER_DAY = 288  # 5-minute slots
 def make_scope(requests, ok=None, hists: dict | None = None) -> ScopeData:
     requests = np.asarray(requests, dtype=np.int64)
     ok = requests.copy() if ok is None else np.asarray(ok, dtype=np.int64)
-    cum = {f: H.cumulative(np.asarray(h)) for f, h in (hists or {}).items()}
+    cum = {f: histogram.cumulative(np.asarray(h)) for f, h in (hists or {}).items()}
     return ScopeData(grid=Grid(T0, len(requests)), deployments=("d",), regions=(), requests=requests, ok=ok,
                      cum=cum)
 
@@ -52,11 +52,11 @@ def make_slo(**fields):
     ],
 )
 def test_tier_thresholds_scale_with_the_slo_period(period, expected):
-    assert [t.threshold(period) for t in A.TIERS] == pytest.approx(expected, abs=5e-5)
+    assert [t.threshold(period) for t in slo_alerts.TIERS] == pytest.approx(expected, abs=5e-5)
 
 
 def test_the_tier_table_is_the_workbooks():
-    rows = [(t.severity, t.budget_fraction, t.long_window, t.short_window) for t in A.TIERS]
+    rows = [(t.severity, t.budget_fraction, t.long_window, t.short_window) for t in slo_alerts.TIERS]
     assert rows == [
         ("page", 0.02, timedelta(hours=1), timedelta(minutes=5)),
         ("page", 0.05, timedelta(hours=6), timedelta(minutes=30)),
@@ -75,7 +75,7 @@ def test_the_tier_table_is_the_workbooks():
     ],
 )
 def test_time_to_exhaustion_of_a_full_budget(burn, expected):
-    assert B.time_to_exhaustion(1.0, burn, timedelta(days=30)) == expected
+    assert slo_budget.time_to_exhaustion(1.0, burn, timedelta(days=30)) == expected
 
 
 @pytest.mark.parametrize(
@@ -87,7 +87,7 @@ def test_time_to_exhaustion_of_a_full_budget(burn, expected):
     ],
 )
 def test_time_to_exhaustion_of_what_is_left(remaining, burn, expected):
-    assert B.time_to_exhaustion(remaining, burn, timedelta(days=30)) == expected
+    assert slo_budget.time_to_exhaustion(remaining, burn, timedelta(days=30)) == expected
 
 
 def test_a_999_slo_over_three_million_requests_has_a_budget_of_3000_errors():
@@ -333,7 +333,7 @@ def test_suggest_target_is_the_strictest_met_in_a_share_of_windows(share, expect
     assert s.target == pytest.approx(expected)
 
 
-# --- issue 9: what the numbers cover, and budgets in time ------------------------------------------
+# --- what the numbers cover, and budgets in time ------------------------------------------
 
 
 def test_an_hour_of_traffic_reports_its_share_of_a_28_day_window_not_a_complete_history():

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from analytics.slo.pipeline import load_scope
 from analytics.slo.sli import day_grid, sli_counts
 from analytics.slo.spec import Sli
-from analytics.store import conventions as N
+from analytics.store import conventions
 from tests.slo_builders import delete_requests, insert_requests
 
 # Probe requests go to their own deployments in 2021, long before the demo, and are deleted
@@ -85,10 +85,10 @@ def assert_holds(counts, good: int, valid: int) -> None:
         assert (counts.good.sum(), n) == (good, valid)
 
 
-edges = [float(e) for e in N.EDGES_MS[:40]]
+edges = [float(e) for e in conventions.EDGES_MS[:40]]
 threshold = st.one_of(st.sampled_from(edges), st.floats(0.5, 2e4).map(_f32))
 latency = st.one_of(st.none(), st.sampled_from(edges), st.floats(0.125, 2e4, width=32))
-request = st.tuples(st.integers(0, 7199), st.sampled_from(N.STATUSES), latency, latency, latency)
+request = st.tuples(st.integers(0, 7199), st.sampled_from(conventions.STATUSES), latency, latency, latency)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -84,7 +84,7 @@ def test_a_bad_time_is_an_input_error(store, capsys):
         run(store, capsys, "--at", "yesterday")
 
 
-# --- issue 9: partial windows, unmeasured outcomes, digits, budgets in time -----------------------
+# --- partial windows, unmeasured outcomes, digits, budgets in time -----------------------
 
 PROBE_END = datetime(2022, 6, 1, tzinfo=UTC)
 

@@ -13,13 +13,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from analytics.ingest.demo.fleet import INCIDENTS
-from analytics.slo import alerts as A
+from analytics.slo import alerts as slo_alerts
 from analytics.slo.evaluation import evaluate
 from analytics.slo.files import load_slos
 from analytics.slo.pipeline import load_data, load_scope
 from analytics.slo.sli import day_grid, resolve, sli_counts
 from analytics.slo.spec import Selector, Sli, parse_slo, revise
-from analytics.store import conventions as N
+from analytics.store import conventions
 from analytics.store.queries import request_slots
 from analytics.store.slo import catalog
 from tests.conftest import DEMO_END, ROOT
@@ -30,9 +30,9 @@ from tests.slo_builders import delete_requests, insert_requests
 PROBE_START = datetime(2020, 1, 6, tzinfo=UTC)
 _probe_ids = itertools.count()
 
-edge_values = st.sampled_from([float(e) for e in N.EDGES_MS[:40]])
+edge_values = st.sampled_from([float(e) for e in conventions.EDGES_MS[:40]])
 latency = st.one_of(st.none(), edge_values, st.floats(0.125, 2e6, width=32))
-request = st.tuples(st.integers(0, 7199), st.sampled_from(N.STATUSES), latency, latency)
+request = st.tuples(st.integers(0, 7199), st.sampled_from(conventions.STATUSES), latency, latency)
 
 
 def _insert(store, deployment: str, rows) -> None:
@@ -54,7 +54,7 @@ SELECT toUnixTimestamp(toStartOfInterval(ts, INTERVAL 5 MINUTE)) AS slot,
     sumIf(weight, status = 'ok' AND isNotNull(e2e_ms)) AS valid_e2e,
     sumIf(weight, status = 'ok' AND e2e_ms <= {{edge:Float64}}) AS good_e2e,
     sumIf(weight, status = 'ok' AND ttft_ms <= {{a:Float64}} AND tpot_ms <= {{b:Float64}}) AS good_goodput
-FROM {N.REQUESTS} WHERE deployment = {{d:String}}
+FROM {conventions.REQUESTS} WHERE deployment = {{d:String}}
 GROUP BY slot ORDER BY slot
 """
 
@@ -68,9 +68,9 @@ def test_rollup_counts_equal_a_raw_sql_count_at_every_bucket_edge(probe_store, r
     grid = day_grid(PROBE_START, PROBE_START + timedelta(hours=2))
     data = load_scope(store, grid, (deployment,), (), ("e2e_ms", "ttft_ms", "tpot_ms"), joint=True,
                       targeted=(anywhere,))
-    e2e, a, b = (float(N.EDGES_MS[i]) for i in edges)
+    e2e, a, b = (float(conventions.EDGES_MS[i]) for i in edges)
     raw = store.query(RAW_SQL, {"d": deployment, "edge": e2e, "a": a, "b": b})
-    idx = (raw["slot"].to_numpy().astype(np.int64) - int(grid.start.timestamp())) // N.SLOT_SECONDS
+    idx = (raw["slot"].to_numpy().astype(np.int64) - int(grid.start.timestamp())) // conventions.SLOT_SECONDS
     latency = sli_counts(data, Sli("latency", field="e2e_ms", threshold_ms=e2e))
     goodput = sli_counts(data, Sli("goodput", ttft_ms=a, tpot_ms=b))
     assert latency.exact and goodput.exact
@@ -94,9 +94,9 @@ def test_the_scope_query_agrees_with_the_request_slots_frame(store):
     frame = request_slots(store, grid.start, grid.end, list(deployments))
     slots = frame["slot"]
     epoch = slots.dt.epoch("s") if slots.dtype.is_temporal() else slots.cast(pl.Int64)
-    idx = (epoch.to_numpy() - int(grid.start.timestamp())) // N.SLOT_SECONDS
+    idx = (epoch.to_numpy() - int(grid.start.timestamp())) // conventions.SLOT_SECONDS
     requests = np.zeros(grid.n, dtype=np.int64)
-    hist = np.zeros((grid.n, N.N_BUCKETS), dtype=np.int64)
+    hist = np.zeros((grid.n, conventions.N_BUCKETS), dtype=np.int64)
     np.add.at(requests, idx, frame["requests"].to_numpy())
     np.add.at(hist, idx, np.stack(frame["ttft_hist"].to_list()))
     assert requests.sum() > 0
@@ -159,7 +159,7 @@ def test_each_injected_incident_pages_while_it_happens(incident_data, incident):
 def test_a_stricter_target_pages_more_often(incident_data):
     slos, data = incident_data
     slo = next(s for s in slos if s.name == INCIDENTS[0].name)
-    pages = [A.count_episodes(evaluate(revise(slo, target=t), data[slo.name], DEMO_END).episodes)["page"]
+    pages = [slo_alerts.count_episodes(evaluate(revise(slo, target=t), data[slo.name], DEMO_END).episodes)["page"]
              for t in (95, 99, 99.9)]
     assert pages == sorted(pages) and pages[0] < pages[-1]
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from analytics import columns as C
+from analytics import columns
 from tests.test_browser import _open, _page_urls, app_url, server_log  # noqa: F401  (the seeded server fixtures)
-from ui import tables as T
+from ui import tables as tables_ui
 
 # scrollWidth > clientWidth of a table's scroller: the table scrolls sideways.
 SIDEWAYS = """() => [...document.querySelectorAll('[data-testid="stDataFrame"]')].map(t => {
@@ -45,28 +45,28 @@ def test_the_widest_table_shows_what_answers_the_page_first_and_names_the_rest()
         "goodput_per_gpu": [3.2], "goodput_slo": ["TTFT < 2000 ms and TPOT < 100 ms"], "mfu_estimate": [0.12],
         "not_available": [None],
     })
-    px = T.widths(frame)
-    shown, hidden = T.fit(C.table_columns("GPU cost", frame.columns), px)
+    px = tables_ui.widths(frame)
+    shown, hidden = tables_ui.fit(columns.table_columns("GPU cost", frame.columns), px)
     assert shown[:4] == ["deployment", "cost", "idle_cost", "idle_fraction"]
-    assert sum(px[c] for c in shown) <= T.BUDGET_PX
+    assert sum(px[c] for c in shown) <= tables_ui.BUDGET_PX
     assert "output_tokens" in hidden and "input_tokens" not in shown
 
 
 def test_a_column_is_as_wide_as_its_header_or_its_longest_value():
-    px = T.widths(pl.DataFrame({"requests": [5, 30_021_818], "error_rate": [0.5, None], "why": ["x" * 300, None]}))
-    assert px["requests"] == T._px("30,021,818") and px["requests"] > T._px(C.header("requests"))
-    assert px["error_rate"] == T._px(C.header("error_rate"))  # 'Error rate' is wider than '50.000%'
-    assert px["why"] == T.LONG_PX  # long text is cut (and wraps in a short table)
+    px = tables_ui.widths(pl.DataFrame({"requests": [5, 30_021_818], "error_rate": [0.5, None], "why": ["x" * 300, None]}))
+    assert px["requests"] == tables_ui._px("30,021,818") and px["requests"] > tables_ui._px(columns.header("requests"))
+    assert px["error_rate"] == tables_ui._px(columns.header("error_rate"))  # 'Error rate' is wider than '50.000%'
+    assert px["why"] == tables_ui.LONG_PX  # long text is cut (and wraps in a short table)
 
 
 def test_the_first_column_is_always_shown_and_nothing_past_the_budget():
     px = {"a": 900, "b": 50, "c": 50}
-    assert T.fit(["a", "b", "c"], px) == (["a"], ["b", "c"])
-    assert T.fit(["b", "c", "a"], px) == (["b", "c"], ["a"])
+    assert tables_ui.fit(["a", "b", "c"], px) == (["a"], ["b", "c"])
+    assert tables_ui.fit(["b", "c", "a"], px) == (["b", "c"], ["a"])
 
 
 def test_every_table_header_is_short_enough_to_read_in_a_narrow_column():
-    long = {c.name: c.header for c in C.REGISTRY.values() if len(c.header) > 20}
+    long = {c.name: c.header for c in columns.REGISTRY.values() if len(c.header) > 20}
     assert not long, f"headers over 20 characters (give them a short label in analytics/columns.py): {long}"
-    for c in C.REGISTRY.values():  # a short header keeps the full label in its tooltip
+    for c in columns.REGISTRY.values():  # a short header keeps the full label in its tooltip
         assert not c.short or c.tooltip.startswith(f"{c.label}."), c.name

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 import pytest
 
-from analytics.store import conventions as N
+from analytics.store import conventions
 from analytics.traffic import summary
 from tests.conftest import ROOT, run_page
 
@@ -22,7 +22,7 @@ S = datetime(2026, 10, 4, tzinfo=UTC)
 
 
 def _totals(**counts) -> pl.DataFrame:
-    empty_hist = [[0] * N.N_BUCKETS]
+    empty_hist = [[0] * conventions.N_BUCKETS]
     frame = pl.DataFrame({"deployment": ["d"], "region": ["r"], "input_tokens": [0], "output_tokens": [0],
                           **{k: [v] for k, v in counts.items()}})
     return frame.with_columns(pl.Series(h, empty_hist, dtype=pl.List(pl.UInt64)) for h in ("ttft_hist", "e2e_hist"))
@@ -97,12 +97,12 @@ APP_SCRIPT = textwrap.dedent("""
     import polars as pl
     from streamlit.testing.v1 import AppTest
     from analytics.store.schema import open_store
-    from analytics.store import conventions as N
+    from analytics.store import conventions
 
     store = open_store(sys.argv[1])
     t0 = datetime(2026, 11, 1, tzinfo=UTC)
     n = 600
-    store.insert(N.REQUESTS, pl.DataFrame({
+    store.insert(conventions.REQUESTS, pl.DataFrame({
         "ts": [t0 + timedelta(seconds=12 * i) for i in range(n)], "deployment": ["azure-code"] * n,
         "model": ["m"] * n, "model_version": [""] * n, "region": [""] * n, "gpu_type": [""] * n,
         "replica": [""] * n, "status": ["unknown"] * n, "queue_ms": [None] * n, "ttft_ms": [None] * n,

@@ -15,9 +15,9 @@ from urllib.parse import parse_qs
 import polars as pl
 import streamlit as st
 
-from analytics.capacity import pipeline as P
+from analytics.capacity import pipeline as capacity_pipeline
 from analytics.capacity.demand import HOUR
-from analytics.review import verdicts as V
+from analytics.review import verdicts as review_verdicts
 from analytics.slo.state import STATES, STYLE
 from ui import capacity as fd
 from ui import slo as slo_ui
@@ -34,30 +34,30 @@ PAGES = {"slo": "pages/1_SLOs.py", "capacity": "pages/4_Capacity.py"}
 class Judged:
     """Every verdict in view, and the deployments whose capacity is judged on a stand-in forecast."""
 
-    verdicts: tuple[V.Verdict, ...]
+    verdicts: tuple[review_verdicts.Verdict, ...]
     fitting: tuple[str, ...]
 
 
-def slo_verdicts(slo_file: slo_ui.SloFile, at: datetime, deployments: tuple, regions: tuple) -> list[V.Verdict]:
+def slo_verdicts(slo_file: slo_ui.SloFile, at: datetime, deployments: tuple, regions: tuple) -> list[review_verdicts.Verdict]:
     """The state of every SLO whose scope meets the filters, at `at`."""
     catalog = slo_ui.catalog(at)
-    return [V.slo_verdict(e) for e in slo_ui.evaluations(*slo_file, at)
+    return [review_verdicts.slo_verdict(e) for e in slo_ui.evaluations(*slo_file, at)
             if slo_ui.in_filters(e.slo, catalog, deployments, regions)]
 
 
 def capacity_verdicts(slo_file: slo_ui.SloFile, data_start: datetime, end: datetime, deployments: tuple,
-                      regions: tuple) -> tuple[list[V.Verdict], tuple[str, ...]]:
+                      regions: tuple) -> tuple[list[review_verdicts.Verdict], tuple[str, ...]]:
     """Capacity states of the deployments in view and of their GPU pools (the Capacity page's
     default scenario), and the deployments still waiting for a Prophet fit."""
-    start, stop = P.window(data_start, end)
+    start, stop = capacity_pipeline.window(data_start, end)
     table = fd.deployments()
     in_scope = table.filter(pl.col("region").is_in(regions)) if regions else table
     names = tuple(n for n in in_scope["deployment"].to_list() if not deployments or n in deployments)
     if not names or stop - start < 7 * 24 * HOUR:
         return [], ()
     assessment, _, _, fitting = fd.assessment(fd.default_scenario(start, stop, regions, names), slo_file)
-    verdicts = [V.capacity_verdict(o, stop) for o in assessment.outlooks.values()]
-    return verdicts + V.pool_verdicts(assessment.plans, table, stop), fitting
+    verdicts = [review_verdicts.capacity_verdict(o, stop) for o in assessment.outlooks.values()]
+    return verdicts + review_verdicts.pool_verdicts(assessment.plans, table, stop), fitting
 
 
 def judge(slo_file: slo_ui.SloFile, data_start: datetime, end: datetime, deployments: tuple,
@@ -83,8 +83,8 @@ def state_badge(state: str) -> str:
 
 def show(judged: Judged) -> None:
     """The fleet verdict, a count per state, and what needs attention (worst first, each linked)."""
-    fleet = V.fleet_verdict(judged.verdicts)
-    items = V.attention(judged.verdicts)
+    fleet = review_verdicts.fleet_verdict(judged.verdicts)
+    items = review_verdicts.attention(judged.verdicts)
     counts = {s: sum(v.state == s for v in judged.verdicts) for s in STATES}
     summary = " · ".join(f"{STYLE[s].icon} {n} {STYLE[s].label.lower()}" for s, n in counts.items() if n)
     st.markdown(f"### Fleet: {state_badge(fleet)}")

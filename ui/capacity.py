@@ -23,13 +23,13 @@ from datetime import date, datetime, timedelta
 import polars as pl
 import streamlit as st
 
-from analytics.capacity import backtest as B
-from analytics.capacity import cache as FC
-from analytics.capacity import forecast as F
-from analytics.capacity import pipeline as P
-from analytics.capacity import plan as C
+from analytics.capacity import backtest as capacity_backtest
+from analytics.capacity import cache as capacity_cache
+from analytics.capacity import forecast as capacity_forecast
+from analytics.capacity import pipeline as capacity_pipeline
+from analytics.capacity import plan as capacity_plan
 from analytics.errors import InputError, SpecError
-from analytics.review import verdicts as V
+from analytics.review import verdicts as review_verdicts
 from analytics.store import queries
 from ui import slo as slo_ui
 from ui.connection import get_store
@@ -54,26 +54,26 @@ class Scenario:
     growth: float
     headroom: float
 
-    def params(self) -> F.ForecastParams:
+    def params(self) -> capacity_forecast.ForecastParams:
         """The forecast parameters of this scenario."""
-        return F.ForecastParams(
+        return capacity_forecast.ForecastParams(
             horizon=timedelta(weeks=self.weeks), interval_width=self.interval, growth=self.growth,
-            events=tuple(F.Event(n, date.fromisoformat(d), k) for n, d, k in self.events),
+            events=tuple(capacity_forecast.Event(n, date.fromisoformat(d), k) for n, d, k in self.events),
         )
 
 
 def default_scenario(start: datetime, end: datetime, regions: tuple, names: tuple) -> Scenario:
     """The Capacity page's scenario before anyone moves a control (the Overview judges capacity by it)."""
-    return Scenario(start, end, regions, names, P.DEFAULT_METRIC, P.DEFAULT_METHOD, P.DEFAULT_INTERVAL, (),
-                    P.DEFAULT_WEEKS, 1.0, P.DEFAULT_HEADROOM)
+    return Scenario(start, end, regions, names, capacity_pipeline.DEFAULT_METRIC, capacity_pipeline.DEFAULT_METHOD, capacity_pipeline.DEFAULT_INTERVAL, (),
+                    capacity_pipeline.DEFAULT_WEEKS, 1.0, capacity_pipeline.DEFAULT_HEADROOM)
 
 
-def shortages(assessment: C.Assessment, end: datetime) -> list[V.Verdict]:
+def shortages(assessment: capacity_plan.Assessment, end: datetime) -> list[review_verdicts.Verdict]:
     """Capacity verdicts of the deployments short now or within the horizon, worst first."""
-    return V.shortfalls(V.capacity_verdict(o, end) for o in assessment.outlooks.values())
+    return review_verdicts.shortfalls(review_verdicts.capacity_verdict(o, end) for o in assessment.outlooks.values())
 
 
-def default_deployment(assessment: C.Assessment, outlooks: pl.DataFrame, end: datetime, names: tuple) -> str:
+def default_deployment(assessment: capacity_plan.Assessment, outlooks: pl.DataFrame, end: datetime, names: tuple) -> str:
     """The deployment the page details first: the worst short one, else the first to run out of capacity,
     else the first."""
     short = shortages(assessment, end)
@@ -91,7 +91,7 @@ def parse_events(text: str) -> tuple[tuple[str, str, int], ...]:
         try:
             if len(parts) not in (2, 3):
                 raise ValueError("expected 'name, YYYY-MM-DD[, days]'")
-            event = F.Event(parts[0], date.fromisoformat(parts[1]), int(parts[2]) if len(parts) == 3 else 1)
+            event = capacity_forecast.Event(parts[0], date.fromisoformat(parts[1]), int(parts[2]) if len(parts) == 3 else 1)
         except (ValueError, SpecError) as exc:
             raise InputError(f"event line {number} ({line.strip()!r}): {exc}") from None
         events.append((event.name, event.start.isoformat(), event.days))
@@ -107,11 +107,11 @@ def deployments() -> pl.DataFrame:
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def demand(start: datetime, end: datetime, regions: tuple) -> pl.DataFrame:
     """Hourly demand per deployment, gaps explicit (analytics.capacity.demand)."""
-    return P.hourly_demand(get_store(), start, end, regions)
+    return capacity_pipeline.hourly_demand(get_store(), start, end, regions)
 
 
 def _histories(s: Scenario) -> dict[str, pl.DataFrame]:
-    return P.histories(demand(s.start, s.end, s.regions), s.names, s.metric)
+    return capacity_pipeline.histories(demand(s.start, s.end, s.regions), s.names, s.metric)
 
 
 @dataclass
@@ -158,20 +158,20 @@ def background() -> Background:
 
 @st.cache_data(ttl=TTL_S, show_spinner=False, max_entries=64)
 def _forecasts(s: Scenario) -> tuple[dict, dict]:
-    fits = P.forecasts(s.method, _histories(s), s.params(), FC.DEFAULT_CACHE_DIR)
+    fits = capacity_pipeline.forecasts(s.method, _histories(s), s.params(), capacity_cache.DEFAULT_CACHE_DIR)
     return fits.results, fits.errors
 
 
 def forecasts(s: Scenario) -> tuple[dict, dict, tuple[str, ...]]:
     """Forecast frames and one-line errors per deployment, and the deployments whose fits are still
     running in the background (shown meanwhile with the seasonal-naive forecast, which is instant)."""
-    fn, histories = F.METHODS[s.method], _histories(s)
+    fn, histories = capacity_forecast.METHODS[s.method], _histories(s)
     missing = tuple(n for n, h in histories.items()
-                    if not FC.is_cached(n, fn, h, s.params(), FC.DEFAULT_CACHE_DIR))
+                    if not capacity_cache.is_cached(n, fn, h, s.params(), capacity_cache.DEFAULT_CACHE_DIR))
     if not missing or s.method == "seasonal_naive":
         return *_forecasts(s), ()
-    background().submit(("forecasts", s), P.forecasts, s.method, {n: histories[n] for n in missing},
-                        s.params(), FC.DEFAULT_CACHE_DIR, 2, None, True)
+    background().submit(("forecasts", s), capacity_pipeline.forecasts, s.method, {n: histories[n] for n in missing},
+                        s.params(), capacity_cache.DEFAULT_CACHE_DIR, 2, None, True)
     ready = tuple(n for n in s.names if n not in missing)
     results, errors = _forecasts(replace(s, names=ready)) if ready else ({}, {})
     naive, naive_errors = _forecasts(replace(s, names=missing, method="seasonal_naive"))
@@ -182,39 +182,39 @@ def forecasts(s: Scenario) -> tuple[dict, dict, tuple[str, ...]]:
 def throughputs(start: datetime, end: datetime, regions: tuple, names: tuple, metric: str,
                 slo_file: tuple[str, str]) -> dict:
     """SLO-compliant throughput per GPU for each deployment, judged by its objectives."""
-    hours = P.hourly_histograms(get_store(), start, end, names, regions)
-    return C.measure_all(hours, deployments(), slo_ui.objectives(slo_file), metric, names)
+    hours = capacity_pipeline.hourly_histograms(get_store(), start, end, names, regions)
+    return capacity_plan.measure_all(hours, deployments(), slo_ui.objectives(slo_file), metric, names)
 
 
-def assessment(s: Scenario, slo_file: tuple[str, str]) -> tuple[C.Assessment, dict, dict, tuple[str, ...]]:
+def assessment(s: Scenario, slo_file: tuple[str, str]) -> tuple[capacity_plan.Assessment, dict, dict, tuple[str, ...]]:
     """(capacity assessment, forecasts, forecast errors, deployments still fitting): the cheap
     last step is not cached."""
     results, errors, fitting = forecasts(s)
     tps = throughputs(s.start, s.end, s.regions, s.names, s.metric, slo_file)
-    return C.assess(results, tps, deployments(), s.headroom), results, errors, fitting
+    return capacity_plan.assess(results, tps, deployments(), s.headroom), results, errors, fitting
 
 
 def backtest(start: datetime, end: datetime, regions: tuple, name: str, metric: str, interval: float,
-             events: tuple, weeks: int) -> tuple[B.BacktestSummary | None, pl.DataFrame | None, str | None]:
+             events: tuple, weeks: int) -> tuple[capacity_backtest.BacktestSummary | None, pl.DataFrame | None, str | None]:
     """Backtest summary, per-point folds and an error message for one deployment; (None, None, None)
     while the backtest runs in the background (its Prophet folds take seconds)."""
     s = Scenario(start, end, regions, (name,), metric, "prophet", interval, events, weeks, 1.0, 0.0)
     history = _histories(s)[name]
-    if not FC.is_cached(name, B.backtest_observed, history, P.backtest_params(s.params()), FC.DEFAULT_CACHE_DIR):
-        background().submit(("backtest", s), P.backtests, {name: history}, s.params(), FC.DEFAULT_CACHE_DIR, 1,
+    if not capacity_cache.is_cached(name, capacity_backtest.backtest_observed, history, capacity_pipeline.backtest_params(s.params()), capacity_cache.DEFAULT_CACHE_DIR):
+        background().submit(("backtest", s), capacity_pipeline.backtests, {name: history}, s.params(), capacity_cache.DEFAULT_CACHE_DIR, 1,
                             None, True)
         return None, None, None
     return _backtest(s)
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False, max_entries=64)
-def _backtest(s: Scenario) -> tuple[B.BacktestSummary | None, pl.DataFrame | None, str | None]:
-    fits = P.backtests(_histories(s), s.params(), FC.DEFAULT_CACHE_DIR, workers=1)
+def _backtest(s: Scenario) -> tuple[capacity_backtest.BacktestSummary | None, pl.DataFrame | None, str | None]:
+    fits = capacity_pipeline.backtests(_histories(s), s.params(), capacity_cache.DEFAULT_CACHE_DIR, workers=1)
     name = s.names[0]
     if name in fits.errors:
         return None, None, fits.errors[name]
     folds = fits.results[name]
-    return B.summarize(folds), folds, None
+    return capacity_backtest.summarize(folds), folds, None
 
 
 def baseline(s: Scenario, name: str) -> pl.DataFrame | None:

@@ -16,7 +16,7 @@ import streamlit as st
 from analytics.filters import Filters
 from analytics.gpu import efficiency as gpu
 from analytics.gpu import pipeline
-from analytics.gpu import rightsizing as R
+from analytics.gpu import rightsizing as gpu_rightsizing
 from ui import slo as slo_ui
 from ui.connection import get_store
 
@@ -51,7 +51,7 @@ def efficiency(filters: Filters, slo_file: SloFile, prices: tuple, idle_floor: f
 def rightsizing(filters: Filters, slo_file: SloFile, prices: tuple, target: float) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Right-sizing table and its evidence (the peak hours; no query: from the page's load)."""
     view = load(filters, slo_file)
-    return R.suggestions(view.data, slo_ui.objectives(slo_file), dict(prices), target_activity=target,
+    return gpu_rightsizing.suggestions(view.data, slo_ui.objectives(slo_file), dict(prices), target_activity=target,
                          hourly=view.hourly)
 
 

@@ -15,8 +15,8 @@ import streamlit as st
 
 from analytics.errors import SpecError
 from analytics.filters import Filters
-from analytics.slo import alerts as A
-from analytics.slo import budget as B
+from analytics.slo import alerts as slo_alerts
+from analytics.slo import budget as slo_budget
 from analytics.slo.evaluation import Evaluation, evaluate_all, status_frame
 from analytics.slo.files import PROJECT_SLO_FILE, parse_text
 from analytics.slo.objectives import objectives_by_deployment
@@ -131,11 +131,11 @@ def detail(text: str, source: str, at: datetime, name: str) -> dict:
     e = next(x for x in evaluations(text, source, at) if x.slo.name == name)
     s = e.status
     period = e.slo.window.period(s.at)
-    pages = tuple(t for t in A.tiers_for(period) if t.severity == "page")
+    pages = tuple(t for t in slo_alerts.tiers_for(period) if t.severity == "page")
     return {
-        "sli": B.sli_series(e.counts, e.grid, s.window_start, s.at, timedelta(hours=1)),
-        "burn_down": B.burn_down(e.slo, e.units, e.grid, s.at),
-        "burn": B.burn_series(e.units, e.slo.target, e.grid, s.window_start, s.at,
+        "sli": slo_budget.sli_series(e.counts, e.grid, s.window_start, s.at, timedelta(hours=1)),
+        "burn_down": slo_budget.burn_down(e.slo, e.units, e.grid, s.at),
+        "burn": slo_budget.burn_series(e.units, e.slo.target, e.grid, s.window_start, s.at,
                               tuple(t.long_window for t in pages)),
         "thresholds": {f"{t.severity} {t.label}: {t.threshold(period):.3g}": t.threshold(period)
                        for t in pages},

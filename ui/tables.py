@@ -12,7 +12,7 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from analytics import columns as C
+from analytics import columns as column_registry
 from analytics.review.report import csv_text
 from analytics.slo.state import with_badges
 from ui.format import text
@@ -53,7 +53,7 @@ def widths(shown: pl.DataFrame) -> dict[str, int]:
     out = {}
     head = shown.head(SAMPLE_ROWS)
     for name, dtype in head.schema.items():
-        c = C.column(name)
+        c = column_registry.column(name)
         if dtype == pl.Boolean:
             value = CHECK_PX
         elif isinstance(dtype, pl.Datetime):
@@ -61,7 +61,7 @@ def widths(shown: pl.DataFrame) -> dict[str, int]:
         elif dtype == pl.String or not dtype.is_numeric():
             value = max((_px(str(v)) for v in head[name].drop_nulls()), default=MIN_PX)
         else:
-            value = max((_px(C.text(name, v, symbol=False)) for v in head[name].drop_nulls()), default=MIN_PX)
+            value = max((_px(column_registry.text(name, v, symbol=False)) for v in head[name].drop_nulls()), default=MIN_PX)
         out[name] = max(MIN_PX, min(LONG_PX, max(value, _px(c.header))))
     return out
 
@@ -87,7 +87,7 @@ def fit(order: list[str], px: dict[str, int], budget: int = BUDGET_PX) -> tuple[
 def _column_config(frame: pl.DataFrame, px: dict[str, int]) -> dict:
     config = {}
     for name, dtype in frame.schema.items():
-        c = C.column(name)  # raises UnknownColumn: a page cannot show a column the registry lacks
+        c = column_registry.column(name)  # raises UnknownColumn: a page cannot show a column the registry lacks
         k = c.spec
         common = {"help": c.tooltip, "width": px[name]}
         if dtype.is_numeric() and k.style not in ("text", "time", "date", "bool"):
@@ -125,22 +125,22 @@ def show_table(frame: pl.DataFrame, name: str, *, caption: str | None = None,
     Text longer than LONG_PX is cut; in a table of at most WRAP_MAX_ROWS rows (or with ``wrap``)
     rows are three lines tall so it wraps instead. Empty text shows as a missing value (em dash).
     """
-    shown = with_badges(C.display_frame(frame))  # shapes beside states, as on every page
+    shown = with_badges(column_registry.display_frame(frame))  # shapes beside states, as on every page
     shown = shown.with_columns(pl.col(c).replace("", None) for c, t in shown.schema.items() if t == pl.String)
     px = widths(shown)
-    order = columns if columns is not None else C.table_columns(name, shown.columns)
+    order = columns if columns is not None else column_registry.table_columns(name, shown.columns)
     visible, _ = fit(order, px)
     hidden = [c for c in shown.columns if c not in visible]
     config = _column_config(shown, px)
     config[visible[0]]["pinned"] = True
     rows = min(frame.height, MAX_ROWS)
     tall = (wrap or frame.height <= WRAP_MAX_ROWS) and any(_cut(shown[c]) for c in visible if px[c] >= LONG_PX)
-    st.dataframe(shown, column_config=config, hide_index=True, placeholder=C.MISSING,
+    st.dataframe(shown, column_config=config, hide_index=True, placeholder=column_registry.MISSING,
                  column_order=visible if hidden else None,
                  height=(HEADER_PX + WRAP_ROW_PX * max(rows, 1) + 2) if tall else height(frame.height),
                  row_height=WRAP_ROW_PX if tall else None)
     more = ("More columns in the CSV and the table's Show/hide columns menu: "
-            f"{text(', '.join(C.header(c) for c in hidden))}." if hidden else "")
+            f"{text(', '.join(column_registry.header(c) for c in hidden))}." if hidden else "")
     if caption or more:
         st.caption(" ".join(t for t in (caption, more) if t))
     st.download_button(

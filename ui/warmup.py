@@ -165,7 +165,7 @@ def _other_pages() -> None:
     """The other pages' heaviest loads for the default filters, in the order of the navigation."""
     from analytics.filters import default_filters
     from analytics.gpu import efficiency, rightsizing
-    from analytics.review import weekly as W
+    from analytics.review import weekly as review_weekly
     from ui import gpu, review
     from ui import slo as slo_ui
     from ui import traffic as data
@@ -185,7 +185,7 @@ def _other_pages() -> None:
     prices = tuple((t, float(p)) for t, p in gpu.load(filters, slo_file).prices.items())  # the inputs' defaults
     gpu.efficiency(filters, slo_file, prices, efficiency.IDLE_SM_FLOOR)
     gpu.rightsizing(filters, slo_file, prices, rightsizing.TARGET_ACTIVITY)
-    week = W.last_complete_week(filters.data_end)
+    week = review_weekly.last_complete_week(filters.data_end)
     _when_quiet()
     review.report(week, slo_file)
     review.figures(week, slo_file)

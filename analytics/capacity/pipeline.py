@@ -23,11 +23,11 @@ from pathlib import Path
 
 import polars as pl
 
-from analytics.capacity import backtest as B
-from analytics.capacity import cache as FC
-from analytics.capacity import demand as D
-from analytics.capacity import forecast as F
-from analytics.capacity import plan as C
+from analytics.capacity import backtest as capacity_backtest
+from analytics.capacity import cache as capacity_cache
+from analytics.capacity import demand as capacity_demand
+from analytics.capacity import forecast as capacity_forecast
+from analytics.capacity import plan as capacity_plan
 from analytics.errors import InputError
 from analytics.slo.objectives import objectives_by_deployment
 from analytics.slo.spec import Slo
@@ -46,19 +46,19 @@ DEFAULT_HEADROOM = 0.2
 
 def window(data_start: datetime, data_end: datetime, history: timedelta = HISTORY) -> tuple[datetime, datetime]:
     """Whole UTC hours of up to ``history`` ending at ``data_end``, not before ``data_start``."""
-    return D.hour_range(max(data_start, data_end - history), data_end)
+    return capacity_demand.hour_range(max(data_start, data_end - history), data_end)
 
 
 def hourly_demand(store: Store, start: datetime, end: datetime, regions: Sequence[str] = ()) -> pl.DataFrame:
     """Hourly demand per deployment in [start, end), gaps explicit (analytics.capacity.demand)."""
-    first, last = D.hour_range(start, end)
-    counts = queries.request_counts(store, first, last, int(D.HOUR.total_seconds()), None, list(regions))
-    return D.demand_from_counts(counts, first, last)
+    first, last = capacity_demand.hour_range(start, end)
+    counts = queries.request_counts(store, first, last, int(capacity_demand.HOUR.total_seconds()), None, list(regions))
+    return capacity_demand.demand_from_counts(counts, first, last)
 
 
 def histories(demand: pl.DataFrame, names: Sequence[str], metric: str) -> dict[str, pl.DataFrame]:
     """Per deployment, its (ts, y) series of the demand metric."""
-    return {name: D.series(demand, name, metric) for name in names}
+    return {name: capacity_demand.series(demand, name, metric) for name in names}
 
 
 def hourly_histograms(store: Store, start: datetime, end: datetime, names: Sequence[str],
@@ -67,40 +67,40 @@ def hourly_histograms(store: Store, start: datetime, end: datetime, names: Seque
     return capacity_queries.hourly_histograms(store, start, end, list(names), list(regions))
 
 
-def forecasts(method: str, series: dict[str, pl.DataFrame], params: F.ForecastParams, cache_dir: Path | None,
-              workers: int = 2, progress: FC.Progress | None = None, isolate: bool = False) -> FC.Fits:
+def forecasts(method: str, series: dict[str, pl.DataFrame], params: capacity_forecast.ForecastParams, cache_dir: Path | None,
+              workers: int = 2, progress: capacity_cache.Progress | None = None, isolate: bool = False) -> capacity_cache.Fits:
     """Forecast every series with ``method`` (prophet or seasonal_naive), from the disk cache when
     possible (``isolate``: fit only in worker subprocesses, see analytics.capacity.cache.cached_map)."""
-    if method not in F.METHODS:
-        raise InputError(f"forecast method must be one of {sorted(F.METHODS)}, got {method!r}")
-    return FC.cached_map(F.METHODS[method], series, params, cache_dir=cache_dir, workers=workers,
+    if method not in capacity_forecast.METHODS:
+        raise InputError(f"forecast method must be one of {sorted(capacity_forecast.METHODS)}, got {method!r}")
+    return capacity_cache.cached_map(capacity_forecast.METHODS[method], series, params, cache_dir=cache_dir, workers=workers,
                          progress=progress, isolate=isolate)
 
 
-def backtest_params(params: F.ForecastParams) -> B.BacktestParams:
+def backtest_params(params: capacity_forecast.ForecastParams) -> capacity_backtest.BacktestParams:
     """The backtest template of a forecast's parameters (folds are sized per series later)."""
-    return B.BacktestParams(horizon=params.horizon, forecast=params)
+    return capacity_backtest.BacktestParams(horizon=params.horizon, forecast=params)
 
 
-def backtests(series: dict[str, pl.DataFrame], params: F.ForecastParams, cache_dir: Path | None,
-              workers: int = 2, progress: FC.Progress | None = None, isolate: bool = False) -> FC.Fits:
+def backtests(series: dict[str, pl.DataFrame], params: capacity_forecast.ForecastParams, cache_dir: Path | None,
+              workers: int = 2, progress: capacity_cache.Progress | None = None, isolate: bool = False) -> capacity_cache.Fits:
     """Rolling-origin backtest folds per series, sized to each series' observed span."""
-    return FC.cached_map(B.backtest_observed, series, backtest_params(params), cache_dir=cache_dir,
+    return capacity_cache.cached_map(capacity_backtest.backtest_observed, series, backtest_params(params), cache_dir=cache_dir,
                          workers=workers, progress=progress, isolate=isolate)
 
 
-def default_params(weeks: int = DEFAULT_WEEKS, interval: float = DEFAULT_INTERVAL) -> F.ForecastParams:
+def default_params(weeks: int = DEFAULT_WEEKS, interval: float = DEFAULT_INTERVAL) -> capacity_forecast.ForecastParams:
     """Forecast parameters of the page's default scenario (no growth, no events)."""
-    return F.ForecastParams(horizon=timedelta(weeks=weeks), interval_width=interval)
+    return capacity_forecast.ForecastParams(horizon=timedelta(weeks=weeks), interval_width=interval)
 
 
-def warm(store: Store, cache_dir: Path, workers: int = 2, progress: FC.Progress | None = None,
-         method: str = DEFAULT_METHOD) -> FC.Fits:
+def warm(store: Store, cache_dir: Path, workers: int = 2, progress: capacity_cache.Progress | None = None,
+         method: str = DEFAULT_METHOD) -> capacity_cache.Fits:
     """Fit the default scenario (every deployment, every region, the whole data window) into the
     disk cache, so the Capacity page opens on cached fits instead of waiting for Prophet."""
     span = queries.data_range(store)
     if span is None:
-        return FC.Fits()
+        return capacity_cache.Fits()
     start, end = window(span[0], span[1])
     names = queries.deployments_table(store)["deployment"].to_list()
     series = histories(hourly_demand(store, start, end), names, DEFAULT_METRIC)
@@ -116,7 +116,7 @@ class Request:
     names: tuple[str, ...]
     metric: str = "rps"
     method: str = "prophet"
-    params: F.ForecastParams = field(default_factory=F.ForecastParams)
+    params: capacity_forecast.ForecastParams = field(default_factory=capacity_forecast.ForecastParams)
     headroom: float = 0.2
     regions: tuple[str, ...] = ()
 
@@ -126,15 +126,15 @@ class Result:
     """Everything a capacity plan computed."""
 
     request: Request
-    fits: FC.Fits
-    throughputs: dict[str, C.Throughput]
-    assessment: C.Assessment
-    backtests: dict[str, B.BacktestSummary] = field(default_factory=dict)
+    fits: capacity_cache.Fits
+    throughputs: dict[str, capacity_plan.Throughput]
+    assessment: capacity_plan.Assessment
+    backtests: dict[str, capacity_backtest.BacktestSummary] = field(default_factory=dict)
     backtest_errors: dict[str, str] = field(default_factory=dict)
 
 
 def run(store: Store, request: Request, slos: Sequence[Slo], *, cache_dir: Path | None, workers: int = 2,
-        with_backtests: bool = False, progress: Callable[[str], FC.Progress] | None = None) -> Result:
+        with_backtests: bool = False, progress: Callable[[str], capacity_cache.Progress] | None = None) -> Result:
     """Every step for the requested deployments; ``progress`` maps a step label to a callback."""
     deployments = queries.deployments_table(store)
     demand = hourly_demand(store, request.start, request.end, request.regions)
@@ -142,11 +142,11 @@ def run(store: Store, request: Request, slos: Sequence[Slo], *, cache_dir: Path 
     fits = forecasts(request.method, series, request.params, cache_dir, workers,
                      progress("forecast") if progress else None)
     hours = hourly_histograms(store, request.start, request.end, request.names, request.regions)
-    throughputs = C.measure_all(hours, deployments, objectives_by_deployment(deployments, slos), request.metric, request.names)
-    assessment = C.assess(fits.results, throughputs, deployments, request.headroom)
+    throughputs = capacity_plan.measure_all(hours, deployments, objectives_by_deployment(deployments, slos), request.metric, request.names)
+    assessment = capacity_plan.assess(fits.results, throughputs, deployments, request.headroom)
     result = Result(request, fits, throughputs, assessment)
     if with_backtests:
         folds = backtests(series, request.params, cache_dir, workers, progress("backtest") if progress else None)
-        result.backtests = {name: B.summarize(frame) for name, frame in folds.results.items()}
+        result.backtests = {name: capacity_backtest.summarize(frame) for name, frame in folds.results.items()}
         result.backtest_errors = folds.errors
     return result

@@ -29,7 +29,7 @@ import polars as pl
 
 from analytics.capacity.demand import HOUR, METRICS
 from analytics.errors import SpecError
-from analytics.gpu import rightsizing as RS
+from analytics.gpu import rightsizing as gpu_rightsizing
 from analytics.slo.compliance import MIN_EVENTS_PER_HOUR, objectives_met
 from analytics.slo.objectives import describe
 from analytics.slo.sli import inputs_from_rows
@@ -113,15 +113,15 @@ def measure_throughput(
     basis = "the highest load seen (a lower bound: no SM activity to extrapolate from)"
     if "sm_active" in comp.columns:
         peaks = (comp.with_columns(load=load).filter(pl.col("met_slo") & (pl.col("sm_active") > MIN_ACTIVITY))
-                 .sort("load", descending=True).head(RS.PEAK_HOURS))
+                 .sort("load", descending=True).head(gpu_rightsizing.PEAK_HOURS))
         if peaks.height:
             activity = float(peaks["sm_active"].median())
-            estimate = float((peaks["load"] / peaks["sm_active"]).median()) * RS.TARGET_ACTIVITY
+            estimate = float((peaks["load"] / peaks["sm_active"]).median()) * gpu_rightsizing.TARGET_ACTIVITY
             basis = f"the highest load seen, at {activity:.0%} SM activity"
             if estimate > best:
                 best = estimate
                 basis = (f"extrapolated from {activity:.0%} SM activity at peak to "
-                         f"{RS.TARGET_ACTIVITY:.0%} (load assumed proportional)")
+                         f"{gpu_rightsizing.TARGET_ACTIVITY:.0%} (load assumed proportional)")
     return Throughput(deployment, metric, best, gpus, n_eval, n_met, slo, basis=basis)
 
 

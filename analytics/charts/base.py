@@ -6,7 +6,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 import polars as pl
 
-from analytics import columns as C
+from analytics import columns as column_registry
 
 # Every chart is drawn on plotly_white, made plotly's default: plotly applies its default template
 # as already valid, while an explicit template= is validated again, property by property, on every
@@ -123,7 +123,7 @@ def time_series(
     """One line per `by` value over time, with range-selector buttons. The axis title and the hover
     value come from the column registry (label, unit, decimals) unless given; ``marks``: layout
     shapes and annotations to draw too (e.g. charts.review.marker_layout's deploy markers)."""
-    hover = C.hover(y) if hover_format is None else f"%{{y:{hover_format}}}"
+    hover = column_registry.hover(y) if hover_format is None else f"%{{y:{hover_format}}}"
     names = sorted(frame[by].unique().to_list()) if not frame.is_empty() else []
     traces = []
     for name in names:
@@ -133,13 +133,13 @@ def time_series(
         traces.append({"type": "scatter", "x": utc_text(part[time]), "y": part[y].to_list(), "name": name,
                        "mode": "lines", "line": {"width": 1.4, "color": color_for(name, names)},
                        "hovertemplate": hover})
-    y_axis = {"title": {"text": C.axis_title(y, log=log_y) if y_title is None else y_title}}
+    y_axis = {"title": {"text": column_registry.axis_title(y, log=log_y) if y_title is None else y_title}}
     if tick_format:
         y_axis["tickformat"] = tick_format
     if log_y:
         y_axis |= {"type": "log", "rangemode": "normal", "dtick": 1}  # label decades only
     return figure(traces, layout(
         title, "", height=360, yaxis=y_axis,
-        xaxis={"title": {"text": C.axis_title("ts")}, "rangeselector": {"buttons": RANGE_BUTTONS, "y": 1.02}},
+        xaxis={"title": {"text": column_registry.axis_title("ts")}, "rangeselector": {"buttons": RANGE_BUTTONS, "y": 1.02}},
         legend={"orientation": "v", "y": 1, "x": 1.02, "yanchor": "top", "font": {"size": 10}},
         margin={"l": 60, "r": 10, "t": 70, "b": 40}, **(marks or {})))

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import plotly.graph_objects as go
 import polars as pl
 
-from analytics import columns as C
+from analytics import columns
 from analytics.charts.base import PALETTE, figure, layout, line_at, utc_text
 
 ACTUAL = "#334155"
@@ -53,7 +53,7 @@ def forecast_chart(
     (ts, yhat, yhat_lower, yhat_upper). ``metric``: the demand's registry column (rps, output_tps),
     which names the y axis as tables do; without it the axis says Demand ({unit}).
     """
-    hover = C.hover(metric) if metric else "%{y:,.4g}"
+    hover = columns.hover(metric) if metric else "%{y:,.4g}"
     traces = [{"type": "scatter", "x": utc_text(actuals["ts"]), "y": actuals["y"].to_list(), "mode": "lines",
                "name": "Actual", "line": {"color": ACTUAL, "width": 1.2}, "connectgaps": False,
                "hovertemplate": hover}]
@@ -69,13 +69,13 @@ def forecast_chart(
     if exhausted_at is not None:
         lines.append(line_at("x", utc_text(pl.Series([exhausted_at]))[0], CAPACITY, width=1.5,
                              text=f"capacity runs out {exhausted_at:%Y-%m-%d %H:%M} UTC", font=LABEL_FONT))
-    x_axis = {"title": {"text": C.axis_title("ts")}}
+    x_axis = {"title": {"text": columns.axis_title("ts")}}
     if not forecast.is_empty() and actuals.height:
         # Open on the last SHOWN_HISTORY of history and the whole forecast; zoom out for the rest.
         first = max(actuals["ts"].min(), forecast["ts"].min() - SHOWN_HISTORY)
         x_axis["range"] = utc_text(pl.Series([first, forecast["ts"].max()]))
     return figure(traces, layout(
-        title, C.axis_title(metric) if metric else f"Demand ({unit})", height=420, margin={"b": 90},
+        title, columns.axis_title(metric) if metric else f"Demand ({unit})", height=420, margin={"b": 90},
         legend={"y": -0.22}, xaxis=x_axis, shapes=[shape for shape, _ in lines],
         annotations=[note for _, notes in lines for note in notes]))
 
@@ -96,6 +96,6 @@ def fleet_chart(fleet: pl.DataFrame) -> go.Figure:
              "hovertemplate": f"{gpu_type}: %{{y:.0f}} GPUs in service<extra></extra>"},
         ]
     return figure(traces, layout(
-        "GPUs needed by GPU type and week (peak hour, headroom included)", C.axis_title("gpus"), height=360,
+        "GPUs needed by GPU type and week (peak hour, headroom included)", columns.axis_title("gpus"), height=360,
         barmode="group", scattermode="group", hovermode="x", margin={"b": 90}, legend={"y": -0.25},
-        xaxis={"title": {"text": C.axis_title("week")}, "type": "category"}))
+        xaxis={"title": {"text": columns.axis_title("week")}, "type": "category"}))

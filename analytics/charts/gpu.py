@@ -6,7 +6,7 @@ import numpy as np
 import plotly.graph_objects as go
 import polars as pl
 
-from analytics import columns as C
+from analytics import columns
 from analytics.charts.base import PALETTE, color_for, figure, layout, line_at, utc_text
 from analytics.gpu.efficiency import SM_EFFECTIVE, SM_INEFFECTIVE
 
@@ -14,15 +14,15 @@ from analytics.gpu.efficiency import SM_EFFECTIVE, SM_INEFFECTIVE
 # label, title and format are the column registry's (analytics/columns.py), as tables show them.
 _RANGES = {"sm_active": (0.0, 1.0), "mem_peak_fraction": (0.0, 1.0), "gpu_util": (0.0, 1.0),
            "tensor_active": (0.0, 1.0), "power_w": None}
-HEATMAP_METRICS = {m: (C.label(m), C.axis_title(m), C.d3_format(m), r) for m, r in _RANGES.items()}
+HEATMAP_METRICS = {m: (columns.label(m), columns.axis_title(m), columns.d3_format(m), r) for m, r in _RANGES.items()}
 # Memory: calm below 80 % used, alarming above 90 % (where KV-cache growth forces preemption).
 MEMORY_SCALE = [[0.0, "#f1f5f9"], [0.6, "#cbd5e1"], [0.8, "#fdba74"], [0.9, "#ea580c"], [1.0, "#7f1d1d"]]
 LATENCY_TICKS = [10**d * m for d in range(6) for m in (1, 2, 5)]  # 1 ms .. 500 s
-LATENCY_FIELDS = {f: C.label(f) for f in ("ttft_p99_ms", "tpot_p99_ms", "e2e_p99_ms")}
+LATENCY_FIELDS = {f: columns.label(f) for f in ("ttft_p99_ms", "tpot_p99_ms", "e2e_p99_ms")}
 COMPARISON = (
-    ("mean_gpu_util", C.label("mean_gpu_util"), "#94a3b8"),
-    ("mean_sm_active", C.label("mean_sm_active"), PALETTE[0]),
-    ("mean_tensor_active", C.label("mean_tensor_active"), PALETTE[2]),
+    ("mean_gpu_util", columns.label("mean_gpu_util"), "#94a3b8"),
+    ("mean_sm_active", columns.label("mean_sm_active"), PALETTE[0]),
+    ("mean_tensor_active", columns.label("mean_tensor_active"), PALETTE[2]),
 )
 
 
@@ -70,13 +70,13 @@ def fleet_heatmap(gpu_hours: pl.DataFrame, metric: str = "sm_active", by: str = 
     scale = MEMORY_SCALE if metric == "mem_peak_fraction" else "Viridis"
     trace = {"type": "heatmap", "z": z, "x": utc_text(hours), "y": rows, "colorscale": scale,
              "colorbar": {"title": {"text": bar_title}, "tickformat": tick_format},
-             "hovertemplate": f"%{{y}}<br>%{{x}} UTC<br>{label}: {C.hover(metric, 'z')}<extra></extra>"}
+             "hovertemplate": f"%{{y}}<br>%{{x}} UTC<br>{label}: {columns.hover(metric, 'z')}<extra></extra>"}
     if z_range:
         trace |= {"zmin": z_range[0], "zmax": z_range[1]}
     title = f"{label.split(' (')[0]} per {'GPU' if by == 'gpu' else 'node'} and hour"
     return figure([trace], layout(
         title, "", height=max(320, 14 * len(rows) + 120), hovermode="closest",
-        xaxis={"title": {"text": C.axis_title("peak_hour")}},  # 'Hour (UTC)'
+        xaxis={"title": {"text": columns.axis_title("peak_hour")}},  # 'Hour (UTC)'
         yaxis={"title": {"text": None}, "autorange": "reversed", "tickfont": {"size": 9}, "rangemode": "normal"}))
 
 
@@ -95,9 +95,9 @@ def utilisation_latency(hourly: pl.DataFrame, latency: str = "ttft_p99_ms") -> g
             "marker": {"size": 5, "opacity": 0.6, "color": color_for(name, names)},
             "text": utc_text(part["hour"]), "customdata": part["rps"].to_numpy(),
             "hovertemplate": (
-                f"{name}<br>%{{text}} UTC<br>{C.label('sm_active')} {C.hover('sm_active', 'x')}<br>"
-                f"{C.label(latency)}: {C.hover(latency)}<br>"
-                f"{C.label('rps')}: {C.hover('rps', 'customdata')}<extra></extra>"
+                f"{name}<br>%{{text}} UTC<br>{columns.label('sm_active')} {columns.hover('sm_active', 'x')}<br>"
+                f"{columns.label(latency)}: {columns.hover(latency)}<br>"
+                f"{columns.label('rps')}: {columns.hover('rps', 'customdata')}<extra></extra>"
             ),
         })
     # NVIDIA DCGM "Profiling Metrics": >= 0.8 is needed for effective use, < 0.5 is likely ineffective.
@@ -112,9 +112,9 @@ def utilisation_latency(hourly: pl.DataFrame, latency: str = "ttft_p99_ms") -> g
                       "font": {"size": 10}, "align": "left"})
     name = LATENCY_FIELDS[latency].split(" (")[0]
     return figure(traces, layout(
-        f"SM activity (mean over the deployment's GPUs) vs {name}, hourly", C.axis_title(latency, log=True),
+        f"SM activity (mean over the deployment's GPUs) vs {name}, hourly", columns.axis_title(latency, log=True),
         height=420, hovermode="closest", shapes=[shape for shape, _ in guides], annotations=notes,
-        xaxis={"title": {"text": C.axis_title("sm_active")}, "tickformat": ".0%", "range": [0, 1]},
+        xaxis={"title": {"text": columns.axis_title("sm_active")}, "tickformat": ".0%", "range": [0, 1]},
         yaxis={"type": "log", "rangemode": "normal", "tickvals": LATENCY_TICKS, "tickformat": ",d"},
         legend={"orientation": "v", "y": 1, "x": 1.02, "yanchor": "top"}))
 
@@ -123,7 +123,7 @@ def utilisation_comparison(util: pl.DataFrame) -> go.Figure:
     """GPU util vs SM activity vs tensor-pipe activity per deployment; gaps were not collected."""
     frame = util.sort("deployment")
     traces = [{"type": "bar", "x": frame["deployment"].to_list(), "y": frame[column].to_list(), "name": label,
-               "marker": {"color": colour}, "hovertemplate": f"%{{x}}<br>{label}: {C.hover(column)}<extra></extra>"}
+               "marker": {"color": colour}, "hovertemplate": f"%{{x}}<br>{label}: {columns.hover(column)}<extra></extra>"}
               for column, label, colour in COMPARISON]
     notes = []
     for row in frame.iter_rows(named=True):
@@ -133,7 +133,7 @@ def utilisation_comparison(util: pl.DataFrame) -> go.Figure:
                           "textangle": -90, "text": "not collected: " + ", ".join(gaps),
                           "font": {"size": 10, "color": "#64748b"}})
     return figure(traces, layout(
-        "Mean over the window: GPU utilisation vs SM and tensor-pipe activity", C.unit_title("mean_sm_active"),
+        "Mean over the window: GPU utilisation vs SM and tensor-pipe activity", columns.unit_title("mean_sm_active"),
         height=420, barmode="group", hovermode="closest", annotations=notes,
         yaxis={"tickformat": ".0%", "range": [0, 1.05]}, xaxis={"tickangle": -30, "automargin": True},
         legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0},

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import plotly.graph_objects as go
 import polars as pl
 
-from analytics import columns as C
+from analytics import columns
 from analytics.charts.base import figure, layout, utc_text
 from analytics.slo.state import severity_colour
 
@@ -74,8 +74,8 @@ def budget_spent(slos: pl.DataFrame) -> go.Figure:
     frame = slos.filter(pl.col("budget_spent_this_week").is_not_null()).sort("budget_spent_this_week")
     return _grouped_bars(frame, "slo", (("budget_spent_previous_week", "previous week", "#999999", "/"),
                                         ("budget_spent_this_week", "this week", "#0072B2", "")),
-                         "Error budget spent", f"%{{y}}: {C.hover('budget_consumed', 'x')} of the budget", 28,
-                         {"tickformat": ".0%", "title": {"text": C.axis_title("budget_consumed")}})
+                         "Error budget spent", f"%{{y}}: {columns.hover('budget_consumed', 'x')} of the budget", 28,
+                         {"tickformat": ".0%", "title": {"text": columns.axis_title("budget_consumed")}})
 
 
 def incident_timeline(incidents: pl.DataFrame, changes: pl.DataFrame, start, end) -> go.Figure:
@@ -90,7 +90,7 @@ def incident_timeline(incidents: pl.DataFrame, changes: pl.DataFrame, start, end
                        "hovertext": html.escape(f"{r['severity']}: {r['slos']} ({r['duration_min']:.0f} min)")})
     return figure(traces, layout(
         "Incidents and changes", "", height=max(240, 40 * rows.height + 160), hovermode="closest",
-        xaxis={"range": utc_text(pl.Series([start, end])), "title": {"text": C.axis_title("ts")}},
+        xaxis={"range": utc_text(pl.Series([start, end])), "title": {"text": columns.axis_title("ts")}},
         yaxis={"rangemode": "normal"}, **marker_layout(changes)))
 
 
@@ -100,5 +100,5 @@ def gpu_cost(gpu: pl.DataFrame, top: int = 12) -> go.Figure:
     return _grouped_bars(frame, "deployment", (("cost_previous", "cost, previous week", "#999999", "/"),
                                                ("cost", "cost, this week", "#0072B2", ""),
                                                ("idle_cost", "idle cost, this week", "#E69F00", "x")),
-                         "GPU cost", f"%{{y}}: {C.hover('cost', 'x')}", 30,
-                         {"tickprefix": "$", "title": {"text": C.axis_title("cost")}})
+                         "GPU cost", f"%{{y}}: {columns.hover('cost', 'x')}", 30,
+                         {"tickprefix": "$", "title": {"text": columns.axis_title("cost")}})

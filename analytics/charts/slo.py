@@ -7,7 +7,7 @@ from datetime import datetime
 import plotly.graph_objects as go
 import polars as pl
 
-from analytics import columns as C
+from analytics import columns as column_registry
 from analytics.charts.base import PALETTE, figure, layout, line_at, thin, utc_text
 from analytics.slo.state import severity_colour
 
@@ -17,7 +17,7 @@ LEGEND_BELOW_AXIS = {"orientation": "h", "yanchor": "top", "y": -0.3, "x": 0}
 
 def _layout(title: str, y_title: str, **changes) -> dict:
     """The shared layout, with the legend below the time axis title."""
-    return layout(title, y_title, **({"xaxis": {"title": {"text": C.axis_title("ts")}}, "legend": LEGEND_BELOW_AXIS,
+    return layout(title, y_title, **({"xaxis": {"title": {"text": column_registry.axis_title("ts")}}, "legend": LEGEND_BELOW_AXIS,
                                       "margin": {"b": 90}} | changes))
 
 
@@ -33,10 +33,10 @@ def sli_chart(series: pl.DataFrame, target: float, title: str) -> go.Figure:
              "fill": "tonexty", "fillcolor": "rgba(37,99,235,0.15)", "name": "histogram bounds", "hoverinfo": "skip"},
         ]
     traces.append({"type": "scatter", "x": x, "y": series["sli"].to_list(), "mode": "lines", "name": "SLI",
-                   "line": {"color": PALETTE[0], "width": 1.5}, "hovertemplate": C.hover("attainment")})
+                   "line": {"color": PALETTE[0], "width": 1.5}, "hovertemplate": column_registry.hover("attainment")})
     line, label = line_at("y", target, PALETTE[1], dash="dash", text=f"target {target:.2%}")
     # the SLI of a step: good / valid
-    return figure(traces, _layout(title, C.axis_title("attainment"), shapes=[line], annotations=label,
+    return figure(traces, _layout(title, column_registry.axis_title("attainment"), shapes=[line], annotations=label,
                                   yaxis={"tickformat": ".2%", "rangemode": "normal"}))
 
 
@@ -49,12 +49,12 @@ def burn_down_chart(frames: dict[str, pl.DataFrame], period_end: datetime,
         x = utc_text(frame["time"])
         traces.append({"type": "scatter", "x": x, "y": frame["remaining"].to_list(), "mode": "lines",
                        "name": f"{name} remaining", "line": {"color": colour, "width": 2},
-                       "hovertemplate": C.hover("budget_remaining")})
+                       "hovertemplate": column_registry.hover("budget_remaining")})
         traces.append({"type": "scatter", "x": [x[0], period_end.strftime("%Y-%m-%d %H:%M:%S")] if x else [],
                        "y": [frame["ideal"][0], 0.0] if x else [], "mode": "lines", "name": f"{name} ideal",
                        "line": {"color": colour, "width": 1, "dash": "dot"}, "hoverinfo": "skip"})
     zero, _ = line_at("y", 0, "#6b7280", width=1)
-    return figure(traces, _layout(title, C.axis_title("budget_remaining"), shapes=[zero],
+    return figure(traces, _layout(title, column_registry.axis_title("budget_remaining"), shapes=[zero],
                                   yaxis={"tickformat": ".0%", "rangemode": "normal"}))
 
 
@@ -71,14 +71,14 @@ def burn_rate_chart(frame: pl.DataFrame, thresholds: dict[str, float], title: st
         # SVG, not WebGL: with the points thinned it draws at once, while a WebGL context takes
         # seconds to start in a browser without a GPU.
         traces.append({"type": "scatter", "x": x, "y": y, "mode": "lines", "name": f"burn over {window}",
-                       "line": {"color": PALETTE[i], "width": 1.3}, "hovertemplate": C.hover("burn_rate")})
+                       "line": {"color": PALETTE[i], "width": 1.3}, "hovertemplate": column_registry.hover("burn_rate")})
     for i, (label, value) in enumerate(thresholds.items()):
         # a line trace, not a shape: shapes on a log axis take log10 coordinates
         traces.append({"type": "scatter", "x": [full[0], full[-1]] if full else [], "y": [value, value],
                        "mode": "lines", "name": label, "hoverinfo": "skip",
                        "line": {"color": PALETTE[i % len(PALETTE)], "dash": "dash", "width": 1}})
     # 1 = the budget lasts the period; decades labelled only
-    return figure(traces, _layout(title, C.axis_title("burn_rate", log=True),
+    return figure(traces, _layout(title, column_registry.axis_title("burn_rate", log=True),
                                   yaxis={"type": "log", "rangemode": "normal", "dtick": 1}))
 
 
@@ -97,8 +97,8 @@ def episodes_timeline(episodes: pl.DataFrame, start: datetime, end: datetime,
             "y": [severity] * part.height, "orientation": "h", "name": severity,
             "marker": {"color": severity_colour(severity)},
             "customdata": list(zip(part["peak_burn"].to_list(), part["budget_consumed"].to_list(), strict=True)),
-            "hovertemplate": (f"{C.label('peak_burn')} {C.hover('peak_burn', 'customdata[0]')}, "
-                              f"{C.label('budget_consumed')} {C.hover('budget_consumed', 'customdata[1]')}<extra></extra>"),
+            "hovertemplate": (f"{column_registry.label('peak_burn')} {column_registry.hover('peak_burn', 'customdata[0]')}, "
+                              f"{column_registry.label('budget_consumed')} {column_registry.hover('budget_consumed', 'customdata[1]')}<extra></extra>"),
         })
         # a marker at each start keeps five-minute episodes visible on a month-long axis
         traces.append({"type": "scatter", "x": begins, "y": [severity] * part.height, "mode": "markers",
@@ -106,7 +106,7 @@ def episodes_timeline(episodes: pl.DataFrame, start: datetime, end: datetime,
                        "showlegend": False, "hoverinfo": "skip"})
     return figure(traces, _layout(
         title, "", height=240, barmode="overlay", hovermode="closest",
-        xaxis={"title": {"text": C.axis_title("ts")}, "type": "date",
+        xaxis={"title": {"text": column_registry.axis_title("ts")}, "type": "date",
                "range": [start.strftime("%Y-%m-%d %H:%M"), end.strftime("%Y-%m-%d %H:%M")]},
         yaxis={"title": {"text": None}, "categoryorder": "array", "categoryarray": ["ticket", "page"]},
         # legend above the lanes: below, it covers the time axis's year label in this short chart
@@ -116,11 +116,11 @@ def episodes_timeline(episodes: pl.DataFrame, start: datetime, end: datetime,
 def window_attainment_chart(windows: pl.DataFrame, target: float | None, current: float) -> go.Figure:
     """Attainment of each past window, with the current and the suggested target."""
     trace = {"type": "scatter", "x": utc_text(windows["end"]), "y": windows["attainment"].to_list(), "mode": "lines",
-             "name": "window attainment", "line": {"color": PALETTE[0]}, "hovertemplate": C.hover("attainment")}
+             "name": "window attainment", "line": {"color": PALETTE[0]}, "hovertemplate": column_registry.hover("attainment")}
     lines = [line_at("y", current, PALETTE[1], dash="dash", text=f"current {current:.2%}")]
     if target is not None:
         lines.append(line_at("y", target, PALETTE[2], dash="dot", text=f"suggested {target:.2%}", position="bottom right"))
     return figure([trace], _layout(
-        "Attainment of past windows (by window end)", C.axis_title("attainment"),
+        "Attainment of past windows (by window end)", column_registry.axis_title("attainment"),
         shapes=[shape for shape, _ in lines], annotations=[a for _, labels in lines for a in labels],
-        xaxis={"title": {"text": C.axis_title("end")}}, yaxis={"tickformat": ".2%", "rangemode": "normal"}))
+        xaxis={"title": {"text": column_registry.axis_title("end")}}, yaxis={"tickformat": ".2%", "rangemode": "normal"}))

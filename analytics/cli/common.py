@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 
-from analytics import columns as C
+from analytics import columns
 
 
 class ProgressBar:
@@ -48,9 +48,9 @@ def registry_table(rows: Iterable[dict], names: Sequence[str], text: dict | None
     and formats, an em dash for a missing value, numbers right-aligned. ``text`` maps a column to its own cell function
     (row -> str) where a row decides the format (an SLO target printed with all its nines)."""
     text = text or {}
-    cells = [[text[n](r) if n in text else C.text(n, r.get(n), symbol=False) for n in names] for r in rows]
-    right = [i for i, n in enumerate(names) if C.column(n).spec.style not in ("text", "time", "date", "bool")]
-    return text_table([C.label(n) for n in names], cells, right)
+    cells = [[text[n](r) if n in text else columns.text(n, r.get(n), symbol=False) for n in names] for r in rows]
+    right = [i for i, n in enumerate(names) if columns.column(n).spec.style not in ("text", "time", "date", "bool")]
+    return text_table([columns.label(n) for n in names], cells, right)
 
 
 def plain(value):

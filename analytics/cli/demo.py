@@ -6,8 +6,7 @@ import argparse
 
 from analytics.cli.common import ProgressBar
 from analytics.ingest.demo import generator as demo
-from analytics.store import conventions as N
-from analytics.store import queries
+from analytics.store import conventions, queries
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,7 +36,7 @@ def run(args, store) -> int:
         print(f"demo: {store.target} is a ClickHouse server; demo data is only seeded there when "
               "asked for explicitly (python -m analytics demo)")
         return 0
-    if args.if_empty and queries.row_count(store, N.REQUESTS):
+    if args.if_empty and queries.row_count(store, conventions.REQUESTS):
         print("demo: the store already has requests; nothing to do")
         return 0
     end = parse_time(args.end) if args.end else None
@@ -66,10 +65,10 @@ def run(args, store) -> int:
         f"{summary.end:%Y-%m-%d %H:%M} UTC, into {store.target}"
     )
     if not args.no_forecasts:
-        from analytics.capacity import cache as FC
-        from analytics.capacity import pipeline as P
+        from analytics.capacity import cache as capacity_cache
+        from analytics.capacity import pipeline as capacity_pipeline
 
-        fits = P.warm(store, FC.DEFAULT_CACHE_DIR, progress=ProgressBar("forecasts"))
+        fits = capacity_pipeline.warm(store, capacity_cache.DEFAULT_CACHE_DIR, progress=ProgressBar("forecasts"))
         print(f"demo: {fits.computed + fits.cached} default forecasts in the cache ({fits.computed} fitted in "
               f"{fits.seconds:.0f} s), so the Capacity page opens without waiting for Prophet")
     return 0

@@ -8,15 +8,15 @@ import sys
 from dataclasses import asdict
 from datetime import date, timedelta
 
-from analytics.capacity import cache as FC
-from analytics.capacity import demand as D
-from analytics.capacity import forecast as F
-from analytics.capacity import pipeline as P
+from analytics.capacity import cache as capacity_cache
+from analytics.capacity import demand as capacity_demand
+from analytics.capacity import forecast as capacity_forecast
+from analytics.capacity import pipeline as capacity_pipeline
 from analytics.cli.common import ProgressBar, plain, registry_table
 from analytics.errors import InputError, SpecError
 from analytics.slo.files import PROJECT_SLO_FILE, load_slos
 from analytics.slo.spec import parse_duration
-from analytics.store import queries as Q
+from analytics.store import queries as store_queries
 from analytics.store.client import Store
 from analytics.times import parse_time
 
@@ -27,12 +27,12 @@ def parse_horizon(text: str) -> timedelta:
         value = parse_duration(text or "", "--horizon")
     except SpecError as exc:
         raise InputError(f"--horizon: expected a duration like 14d, 2w or 36h, got {text!r}") from exc
-    if not timedelta(hours=1) <= value <= F.MAX_HORIZON:
+    if not timedelta(hours=1) <= value <= capacity_forecast.MAX_HORIZON:
         raise InputError(f"--horizon must be between 1h and 12w, got {text!r}")
     return value
 
 
-def parse_event(text: str) -> F.Event:
+def parse_event(text: str) -> capacity_forecast.Event:
     """Parse NAME:YYYY-MM-DD[:DAYS] into an Event."""
     parts = text.split(":")
     if len(parts) not in (2, 3):
@@ -43,7 +43,7 @@ def parse_event(text: str) -> F.Event:
     except ValueError as exc:
         raise InputError(f"--event {text!r}: {exc}") from exc
     try:
-        return F.Event(parts[0], start, days)
+        return capacity_forecast.Event(parts[0], start, days)
     except SpecError as exc:
         raise InputError(f"--event {text!r}: {exc}") from exc
 
@@ -54,7 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--horizon", default="14d", help="forecast horizon, 1h..12w (default 14d)")
     parser.add_argument("--backtest", action="store_true", help="also run the rolling-origin backtest (MAPE, sMAPE, coverage, MASE)")
     parser.add_argument("--json", action="store_true", help="print JSON (per deployment, with the forecast rows)")
-    parser.add_argument("--metric", choices=sorted(D.METRICS), default="rps", help="demand metric (default rps)")
+    parser.add_argument("--metric", choices=sorted(capacity_demand.METRICS), default="rps", help="demand metric (default rps)")
     parser.add_argument("--days", type=int, default=60, help="days of history to fit on (default 60)")
     parser.add_argument("--end", help="end of history, ISO time (default: the end of the data, floored to the hour)")
     parser.add_argument("--interval", type=float, default=80.0, help="interval width in percent (default 80)")
@@ -64,12 +64,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--slos", default=str(PROJECT_SLO_FILE), metavar="FILE",
                         help="SLO file whose latency and goodput SLOs define SLO-compliant throughput (default: "
                              "slos.yaml in the project; deployments it does not cover get defaults by kind)")
-    parser.add_argument("--method", choices=sorted(F.METHODS), default="prophet", help="forecast method (default prophet)")
+    parser.add_argument("--method", choices=sorted(capacity_forecast.METHODS), default="prophet", help="forecast method (default prophet)")
     parser.add_argument("--workers", type=int, default=2, help="parallel fit processes (default 2)")
     parser.add_argument("--no-cache", action="store_true", help="refit even when a cached fit exists")
 
 
-def compute(store: Store, args, progress=None) -> P.Result:
+def compute(store: Store, args, progress=None) -> capacity_pipeline.Result:
     """Run the capacity pipeline (analytics.capacity.pipeline) for the command's options.
 
     ``progress``: None, or a function of a label returning a progress(fraction, message) callable.
@@ -81,7 +81,7 @@ def compute(store: Store, args, progress=None) -> P.Result:
     if args.workers < 1:
         raise InputError(f"--workers must be >= 1, got {args.workers}")
     try:
-        params = F.ForecastParams(
+        params = capacity_forecast.ForecastParams(
             horizon=parse_horizon(args.horizon),
             interval_width=args.interval / 100.0,
             events=tuple(parse_event(e) for e in args.event),
@@ -89,23 +89,23 @@ def compute(store: Store, args, progress=None) -> P.Result:
         )
     except SpecError as exc:
         raise InputError(str(exc)) from exc
-    span = Q.data_range(store)
+    span = store_queries.data_range(store)
     if span is None:
         raise InputError("no request telemetry in the store (run `python -m analytics demo`)")
     end = parse_time(args.end, "--end") if args.end else span[1]
-    start, end = P.window(span[0], end, timedelta(days=args.days))
-    known = Q.deployments_table(store)["deployment"].to_list()
+    start, end = capacity_pipeline.window(span[0], end, timedelta(days=args.days))
+    known = store_queries.deployments_table(store)["deployment"].to_list()
     names = args.deployment or known
     unknown = [n for n in names if n not in known]
     if unknown:
         raise InputError(f"unknown deployment {unknown[0]!r} (known: {', '.join(known) or 'none'})")
     slos = load_slos(args.slos) if args.slos else ()
-    request = P.Request(start, end, tuple(names), args.metric, args.method, params, args.headroom / 100.0)
-    return P.run(store, request, slos, cache_dir=None if args.no_cache else FC.DEFAULT_CACHE_DIR,
+    request = capacity_pipeline.Request(start, end, tuple(names), args.metric, args.method, params, args.headroom / 100.0)
+    return capacity_pipeline.run(store, request, slos, cache_dir=None if args.no_cache else capacity_cache.DEFAULT_CACHE_DIR,
                  workers=args.workers, with_backtests=args.backtest, progress=progress)
 
 
-def stage_reasons(result: P.Result, name: str) -> dict[str, str | None]:
+def stage_reasons(result: capacity_pipeline.Result, name: str) -> dict[str, str | None]:
     """Why each stage has no answer for a deployment (None where it has one): a failed backtest
     must not hide behind a capacity reason, nor the other way round."""
     tp = result.throughputs.get(name)
@@ -116,7 +116,7 @@ def stage_reasons(result: P.Result, name: str) -> dict[str, str | None]:
     }
 
 
-def to_json(result: P.Result) -> list[dict]:
+def to_json(result: capacity_pipeline.Result) -> list[dict]:
     """Per deployment: the issue's fields plus the forecast rows (times as ISO strings)."""
     out = []
     for name in result.request.names:
@@ -153,7 +153,7 @@ def to_json(result: P.Result) -> list[dict]:
     return out
 
 
-def to_text(result: P.Result) -> str:
+def to_text(result: capacity_pipeline.Result) -> str:
     """A plain table: one line per deployment (reasons and warnings under it), then the fleet by GPU
     type; labels and formats from the column registry."""
     per_gpu = "per_gpu" if result.request.metric == "rps" else "per_gpu_output_tps"

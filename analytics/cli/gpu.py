@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import polars as pl
 
-from analytics import columns as C
+from analytics import columns
 from analytics.cli.common import plain, registry_table
 from analytics.errors import InputError
 from analytics.gpu import efficiency as gpu
@@ -19,7 +19,7 @@ from analytics.gpu import pipeline
 from analytics.gpu.hours import fields_of
 from analytics.slo.files import PROJECT_SLO_FILE, load_slos
 from analytics.slo.objectives import objectives_by_deployment
-from analytics.store import queries as Q
+from analytics.store import queries as store_queries
 from analytics.times import parse_time
 
 DEFAULT_DAYS = 7
@@ -70,8 +70,8 @@ def run(args, store) -> int:
     if not 0 <= args.idle_floor <= 1:
         raise InputError(f"--idle-floor must be a ratio in [0, 1], got {args.idle_floor}")
     prices = parse_prices(args.price)
-    objectives = objectives_by_deployment(Q.deployments_table(store), load_slos(args.slo_file))
-    end = parse_time(args.end) if args.end else Q.data_end(store)
+    objectives = objectives_by_deployment(store_queries.deployments_table(store), load_slos(args.slo_file))
+    end = parse_time(args.end) if args.end else store_queries.data_end(store)
     if end is None:
         print("error: no GPU telemetry in the store "
               "(run `python -m analytics demo` or ingest a DCGM CSV)", file=sys.stderr)
@@ -87,7 +87,7 @@ def run(args, store) -> int:
         print(json.dumps(window | {"deployments": rows}, indent=2))
         return 0
     print(f"GPU efficiency {data.start:%Y-%m-%d %H:%M} to {data.end:%Y-%m-%d %H:%M} UTC "
-          f"(idle: mean SM activity < {args.idle_floor:g}; '{C.MISSING}' = not available)")
+          f"(idle: mean SM activity < {args.idle_floor:g}; '{columns.MISSING}' = not available)")
     if table.is_empty():
         print("no GPU telemetry in this window")
         return 0

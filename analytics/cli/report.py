@@ -7,11 +7,11 @@ import argparse
 import time
 from pathlib import Path
 
-from analytics.capacity import cache as FC
+from analytics.capacity import cache as capacity_cache
 from analytics.errors import InputError
-from analytics.review import pipeline as P
-from analytics.review import report as R
-from analytics.review import weekly as W
+from analytics.review import pipeline as review_pipeline
+from analytics.review import report as review_report
+from analytics.review import weekly as review_weekly
 from analytics.slo.files import PROJECT_SLO_FILE, load_slos
 from analytics.store import queries
 
@@ -34,9 +34,9 @@ def run(args, store) -> int:
         span = queries.data_range(store)
         if span is None:
             raise InputError("report: the store holds no request data")
-        week = W.last_complete_week(span[1])
-    report = P.report(store, load_slos(args.slos), week, None if args.no_cache else FC.DEFAULT_CACHE_DIR)
-    paths = R.write(report, Path(args.out))
+        week = review_weekly.last_complete_week(span[1])
+    report = review_pipeline.report(store, load_slos(args.slos), week, None if args.no_cache else capacity_cache.DEFAULT_CACHE_DIR)
+    paths = review_report.write(report, Path(args.out))
     print(f"report {report.week}: {len(paths)} files in {args.out} ({time.perf_counter() - t0:.1f} s)")
     for path in paths:
         print(f"  {path}")

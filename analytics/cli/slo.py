@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from analytics.cli.common import plain, registry_table
 from analytics.errors import InputError
-from analytics.slo import alerts as A
+from analytics.slo import alerts as slo_alerts
 from analytics.slo.budget import minutes_text
 from analytics.slo.evaluation import Evaluation, evaluate_all, status_frame
 from analytics.slo.files import PROJECT_SLO_FILE, load_slos
@@ -74,7 +74,7 @@ def to_json(e: Evaluation) -> dict:
         "complete_history": s.complete_history,
         "alerts": [a.as_dict() for a in e.firing],
         "held_back": [a.as_dict() | {"min_events": e.slo.min_events} for a in e.held_back],
-        "episodes": A.count_episodes(e.episodes),
+        "episodes": slo_alerts.count_episodes(e.episodes),
     }
 
 

@@ -13,10 +13,10 @@ from pathlib import Path
 
 from analytics.cli.common import ProgressBar
 from analytics.ingest import gauges, histograms, spans
-from analytics.ingest import otel as O
-from analytics.ingest import otel_backfill as B
+from analytics.ingest import otel as ingest_otel
+from analytics.ingest import otel_backfill as ingest_otel_backfill
 
-KINDS = {"otel-traces": O.DEFAULT_TABLE, "otel-gpu-metrics": gauges.DEFAULT_TABLE,
+KINDS = {"otel-traces": ingest_otel.DEFAULT_TABLE, "otel-gpu-metrics": gauges.DEFAULT_TABLE,
          "otel-histograms": histograms.DEFAULT_TABLE}
 
 
@@ -30,31 +30,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "otel_metrics_histogram by kind)")
     parser.add_argument("--service", action="append", default=[], metavar="NAME",
                         help="otel-traces: only spans of this ServiceName (repeatable; default: every service)")
-    parser.add_argument("--span", default=O.DEFAULT_SPAN,
-                        help=f"otel-traces: SpanName of request spans (default {O.DEFAULT_SPAN}, vLLM's)")
+    parser.add_argument("--span", default=ingest_otel.DEFAULT_SPAN,
+                        help=f"otel-traces: SpanName of request spans (default {ingest_otel.DEFAULT_SPAN}, vLLM's)")
     parser.add_argument("--attribute-map", type=Path, metavar="FILE",
                         help="YAML `field: attribute` (or a list, first present wins) overriding the defaults "
                         "(docs/otel.md)")
     parser.add_argument("--backfill", action="store_true",
                         help="also map the rows already in the table (in batches; a rerun adds nothing twice)")
-    parser.add_argument("--batch-hours", type=int, default=B.DEFAULT_BATCH_HOURS,
-                        help=f"backfill batch width in hours of data time (default {B.DEFAULT_BATCH_HOURS})")
+    parser.add_argument("--batch-hours", type=int, default=ingest_otel_backfill.DEFAULT_BATCH_HOURS,
+                        help=f"backfill batch width in hours of data time (default {ingest_otel_backfill.DEFAULT_BATCH_HOURS})")
 
 
-def _say(added: B.Added, what: str) -> str:
-    cutoff = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(added.cutoff_ns // B.NS))
+def _say(added: ingest_otel_backfill.Added, what: str) -> str:
+    cutoff = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(added.cutoff_ns // ingest_otel_backfill.NS))
     verb = "created" if added.created else "already there:"
     print(f"source: {verb} view {added.view}: {what} from {cutoff} UTC on go through it as they arrive")
     return cutoff
 
 
-def _said(done: B.Backfilled, what: str, cutoff: str) -> None:
+def _said(done: ingest_otel_backfill.Backfilled, what: str, cutoff: str) -> None:
     rate = done.rows / done.seconds if done.seconds else 0.0
     print(f"source: backfilled {done.rows:,} {what} before {cutoff} UTC in {done.batches} batches "
           f"({done.skipped} done by an earlier run) in {done.seconds:.1f} s ({rate:,.0f} rows/s)")
 
 
-def add(store, source: O.SpanSource, backfill: bool, batch_hours: int = B.DEFAULT_BATCH_HOURS) -> None:
+def add(store, source: ingest_otel.SpanSource, backfill: bool, batch_hours: int = ingest_otel_backfill.DEFAULT_BATCH_HOURS) -> None:
     """Add a span source, optionally backfill it, and say what was done (shared with `demo --as otel`)."""
     cutoff = _say(spans.add_source(store, source, time.time_ns()),
                   f"{source.span!r} spans of {source.table} (into requests)")
@@ -62,7 +62,7 @@ def add(store, source: O.SpanSource, backfill: bool, batch_hours: int = B.DEFAUL
         _said(spans.backfill(store, source, batch_hours, ProgressBar("backfill")), "requests from spans", cutoff)
 
 
-def add_gauges(store, source: gauges.GaugeSource, backfill: bool, batch_hours: int = B.DEFAULT_BATCH_HOURS) -> None:
+def add_gauges(store, source: gauges.GaugeSource, backfill: bool, batch_hours: int = ingest_otel_backfill.DEFAULT_BATCH_HOURS) -> None:
     """Add a DCGM gauge source, optionally backfill it, and say what was done."""
     cutoff = _say(gauges.add_source(store, source, time.time_ns()),
                   f"DCGM gauges of {source.table} (into gpu_metrics)")
@@ -71,7 +71,7 @@ def add_gauges(store, source: gauges.GaugeSource, backfill: bool, batch_hours: i
 
 
 def add_histograms(store, source: histograms.HistogramSource, backfill: bool,
-                   batch_hours: int = B.DEFAULT_BATCH_HOURS) -> None:
+                   batch_hours: int = ingest_otel_backfill.DEFAULT_BATCH_HOURS) -> None:
     """Add a vLLM histogram source, optionally backfill it, and say what was done."""
     names = ", ".join(source.metrics.values())
     cutoff = _say(histograms.add_source(store, source, time.time_ns()),
@@ -84,7 +84,7 @@ def run(args, store) -> int:
     """Add the source named on the command line."""
     table = args.table or KINDS[args.kind]
     if args.kind == "otel-traces":
-        add(store, O.source(table, args.span, args.service, args.attribute_map), args.backfill, args.batch_hours)
+        add(store, ingest_otel.source(table, args.span, args.service, args.attribute_map), args.backfill, args.batch_hours)
     elif args.kind == "otel-gpu-metrics":
         add_gauges(store, gauges.source(table, args.attribute_map), args.backfill, args.batch_hours)
     else:

@@ -21,9 +21,9 @@ from datetime import datetime, timedelta
 import polars as pl
 
 from analytics import columns
-from analytics.gpu import hours as G
+from analytics.gpu import hours as gpu_hour_frames
 from analytics.slo.compliance import describe_conditions
-from analytics.store import conventions as N
+from analytics.store import conventions
 
 SECONDS_PER_HOUR = 3600
 # NVIDIA DCGM User Guide, "Profiling Metrics" (SM Activity): sm_active >= 0.8 is necessary but
@@ -32,10 +32,10 @@ SECONDS_PER_HOUR = 3600
 IDLE_SM_FLOOR = 0.1
 SM_EFFECTIVE = 0.8
 SM_INEFFECTIVE = 0.5
-METRICS = N.GPU_VALUE_COLUMNS
+METRICS = conventions.GPU_VALUE_COLUMNS
 PROFILING_METRICS = ("sm_active", "sm_occupancy", "tensor_active", "dram_active")
 # What the 'missing' list can name: telemetry fields and deployment facts, each a registry column.
-MISSABLE = (*N.GPU_VALUE_COLUMNS, "cost_per_gpu_hour", "params_b", "peak_flops", "latency_slo")
+MISSABLE = (*conventions.GPU_VALUE_COLUMNS, "cost_per_gpu_hour", "params_b", "peak_flops", "latency_slo")
 
 
 def field_names(missing: str | None) -> str | None:
@@ -189,7 +189,7 @@ def priced(
 
 def efficiency(
     data: GpuData,
-    objectives: G.Objectives,
+    objectives: gpu_hour_frames.Objectives,
     prices: Mapping[str, float] | None = None,
     idle_floor: float = IDLE_SM_FLOOR,
     requests: pl.DataFrame | None = None,
@@ -219,7 +219,7 @@ def efficiency(
         pl.col("_peak_tflops").is_null().any().alias("_unknown_peak"),
     )
     if requests is None:
-        requests = G.hourly_requests(data.request_hours, objectives)
+        requests = gpu_hour_frames.hourly_requests(data.request_hours, objectives)
     requests = _request_totals(requests, objectives)
     table = (
         utilisation(data.gpu_hours, idle_floor)
@@ -269,7 +269,7 @@ def efficiency(
     ).drop("_unpriced", "_peak_flop", "_unknown_peak").sort("deployment")
 
 
-def _request_totals(hourly: pl.DataFrame, objectives: G.Objectives) -> pl.DataFrame:
+def _request_totals(hourly: pl.DataFrame, objectives: gpu_hour_frames.Objectives) -> pl.DataFrame:
     """Per deployment, from its hourly requests (G.hourly_requests): requests, ok, tokens, good
     requests (NULL without objectives) and their conditions."""
     conditions = pl.DataFrame(
@@ -287,7 +287,7 @@ def _request_totals(hourly: pl.DataFrame, objectives: G.Objectives) -> pl.DataFr
     )
 
 
-def deployment_hours(data: GpuData, objectives: G.Objectives, requests: pl.DataFrame | None = None) -> pl.DataFrame:
+def deployment_hours(data: GpuData, objectives: gpu_hour_frames.Objectives, requests: pl.DataFrame | None = None) -> pl.DataFrame:
     """Per (deployment, hour): GPUs reporting, mean activity metrics over them, memory peak, and the
     hour's requests, request rate, whether it met the objectives, attainment and p99 latencies
     (NULL where no requests). ``requests``: as for efficiency."""
@@ -300,7 +300,7 @@ def deployment_hours(data: GpuData, objectives: G.Objectives, requests: pl.DataF
         _mean(m).alias(m) for m in METRICS
     ).drop([f"{m}_{s}" for m in METRICS for s in ("sum", "n")])
     if requests is None:
-        requests = G.hourly_requests(data.request_hours, objectives)
+        requests = gpu_hour_frames.hourly_requests(data.request_hours, objectives)
     requests = requests.drop("input_tokens", "output_tokens")
     has_slo = pl.col("deployment").is_in([name for name, slos in objectives.items() if slos])
     return (

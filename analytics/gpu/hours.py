@@ -16,8 +16,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import polars as pl
 
-from analytics import columns
-from analytics import histogram as H
+from analytics import columns, histogram
 from analytics.slo.compliance import MIN_EVENTS_PER_HOUR, good_requests, objectives_met
 from analytics.slo.sli import inputs_from_rows, take
 from analytics.slo.spec import Slo
@@ -58,7 +57,7 @@ def hourly_requests(hours: pl.DataFrame, objectives: Objectives) -> pl.DataFrame
         attainment[rows] = verdict.attainment
         evaluable[rows], met[rows], judged[rows] = verdict.evaluable, verdict.met, True
     latency = {
-        columns.percentile_name(field, LATENCY_QUANTILE): H.quantile_of_cumulative(inputs.cum[field], LATENCY_QUANTILE)
+        columns.percentile_name(field, LATENCY_QUANTILE): histogram.quantile_of_cumulative(inputs.cum[field], LATENCY_QUANTILE)
         if n else np.zeros(0)
         for field in QUANTILE_FIELDS
         if field in inputs.cum

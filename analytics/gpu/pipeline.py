@@ -20,8 +20,8 @@ from datetime import datetime
 import polars as pl
 
 from analytics.filters import Filters
-from analytics.gpu import efficiency as E
-from analytics.gpu import hours as G
+from analytics.gpu import efficiency as gpu_efficiency
+from analytics.gpu import hours as gpu_hour_frames
 from analytics.store import gpu as gpu_queries
 from analytics.store import queries
 from analytics.store.client import Store
@@ -29,20 +29,20 @@ from analytics.times import as_utc
 
 
 def load(store: Store, start: datetime, end: datetime, deployments: Sequence[str] = (),
-         regions: Sequence[str] = (), fields: tuple[str, ...] = G.QUANTILE_FIELDS,
-         request_hours: pl.DataFrame | None = None) -> E.GpuData:
+         regions: Sequence[str] = (), fields: tuple[str, ...] = gpu_hour_frames.QUANTILE_FIELDS,
+         request_hours: pl.DataFrame | None = None) -> gpu_efficiency.GpuData:
     """Read the GPU rollup, the hourly request rollup and the deployments table for one window
     widened to whole hours. Only the histograms of ``fields`` are merged (each costs a pass over
     the rollup): pass ``analytics.gpu.hours.fields_of(objectives)``. ``request_hours``: the hourly
     request_slots frame (same filters and fields) of a window holding this one, when the caller
     has read it already; it is cut to this window."""
-    start, end = E.hour_window(start, end)
+    start, end = gpu_efficiency.hour_window(start, end)
     if request_hours is None:
         request_hours = queries.request_slots(store, start, end, list(deployments), list(regions),
                                               step_seconds=3600, fields=tuple(fields))
     requests = as_utc(request_hours, "slot").filter((pl.col("slot") >= start) & (pl.col("slot") < end))
     gpu_hours = gpu_queries.gpu_hours(store, start, end, list(deployments), list(regions))
-    return E.GpuData(start, end, E.merge_gpu_hours(gpu_hours), requests, queries.deployments_table(store))
+    return gpu_efficiency.GpuData(start, end, gpu_efficiency.merge_gpu_hours(gpu_hours), requests, queries.deployments_table(store))
 
 
 @dataclass(frozen=True)
@@ -50,21 +50,21 @@ class GpuView:
     """What the GPU page's first view reads for one set of filters; its controls (prices, idle floor,
     right-sizing target) recompute tables from it without a query."""
 
-    data: E.GpuData
+    data: gpu_efficiency.GpuData
     requests: pl.DataFrame  # hours.hourly_requests: per (deployment, hour) requests, good, p99s
     hourly: pl.DataFrame  # efficiency.deployment_hours: per (deployment, hour) activity and latency
     prices: dict[str, float]  # cost per GPU-hour per GPU type in the window (the deployments table's mean)
 
 
-def view(store: Store, filters: Filters, objectives: G.Objectives) -> GpuView:
+def view(store: Store, filters: Filters, objectives: gpu_hour_frames.Objectives) -> GpuView:
     """The GPU page's load: the window of the filters (widened to whole hours) read once, with the
     histograms the objectives need, then the hourly tables every panel shares."""
-    data = load(store, filters.start, filters.end, filters.deployments, filters.regions, G.fields_of(objectives))
-    requests = G.hourly_requests(data.request_hours, objectives)
-    return GpuView(data, requests, E.deployment_hours(data, objectives, requests), default_prices(data))
+    data = load(store, filters.start, filters.end, filters.deployments, filters.regions, gpu_hour_frames.fields_of(objectives))
+    requests = gpu_hour_frames.hourly_requests(data.request_hours, objectives)
+    return GpuView(data, requests, gpu_efficiency.deployment_hours(data, objectives, requests), default_prices(data))
 
 
-def default_prices(data: E.GpuData) -> dict[str, float]:
+def default_prices(data: gpu_efficiency.GpuData) -> dict[str, float]:
     """Cost per GPU-hour per GPU type in the window: the mean of its deployments' prices in the
     deployments table (types without a price are left out)."""
     types = data.gpu_hours.select("deployment", "gpu_type").unique()

@@ -26,7 +26,7 @@ from collections.abc import Mapping
 
 import polars as pl
 
-from analytics.gpu import hours as G
+from analytics.gpu import hours as gpu_hours
 from analytics.gpu.efficiency import GpuData, deployment_hours
 
 TARGET_ACTIVITY = 0.7
@@ -68,7 +68,7 @@ def evidence(hourly: pl.DataFrame, peak_hours: int = PEAK_HOURS) -> pl.DataFrame
 
 def suggestions(
     data: GpuData,
-    objectives: G.Objectives,
+    objectives: gpu_hours.Objectives,
     prices: Mapping[str, float] | None = None,
     target_activity: float = TARGET_ACTIVITY,
     peak_hours: int = PEAK_HOURS,

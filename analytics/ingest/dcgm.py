@@ -26,7 +26,7 @@ import polars as pl
 
 from analytics.errors import InputError
 from analytics.ingest import readers
-from analytics.store import conventions as N
+from analytics.store import conventions
 from analytics.store.schema import DCGM_FLOAT_BLANK
 
 # DCGM blank values (DCGM dcgm_structs.h, "DCGM_BLANK_VALUES"): DCGM_INT32_BLANK = 0x7ffffff0,
@@ -126,7 +126,7 @@ def _chunk(path: Path, at: int, frame: pl.DataFrame, columns: dict[str, str], de
     return pl.DataFrame(out).select(
         [
             (pl.col(name) if name in out else pl.lit(None)).cast(_dtype(name)).alias(name)
-            for name in N.GPU_COLUMNS
+            for name in conventions.GPU_COLUMNS
         ]
     )
 
@@ -136,7 +136,7 @@ def _dtype(column: str) -> pl.DataType:
         return pl.Datetime("ms", "UTC")
     if column == "gpu":
         return pl.UInt8()
-    if column in N.GPU_VALUE_COLUMNS:
+    if column in conventions.GPU_VALUE_COLUMNS:
         return pl.Float32()
     return pl.String()
 

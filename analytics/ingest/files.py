@@ -40,7 +40,7 @@ from analytics.errors import InputError
 from analytics.ingest import readers, rules
 from analytics.ingest.readers import CHUNK_ROWS  # noqa: F401  (part of this module's interface)
 from analytics.ingest.readers import fail as _fail
-from analytics.store import conventions as N
+from analytics.store import conventions
 
 FORMATS = ("requests", "azure-llm", "mooncake", "llmperf", "dcgm")
 LLMPERF_CONCURRENCY = 5  # LLMPerf leaderboard runs: 5 concurrent clients (its README)
@@ -106,7 +106,7 @@ def _finite(path: Path, at: int, series: pl.Series, column: str, what: str) -> N
 
 def _requests_chunks(path: Path, deployment: str | None) -> Iterator[pl.DataFrame]:
     """Our requests schema from CSV or Parquet."""
-    names, chunks = readers.table_chunks(path, list(N.REQUEST_COLUMNS), readers.CHUNK_ROWS)
+    names, chunks = readers.table_chunks(path, list(conventions.REQUEST_COLUMNS), readers.CHUNK_ROWS)
     _require(path, {*names, *(("deployment",) if deployment else ())}, ("ts", "deployment"))
     for at, frame in chunks:
         if deployment:
@@ -258,7 +258,7 @@ def open_file(path: Path, fmt: str | None = None, deployment: str | None = None,
     fmt = fmt or guess_format(path)
     if fmt not in FORMATS:
         raise InputError(f"{path}: unknown format {fmt!r} (one of {', '.join(FORMATS)})")
-    table = N.GPU_METRICS if fmt == "dcgm" else N.REQUESTS
+    table = conventions.GPU_METRICS if fmt == "dcgm" else conventions.REQUESTS
     return Source(path, table, lambda: _chunks(path, fmt, deployment, start))
 
 
@@ -267,7 +267,7 @@ def stage_file(path: Path, fmt: str | None = None, deployment: str | None = None
     """Parse and validate one whole file into one frame (for small files and tests); nothing is written."""
     source = open_file(path, fmt, deployment, start)
     frames = list(source.chunks())
-    columns = N.GPU_COLUMNS if source.table == N.GPU_METRICS else N.REQUEST_COLUMNS
+    columns = conventions.GPU_COLUMNS if source.table == conventions.GPU_METRICS else conventions.REQUEST_COLUMNS
     empty = pl.DataFrame(schema={c: rules.POLARS_TYPES[t] for c, t in columns.items()})
     return Staged(source.path, source.table, pl.concat(frames) if frames else empty)
 

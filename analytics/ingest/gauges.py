@@ -23,11 +23,11 @@ from pathlib import Path
 
 from analytics.errors import InputError
 from analytics.ingest import dcgm
-from analytics.ingest import otel as O
-from analytics.ingest import otel_backfill as B
-from analytics.store import conventions as N
-from analytics.store import otel as S
-from analytics.store import otel_metrics as M
+from analytics.ingest import otel as ingest_otel
+from analytics.ingest import otel_backfill as ingest_otel_backfill
+from analytics.store import conventions
+from analytics.store import otel as store_otel
+from analytics.store import otel_metrics as store_otel_metrics
 from analytics.store.client import Store
 
 DEFAULT_TABLE = "otel_metrics_gauge"
@@ -74,8 +74,8 @@ def source(table: str = DEFAULT_TABLE, attribute_map: Path | None = None) -> Gau
     """The gauge source from command-line values and an optional attribute-map file."""
     attributes = dict(DEFAULT_ATTRIBUTES)
     if attribute_map is not None:
-        attributes.update(O.read_attribute_map(attribute_map, DEFAULT_ATTRIBUTES))
-    return GaugeSource(O.check_table_name(table), attributes)
+        attributes.update(ingest_otel.read_attribute_map(attribute_map, DEFAULT_ATTRIBUTES))
+    return GaugeSource(ingest_otel.check_table_name(table), attributes)
 
 
 def check_columns(table: str, columns: Mapping[str, str], required: Mapping[str, tuple[str, ...]],
@@ -93,8 +93,8 @@ def check_columns(table: str, columns: Mapping[str, str], required: Mapping[str,
 
 
 def _select(src: GaugeSource, time_filter: str) -> tuple[str, dict]:
-    return M.gpu_select(src.table, src.attributes, FIELDS, FB_PARTS, BLANKS, dcgm._RATIO_TOLERANCE,
-                        dcgm.UNKNOWN_REGION, M.GPU_TIME_FILTERS[time_filter])
+    return store_otel_metrics.gpu_select(src.table, src.attributes, FIELDS, FB_PARTS, BLANKS, dcgm._RATIO_TOLERANCE,
+                        dcgm.UNKNOWN_REGION, store_otel_metrics.GPU_TIME_FILTERS[time_filter])
 
 
 def _definition(src: GaugeSource) -> str:
@@ -102,24 +102,24 @@ def _definition(src: GaugeSource) -> str:
                        "attributes": {k: list(v) for k, v in src.attributes.items()}}, sort_keys=True)
 
 
-def add_source(store: Store, src: GaugeSource, now_ns: int) -> B.Added:
+def add_source(store: Store, src: GaugeSource, now_ns: int) -> ingest_otel_backfill.Added:
     """Create the view pivoting `src`'s DCGM gauges into gpu_metrics, from `now_ns` on (idempotent)."""
-    columns = S.describe(store, src.table)
+    columns = store_otel.describe(store, src.table)
     if columns is None:
         raise InputError(f"--table {src.table}: no such table in {store.target} "
                          "(the exporter creates otel_metrics_gauge unless create_schema is false)")
     check_columns(src.table, columns, REQUIRED_COLUMNS, "gauge")
     select, params = _select(src, "view")
-    return B.add_view(store, src.view, src.table, _definition(src), now_ns,
-                      lambda cutoff: M.create_gpu_view(store, src.view, select, params, cutoff))
+    return ingest_otel_backfill.add_view(store, src.view, src.table, _definition(src), now_ns,
+                      lambda cutoff: store_otel_metrics.create_gpu_view(store, src.view, select, params, cutoff))
 
 
-def backfill(store: Store, src: GaugeSource, batch_hours: int = B.DEFAULT_BATCH_HOURS,
-             progress: B.Progress | None = None) -> B.Backfilled:
+def backfill(store: Store, src: GaugeSource, batch_hours: int = ingest_otel_backfill.DEFAULT_BATCH_HOURS,
+             progress: ingest_otel_backfill.Progress | None = None) -> ingest_otel_backfill.Backfilled:
     """Pivot the DCGM gauges from before the source's cut-off into gpu_metrics, batch by batch."""
-    cutoff = B.cutoff_of(store, src.view, src.table)
+    cutoff = ingest_otel_backfill.cutoff_of(store, src.view, src.table)
     select, params = _select(src, "batch")
-    span = M.gauge_range(store, src.table, [*FIELDS, *FB_PARTS], cutoff)
-    return B.backfill(store, src.view, cutoff, span, N.GPU_METRICS, tuple(N.GPU_COLUMNS),
-                      lambda stage, lo, hi: M.insert_gpu(store, stage, select, params, lo, hi),
+    span = store_otel_metrics.gauge_range(store, src.table, [*FIELDS, *FB_PARTS], cutoff)
+    return ingest_otel_backfill.backfill(store, src.view, cutoff, span, conventions.GPU_METRICS, tuple(conventions.GPU_COLUMNS),
+                      lambda stage, lo, hi: store_otel_metrics.insert_gpu(store, stage, select, params, lo, hi),
                       batch_hours, progress, "GPU samples")

@@ -26,11 +26,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from analytics.errors import InputError
-from analytics.ingest import otel as O
-from analytics.ingest import otel_backfill as B
+from analytics.ingest import otel as ingest_otel
+from analytics.ingest import otel_backfill as ingest_otel_backfill
 from analytics.ingest.gauges import check_columns
-from analytics.store import otel as S
-from analytics.store import otel_metrics as M
+from analytics.store import otel as store_otel
+from analytics.store import otel_metrics as store_otel_metrics
 from analytics.store.client import Store
 
 DEFAULT_TABLE = "otel_metrics_histogram"
@@ -85,21 +85,21 @@ class HistogramSource:
     @property
     def view(self) -> str:
         """The materialized view feeding the histogram rollup from this table."""
-        return f"{M.HISTOGRAM_ROLLUP}_from_{self.table.rpartition('.')[2]}_mv"
+        return f"{store_otel_metrics.HISTOGRAM_ROLLUP}_from_{self.table.rpartition('.')[2]}_mv"
 
 
 def source(table: str = DEFAULT_TABLE, attribute_map: Path | None = None) -> HistogramSource:
     """The histogram source from command-line values and an optional map file: label fields
     (deployment, model, region) name attributes, latency fields (ttft_ms, ...) a metric name ([] = unused)."""
     defaults = {**DEFAULT_ATTRIBUTES, **{f: (m,) for f, m in DEFAULT_METRICS.items()}}
-    overrides = O.read_attribute_map(attribute_map, defaults) if attribute_map is not None else {}
+    overrides = ingest_otel.read_attribute_map(attribute_map, defaults) if attribute_map is not None else {}
     merged = {**defaults, **overrides}
     for name in DEFAULT_METRICS:
         if len(merged[name]) > 1:
             raise InputError(f"{attribute_map}: key {name!r}: one metric name (or []), got {list(merged[name])}")
     metrics = {f: merged[f][0] for f in DEFAULT_METRICS if merged[f]}
     attributes = {k: merged[k] for k in DEFAULT_ATTRIBUTES}
-    return HistogramSource(O.check_table_name(table), metrics, attributes)
+    return HistogramSource(ingest_otel.check_table_name(table), metrics, attributes)
 
 
 def _temporality(table: str, columns: Mapping[str, str]) -> str:
@@ -110,13 +110,13 @@ def _temporality(table: str, columns: Mapping[str, str]) -> str:
 
 
 def _select(store: Store, src: HistogramSource, time_filter: str) -> tuple[str, dict]:
-    columns = S.describe(store, src.table)
+    columns = store_otel.describe(store, src.table)
     if columns is None:
         raise InputError(f"--table {src.table}: no such table in {store.target} "
                          "(the exporter creates otel_metrics_histogram unless create_schema is false)")
     check_columns(src.table, columns, REQUIRED_COLUMNS, "histogram")
-    return M.histogram_select(src.table, src.attributes, src.metrics, _temporality(src.table, columns),
-                              SECONDS_TO_MS, M.GPU_TIME_FILTERS[time_filter])
+    return store_otel_metrics.histogram_select(src.table, src.attributes, src.metrics, _temporality(src.table, columns),
+                              SECONDS_TO_MS, store_otel_metrics.GPU_TIME_FILTERS[time_filter])
 
 
 def _definition(src: HistogramSource) -> str:
@@ -124,29 +124,29 @@ def _definition(src: HistogramSource) -> str:
                        "attributes": {k: list(v) for k, v in src.attributes.items()}}, sort_keys=True)
 
 
-def add_source(store: Store, src: HistogramSource, now_ns: int) -> B.Added:
+def add_source(store: Store, src: HistogramSource, now_ns: int) -> ingest_otel_backfill.Added:
     """Create the rollup and the view feeding it from `src`'s histograms, from `now_ns` on (idempotent)."""
     select, params = _select(store, src, "view")
-    return B.add_view(store, src.view, src.table, _definition(src), now_ns,
-                      lambda cutoff: M.create_histogram_view(store, src.view, select, params, cutoff))
+    return ingest_otel_backfill.add_view(store, src.view, src.table, _definition(src), now_ns,
+                      lambda cutoff: store_otel_metrics.create_histogram_view(store, src.view, select, params, cutoff))
 
 
-def backfill(store: Store, src: HistogramSource, batch_hours: int = B.DEFAULT_BATCH_HOURS,
-             progress: B.Progress | None = None) -> B.Backfilled:
+def backfill(store: Store, src: HistogramSource, batch_hours: int = ingest_otel_backfill.DEFAULT_BATCH_HOURS,
+             progress: ingest_otel_backfill.Progress | None = None) -> ingest_otel_backfill.Backfilled:
     """Roll up the histogram points from before the source's cut-off, batch by batch."""
     started = time.monotonic()
-    cutoff = B.cutoff_of(store, src.view, src.table)
+    cutoff = ingest_otel_backfill.cutoff_of(store, src.view, src.table)
     if batch_hours < 1:
         raise InputError(f"--batch-hours {batch_hours}: must be at least 1")
     select, params = _select(store, src, "batch")
-    span = M.histogram_range(store, src.table, list(src.metrics.values()), cutoff)
-    step = batch_hours * 3600 * B.NS
+    span = store_otel_metrics.histogram_range(store, src.table, list(src.metrics.values()), cutoff)
+    step = batch_hours * 3600 * ingest_otel_backfill.NS
     bounds = [] if span is None else list(range(span[0] - span[0] % step, span[1] + 1, step))
     for i, lo in enumerate(bounds):
-        M.insert_histograms(store, select, params, lo, min(lo + step, cutoff))
+        store_otel_metrics.insert_histograms(store, select, params, lo, min(lo + step, cutoff))
         if progress:
             progress((i + 1) / len(bounds), f"batch {i + 1} of {len(bounds)}")
     rows = 0 if span is None else span[2]
     if progress:
         progress(1.0, f"{rows:,} histogram points")
-    return B.Backfilled(rows, len(bounds), 0, time.monotonic() - started)
+    return ingest_otel_backfill.Backfilled(rows, len(bounds), 0, time.monotonic() - started)

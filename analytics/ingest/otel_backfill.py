@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from analytics.errors import InputError
 from analytics.ingest.load import loading
-from analytics.store import otel as S
+from analytics.store import otel as store_otel
 from analytics.store.client import Store
 
 Progress = Callable[[float, str], None]
@@ -46,21 +46,21 @@ class Backfilled:
 def add_view(store: Store, view: str, table: str, definition: str, now_ns: int,
              create: Callable[[int], None]) -> Added:
     """Create a source's view through `create(cutoff_ns)` unless it exists with the same `definition`."""
-    record = S.source_record(store, view)
-    if record is not None and S.view_exists(store, view):
+    record = store_otel.source_record(store, view)
+    if record is not None and store_otel.view_exists(store, view):
         if record[0] != definition:
             raise InputError(f"{view} already maps {table} with another mapping (table, names or attribute map); "
                              f"to change it, DROP VIEW {view} and delete the rows it wrote")
         return Added(view, False, record[1])
     create(now_ns)
-    S.record_source(store, view, table, definition, now_ns)
+    store_otel.record_source(store, view, table, definition, now_ns)
     return Added(view, True, now_ns)
 
 
 def cutoff_of(store: Store, view: str, table: str) -> int:
     """The cut-off of an added source; refuses a source not added yet."""
-    record = S.source_record(store, view)
-    if record is None or not S.view_exists(store, view):
+    record = store_otel.source_record(store, view)
+    if record is None or not store_otel.view_exists(store, view):
         raise InputError(f"{table}: add the source before backfilling it")
     return record[1]
 
@@ -78,7 +78,7 @@ def backfill(store: Store, view: str, cutoff: int, span: tuple[int, int] | None,
     # names the same batches and skips the ones done.
     bounds = [] if span is None else list(range(span[0] - span[0] % step, span[1] + 1, step))
     prefix = f"otel-backfill:{view}:{cutoff}:"
-    done = S.done_loads(store, prefix)
+    done = store_otel.done_loads(store, prefix)
     rows = ran = skipped = 0
     for i, lo in enumerate(bounds):
         hi = min(lo + step, cutoff)
@@ -89,7 +89,7 @@ def backfill(store: Store, view: str, cutoff: int, span: tuple[int, int] | None,
         with loading(store, [label]) as load:
             stage = load.stage_table(raw, columns)
             insert(stage, lo, hi)
-            rows += S.table_rows(store, stage)
+            rows += store_otel.table_rows(store, stage)
         ran += 1
         if progress:
             progress((i + 1) / len(bounds), f"{rows:,} {unit}")

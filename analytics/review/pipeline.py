@@ -22,20 +22,20 @@ from pathlib import Path
 
 import polars as pl
 
-from analytics.capacity import cache as FC
-from analytics.capacity import forecast as F
-from analytics.capacity import pipeline as CP
-from analytics.capacity import plan as C
+from analytics.capacity import cache as capacity_cache
+from analytics.capacity import forecast as capacity_forecast
+from analytics.capacity import pipeline as capacity_pipeline
+from analytics.capacity import plan as capacity_plan
 from analytics.errors import InputError
-from analytics.gpu import efficiency as GE
+from analytics.gpu import efficiency as gpu_efficiency
 from analytics.gpu import pipeline as gpu_pipeline
-from analytics.gpu import rightsizing as GR
+from analytics.gpu import rightsizing as gpu_rightsizing
 from analytics.gpu.hours import fields_of
-from analytics.review import attribution as A
-from analytics.review import changes as CH
-from analytics.review import incidents as I
-from analytics.review import verdicts as V
-from analytics.review import weekly as W
+from analytics.review import attribution as review_attribution
+from analytics.review import changes as review_changes
+from analytics.review import incidents as review_incidents
+from analytics.review import verdicts as review_verdicts
+from analytics.review import weekly as review_weekly
 from analytics.slo import pipeline as slo_pipeline
 from analytics.slo.evaluation import Evaluation, evaluate
 from analytics.slo.objectives import objectives_by_deployment
@@ -43,7 +43,7 @@ from analytics.slo.sli import resolve
 from analytics.slo.spec import Slo, evaluation_time
 from analytics.store import capacity as capacity_queries
 from analytics.store import queries
-from analytics.store import review as Q
+from analytics.store import review as store_review
 from analytics.store import slo as slo_queries
 from analytics.store.client import Store
 from analytics.traffic import summary as traffic
@@ -81,9 +81,9 @@ def judged_breakdown(store: Store, slo: Slo, scope: tuple[tuple, tuple], start: 
     """The window's breakdown by rollup keys within an SLO's scope, judged by its SLI."""
     deployments, regions = scope
     if not deployments:
-        return A.judge(pl.DataFrame(), slo.sli)
-    frame = Q.breakdown(store, start, end, deployments, regions, slo.sli.fields)
-    return A.judge(frame, slo.sli)
+        return review_attribution.judge(pl.DataFrame(), slo.sli)
+    frame = store_review.breakdown(store, start, end, deployments, regions, slo.sli.fields)
+    return review_attribution.judge(frame, slo.sli)
 
 
 def raw_judged(store: Store, slo: Slo, scope: tuple[tuple, tuple], start: datetime, end: datetime) -> pl.DataFrame:
@@ -94,7 +94,7 @@ def raw_judged(store: Store, slo: Slo, scope: tuple[tuple, tuple], start: dateti
         return pl.DataFrame(schema={"replica": pl.String, "input_band": pl.String, "good": pl.Float64,
                                     "bad": pl.Float64})
     sli = slo.sli
-    return Q.raw_breakdown(store, start, end, deployments, regions, sli.kind, sli.field, sli.threshold_ms,
+    return store_review.raw_breakdown(store, start, end, deployments, regions, sli.kind, sli.field, sli.threshold_ms,
                            sli.ttft_ms, sli.tpot_ms)
 
 
@@ -107,20 +107,20 @@ class Incidents:
 
 
 def find_incidents(store: Store, evaluations: Sequence[Evaluation], scope: dict[str, tuple[tuple, tuple]],
-                   gap: timedelta = I.GAP) -> Incidents:
+                   gap: timedelta = review_incidents.GAP) -> Incidents:
     """Spans of every SLO (flaps merged), the deployments each affected, grouped into incidents."""
-    spans = I.slo_spans(evaluations, gap)
+    spans = review_incidents.slo_spans(evaluations, gap)
     by_name = {e.slo.name: e for e in evaluations}
     at = max((e.status.at for e in evaluations), default=datetime.now(UTC))
     affected, sizes = [], []
     for row in spans.iter_rows(named=True):
         e = by_name[row["slo"]]
         judged = judged_breakdown(store, e.slo, scope[row["slo"]], row["start"], row["end"] or e.status.at)
-        affected.append(A.affected(judged, e.slo.target) if judged.height else [])
+        affected.append(review_attribution.affected(judged, e.slo.target) if judged.height else [])
         sizes.append(len(scope[row["slo"]][0]))
     spans = spans.with_columns(pl.Series("deployments", affected, dtype=pl.List(pl.String)),
                                pl.Series("scope_size", sizes, dtype=pl.Int64))
-    incidents, spans = I.group(spans, at, gap)
+    incidents, spans = review_incidents.group(spans, at, gap)
     return Incidents(incidents, spans)
 
 
@@ -137,11 +137,11 @@ def attribute_incidents(store: Store, incidents: pl.DataFrame, evaluations: Sequ
         slo = by_name[row["lead_slo"]].slo
         window = (row["start"], row["end"] or at)
         judged = judged_breakdown(store, slo, scope[slo.name], *window)
-        ranked = A.combine(A.attribute(judged), A.attribute(raw_judged(store, slo, scope[slo.name], *window),
-                                                            A.RAW_DIMENSIONS))
+        ranked = review_attribution.combine(review_attribution.attribute(judged), review_attribution.attribute(raw_judged(store, slo, scope[slo.name], *window),
+                                                            review_attribution.RAW_DIMENSIONS))
         parts.append(ranked.with_columns(pl.lit(row["incident"], pl.Int64).alias("incident"),
                                          pl.int_range(1, ranked.height + 1, dtype=pl.Int64).alias("rank")))
-    schema = {"incident": pl.Int64, "rank": pl.Int64} | A.ATTRIBUTION_SCHEMA
+    schema = {"incident": pl.Int64, "rank": pl.Int64} | review_attribution.ATTRIBUTION_SCHEMA
     if not parts:
         return pl.DataFrame(schema=schema)
     return pl.concat(parts).select(list(schema))
@@ -149,11 +149,11 @@ def attribute_incidents(store: Store, incidents: pl.DataFrame, evaluations: Sequ
 
 def find_changes(store: Store, start: datetime, end: datetime, deployments: Sequence[str] = ()) -> pl.DataFrame:
     """Deploy markers in [start, end) (analytics.review.changes), judged against LOOKBACK before it."""
-    values = Q.values_by_slot(store, start - LOOKBACK, end, deployments)
-    gpus = Q.gpus_by_hour(store, start - LOOKBACK, end, deployments)
+    values = store_review.values_by_slot(store, start - LOOKBACK, end, deployments)
+    gpus = store_review.gpus_by_hour(store, start - LOOKBACK, end, deployments)
     table = queries.deployments_table(store)
     per_replica = dict(table.select("deployment", "gpus_per_replica").iter_rows()) if table.height else {}
-    found = CH.changes(values, gpus, per_replica)
+    found = review_changes.changes(values, gpus, per_replica)
     return found.filter((pl.col("ts") >= start) & (pl.col("ts") < end))
 
 
@@ -170,7 +170,7 @@ class Review:
     changes: pl.DataFrame
 
 
-def weekly(store: Store, slos: Sequence[Slo], start: datetime, end: datetime, gap: timedelta = I.GAP) -> Review:
+def weekly(store: Store, slos: Sequence[Slo], start: datetime, end: datetime, gap: timedelta = review_incidents.GAP) -> Review:
     """Everything the weekly review shows for [start, end): evaluations, incidents, attribution, changes."""
     end = evaluation_time(end)
     evaluations = evaluate_week(store, slos, start, end)
@@ -197,16 +197,16 @@ def week_gpu(store: Store, slos: Sequence[Slo], start: datetime, end: datetime,
     deployment judged by its objectives (analytics.slo.objectives) as on the GPU page; one read of
     both weeks (whole hours), split by hour. ``request_hours``: see analytics.gpu.pipeline.load."""
     objectives = objectives_by_deployment(queries.deployments_table(store), slos)
-    data = gpu_pipeline.load(store, start - W.WEEK, end, fields=fields_of(objectives), request_hours=request_hours)
+    data = gpu_pipeline.load(store, start - review_weekly.WEEK, end, fields=fields_of(objectives), request_hours=request_hours)
 
     def one(a: datetime, b: datetime) -> tuple[pl.DataFrame, pl.DataFrame]:
-        part = GE.GpuData(a, b, data.gpu_hours.filter((pl.col("hour") >= a) & (pl.col("hour") < b)),
+        part = gpu_efficiency.GpuData(a, b, data.gpu_hours.filter((pl.col("hour") >= a) & (pl.col("hour") < b)),
                           data.request_hours.filter((pl.col("slot") >= a) & (pl.col("slot") < b)), data.deployments)
         if part.gpu_hours.is_empty():
             return pl.DataFrame(), pl.DataFrame()
-        return GE.efficiency(part, objectives), GR.suggestions(part, objectives)[0]
+        return gpu_efficiency.efficiency(part, objectives), gpu_rightsizing.suggestions(part, objectives)[0]
 
-    return one(start, end), one(start - W.WEEK, start)
+    return one(start, end), one(start - review_weekly.WEEK, start)
 
 
 def capacity_window(store: Store, end: datetime) -> tuple[datetime, datetime] | None:
@@ -216,7 +216,7 @@ def capacity_window(store: Store, end: datetime) -> tuple[datetime, datetime] | 
     span = queries.data_range(store)
     if span is None:
         return None
-    return CP.window(span[0], span[1] if span[1] - end < W.WEEK else end)
+    return capacity_pipeline.window(span[0], span[1] if span[1] - end < review_weekly.WEEK else end)
 
 
 def week_capacity(store: Store, slos: Sequence[Slo], end: datetime, cache_dir: Path | None,
@@ -232,25 +232,25 @@ def week_capacity(store: Store, slos: Sequence[Slo], end: datetime, cache_dir: P
     window = capacity_window(store, end)
     deployments = queries.deployments_table(store)
     if window is None or deployments.is_empty():
-        return C.outlook_table(C.Assessment({}, {}, pl.DataFrame(), {})).with_columns(
+        return capacity_plan.outlook_table(capacity_plan.Assessment({}, {}, pl.DataFrame(), {})).with_columns(
             pl.lit(None, pl.String).alias("state"), pl.lit(None, pl.String).alias("method")), []
     start, stop = window
     names = deployments["deployment"].to_list()
-    series = CP.histories(CP.hourly_demand(store, start, stop), names, CP.DEFAULT_METRIC)
-    params = CP.default_params()
-    prophet = F.METHODS[CP.DEFAULT_METHOD]
-    cached = {n: h for n, h in series.items() if FC.is_cached(n, prophet, h, params, cache_dir)}
+    series = capacity_pipeline.histories(capacity_pipeline.hourly_demand(store, start, stop), names, capacity_pipeline.DEFAULT_METRIC)
+    params = capacity_pipeline.default_params()
+    prophet = capacity_forecast.METHODS[capacity_pipeline.DEFAULT_METHOD]
+    cached = {n: h for n, h in series.items() if capacity_cache.is_cached(n, prophet, h, params, cache_dir)}
     naive = {n: h for n, h in series.items() if n not in cached}
-    fits = CP.forecasts(CP.DEFAULT_METHOD, cached, params, cache_dir, workers=1) if cached else FC.Fits()
-    fallback = CP.forecasts("seasonal_naive", naive, params, None, workers=1) if naive else FC.Fits()
+    fits = capacity_pipeline.forecasts(capacity_pipeline.DEFAULT_METHOD, cached, params, cache_dir, workers=1) if cached else capacity_cache.Fits()
+    fallback = capacity_pipeline.forecasts("seasonal_naive", naive, params, None, workers=1) if naive else capacity_cache.Fits()
     objectives = objectives_by_deployment(deployments, slos)
     # only the histograms the objectives judge (each merged histogram costs a pass over the rollup)
     hours = capacity_queries.hourly_histograms(store, start, stop, names, fields=fields_of(objectives),
                                                slots=request_hours)
-    throughputs = C.measure_all(hours, deployments, objectives, CP.DEFAULT_METRIC, names)
-    assessment = C.assess(fits.results | fallback.results, throughputs, deployments)
-    states = {name: V.capacity_verdict(o, stop).state for name, o in assessment.outlooks.items()}
-    table = C.outlook_table(assessment, fits.errors | fallback.errors).with_columns(
+    throughputs = capacity_plan.measure_all(hours, deployments, objectives, capacity_pipeline.DEFAULT_METRIC, names)
+    assessment = capacity_plan.assess(fits.results | fallback.results, throughputs, deployments)
+    states = {name: review_verdicts.capacity_verdict(o, stop).state for name, o in assessment.outlooks.items()}
+    table = capacity_plan.outlook_table(assessment, fits.errors | fallback.errors).with_columns(
         pl.col("deployment").replace_strict(states, default=None, return_dtype=pl.String).alias("state"),
         pl.when(pl.col("deployment").is_in(list(cached))).then(pl.lit("prophet (cached)"))
         .otherwise(pl.lit("seasonal naive")).alias("method"))
@@ -268,15 +268,15 @@ def shared_request_hours(store: Store, slos: Sequence[Slo], start: datetime, end
     outlook's window holds the GPU section's (the usual case: a recent week); else None and each
     reads its own. Merging histograms is the costly part of both reads."""
     window = capacity_window(store, end)
-    gpu_start, gpu_end = GE.hour_window(start - W.WEEK, end)
+    gpu_start, gpu_end = gpu_efficiency.hour_window(start - review_weekly.WEEK, end)
     if window is None or not (window[0] <= gpu_start and gpu_end <= window[1]):
         return None
     objectives = objectives_by_deployment(queries.deployments_table(store), slos)
     return queries.request_slots(store, *window, step_seconds=3600, fields=fields_of(objectives))
 
 
-def report(store: Store, slos: Sequence[Slo], week: str, cache_dir: Path | None = FC.DEFAULT_CACHE_DIR,
-           gap: timedelta = I.GAP) -> W.WeeklyReport:
+def report(store: Store, slos: Sequence[Slo], week: str, cache_dir: Path | None = capacity_cache.DEFAULT_CACHE_DIR,
+           gap: timedelta = review_incidents.GAP) -> review_weekly.WeeklyReport:
     """The weekly review of an ISO week (YYYY-Www): SLOs, incidents with attribution, changes and
     notes, latency and error movers, GPU cost and the capacity outlook. Raises InputError when the
     week holds no request data."""
@@ -285,14 +285,14 @@ def report(store: Store, slos: Sequence[Slo], week: str, cache_dir: Path | None 
     if current.is_empty() or not current["requests"].sum():
         raise InputError(f"week {week}: no request data between {start:%Y-%m-%d} and {end:%Y-%m-%d} UTC")
     review = weekly(store, slos, start, end, gap)
-    keys = [W.incident_key(r["lead_slo"], r["start"]) for r in review.incidents.iter_rows(named=True)]
-    notes = Q.read_notes(store, keys)
-    movers = W.mover_table(current, week_totals(store, start - W.WEEK, start))
+    keys = [review_weekly.incident_key(r["lead_slo"], r["start"]) for r in review.incidents.iter_rows(named=True)]
+    notes = store_review.read_notes(store, keys)
+    movers = review_weekly.mover_table(current, week_totals(store, start - review_weekly.WEEK, start))
     hours = shared_request_hours(store, slos, start, end)
     (gpu_now, saving_now), (gpu_before, saving_before) = week_gpu(store, slos, start, end, hours)
     capacity, caveats = week_capacity(store, slos, end, cache_dir, hours)
-    return W.build(week, start, end, review.evaluations, review.incidents, review.spans, review.attribution,
-                   review.changes, notes, movers, W.gpu_table(gpu_now, gpu_before, saving_now, saving_before),
+    return review_weekly.build(week, start, end, review.evaluations, review.incidents, review.spans, review.attribution,
+                   review.changes, notes, movers, review_weekly.gpu_table(gpu_now, gpu_before, saving_now, saving_before),
                    capacity, caveats)
 
 
@@ -305,7 +305,7 @@ def add_note(store: Store, key: str, note: str, owner: str, at: datetime | None 
             raise InputError(f"{name}: must not be empty")
         if len(value) > limit:
             raise InputError(f"{name}: at most {limit} characters, got {len(value)}")
-    Q.write_note(store, key, note, owner, at or datetime.now(UTC))
+    store_review.write_note(store, key, note, owner, at or datetime.now(UTC))
 
 
 NOTE_MAX = 2000  # a paragraph; the export prints it in a table cell

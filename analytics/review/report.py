@@ -21,7 +21,7 @@ from pathlib import Path
 import plotly.graph_objects as go
 import polars as pl
 
-from analytics import columns as C
+from analytics import columns
 from analytics.charts import review as charts
 from analytics.review.weekly import TABLES, WeeklyReport
 from analytics.slo.state import with_badges
@@ -64,15 +64,15 @@ def cell(column: str, value) -> tuple[str, bool]:
     """A table cell as escaped text (the column registry's format, no unit symbol: the header names
     the unit), and whether it is a number (right-aligned)."""
     number = isinstance(value, int | float) and not isinstance(value, bool) and value == value
-    return html.escape(C.text(column, value, symbol=False)), number
+    return html.escape(columns.text(column, value, symbol=False)), number
 
 
 def table_html(frame: pl.DataFrame) -> str:
     """An HTML table of a frame with the registry's labels and formats, every value escaped."""
     if frame.is_empty():
         return "<p><em>None this week.</em></p>"
-    shown = with_badges(C.display_frame(frame))  # state badges, as on the page; the CSVs keep the raw word
-    head = "".join(f'<th title="{html.escape(C.column(c).tooltip)}">{html.escape(C.header(c))}</th>'
+    shown = with_badges(columns.display_frame(frame))  # state badges, as on the page; the CSVs keep the raw word
+    head = "".join(f'<th title="{html.escape(columns.column(c).tooltip)}">{html.escape(columns.header(c))}</th>'
                    for c in shown.columns)
     rows = []
     for row in shown.iter_rows(named=True):
@@ -122,7 +122,7 @@ def csv_safe(frame: pl.DataFrame) -> pl.DataFrame:
 
 def csv_text(frame: pl.DataFrame) -> str:
     """A table as every CSV carries it: the column registry's names and raw values, csv_safe applied."""
-    return csv_safe(C.csv_frame(frame)).write_csv()
+    return csv_safe(columns.csv_frame(frame)).write_csv()
 
 
 def html_name(report: WeeklyReport) -> str:

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 
 import polars as pl
 
-from analytics.capacity import plan as C
+from analytics.capacity import plan as capacity_plan
 from analytics.slo.evaluation import Evaluation
 from analytics.slo.state import ATTENTION, RANK, SHORT, STATES, STYLE, judge
 
@@ -46,7 +46,7 @@ def slo_verdict(e: Evaluation) -> Verdict:
 SHORT_NOW = timedelta(days=1)
 
 
-def capacity_verdict(o: C.CapacityOutlook, forecast_start: datetime) -> Verdict:
+def capacity_verdict(o: capacity_plan.CapacityOutlook, forecast_start: datetime) -> Verdict:
     """A deployment's capacity state from its outlook (analytics.capacity.plan.outlook)."""
 
     def verdict(state: str, why: str) -> Verdict:
@@ -85,7 +85,7 @@ def pool_verdicts(plans: Mapping[str, pl.DataFrame], deployments: pl.DataFrame, 
                                                                                 microsecond=0)
     out = []
     for region, members in sorted(pools.items()):
-        fleet = C.fleet_by_week(members, deployments)
+        fleet = capacity_plan.fleet_by_week(members, deployments)
         for gpu_type in fleet["gpu_type"].unique().sort():
             rows = fleet.filter(pl.col("gpu_type") == gpu_type)
             name = f"{gpu_type} in {region}" if region else f"{gpu_type}, all regions"

@@ -18,8 +18,8 @@ from datetime import UTC, datetime, timedelta
 
 import polars as pl
 
-from analytics import columns as C
-from analytics.review import verdicts as V
+from analytics import columns as column_registry
+from analytics.review import verdicts as review_verdicts
 from analytics.review.incidents import budget_spent
 from analytics.slo.evaluation import Evaluation
 from analytics.slo.state import ATTENTION, SHORT
@@ -89,7 +89,7 @@ def slo_table(evaluations: Sequence[Evaluation], start: datetime, end: datetime,
     rows = []
     for e in evaluations:
         s = e.status
-        verdict = V.slo_verdict(e)
+        verdict = review_verdicts.slo_verdict(e)
         this, previous = budget_spent(e, start, end), budget_spent(e, start - WEEK, start)
         rows.append({
             "slo": e.slo.name, "state": verdict.state, "target": e.slo.target, "window": e.slo.window.label,
@@ -110,7 +110,7 @@ def _cause(ranked: pl.DataFrame) -> str:
     if ranked.is_empty():
         return ""
     top = ranked.row(0, named=True)
-    return f"{C.label(top['dimension'])} {top['value']} ({top['bad_share']:.0%} of bad events, {top['good_share']:.0%} of good)"
+    return f"{column_registry.label(top['dimension'])} {top['value']} ({top['bad_share']:.0%} of bad events, {top['good_share']:.0%} of good)"
 
 
 NOTE_SCHEMA = {"incident_key": pl.String, "note": pl.String, "owner": pl.String,
@@ -245,11 +245,11 @@ def summary(week: str, slos: pl.DataFrame, incidents: pl.DataFrame, movers: pl.D
             better.append(f"{r['slo']} spent {r['budget_spent_this_week']:.0%} of its budget "
                           f"(down from {r['budget_spent_previous_week']:.0%})")
     for r in movers.filter(pl.col("change").abs() >= NOTABLE_MOVE).iter_rows(named=True):
-        text = f"{C.in_sentence(r['metric'])} of {r['deployment']} {'rose' if r['change'] > 0 else 'fell'} {abs(r['change']):.0%}"
+        text = f"{column_registry.in_sentence(r['metric'])} of {r['deployment']} {'rose' if r['change'] > 0 else 'fell'} {abs(r['change']):.0%}"
         (worse if r["direction"] == "worse" else better).append(text)
     cost, before = totals.get("cost"), totals.get("cost_previous")
     if cost is not None and before and abs(cost - before) >= COST_MOVE * before:
-        (worse if cost > before else better).append(f"GPU cost {C.text('cost', cost, digits=0)}{_relative(cost, before)}")
+        (worse if cost > before else better).append(f"GPU cost {column_registry.text('cost', cost, digits=0)}{_relative(cost, before)}")
     parts.append(f"Worse: {_listed(worse)}." if worse else "Nothing got worse.")
     parts.append(f"Better: {_listed(better)}." if better else "Nothing got better.")
     owners = []
@@ -268,8 +268,8 @@ def summary(week: str, slos: pl.DataFrame, incidents: pl.DataFrame, movers: pl.D
     parts.append(f"Needs an owner: {_listed(owners, 8)}." if owners else "Nothing needs an owner.")
     idle, saving = totals.get("idle_cost"), totals.get("monthly_saving")
     if cost is not None:
-        parts.append(f"GPUs cost {C.text('cost', cost, digits=0)} this week, {C.text('idle_cost', idle, digits=0)} of "
-                     f"it idle; right-sizing would save {C.text('monthly_saving', saving, digits=0)} a month{_relative(saving, totals.get('monthly_saving_previous'))}.")
+        parts.append(f"GPUs cost {column_registry.text('cost', cost, digits=0)} this week, {column_registry.text('idle_cost', idle, digits=0)} of "
+                     f"it idle; right-sizing would save {column_registry.text('monthly_saving', saving, digits=0)} a month{_relative(saving, totals.get('monthly_saving_previous'))}.")
     return " ".join(parts)
 
 

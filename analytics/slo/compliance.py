@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analytics import histogram as H
+from analytics import histogram
 from analytics.slo.sli import SliCounts, SliInputs, histogram_counts, sli_counts
 from analytics.slo.spec import Slo
 from analytics.store.conventions import LATENCY_FIELDS
@@ -113,6 +113,6 @@ def describe_conditions(objectives: Sequence[Slo]) -> str | None:
     if not conditions:
         return None
     text = " and ".join(f"{field} <= {ms:g} ms" for field, ms in conditions.items())
-    if len(conditions) > 1 or not all(H.is_edge(ms) for ms in conditions.values()):
+    if len(conditions) > 1 or not all(histogram.is_edge(ms) for ms in conditions.values()):
         text += " (estimate)"
     return text

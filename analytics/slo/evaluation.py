@@ -12,8 +12,8 @@ from datetime import datetime, timedelta
 
 import polars as pl
 
-from analytics.slo import alerts as A
-from analytics.slo import budget as B
+from analytics.slo import alerts as slo_alerts
+from analytics.slo import budget as slo_budget
 from analytics.slo.compliance import MIN_EVENTS_PER_HOUR, slot_compliance
 from analytics.slo.sli import Grid, ScopeData, SliCounts, sli_counts
 from analytics.slo.spec import Slo, evaluation_time
@@ -25,12 +25,12 @@ class Evaluation:
     """One SLO evaluated at a time: status, tiers at that time, and the alert history."""
 
     slo: Slo
-    status: B.Status
-    alerts: tuple[A.TierState, ...]
+    status: slo_budget.Status
+    alerts: tuple[slo_alerts.TierState, ...]
     episodes: pl.DataFrame
     grid: Grid
     counts: SliCounts
-    units: B.Units
+    units: slo_budget.Units
 
     @property
     def state(self) -> str:
@@ -38,12 +38,12 @@ class Evaluation:
         return judge(self.status, self.firing, self.slo)[0]
 
     @property
-    def firing(self) -> tuple[A.TierState, ...]:
+    def firing(self) -> tuple[slo_alerts.TierState, ...]:
         """The tiers firing at the evaluation time."""
         return tuple(a for a in self.alerts if a.firing)
 
     @property
-    def held_back(self) -> tuple[A.TierState, ...]:
+    def held_back(self) -> tuple[slo_alerts.TierState, ...]:
         """The tiers burning fast enough to fire but held back by the minimum-traffic guard."""
         return tuple(a for a in self.alerts if a.held_back)
 
@@ -51,20 +51,20 @@ class Evaluation:
 def history_start(slos: tuple[Slo, ...] | list[Slo], at: datetime) -> datetime:
     """Earliest time the SLOs need: their longest possible window plus the longest alert window."""
     longest = max((s.window.max_period for s in slos), default=timedelta(days=30))
-    return evaluation_time(at) - longest - A.LONGEST_WINDOW
+    return evaluation_time(at) - longest - slo_alerts.LONGEST_WINDOW
 
 
 def evaluate(slo: Slo, data: ScopeData, at: datetime, replay_from: datetime | None = None) -> Evaluation:
     """Status and firing tiers at `at`, and alert episodes since `replay_from` (default: window start)."""
     at = evaluation_time(at)
     counts = sli_counts(data, slo.sli)
-    units = B.units(counts, slo.budgeting, data.grid)
-    status = B.status(slo, counts, units, data.grid, at)
+    units = slo_budget.units(counts, slo.budgeting, data.grid)
+    status = slo_budget.status(slo, counts, units, data.grid, at)
     period = slo.window.period(at)
-    tiers = A.tiers_for(period)
-    alerts = A.states_at(units, slo.target, data.grid, at, period, slo.min_events, tiers)
+    tiers = slo_alerts.tiers_for(period)
+    alerts = slo_alerts.states_at(units, slo.target, data.grid, at, period, slo.min_events, tiers)
     start = replay_from or status.window_start
-    episodes = A.replay(units, slo.target, data.grid, period, slo.min_events, start, at, status.budget, tiers)
+    episodes = slo_alerts.replay(units, slo.target, data.grid, period, slo.min_events, start, at, status.budget, tiers)
     return Evaluation(slo, status, tuple(alerts), episodes, data.grid, counts, units)
 
 
@@ -72,7 +72,7 @@ def compliant_hours(e: Evaluation, start: datetime, end: datetime,
                     min_events: float = MIN_EVENTS_PER_HOUR) -> pl.DataFrame:
     """Per UTC hour in [start, end): the SLI and whether the hour met the SLO's target, judged by
     the one per-slot rule (analytics.slo.compliance) that capacity and the GPU views also use."""
-    series = B.sli_series(e.counts, e.grid, start, end, timedelta(hours=1))
+    series = slo_budget.sli_series(e.counts, e.grid, start, end, timedelta(hours=1))
     counts = SliCounts(*(series[c].to_numpy() for c in ("good", "good_lower", "good_upper", "valid")),
                        e.counts.exact)
     c = slot_compliance(counts, e.slo.target, min_events)
@@ -96,7 +96,7 @@ def status_frame(evaluations: list[Evaluation]) -> pl.DataFrame:
     """One row per SLO, worst first: state, attainment, budget remaining, current burn, alerts."""
     rows = []
     for e in evaluations:
-        s, counts = e.status, A.count_episodes(e.episodes)
+        s, counts = e.status, slo_alerts.count_episodes(e.episodes)
         rows.append({
             "slo": e.slo.name, "state": e.state, "sli": e.slo.sli.describe(),
             "scope": e.slo.selector.describe(), "target": e.slo.target, "window": e.slo.window.label,

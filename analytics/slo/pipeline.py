@@ -17,12 +17,12 @@ from datetime import datetime
 import numpy as np
 import polars as pl
 
-from analytics.slo import exported as E
+from analytics.slo import exported as slo_exported
 from analytics.slo.evaluation import history_start
 from analytics.slo.sli import GOODPUT_SOURCES, Grid, ScopeData, day_grid, on_grid, resolve, scope_from_frames
 from analytics.slo.spec import Slo, evaluation_time
-from analytics.store import otel_metrics as HQ
-from analytics.store import slo as Q
+from analytics.store import otel_metrics as store_otel_metrics
+from analytics.store import slo as store_slo
 from analytics.store.client import Store
 
 
@@ -37,9 +37,9 @@ def load_data(store: Store, slos: tuple[Slo, ...] | list[Slo], at: datetime, goo
         raise ValueError(f"goodput_source must be one of {GOODPUT_SOURCES}, got {goodput_source!r}")
     at = evaluation_time(at)
     grid = day_grid(start or history_start(slos, at), at)
-    catalog = Q.catalog(store, grid.start, grid.end)
-    if HQ.histogram_rollup_exists(store):  # deployments known only from exported histograms
-        catalog = pl.concat([catalog, HQ.histogram_catalog(store, grid.start, grid.end)], how="vertical_relaxed")
+    catalog = store_slo.catalog(store, grid.start, grid.end)
+    if store_otel_metrics.histogram_rollup_exists(store):  # deployments known only from exported histograms
+        catalog = pl.concat([catalog, store_otel_metrics.histogram_catalog(store, grid.start, grid.end)], how="vertical_relaxed")
     needs: dict[tuple, dict] = {}
     keys = {}
     for slo in slos:
@@ -63,21 +63,21 @@ def load_scope(store: Store, grid: Grid, deployments: tuple[str, ...], regions: 
     """One scope's per-slot arrays on a grid: rollup counts and the histograms of ``fields``, and
     for goodput the joint histogram and/or exact counts at (ttft_ms, tpot_ms) pairs."""
     window = (store, grid.start, grid.end, deployments, regions)
-    slots = Q.scope_slots(*window, fields)
-    joint_frame = Q.joint_slots(*window) if joint and deployments else None
-    goodput = {pair: Q.goodput_slots(*window, *pair) for pair in targeted}
+    slots = store_slo.scope_slots(*window, fields)
+    joint_frame = store_slo.joint_slots(*window) if joint and deployments else None
+    goodput = {pair: store_slo.goodput_slots(*window, *pair) for pair in targeted}
     data = scope_from_frames(grid, deployments, regions, [slots], joint_frame, goodput)
-    if slots.height or not fields or not deployments or not HQ.histogram_rollup_exists(store):
+    if slots.height or not fields or not deployments or not store_otel_metrics.histogram_rollup_exists(store):
         return data
     # No request rows in the scope: latency SLIs from the exporter's histograms, if any.
-    lookback = E.LOOKBACK
-    rows = HQ.histogram_slots(store, grid.start - lookback, grid.end, deployments, regions, fields)
-    events = E.slot_deltas(rows)
+    lookback = slo_exported.LOOKBACK
+    rows = store_otel_metrics.histogram_slots(store, grid.start - lookback, grid.end, deployments, regions, fields)
+    events = slo_exported.slot_deltas(rows)
     exported = {}
     for f in fields:
         part = events.filter(pl.col("field") == f)
         index = on_grid(grid, part["slot"]) if part.height else np.zeros(0, dtype=np.int64)
-        counts = E.on_bounds(part, index, grid.n)
+        counts = slo_exported.on_bounds(part, index, grid.n)
         if counts is not None:
             exported[f] = counts
     return replace(data, exported=exported)

@@ -2,7 +2,7 @@
 
 The queries that fill them live in analytics.store.slo.
 
-Loading (measured warm on this 2-core machine): the rollup frame of
+Loading (warm, 2 cores; docs/bench.md): the rollup frame of
 analytics.store.queries.request_slots for every deployment takes ~1.7 s for 14 deployments x 34 days,
 nearly all of it moving 130k x 4 arrays of 61 UInt64 out of ClickHouse. So the SLO engine asks
 ClickHouse to sum the scope's deployments per slot and returns only the histogram fields its
@@ -32,14 +32,14 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import polars as pl
 
-from analytics import histogram as H
+from analytics import histogram
 from analytics.indicators import AVAILABILITY, GOODPUT, indicator
-from analytics.slo import exported as E
+from analytics.slo import exported as slo_exported
 from analytics.slo.spec import Selector, Sli
-from analytics.store import conventions as N
+from analytics.store import conventions
 from analytics.store.conventions import hist_column
 
-SLOT = timedelta(seconds=N.SLOT_SECONDS)
+SLOT = timedelta(seconds=conventions.SLOT_SECONDS)
 # per-slot counts the SLIs read from the rollup: all requests, and the statuses availability
 # counts as good or never counts (analytics.indicators.AVAILABILITY): requests, ok, unknown
 COUNT_COLUMNS = ("requests", *AVAILABILITY.good_statuses, *AVAILABILITY.invalid_statuses)
@@ -70,7 +70,7 @@ class Grid:
     def times(self) -> np.ndarray:
         """Slot start times as numpy datetime64[s] (naive UTC), length n."""
         base = np.datetime64(self.start.astimezone(UTC).replace(tzinfo=None), "s")
-        return base + np.arange(self.n) * np.timedelta64(N.SLOT_SECONDS, "s")
+        return base + np.arange(self.n) * np.timedelta64(conventions.SLOT_SECONDS, "s")
 
 
 @dataclass(frozen=True)
@@ -107,7 +107,7 @@ class SliInputs:
     targeted: tuple[Targeted, ...] = ()
     # latency field -> exported histogram counts (analytics.slo.exported), read when the scope has
     # no request rows; latency SLIs then come from these, in the exporter's bounds
-    exported: dict[str, E.Exported] = field(default_factory=dict)
+    exported: dict[str, slo_exported.Exported] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -158,7 +158,7 @@ def on_grid(grid: Grid, slots: pl.Series) -> np.ndarray:
         epoch = slots.dt.epoch("s").to_numpy()
     else:
         epoch = slots.cast(pl.Int64).to_numpy()
-    return (epoch.astype(np.int64) - int(grid.start.timestamp())) // N.SLOT_SECONDS
+    return (epoch.astype(np.int64) - int(grid.start.timestamp())) // conventions.SLOT_SECONDS
 
 
 def scope_from_frames(
@@ -181,13 +181,13 @@ def scope_from_frames(
             for c in counts:
                 if c in frame.columns:
                     counts[c][idx] = frame[c].to_numpy()[keep]
-        for f in N.LATENCY_FIELDS:
+        for f in conventions.LATENCY_FIELDS:
             h = hist_column(f)
             if h in frame.columns:
-                dense = np.zeros((grid.n, N.N_BUCKETS), dtype=np.int64)
+                dense = np.zeros((grid.n, conventions.N_BUCKETS), dtype=np.int64)
                 if frame.height:
-                    dense[idx] = H.matrix(frame, h)[keep]
-                cum[f] = H.cumulative(dense)
+                    dense[idx] = histogram.matrix(frame, h)[keep]
+                cum[f] = histogram.cumulative(dense)
     jt = None
     if joint_frame is not None:
         idx = on_grid(grid, joint_frame["slot"]) if joint_frame.height else np.zeros(0, dtype=np.int64)
@@ -210,7 +210,7 @@ def scope_from_frames(
 def inputs_from_rows(rows: pl.DataFrame) -> SliInputs:
     """SLI inputs from rollup rows taken as slots in frame order (counts and any *_hist columns)."""
     counts = {c: rows[c].cast(pl.Int64).to_numpy() for c in COUNT_COLUMNS if c in rows.columns}
-    cum = {f: H.cumulative(H.matrix(rows, hist_column(f))) for f in N.LATENCY_FIELDS
+    cum = {f: histogram.cumulative(histogram.matrix(rows, hist_column(f))) for f in conventions.LATENCY_FIELDS
            if hist_column(f) in rows.columns}
     return SliInputs(cum=cum, **counts)
 
@@ -244,7 +244,7 @@ def sli_counts(data: SliInputs, sli: Sli) -> SliCounts:
         return SliCounts(good, good, good, valid, True)
     thresholds = ind.thresholds(sli)
     if sli.kind == "latency" and sli.field in data.exported:
-        c = E.count_le(data.exported[sli.field], sli.threshold_ms)
+        c = slo_exported.count_le(data.exported[sli.field], sli.threshold_ms)
         return SliCounts(c.estimate, c.lower, c.upper, c.total, c.exact, "histograms")
     if sli.kind == "goodput":
         for t in data.targeted:
@@ -257,11 +257,11 @@ def sli_counts(data: SliInputs, sli: Sli) -> SliCounts:
 
 def _joint_counts(j: Joint, n: int, thresholds: dict[str, float]) -> SliCounts:
     """Goodput from the joint (ttft, tpot) rollup: exact when both thresholds are bucket edges."""
-    wa, wb = (H.weights(thresholds[f]) for f in GOODPUT.fields)
+    wa, wb = (histogram.weights(thresholds[f]) for f in GOODPUT.fields)
     good = [np.bincount(j.slot, j.n * a[j.ttft_bucket] * b[j.tpot_bucket], minlength=n)
             for a, b in zip(wa, wb, strict=True)]
     valid = np.bincount(j.slot, j.n, minlength=n)
-    return SliCounts(good[1], good[0], good[2], valid, all(H.is_edge(ms) for ms in thresholds.values()))
+    return SliCounts(good[1], good[0], good[2], valid, all(histogram.is_edge(ms) for ms in thresholds.values()))
 
 
 def histogram_counts(data: SliInputs, thresholds: dict[str, float]) -> SliCounts:
@@ -296,7 +296,7 @@ def histogram_counts(data: SliInputs, thresholds: dict[str, float]) -> SliCounts
     """
     cums = [data.cum[f] for f in thresholds]
     n = [c[:, -1].astype(np.float64) for c in cums]
-    counts = [H.count_le(c, ms) for c, ms in zip(cums, thresholds.values(), strict=True)]
+    counts = [histogram.count_le(c, ms) for c, ms in zip(cums, thresholds.values(), strict=True)]
     v_max = np.minimum.reduce(n)
     v_min = np.maximum(0.0, sum(n) - (len(n) - 1) * np.asarray(data.ok, dtype=np.float64))
     lower = np.maximum(0.0, v_min - sum(ni - c.lower for ni, c in zip(n, counts, strict=True)))
@@ -308,5 +308,5 @@ def histogram_counts(data: SliInputs, thresholds: dict[str, float]) -> SliCounts
         with np.errstate(invalid="ignore", divide="ignore"):
             for ni, c in zip(n, counts, strict=True):
                 estimate = estimate * (c.estimate / np.where(ni > 0, ni, 1.0))
-    exact = len(counts) == 1 and H.is_edge(next(iter(thresholds.values())))
+    exact = len(counts) == 1 and histogram.is_edge(next(iter(thresholds.values())))
     return SliCounts(np.clip(estimate, lower, upper), lower, upper, v_max, exact)

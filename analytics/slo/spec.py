@@ -57,11 +57,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from analytics.errors import SpecError
 from analytics.indicators import indicator
-from analytics.store import conventions as N
+from analytics.store import conventions
 
 SLI_KINDS = ("availability", "latency", "goodput")
 BUDGETING_METHODS = ("occurrences", "timeslices", "ratio_timeslices")
-SLOT = timedelta(seconds=N.SLOT_SECONDS)
+SLOT = timedelta(seconds=conventions.SLOT_SECONDS)
 ANNOTATION_PREFIX = "mlserving.dev/"
 _KEYS = {
     "name", "description", "deployments", "models", "regions", "kinds", "sli", "target", "target_ratio",
@@ -322,8 +322,8 @@ def _parse_sli(raw, where: str) -> Sli:
         raise SpecError(f"{where}.{kind}: unknown keys {sorted(set(body) - allowed[kind])}")
     if kind == "latency":
         fld = body.get("field")
-        if fld not in N.LATENCY_FIELDS:
-            raise SpecError(f"{where}.latency.field: {_show(fld)} is not one of {', '.join(N.LATENCY_FIELDS)}")
+        if fld not in conventions.LATENCY_FIELDS:
+            raise SpecError(f"{where}.latency.field: {_show(fld)} is not one of {', '.join(conventions.LATENCY_FIELDS)}")
         threshold = _positive_ms(body.get("threshold_ms"), f"{where}.latency.threshold_ms")
         return Sli("latency", field=fld, threshold_ms=threshold)
     if kind == "goodput":
@@ -503,4 +503,4 @@ def evaluation_time(at: datetime) -> datetime:
         raise SpecError("evaluation time must be timezone-aware")
     at = at.astimezone(UTC)
     epoch = int(at.timestamp())
-    return datetime.fromtimestamp(epoch - epoch % N.SLOT_SECONDS, UTC)
+    return datetime.fromtimestamp(epoch - epoch % conventions.SLOT_SECONDS, UTC)

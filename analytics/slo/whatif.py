@@ -17,8 +17,8 @@ import numpy as np
 import polars as pl
 
 from analytics.histogram import locate
-from analytics.slo import alerts as A
-from analytics.slo import budget as B
+from analytics.slo import alerts as slo_alerts
+from analytics.slo import budget as slo_budget
 from analytics.slo.evaluation import Evaluation, evaluate
 from analytics.slo.sli import ScopeData, sli_counts
 from analytics.slo.spec import Slo, evaluation_time
@@ -26,7 +26,7 @@ from analytics.store.conventions import EDGES_MS
 
 # History a what-if needs: the longest window it offers (a 31-day calendar month) plus the
 # longest alert window, so any proposed window is complete and its alerts can be replayed.
-HISTORY = timedelta(days=31) + A.LONGEST_WINDOW
+HISTORY = timedelta(days=31) + slo_alerts.LONGEST_WINDOW
 TARGET_STEP = 1e-4  # suggestions are floored to 0.01 percentage points
 
 # Slider stops for a target: a log scale over the miss 1 - target ("nines": 90% is one nine,
@@ -106,8 +106,8 @@ class Suggestion:
 def outcome(slo: Slo, data: ScopeData, at: datetime, replay_from: datetime | None = None) -> Outcome:
     """Evaluate one scenario; alerts are replayed from `replay_from` (default: its window start)."""
     e = evaluate(slo, data, at, replay_from)
-    counts = A.count_episodes(e.episodes)
-    return Outcome(e, counts["page"], counts["ticket"], B.burn_down(slo, e.units, e.grid, e.status.at))
+    counts = slo_alerts.count_episodes(e.episodes)
+    return Outcome(e, counts["page"], counts["ticket"], slo_budget.burn_down(slo, e.units, e.grid, e.status.at))
 
 
 def compare(current: Slo, proposed: Slo, data: ScopeData, at: datetime) -> tuple[Outcome, Outcome]:
@@ -167,11 +167,11 @@ def window_attainments(slo: Slo, data: ScopeData, at: datetime,
                        step: timedelta = timedelta(hours=1)) -> pl.DataFrame:
     """Attainment of every full past window of the SLO's period ending on a `step` grid up to `at`."""
     at = evaluation_time(at)
-    u = B.units(sli_counts(data, slo.sli), slo.budgeting, data.grid)
-    width, k = B.slots_in(slo.window.period(at)), max(B.slots_in(step), 1)
+    u = slo_budget.units(sli_counts(data, slo.sli), slo.budgeting, data.grid)
+    width, k = slo_budget.slots_in(slo.window.period(at)), max(slo_budget.slots_in(step), 1)
     j = data.grid.index(at)
     ends = np.arange(j, width - 1, -k)[::-1]
-    pv, pb = B.prefix(u.valid), B.prefix(u.bad)
+    pv, pb = slo_budget.prefix(u.valid), slo_budget.prefix(u.bad)
     valid = pv[ends] - pv[ends - width]
     bad = pb[ends] - pb[ends - width]
     keep = valid > 0

@@ -1,4 +1,4 @@
-"""Raw-table SQL for the bench's honest baselines (`python -m analytics bench`, issue 14 item 4):
+"""Raw-table SQL for the bench's honest baselines (`python -m analytics bench`):
 the numbers each page shows, computed straight from `requests` and `gpu_samples` as a dashboard
 with one SQL query per panel over raw rows (e.g. Grafana's ClickHouse plugin) would, so the bench
 can print what the rollups save per page. No page or command reads these.
@@ -17,18 +17,18 @@ from datetime import datetime
 import polars as pl
 
 from analytics.indicators import LATENCY, indicator
-from analytics.store import conventions as N
+from analytics.store import conventions
 from analytics.store.client import Store
 from analytics.store.schema import DCGM_FLOAT_BLANK
 
 _WHERE = f"""
-FROM {N.REQUESTS} AS r
+FROM {conventions.REQUESTS} AS r
 WHERE r.ts >= {{start:DateTime64(3, 'UTC')}} AND r.ts < {{end:DateTime64(3, 'UTC')}}
     AND (empty({{deployments:Array(String)}}) OR has({{deployments:Array(String)}}, r.deployment))
     AND (empty({{regions:Array(String)}}) OR has({{regions:Array(String)}}, r.region))"""
 
 _COUNTS = ",\n    ".join(["sum(r.weight) AS requests",
-                          *(f"sumIf(r.weight, r.status = '{s}') AS {s}" for s in N.STATUSES)])
+                          *(f"sumIf(r.weight, r.status = '{s}') AS {s}" for s in conventions.STATUSES)])
 
 
 def _quantiles(field: str, levels: tuple[float, ...]) -> str:
@@ -68,9 +68,9 @@ def sli_sql(kind: str, field: str | None = None) -> str:
 
 # Means are named <field>_mean (an alias equal to a column name would shadow the column inside
 # the other aggregates); DCGM blanks are skipped as the rollup skips them (analytics.store.schema).
-_VALID = {m: f"isNotNull({m}) AND {m} < {DCGM_FLOAT_BLANK!r}" for m in N.GPU_VALUE_COLUMNS}
+_VALID = {m: f"isNotNull({m}) AND {m} < {DCGM_FLOAT_BLANK!r}" for m in conventions.GPU_VALUE_COLUMNS}
 _GPU_WHERE = f"""
-FROM {N.GPU_METRICS}
+FROM {conventions.GPU_METRICS}
 WHERE ts >= {{start:DateTime64(3, 'UTC')}} AND ts < {{end:DateTime64(3, 'UTC')}}"""
 GPU_HOURS_SQL = f"""
 SELECT deployment, node, gpu, toStartOfHour(ts) AS hour, count() AS samples,

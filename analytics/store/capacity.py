@@ -7,7 +7,7 @@ from datetime import datetime
 
 import polars as pl
 
-from analytics.store import conventions as N
+from analytics.store import conventions
 from analytics.store.client import Store
 from analytics.store.queries import request_slots
 from analytics.times import as_utc
@@ -17,7 +17,7 @@ HOUR_SECONDS = 3600
 ACTIVITY_SQL = f"""
 SELECT toDateTime64(g.hour, 0, 'UTC') AS hour, g.deployment AS deployment,
     sum(g.sm_active_sum) / nullIf(sum(g.sm_active_n), 0) AS sm_active
-FROM {N.GPU_1H} AS g
+FROM {conventions.GPU_1H} AS g
 WHERE g.hour >= {{start:DateTime64(0, 'UTC')}} AND g.hour < {{end:DateTime64(0, 'UTC')}}
     AND (empty({{deployments:Array(String)}}) OR has({{deployments:Array(String)}}, g.deployment))
     AND (empty({{regions:Array(String)}}) OR has({{regions:Array(String)}}, g.region))
@@ -26,7 +26,7 @@ GROUP BY hour, deployment
 
 
 def hourly_histograms(store: Store, start: datetime, end: datetime, deployments=None, regions=None,
-                      fields: tuple[str, ...] = N.LATENCY_FIELDS, slots: pl.DataFrame | None = None) -> pl.DataFrame:
+                      fields: tuple[str, ...] = conventions.LATENCY_FIELDS, slots: pl.DataFrame | None = None) -> pl.DataFrame:
     """Per (deployment, hour) in [start, end) (whole hours): the request rollup's counts and the
     histograms of ``fields``, and the mean SM activity of the deployment's GPUs (null where DCGM
     profiling is off). ``slots``: the hourly request_slots frame of these filters and fields, when

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import polars as pl
 
-from analytics.store import conventions as N
+from analytics.store import conventions
 from analytics.store.client import Store
 from analytics.times import as_utc
 
@@ -14,7 +14,7 @@ from analytics.times import as_utc
 # 20 sums on 72k GPU-hours); rows still split by a changed gpu_type/region label are merged in polars.
 GPU_HOURS_SQL = f"""
 SELECT * REPLACE (toDateTime64(hour, 0, 'UTC') AS hour)
-FROM {N.GPU_1H} FINAL
+FROM {conventions.GPU_1H} FINAL
 WHERE hour >= {{start:DateTime('UTC')}} AND hour < {{end:DateTime('UTC')}}
     AND (empty({{deployments:Array(String)}}) OR has({{deployments:Array(String)}}, deployment))
     AND (empty({{regions:Array(String)}}) OR has({{regions:Array(String)}}, region))

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from analytics.store import attributes as A
-from analytics.store import conventions as N
+from analytics.store import attributes as store_attributes
+from analytics.store import conventions
 from analytics.store.client import Store
 from analytics.store.ddl import Engine, Layout, layout_of
 from analytics.store.journal import DONE, JOURNAL, LOAD_ROW
@@ -85,8 +85,8 @@ def first_attribute(names: Sequence[str], params: dict, kinds: Mapping[str, str]
         key = f"a{len(params)}"
         params[key] = name
         for column in (own, "ResourceAttributes"):
-            arms += [A.has(column, kinds.get(column, A.MAP), f"{{{key}:String}}"),
-                     A.value(column, kinds.get(column, A.MAP), f"{{{key}:String}}")]
+            arms += [store_attributes.has(column, kinds.get(column, store_attributes.MAP), f"{{{key}:String}}"),
+                     store_attributes.value(column, kinds.get(column, store_attributes.MAP), f"{{{key}:String}}")]
     return f"multiIf({', '.join(arms)}, '')"
 
 
@@ -141,7 +141,7 @@ def request_select(table: str, span: str, services: Sequence[str], attributes: M
         "output_tokens": output,
         "weight": f"greatest(toUInt32OrZero({first_attribute(a['weight'], p, kinds)}), 1)",
     }
-    assert set(columns) == set(N.REQUEST_COLUMNS), "every requests column is mapped"
+    assert set(columns) == set(conventions.REQUEST_COLUMNS), "every requests column is mapped"
     select = ",\n    ".join(f"{expr} AS {name}" for name, expr in columns.items())
     sql = (f"SELECT\n    {select}\nFROM {table}\nWHERE SpanName = {{span:String}}\n"
            "  AND (empty({services:Array(String)}) OR has({services:Array(String)}, ServiceName))")
@@ -156,7 +156,7 @@ def create_view(store: Store, view: str, select: str, params: dict, cutoff_ns: i
     """The materialized view mapping spans from `cutoff_ns` on into requests (no-op if it exists)."""
     # On a cluster (analytics.store.ddl) the view is created on every host, on the span table as
     # named, and writes to the Distributed `requests`, which routes each row to its deployment's shard.
-    store.command(layout_of(store).materialized_view(view, N.REQUESTS, f"{select}\n  AND {_FROM}"),
+    store.command(layout_of(store).materialized_view(view, conventions.REQUESTS, f"{select}\n  AND {_FROM}"),
                   {**params, "lo": cutoff_ns})
 
 
@@ -168,7 +168,7 @@ def view_exists(store: Store, view: str) -> bool:
 
 def sources_ddl(layout: Layout) -> list[str]:
     """CREATE statements of the table of sources (one node or a cluster: analytics.store.ddl)."""
-    return layout.create_table(N.OTEL_SOURCES, "view String, source_table String, definition String, cutoff_ns Int64,\n"
+    return layout.create_table(conventions.OTEL_SOURCES, "view String, source_table String, definition String, cutoff_ns Int64,\n"
                                "    created_at DateTime64(3, 'UTC') DEFAULT now64(3)",
                                Engine("ReplacingMergeTree", "created_at", " ORDER BY view"), "cityHash64(view)")
 
@@ -181,7 +181,7 @@ def _create_sources(store: Store) -> None:
 def record_source(store: Store, view: str, table: str, definition: str, cutoff_ns: int) -> None:
     """Remember a source: its view, table, mapping (JSON text) and cut-off."""
     _create_sources(store)
-    store.command(f"INSERT INTO {N.OTEL_SOURCES} (view, source_table, definition, cutoff_ns) "
+    store.command(f"INSERT INTO {conventions.OTEL_SOURCES} (view, source_table, definition, cutoff_ns) "
                   "VALUES ({v:String}, {t:String}, {d:String}, {c:Int64})",
                   {"v": view, "t": table, "d": definition, "c": cutoff_ns})
 
@@ -189,7 +189,7 @@ def record_source(store: Store, view: str, table: str, definition: str, cutoff_n
 def source_record(store: Store, view: str) -> tuple[str, int] | None:
     """(mapping JSON, cut-off ns) of a recorded source, or None."""
     _create_sources(store)
-    frame = store.query(f"SELECT definition, cutoff_ns FROM {N.OTEL_SOURCES} FINAL WHERE view = {{v:String}}",
+    frame = store.query(f"SELECT definition, cutoff_ns FROM {conventions.OTEL_SOURCES} FINAL WHERE view = {{v:String}}",
                         {"v": view})
     return (frame.item(0, 0), frame.item(0, 1)) if frame.height else None
 
@@ -204,7 +204,7 @@ def span_range(store: Store, select: str, params: dict, before_ns: int) -> tuple
 
 def insert_requests(store: Store, target: str, select: str, params: dict, lo_ns: int, hi_ns: int) -> None:
     """Map the request spans in [lo_ns, hi_ns) into `target` (a staging copy of requests)."""
-    columns = ", ".join(N.REQUEST_COLUMNS)
+    columns = ", ".join(conventions.REQUEST_COLUMNS)
     store.command(f"INSERT INTO {target} ({columns})\n{select}\n  AND {_FROM} AND {_BEFORE}",
                   {**params, "lo": lo_ns, "hi": hi_ns})
 

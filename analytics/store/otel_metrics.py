@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from analytics.store import conventions as N
+from analytics.store import conventions
 from analytics.store.client import Store
 from analytics.store.ddl import Engine, Layout, layout_of
 from analytics.store.otel import first_attribute
@@ -149,7 +149,7 @@ def gpu_select(table: str, attributes: Mapping[str, Sequence[str]], fields: Mapp
         "deployment": f"multiIf({deployment} != '', {deployment}, {pod} != '', {pod}, ServiceName)",
         "region": f"if({region} = '', {{unknown_region:String}}, {region})",
     }
-    values = {c: f"toFloat32({columns[c]})" for c in N.GPU_VALUE_COLUMNS if c in columns}
+    values = {c: f"toFloat32({columns[c]})" for c in conventions.GPU_VALUE_COLUMNS if c in columns}
     select = ",\n    ".join([*(f"{e} AS {c}" for c, e in keys.items()), *(f"{e} AS {c}" for c, e in values.items())])
     sql = (f"SELECT\n    {select}\nFROM {table}\nWHERE has({{metrics:Array(String)}}, MetricName) AND {time_filter}\n"
            f"GROUP BY {', '.join(keys)}\nHAVING isNotNull(gpu) AND node != ''")
@@ -163,7 +163,7 @@ def create_gpu_view(store: Store, view: str, select: str, params: dict, cutoff_n
     """The view pivoting gauges from `cutoff_ns` on into gpu_metrics (select built with the "view" filter).
     On a cluster (analytics.store.ddl) it is created on every host and writes to the Distributed
     gpu_metrics, as the span view does to requests."""
-    store.command(layout_of(store).materialized_view(view, N.GPU_METRICS, select), {**params, "lo": cutoff_ns})
+    store.command(layout_of(store).materialized_view(view, conventions.GPU_METRICS, select), {**params, "lo": cutoff_ns})
 
 
 def gauge_range(store: Store, table: str, metrics: Sequence[str], before_ns: int) -> tuple[int, int] | None:
@@ -177,7 +177,7 @@ def gauge_range(store: Store, table: str, metrics: Sequence[str], before_ns: int
 
 def insert_gpu(store: Store, target: str, select: str, params: dict, lo_ns: int, hi_ns: int) -> None:
     """Pivot the gauges in [lo_ns, hi_ns) into `target` (a staging copy of gpu_metrics; "batch" filter)."""
-    columns = ", ".join(N.GPU_COLUMNS)
+    columns = ", ".join(conventions.GPU_COLUMNS)
     store.command(f"INSERT INTO {target} ({columns})\n{select}", {**params, "lo": lo_ns, "hi": hi_ns})
 
 
@@ -285,7 +285,7 @@ HISTOGRAM_CATALOG_SQL = f"""
 SELECT h.deployment AS deployment, h.model AS model, h.region AS region,
     ifNull(d.kind, '') AS kind, toUInt64(0) AS requests
 FROM (SELECT DISTINCT deployment, model, region FROM {HISTOGRAM_ROLLUP} WHERE {_H_RANGE}) AS h
-LEFT JOIN (SELECT deployment, toNullable(toString(kind)) AS kind FROM {N.DEPLOYMENTS} FINAL) AS d
+LEFT JOIN (SELECT deployment, toNullable(toString(kind)) AS kind FROM {conventions.DEPLOYMENTS} FINAL) AS d
     ON d.deployment = h.deployment
 ORDER BY deployment, model, region
 """

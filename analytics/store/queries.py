@@ -14,14 +14,14 @@ from datetime import UTC, datetime
 
 import polars as pl
 
-from analytics.store import conventions as N
+from analytics.store import conventions
 from analytics.store.client import Store
 from analytics.store.conventions import hist_column
 from analytics.store.otel_metrics import HISTOGRAM_ROLLUP, histogram_rollup_exists
 from analytics.store.schema import HIST_MERGE
 from analytics.times import as_utc
 
-HIST_COLUMNS = tuple(hist_column(f) for f in N.LATENCY_FIELDS)
+HIST_COLUMNS = tuple(hist_column(f) for f in conventions.LATENCY_FIELDS)
 
 # Columns are qualified (r.) because output aliases such as `slot` and `region` shadow them.
 _FILTER = """
@@ -40,7 +40,7 @@ _COUNTS = """
 def _measures(fields: tuple[str, ...]) -> str:
     """Counts plus merged histograms of the given latency fields only: merging a histogram
     state costs ~50 ms per 40k rollup rows, so pages ask for the ones they show."""
-    unknown = set(fields) - set(N.LATENCY_FIELDS)
+    unknown = set(fields) - set(conventions.LATENCY_FIELDS)
     if unknown:
         raise ValueError(f"unknown latency fields {sorted(unknown)}")
     merges = [f"{HIST_MERGE}(r.{hist_column(f)}) AS {hist_column(f)}" for f in fields]
@@ -51,11 +51,11 @@ def _table(start: datetime, end: datetime, step_seconds: int = 3600) -> str:
     """requests_1h when [start, end) and the step are whole hours (its rows are exactly the sums of
     requests_5m's rows in their hour), else requests_5m."""
     hours = step_seconds % 3600 == 0 and all(t.timestamp() % 3600 == 0 for t in (start, end))
-    return N.REQUESTS_1H if hours else N.REQUESTS_5M
+    return conventions.REQUESTS_1H if hours else conventions.REQUESTS_5M
 
 
 @functools.cache
-def _slots_sql(fields: tuple[str, ...], table: str = N.REQUESTS_5M) -> str:
+def _slots_sql(fields: tuple[str, ...], table: str = conventions.REQUESTS_5M) -> str:
     return f"""
 SELECT
     toDateTime64(toStartOfInterval(r.slot, toIntervalSecond({{step:UInt32}})), 0, 'UTC') AS slot,
@@ -70,7 +70,7 @@ ORDER BY deployment, slot
 
 
 @functools.cache
-def _totals_sql(fields: tuple[str, ...], table: str = N.REQUESTS_5M) -> str:
+def _totals_sql(fields: tuple[str, ...], table: str = conventions.REQUESTS_5M) -> str:
     return f"""
 SELECT
     deployment,
@@ -84,7 +84,7 @@ ORDER BY deployment
 
 
 @functools.cache
-def _counts_sql(table: str = N.REQUESTS_5M) -> str:
+def _counts_sql(table: str = conventions.REQUESTS_5M) -> str:
     return f"""
 SELECT
     toDateTime64(toStartOfInterval(r.slot, toIntervalSecond({{step:UInt32}})), 0, 'UTC') AS bucket,
@@ -114,8 +114,8 @@ def request_slots(
     end: datetime,
     deployments: list[str] | None = None,
     regions: list[str] | None = None,
-    step_seconds: int = N.SLOT_SECONDS,
-    fields: tuple[str, ...] = N.LATENCY_FIELDS,
+    step_seconds: int = conventions.SLOT_SECONDS,
+    fields: tuple[str, ...] = conventions.LATENCY_FIELDS,
 ) -> pl.DataFrame:
     """Per (deployment, time slot of step_seconds, default 5 minutes): counts by status, token
     sums and latency histograms.
@@ -134,25 +134,25 @@ def request_totals(
     end: datetime,
     deployments: list[str] | None = None,
     regions: list[str] | None = None,
-    fields: tuple[str, ...] = N.LATENCY_FIELDS,
+    fields: tuple[str, ...] = conventions.LATENCY_FIELDS,
 ) -> pl.DataFrame:
     """Per deployment over the whole range: the same measures as request_slots."""
     return store.query(_totals_sql(tuple(fields), _table(start, end)), _params(start, end, deployments, regions))
 
 
 SPAN_SQL = f"""
-SELECT min(slot) AS first_slot, max(slot) + INTERVAL {N.SLOT_SECONDS} SECOND AS last_end,
+SELECT min(slot) AS first_slot, max(slot) + INTERVAL {conventions.SLOT_SECONDS} SECOND AS last_end,
        sum(requests) AS requests, count() AS n
-FROM {N.REQUESTS_5M}
+FROM {conventions.REQUESTS_5M}
 """
 
 
 GPU_SPAN_SQL = f"""
 SELECT min(hour) AS first_slot, max(hour) + INTERVAL 1 HOUR AS last_end, toUInt64(0) AS requests, count() AS n
-FROM {N.GPU_1H}
+FROM {conventions.GPU_1H}
 """
 HISTOGRAM_SPAN_SQL = f"""
-SELECT min(slot) AS first_slot, max(slot) + INTERVAL {N.SLOT_SECONDS} SECOND AS last_end, toUInt64(0) AS requests,
+SELECT min(slot) AS first_slot, max(slot) + INTERVAL {conventions.SLOT_SECONDS} SECOND AS last_end, toUInt64(0) AS requests,
        count() AS n
 FROM {HISTOGRAM_ROLLUP}
 """
@@ -186,7 +186,7 @@ def data_range(store: Store, now: datetime | None = None) -> tuple[datetime, dat
     if not spans:
         return None
     clock = int((now or datetime.now(UTC)).timestamp())
-    latest = datetime.fromtimestamp(clock - clock % N.SLOT_SECONDS + N.SLOT_SECONDS, UTC)
+    latest = datetime.fromtimestamp(clock - clock % conventions.SLOT_SECONDS + conventions.SLOT_SECONDS, UTC)
     end = min(max(span[1] for span in spans), latest)
     return min(min(span[0] for span in spans), end), end, sum(span[2] for span in spans)
 
@@ -201,8 +201,8 @@ def filter_options(store: Store) -> pl.DataFrame:
     """Every (deployment, region) pair seen in the rollup or the deployments table."""
     return store.query(
         f"""SELECT DISTINCT deployment, region FROM (
-                SELECT DISTINCT deployment, region FROM {N.REQUESTS_5M}
-                UNION ALL SELECT deployment, region FROM {N.DEPLOYMENTS})
+                SELECT DISTINCT deployment, region FROM {conventions.REQUESTS_5M}
+                UNION ALL SELECT deployment, region FROM {conventions.DEPLOYMENTS})
             ORDER BY deployment, region"""
     )
 
@@ -211,9 +211,9 @@ def deployment_names(store: Store) -> list[str]:
     """Every deployment named in the request or GPU rollups or the deployments table."""
     return store.query(
         f"""SELECT DISTINCT deployment FROM (
-                SELECT DISTINCT deployment FROM {N.REQUESTS_5M}
-                UNION ALL SELECT DISTINCT deployment FROM {N.GPU_1H}
-                UNION ALL SELECT deployment FROM {N.DEPLOYMENTS})
+                SELECT DISTINCT deployment FROM {conventions.REQUESTS_5M}
+                UNION ALL SELECT DISTINCT deployment FROM {conventions.GPU_1H}
+                UNION ALL SELECT deployment FROM {conventions.DEPLOYMENTS})
             ORDER BY deployment"""
     )["deployment"].to_list()
 
@@ -233,7 +233,7 @@ def request_counts(
 
 def deployments_table(store: Store) -> pl.DataFrame:
     """The deployments table, one row per deployment (latest version)."""
-    return store.query(f"SELECT * EXCEPT updated_at FROM {N.DEPLOYMENTS} FINAL ORDER BY deployment")
+    return store.query(f"SELECT * EXCEPT updated_at FROM {conventions.DEPLOYMENTS} FINAL ORDER BY deployment")
 
 
 def table_stats(store: Store) -> pl.DataFrame:
@@ -253,18 +253,18 @@ def freshness(store: Store) -> pl.DataFrame:
     return store.query(
         f"""SELECT r.deployment AS deployment, any(r.region) AS region, min(r.slot) AS first_ts,
                    max(r.slot) AS last_ts, sum(r.requests) AS requests
-            FROM {N.REQUESTS_5M} AS r GROUP BY deployment ORDER BY deployment"""
+            FROM {conventions.REQUESTS_5M} AS r GROUP BY deployment ORDER BY deployment"""
     )
 
 
 def row_count(store: Store, table: str) -> int:
     """Rows in one of the project's tables (analytics.store.conventions.TABLES)."""
-    if table not in N.TABLES:
+    if table not in conventions.TABLES:
         raise ValueError(f"unknown table {table!r}")
     return int(store.scalar(f"SELECT count() FROM {table}") or 0)
 
 
 def gpu_samples(store: Store) -> int:
     """GPU samples stored, counted from the hourly rollup."""
-    return int(store.scalar(f"SELECT sum(samples) FROM {N.GPU_1H}") or 0)
+    return int(store.scalar(f"SELECT sum(samples) FROM {conventions.GPU_1H}") or 0)
 

@@ -13,7 +13,7 @@ from datetime import datetime
 import polars as pl
 
 from analytics.indicators import indicator
-from analytics.store import conventions as N
+from analytics.store import conventions
 from analytics.store.client import Store
 from analytics.store.conventions import hist_column
 from analytics.store.schema import HIST_MERGE
@@ -31,15 +31,15 @@ _WINDOW = """
 @functools.cache
 def breakdown_sql(fields: tuple[str, ...]) -> str:
     """Counts by status and merged histograms of ``fields`` per combination of BREAKDOWN_KEYS."""
-    unknown = set(fields) - set(N.LATENCY_FIELDS)
+    unknown = set(fields) - set(conventions.LATENCY_FIELDS)
     if unknown:
         raise ValueError(f"unknown latency fields {sorted(unknown)}")
-    statuses = "".join(f", sum(r.{s}) AS {s}" for s in N.STATUSES)
+    statuses = "".join(f", sum(r.{s}) AS {s}" for s in conventions.STATUSES)
     hists = "".join(f",\n    {HIST_MERGE}(r.{hist_column(f)}) AS {hist_column(f)}" for f in fields)
     keys = ", ".join(f"r.{k} AS {k}" for k in BREAKDOWN_KEYS)
     return f"""
 SELECT {keys}, sum(r.requests) AS requests{statuses}{hists}
-FROM {N.REQUESTS_5M} AS r
+FROM {conventions.REQUESTS_5M} AS r
 WHERE {_WINDOW}
 GROUP BY {", ".join(BREAKDOWN_KEYS)}
 ORDER BY {", ".join(BREAKDOWN_KEYS)}
@@ -52,9 +52,9 @@ ORDER BY {", ".join(BREAKDOWN_KEYS)}
 VALUES_SQL = f"""
 SELECT r.deployment AS deployment, r.slot AS slot, {", ".join(f"r.{k} AS {k}" for k in CHANGE_KEYS)},
     sum(r.requests) AS requests
-FROM {N.REQUESTS_5M} AS r
+FROM {conventions.REQUESTS_5M} AS r
 WHERE {_WINDOW} AND r.deployment IN (
-    SELECT r.deployment FROM {N.REQUESTS_5M} AS r WHERE {_WINDOW}
+    SELECT r.deployment FROM {conventions.REQUESTS_5M} AS r WHERE {_WINDOW}
     GROUP BY r.deployment HAVING {" OR ".join(f"uniqExact(r.{k}) > 1" for k in CHANGE_KEYS)})
 GROUP BY deployment, slot, {", ".join(CHANGE_KEYS)}
 ORDER BY deployment, slot
@@ -62,7 +62,7 @@ ORDER BY deployment, slot
 
 GPUS_SQL = f"""
 SELECT g.deployment AS deployment, g.hour AS hour, uniqExact(g.node, g.gpu) AS gpus
-FROM {N.GPU_1H} AS g
+FROM {conventions.GPU_1H} AS g
 WHERE g.hour >= {{start:DateTime64(0, 'UTC')}} AND g.hour < {{end:DateTime64(0, 'UTC')}}
     AND (empty({{deployments:Array(String)}}) OR has({{deployments:Array(String)}}, g.deployment))
 GROUP BY deployment, hour
@@ -78,7 +78,7 @@ def breakdown(store: Store, start: datetime, end: datetime, deployments=(), regi
               fields: tuple[str, ...] = ()) -> pl.DataFrame:
     """Per (deployment, region, gpu_type, model_version) in [start, end): requests, a count per
     status and the merged histograms of ``fields`` (empty filters mean all)."""
-    fields = tuple(f for f in N.LATENCY_FIELDS if f in fields)
+    fields = tuple(f for f in conventions.LATENCY_FIELDS if f in fields)
     return store.query(breakdown_sql(fields), _params(start, end, deployments, regions))
 
 
@@ -110,7 +110,7 @@ def raw_breakdown_sql(kind: str, field: str | None = None) -> str:
 SELECT concat(r.deployment, '/', r.replica) AS replica, {_BAND} AS input_band,
     toFloat64(sumIf(r.weight, {good})) AS good,
     toFloat64(sumIf(r.weight, ({valid}) AND NOT ({good}))) AS bad
-FROM {N.REQUESTS} AS r
+FROM {conventions.REQUESTS} AS r
 WHERE r.ts >= {{start:DateTime64(3, 'UTC')}} AND r.ts < {{end:DateTime64(3, 'UTC')}}
     AND has({{deployments:Array(String)}}, r.deployment)
     AND (empty({{regions:Array(String)}}) OR has({{regions:Array(String)}}, r.region))
@@ -135,13 +135,13 @@ def raw_breakdown(store: Store, start: datetime, end: datetime, deployments, reg
 # table the UI writes besides ingestion. Append-only; the latest note per incident wins on read
 # (argMax over written_at), so a note is never lost to a background merge and the history stays.
 INSERT_NOTE_SQL = f"""
-INSERT INTO {N.REVIEW_NOTES} (incident_key, note, owner, written_at)
+INSERT INTO {conventions.REVIEW_NOTES} (incident_key, note, owner, written_at)
 VALUES ({{key:String}}, {{note:String}}, {{owner:String}}, {{written_at:DateTime64(3, 'UTC')}})
 """
 NOTES_SQL = f"""
 SELECT n.incident_key AS incident_key, argMax(n.note, n.written_at) AS note,
     argMax(n.owner, n.written_at) AS owner, max(n.written_at) AS written_at, count() AS notes
-FROM {N.REVIEW_NOTES} AS n
+FROM {conventions.REVIEW_NOTES} AS n
 WHERE has({{keys:Array(String)}}, n.incident_key)
 GROUP BY n.incident_key
 ORDER BY incident_key

@@ -5,8 +5,8 @@ views whose SELECT changed) and rolls back loads a killed process left unfinishe
 (analytics.store.journal). Each rollup's SELECT is written once, in ROLLUPS: its view runs it
 on every insert, and a rollback reruns it, restricted, to rebuild the rows a load touched.
 
-Rollup layout, measured on this 2-core machine (see `python -m analytics bench` and the
-foundation issue note):
+Rollup layout, chosen by measurement (figures from a 2-core machine; `python -m analytics bench`
+re-measures them, docs/bench.md records them):
 - requests_5m: one row per (deployment, 5-minute slot, region, model, model_version, gpu_type),
   with counts by status, token sums and, for each latency field, a 61-bucket histogram of the
   'ok' requests stored as a ``sumResample`` state. Every count is a sum of the rows' `weight`
@@ -35,7 +35,7 @@ foundation issue note):
 from __future__ import annotations
 
 from analytics.indicators import GOODPUT, LATENCY, bucket_column
-from analytics.store import conventions as N
+from analytics.store import conventions
 from analytics.store.client import Store
 from analytics.store.conventions import hist_column
 from analytics.store.ddl import SINGLE, Engine, Layout, layout_of
@@ -66,8 +66,8 @@ def bucket_expr(field: str) -> str:
     roundDown(-x, -edges) finds the smallest edge >= x by binary search (17 ns/row measured,
     vs 106 ns/row for arrayCount over the edges); transform maps that edge to its bucket.
     """
-    neg_edges = [-1e300] + [-float(e) for e in reversed(N.EDGES_MS)]
-    indexes = [len(N.EDGES_MS)] + list(range(len(N.EDGES_MS) - 1, -1, -1))
+    neg_edges = [-1e300] + [-float(e) for e in reversed(conventions.EDGES_MS)]
+    indexes = [len(conventions.EDGES_MS)] + list(range(len(conventions.EDGES_MS) - 1, -1, -1))
     neg = "[" + ", ".join(repr(v) for v in neg_edges) + "]"
     idx = "[" + ", ".join(str(i) for i in indexes) + "]"
     return (
@@ -77,14 +77,14 @@ def bucket_expr(field: str) -> str:
 
 
 def _hist_state(field: str) -> str:
-    return f"sumResampleState(0, {N.N_BUCKETS}, 1)(toUInt64(src.weight), {bucket_expr(field)}) AS {hist_column(field)}"
+    return f"sumResampleState(0, {conventions.N_BUCKETS}, 1)(toUInt64(src.weight), {bucket_expr(field)}) AS {hist_column(field)}"
 
 
-HIST_TYPE = f"AggregateFunction(sumResample(0, {N.N_BUCKETS}, 1), UInt64, UInt8)"
+HIST_TYPE = f"AggregateFunction(sumResample(0, {conventions.N_BUCKETS}, 1), UInt64, UInt8)"
 # Reads a histogram state column back as Array(UInt64) of weighted counts per bucket.
-HIST_MERGE = f"sumResampleMerge(0, {N.N_BUCKETS}, 1)"
+HIST_MERGE = f"sumResampleMerge(0, {conventions.N_BUCKETS}, 1)"
 ROLLUP_KEYS = ("deployment", "slot", "region", "model", "model_version", "gpu_type")
-STATUS_COLUMNS = {status: f"sumIf(src.weight, status = '{status}')" for status in N.STATUSES}
+STATUS_COLUMNS = {status: f"sumIf(src.weight, status = '{status}')" for status in conventions.STATUSES}
 GPU_KEYS = ("deployment", "hour", "node", "gpu", "gpu_type", "region")
 GOODPUT_KEYS = ("deployment", "slot", "region", *(bucket_column(f) for f in GOODPUT.fields))
 
@@ -99,12 +99,12 @@ REQUEST_ROLLUP_COLUMNS = {
     "model_version": "LowCardinality(String)",
     "gpu_type": "LowCardinality(String)",
     "requests": _SUM_U64,
-    **{status: _SUM_U64 for status in N.STATUSES},
+    **{status: _SUM_U64 for status in conventions.STATUSES},
     "input_tokens": _SUM_U64,
     "output_tokens": _SUM_U64,
     "ok_output_tokens": _SUM_U64,
     "e2e_ms_sum": _SUM_F64,
-    **{hist_column(f): HIST_TYPE for f in N.LATENCY_FIELDS},
+    **{hist_column(f): HIST_TYPE for f in conventions.LATENCY_FIELDS},
 }
 GPU_ROLLUP_COLUMNS = {
     "hour": "DateTime64(0, 'UTC')",
@@ -114,8 +114,8 @@ GPU_ROLLUP_COLUMNS = {
     "gpu_type": "LowCardinality(String)",
     "region": "LowCardinality(String)",
     "samples": _SUM_U64,
-    **{f"{m}_sum": _SUM_F64 for m in N.GPU_VALUE_COLUMNS},
-    **{f"{m}_n": _SUM_U64 for m in N.GPU_VALUE_COLUMNS},
+    **{f"{m}_sum": _SUM_F64 for m in conventions.GPU_VALUE_COLUMNS},
+    **{f"{m}_n": _SUM_U64 for m in conventions.GPU_VALUE_COLUMNS},
     "fb_used_mib_max": "SimpleAggregateFunction(max, Float64)",
 }
 GOODPUT_ROLLUP_COLUMNS = {
@@ -129,13 +129,13 @@ GOODPUT_ROLLUP_COLUMNS = {
 # Raw tables carry the id of the load that wrote each row, so an unfinished load can be undone.
 _LOAD_ID = {LOAD_ID: "LowCardinality(String)"}
 TABLE_COLUMNS = {
-    N.REQUESTS: {**N.REQUEST_COLUMNS, **_LOAD_ID},
-    N.GPU_METRICS: {**N.GPU_COLUMNS, **_LOAD_ID},
-    N.DEPLOYMENTS: N.DEPLOYMENT_COLUMNS,
-    N.REQUESTS_5M: REQUEST_ROLLUP_COLUMNS,
-    N.REQUESTS_1H: REQUEST_ROLLUP_COLUMNS,
-    N.GPU_1H: GPU_ROLLUP_COLUMNS,
-    N.GOODPUT_5M: GOODPUT_ROLLUP_COLUMNS,
+    conventions.REQUESTS: {**conventions.REQUEST_COLUMNS, **_LOAD_ID},
+    conventions.GPU_METRICS: {**conventions.GPU_COLUMNS, **_LOAD_ID},
+    conventions.DEPLOYMENTS: conventions.DEPLOYMENT_COLUMNS,
+    conventions.REQUESTS_5M: REQUEST_ROLLUP_COLUMNS,
+    conventions.REQUESTS_1H: REQUEST_ROLLUP_COLUMNS,
+    conventions.GPU_1H: GPU_ROLLUP_COLUMNS,
+    conventions.GOODPUT_5M: GOODPUT_ROLLUP_COLUMNS,
 }
 
 
@@ -150,15 +150,15 @@ def _request_rollup() -> Rollup:
             "sum(toUInt64(src.output_tokens) * src.weight) AS output_tokens",
             "sumIf(toUInt64(src.output_tokens) * src.weight, status = 'ok') AS ok_output_tokens",
             "sumIf(toFloat64(ifNull(e2e_ms, 0)) * src.weight, status = 'ok') AS e2e_ms_sum",
-            *(_hist_state(f) for f in N.LATENCY_FIELDS),
+            *(_hist_state(f) for f in conventions.LATENCY_FIELDS),
         ]
     )
-    return Rollup(N.REQUESTS, N.REQUESTS_5M, "slot", N.SLOT_SECONDS, f"SELECT\n    {select}", ", ".join(ROLLUP_KEYS),
+    return Rollup(conventions.REQUESTS, conventions.REQUESTS_5M, "slot", conventions.SLOT_SECONDS, f"SELECT\n    {select}", ", ".join(ROLLUP_KEYS),
                   " AS src")
 
 
 def _gpu_rollup() -> Rollup:
-    valid = {m: f"isNotNull({m}) AND {m} < {DCGM_FLOAT_BLANK!r}" for m in N.GPU_VALUE_COLUMNS}
+    valid = {m: f"isNotNull({m}) AND {m} < {DCGM_FLOAT_BLANK!r}" for m in conventions.GPU_VALUE_COLUMNS}
     select = ",\n    ".join(
         [
             "toStartOfHour(ts) AS hour",
@@ -169,7 +169,7 @@ def _gpu_rollup() -> Rollup:
             f"maxIf(toFloat64(assumeNotNull(fb_used_mib)), {valid['fb_used_mib']}) AS fb_used_mib_max",
         ]
     )
-    return Rollup(N.GPU_METRICS, N.GPU_1H, "hour", 3600, f"SELECT\n    {select}", ", ".join(GPU_KEYS))
+    return Rollup(conventions.GPU_METRICS, conventions.GPU_1H, "hour", 3600, f"SELECT\n    {select}", ", ".join(GPU_KEYS))
 
 
 def _hourly_request_rollup() -> Rollup:
@@ -179,10 +179,10 @@ def _hourly_request_rollup() -> Rollup:
         "toStartOfHour(src.slot) AS slot",
         ", ".join(k for k in ROLLUP_KEYS if k != "slot"),
         *(f"sum(src.{c}) AS {c}" for c in sums),
-        *(f"sumResampleMergeState(0, {N.N_BUCKETS}, 1)(src.{hist_column(f)}) AS {hist_column(f)}"
-          for f in N.LATENCY_FIELDS),
+        *(f"sumResampleMergeState(0, {conventions.N_BUCKETS}, 1)(src.{hist_column(f)}) AS {hist_column(f)}"
+          for f in conventions.LATENCY_FIELDS),
     ])
-    return Rollup(N.REQUESTS_5M, N.REQUESTS_1H, "slot", 3600, f"SELECT\n    {select}", ", ".join(ROLLUP_KEYS),
+    return Rollup(conventions.REQUESTS_5M, conventions.REQUESTS_1H, "slot", 3600, f"SELECT\n    {select}", ", ".join(ROLLUP_KEYS),
                   " AS src", source_time="src.slot")
 
 
@@ -192,7 +192,7 @@ def _goodput_rollup() -> Rollup:
     select = (f"SELECT\n    toStartOfInterval(ts, INTERVAL 5 MINUTE) AS slot, deployment, region,\n"
               f"    {buckets},\n"
               f"    sum(src.weight) AS n")
-    return Rollup(N.REQUESTS, N.GOODPUT_5M, "slot", N.SLOT_SECONDS, select, ", ".join(GOODPUT_KEYS), " AS src",
+    return Rollup(conventions.REQUESTS, conventions.GOODPUT_5M, "slot", conventions.SLOT_SECONDS, select, ", ".join(GOODPUT_KEYS), " AS src",
                   GOODPUT.valid_sql())
 
 
@@ -219,21 +219,21 @@ def tables_ddl(layout: Layout = SINGLE) -> list[str]:
         return layout.create_table(table, columns or _columns(TABLE_COLUMNS[table]), engine, shard_by)
 
     return [
-        *create(N.SCHEMA_VERSION_TABLE, Engine("ReplacingMergeTree", "", " ORDER BY version"), "version",
+        *create(conventions.SCHEMA_VERSION_TABLE, Engine("ReplacingMergeTree", "", " ORDER BY version"), "version",
                 "version UInt32, applied_at DateTime64(3, 'UTC') DEFAULT now64(3)"),
-        *create(N.REQUESTS, Engine("MergeTree", "", " PARTITION BY toYYYYMM(ts) ORDER BY (deployment, ts)")),
-        *create(N.GPU_METRICS, Engine("MergeTree", "", " PARTITION BY toYYYYMM(ts) ORDER BY (deployment, node, gpu, ts)")),
-        *create(N.DEPLOYMENTS, Engine("ReplacingMergeTree", "updated_at", " ORDER BY deployment")),
-        *create(N.REQUESTS_5M, Engine("AggregatingMergeTree", "",
+        *create(conventions.REQUESTS, Engine("MergeTree", "", " PARTITION BY toYYYYMM(ts) ORDER BY (deployment, ts)")),
+        *create(conventions.GPU_METRICS, Engine("MergeTree", "", " PARTITION BY toYYYYMM(ts) ORDER BY (deployment, node, gpu, ts)")),
+        *create(conventions.DEPLOYMENTS, Engine("ReplacingMergeTree", "updated_at", " ORDER BY deployment")),
+        *create(conventions.REQUESTS_5M, Engine("AggregatingMergeTree", "",
                                       f" PARTITION BY toYYYYMM(slot)\nORDER BY ({', '.join(ROLLUP_KEYS)})")),
-        *create(N.REQUESTS_1H, Engine("AggregatingMergeTree", "",
+        *create(conventions.REQUESTS_1H, Engine("AggregatingMergeTree", "",
                                       f" PARTITION BY toYYYYMM(slot)\nORDER BY ({', '.join(ROLLUP_KEYS)})")),
-        *create(N.GPU_1H, Engine("AggregatingMergeTree", "", f" PARTITION BY toYYYYMM(hour)\nORDER BY ({', '.join(GPU_KEYS)})")),
-        *create(N.GOODPUT_5M, Engine("AggregatingMergeTree", "",
+        *create(conventions.GPU_1H, Engine("AggregatingMergeTree", "", f" PARTITION BY toYYYYMM(hour)\nORDER BY ({', '.join(GPU_KEYS)})")),
+        *create(conventions.GOODPUT_5M, Engine("AggregatingMergeTree", "",
                                      f" PARTITION BY toYYYYMM(slot)\nORDER BY ({', '.join(GOODPUT_KEYS)})")),
         *journal_ddl(layout),
         # Append-only: the latest note per incident wins when read (analytics.store.review).
-        *create(N.REVIEW_NOTES, Engine("MergeTree", "", " ORDER BY (incident_key, written_at)"), "cityHash64(incident_key)",
+        *create(conventions.REVIEW_NOTES, Engine("MergeTree", "", " ORDER BY (incident_key, written_at)"), "cityHash64(incident_key)",
                 "incident_key String, note String, owner String, written_at DateTime64(3, 'UTC')"),
     ]
 
@@ -270,7 +270,7 @@ def ensure_schema(store: Store) -> None:
     layout = layout_of(store)
     for statement in tables_ddl(layout):
         store.command(statement)
-    current = store.scalar(f"SELECT max(version) FROM {N.SCHEMA_VERSION_TABLE}")
+    current = store.scalar(f"SELECT max(version) FROM {conventions.SCHEMA_VERSION_TABLE}")
     if current and current < 2:
         # v1 -> v2: raw tables gain load_id, requests_5m the 'unknown' count; the request view's
         # SELECT changed, so the views are recreated (their SELECT is the one in ROLLUPS).
@@ -282,13 +282,13 @@ def ensure_schema(store: Store) -> None:
     # v2 -> v3 (requests_goodput_5m, from the raw requests) and v3 -> v4 (requests_1h, from
     # requests_5m): each new rollup is emptied, then filled from its source, so a kill during the
     # backfill is redone from scratch on the next open (nothing else writes meanwhile).
-    for version, table in ((3, N.GOODPUT_5M), (4, N.REQUESTS_1H)):
+    for version, table in ((3, conventions.GOODPUT_5M), (4, conventions.REQUESTS_1H)):
         if current and current < version:
             store.command(f"TRUNCATE TABLE {layout.local(table)}{layout.on}")
             store.command(f"INSERT INTO {table} {ROLLUPS[table].query()}")
     if not current or current < SCHEMA_VERSION:
         store.command(
-            f"INSERT INTO {N.SCHEMA_VERSION_TABLE} (version) VALUES ({{v:UInt32}})",
+            f"INSERT INTO {conventions.SCHEMA_VERSION_TABLE} (version) VALUES ({{v:UInt32}})",
             {"v": SCHEMA_VERSION},
         )
     recover(store, ROLLUPS)

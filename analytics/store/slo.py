@@ -18,9 +18,9 @@ from datetime import datetime
 
 import polars as pl
 
-from analytics import histogram as H
+from analytics import histogram
 from analytics.indicators import GOODPUT, bucket_column
-from analytics.store import conventions as N
+from analytics.store import conventions
 from analytics.store.client import Store
 from analytics.store.conventions import hist_column
 from analytics.store.schema import HIST_MERGE
@@ -36,11 +36,11 @@ SELECT r.deployment AS deployment, r.model AS model, r.region AS region,
     ifNull(d.kind, '') AS kind, r.requests AS requests
 FROM (
     SELECT deployment, model, region, sum(requests) AS requests
-    FROM {N.REQUESTS_5M}
+    FROM {conventions.REQUESTS_5M}
     WHERE {_RANGE}
     GROUP BY deployment, model, region
 ) AS r
-LEFT JOIN (SELECT deployment, toNullable(toString(kind)) AS kind FROM {N.DEPLOYMENTS} FINAL) AS d
+LEFT JOIN (SELECT deployment, toNullable(toString(kind)) AS kind FROM {conventions.DEPLOYMENTS} FINAL) AS d
     ON d.deployment = r.deployment
 ORDER BY deployment, model, region
 """
@@ -49,14 +49,14 @@ ORDER BY deployment, model, region
 def scope_sql(fields: tuple[str, ...]) -> str:
     """Per-slot counts and histograms summed over a scope; fields choose among fixed columns
     (user values such as deployments, regions and times are bound parameters)."""
-    unknown = set(fields) - set(N.LATENCY_FIELDS)
+    unknown = set(fields) - set(conventions.LATENCY_FIELDS)
     if unknown:
         raise ValueError(f"unknown latency fields {sorted(unknown)}")
     hists = "".join(f",\n    arrayMap(x -> toUInt32(x), {HIST_MERGE}({h})) AS {h}"
                     for h in (hist_column(f) for f in fields))
     return f"""
 SELECT slot, sum(requests) AS requests, sum(ok) AS ok, sum(unknown) AS unknown{hists}
-FROM {N.REQUESTS_5M}
+FROM {conventions.REQUESTS_5M}
 WHERE {_RANGE} {_SCOPE}
 GROUP BY slot
 ORDER BY slot
@@ -65,7 +65,7 @@ ORDER BY slot
 
 JOINT_SQL = f"""
 SELECT slot, ttft_bucket, tpot_bucket, toUInt32(sum(n)) AS n
-FROM {N.GOODPUT_5M}
+FROM {conventions.GOODPUT_5M}
 WHERE {_RANGE} {_SCOPE}
 GROUP BY slot, ttft_bucket, tpot_bucket
 """
@@ -74,7 +74,7 @@ GROUP BY slot, ttft_bucket, tpot_bucket
 EDGE_PAIR_SQL = f"""
 SELECT slot, toUInt32(sum(n)) AS valid,
     toUInt32(sumIf(n, {GOODPUT.bucket_good_sql()})) AS good
-FROM {N.GOODPUT_5M}
+FROM {conventions.GOODPUT_5M}
 WHERE {_RANGE} {_SCOPE}
 GROUP BY slot
 """
@@ -83,7 +83,7 @@ TARGETED_SQL = f"""
 SELECT toDateTime(toStartOfInterval(ts, INTERVAL 5 MINUTE), 'UTC') AS slot,
     toUInt32(sum(weight)) AS valid,
     toUInt32(sumIf(weight, {GOODPUT.good_sql()})) AS good
-FROM {N.REQUESTS}
+FROM {conventions.REQUESTS}
 WHERE ts >= {{start:DateTime64(3, 'UTC')}} AND ts < {{end:DateTime64(3, 'UTC')}} {_SCOPE}
     AND {GOODPUT.valid_sql()}
 GROUP BY slot
@@ -102,7 +102,7 @@ def catalog(store: Store, start: datetime, end: datetime) -> pl.DataFrame:
 def scope_slots(store: Store, start: datetime, end: datetime, deployments, regions=(),
                 fields: tuple[str, ...] = ()) -> pl.DataFrame:
     """Per 5-minute slot: requests, ok and unknown-status requests and the merged histograms of `fields`, summed over a scope."""
-    fields = tuple(f for f in N.LATENCY_FIELDS if f in fields)
+    fields = tuple(f for f in conventions.LATENCY_FIELDS if f in fields)
     return store.query(scope_sql(fields), _params(start, end, deployments, regions))
 
 
@@ -116,7 +116,7 @@ def goodput_slots(store: Store, start: datetime, end: datetime, deployments, reg
     """Per slot: valid and good requests for ttft <= ttft_ms AND tpot <= tpot_ms: from the goodput
     rollup when both are bucket edges, else from the raw requests."""
     params = _params(start, end, deployments, regions)
-    located = {f: H.locate(ms) for f, ms in zip(GOODPUT.fields, (ttft_ms, tpot_ms), strict=True)}
+    located = {f: histogram.locate(ms) for f, ms in zip(GOODPUT.fields, (ttft_ms, tpot_ms), strict=True)}
     if all(s.exact for s in located.values()):
         return store.query(EDGE_PAIR_SQL, params | {bucket_column(f): s.bucket for f, s in located.items()})
     return store.query(TARGETED_SQL, params | dict(zip(GOODPUT.params, (ttft_ms, tpot_ms), strict=True)))

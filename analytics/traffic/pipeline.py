@@ -20,7 +20,7 @@ from analytics.filters import Filters
 from analytics.store import queries
 from analytics.store.client import Store
 from analytics.store.conventions import SLOT_SECONDS
-from analytics.traffic import summary as S
+from analytics.traffic import summary as traffic_summary
 
 CHARTED = 8  # the Overview charts the busiest deployments: more lines make the charts unreadable
 
@@ -31,7 +31,7 @@ class Overview:
 
     fleet: dict  # the fleet as one summary row ({} when the range holds no requests)
     per_deployment: pl.DataFrame  # summary.summarize per deployment
-    compared: S.Comparison | None = None  # None when the previous period holds no data
+    compared: traffic_summary.Comparison | None = None  # None when the previous period holds no data
     before: dict = field(default_factory=dict)  # the fleet over the compared part of the previous period
     after: dict = field(default_factory=dict)  # ... and of this one
     movers: pl.DataFrame = field(default_factory=pl.DataFrame)  # summary.movers between the compared parts
@@ -51,38 +51,38 @@ def load(store: Store, filters: Filters) -> Overview:
     def totals_of(span: tuple[datetime, datetime]) -> pl.DataFrame:  # each range read once
         if span not in totals:
             totals[span] = queries.request_totals(store, *span, list(filters.deployments), list(filters.regions),
-                                                  fields=S.HIST_FIELDS)
+                                                  fields=traffic_summary.HIST_FIELDS)
         return totals[span]
 
     def summary(span: tuple[datetime, datetime]) -> pl.DataFrame:
-        return S.summarize(totals_of(span), (span[1] - span[0]).total_seconds())
+        return traffic_summary.summarize(totals_of(span), (span[1] - span[0]).total_seconds())
 
     def fleet(span: tuple[datetime, datetime]) -> dict:
         frame = totals_of(span)
         if frame.is_empty():
             return {}
-        return S.summarize(S.fleet_totals(frame), (span[1] - span[0]).total_seconds()).row(0, named=True)
+        return traffic_summary.summarize(traffic_summary.fleet_totals(frame), (span[1] - span[0]).total_seconds()).row(0, named=True)
 
     whole = (filters.start, filters.end)
     now, per_deployment = fleet(whole), summary(whole)
     if not now:
         return Overview(now, per_deployment)
     seen = queries.freshness(store)
-    span = S.span_of(seen, per_deployment["deployment"].to_list(), timedelta(seconds=SLOT_SECONDS))
-    compared = S.comparison(*whole, *span) if span else None
+    span = traffic_summary.span_of(seen, per_deployment["deployment"].to_list(), timedelta(seconds=SLOT_SECONDS))
+    compared = traffic_summary.comparison(*whole, *span) if span else None
     if compared is None:
         return Overview(now, per_deployment)
-    fresh = S.new_in_period(seen, compared.previous)
+    fresh = traffic_summary.new_in_period(seen, compared.previous)
     current = summary(compared.current).filter(~pl.col("deployment").is_in(fresh))
     return Overview(now, per_deployment, compared, fleet(compared.previous), fleet(compared.current),
-                    S.movers(current, summary(compared.previous)), fresh)
+                    traffic_summary.movers(current, summary(compared.previous)), fresh)
 
 
 def series(store: Store, filters: Filters, charted: tuple[str, ...]) -> pl.DataFrame:
     """Per (charted deployment, step of filters.step_seconds): req/s, error rate, TTFT and E2E p99."""
     step = filters.step_seconds
     if not charted:  # an empty deployment list reads every deployment
-        return S.series(pl.DataFrame(), step)
+        return traffic_summary.series(pl.DataFrame(), step)
     slots = queries.request_slots(store, filters.start, filters.end, list(charted), list(filters.regions),
-                                  step_seconds=step, fields=S.HIST_FIELDS)
-    return S.series(slots, step)
+                                  step_seconds=step, fields=traffic_summary.HIST_FIELDS)
+    return traffic_summary.series(slots, step)

@@ -115,11 +115,11 @@ def test_a_hostile_slo_file_is_one_clear_line_from_the_command_run_as_a_process(
 
 @pytest.mark.parametrize("case", ["alias-bomb", "openslo-inf-min-events"])
 def test_a_hostile_slo_file_is_one_clear_error_on_the_slos_page(store, case):
-    from ui import slo as D
+    from ui import slo as slo_ui
 
     text, message = next(c[1:] for c in CASES if c[0] == case)
     at = run_page("pages/1_SLOs.py", range="28d")
-    at.session_state[D.CONFIG_KEY] = (text, "hostile.yaml")
+    at.session_state[slo_ui.CONFIG_KEY] = (text, "hostile.yaml")
     at.run()
     assert not at.exception
     assert len(at.error) == 1 and message in at.error[0].value

@@ -23,7 +23,7 @@ import polars as pl
 import pytest
 
 from analytics.ingest.demo import generator as demo
-from analytics.store import conventions as N
+from analytics.store import conventions
 from analytics.store.journal import JOURNAL, STAGE_PREFIX, STAGING_FOLDER
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,8 +34,8 @@ import json, sys, time
 from analytics.store.client import Store
 from analytics.store.schema import ensure_schema
 store = Store(sys.argv[1])
-left = [store.scalar("SELECT sum(weight) FROM {N.REQUESTS}") if store.scalar("EXISTS TABLE {N.REQUESTS}") else 0,
-        store.scalar("SELECT sum(requests) FROM {N.REQUESTS_5M}") if store.scalar("EXISTS TABLE {N.REQUESTS_5M}") else 0]
+left = [store.scalar("SELECT sum(weight) FROM {conventions.REQUESTS}") if store.scalar("EXISTS TABLE {conventions.REQUESTS}") else 0,
+        store.scalar("SELECT sum(requests) FROM {conventions.REQUESTS_5M}") if store.scalar("EXISTS TABLE {conventions.REQUESTS_5M}") else 0]
 began = time.monotonic()
 ensure_schema(store)  # what every open does: roll back what a killed process left unfinished
 recovery_s = time.monotonic() - began
@@ -44,10 +44,10 @@ def per_deployment(sql):
 print(json.dumps({{
     "recovery_s": recovery_s,
     "left": left,
-    "requests": per_deployment("SELECT deployment, sum(weight) FROM {N.REQUESTS} GROUP BY deployment"),
-    "requests_5m": per_deployment("SELECT deployment, sum(requests) FROM {N.REQUESTS_5M} GROUP BY deployment"),
-    "gpu_metrics": per_deployment("SELECT deployment, count() FROM {N.GPU_METRICS} GROUP BY deployment"),
-    "gpu_metrics_1h": per_deployment("SELECT deployment, sum(samples) FROM {N.GPU_1H} GROUP BY deployment"),
+    "requests": per_deployment("SELECT deployment, sum(weight) FROM {conventions.REQUESTS} GROUP BY deployment"),
+    "requests_5m": per_deployment("SELECT deployment, sum(requests) FROM {conventions.REQUESTS_5M} GROUP BY deployment"),
+    "gpu_metrics": per_deployment("SELECT deployment, count() FROM {conventions.GPU_METRICS} GROUP BY deployment"),
+    "gpu_metrics_1h": per_deployment("SELECT deployment, sum(samples) FROM {conventions.GPU_1H} GROUP BY deployment"),
     "stages": store.scalar("SELECT count() FROM system.tables WHERE startsWith(name, '{STAGE_PREFIX}')"),
     "published_then_undone": store.scalar(
         "SELECT countIf(state = 'rolled_back' AND has_scope) FROM (SELECT load_id, "
@@ -64,16 +64,16 @@ def telemetry(tmp_path_factory) -> dict[str, tuple[list[str], dict[str, int]]]:
     Parquet files, one command; ``gpu``: a DCGM CSV of a few deployments' GPUs.
     """
     folder = tmp_path_factory.mktemp("telemetry")
-    frames: dict[str, list[pl.DataFrame]] = {N.REQUESTS: [], N.GPU_METRICS: []}
+    frames: dict[str, list[pl.DataFrame]] = {conventions.REQUESTS: [], conventions.GPU_METRICS: []}
     for table, frame in demo.generate(days=3, requests=250_000, seed=5, end=datetime(2025, 3, 1, tzinfo=UTC),
                                       scrape_seconds=300, sample_rate=0.01):
         if table in frames:
             frames[table].append(frame)
-    requests = pl.concat(frames[N.REQUESTS])
+    requests = pl.concat(frames[conventions.REQUESTS])
     half = requests.height // 2
     requests.slice(0, half).write_parquet(folder / "requests-1.parquet")
     requests.slice(half).write_parquet(folder / "requests-2.parquet")
-    gpu = pl.concat(frames[N.GPU_METRICS][:GPU_DEPLOYMENTS])
+    gpu = pl.concat(frames[conventions.GPU_METRICS][:GPU_DEPLOYMENTS])
     gpu.select(
         pl.col("ts").dt.strftime("%Y-%m-%dT%H:%M:%SZ").alias("timestamp"),
         pl.col("node").alias("Hostname"), "gpu", pl.col("gpu_type").alias("modelName"), "deployment", "region",
@@ -83,9 +83,9 @@ def telemetry(tmp_path_factory) -> dict[str, tuple[list[str], dict[str, int]]]:
         pl.col("power_w").alias("DCGM_FI_DEV_POWER_USAGE"), pl.col("temp_c").alias("DCGM_FI_DEV_GPU_TEMP"),
     ).write_csv(folder / "dcgm.csv")
     return {
-        N.REQUESTS: ([str(folder / "requests-1.parquet"), str(folder / "requests-2.parquet")],
+        conventions.REQUESTS: ([str(folder / "requests-1.parquet"), str(folder / "requests-2.parquet")],
                      dict(requests.group_by("deployment").agg(pl.col("weight").sum()).iter_rows())),
-        N.GPU_METRICS: ([str(folder / "dcgm.csv"), "--format", "dcgm"],
+        conventions.GPU_METRICS: ([str(folder / "dcgm.csv"), "--format", "dcgm"],
                         dict(gpu.group_by("deployment").len().iter_rows())),
     }
 
@@ -129,10 +129,10 @@ def _kill(process: subprocess.Popen, db: Path, journal_rows: int, delay: float) 
 
 def _outcome(counts: dict, before: dict, table: str, added: dict[str, int]) -> str:
     """Check raw == rollup per deployment and that the load arrived whole or not at all; say which."""
-    assert counts[N.REQUESTS] == counts[N.REQUESTS_5M]
-    assert counts[N.GPU_METRICS] == counts[N.GPU_1H]
+    assert counts[conventions.REQUESTS] == counts[conventions.REQUESTS_5M]
+    assert counts[conventions.GPU_METRICS] == counts[conventions.GPU_1H]
     assert counts["stages"] == 0
-    if all(counts[k] == before[k] for k in (N.REQUESTS, N.GPU_METRICS)):
+    if all(counts[k] == before[k] for k in (conventions.REQUESTS, conventions.GPU_METRICS)):
         return "none"
     whole = {d: before[table].get(d, 0) + n for d, n in added.items()}
     assert counts[table] == {**before[table], **whole}, f"part of the {table} load survived"
@@ -141,11 +141,11 @@ def _outcome(counts: dict, before: dict, table: str, added: dict[str, int]) -> s
 
 # (load, moment of the kill: after this many of its journal writes, plus a delay in seconds)
 KILLS = [
-    (N.REQUESTS, "start-up, schema and parsing", 0, 1.0),
-    (N.REQUESTS, "staging", 1, 0.3),
-    (N.REQUESTS, "publishing: as it begins", 3, 0.0),
-    (N.REQUESTS, "publishing: 0.4 s in", 3, 0.4),
-    (N.GPU_METRICS, "publishing: as it begins", 3, 0.0),
+    (conventions.REQUESTS, "start-up, schema and parsing", 0, 1.0),
+    (conventions.REQUESTS, "staging", 1, 0.3),
+    (conventions.REQUESTS, "publishing: as it begins", 3, 0.0),
+    (conventions.REQUESTS, "publishing: 0.4 s in", 3, 0.4),
+    (conventions.GPU_METRICS, "publishing: as it begins", 3, 0.0),
 ]
 
 
@@ -153,7 +153,7 @@ def test_a_kill_at_any_moment_of_an_ingest_leaves_all_of_its_files_or_none(tmp_p
     db, tmp = tmp_path / "db", tmp_path / "tmp"
     tmp.mkdir()
     counts = _counts(db, tmp)  # an empty store
-    for table in (N.REQUESTS, N.GPU_METRICS):  # one whole load of each first: rollbacks must keep it
+    for table in (conventions.REQUESTS, conventions.GPU_METRICS):  # one whole load of each first: rollbacks must keep it
         args, added = telemetry[table]
         finished = _ingest(db, args, tmp)
         assert finished.wait(timeout=300) == 0, finished.communicate()[1]

@@ -1,4 +1,4 @@
-"""Honest baselines per page (issue 14 item 4), for `python -m analytics bench`.
+"""Honest baselines per page, for `python -m analytics bench`.
 
 For each page the bench times, in the same run, the pipeline the page calls (rollups) and the
 same numbers computed straight from the raw tables (analytics.store.bench_raw: one query per panel
@@ -22,7 +22,7 @@ from analytics.cli.bench.cases import Case, Target
 from analytics.filters import default_filters
 from analytics.gpu.hours import fields_of
 from analytics.review import pipeline as review
-from analytics.review import weekly as W
+from analytics.review import weekly as review_weekly
 from analytics.slo.evaluation import evaluate_all, history_start
 from analytics.slo.files import PROJECT_SLO_FILE, load_slos
 from analytics.slo.objectives import objectives_by_deployment
@@ -30,12 +30,11 @@ from analytics.slo.pipeline import load_data
 from analytics.slo.sli import resolve
 from analytics.slo.spec import evaluation_time
 from analytics.store import bench_raw as raw
-from analytics.store import conventions as N
-from analytics.store import queries
+from analytics.store import conventions, queries
 from analytics.store import slo as slo_queries
 from analytics.traffic import summary as overview
 
-GOAL = Target(10, at_least=True)  # rollups at least 10x faster than the raw equivalent (issue 14)
+GOAL = Target(10, at_least=True)  # rollups at least 10x faster than the raw equivalent
 
 
 def _median(fn: Callable[[], object], repeat: int) -> float:
@@ -112,20 +111,20 @@ def bench(store, repeat: int = 3) -> list[Case]:
         "Capacity", lambda: (capacity.hourly_demand(store, cap_start, cap_end),
                              capacity.hourly_histograms(store, cap_start, cap_end, names)),
         f"hourly demand + histograms, {(cap_end - cap_start).days} d (fits are cached: not timed)",
-        lambda: (raw.series(store, cap_start, cap_end, 3600, N.LATENCY_FIELDS),
+        lambda: (raw.series(store, cap_start, cap_end, 3600, conventions.LATENCY_FIELDS),
                  raw.activity(store, cap_start, cap_end)),
         "per deployment-hour counts, p99s and SM activity", repeat)
 
-    week = W.last_complete_week(end)
+    week = review_weekly.last_complete_week(end)
     week_start, week_end = review.iso_week(week)
     week_panels, _ = _slo_panels(store, slos, evaluation_time(week_end))
     cases += _compare(
         "Weekly review", lambda: review.report(store, slos, week, None),
         f"review.report of {week} (SLOs, incidents, movers, GPU, capacity; no Prophet cache)",
         lambda: (week_panels(), raw.totals(store, week_start, week_end, fields),
-                 raw.totals(store, week_start - W.WEEK, week_start, fields),
-                 raw.gpu_hours(store, week_start - W.WEEK, week_end),
-                 raw.series(store, week_start - W.WEEK, week_end, 3600, gpu_fields)),
+                 raw.totals(store, week_start - review_weekly.WEEK, week_start, fields),
+                 raw.gpu_hours(store, week_start - review_weekly.WEEK, week_end),
+                 raw.series(store, week_start - review_weekly.WEEK, week_end, 3600, gpu_fields)),
         "SLO panels, movers (2 weeks), GPU-hours and deployment-hours (2 weeks)", repeat)
     return cases
 

@@ -1,4 +1,4 @@
-"""`python -m analytics bench --browser`: speed as the user feels it (issue 14 items 2 and 6).
+"""`python -m analytics bench --browser`: speed as the user feels it.
 
 The command first fits the Capacity page's default forecasts into the cache, as the demo command
 does after seeding (analytics.cli.bench.command), then starts the app's server as `make run` does
@@ -61,7 +61,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 VIEWPORT = {"width": 1600, "height": 1000}
 
-# Targets, warm unless said (issue 14: on this 2-core machine, on the 100M store).
+# Targets, warm unless said (a 2-core machine, the 100M store: docs/bench.md).
 COLD_PAGE = under(5)
 COLD_CAPACITY = under(3, strict=True)  # on the demo store: forecasts fitted ahead of the user
 PAGE_SWITCH = under(2)

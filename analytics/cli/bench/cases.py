@@ -1,8 +1,8 @@
 """One bench figure (a case) with its target, and the table `python -m analytics bench` prints.
 
 A case's value is in seconds unless its unit says otherwise (x for a ratio, GB, rows/s). A case
-with a target prints the target and whether the value meets it; the targets are the issues'
-(issue 14 for the browser, memory and baseline figures).
+with a target prints the target and whether the value meets it; docs/bench.md lists the targets
+and the measured figures.
 """
 
 from __future__ import annotations

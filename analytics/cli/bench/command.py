@@ -14,14 +14,13 @@ from __future__ import annotations
 import argparse
 import time
 
-from analytics.capacity import cache as FC
+from analytics.capacity import cache as capacity_cache
 from analytics.capacity import pipeline as capacity
 from analytics.cli.bench import baselines, browser, core, forecast, gpu, ingest, review, slo
-from analytics.cli.bench import cases as C
+from analytics.cli.bench import cases as bench_cases
 from analytics.cli.common import ProgressBar
 from analytics.ingest.demo import generator as demo
-from analytics.store import conventions as N
-from analytics.store import queries
+from analytics.store import conventions, queries
 from analytics.store.dsn import resolve_dsn
 
 AREAS = {"slo": slo.bench, "gpu": gpu.bench, "forecast": forecast.bench, "review": review.bench,
@@ -45,27 +44,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "filter change, server memory (needs playwright and /usr/bin/chromium)")
 
 
-def _seed_if_needed(store, args) -> list[C.Case]:
-    have = queries.row_count(store, N.REQUESTS)
+def _seed_if_needed(store, args) -> list[bench_cases.Case]:
+    have = queries.row_count(store, conventions.REQUESTS)
     if have >= 0.9 * args.requests:
-        return [C.Case("store already seeded", float("nan"), f"{have:,} request rows")]
+        return [bench_cases.Case("store already seeded", float("nan"), f"{have:,} request rows")]
     t0 = time.perf_counter()
     summary = demo.seed(store, days=args.days, requests=args.requests, seed=11,
                         scrape_seconds=args.scrape_seconds, progress=ProgressBar("seed"))
     seconds = time.perf_counter() - t0
     rows = summary.requests + summary.gpu_samples
-    return [C.Case("seed demo (generate + insert + views)", seconds,
+    return [bench_cases.Case("seed demo (generate + insert + views)", seconds,
                    f"{summary.requests:,} request rows + {summary.gpu_samples:,} GPU samples"),
-            C.Case("seed demo: rows per second", rows / seconds, "every rollup view maintained",
-                   C.Target(1e6, at_least=True), unit="rows/s")]
+            bench_cases.Case("seed demo: rows per second", rows / seconds, "every rollup view maintained",
+                   bench_cases.Target(1e6, at_least=True), unit="rows/s")]
 
 
-def _fit_ahead(store) -> list[C.Case]:
+def _fit_ahead(store) -> list[bench_cases.Case]:
     """The Capacity page's default forecasts fitted into the cache, as `python -m analytics demo` does
     after seeding, so the browser's cold pages are those of a demo store (cached fits are reused)."""
     t0 = time.perf_counter()
-    fits = capacity.warm(store, FC.DEFAULT_CACHE_DIR, progress=ProgressBar("forecasts"))
-    return [C.Case("forecasts fitted ahead (as the demo command does)", time.perf_counter() - t0,
+    fits = capacity.warm(store, capacity_cache.DEFAULT_CACHE_DIR, progress=ProgressBar("forecasts"))
+    return [bench_cases.Case("forecasts fitted ahead (as the demo command does)", time.perf_counter() - t0,
                    f"{fits.computed} fitted, {fits.cached} already cached")]
 
 
@@ -78,7 +77,7 @@ def run(args, store) -> int:
         cases += _fit_ahead(store)
         store.close()  # an embedded store has one process at a time: the app's server opens it next
         cases += browser.bench(resolve_dsn(args.dsn), args.repeat)
-        print(C.table(cases))
+        print(bench_cases.table(cases))
         return 0
 
     def wanted(area: str) -> bool:
@@ -91,5 +90,5 @@ def run(args, store) -> int:
             cases += bench(store)
     if wanted("baselines"):
         cases += baselines.bench(store, args.repeat)
-    print(C.table(cases))
+    print(bench_cases.table(cases))
     return 0

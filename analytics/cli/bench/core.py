@@ -12,8 +12,7 @@ from datetime import timedelta
 
 from analytics.cli.bench.cases import Case
 from analytics.filters import Filters, default_filters
-from analytics.store import conventions as N
-from analytics.store import queries
+from analytics.store import conventions, queries
 from analytics.traffic import pipeline
 
 
@@ -35,8 +34,8 @@ def core_cases(store, repeat: int) -> list[Case]:
     data_start, end, _ = queries.data_range(store)
     filters = default_filters(data_start, end)
     cases: list[Case] = []
-    raw = queries.row_count(store, N.REQUESTS)
-    rollup = queries.row_count(store, N.REQUESTS_5M)
+    raw = queries.row_count(store, conventions.REQUESTS)
+    rollup = queries.row_count(store, conventions.REQUESTS_5M)
     cases.append(Case("rollup size", raw / max(rollup, 1), f"{rollup:,} rollup rows for {raw:,} request rows",
                       unit="x"))
     cold, warm = timed(lambda: overview_page(store, filters), repeat)

@@ -1,6 +1,6 @@
 """Timings of the capacity forecasts for `python -m analytics bench`.
 
-Targets (issue 5): cold fit of 20 deployments x 60 days hourly under 30 s on 2 cores; the warm
+Targets: cold fit of 20 deployments x 60 days hourly under 30 s on 2 cores; the warm
 (cached) page data path under 1 s.
 """
 
@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from analytics.capacity import cache as FC
-from analytics.capacity import forecast as F
-from analytics.capacity import pipeline as P
+from analytics.capacity import cache as capacity_cache
+from analytics.capacity import forecast as capacity_forecast
+from analytics.capacity import pipeline as capacity_pipeline
 from analytics.cli.bench.cases import Case, under
 from analytics.slo.files import PROJECT_SLO_FILE, load_slos
 from analytics.store.client import Store
@@ -47,27 +47,27 @@ def _timed(fn):
     return value, time.perf_counter() - t0
 
 
-def page_path(store: Store, start: datetime, end: datetime, params: F.ForecastParams, cache_dir: Path) -> P.Result:
+def page_path(store: Store, start: datetime, end: datetime, params: capacity_forecast.ForecastParams, cache_dir: Path) -> capacity_pipeline.Result:
     """What the capacity page computes when nothing is in Streamlit's cache (fits on disk)."""
     names = tuple(deployments_table(store)["deployment"])
-    request = P.Request(start, end, names, params=params)
-    return P.run(store, request, load_slos(PROJECT_SLO_FILE), cache_dir=cache_dir, workers=WORKERS)
+    request = capacity_pipeline.Request(start, end, names, params=params)
+    return capacity_pipeline.run(store, request, load_slos(PROJECT_SLO_FILE), cache_dir=cache_dir, workers=WORKERS)
 
 
 def bench(store: Store) -> list[Case]:
     """Cold and warm timings of the forecast pipeline on the store, plus the 20 x 60-day target case."""
     results = []
-    params = F.ForecastParams(horizon=timedelta(days=14))
+    params = capacity_forecast.ForecastParams(horizon=timedelta(days=14))
     with tempfile.TemporaryDirectory(prefix="forecast-bench-") as folder:
         cache = Path(folder)
         synthetic = synthetic_series()
-        fits, seconds = _timed(lambda: FC.cached_map(F.prophet_forecast, synthetic, params, cache_dir=cache / "syn", workers=WORKERS))
+        fits, seconds = _timed(lambda: capacity_cache.cached_map(capacity_forecast.prophet_forecast, synthetic, params, cache_dir=cache / "syn", workers=WORKERS))
         results.append(Case("forecast: cold fit 20 series x 60 d hourly (synthetic)", seconds,
                             f"{fits.computed} Prophet fits in {WORKERS} processes", under(30, strict=True)))
         span = data_range(store)
         if span is None:
             return results + [Case("forecast: demo store", float("nan"), "skipped: the store has no requests")]
-        start, end = P.window(span[0], span[1])
+        start, end = capacity_pipeline.window(span[0], span[1])
         days = (end - start) / timedelta(days=1)
         result, seconds = _timed(lambda: page_path(store, start, end, params, cache / "store"))
         fits = result.fits
@@ -78,8 +78,8 @@ def bench(store: Store) -> list[Case]:
                             f"{result.fits.cached} cached fits (Streamlit's cache makes reruns faster still)",
                             under(1, strict=True)))
         name = result.request.names[0]
-        series = P.histories(P.hourly_demand(store, start, end), [name], "rps")
-        folds, seconds = _timed(lambda: P.backtests(series, params, cache_dir=None, workers=1))
+        series = capacity_pipeline.histories(capacity_pipeline.hourly_demand(store, start, end), [name], "rps")
+        folds, seconds = _timed(lambda: capacity_pipeline.backtests(series, params, cache_dir=None, workers=1))
         cutoffs = folds.results[name]["cutoff"].n_unique() if name in folds.results else 0
         results.append(Case(f"forecast: backtest one deployment ({cutoffs} folds)", seconds, name))
     return results

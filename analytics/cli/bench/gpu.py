@@ -15,7 +15,7 @@ from analytics.cli.bench.cases import Case, under
 from analytics.filters import Filters
 from analytics.gpu import efficiency as gpu
 from analytics.gpu import pipeline
-from analytics.gpu import rightsizing as R
+from analytics.gpu import rightsizing as gpu_rightsizing
 from analytics.slo.files import PROJECT_SLO_FILE, load_slos
 from analytics.slo.objectives import objectives_by_deployment
 from analytics.store.queries import data_range, deployments_table, gpu_samples
@@ -37,7 +37,7 @@ def page(store, filters: Filters, *, figures: bool = True) -> dict:
     timings["load"] = time.perf_counter() - t0
     t1 = time.perf_counter()
     gpu.efficiency(data, objectives, view.prices, requests=view.requests)
-    R.suggestions(data, objectives, view.prices, hourly=view.hourly)
+    gpu_rightsizing.suggestions(data, objectives, view.prices, hourly=view.hourly)
     charts_gpu.heatmap_frame(data.gpu_hours, "sm_active", "gpu")
     if figures:
         charts_gpu.fleet_heatmap(data.gpu_hours, "mem_peak_fraction", "node")

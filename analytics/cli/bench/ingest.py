@@ -36,7 +36,7 @@ import pyarrow.parquet as pq
 import analytics
 from analytics.cli.bench.cases import Case, Target
 from analytics.ingest.demo import generator as demo
-from analytics.store import conventions as N
+from analytics.store import conventions
 
 TARGET_ROWS_PER_S = 1_000_000
 LOAD_DAYS = 2
@@ -128,7 +128,7 @@ def _fleet_file(folder: Path, rows: int, fmt: str) -> Path:
     path = folder / f"requests-{rows // 1_000_000}m.{fmt}"
     end = datetime(2025, 6, 2, tzinfo=UTC)
     frames = (f for table, f in demo.generate(days=LOAD_DAYS, requests=rows, seed=3, end=end, scrape_seconds=300)
-              if table == N.REQUESTS)
+              if table == conventions.REQUESTS)
     if fmt == "csv":
         with path.open("wb") as out:
             for i, frame in enumerate(frames):

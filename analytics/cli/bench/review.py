@@ -1,5 +1,5 @@
 """Timings of `python -m analytics report --week` (the weekly review and its export) for
-`python -m analytics bench`. Target (issue 10): under 10 s for the last complete week of the
+`python -m analytics bench`. Target: under 10 s for the last complete week of the
 demo store, cached Prophet fits read, never fitted (missing ones use the seasonal-naive forecast)."""
 
 from __future__ import annotations
@@ -9,11 +9,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from analytics.capacity import cache as FC
+from analytics.capacity import cache as capacity_cache
 from analytics.cli.bench.cases import Case, under
-from analytics.review import pipeline as P
-from analytics.review import report as R
-from analytics.review import weekly as W
+from analytics.review import pipeline as review_pipeline
+from analytics.review import report as review_report
+from analytics.review import weekly as review_weekly
 from analytics.slo.files import PROJECT_SLO_FILE, load_slos
 from analytics.store.queries import data_range
 
@@ -23,9 +23,9 @@ WARM_RUNS = 2
 def export(store, week: str, out: Path) -> dict:
     """What the report command does in-process: the review, then the HTML and CSVs written."""
     t0 = time.perf_counter()
-    report = P.report(store, load_slos(PROJECT_SLO_FILE), week, FC.DEFAULT_CACHE_DIR)
+    report = review_pipeline.report(store, load_slos(PROJECT_SLO_FILE), week, capacity_cache.DEFAULT_CACHE_DIR)
     t1 = time.perf_counter()
-    paths = R.write(report, out)
+    paths = review_report.write(report, out)
     t2 = time.perf_counter()
     return {"review": t1 - t0, "write": t2 - t1, "total": t2 - t0, "bytes": sum(p.stat().st_size for p in paths),
             "incidents": report.tables["incidents"].height}
@@ -36,7 +36,7 @@ def bench(store) -> list[Case]:
     span = data_range(store)
     if span is None:
         return [Case("report --week", float("nan"), "no request data in the store")]
-    week = W.last_complete_week(span[1])
+    week = review_weekly.last_complete_week(span[1])
     with tempfile.TemporaryDirectory() as tmp:
         cold = export(store, week, Path(tmp))
         warm = [export(store, week, Path(tmp)) for _ in range(WARM_RUNS)]

@@ -5,11 +5,8 @@ exact goodput count), cold (first run in this process) and warm (best of 3), and
 other goodput sources; evaluating them; the what-if recompute on a fleet-wide latency SLO
 (every deployment, 34 days of 5-minute slots), which must not depend on the number of
 requests: it is numpy over cached arrays; and the goodput what-if from the joint histogram.
-Targets: what-if recompute under 200 ms; the list page's queries warm under 1 s.
-
-Measured on this 2-core machine, demo fleet (20 deployments, 30 days), 100M requests: list
-queries 0.85 s cold / 0.73 s warm (0.32 s without the raw goodput count), evaluating 12 SLOs
-48 ms, what-if recompute 10 ms, what-if history load 0.16 s.
+Targets: what-if recompute under 200 ms; the list page's queries warm under 1 s (measured
+figures: docs/bench.md).
 """
 
 from __future__ import annotations

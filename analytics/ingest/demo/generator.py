@@ -16,15 +16,15 @@ import numpy as np
 import polars as pl
 
 from analytics.errors import InputError
-from analytics.ingest.demo import fleet as F
+from analytics.ingest.demo import fleet as demo_fleet
 from analytics.ingest.load import loading
-from analytics.store import conventions as N
+from analytics.store import conventions
 from analytics.store.client import Store
 from analytics.store.journal import insert_chunk
 
 Progress = Callable[[float, str], None]
 
-SLOT_S = N.SLOT_SECONDS
+SLOT_S = conventions.SLOT_SECONDS
 UTC_OFFSET_H = {"us-east": -5.0, "eu-west": 0.0, "ap-south": 5.5}
 WEEKEND_FACTOR = {"chat": 0.72, "code": 0.45, "embedding": 0.85, "classic": 0.9}
 TIMEOUT_MS = {"chat": 120_000.0, "code": 60_000.0, "embedding": 5_000.0, "classic": 2_000.0}
@@ -59,7 +59,7 @@ def _slot_starts(start: datetime, n_slots: int) -> np.ndarray:
     return np.datetime64(start.replace(tzinfo=None), "s") + np.arange(n_slots) * np.timedelta64(SLOT_S, "s")
 
 
-def _shape(dep: F.DemoDeployment, slots: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _shape(dep: demo_fleet.DemoDeployment, slots: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Relative demand per slot: diurnal x weekly x growth x slow noise, 1.0 = first week's peak."""
     hours_utc = (slots.astype("datetime64[m]").astype(np.int64) / 60.0) % 24
     local_h = (hours_utc + UTC_OFFSET_H[dep.region]) % 24
@@ -79,9 +79,9 @@ def _shape(dep: F.DemoDeployment, slots: np.ndarray, rng: np.random.Generator) -
     return diurnal * weekly * growth * np.exp(noise)
 
 
-def _incident_masks(dep: F.DemoDeployment, slots: np.ndarray, end: datetime) -> dict[str, np.ndarray]:
+def _incident_masks(dep: demo_fleet.DemoDeployment, slots: np.ndarray, end: datetime) -> dict[str, np.ndarray]:
     masks = {}
-    for inc in F.INCIDENTS:
+    for inc in demo_fleet.INCIDENTS:
         if dep.deployment not in inc.deployments:
             continue
         t0 = np.datetime64((end - inc.starts_before_end).replace(tzinfo=None), "s")
@@ -187,7 +187,7 @@ def _requests_in(dep, slots, counts, lo, hi, util, masks, rng) -> pl.DataFrame:
 
 def _gpu_for(dep, slots, util, masks, rng, scrape_s: int) -> pl.DataFrame:
     """Per-GPU DCGM samples every scrape_s seconds, driven by the slot's utilisation."""
-    gpu_type = F.GPU_TYPES[dep.gpu_type]
+    gpu_type = demo_fleet.GPU_TYPES[dep.gpu_type]
     per_slot = SLOT_S // scrape_s
     n_t = len(slots) * per_slot
     times = np.repeat(slots, per_slot) + np.tile(np.arange(per_slot) * scrape_s, len(slots)).astype("timedelta64[s]")
@@ -210,7 +210,7 @@ def _gpu_for(dep, slots, util, masks, rng, scrape_s: int) -> pl.DataFrame:
         power = gpu_type.idle_w + (gpu_type.tdp_w - gpu_type.idle_w) * (0.1 + 0.85 * sm) + rng.normal(0, 5, n_t)
         temp = 32.0 + 45.0 * power / gpu_type.tdp_w + rng.normal(0, 1.0, n_t)
         tensor_share = {"chat": 0.6, "code": 0.6, "embedding": 0.35, "classic": 0.05}[dep.kind]
-        profiling = dep.deployment != F.NO_PROFILING
+        profiling = dep.deployment != demo_fleet.NO_PROFILING
         null = np.full(n_t, np.nan)
         frames.append(
             pl.DataFrame(
@@ -249,11 +249,11 @@ def deployments_frame(updated_at: datetime) -> pl.DataFrame:
                 "gpu_type": d.gpu_type,
                 "gpus_per_replica": d.gpus_per_replica,
                 "replicas": d.replicas,
-                "cost_per_gpu_hour": F.GPU_TYPES[d.gpu_type].cost_per_gpu_hour,
+                "cost_per_gpu_hour": demo_fleet.GPU_TYPES[d.gpu_type].cost_per_gpu_hour,
                 "owner": d.owner,
                 "updated_at": updated_at,
             }
-            for d in F.FLEET
+            for d in demo_fleet.FLEET
         ],
         schema_overrides={"params_b": pl.Float32, "gpus_per_replica": pl.UInt16, "replicas": pl.UInt16,
                           "updated_at": pl.Datetime("ms", "UTC")},
@@ -285,11 +285,11 @@ def generate(
     end = default_end() if end is None else end.astimezone(UTC)
     n_slots = days * 86400 // SLOT_S
     slots = _slot_starts(end - timedelta(days=days), n_slots)
-    shapes = [_shape(d, slots, np.random.default_rng([seed, i, 0])) for i, d in enumerate(F.FLEET)]
-    expected = sum(d.traffic * s.sum() for d, s in zip(F.FLEET, shapes, strict=True))
+    shapes = [_shape(d, slots, np.random.default_rng([seed, i, 0])) for i, d in enumerate(demo_fleet.FLEET)]
+    expected = sum(d.traffic * s.sum() for d, s in zip(demo_fleet.FLEET, shapes, strict=True))
     per_slot_scale = requests / expected  # expected requests per slot per unit of traffic x shape
-    yield N.DEPLOYMENTS, deployments_frame(end)
-    for i, (dep, shape) in enumerate(zip(F.FLEET, shapes, strict=True)):
+    yield conventions.DEPLOYMENTS, deployments_frame(end)
+    for i, (dep, shape) in enumerate(zip(demo_fleet.FLEET, shapes, strict=True)):
         rng = np.random.default_rng([seed, i, 1])
         load = dep.traffic * shape * per_slot_scale
         # Utilisation: the first week's daily peak uses peak_util of capacity.
@@ -299,15 +299,15 @@ def generate(
         if "memory_pressure" in masks:
             util = np.where(masks["memory_pressure"], np.minimum(util * 1.4, 0.99), util)
         if progress:
-            progress(i / len(F.FLEET), f"{dep.deployment}: requests")
+            progress(i / len(demo_fleet.FLEET), f"{dep.deployment}: requests")
         # Dynamic sampling (as in Honeycomb's Refinery): busy deployments are logged at the
         # sample rate, quiet ones in full, so every deployment keeps enough rows to judge.
         dep_weight = weight if dep.traffic >= QUIET_TRAFFIC else 1
         for frame in _requests_for(dep, slots, load / dep_weight * weight, util, masks, rng):
-            yield N.REQUESTS, frame.with_columns(weight=pl.lit(dep_weight, dtype=pl.UInt32))
+            yield conventions.REQUESTS, frame.with_columns(weight=pl.lit(dep_weight, dtype=pl.UInt32))
         if progress:
-            progress((i + 0.6) / len(F.FLEET), f"{dep.deployment}: GPU metrics")
-        yield N.GPU_METRICS, _gpu_for(dep, slots, util, masks, rng, scrape_seconds)
+            progress((i + 0.6) / len(demo_fleet.FLEET), f"{dep.deployment}: GPU metrics")
+        yield conventions.GPU_METRICS, _gpu_for(dep, slots, util, masks, rng, scrape_seconds)
     if progress:
         progress(1.0, "done")
 
@@ -322,21 +322,21 @@ def seed(store: Store, *, days: int = 35, end: datetime | None = None,
     gpu_metrics (as DCGM gauges); they are outside the all-or-nothing load.
     """
     end = default_end() if end is None else end.astimezone(UTC)
-    counts = {N.REQUESTS: 0, N.GPU_METRICS: 0, N.DEPLOYMENTS: 0}
+    counts = {conventions.REQUESTS: 0, conventions.GPU_METRICS: 0, conventions.DEPLOYMENTS: 0}
     represented = 0
     with loading(store, ["demo"]) as load:
         for table, frame in generate(days=days, end=end, **options):
             for offset in range(0, frame.height, INSERT_ROWS):
-                if table == N.DEPLOYMENTS:  # no rollup, and rewriting a deployment replaces it
+                if table == conventions.DEPLOYMENTS:  # no rollup, and rewriting a deployment replaces it
                     insert_chunk(store, table, frame.slice(offset, INSERT_ROWS), "demo_deployments")
-                elif table == N.REQUESTS and write_requests is not None:
+                elif table == conventions.REQUESTS and write_requests is not None:
                     write_requests(frame.slice(offset, INSERT_ROWS))
-                elif table == N.GPU_METRICS and write_gpu is not None:
+                elif table == conventions.GPU_METRICS and write_gpu is not None:
                     write_gpu(frame.slice(offset, INSERT_ROWS))
                 else:
                     load.add(table, frame.slice(offset, INSERT_ROWS))
             counts[table] += frame.height
-            if table == N.REQUESTS:
+            if table == conventions.REQUESTS:
                 represented += int(frame["weight"].sum())
-    return SeedSummary(end - timedelta(days=days), end, counts[N.REQUESTS], represented,
-                       counts[N.GPU_METRICS], counts[N.DEPLOYMENTS])
+    return SeedSummary(end - timedelta(days=days), end, counts[conventions.REQUESTS], represented,
+                       counts[conventions.GPU_METRICS], counts[conventions.DEPLOYMENTS])

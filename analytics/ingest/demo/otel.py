@@ -27,13 +27,13 @@ import polars as pl
 import pyarrow as pa
 
 from analytics.errors import InputError
-from analytics.ingest import gauges as GA
-from analytics.ingest import histograms as HI
-from analytics.ingest.demo import generator as G
+from analytics.ingest import gauges as ingest_gauges
+from analytics.ingest import histograms as ingest_histograms
+from analytics.ingest.demo import generator as demo_generator
 from analytics.ingest.otel import DEFAULT_SPAN
-from analytics.store import conventions as N
-from analytics.store import otel as S
-from analytics.store import otel_metrics as M
+from analytics.store import conventions
+from analytics.store import otel as store_otel
+from analytics.store import otel_metrics as store_otel_metrics
 from analytics.store.client import Store
 from analytics.store.journal import insert_chunk
 
@@ -97,7 +97,7 @@ def spans(requests: pl.DataFrame, rng: np.random.Generator) -> pa.Table:
 
 
 # gpu_metrics column -> the DCGM field the exporter names it by (fb_total_mib: as FB_FREE, below)
-DCGM_NAMES = {column: name for name, (column, _low, _high) in GA.FIELDS.items()}
+DCGM_NAMES = {column: name for name, (column, _low, _high) in ingest_gauges.FIELDS.items()}
 POD_HASH = "6f7d9c8b5"  # a ReplicaSet's pod-template-hash; the gauge source strips it to the deployment
 
 
@@ -142,17 +142,17 @@ class HistogramWriter:
         """Count a frame of request rows."""
         ok = requests.filter(pl.col("status") == "ok")
         base = int(self.start.timestamp())
-        for field, bounds in HI.VLLM_BOUNDS.items():
+        for field, bounds in ingest_histograms.VLLM_BOUNDS.items():
             rows = ok.filter(pl.col(field).is_not_null())
-            edges = np.array(bounds) * HI.SECONDS_TO_MS
+            edges = np.array(bounds) * ingest_histograms.SECONDS_TO_MS
             values = rows[field].cast(pl.Float64).to_numpy()
             # OTLP buckets are upper-inclusive: bucket i counts b[i-1] < x <= b[i] (metrics.proto)
             bucket = np.searchsorted(edges, values, side="left")
-            slot = (rows["ts"].dt.epoch("s").to_numpy() - base) // N.SLOT_SECONDS
+            slot = (rows["ts"].dt.epoch("s").to_numpy() - base) // conventions.SLOT_SECONDS
             self.parts.append(pl.DataFrame({  # summed per chunk: memory grows with slots, not requests
                 "deployment": rows["deployment"], "model": rows["model"], "region": rows["region"],
                 "field": field, "slot": slot, "bucket": bucket, "n": rows["weight"].cast(pl.Int64),
-                "sum": values / HI.SECONDS_TO_MS * rows["weight"].cast(pl.Float64).to_numpy(),
+                "sum": values / ingest_histograms.SECONDS_TO_MS * rows["weight"].cast(pl.Float64).to_numpy(),
             }).group_by(KEYS).agg(pl.col("n").sum(), pl.col("sum").sum()))
 
     def table(self) -> pa.Table:
@@ -162,28 +162,28 @@ class HistogramWriter:
         grouped = pl.concat(self.parts).group_by(KEYS).agg(pl.col("n").sum(), pl.col("sum").sum())
         points = []
         for (deployment, model, region, field), part in grouped.group_by("deployment", "model", "region", "field"):
-            width = len(HI.VLLM_BOUNDS[field]) + 1
+            width = len(ingest_histograms.VLLM_BOUNDS[field]) + 1
             counts = np.zeros((self.n_slots, width), dtype=np.int64)
             sums = np.zeros(self.n_slots)
             slot, bucket = part["slot"].to_numpy(), part["bucket"].to_numpy()
             keep = (slot >= 0) & (slot < self.n_slots)
             np.add.at(counts, (slot[keep], bucket[keep]), part["n"].to_numpy()[keep])
             np.add.at(sums, slot[keep], part["sum"].to_numpy()[keep])
-            of_day = (int(self.start.timestamp()) // N.SLOT_SECONDS + np.arange(self.n_slots)) % (86400 // N.SLOT_SECONDS)
+            of_day = (int(self.start.timestamp()) // conventions.SLOT_SECONDS + np.arange(self.n_slots)) % (86400 // conventions.SLOT_SECONDS)
             run = np.maximum.accumulate(np.where(of_day == RESTART_SLOT, np.arange(self.n_slots), 0))
             cum, total = np.zeros_like(counts), np.zeros_like(sums)
             for first in np.unique(run):  # cumulative within each run of the counter
                 rows = run == first
                 cum[rows], total[rows] = np.cumsum(counts[rows], axis=0), np.cumsum(sums[rows])
             base = np.datetime64(self.start.astimezone(UTC).replace(tzinfo=None), "ms")
-            slot_ms = np.arange(self.n_slots) * N.SLOT_SECONDS * 1000
+            slot_ms = np.arange(self.n_slots) * conventions.SLOT_SECONDS * 1000
             points.append(pl.DataFrame({
-                "ServiceName": "vllm", "MetricName": HI.DEFAULT_METRICS[field],
-                "StartTimeUnix": pl.Series(base + (run * N.SLOT_SECONDS * 1000).astype("timedelta64[ms]")),
-                "TimeUnix": pl.Series(base + (slot_ms + N.SLOT_SECONDS * 1000 - 1).astype("timedelta64[ms]")),
+                "ServiceName": "vllm", "MetricName": ingest_histograms.DEFAULT_METRICS[field],
+                "StartTimeUnix": pl.Series(base + (run * conventions.SLOT_SECONDS * 1000).astype("timedelta64[ms]")),
+                "TimeUnix": pl.Series(base + (slot_ms + conventions.SLOT_SECONDS * 1000 - 1).astype("timedelta64[ms]")),
                 "Count": cum.sum(axis=1).astype(np.uint64), "Sum": total,
                 "BucketCounts": pl.Series(cum.astype(np.uint64)).cast(pl.List(pl.UInt64)),
-                "ExplicitBounds": pl.Series(np.tile(np.array(HI.VLLM_BOUNDS[field]), (self.n_slots, 1)))
+                "ExplicitBounds": pl.Series(np.tile(np.array(ingest_histograms.VLLM_BOUNDS[field]), (self.n_slots, 1)))
                 .cast(pl.List(pl.Float64)),
                 "AggregationTemporality": np.full(self.n_slots, 2, dtype=np.int32),
                 "deployment": deployment, "model": model, "region": region,
@@ -197,23 +197,23 @@ class HistogramWriter:
 
 
 def seed(store: Store, tables: dict[str, str], *, days: int, seed: int = 7, end: datetime | None = None,
-         spans_too: bool = True, **options) -> G.SeedSummary:
+         spans_too: bool = True, **options) -> demo_generator.SeedSummary:
     """Seed the demo in the exporter's tables (`tables`: "traces", "gauge", "histogram" -> name; each
     created with the exporter's DDL if missing): requests as spans (unless not `spans_too`), GPU
     samples as DCGM gauges, the 'ok' requests' latencies as vLLM histograms; deployments go to their
     own table as in the plain demo."""
     if spans_too:
-        S.create_traces_table(store, tables["traces"])
-    M.create_table(store, M.gauge_table_ddl(tables["gauge"]))
-    M.create_table(store, M.histogram_table_ddl(tables["histogram"]))
+        store_otel.create_traces_table(store, tables["traces"])
+    store_otel_metrics.create_table(store, store_otel_metrics.gauge_table_ddl(tables["gauge"]))
+    store_otel_metrics.create_table(store, store_otel_metrics.histogram_table_ddl(tables["histogram"]))
     for kind, table in tables.items():
-        if (spans_too or kind != "traces") and S.table_rows(store, table):
+        if (spans_too or kind != "traces") and store_otel.table_rows(store, table):
             raise InputError(f"demo --as otel: {table} already holds rows; seed into an empty store (--dsn)")
     rng = np.random.default_rng([seed, 99])
     parts = itertools.count()
-    end = G.default_end() if end is None else end.astimezone(UTC)
+    end = demo_generator.default_end() if end is None else end.astimezone(UTC)
     start = end - timedelta(days=days)
-    histograms = HistogramWriter(start, days * 86400 // N.SLOT_SECONDS)
+    histograms = HistogramWriter(start, days * 86400 // conventions.SLOT_SECONDS)
 
     def write_requests(frame: pl.DataFrame) -> None:
         histograms.add(frame)
@@ -223,9 +223,9 @@ def seed(store: Store, tables: dict[str, str], *, days: int, seed: int = 7, end:
     def write_gpu(frame: pl.DataFrame) -> None:
         insert_chunk(store, tables["gauge"], gauges(frame), f"demo_gauges_{next(parts)}")
 
-    summary = G.seed(store, days=days, seed=seed, end=end, write_requests=write_requests, write_gpu=write_gpu,
+    summary = demo_generator.seed(store, days=days, seed=seed, end=end, write_requests=write_requests, write_gpu=write_gpu,
                      **options)
     points = histograms.table()
-    for offset in range(0, points.num_rows, G.INSERT_ROWS):
-        insert_chunk(store, tables["histogram"], points.slice(offset, G.INSERT_ROWS), f"demo_hist_{next(parts)}")
+    for offset in range(0, points.num_rows, demo_generator.INSERT_ROWS):
+        insert_chunk(store, tables["histogram"], points.slice(offset, demo_generator.INSERT_ROWS), f"demo_hist_{next(parts)}")
     return summary
