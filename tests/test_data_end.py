@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 
 from analytics.store import conventions, queries
-from analytics.store.otel_metrics import HISTOGRAM_ROLLUP
+from analytics.store.otel_metrics import HISTOGRAM_ROLLUP, histogram_rollup_exists
 
 T = datetime(2025, 3, 10, tzinfo=UTC)
 NOW = datetime(2025, 3, 20, 12, 2, tzinfo=UTC)  # the clock, inside the slot 12:00-12:05
@@ -83,9 +83,14 @@ def test_an_empty_store_has_no_span():
     assert queries.data_end(SpanStore({}), NOW) is None
 
 
-def test_on_the_demo_store_the_span_is_that_of_its_request_slots(demo_store):
+def test_on_the_session_store_the_span_runs_from_the_first_to_the_last_slot_of_requests_or_histograms(demo_store):
+    """The demo fleet's request slots, and the exported histograms other tests add to the session store."""
     first, last, requests = demo_store.query(
         f"SELECT min(slot), max(slot), sum(requests) FROM {conventions.REQUESTS_5M}").row(0)
+    if histogram_rollup_exists(demo_store):
+        h_first, h_last, h_rows = demo_store.query(f"SELECT min(slot), max(slot), count() FROM {HISTOGRAM_ROLLUP}").row(0)
+        if h_rows:
+            first, last = min(first, h_first), max(last, h_last)
     start, end, counted = queries.data_range(demo_store)
     assert start == first.replace(tzinfo=UTC)
     assert end == last.replace(tzinfo=UTC) + timedelta(seconds=conventions.SLOT_SECONDS)

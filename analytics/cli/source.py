@@ -15,6 +15,7 @@ from analytics.cli.common import ProgressBar
 from analytics.ingest import gauges, histograms, spans
 from analytics.ingest import otel as ingest_otel
 from analytics.ingest import otel_backfill as ingest_otel_backfill
+from analytics.store.otel_metrics import HISTOGRAM_ROLLUP
 
 KINDS = {"otel-traces": ingest_otel.DEFAULT_TABLE, "otel-gpu-metrics": gauges.DEFAULT_TABLE,
          "otel-histograms": histograms.DEFAULT_TABLE}
@@ -75,7 +76,7 @@ def add_histograms(store, source: histograms.HistogramSource, backfill: bool,
     """Add a vLLM histogram source, optionally backfill it, and say what was done."""
     names = ", ".join(source.metrics.values())
     cutoff = _say(histograms.add_source(store, source, time.time_ns()),
-                  f"{names} points of {source.table} (into {histograms.M.HISTOGRAM_ROLLUP})")
+                  f"{names} points of {source.table} (into {HISTOGRAM_ROLLUP})")
     if backfill:
         _said(histograms.backfill(store, source, batch_hours, ProgressBar("backfill")), "histogram points", cutoff)
 

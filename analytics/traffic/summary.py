@@ -9,6 +9,7 @@ import numpy as np
 import polars as pl
 
 from analytics import columns, histogram
+from analytics.indicators import AVAILABILITY
 
 PERCENTILES = (0.50, 0.95, 0.99)
 LATENCY_SUMMARY_FIELDS = ("ttft", "e2e")
@@ -18,14 +19,17 @@ MOVER_METRICS = {"rps": False, "error_rate": True, "ttft_p99_ms": True, "e2e_p99
 
 
 def error_rate() -> pl.Expr:
-    """1 - ok / requests with a known outcome; null ("not measured") when no request has one.
+    """1 - the availability SLI (analytics.indicators.AVAILABILITY): 1 - ok / requests with a known
+    outcome; null ("not measured") when no request has one.
 
     Requests of status 'unknown' (arrival-only traces) are neither good nor bad
     (analytics.store.conventions.STATUSES): counting them as ok would report 0% errors for a
     trace that never recorded an outcome.
     """
-    judged = pl.col("requests") - pl.col("unknown")
-    return pl.when(judged > 0).then(1 - pl.col("ok") / judged).otherwise(None)
+    # The availability SLI's valid events: every request but those of a status it does not judge.
+    judged = pl.col("requests") - pl.sum_horizontal(AVAILABILITY.invalid_statuses)
+    good = pl.sum_horizontal(AVAILABILITY.good_statuses)
+    return pl.when(judged > 0).then(1 - good / judged).otherwise(None)
 
 
 def _percentile_columns(frame: pl.DataFrame) -> dict[str, np.ndarray]:
