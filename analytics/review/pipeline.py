@@ -184,10 +184,9 @@ def weekly(store: Store, slos: Sequence[Slo], start: datetime, end: datetime, ga
 
 
 def week_totals(store: Store, start: datetime, end: datetime) -> pl.DataFrame:
-    """Per deployment over [start, end): req/s, error rate and latency percentiles
-    (analytics.traffic.summary.summarize on the rollup's totals)."""
-    totals = queries.request_totals(store, start, end, fields=traffic.HIST_FIELDS)
-    return traffic.summarize(totals, (end - start).total_seconds())
+    """Per deployment over [start, end): the request rollup's totals with the latency histograms
+    the movers test (analytics.traffic.summary.changes)."""
+    return queries.request_totals(store, start, end, fields=traffic.HIST_FIELDS)
 
 
 def week_gpu(store: Store, slos: Sequence[Slo], start: datetime, end: datetime,
