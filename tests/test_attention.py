@@ -101,3 +101,19 @@ def test_no_all_clear_while_a_check_did_not_run():
     assert not at.exception, [e.message for e in at.exception]
     assert not at.success
     assert "Not checked: GPU memory: no GPU telemetry in the range." in at.info[0].value
+
+
+def test_the_weekly_review_gives_the_uncovered_deployment_and_the_memory_peak_an_owner():
+    from analytics.review import weekly as review_weekly
+    from tests.test_movers import _no_slos
+
+    movers = review_weekly.mover_table(NOW, BEFORE)
+    peaks = pl.DataFrame({"deployment": ["chat-a"], "peak_mem_fraction": [0.989]})
+    watch, unchecked = review_weekly.week_watch(movers, judged_slos().watched, peaks)
+    assert [(v.kind, v.name) for v in watch] == [("uncovered", "batch-b"), ("memory", "chat-a")] and not unchecked
+    text = review_weekly.summary("2026-W48", _no_slos(), pl.DataFrame(), movers, {}, pl.DataFrame(), watch)
+    owners = text.split("Needs an owner: ")[1]
+    assert owners.startswith("batch-b (no SLO covers it; error rate 0.100% → 3.700%"), text
+    assert "chat-a (GPU memory peaked at 98.9% of total" in owners
+    assert review_weekly.week_watch(movers, None, None)[1] == [
+        "Deployments no SLO covers were not checked.", "GPU memory was not checked: no GPU telemetry this week."]

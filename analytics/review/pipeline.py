@@ -290,9 +290,11 @@ def report(store: Store, slos: Sequence[Slo], week: str, cache_dir: Path | None 
     hours = shared_request_hours(store, slos, start, end)
     (gpu_now, saving_now), (gpu_before, saving_before) = week_gpu(store, slos, start, end, hours)
     capacity, caveats = week_capacity(store, slos, end, cache_dir, hours)
+    # the Overview's checks of deployments no SLO covers and of GPU memory (analytics.review.verdicts)
+    watched = review_verdicts.covered(slos, slo_queries.catalog(store, start, end))
     return review_weekly.build(week, start, end, review.evaluations, review.incidents, review.spans, review.attribution,
                    review.changes, notes, movers, review_weekly.gpu_table(gpu_now, gpu_before, saving_now, saving_before),
-                   capacity, caveats)
+                   capacity, caveats, watched=watched, peaks=gpu_pipeline.peak_memory(store, start, end))
 
 
 def add_note(store: Store, key: str, note: str, owner: str, at: datetime | None = None) -> None:

@@ -231,8 +231,10 @@ def _listed(items: Sequence[str], most: int = 4, sep: str = "; ") -> str:
 
 
 def summary(week: str, slos: pl.DataFrame, incidents: pl.DataFrame, movers: pl.DataFrame,
-            totals: Mapping[str, float | None], capacity: pl.DataFrame) -> str:
-    """One paragraph from the numbers: the week, what got worse, what got better, what needs an owner."""
+            totals: Mapping[str, float | None], capacity: pl.DataFrame,
+            watch: Sequence[review_verdicts.Verdict] = ()) -> str:
+    """One paragraph from the numbers: the week, what got worse, what got better, what needs an owner
+    (``watch``: the verdicts of deployments no SLO covers and of GPU memory, week_watch)."""
     pages = int((incidents["severity"] == "page").sum()) if incidents.height else 0
     hours = float(incidents["duration_min"].sum() or 0.0) / 60 if incidents.height else 0.0
     parts = [f"Week {week}: {incidents.height} incident{'s' if incidents.height != 1 else ''}"
@@ -265,6 +267,7 @@ def summary(week: str, slos: pl.DataFrame, incidents: pl.DataFrame, movers: pl.D
             if names:
                 owners.append(f"capacity {state} for {len(names)} deployment{'s' if len(names) > 1 else ''} "
                               f"({_listed(names, sep=', ')})")
+    owners += [f"{v.name} ({v.why})" for v in watch]
     parts.append(f"Needs an owner: {_listed(owners, 8)}." if owners else "Nothing needs an owner.")
     idle, saving = totals.get("idle_cost"), totals.get("monthly_saving")
     if cost is not None:
@@ -275,9 +278,12 @@ def summary(week: str, slos: pl.DataFrame, incidents: pl.DataFrame, movers: pl.D
 
 def build(week: str, start: datetime, end: datetime, evaluations: Sequence[Evaluation], incidents: pl.DataFrame,
           spans: pl.DataFrame, attribution: pl.DataFrame, changes: pl.DataFrame, notes: pl.DataFrame,
-          movers: pl.DataFrame, gpu: pl.DataFrame, capacity: pl.DataFrame, caveats: Sequence[str] = ()) -> WeeklyReport:
+          movers: pl.DataFrame, gpu: pl.DataFrame, capacity: pl.DataFrame, caveats: Sequence[str] = (),
+          watched: set[str] | None = None, peaks: pl.DataFrame | None = None) -> WeeklyReport:
     """Assemble the week's tables and paragraph (``movers``: mover_table; ``gpu``: gpu_table;
-    ``capacity``: the outlook table with ``state`` and ``method``)."""
+    ``capacity``: the outlook table with ``state`` and ``method``; ``watched``: the deployments an
+    SLO covers; ``peaks``: per deployment peak_mem_fraction, analytics.gpu.pipeline.peak_memory).
+    Without ``watched`` or ``peaks`` that check did not run, and a caveat says so."""
     incident_rows = incident_table(incidents, attribution, changes, notes)
     slos = slo_table(evaluations, start, end, spans)
     totals = gpu_totals(gpu)
@@ -285,5 +291,23 @@ def build(week: str, start: datetime, end: datetime, evaluations: Sequence[Evalu
         "slos": slos, "incidents": incident_rows, "attribution": attribution_table(incidents, attribution),
         "changes": changes, "movers": movers, "gpu": gpu, "capacity": capacity,
     }
-    text = summary(week, slos, incident_rows, movers, totals, capacity)
-    return WeeklyReport(week, start, end, text, tables, totals, tuple(caveats))
+    watch, unchecked = week_watch(movers, watched, peaks)
+    text = summary(week, slos, incident_rows, movers, totals, capacity, watch)
+    return WeeklyReport(week, start, end, text, tables, totals, (*caveats, *unchecked))
+
+
+def week_watch(movers: pl.DataFrame, watched: set[str] | None,
+               peaks: pl.DataFrame | None) -> tuple[list[review_verdicts.Verdict], list[str]]:
+    """The Overview's checks for the week: deployments no SLO covers whose errors or latency moved
+    beyond chance (the movers), and GPU memory peaks over the limit; and a caveat per check that
+    could not run."""
+    watch, unchecked = [], []
+    if watched is None:
+        unchecked.append("Deployments no SLO covers were not checked.")
+    else:
+        watch += review_verdicts.uncovered_verdicts(movers, watched)
+    if peaks is None or peaks.is_empty():
+        unchecked.append("GPU memory was not checked: no GPU telemetry this week.")
+    else:
+        watch += review_verdicts.memory_verdicts(peaks)
+    return watch, unchecked
