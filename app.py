@@ -97,9 +97,10 @@ with panel("Top movers"):
                    f"{traffic_summary.SIGNIFICANT_Z:g}).{new}")
     else:
         show_table(moved, "top movers",
-                   caption="Ordered by the evidence of the change (z of a test on the counts: errors among "
-                           "requests, requests, requests slower than the previous p99), worse and better alike; "
-                           f"only changes with |z| >= {traffic_summary.SIGNIFICANT_Z:g} are listed. Change is "
+                   caption="What got worse first (z > 0: more errors, higher latency, less traffic), then what "
+                           "got better, each ordered by the evidence of the change (z of a test on the counts: errors "
+                           "among requests, requests, requests slower than the previous p99); only changes with "
+                           f"|z| >= {traffic_summary.SIGNIFICANT_Z:g} are listed. Change is "
                            f"relative; 'new' where the previous period had under {traffic_summary.MIN_EVENTS} "
                            "errors (or requests, or slow requests), too few for a ratio. A p99 needs "
                            f"{traffic_summary.MIN_LATENCY_SAMPLES:,} requests in each period.{new}")

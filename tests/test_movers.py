@@ -108,3 +108,12 @@ def test_the_weekly_paragraph_names_a_significant_move_with_both_values_and_new_
 def _no_slos() -> pl.DataFrame:
     return pl.DataFrame(schema={"slo": pl.String, "state": pl.String, "spent_change": pl.Float64,
                                 "budget_spent_this_week": pl.Float64, "budget_spent_previous_week": pl.Float64})
+
+
+def test_what_got_worse_is_listed_before_what_got_better():
+    # healed: 2% -> 0.1% of 100,000 (z -41, better); broke: 0.1% -> 1% of 3,000 (z 4.7, worse)
+    moved = summary.movers(summary.changes(totals({"healed": (100_000, 100, {100: 99_900}), "broke": (3_000, 30, {100: 2_970})}),
+                                           totals({"healed": (100_000, 2_000, {100: 98_000}), "broke": (3_000, 3, {100: 2_997})}),
+                                           HOUR))
+    assert moved.select("deployment", "metric").rows() == [("broke", "error_rate"), ("healed", "error_rate")]
+    assert moved["z"][1] < -40

@@ -154,6 +154,8 @@ def new_in_period(first_seen: pl.DataFrame, window: tuple[datetime, datetime]) -
 # previous period holds MIN_EVENTS of what it counts, so a p99 needs MIN_EVENTS / 1% = 1000
 # latency samples in each period (a p99 of 20 requests is noise). Below MIN_EVENTS errors (or
 # requests) before, the relative change is not shown: the change is "new".
+# The counts are the rollup's weighted counts: a trace sampled at rate r stores each request as 1/r,
+# so its z overstates the evidence by sqrt(1/r) (the rollup keeps no unweighted count).
 MIN_EVENTS = 10
 P99 = 0.99
 MIN_LATENCY_SAMPLES = round(MIN_EVENTS / (1 - P99))
@@ -242,16 +244,17 @@ def changes(current: pl.DataFrame, previous: pl.DataFrame, seconds: float,
     shown = pl.col("baseline_events") >= MIN_EVENTS
     return frame.select(
         "deployment", "metric", "previous", "current",
-        pl.when(shown).then(relative).alias("change"), "z",
+        pl.when(shown).then(relative).alias("change"), pl.col("z") + 0.0,  # + 0.0: no -0.0
         pl.when(shown).then(pl.lit(None, pl.String)).otherwise(pl.lit("new")).alias("baseline"),
     ).cast(CHANGE_SCHEMA)
 
 
 def movers(changed: pl.DataFrame, top: int = 8) -> pl.DataFrame:
-    """The significant changes (|z| >= SIGNIFICANT_Z) of a changes() frame, the strongest evidence
-    first: worse and better alike, by |z|."""
+    """The ``top`` significant changes (|z| >= SIGNIFICANT_Z) of a changes() frame: what got worse
+    first, then what got better, each the strongest evidence first."""
     return (changed.filter(pl.col("z").abs() >= SIGNIFICANT_Z)
-            .sort(pl.col("z").abs(), "deployment", "metric", descending=[True, False, False]).head(top))
+            .sort(pl.col("z") < 0, pl.col("z").abs(), "deployment", "metric", descending=[False, True, False, False])
+            .head(top))
 
 
 def series(slots: pl.DataFrame, step_seconds: int) -> pl.DataFrame:
