@@ -117,3 +117,16 @@ def test_the_weekly_review_gives_the_uncovered_deployment_and_the_memory_peak_an
     assert "chat-a (GPU memory peaked at 98.9% of total" in owners
     assert review_weekly.week_watch(movers, None, None)[1] == [
         "Deployments no SLO covers were not checked.", "GPU memory was not checked: no GPU telemetry this week."]
+
+
+def test_a_small_rise_beyond_chance_on_a_busy_uncovered_deployment_is_not_sharp():
+    # 1.00% -> 1.10% of 1,000,000 requests: z = 6.9, but +10%
+    before = totals({"batch-b": (1_000_000, 10_000, {100: 990_000})})
+    now = totals({"batch-b": (1_000_000, 11_000, {100: 989_000})})
+    judged = attention.with_deployments(judged_slos(), overview(now, before), CALM_GPUS)
+    assert row_z(overview(now, before)) > summary.SIGNIFICANT_Z
+    assert review_verdicts.attention(judged.verdicts).is_empty()
+
+
+def row_z(seen: Overview) -> float:
+    return seen.changes.filter(pl.col("metric") == "error_rate")["z"][0]

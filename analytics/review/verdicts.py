@@ -112,6 +112,10 @@ def pool_verdicts(plans: Mapping[str, pl.DataFrame], deployments: pl.DataFrame, 
 # What the verdicts of deployments no SLO covers judge: errors and latency, not traffic (a traffic
 # change is demand, which the Capacity page judges).
 UNCOVERED_METRICS = ("error_rate", "ttft_p99_ms", "e2e_p99_ms")
+# ... and how much worse counts as sharp: a rise of 20% or more (or a rate that was nearly zero, 'new').
+# Beyond chance is not enough on a busy deployment, where a 3% p99 rise is beyond chance; moves
+# under 20% are within the week-to-week spread of a fleet's traffic mix.
+SHARP_RISE = 0.2
 
 
 def covered(slos: Sequence[Slo], catalog: pl.DataFrame) -> set[str]:
@@ -122,11 +126,13 @@ def covered(slos: Sequence[Slo], catalog: pl.DataFrame) -> set[str]:
 
 def uncovered_verdicts(changes: pl.DataFrame, watched: set[str]) -> list[Verdict]:
     """'watch' for each deployment outside ``watched`` (the deployments an SLO covers) whose error
-    rate or latency p99 got significantly worse than in the previous period, by the movers' rule
+    rate or latency p99 got sharply and significantly worse than in the previous period, by the movers' rule
     (analytics.traffic.summary.changes: z >= SIGNIFICANT_Z on the counts). No SLO pages for them,
-    so a sharp move is the only signal the fleet has; the strongest move names the why."""
+    so a sharp move (SHARP_RISE or 'new') is the only signal the fleet has; the strongest move
+    names the why."""
+    sharp = pl.col("change").is_null() | (pl.col("change") >= SHARP_RISE)
     worse = (changes.filter(pl.col("metric").is_in(UNCOVERED_METRICS) & ~pl.col("deployment").is_in(list(watched))
-                            & (pl.col("z") >= traffic_summary.SIGNIFICANT_Z))
+                            & (pl.col("z") >= traffic_summary.SIGNIFICANT_Z) & sharp)
              .sort("z", descending=True).unique("deployment", keep="first", maintain_order=True))
     out = []
     for r in worse.iter_rows(named=True):
