@@ -68,7 +68,7 @@ def test_a_deployment_at_98_9_percent_peak_gpu_memory_needs_attention():
     judged = attention.with_deployments(judged_slos(), overview(BEFORE, BEFORE), peaks)
     items = review_verdicts.attention(judged.verdicts)
     assert items.select("kind", "name", "state").rows() == [("memory", "chat-a", "watch")], "95.0% is at the limit"
-    assert items["why"][0] == "GPU memory peaked at 98.9% of total (over 95%: under 5% headroom left)"
+    assert items["why"][0] == "GPU memory peaked at 98.9% of total, over the 95% limit: under 5% headroom left"
     assert review_verdicts.MEMORY_PEAK_LIMIT == pytest.approx(0.95)
 
 
@@ -114,7 +114,7 @@ def test_the_weekly_review_gives_the_uncovered_deployment_and_the_memory_peak_an
     text = review_weekly.summary("2026-W48", _no_slos(), pl.DataFrame(), movers, {}, pl.DataFrame(), watch)
     owners = text.split("Needs an owner: ")[1]
     assert owners.startswith("batch-b (no SLO covers it; error rate 0.100% → 3.700%"), text
-    assert "chat-a (GPU memory peaked at 98.9% of total" in owners
+    assert "chat-a (GPU memory peaked at 98.9% of total, over the 95% limit: under 5% headroom left)" in owners
     assert review_weekly.week_watch(movers, None, None)[1] == [
         "Deployments no SLO covers were not checked.", "GPU memory was not checked: no GPU telemetry this week."]
 

@@ -156,8 +156,8 @@ def memory_verdicts(peaks: pl.DataFrame, limit: float = MEMORY_PEAK_LIMIT) -> li
     """'watch' for each deployment whose peak GPU memory is over ``limit``; ``peaks`` has deployment
     and peak_mem_fraction (analytics.gpu.pipeline.peak_memory)."""
     return [Verdict("memory", r["deployment"], WATCH,
-                    f"GPU memory peaked at {column_registry.text('peak_mem_fraction', r['peak_mem_fraction'])} of total "
-                    f"(over {limit:.0%}: under {1 - limit:.0%} headroom left)", urlencode({"dep": r["deployment"]}))
+                    f"GPU memory peaked at {column_registry.text('peak_mem_fraction', r['peak_mem_fraction'])} of total, "
+                    f"over the {limit:.0%} limit: under {1 - limit:.0%} headroom left", urlencode({"dep": r["deployment"]}))
             for r in peaks.filter(pl.col("peak_mem_fraction") > limit).iter_rows(named=True)]
 
 
