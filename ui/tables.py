@@ -4,7 +4,9 @@ Missing values: st.dataframe(placeholder=...) (Streamlit >= 1.50; "The text that
 missing values", st.dataframe docs) draws an em dash in any cell holding null while the column keeps
 its numeric type, so numeric columns still sort as numbers; each column's header tooltip (its
 column_config help) says why a cell of that column can be empty. Number formats are Streamlit's
-built-ins ("percent", "dollar", "localized"); the NumberColumn step sets their decimals.
+built-ins ("percent", "dollar", "localized"); the NumberColumn step sets their decimals. Streamlit
+cuts a number to those decimals (it does not round), so the table is given its numbers rounded by
+the registry's one rule (columns.rounded_frame): a cell reads what columns.text writes.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ CSV_HELP = ("Raw values, one unit per column (named in the header: _ratio is a f
 ROW_PX, HEADER_PX, MAX_ROWS = 35, 38, 25  # Streamlit's default row height; taller tables scroll
 WRAP_ROW_PX = 70  # rows taller than 4rem let text wrap (Streamlit's DataFrame grid); three lines of text
 WRAP_MAX_ROWS = 10  # short tables wrap long text; longer ones cut it (the cell's overlay and the CSV hold it)
+WRAP_TEXT_PX = 140  # long text in a wrapping table: three lines of about 18 characters, so more columns fit
 # Widths: the grid draws 14 px Source Sans, measured in Chromium at 7.0 px a digit and 5.6-6.6 px
 # another character, with 8 px padding either side; a header also needs room for its sort arrow.
 DIGIT_PX, CHAR_PX, PAD_PX, MIN_PX, LONG_PX, CHECK_PX = 7.0, 6.6, 22, 56, 240, 64
@@ -61,7 +64,9 @@ def widths(shown: pl.DataFrame) -> dict[str, int]:
         elif dtype == pl.String or not dtype.is_numeric():
             value = max((_px(str(v)) for v in head[name].drop_nulls()), default=MIN_PX)
         else:
-            value = max((_px(column_registry.text(name, v, symbol=False)) for v in head[name].drop_nulls()), default=MIN_PX)
+            digits = column_registry.table_decimals(name, shown[name])
+            value = max((_px(column_registry.text(name, v, symbol=False, digits=digits)) for v in head[name].drop_nulls()),
+                        default=MIN_PX)
         out[name] = max(MIN_PX, min(LONG_PX, max(value, _px(c.header))))
     return out
 
@@ -91,8 +96,9 @@ def _column_config(frame: pl.DataFrame, px: dict[str, int]) -> dict:
         k = c.spec
         common = {"help": c.tooltip, "width": px[name]}
         if dtype.is_numeric() and k.style not in ("text", "time", "date", "bool"):
+            digits = column_registry.table_decimals(name, frame[name])
             config[name] = st.column_config.NumberColumn(
-                c.header, format=_NUMBER_FORMATS.get(k.style, "localized"), step=_step(c.decimals, k.style), **common)
+                c.header, format=_NUMBER_FORMATS.get(k.style, "localized"), step=_step(digits, k.style), **common)
         elif isinstance(dtype, pl.Datetime):
             config[name] = st.column_config.DatetimeColumn(
                 c.header, format="YYYY-MM-DD" if k.style == "date" else "YYYY-MM-DD HH:mm", **common)
@@ -127,14 +133,22 @@ def show_table(frame: pl.DataFrame, name: str, *, caption: str | None = None,
     """
     shown = with_badges(column_registry.display_frame(frame))  # shapes beside states, as on every page
     shown = shown.with_columns(pl.col(c).replace("", None) for c, t in shown.schema.items() if t == pl.String)
+    shown = column_registry.rounded_frame(shown)  # Streamlit cuts numbers: it is given them rounded
     px = widths(shown)
     order = columns if columns is not None else column_registry.table_columns(name, shown.columns)
-    visible, _ = fit(order, px)
+    # a short table wraps long text over three lines, so its long text columns are narrower and the
+    # columns after them fit too
+    narrow = {c: WRAP_TEXT_PX if w >= LONG_PX and shown[c].dtype == pl.String else w for c, w in px.items()}
+    visible, _ = fit(order, narrow)
+    tall = (wrap or frame.height <= WRAP_MAX_ROWS) and any(_cut(shown[c]) for c in visible if px[c] >= LONG_PX)
+    if tall:
+        px = narrow
+    else:
+        visible, _ = fit(order, px)
     hidden = [c for c in shown.columns if c not in visible]
     config = _column_config(shown, px)
     config[visible[0]]["pinned"] = True
     rows = min(frame.height, MAX_ROWS)
-    tall = (wrap or frame.height <= WRAP_MAX_ROWS) and any(_cut(shown[c]) for c in visible if px[c] >= LONG_PX)
     st.dataframe(shown, column_config=config, hide_index=True, placeholder=column_registry.MISSING,
                  column_order=visible if hidden else None,
                  height=(HEADER_PX + WRAP_ROW_PX * max(rows, 1) + 2) if tall else height(frame.height),
