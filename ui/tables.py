@@ -27,7 +27,7 @@ CSV_HELP = ("Raw values, one unit per column (named in the header: _ratio is a f
 ROW_PX, HEADER_PX, MAX_ROWS = 35, 38, 25  # Streamlit's default row height; taller tables scroll
 WRAP_ROW_PX = 70  # rows taller than 4rem let text wrap (Streamlit's DataFrame grid); three lines of text
 WRAP_MAX_ROWS = 10  # short tables wrap long text; longer ones cut it (the cell's overlay and the CSV hold it)
-WRAP_TEXT_PX = 140  # long text in a wrapping table: three lines of about 18 characters, so more columns fit
+WRAP_TEXT_PX = 130  # long text in a wrapping table: three lines of about 17 characters, so more columns fit
 # Widths: the grid draws 14 px Source Sans, measured in Chromium at 7.0 px a digit and 5.6-6.6 px
 # another character, with 8 px padding either side; a header also needs room for its sort arrow.
 DIGIT_PX, CHAR_PX, PAD_PX, MIN_PX, LONG_PX, CHECK_PX = 7.0, 6.6, 22, 56, 240, 64
@@ -77,6 +77,13 @@ def _cut(values: pl.Series) -> bool:
     return values.dtype == pl.String and any(_px(v) > 1.15 * LONG_PX for v in values.drop_nulls().head(SAMPLE_ROWS))
 
 
+def _wrapped_px(values: pl.Series) -> int:
+    """A long text column's width where rows wrap: WRAP_TEXT_PX, or its longest word (a name such as
+    chat-llama3-8b-use-goodput is never broken mid-word), at most LONG_PX."""
+    words = (w for v in values.drop_nulls().head(SAMPLE_ROWS) for w in v.split())
+    return min(LONG_PX, max([WRAP_TEXT_PX, *(_px(w) for w in words)]))
+
+
 def fit(order: list[str], px: dict[str, int], budget: int = BUDGET_PX) -> tuple[list[str], list[str]]:
     """The columns shown by default (the longest prefix of ``order`` within ``budget``; the first
     always) and the rest, which the table hides (they stay in the CSV and the Show/hide menu)."""
@@ -120,6 +127,29 @@ def csv_bytes(frame: pl.DataFrame) -> str:
     return csv_text(frame)
 
 
+def shown_frame(frame: pl.DataFrame) -> pl.DataFrame:
+    """The frame a table is given: labels and units per row (display_frame), state badges, empty text
+    as missing, and numbers rounded to the decimals they show by the registry's one rule (Streamlit
+    cuts a number to its column's decimals: given it unrounded, 0.26596 would read 26.5%)."""
+    shown = with_badges(column_registry.display_frame(frame))  # shapes beside states, as on every page
+    shown = shown.with_columns(pl.col(c).replace("", None) for c, t in shown.schema.items() if t == pl.String)
+    return column_registry.rounded_frame(shown)
+
+
+def layout(shown: pl.DataFrame, order: list[str], *, wrap: bool = False) -> tuple[list[str], dict[str, int], bool]:
+    """(the columns shown by default, every column's width, whether rows are three lines tall).
+    A short table (at most WRAP_MAX_ROWS rows, or ``wrap``) whose shown text is longer than LONG_PX
+    wraps it over three lines; its long text columns then narrow (_wrapped_px), so the columns
+    after them fit too."""
+    px = widths(shown)
+    narrow = {c: _wrapped_px(shown[c]) if w >= LONG_PX and shown[c].dtype == pl.String else w for c, w in px.items()}
+    visible, _ = fit(order, narrow)
+    tall = (wrap or shown.height <= WRAP_MAX_ROWS) and any(_cut(shown[c]) for c in visible if px[c] >= LONG_PX)
+    if tall:
+        return visible, narrow, True
+    return fit(order, px)[0], px, False
+
+
 def show_table(frame: pl.DataFrame, name: str, *, caption: str | None = None,
                columns: list[str] | None = None, wrap: bool = False) -> None:
     """Show a frame with the registry's labels and formats and a 'Download CSV' button named after it.
@@ -129,22 +159,12 @@ def show_table(frame: pl.DataFrame, name: str, *, caption: str | None = None,
     longest prefix of it that fits BUDGET_PX is shown, the first column pinned. Every other column
     stays in the frame, the CSV and the table's Show/hide columns menu, and the caption names them.
     Text longer than LONG_PX is cut; in a table of at most WRAP_MAX_ROWS rows (or with ``wrap``)
-    rows are three lines tall so it wraps instead. Empty text shows as a missing value (em dash).
+    rows are three lines tall so it wraps instead (``layout``). Empty text shows as a missing value
+    (em dash).
     """
-    shown = with_badges(column_registry.display_frame(frame))  # shapes beside states, as on every page
-    shown = shown.with_columns(pl.col(c).replace("", None) for c, t in shown.schema.items() if t == pl.String)
-    shown = column_registry.rounded_frame(shown)  # Streamlit cuts numbers: it is given them rounded
-    px = widths(shown)
+    shown = shown_frame(frame)
     order = columns if columns is not None else column_registry.table_columns(name, shown.columns)
-    # a short table wraps long text over three lines, so its long text columns are narrower and the
-    # columns after them fit too
-    narrow = {c: WRAP_TEXT_PX if w >= LONG_PX and shown[c].dtype == pl.String else w for c, w in px.items()}
-    visible, _ = fit(order, narrow)
-    tall = (wrap or frame.height <= WRAP_MAX_ROWS) and any(_cut(shown[c]) for c in visible if px[c] >= LONG_PX)
-    if tall:
-        px = narrow
-    else:
-        visible, _ = fit(order, px)
+    visible, px, tall = layout(shown, order, wrap=wrap)
     hidden = [c for c in shown.columns if c not in visible]
     config = _column_config(shown, px)
     config[visible[0]]["pinned"] = True
