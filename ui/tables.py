@@ -19,7 +19,7 @@ from analytics.review.report import csv_text
 from analytics.slo.state import with_badges
 from ui.format import text
 
-CSV_HELP = ("Raw values, one unit per column (named in the header: _ratio is a fraction, _ms milliseconds, "
+CSV_HELP = ("Raw values, one unit per column (named in the header: _ratio is a fraction, _ms milliseconds, _utc a UTC time, "
             "_usd US dollars). Text cells that begin with = + - @, a tab or a carriage return start with an "
             "added ' so spreadsheets show them as text, not formulas (OWASP CSV injection); delete it to get "
             "the raw value.")
