@@ -483,11 +483,12 @@ def _missing(value) -> bool:
 
 
 # The one rounding rule of every view (page tables, metric cards, the HTML report, the CLI): half
-# away from zero on the decimal value as written, the rule taught in school (ISO 80000-1, annex B,
-# rule B). Python's round() and format() round the binary value half to even, so 0.125 shows
-# '0.12' and 2.675 '2.67' (its binary value is 2.67499999...); Streamlit's number columns truncate.
-# The decimal value as written is the float's shortest repr (the digits Python prints for it).
-_CONTEXT = decimal.Context(prec=60, rounding=decimal.ROUND_HALF_UP)  # ROUND_HALF_UP: half away from zero
+# away from zero on the decimal value as written, the rule taught in school. Python's round() and
+# format() round the binary value half to even, so 0.125 shows '0.12' and 2.675 '2.67' (its binary
+# value is 2.67499999...); Streamlit's number columns cut (ui.tables). The decimal value as written
+# is the float's shortest repr (the digits Python prints for it); decimal.ROUND_HALF_UP is "round to
+# nearest with ties going away from zero" (Python's decimal module documentation).
+_CONTEXT = decimal.Context(prec=60, rounding=decimal.ROUND_HALF_UP)
 
 
 def rounded(value: float, digits: int) -> decimal.Decimal:

@@ -5,8 +5,9 @@ missing values", st.dataframe docs) draws an em dash in any cell holding null wh
 its numeric type, so numeric columns still sort as numbers; each column's header tooltip (its
 column_config help) says why a cell of that column can be empty. Number formats are Streamlit's
 built-ins ("percent", "dollar", "localized"); the NumberColumn step sets their decimals. Streamlit
-cuts a number to those decimals (it does not round), so the table is given its numbers rounded by
-the registry's one rule (columns.rounded_frame): a cell reads what columns.text writes.
+cuts a number to those decimals, it does not round (its frontend's NumberColumn truncates the value
+to the step's decimals before formatting, Streamlit 1.67), so the table is given its numbers rounded
+by the registry's one rule (columns.rounded_frame): a cell reads what columns.text writes.
 """
 
 from __future__ import annotations
