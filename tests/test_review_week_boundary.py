@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from analytics.cli import slo as slo_cli
+from analytics.review import incidents as review_incidents
 from analytics.review import pipeline as review_pipeline
 from analytics.review import weekly as review_weekly
 from analytics.slo import files
@@ -64,6 +65,15 @@ def test_a_calendar_week_evaluated_at_its_end_counts_every_slot_of_it_the_last_i
     assert s.coverage == 1.0 and s.attainment == pytest.approx(1 - 4 / (7 * PER_DAY * 10), rel=1e-12)
 
 
+def test_budget_spent_in_a_week_counts_its_own_slots_from_the_first_to_the_last():
+    # bad requests in the week's first and last slots, and in the last slot of the week before
+    ok = _week_of_traffic({MONDAY: 1, NEXT_MONDAY - SLOT: 2, MONDAY - SLOT: 4})
+    e = evaluate(make_slo(window="calendar-week", target=99), make_scope(np.full(len(ok), 10), ok), NEXT_MONDAY)
+    budget = 0.01 * 7 * PER_DAY * 10  # SRE Workbook ch. 2: (1 - SLO) x valid events of the week
+    assert review_incidents.budget_spent(e, MONDAY, NEXT_MONDAY) == pytest.approx(3 / budget, rel=1e-12)
+    assert review_incidents.budget_spent(e, MONDAY - timedelta(days=7), MONDAY) == pytest.approx(4 / budget, rel=1e-12)
+
+
 # --- on the demo store: the weekly review and `slo --at <the week's end>` agree ---------------
 
 WEEK = "2026-W43"  # Monday 19 to Monday 26 October, inside the demo's 35 days
@@ -87,3 +97,4 @@ def test_the_weekly_review_and_slo_at_the_weeks_end_judge_a_calendar_week_slo_al
     assert cli["valid"] == status.valid > 0 and cli["window_covered"] == 1.0
     assert table["state"] == cli["state"] != "no data"
     assert table["attainment"] == pytest.approx(cli["attainment"], rel=1e-12)
+    assert table["budget_spent_this_week"] == pytest.approx(status.bad / status.budget, rel=1e-12)
