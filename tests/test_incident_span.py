@@ -87,6 +87,14 @@ def test_a_span_reaches_back_for_its_burn_but_not_into_the_burn_of_the_span_befo
     assert spans["budget_consumed"].to_list() == pytest.approx([12 * 50 / budget, 6 * 30 / budget], rel=1e-12)
 
 
+def test_a_ticket_spans_the_burn_its_short_window_saw_not_a_bigger_one_days_before():
+    earlier, recent = (DAY, DAY + 1), (DAY + 2 * PER_DAY, DAY + 2 * PER_DAY + 1)  # one slot each, 2 days apart
+    e = _evaluation({earlier: 8, recent: 5})
+    ticket = _episode("ticket", recent[1], recent[1] + 6 * H, "3d/6h")  # its 3-day reach holds both
+    spans = review_incidents.slo_spans([dataclasses.replace(e, episodes=pl.DataFrame([ticket], schema=EPISODE_SCHEMA))])
+    assert spans.select("start", "end").rows() == [(_at(recent[0]), _at(recent[1]))]
+
+
 def _judged(rows) -> pl.DataFrame:
     return pl.DataFrame(rows, schema={"deployment": pl.String, "region": pl.String, "gpu_type": pl.String,
                                       "model_version": pl.String, "good": pl.Float64, "bad": pl.Float64}, orient="row")

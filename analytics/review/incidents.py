@@ -36,7 +36,8 @@ from analytics.slo.evaluation import Evaluation
 
 GAP = timedelta(hours=1)
 TICKET_GAP = max(t.long_window for t in TIERS if t.severity == "ticket")
-LONG_WINDOWS = {t.label: t.long_window for t in TIERS}  # an episode's ``tiers`` label -> its long window
+LONG_WINDOWS = {t.label: t.long_window for t in TIERS}  # an episode's ``tiers`` label -> its windows
+SHORT_WINDOWS = {t.label: t.short_window for t in TIERS}
 SEVERITY_ORDER = ("page", "ticket")  # worst first
 
 SPAN_SCHEMA = {
@@ -59,9 +60,11 @@ def budget_spent(e: Evaluation, start: datetime, end: datetime) -> float:
     return float(bad[e.grid.index(end)] - bad[e.grid.index(start)]) / e.status.budget
 
 
-def burn_stretch(e: Evaluation, start: datetime, end: datetime) -> tuple[datetime, datetime] | None:
-    """The stretch of [start, end) where the SLO's budget burned above rate 1 the most, as (its first
-    slot's start, its last slot's end); None when no slot in [start, end) burned above 1.
+def burn_stretch(e: Evaluation, start: datetime, end: datetime,
+                 ends_after: datetime | None = None) -> tuple[datetime, datetime] | None:
+    """The stretch of [start, end) where the SLO's budget burned above rate 1 the most, ending at
+    or after ``ends_after``, as (its first slot's start, its last slot's end); None when no such
+    stretch burned above 1.
 
     A burn rate of 1 spends exactly the budget over the SLO's period (SRE Workbook ch. 5,
     "Alerting on SLOs", burn rate), so a slot burns above 1 when its bad units exceed the
@@ -75,7 +78,8 @@ def burn_stretch(e: Evaluation, start: datetime, end: datetime) -> tuple[datetim
     i, j = e.grid.index(start), e.grid.index(end)
     excess = prefix(e.units.bad[i:j] - (1.0 - e.slo.target) * e.units.valid[i:j])
     gain = excess - np.minimum.accumulate(excess)
-    last = int(np.argmax(gain))  # the stretch ends at boundary `last` (the earliest best)
+    k = min(max(e.grid.index(ends_after) - i, 0), j - i) if ends_after else 0
+    last = k + int(np.argmax(gain[k:]))  # the stretch ends at boundary `last` (the earliest best)
     if not gain[last] > 0:
         return None
     first = last - int(np.argmin(excess[last::-1]))  # from the latest lowest prefix before it
@@ -90,7 +94,9 @@ def slo_spans(evaluations: Sequence[Evaluation], gap: timedelta = GAP) -> pl.Dat
     Columns: slo, severity (the worst of its episodes), start and end (the span's burn_stretch
     within its alerts' reach: from one long window before its first alert, the longest of the
     tiers that fired in it, as a tier fires on the burn inside its long window, but not before
-    the SLO's previous span ended, to its last alert's end; the alert times when nothing there
+    the SLO's previous span ended, to its last alert's end; and ending no earlier than one
+    short window before its first alert, as a tier fires only while its short window still sees
+    the burn (SRE Workbook ch. 5, multiwindow alerts); the alert times when nothing there
     burned above rate 1; end is null while the alerts are ongoing at the evaluation time),
     ongoing, episodes (how many were merged), peak_burn, budget_consumed (bad units in the span
     as a share of the window's budget).
@@ -120,7 +126,9 @@ def slo_spans(evaluations: Sequence[Evaluation], gap: timedelta = GAP) -> pl.Dat
     out = []
     for r in rows:
         reach = max((LONG_WINDOWS[t] for t in r["_tiers"]), default=timedelta(0))
-        start, end = burn_stretch(r["_e"], max(r["start"] - reach, r["_floor"]), r["_end"]) or (r["start"], r["_end"])
+        recent = max((SHORT_WINDOWS[t] for t in r["_tiers"]), default=timedelta(0))
+        start, end = (burn_stretch(r["_e"], max(r["start"] - reach, r["_floor"]), r["_end"], r["start"] - recent)
+                      or (r["start"], r["_end"]))
         out.append({k: v for k, v in r.items() if not k.startswith("_")}
                    | {"start": start, "end": None if r["ongoing"] else end,
                       "budget_consumed": budget_spent(r["_e"], start, end)})
