@@ -110,7 +110,8 @@ class Incidents:
 
 def find_incidents(store: Store, evaluations: Sequence[Evaluation], scope: dict[str, tuple[tuple, tuple]],
                    gap: timedelta = review_incidents.GAP) -> Incidents:
-    """Spans of every SLO (flaps merged), the deployments each affected, grouped into incidents."""
+    """Spans of every SLO (flaps merged, each where its budget burned: analytics.review.incidents),
+    the deployments each affected, grouped into incidents."""
     spans = review_incidents.slo_spans(evaluations, gap)
     by_name = {e.slo.name: e for e in evaluations}
     at = max((e.status.at for e in evaluations), default=datetime.now(UTC))
