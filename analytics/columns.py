@@ -13,7 +13,13 @@ Rules:
   idle_cost_usd, ttft_p99_ms). Counts and dimensionless factors (burn rates, MASE, z) carry no
   suffix: their name is the unit. Fractions stay fractions (suffix `_ratio`), never percents.
 - Floats in CSVs are rounded per kind (CSV_DIGITS), so no noise such as 14.646464646464633.
-- The same column shows the same decimals everywhere (Kind.digits, or Column.digits).
+- Times in CSVs are UTC written as spreadsheets parse them (CSV_TIME: 2026-11-26 03:00:00), the
+  header saying UTC (start_utc); days as 2026-11-23.
+- The same column shows the same decimals everywhere (Kind.digits, or Column.digits), rounded by
+  one rule (rounded: half away from zero on the decimal value as written) in every view: page
+  tables (rounded_frame), metric cards, the HTML report and the CLI (text).
+- Rates keep two significant digits below the kind's decimals (Kind.significant): 803 requests in a
+  week is 0.0013/s, never 0.00/s. A table column takes the decimals its smallest rate needs.
 - A missing value shows as an em dash; each column says why a cell can be empty (Column.missing).
 - A column the registry does not know raises UnknownColumn: pages cannot show unlabelled names.
 - Long tables (one row per metric, e.g. top movers, the what-if comparison) hold registry names in
@@ -22,6 +28,7 @@ Rules:
 
 from __future__ import annotations
 
+import decimal
 import math
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
@@ -46,6 +53,7 @@ class Kind:
     csv_digits: int | None  # decimals kept in CSVs (None: as is)
     symbol: str = ""  # appended in text (metrics, HTML, CLI): ' ms', '/s'
     style: str = "number"  # number | ratio | usd | text | time | bool | per_row
+    significant: int = 0  # significant digits kept where the decimals would show fewer (low rates)
 
 
 KINDS = {
@@ -54,8 +62,8 @@ KINDS = {
     "usd": Kind("usd", 2, 2, style="usd"),
     "count": Kind("", 0, 0),
     "quantity": Kind("", 1, 2),  # a count with a fractional part (GPUs needed, GPU-hours)
-    "rate": Kind("per_s", 2, 4, "/s"),
-    "gpu_rate": Kind("per_gpu_s", 2, 4, "/GPU-s"),  # per GPU-second
+    "rate": Kind("per_s", 2, 8, "/s", significant=2),  # CSV: the decimals a low rate shows (MAX_DECIMALS)
+    "gpu_rate": Kind("per_gpu_s", 2, 8, "/GPU-s", significant=2),  # per GPU-second
     "factor": Kind("", 2, 4, "×"),  # a multiple (burn rate, compression ratio, MASE)
     "score": Kind("", 2, 4),  # a dimensionless statistic (z)
     "hours": Kind("h", 1, 2, " h"),
@@ -65,12 +73,14 @@ KINDS = {
     "celsius": Kind("c", 0, 1, " °C"),
     "tflops": Kind("tflops", 0, 1, " TFLOP/s"),
     "billions": Kind("b", 1, 3, " B"),  # billions of a thing (model parameters)
-    "time": Kind("", 0, None, style="time"),  # UTC; CSV: ISO 8601 with offset
-    "date": Kind("", 0, None, style="date"),  # a day (a week's Monday) held as midnight UTC
+    "time": Kind("utc", 0, None, style="time"),  # UTC; CSV: 2026-11-26 03:00:00 under name_utc (CSV_TIME)
+    "date": Kind("", 0, None, style="date"),  # a day (a week's Monday) held as midnight UTC; CSV: 2026-11-23
     "text": Kind("", 0, None, style="text"),
     "bool": Kind("", 0, None, style="bool"),
     "per_row": Kind("", 0, None, style="per_row"),  # unit from the row's key column (see module doc)
 }
+
+MAX_DECIMALS = 8  # a rate of 1e-8/s is one event in three years: below it, shown as zero
 
 NO_DATA = "no data in the range"
 NOT_MEASURED = "not measured (no requests or no telemetry for it)"
@@ -97,6 +107,15 @@ class Column:
     @property
     def decimals(self) -> int:
         return self.spec.digits if self.digits is None else self.digits
+
+    def decimals_for(self, value: float) -> int:
+        """The decimals ``value`` shows with: the column's, or more where a kind keeps significant
+        digits and the value is small (0.0013/s, not 0.00/s), at most MAX_DECIMALS."""
+        significant = self.spec.significant
+        if not significant or not value or not math.isfinite(value):
+            return self.decimals
+        needed = significant - 1 - math.floor(math.log10(abs(value)))
+        return min(MAX_DECIMALS, max(self.decimals, needed))
 
     @property
     def csv_name(self) -> str:
@@ -142,7 +161,7 @@ _COLUMNS = [
         "reason": ("Why unknown", _NA), "unknown": ("Throughput unknown", _NA), "method": "Method",
         "incident_key": ("Incident key", _D), "slos": "SLOs", "deployments": "Deployments",
         "top_cause": ("Top cause", _NA), "preceding_changes": ("Preceding changes", _NA),
-        "note": ("Note", {"missing": "no note yet"}), "owner": ("Owner", {"missing": "no note yet", **_D}),
+        "note": ("Note", {"missing": "no note yet"}), "owner": ("Owner", {"missing": "no note yet"}),
         "dimension": "Dimension", "value": "Value", "model_version": "Model version", "replica": "Replica",
         "input_band": "Input tokens", "kind": "Kind", "before": ("Before", _NA),
         "after": ("After", _NA), "description": "Description", "direction": "Direction", "why": ("Why", _NA),
@@ -352,8 +371,9 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
                          "headroom_breached_at", "per_gpu", "per_gpu_output_tps", "gpu_type", "reason"),
     "SLOs this week": ("slo", "state", "budget_spent_this_week", "spent_change", "budget_remaining", "incidents",
                        "attainment", "budget_spent_previous_week", "target", "window", "why"),
-    "Incidents this week": ("incident", "start", "duration_min", "severity", "deployments", "slos", "budget_consumed",
-                            "peak_burn", "owner", "top_cause", "preceding_changes", "note"),
+    # the review's core: what burned, why, who owns it and what they found; the rest in the Show/hide menu
+    "Incidents this week": ("incident", "start", "severity", "slos", "top_cause", "owner", "note", "duration_min",
+                            "budget_consumed", "peak_burn", "deployments", "preceding_changes"),
     "Capacity outlook": ("deployment", "state", "gpus_current", "gpus_needed_peak", "capacity_exhausted_at",
                          "headroom_breached_at", "per_gpu", "gpu_type", "reason", "method"),
 }
@@ -466,9 +486,28 @@ def _missing(value) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
+# The one rounding rule of every view (page tables, metric cards, the HTML report, the CLI): half
+# away from zero on the decimal value as written, the rule taught in school. Python's round() and
+# format() round the binary value half to even, so 0.125 shows '0.12' and 2.675 '2.67' (its binary
+# value is 2.67499999...); Streamlit's number columns cut (ui.tables). The decimal value as written
+# is the float's shortest repr (the digits Python prints for it); decimal.ROUND_HALF_UP is "round to
+# nearest with ties going away from zero" (Python's decimal module documentation).
+_CONTEXT = decimal.Context(prec=60, rounding=decimal.ROUND_HALF_UP)
+
+
+def rounded(value: float, digits: int) -> decimal.Decimal:
+    """``value`` rounded to ``digits`` decimals (negative: tens, hundreds) half away from zero on
+    its decimal value: 0.125 -> 0.13, -0.125 -> -0.13, 2.675 -> 2.68; -0.001 to 2 decimals -> 0.00
+    (never -0.00)."""
+    exact = decimal.Decimal(repr(float(value)))
+    out = exact.quantize(decimal.Decimal(1).scaleb(-digits), context=_CONTEXT)
+    return out.copy_abs() if out.is_zero() else out
+
+
 def text(name: str, value, *, symbol: bool = True, compact: bool = False, digits: int | None = None) -> str:
-    """A value as people read it (metrics, HTML report, CLI, long tables): the column's decimals,
-    thousands separators, % for ratios, $ for money, the unit's symbol (unless symbol=False).
+    """A value as people read it (metrics, HTML report, CLI, long tables): the column's decimals
+    (rounded by the one rule, ``rounded``), thousands separators, % for ratios, $ for money, the
+    unit's symbol (unless symbol=False). Rates show at least two significant digits (0.0013/s).
     compact=True (metric cards, a few characters wide) writes milliseconds of 1 s and more in
     seconds: 15.1 s, 1.40 s. ``digits`` overrides the column's decimals where a value needs more
     or fewer (a target's nines, whole dollars in a sentence)."""
@@ -488,14 +527,43 @@ def text(name: str, value, *, symbol: bool = True, compact: bool = False, digits
         return str(value)
     if isinstance(value, timedelta):
         value = value.total_seconds() / 60
-    d = c.decimals if digits is None else digits
+    if not math.isfinite(value):
+        return f"{value:,}"
+    d = c.decimals_for(value) if digits is None else digits
     if compact and c.kind == "ms" and abs(value) >= 1000:
-        return f"{value / 1000:.{1 if abs(value) >= 10_000 else 2}f} s"
+        d = 1 if abs(value) >= 10_000 else 2
+        return f"{rounded(value, d - 3).scaleb(-3):.{d}f} s"  # ms rounded to 0.01 s (10 ms), in seconds
     if k.style == "ratio":
-        return f"{value * 100:,.{d}f}%"
+        return f"{rounded(value, d + 2).scaleb(2):,.{d}f}%"  # the fraction to d + 2 decimals, in percent
+    shown = rounded(value, d)
     if k.style == "usd":
-        return f"-${-value:,.{d}f}" if value < 0 else f"${value:,.{d}f}"
-    return f"{value:,.{d}f}{k.symbol if symbol else ''}"
+        return f"-${-shown:,.{d}f}" if shown < 0 else f"${shown:,.{d}f}"
+    return f"{shown:,.{d}f}{k.symbol if symbol else ''}"
+
+
+def table_decimals(name: str, values: pl.Series) -> int:
+    """The decimals a table column shows (one format per column): the column's, or what its
+    smallest value needs where the kind keeps significant digits (Kind.significant)."""
+    c = column(name)
+    if not c.spec.significant or not values.dtype.is_float():
+        return c.decimals
+    return max((c.decimals_for(v) for v in values.drop_nulls().drop_nans()), default=c.decimals)
+
+
+def rounded_frame(frame: pl.DataFrame) -> pl.DataFrame:
+    """A wide table's numbers as the table shows them: every float column of a numeric kind rounded
+    to the decimals it shows (table_decimals; a ratio's fraction to two more, as it shows in
+    percent) by the one rule (``rounded``). Streamlit's number columns cut a value to the decimals
+    shown, so an unrounded 0.26596 would read 26.5% where text() writes 26.6%."""
+    out = []
+    for name, dtype in frame.schema.items():
+        c = column(name)
+        if not dtype.is_float() or c.spec.style not in ("number", "ratio", "usd"):
+            continue
+        d = table_decimals(name, frame[name]) + (2 if c.spec.style == "ratio" else 0)
+        out.append(pl.Series(name, [v if _missing(v) or not math.isfinite(v) else float(rounded(v, d))
+                                    for v in frame[name]], dtype=dtype))
+    return frame.with_columns(out)
 
 
 def no_negative_zero(expr: pl.Expr) -> pl.Expr:
@@ -503,10 +571,19 @@ def no_negative_zero(expr: pl.Expr) -> pl.Expr:
     return pl.when(expr == 0).then(pl.lit(0.0)).otherwise(expr)
 
 
+# What Excel, LibreOffice and Google Sheets all read as a date and time (ISO 8601's date and time
+# with a space, no offset: the header's _utc says the zone); polars' default for a zoned time,
+# 2026-11-26T03:00:00.000000+0000, is read as text.
+CSV_TIME, CSV_DATE = "%Y-%m-%d %H:%M:%S", "%Y-%m-%d"
+
+
 def _csv_expr(name: str, dtype: pl.DataType) -> pl.Expr:
     c = column(name)
     digits = c.spec.csv_digits
     expr = pl.col(name)
+    if isinstance(dtype, pl.Datetime):
+        utc = expr.dt.convert_time_zone("UTC") if dtype.time_zone else expr  # a naive time is UTC already
+        return utc.dt.strftime(CSV_DATE if c.spec.style == "date" else CSV_TIME).alias(c.csv_name)
     if dtype.is_float() and digits is not None:
         expr = no_negative_zero(expr.round(digits))
         if digits == 0:

@@ -51,12 +51,69 @@ def test_every_kind_shows_a_missing_value_as_an_em_dash_never_none(kind):
     ("rps", 16.754, "16.75/s"),
     ("burn_rate_1h", 14.4, "14.40×"),
     ("requests", 30021818, "30,021,818"),
-    ("hours_to_exhaustion", 27.25, "27.2 h"),
+    ("hours_to_exhaustion", 27.25, "27.3 h"),  # a half rounds away from zero (rounded)
     ("met_slo", True, "yes"),
     ("start", datetime(2026, 11, 23, 4, 5, tzinfo=UTC), "2026-11-23 04:05"),
 ])
 def test_hand_checked_formats(name, value, shown):
     assert columns.text(name, value) == shown
+
+
+@pytest.mark.parametrize(("name", "value", "shown"), [
+    ("burn_rate_1h", 0.125, "0.13×"),  # a half: away from zero (Python's format: '0.12', half to even)
+    ("burn_rate_1h", -0.125, "-0.13×"),
+    ("cost_per_1m_output_tokens", 13.295, "$13.30"),  # binary 13.29499999...: Python's format writes $13.29
+    ("spent_change", 0.1285, "12.9%"),  # 12.85% (binary 12.849999...): Python's format writes 12.8%
+    ("budget_remaining", 0.26596, "26.6%"),  # a Streamlit number column cut it to 26.5%
+    ("burn_rate_1h", 0.2378, "0.24×"),  # cut: 0.23
+    ("idle_cost", -3.335, "-$3.34"),
+    ("error_rate", -0.0000001, "0.000%"),  # never '-0.000%'
+    ("e2e_p95_ms", 1402.5, "1,403 ms"),
+])
+def test_every_view_rounds_half_away_from_zero_on_the_decimal_value(name, value, shown):
+    assert columns.text(name, value) == shown
+
+
+def test_a_long_latency_on_a_card_rounds_by_the_same_rule():
+    assert columns.text("e2e_p95_ms", 1125.0, compact=True) == "1.13 s"  # Python's format: 1.12 s (half to even)
+    assert columns.text("e2e_p95_ms", 10250.0, compact=True) == "10.3 s"  # Python's format: 10.2 s
+
+
+def test_a_table_is_given_its_numbers_rounded_to_the_decimals_it_shows():
+    frame = pl.DataFrame({"budget_remaining": [0.26596, None], "burn_rate_1h": [0.2378, 0.125],
+                          "cost_per_1m_output_tokens": [13.295, 1.0], "requests": [803, 5]})
+    shown = columns.rounded_frame(frame)
+    assert shown["budget_remaining"].to_list() == [0.266, None]  # 26.6% in a percent column of one decimal
+    assert shown["burn_rate_1h"].to_list() == [0.24, 0.13]
+    assert shown["cost_per_1m_output_tokens"].to_list() == [13.3, 1.0]
+    assert shown["requests"].to_list() == [803, 5]
+
+
+@pytest.mark.parametrize(("name", "value", "shown"), [
+    ("rps", 803 / 604800, "0.0013/s"),  # 803 requests in a week, not '0.00/s'
+    ("rps", 0.23, "0.23/s"),
+    ("rps", 16.754, "16.75/s"),
+    ("output_tokens_per_gpu_s", 0.000456, "0.00046/GPU-s"),
+    ("rps", 0.0, "0.00/s"),
+])
+def test_a_low_rate_keeps_two_significant_digits(name, value, shown):
+    assert columns.text(name, value) == shown
+
+
+def test_a_rate_column_in_a_table_shows_the_decimals_its_lowest_rate_needs():
+    rates = pl.Series("rps", [803 / 604800, 16.754, None])
+    assert columns.table_decimals("rps", rates) == 4
+    assert columns.rounded_frame(rates.to_frame())["rps"].to_list() == [0.0013, 16.754, None]
+    assert columns.table_decimals("burn_rate_1h", pl.Series([0.0001])) == 2  # only rates keep significant digits
+
+
+def test_csv_times_are_utc_as_spreadsheets_read_them_and_the_header_says_utc():
+    from datetime import timedelta, timezone
+
+    frame = pl.DataFrame({"start": [datetime(2026, 11, 26, 3, 0, 0, 250, tzinfo=UTC)],
+                          "end": [datetime(2026, 11, 26, 6, tzinfo=timezone(timedelta(hours=2)))],
+                          "week": [datetime(2026, 11, 23)]})
+    assert columns.csv_frame(frame).write_csv() == "start_utc,end_utc,week\n2026-11-26 03:00:00,2026-11-26 04:00:00,2026-11-23\n"
 
 
 def test_metric_cards_write_long_latencies_in_seconds():
@@ -162,7 +219,7 @@ def test_a_card_or_a_sentence_drops_the_unit_its_value_carries(name, card, sente
 
 def test_digits_override_a_columns_decimals_where_a_value_needs_them():
     assert columns.text("target", 0.99995, digits=3) == "99.995%"
-    assert columns.text("cost", 1234.5, digits=0) == "$1,234"  # Python rounds half to even
+    assert columns.text("cost", 1234.5, digits=0) == "$1,235"  # a half rounds away from zero (columns.rounded)
     assert columns.text("cost", 1234.5) == "$1,234.50"
 
 

@@ -70,3 +70,34 @@ def test_every_table_header_is_short_enough_to_read_in_a_narrow_column():
     assert not long, f"headers over 20 characters (give them a short label in analytics/columns.py): {long}"
     for c in columns.REGISTRY.values():  # a short header keeps the full label in its tooltip
         assert not c.short or c.tooltip.startswith(f"{c.label}."), c.name
+
+
+def _incidents() -> pl.DataFrame:
+    """The weekly review's incident table as the demo's week 2026-W48 fills it, one incident noted."""
+    from datetime import UTC, datetime
+
+    return pl.DataFrame({
+        "incident_key": ["fleet-availability@2026-11-23T01:05Z", "chat-llama3-8b-use-goodput@2026-11-26T09:05Z"],
+        "incident": [1, 4], "start": [datetime(2026, 11, 23, 1, 5, tzinfo=UTC), datetime(2026, 11, 26, 9, 5, tzinfo=UTC)],
+        "end": [datetime(2026, 11, 23, 7, 40, tzinfo=UTC), datetime(2026, 11, 27, 5, 55, tzinfo=UTC)],
+        "duration_min": [395.0, 1250.0], "severity": ["page", "page"],
+        "slos": ["eu-west-availability, fleet-availability", "chat-llama3-8b-use-goodput, chat-llama3-8b-use-ttft"],
+        "deployments": ["chat-llama3-70b-euw, chat-llama3-8b-euw, code-qwen-32b-euw, code-qwen-7b-euw, "
+                        "embed-bge-large-euw, fraud-xgb-euw", "chat-llama3-8b-use"],
+        "budget_consumed": [0.108, 0.52], "peak_burn": [115.2, 14.9],
+        "top_cause": ["Region eu-west (97% of bad events, 17% of good)", "Model version v2 (100% of bad events, 63% of good)"],
+        "preceding_changes": [None, "model_version v1 -> v2 on chat-llama3-8b-use at 2026-11-26 09:00"],
+        "note": ["eu-west load balancer drained a healthy pool; fixed by the network team", None],
+        "owner": ["alice", None], "noted_at": [datetime(2026, 11, 24, 8, tzinfo=UTC), None],
+    })
+
+
+def test_the_incident_table_shows_top_cause_owner_and_note_and_puts_details_behind_the_menu():
+    shown = tables_ui.shown_frame(_incidents())
+    order = columns.table_columns("Incidents this week", shown.columns)
+    visible, px, tall = tables_ui.layout(shown, order)
+    assert visible[:4] == ["incident", "start", "severity", "slos"]
+    assert {"top_cause", "owner", "note"} <= set(visible)
+    assert {"incident_key", "deployments", "preceding_changes", "noted_at"}.isdisjoint(visible)
+    assert tall and sum(px[c] for c in visible) <= tables_ui.BUDGET_PX  # long text wraps in narrower columns
+    assert px["slos"] >= tables_ui._px("chat-llama3-8b-use-goodput,")  # an SLO name is never broken mid-word

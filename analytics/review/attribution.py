@@ -21,6 +21,14 @@ v against the rest (pooled standard error; e.g. Agresti, "Categorical Data Analy
 sec. 3.1.3 / 1.4): |z| >= 3 says the difference is unlikely to be chance. Counts are in requests
 (weighted): with sampled logs the number of logged rows is smaller, and z overstates the
 evidence by the square root of the weight.
+
+Which events: an incident's bad events are those of its burn (the slots where its budget burned,
+analytics.review.incidents.burn_stretch); its good events are those of the burn and of as long
+again before it (``with_context``). Adtributor compares the anomalous period with the data
+expected of it; here the stretch before the burn stands for what traffic looked like, so a
+value that is all the traffic during the burn (a model version rolled out just before it, a
+region that took over the load) still stands out, and the share of a value that is only busier
+during the burn is judged against its usual share.
 """
 
 from __future__ import annotations
@@ -33,6 +41,7 @@ from analytics.slo.spec import Sli
 
 DIMENSIONS = ("deployment", "region", "gpu_type", "model_version")  # rollup keys
 RAW_DIMENSIONS = ("replica", "input_band")  # from the raw requests (analytics.store.review.raw_breakdown)
+AFFECTED_Z = 3.0  # standard errors above its allowance that make a deployment affected (as |z| >= 3 above)
 ATTRIBUTION_SCHEMA = {
     "dimension": pl.String, "value": pl.String, "bad": pl.Float64, "good": pl.Float64,
     "bad_share": pl.Float64, "good_share": pl.Float64, "score": pl.Float64, "risk_ratio": pl.Float64,
@@ -52,6 +61,14 @@ def judge(breakdown: pl.DataFrame, sli: Sli) -> pl.DataFrame:
     counts = sli_counts(inputs_from_rows(breakdown), sli)
     good, valid = np.asarray(counts.good, dtype=np.float64), np.asarray(counts.valid, dtype=np.float64)
     return breakdown.with_columns(pl.Series("good", good), pl.Series("bad", np.maximum(valid - good, 0.0)))
+
+
+def with_context(burn: pl.DataFrame, before: pl.DataFrame) -> pl.DataFrame:
+    """A burn's judged breakdown with the good events of the stretch before it added (that
+    stretch's bad events are left out: they are not the incident's)."""
+    if burn.is_empty() or before.is_empty():
+        return burn
+    return pl.concat([burn, before.with_columns(pl.lit(0.0).alias("bad"))], how="diagonal_relaxed")
 
 
 def attribute(judged: pl.DataFrame, dimensions: tuple[str, ...] = DIMENSIONS) -> pl.DataFrame:
@@ -96,12 +113,17 @@ def combine(*ranked: pl.DataFrame) -> pl.DataFrame:
 
 
 def affected(judged: pl.DataFrame, target: float) -> list[str]:
-    """Deployments whose own bad ratio in the window exceeds the SLO's allowance (1 - target),
-    i.e. that burned budget faster than rate 1 (SRE Workbook ch. 5); when none did, the one
-    with the most bad events (a scope-wide burn spread thinly). Empty without bad events."""
+    """Deployments that burned budget faster than rate 1 (SRE Workbook ch. 5) beyond chance: their
+    bad events exceed the SLO's allowance, (1 - target) x their valid events, by at least
+    AFFECTED_Z standard errors (the binomial's, sqrt(n p (1 - p)) with p = 1 - target), so one
+    error among a few dozen requests of a bystander in a short window does not count. When none
+    did, the one with the most bad events (a scope-wide burn spread thinly). Empty without bad
+    events."""
     per = (judged.group_by("deployment").agg(pl.col("bad").sum(), pl.col("good").sum())
            .filter(pl.col("bad") > 0).sort(["bad", "deployment"], descending=[True, False]))
     if per.is_empty():
         return []
-    over = per.filter(pl.col("bad") / (pl.col("bad") + pl.col("good")) > 1.0 - target)
+    allowed = 1.0 - target
+    valid = pl.col("bad") + pl.col("good")
+    over = per.filter(pl.col("bad") - valid * allowed > AFFECTED_Z * (valid * allowed * (1.0 - allowed)).sqrt())
     return sorted((over if over.height else per.head(1))["deployment"].to_list())

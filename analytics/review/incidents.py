@@ -8,6 +8,10 @@ Two steps, both on frames:
    that span's end (page episodes), or within the ticket tiers' longest long window (ticket
    episodes: 3 days, analytics.slo.alerts.TIERS). A ticket re-firing that soon still has the
    span's bad events inside its own window, so it is the same burn, not a new one.
+   A span's start and end are then where its budget burned, not when its alerts fired
+   (``burn_stretch``): alerts fire after a burn starts and reset long after it stops (a 3d/6h
+   ticket keeps re-firing for days after a 3-hour burst), so a span's alert times would make
+   its incident, and the window its attribution reads, days too long.
 2. ``group``: spans of different SLOs that overlap in time (or are closer than ``gap``) and
    share an affected deployment are one incident (transitively): a regional outage that fires
    the regional and the fleet-wide availability SLOs is one incident, not two.
@@ -23,14 +27,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+import numpy as np
 import polars as pl
 
 from analytics.slo.alerts import TIERS
-from analytics.slo.budget import prefix
+from analytics.slo.budget import prefix, slots_in
 from analytics.slo.evaluation import Evaluation
 
 GAP = timedelta(hours=1)
 TICKET_GAP = max(t.long_window for t in TIERS if t.severity == "ticket")
+LONG_WINDOWS = {t.label: t.long_window for t in TIERS}  # an episode's ``tiers`` label -> its windows
+SHORT_WINDOWS = {t.label: t.short_window for t in TIERS}
 SEVERITY_ORDER = ("page", "ticket")  # worst first
 
 SPAN_SCHEMA = {
@@ -45,21 +52,54 @@ INCIDENT_SCHEMA = {
 
 
 def budget_spent(e: Evaluation, start: datetime, end: datetime) -> float:
-    """Bad units in the slots that ended in (start, end], as a share of the budget at the
-    evaluation time (as analytics.slo.alerts.replay counts an episode's budget_consumed)."""
+    """Bad units in the slots of [start, end) (a week's first slot to its last, both included),
+    as a share of the budget at the evaluation time."""
     if not e.status.budget > 0:
         return float("nan")
     bad = prefix(e.units.bad)
+    return float(bad[e.grid.index(end)] - bad[e.grid.index(start)]) / e.status.budget
+
+
+def burn_stretch(e: Evaluation, start: datetime, end: datetime,
+                 ends_after: datetime | None = None) -> tuple[datetime, datetime] | None:
+    """The stretch of [start, end) where the SLO's budget burned above rate 1 the most, ending at
+    or after ``ends_after``, as (its first slot's start, its last slot's end); None when no such
+    stretch burned above 1.
+
+    A burn rate of 1 spends exactly the budget over the SLO's period (SRE Workbook ch. 5,
+    "Alerting on SLOs", burn rate), so a slot burns above 1 when its bad units exceed the
+    allowance (1 - target) x its valid units. The stretch is the run of slots whose excess
+    (bad - allowance) sums highest: the maximum-sum subarray (Bentley, "Programming Pearls",
+    2nd ed., column 8). It starts and ends on a slot burning above 1 and burns above 1 as a
+    whole; a slot of background noise joins it only when the quieter slots between them do not
+    cost more than it adds. For timeslice budgeting a slice's unit sits on its last slot
+    (analytics.slo.budget.units), so the stretch starts at the first slice's first slot.
+    """
     i, j = e.grid.index(start), e.grid.index(end)
-    return float(bad[max(j - 1, 0)] - bad[max(i - 1, 0)]) / e.status.budget
+    excess = prefix(e.units.bad[i:j] - (1.0 - e.slo.target) * e.units.valid[i:j])
+    gain = excess - np.minimum.accumulate(excess)
+    k = min(max(e.grid.index(ends_after) - i, 0), j - i) if ends_after else 0
+    last = k + int(np.argmax(gain[k:]))  # the stretch ends at boundary `last` (the earliest best)
+    if not gain[last] > 0:
+        return None
+    first = last - int(np.argmin(excess[last::-1]))  # from the latest lowest prefix before it
+    per_unit = slots_in(e.slo.budgeting.slice) if e.slo.budgeting.slice else 1
+    return e.grid.time(max(i + first - (per_unit - 1), 0)), e.grid.time(i + last)
 
 
 def slo_spans(evaluations: Sequence[Evaluation], gap: timedelta = GAP) -> pl.DataFrame:
-    """Per SLO, its alert episodes merged into spans (``gap`` for pages, TICKET_GAP for tickets).
+    """Per SLO, its alert episodes merged into spans (``gap`` for pages, TICKET_GAP for tickets),
+    each running where its budget burned.
 
-    Columns: slo, severity (the worst of its episodes), start, end (null while ongoing at the
-    evaluation time), ongoing, episodes (how many were merged), peak_burn, budget_consumed
-    (bad units in the span as a share of the window's budget).
+    Columns: slo, severity (the worst of its episodes), start and end (the span's burn_stretch
+    within its alerts' reach: from one long window before its first alert, the longest of the
+    tiers that fired in it, as a tier fires on the burn inside its long window, but not before
+    the SLO's previous span ended, to its last alert's end; and ending no earlier than one
+    short window before its first alert, as a tier fires only while its short window still sees
+    the burn (SRE Workbook ch. 5, multiwindow alerts); the alert times when nothing there
+    burned above rate 1; end is null while the alerts are ongoing at the evaluation time),
+    ongoing, episodes (how many were merged), peak_burn, budget_consumed (bad units in the span
+    as a share of the window's budget).
     """
     rows = []
     for e in evaluations:
@@ -67,21 +107,31 @@ def slo_spans(evaluations: Sequence[Evaluation], gap: timedelta = GAP) -> pl.Dat
         current = None
         for ep in e.episodes.sort("start").iter_rows(named=True):
             end = ep["end"] or at
+            tiers = {t for t in ep["tiers"].split(", ") if t}
             joins = gap if ep["severity"] == "page" else max(gap, TICKET_GAP)
             if current and ep["start"] <= current["_end"] + joins:
                 current["_end"] = max(current["_end"], end)
                 current["ongoing"] |= ep["ongoing"]
                 current["episodes"] += 1
                 current["peak_burn"] = max(current["peak_burn"], ep["peak_burn"])
+                current["_tiers"] |= tiers
                 if SEVERITY_ORDER.index(ep["severity"]) < SEVERITY_ORDER.index(current["severity"]):
                     current["severity"] = ep["severity"]
                 continue
+            floor = current["_end"] if current else e.grid.start  # the burn of an earlier span is its own
             current = {"slo": e.slo.name, "severity": ep["severity"], "start": ep["start"], "_end": end,
-                       "ongoing": ep["ongoing"], "episodes": 1, "peak_burn": ep["peak_burn"], "_e": e}
+                       "ongoing": ep["ongoing"], "episodes": 1, "peak_burn": ep["peak_burn"], "_e": e,
+                       "_tiers": tiers, "_floor": floor}
             rows.append(current)
-    out = [{k: v for k, v in r.items() if not k.startswith("_")}
-           | {"end": None if r["ongoing"] else r["_end"], "budget_consumed": budget_spent(r["_e"], r["start"], r["_end"])}
-           for r in rows]
+    out = []
+    for r in rows:
+        reach = max((LONG_WINDOWS[t] for t in r["_tiers"]), default=timedelta(0))
+        recent = max((SHORT_WINDOWS[t] for t in r["_tiers"]), default=timedelta(0))
+        start, end = (burn_stretch(r["_e"], max(r["start"] - reach, r["_floor"]), r["_end"], r["start"] - recent)
+                      or (r["start"], r["_end"]))
+        out.append({k: v for k, v in r.items() if not k.startswith("_")}
+                   | {"start": start, "end": None if r["ongoing"] else end,
+                      "budget_consumed": budget_spent(r["_e"], start, end)})
     return pl.DataFrame(out, schema=SPAN_SCHEMA).sort("start", "slo")
 
 

@@ -9,7 +9,8 @@ each to the dimension values over-represented among its bad events, and find wha
 
 Queries are analytics.store.review (and the SLO engine's loader); the rest is frame math in
 the sibling modules. Every query reads the rollups and groups in ClickHouse: one breakdown per
-alert span (to find the deployments it affected) and one per incident (attribution).
+SLO span (to find the deployments it affected) and two per incident (attribution: its burn, and
+as long before it).
 """
 
 from __future__ import annotations
@@ -65,7 +66,8 @@ def iso_week(text: str) -> tuple[datetime, datetime]:
 
 
 def evaluate_week(store: Store, slos: Sequence[Slo], start: datetime, end: datetime) -> list[Evaluation]:
-    """Every SLO evaluated at ``end`` with its alert episodes replayed from ``start``."""
+    """Every SLO evaluated at ``end`` with its alert episodes replayed from ``start``; at a period's
+    end a calendar window judges that period, its last slot included (analytics.slo.spec.Window.start)."""
     data = slo_pipeline.load_data(store, slos, end)
     return [evaluate(slo, data[slo.name], end, replay_from=start) for slo in slos]
 
@@ -108,7 +110,8 @@ class Incidents:
 
 def find_incidents(store: Store, evaluations: Sequence[Evaluation], scope: dict[str, tuple[tuple, tuple]],
                    gap: timedelta = review_incidents.GAP) -> Incidents:
-    """Spans of every SLO (flaps merged), the deployments each affected, grouped into incidents."""
+    """Spans of every SLO (flaps merged, each where its budget burned: analytics.review.incidents),
+    the deployments each affected, grouped into incidents."""
     spans = review_incidents.slo_spans(evaluations, gap)
     by_name = {e.slo.name: e for e in evaluations}
     at = max((e.status.at for e in evaluations), default=datetime.now(UTC))
@@ -127,18 +130,23 @@ def find_incidents(store: Store, evaluations: Sequence[Evaluation], scope: dict[
 def attribute_incidents(store: Store, incidents: pl.DataFrame, evaluations: Sequence[Evaluation],
                         scope: dict[str, tuple[tuple, tuple]], at: datetime) -> pl.DataFrame:
     """Per incident, dimension values ranked by over-representation among the bad events of its
-    lead SLO (widest scope) over the incident's window: ``incident``, ``rank`` and
-    analytics.review.attribution.ATTRIBUTION_SCHEMA's columns. The rollup keys come from
-    requests_5m; replica and input band from one GROUP BY over the scope's raw requests in the
-    window (ClickHouse returns a few dozen rows, never the requests)."""
+    lead SLO (widest scope) over the incident's window (where its budget burned), against the
+    good events of that window and of as long before it (analytics.review.attribution.with_context):
+    ``incident``, ``rank`` and analytics.review.attribution.ATTRIBUTION_SCHEMA's columns. The
+    rollup keys come from requests_5m; replica and input band from one GROUP BY over the scope's
+    raw requests per window (ClickHouse returns a few dozen rows, never the requests)."""
     by_name = {e.slo.name: e for e in evaluations}
     parts = []
     for row in incidents.iter_rows(named=True):
         slo = by_name[row["lead_slo"]].slo
-        window = (row["start"], row["end"] or at)
-        judged = judged_breakdown(store, slo, scope[slo.name], *window)
-        ranked = review_attribution.combine(review_attribution.attribute(judged), review_attribution.attribute(raw_judged(store, slo, scope[slo.name], *window),
-                                                            review_attribution.RAW_DIMENSIONS))
+        start, end = row["start"], row["end"] or at
+        burn, before = (start, end), (start - (end - start), start)
+        rollup = review_attribution.with_context(judged_breakdown(store, slo, scope[slo.name], *burn),
+                                                 judged_breakdown(store, slo, scope[slo.name], *before))
+        raw = review_attribution.with_context(raw_judged(store, slo, scope[slo.name], *burn),
+                                              raw_judged(store, slo, scope[slo.name], *before))
+        ranked = review_attribution.combine(review_attribution.attribute(rollup),
+                                            review_attribution.attribute(raw, review_attribution.RAW_DIMENSIONS))
         parts.append(ranked.with_columns(pl.lit(row["incident"], pl.Int64).alias("incident"),
                                          pl.int_range(1, ranked.height + 1, dtype=pl.Int64).alias("rank")))
     schema = {"incident": pl.Int64, "rank": pl.Int64} | review_attribution.ATTRIBUTION_SCHEMA

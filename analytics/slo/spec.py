@@ -72,6 +72,7 @@ _DURATION = re.compile(r"^(\d{1,9})([mhdw])$")
 # of 5-minute slots, so a 100000d window meant 48 s and 4.7 GB before this limit.
 MAX_WINDOW = timedelta(days=366)
 _UNITS = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
+_INSTANT = timedelta(microseconds=1)  # the resolution of datetime: the last instant before a time
 
 
 @dataclass(frozen=True)
@@ -140,10 +141,16 @@ class Window:
         return self.length is not None
 
     def start(self, at: datetime) -> datetime:
-        """Start of the window that ends at `at` (aware UTC)."""
+        """Start of the window that ends at `at` (aware UTC).
+
+        A calendar window judged at `at` is the period holding the last instant before `at`:
+        periods are (start, end] to an evaluation, which at `at` reads the slots that ended by
+        then. So at a period boundary (Monday 00:00 for a week) it judges the whole period that
+        ends there, its last slot included, never the empty period that starts there.
+        """
         if self.length is not None:
             return at - self.length
-        local = at.astimezone(ZoneInfo(self.timezone))
+        local = (at - _INSTANT).astimezone(ZoneInfo(self.timezone))
         midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
         if self.unit == "week":  # ISO week: Monday 00:00
             begin = midnight - timedelta(days=midnight.weekday())
@@ -153,7 +160,7 @@ class Window:
         return datetime(begin.year, begin.month, begin.day, tzinfo=ZoneInfo(self.timezone)).astimezone(UTC)
 
     def end(self, at: datetime) -> datetime:
-        """End of the budgeting period containing `at` (for rolling windows: `at`)."""
+        """End of the budgeting period judged at `at` (see start; for rolling windows: `at`)."""
         if self.length is not None:
             return at
         start = self.start(at).astimezone(ZoneInfo(self.timezone))
