@@ -5,6 +5,7 @@ import streamlit as st
 
 from analytics import columns
 from analytics.errors import SpecError
+from analytics.traffic import summary as traffic_summary
 from analytics.traffic.pipeline import CHARTED
 from ui import attention
 from ui import format as fmt
@@ -24,7 +25,9 @@ if not now:
     st.stop()
 with panel("What needs attention"):
     try:
-        attention.show(attention.judge(slo_ui.config(), filters.data_start, filters.end, *args))
+        judged = attention.judge(slo_ui.config(), filters.data_start, filters.end, *args)
+        peaks = attention.peak_memory(filters.start, filters.end, *args)
+        attention.show(attention.with_deployments(judged, overview, peaks))
     except SpecError as exc:
         st.error(f"The SLO file is invalid: {fmt.text(exc)} (fix it, or load another one on the SLOs page)")
 st.subheader("Traffic, errors and latency")
@@ -86,14 +89,21 @@ with panel("Charts"):  # a failed chart query leaves the tables below
 st.subheader("Top movers vs the previous period")
 with panel("Top movers"):
     moved, fresh = overview.movers, overview.fresh
-    if moved.is_empty():
-        st.caption("No previous period to compare with." if compared is None else "No deployment to compare.")
+    new = f" New since then, so not compared: {fmt.text(', '.join(fresh))}." if fresh else ""
+    if compared is None:
+        st.caption("No previous period to compare with.")
+    elif moved.is_empty():
+        st.caption(f"No deployment's traffic, error rate or latency changed by more than chance (|z| < "
+                   f"{traffic_summary.SIGNIFICANT_Z:g}).{new}")
     else:
-        new = f" New since then, so not compared: {fmt.text(', '.join(fresh))}." if fresh else ""
         show_table(moved, "top movers",
-                   caption="Change is relative to the previous period (over the compared part, see above); the "
-                           "list is ordered by how much worse (more errors, higher latency, less traffic) or "
-                           f"better each metric got.{new}")
+                   caption="What got worse first (z > 0: more errors, higher latency, less traffic), then what "
+                           "got better, each ordered by the evidence of the change (z of a test on the counts: errors "
+                           "among requests, requests, requests slower than the previous p99); only changes with "
+                           f"|z| >= {traffic_summary.SIGNIFICANT_Z:g} are listed. Change is "
+                           f"relative; 'new' where the previous period had under {traffic_summary.MIN_EVENTS} "
+                           "errors (or requests, or slow requests), too few for a ratio. A p99 needs "
+                           f"{traffic_summary.MIN_LATENCY_SAMPLES:,} requests in each period.{new}")
 
 st.subheader("Per deployment")
 show_table(per_deployment.sort("error_rate", descending=True), "deployments overview")

@@ -165,6 +165,10 @@ _COLUMNS = [
         "dimension": "Dimension", "value": "Value", "model_version": "Model version", "replica": "Replica",
         "input_band": "Input tokens", "kind": "Kind", "before": ("Before", _NA),
         "after": ("After", _NA), "description": "Description", "direction": "Direction", "why": ("Why", _NA),
+        # a mover's baseline (analytics.traffic.summary.changes): 'new' when too few events came before
+        "baseline": ("Baseline", {"missing": "enough events before for a relative change",
+                                  "help": "'new': under 10 errors (or requests, or slow requests) in the previous "
+                                          "period, so no relative change is shown."}),
         "subject": "What", "deployments_forecast": "Deployments forecast",
         "latency_slo": ("A latency SLO", _NA),
         "source": ("SLI from", {"detail": True, "help": "requests: per-request rows (spans or uploads); histograms: "

@@ -76,8 +76,9 @@ show_table(tables["attribution"], "Attribution", caption="The three dimension va
 show_table(tables["changes"], "Changes this week")
 
 st.subheader(review_weekly.TABLES["movers"])
-show_table(tables["movers"], "Latency and error movers", caption="This week against the week before, "
-           "largest relative change first.")
+show_table(tables["movers"], "Latency and error movers", caption="This week against the week before, by the "
+           "Overview's rule: changes beyond chance (|z| >= 3), what got worse first, strongest evidence first; "
+           "'new' where the week before had too few events for a relative change.")
 
 st.subheader(review_weekly.TABLES["gpu"])
 st.plotly_chart(figures["gpu"], width="stretch")

@@ -189,7 +189,7 @@ def test_every_kind_of_verdict_links_to_a_page_that_exists():
     from ui.attention import PAGES
 
     root = Path(__file__).resolve().parent.parent
-    assert set(PAGES) == {"slo", "capacity"}
+    assert set(PAGES) == {"slo", "capacity", "uncovered", "memory"}
     assert all((root / page).is_file() for page in PAGES.values()), PAGES
 
 

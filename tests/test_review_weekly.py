@@ -15,6 +15,7 @@ from analytics.review import pipeline as review_pipeline
 from analytics.review import report as review_report
 from analytics.review import weekly as review_weekly
 from analytics.slo import files
+from analytics.traffic import summary as traffic_summary
 from tests.conftest import DEMO_END
 
 WEEK = "2026-W43"
@@ -77,7 +78,8 @@ def test_the_paragraph_says_what_got_worse_and_what_needs_an_owner(report):
 def test_movers_compare_the_week_with_the_week_before(report):
     movers = report.tables["movers"]
     assert set(movers["metric"]) <= set(review_weekly.MOVER_METRICS) and movers.height
-    assert all((d == "worse") == (c > 0) for d, c in movers.select("direction", "change").iter_rows())
+    assert all((d == "worse") == (z > 0) for d, z in movers.select("direction", "z").iter_rows())
+    assert (movers["z"].abs() >= traffic_summary.SIGNIFICANT_Z).all(), "only changes beyond chance are movers"
     # the eu-west outage raised the error rate of an eu-west deployment
     assert movers.filter(pl.col("deployment").str.ends_with("-euw") & (pl.col("metric") == "error_rate")
                          & (pl.col("direction") == "worse")).height

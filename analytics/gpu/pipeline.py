@@ -45,6 +45,20 @@ def load(store: Store, start: datetime, end: datetime, deployments: Sequence[str
     return gpu_efficiency.GpuData(start, end, gpu_efficiency.merge_gpu_hours(gpu_hours), requests, queries.deployments_table(store))
 
 
+def peak_memory(store: Store, start: datetime, end: datetime, deployments: Sequence[str] = (),
+                regions: Sequence[str] = ()) -> pl.DataFrame:
+    """Per deployment: the highest hourly peak of GPU memory used / total (DCGM FB used / total,
+    analytics.gpu.efficiency.with_means) over [start, end) widened to whole hours; empty when no
+    GPU telemetry was loaded."""
+    start, end = gpu_efficiency.hour_window(start, end)
+    hours = gpu_queries.gpu_hours(store, start, end, list(deployments), list(regions))
+    if hours.is_empty():
+        return pl.DataFrame(schema={"deployment": pl.String, "peak_mem_fraction": pl.Float64})
+    return (gpu_efficiency.merge_gpu_hours(hours).group_by("deployment")
+            .agg(pl.col("mem_peak_fraction").max().alias("peak_mem_fraction"))
+            .filter(pl.col("peak_mem_fraction").is_not_null()).sort("deployment"))
+
+
 @dataclass(frozen=True)
 class GpuView:
     """What the GPU page's first view reads for one set of filters; its controls (prices, idle floor,

@@ -192,10 +192,9 @@ def weekly(store: Store, slos: Sequence[Slo], start: datetime, end: datetime, ga
 
 
 def week_totals(store: Store, start: datetime, end: datetime) -> pl.DataFrame:
-    """Per deployment over [start, end): req/s, error rate and latency percentiles
-    (analytics.traffic.summary.summarize on the rollup's totals)."""
-    totals = queries.request_totals(store, start, end, fields=traffic.HIST_FIELDS)
-    return traffic.summarize(totals, (end - start).total_seconds())
+    """Per deployment over [start, end): the request rollup's totals with the latency histograms
+    the movers test (analytics.traffic.summary.changes)."""
+    return queries.request_totals(store, start, end, fields=traffic.HIST_FIELDS)
 
 
 def week_gpu(store: Store, slos: Sequence[Slo], start: datetime, end: datetime,
@@ -299,9 +298,11 @@ def report(store: Store, slos: Sequence[Slo], week: str, cache_dir: Path | None 
     hours = shared_request_hours(store, slos, start, end)
     (gpu_now, saving_now), (gpu_before, saving_before) = week_gpu(store, slos, start, end, hours)
     capacity, caveats = week_capacity(store, slos, end, cache_dir, hours)
+    # the Overview's checks of deployments no SLO covers and of GPU memory (analytics.review.verdicts)
+    watched = review_verdicts.covered(slos, slo_queries.catalog(store, start, end))
     return review_weekly.build(week, start, end, review.evaluations, review.incidents, review.spans, review.attribution,
                    review.changes, notes, movers, review_weekly.gpu_table(gpu_now, gpu_before, saving_now, saving_before),
-                   capacity, caveats)
+                   capacity, caveats, watched=watched, peaks=gpu_pipeline.peak_memory(store, start, end))
 
 
 def add_note(store: Store, key: str, note: str, owner: str, at: datetime | None = None) -> None:

@@ -1,8 +1,9 @@
 """One rule set for states: every SLO, every capacity outlook and the fleet get one of the states of
 analytics.slo.state (worst first, each with its label, shape and colour).
 
-A verdict names what it judges (``kind``: an SLO or capacity) and the URL query that selects it; which
-page explains each kind is the UI's business (ui.attention.PAGES).
+A verdict names what it judges (``kind``: an SLO, capacity, a deployment no SLO covers, or a
+deployment's GPU memory) and the URL query that selects it; which page explains each kind is the
+UI's business (ui.attention.PAGES).
 """
 
 from __future__ import annotations
@@ -14,16 +15,19 @@ from urllib.parse import urlencode
 
 import polars as pl
 
+from analytics import columns as column_registry
 from analytics.capacity import plan as capacity_plan
 from analytics.slo.evaluation import Evaluation
-from analytics.slo.state import ATTENTION, RANK, SHORT, STATES, STYLE, judge
+from analytics.slo.spec import Slo
+from analytics.slo.state import ATTENTION, RANK, SHORT, STATES, STYLE, WATCH, judge
+from analytics.traffic import summary as traffic_summary
 
 
 @dataclass(frozen=True)
 class Verdict:
     """A state for one thing (an SLO, a deployment's capacity, a GPU pool) and why, in one sentence."""
 
-    kind: str  # "slo" or "capacity"
+    kind: str  # "slo", "capacity", "uncovered" (a deployment no SLO covers) or "memory" (its GPUs' memory)
     name: str
     state: str
     why: str
@@ -105,6 +109,58 @@ def pool_verdicts(plans: Mapping[str, pl.DataFrame], deployments: pl.DataFrame, 
     return out
 
 
+# What the verdicts of deployments no SLO covers judge: errors and latency, not traffic (a traffic
+# change is demand, which the Capacity page judges).
+UNCOVERED_METRICS = ("error_rate", "ttft_p99_ms", "e2e_p99_ms")
+# ... and how much worse counts as sharp: a rise of 20% or more (or a rate that was nearly zero, 'new').
+# Beyond chance is not enough on a busy deployment, where a 3% p99 rise is beyond chance; moves
+# under 20% are within the week-to-week spread of a fleet's traffic mix.
+SHARP_RISE = 0.2
+
+
+def covered(slos: Sequence[Slo], catalog: pl.DataFrame) -> set[str]:
+    """The deployments of a catalog (deployment, model, region, kind) some SLO's scope selects."""
+    return {row["deployment"] for row in catalog.iter_rows(named=True)
+            if any(slo.selector.matches(row["deployment"], row["model"], row["region"], row["kind"]) for slo in slos)}
+
+
+def uncovered_verdicts(changes: pl.DataFrame, watched: set[str]) -> list[Verdict]:
+    """'watch' for each deployment outside ``watched`` (the deployments an SLO covers) whose error
+    rate or latency p99 got sharply and significantly worse than in the previous period, by the movers' rule
+    (analytics.traffic.summary.changes: z >= SIGNIFICANT_Z on the counts). No SLO pages for them,
+    so a sharp move (SHARP_RISE or 'new') is the only signal the fleet has; the strongest move
+    names the why."""
+    sharp = pl.col("change").is_null() | (pl.col("change") >= SHARP_RISE)
+    worse = (changes.filter(pl.col("metric").is_in(UNCOVERED_METRICS) & ~pl.col("deployment").is_in(list(watched))
+                            & (pl.col("z") >= traffic_summary.SIGNIFICANT_Z) & sharp)
+             .sort("z", descending=True).unique("deployment", keep="first", maintain_order=True))
+    out = []
+    for r in worse.iter_rows(named=True):
+        change = f"{r['change']:+.0%}" if r["change"] is not None else "new"
+        why = (f"no SLO covers it; {column_registry.in_sentence(r['metric'])} "
+               f"{column_registry.text(r['metric'], r['previous'])} → {column_registry.text(r['metric'], r['current'])} "
+               f"({change}, z = {r['z']:.1f}) vs the previous period")
+        out.append(Verdict("uncovered", r["deployment"], WATCH, why, urlencode({"dep": r["deployment"]})))
+    return out
+
+
+# GPU memory is short when a deployment's peak hour used more than this share of its GPUs' memory
+# (DCGM FB used / total, analytics.gpu.efficiency). vLLM reserves 0.9 of a GPU's memory by default
+# (`--gpu-memory-utilization`, vLLM engine arguments), so a healthy server sits near 90%; above 95%
+# less than 5% is left for allocator fragmentation, CUDA graphs and other processes, and the next
+# long prompt can fail with out-of-memory.
+MEMORY_PEAK_LIMIT = 0.95
+
+
+def memory_verdicts(peaks: pl.DataFrame, limit: float = MEMORY_PEAK_LIMIT) -> list[Verdict]:
+    """'watch' for each deployment whose peak GPU memory is over ``limit``; ``peaks`` has deployment
+    and peak_mem_fraction (analytics.gpu.pipeline.peak_memory)."""
+    return [Verdict("memory", r["deployment"], WATCH,
+                    f"GPU memory peaked at {column_registry.text('peak_mem_fraction', r['peak_mem_fraction'])} of total, "
+                    f"over the {limit:.0%} limit: under {1 - limit:.0%} headroom left", urlencode({"dep": r["deployment"]}))
+            for r in peaks.filter(pl.col("peak_mem_fraction") > limit).iter_rows(named=True)]
+
+
 def shortfalls(verdicts: Iterable[Verdict]) -> list[Verdict]:
     """The verdicts short now or short soon (SHORT), worst first, then by name."""
     return sorted((v for v in verdicts if v.state in SHORT), key=lambda v: (v.rank, v.name))
@@ -123,9 +179,9 @@ ATTENTION_SCHEMA = {
 
 
 def attention(verdicts: Sequence[Verdict], states: Sequence[str] = ATTENTION) -> pl.DataFrame:
-    """What needs attention, worst first (then SLOs before capacity, then by name).
+    """What needs attention, worst first (then SLOs before the rest, then by name).
 
-    Columns: kind ('slo' or 'capacity'), name, state, label, icon, colour (STYLE), why (one
+    Columns: kind (Verdict.kind), name, state, label, icon, colour (STYLE), why (one
     sentence with the numbers) and query (the URL query selecting it on its kind's page, e.g.
     'slo=fleet-availability').
     """

@@ -30,9 +30,6 @@ WEEK = timedelta(days=7)
 # day: the review's look-back (analytics.review.pipeline.LOOKBACK); Google's SRE book (ch. 1,
 # "Change Management") puts roughly 70% of outages on live changes, most of them found soon after.
 PRECEDING = timedelta(days=1)
-# A week-over-week move of a latency or error metric is named in the paragraph from this size on
-# (relative change): smaller moves are within the week-to-week noise of a fleet's traffic mix.
-NOTABLE_MOVE = 0.2
 MOVER_METRICS = ("error_rate", "ttft_p99_ms", "e2e_p99_ms")  # the review's movers: errors and latency
 COST_MOVE = 0.01  # a GPU cost change under 1% is neither worse nor better
 TOP_CAUSES = 3  # attribution rows per incident in the export
@@ -156,19 +153,14 @@ def attribution_table(incidents: pl.DataFrame, attribution: pl.DataFrame, top: i
 
 def mover_table(current: pl.DataFrame, previous: pl.DataFrame, metrics: Sequence[str] = MOVER_METRICS,
                 top: int = 10) -> pl.DataFrame:
-    """Latency and error movers week over week (analytics.traffic.summary.movers), largest first,
-    with ``direction`` worse or better (a rise in errors or latency is worse). Metrics that were 0
-    the week before have no relative change and are left out."""
-    moved = traffic.movers(current, previous, top=10_000)
-    schema = {"deployment": pl.String, "metric": pl.String, "previous": pl.Float64, "current": pl.Float64,
-              "change": pl.Float64, "direction": pl.String}
-    if moved.is_empty():
-        return pl.DataFrame(schema=schema)
-    # a relative change from zero (no errors the week before) is undefined, not a 10^8 % rise
-    moved = moved.filter(pl.col("metric").is_in(list(metrics)) & (pl.col("previous") > 0))
-    return (moved.with_columns(pl.when(pl.col("change") > 0).then(pl.lit("worse")).otherwise(pl.lit("better"))
-                               .alias("direction"))
-            .sort(pl.col("change").abs(), descending=True).head(top).select(list(schema)).cast(schema))
+    """Latency and error movers week over week from the two weeks' request totals
+    (queries.request_totals with analytics.traffic.summary.HIST_FIELDS), by the Overview's rule
+    (analytics.traffic.summary.changes and movers: significant changes only, strongest evidence
+    first, relative change only above a minimum baseline, else 'new'), with ``direction`` worse or
+    better (a rise in errors or latency is worse)."""
+    moved = traffic.movers(traffic.changes(current, previous, WEEK.total_seconds(), tuple(metrics)), top=top)
+    return moved.with_columns(pl.when(pl.col("z") > 0).then(pl.lit("worse")).otherwise(pl.lit("better"))
+                              .alias("direction"))
 
 
 def gpu_table(current: pl.DataFrame, previous: pl.DataFrame, saving: pl.DataFrame,
@@ -223,6 +215,15 @@ def _relative(now: float | None, before: float | None) -> str:
     return f" ({(now - before) / before:+.0%} vs the week before)"
 
 
+def _moved(row: Mapping) -> str:
+    """'error rate of chat-a rose from 0.10% to 3.70% (+3,600%)', or '(new)' below the minimum baseline."""
+    metric = row["metric"]
+    verb = "rose" if row["current"] > row["previous"] else "fell"
+    change = f"{row['change']:+.0%}" if row["change"] is not None else "new"
+    return (f"{column_registry.in_sentence(metric)} of {row['deployment']} {verb} from "
+            f"{column_registry.text(metric, row['previous'])} to {column_registry.text(metric, row['current'])} ({change})")
+
+
 def _listed(items: Sequence[str], most: int = 4, sep: str = "; ") -> str:
     """'a; b; c and 2 more' (at most ``most`` items named)."""
     shown = sep.join(items[:most])
@@ -230,8 +231,10 @@ def _listed(items: Sequence[str], most: int = 4, sep: str = "; ") -> str:
 
 
 def summary(week: str, slos: pl.DataFrame, incidents: pl.DataFrame, movers: pl.DataFrame,
-            totals: Mapping[str, float | None], capacity: pl.DataFrame) -> str:
-    """One paragraph from the numbers: the week, what got worse, what got better, what needs an owner."""
+            totals: Mapping[str, float | None], capacity: pl.DataFrame,
+            watch: Sequence[review_verdicts.Verdict] = ()) -> str:
+    """One paragraph from the numbers: the week, what got worse, what got better, what needs an owner
+    (``watch``: the verdicts of deployments no SLO covers and of GPU memory, week_watch)."""
     pages = int((incidents["severity"] == "page").sum()) if incidents.height else 0
     hours = float(incidents["duration_min"].sum() or 0.0) / 60 if incidents.height else 0.0
     parts = [f"Week {week}: {incidents.height} incident{'s' if incidents.height != 1 else ''}"
@@ -244,9 +247,8 @@ def summary(week: str, slos: pl.DataFrame, incidents: pl.DataFrame, movers: pl.D
         elif r["spent_change"] <= -0.05:
             better.append(f"{r['slo']} spent {r['budget_spent_this_week']:.0%} of its budget "
                           f"(down from {r['budget_spent_previous_week']:.0%})")
-    for r in movers.filter(pl.col("change").abs() >= NOTABLE_MOVE).iter_rows(named=True):
-        text = f"{column_registry.in_sentence(r['metric'])} of {r['deployment']} {'rose' if r['change'] > 0 else 'fell'} {abs(r['change']):.0%}"
-        (worse if r["direction"] == "worse" else better).append(text)
+    for r in movers.iter_rows(named=True):  # significant moves only (mover_table)
+        (worse if r["direction"] == "worse" else better).append(_moved(r))
     cost, before = totals.get("cost"), totals.get("cost_previous")
     if cost is not None and before and abs(cost - before) >= COST_MOVE * before:
         (worse if cost > before else better).append(f"GPU cost {column_registry.text('cost', cost, digits=0)}{_relative(cost, before)}")
@@ -265,6 +267,7 @@ def summary(week: str, slos: pl.DataFrame, incidents: pl.DataFrame, movers: pl.D
             if names:
                 owners.append(f"capacity {state} for {len(names)} deployment{'s' if len(names) > 1 else ''} "
                               f"({_listed(names, sep=', ')})")
+    owners += [f"{v.name} ({v.why})" for v in watch]
     parts.append(f"Needs an owner: {_listed(owners, 8)}." if owners else "Nothing needs an owner.")
     idle, saving = totals.get("idle_cost"), totals.get("monthly_saving")
     if cost is not None:
@@ -275,9 +278,12 @@ def summary(week: str, slos: pl.DataFrame, incidents: pl.DataFrame, movers: pl.D
 
 def build(week: str, start: datetime, end: datetime, evaluations: Sequence[Evaluation], incidents: pl.DataFrame,
           spans: pl.DataFrame, attribution: pl.DataFrame, changes: pl.DataFrame, notes: pl.DataFrame,
-          movers: pl.DataFrame, gpu: pl.DataFrame, capacity: pl.DataFrame, caveats: Sequence[str] = ()) -> WeeklyReport:
+          movers: pl.DataFrame, gpu: pl.DataFrame, capacity: pl.DataFrame, caveats: Sequence[str] = (),
+          watched: set[str] | None = None, peaks: pl.DataFrame | None = None) -> WeeklyReport:
     """Assemble the week's tables and paragraph (``movers``: mover_table; ``gpu``: gpu_table;
-    ``capacity``: the outlook table with ``state`` and ``method``)."""
+    ``capacity``: the outlook table with ``state`` and ``method``; ``watched``: the deployments an
+    SLO covers; ``peaks``: per deployment peak_mem_fraction, analytics.gpu.pipeline.peak_memory).
+    Without ``watched`` or ``peaks`` that check did not run, and a caveat says so."""
     incident_rows = incident_table(incidents, attribution, changes, notes)
     slos = slo_table(evaluations, start, end, spans)
     totals = gpu_totals(gpu)
@@ -285,5 +291,23 @@ def build(week: str, start: datetime, end: datetime, evaluations: Sequence[Evalu
         "slos": slos, "incidents": incident_rows, "attribution": attribution_table(incidents, attribution),
         "changes": changes, "movers": movers, "gpu": gpu, "capacity": capacity,
     }
-    text = summary(week, slos, incident_rows, movers, totals, capacity)
-    return WeeklyReport(week, start, end, text, tables, totals, tuple(caveats))
+    watch, unchecked = week_watch(movers, watched, peaks)
+    text = summary(week, slos, incident_rows, movers, totals, capacity, watch)
+    return WeeklyReport(week, start, end, text, tables, totals, (*caveats, *unchecked))
+
+
+def week_watch(movers: pl.DataFrame, watched: set[str] | None,
+               peaks: pl.DataFrame | None) -> tuple[list[review_verdicts.Verdict], list[str]]:
+    """The Overview's checks for the week: deployments no SLO covers whose errors or latency moved
+    beyond chance (the movers), and GPU memory peaks over the limit; and a caveat per check that
+    could not run."""
+    watch, unchecked = [], []
+    if watched is None:
+        unchecked.append("Deployments no SLO covers were not checked.")
+    else:
+        watch += review_verdicts.uncovered_verdicts(movers, watched)
+    if peaks is None or peaks.is_empty():
+        unchecked.append("GPU memory was not checked: no GPU telemetry this week.")
+    else:
+        watch += review_verdicts.memory_verdicts(peaks)
+    return watch, unchecked

@@ -13,6 +13,9 @@ States, worst first (``STATES``):
 - ``at risk``: the budget is not spent, but its remaining share or its time to exhaustion is
   under the thresholds of its SLO file (analytics.slo.spec.Thresholds).
 - ``short soon``: capacity or headroom runs out later within the forecast horizon.
+- ``watch``: a deployment no SLO watches: its error rate or a latency p99 got significantly
+  worse than in the previous period, or its GPUs' peak memory leaves under the headroom floor
+  (analytics.review.verdicts.uncovered_verdicts, memory_verdicts).
 - ``partial history``: the loaded data covers too little of the window for its budget to judge.
 - ``no data``: nothing was measured (no valid events; capacity throughput unknown).
 - ``ok``: none of the above.
@@ -37,17 +40,20 @@ from analytics.slo.alerts import TierState
 from analytics.slo.budget import Status
 from analytics.slo.spec import Slo
 
-STATES = ("breached", "paging", "short now", "ticket", "at risk", "short soon", "partial history", "no data", "ok")
+STATES = ("breached", "paging", "short now", "ticket", "at risk", "short soon", "watch", "partial history", "no data",
+          "ok")
 RANK = {state: i for i, state in enumerate(STATES)}
 # The states a capacity outlook or a GPU pool can be short in: the Capacity page's headline and warnings.
 SHORT = ("short now", "short soon")
+# What a deployment outside every SLO, or its GPUs' memory, can need: a look.
+WATCH = "watch"
 # The states an SLO can be in (judge, below), in the same order.
-SLO_STATES = tuple(s for s in STATES if s not in SHORT)
+SLO_STATES = tuple(s for s in STATES if s not in (*SHORT, WATCH))
 # The state an alert tier of each severity (analytics.slo.alerts.SEVERITIES) puts an SLO in while it
 # fires; charts draw a severity in its state's colour.
 SEVERITY_STATES = {"page": "paging", "ticket": "ticket"}
-# What the Overview's attention list shows: firing, at risk or short.
-ATTENTION = ("breached", "paging", "short now", "ticket", "at risk", "short soon")
+# What the Overview's attention list shows: firing, at risk, short, or worth a look.
+ATTENTION = ("breached", "paging", "short now", "ticket", "at risk", "short soon", "watch")
 
 
 @dataclass(frozen=True)
@@ -72,6 +78,7 @@ STYLE = {
     "ticket": Style("Ticket", "◆", "#E69F00", "orange"),  # orange
     "at risk": Style("At risk", "◐", "#F0E442", "orange"),  # yellow
     "short soon": Style("Short soon", "◪", "#F0E442", "orange"),
+    "watch": Style("Watch", "◇", "#E69F00", "orange"),
     "partial history": Style("Partial history", "◌", "#56B4E9", "blue"),  # sky blue
     "no data": Style("No data", "○", "#999999", "gray"),  # grey
     "ok": Style("OK", "✔", "#009E73", "green"),  # bluish green

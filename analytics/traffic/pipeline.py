@@ -36,6 +36,7 @@ class Overview:
     after: dict = field(default_factory=dict)  # ... and of this one
     movers: pl.DataFrame = field(default_factory=pl.DataFrame)  # summary.movers between the compared parts
     fresh: list[str] = field(default_factory=list)  # deployments new in this period: not compared
+    changes: pl.DataFrame = field(default_factory=pl.DataFrame)  # summary.changes: every compared metric, tested
 
     @property
     def charted(self) -> tuple[str, ...]:
@@ -73,9 +74,10 @@ def load(store: Store, filters: Filters) -> Overview:
     if compared is None:
         return Overview(now, per_deployment)
     fresh = traffic_summary.new_in_period(seen, compared.previous)
-    current = summary(compared.current).filter(~pl.col("deployment").is_in(fresh))
+    current = totals_of(compared.current).filter(~pl.col("deployment").is_in(fresh))
+    changed = traffic_summary.changes(current, totals_of(compared.previous), compared.compared.total_seconds())
     return Overview(now, per_deployment, compared, fleet(compared.previous), fleet(compared.current),
-                    traffic_summary.movers(current, summary(compared.previous)), fresh)
+                    traffic_summary.movers(changed), fresh, changed)
 
 
 def series(store: Store, filters: Filters, charted: tuple[str, ...]) -> pl.DataFrame:

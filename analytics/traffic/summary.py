@@ -10,6 +10,7 @@ import polars as pl
 
 from analytics import columns, histogram
 from analytics.indicators import AVAILABILITY
+from analytics.store.conventions import EDGES_MS
 
 PERCENTILES = (0.50, 0.95, 0.99)
 LATENCY_SUMMARY_FIELDS = ("ttft", "e2e")
@@ -136,32 +137,124 @@ def new_in_period(first_seen: pl.DataFrame, window: tuple[datetime, datetime]) -
     return sorted(first_seen.filter(pl.col("first_ts") > since)["deployment"].to_list())
 
 
-def movers(current: pl.DataFrame, previous: pl.DataFrame, top: int = 8) -> pl.DataFrame:
-    """Largest changes vs the previous period, worst first (relative change of each metric)."""
+# --- movers: one rule for the Overview and the weekly review ---
+# A change is ranked by a z statistic of a test on the counts behind the metric, not by its
+# relative size: 0.000% -> 0.249% errors on a few hundred requests is a large ratio and no evidence.
+#   error_rate: two-proportion z-test of errors / requests with a known outcome (pooled standard
+#     error; NIST/SEMATECH e-Handbook of Statistical Methods, 7.3.3 "How can we determine whether
+#     two processes produce the same proportion of defectives?").
+#   rps: the conditional test of two Poisson counts over equal times: given c1 + c2 requests, c2 is
+#     Binomial(c1 + c2, 1/2) when the rate did not change (Przyborowski & Wilenski 1940), whose
+#     normal approximation is z = (c2 - c1) / sqrt(c1 + c2).
+#   *_p99_ms: the p99 moved when the share of requests slower than the previous period's p99 moved:
+#     the two-proportion z-test on the requests above the histogram edge at or over the previous p99
+#     (counted exactly from the bucket counts, analytics.histogram), in both periods.
+# The normal approximation needs about 10 events on each side (n p >= 10: Agresti & Coull 1998,
+# "Approximate is better than exact"; NIST e-Handbook 7.2.4): a metric is compared only when the
+# previous period holds MIN_EVENTS of what it counts, so a p99 needs MIN_EVENTS / 1% = 1000
+# latency samples in each period (a p99 of 20 requests is noise). Below MIN_EVENTS errors (or
+# requests) before, the relative change is not shown: the change is "new".
+# The counts are the rollup's weighted counts: a trace sampled at rate r stores each request as 1/r,
+# so its z overstates the evidence by sqrt(1/r) (the rollup keeps no unweighted count).
+MIN_EVENTS = 10
+P99 = 0.99
+MIN_LATENCY_SAMPLES = round(MIN_EVENTS / (1 - P99))
+# A change is a mover from |z| >= 3: three standard errors, the control limit of a Shewhart chart
+# (NIST e-Handbook 6.3.1), about 1 in 370 by chance under no change.
+SIGNIFICANT_Z = 3.0
+# The tested rows of every compared deployment and metric, before ranking.
+CHANGE_SCHEMA = {"deployment": pl.String, "metric": pl.String, "previous": pl.Float64, "current": pl.Float64,
+                 "change": pl.Float64, "z": pl.Float64, "baseline": pl.String}
+
+
+def proportion_z(bad_before: np.ndarray, n_before: np.ndarray, bad_now: np.ndarray, n_now: np.ndarray) -> np.ndarray:
+    """Pooled two-proportion z statistic (NIST e-Handbook 7.3.3), positive when the share rose;
+    0 where neither period has a bad event (nothing moved), NaN without events in a period."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pooled = (bad_before + bad_now) / (n_before + n_now)
+        se = np.sqrt(pooled * (1 - pooled) * (1 / n_before + 1 / n_now))
+        z = (bad_now / n_now - bad_before / n_before) / se
+    return np.where((n_before > 0) & (n_now > 0), np.where(se > 0, z, 0.0), np.nan)
+
+
+def poisson_z(count_before: np.ndarray, count_now: np.ndarray) -> np.ndarray:
+    """z of two Poisson counts over equal times (conditional binomial test, normal approximation)."""
+    total = count_before + count_now
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(total > 0, (count_now - count_before) / np.sqrt(total), 0.0)
+
+
+def _judged(totals: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(requests with a known outcome, errors among them), as error_rate counts them."""
+    judged = totals.select(pl.col("requests") - pl.sum_horizontal(AVAILABILITY.invalid_statuses)).to_series()
+    good = totals.select(pl.sum_horizontal(AVAILABILITY.good_statuses)).to_series()
+    return judged.to_numpy().astype(float), (judged - good).to_numpy().astype(float)
+
+
+def _tail(before: np.ndarray, now: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Per row: previous p99, current p99, samples and samples above the previous p99's bucket edge
+    (the first edge at or over it) in each period. Rows are latency histograms (analytics.histogram)."""
+    p99_before, p99_now = histogram.quantile(before, P99), histogram.quantile(now, P99)
+    n_before, n_now = before.sum(axis=1).astype(float), now.sum(axis=1).astype(float)
+    # bucket k counts EDGES[k-1] < x <= EDGES[k]: buckets after the one holding the p99 are slower
+    bucket = np.searchsorted(EDGES_MS, np.nan_to_num(p99_before), side="left")
+    slower = np.arange(before.shape[1])[None, :] > bucket[:, None]
+    return (p99_before, p99_now, n_before, (before * slower).sum(axis=1).astype(float),
+            n_now, (now * slower).sum(axis=1).astype(float))
+
+
+def changes(current: pl.DataFrame, previous: pl.DataFrame, seconds: float,
+            metrics: tuple[str, ...] = tuple(MOVER_METRICS)) -> pl.DataFrame:
+    """Every (deployment, metric) of ``metrics`` compared between two periods of ``seconds`` each,
+    from their request totals (queries.request_totals with HIST_FIELDS): previous and current
+    value, the relative change (null, with baseline 'new', when the previous period held fewer
+    than MIN_EVENTS of the counted events), and z, signed so that positive is worse (more errors,
+    higher latency, less traffic). A metric without enough events in either period is left out."""
     if current.is_empty() or previous.is_empty():
-        return pl.DataFrame()
-    joined = current.join(previous, on="deployment", how="inner", suffix="_prev")
-    rows = []
-    for metric, higher_is_worse in MOVER_METRICS.items():
-        frame = joined.select(
-            "deployment",
-            pl.lit(metric).alias("metric"),
-            pl.col(f"{metric}_prev").alias("previous"),
-            pl.col(metric).alias("current"),
-        ).filter(pl.col("previous").is_not_null() & pl.col("current").is_not_null())
-        change = (pl.col("current") - pl.col("previous")) / pl.col("previous").abs().clip(lower_bound=1e-9)
-        # "Worse" is positive: a rise in errors or latency, or a fall in traffic.
-        worse = change if higher_is_worse else -change
-        rows.append(frame.with_columns(change.alias("change"), worse.alias("worse")))
-    if not rows:
-        return pl.DataFrame()
-    return (
-        pl.concat(rows)
-        .filter(pl.col("change").is_finite())
-        .sort(pl.col("worse").abs(), descending=True)
-        .head(top)
-        .drop("worse")
-    )
+        return pl.DataFrame(schema=CHANGE_SCHEMA)
+    names = sorted(set(current["deployment"]) & set(previous["deployment"]))
+    now = current.filter(pl.col("deployment").is_in(names)).sort("deployment")
+    before = previous.filter(pl.col("deployment").is_in(names)).sort("deployment")
+    parts = []
+
+    def part(metric: str, prev, cur, z, baseline_events, enough) -> None:
+        worse = z if MOVER_METRICS[metric] else -z
+        parts.append(pl.DataFrame({
+            "deployment": names, "metric": [metric] * len(names), "previous": prev, "current": cur,
+            "z": worse, "baseline_events": baseline_events, "enough": enough,
+        }, schema_overrides={"previous": pl.Float64, "current": pl.Float64, "z": pl.Float64,
+                             "baseline_events": pl.Float64}))
+
+    if "rps" in metrics:
+        c1, c2 = before["requests"].to_numpy().astype(float), now["requests"].to_numpy().astype(float)
+        part("rps", c1 / seconds, c2 / seconds, poisson_z(c1, c2), c1, (c1 + c2) > 0)
+    if "error_rate" in metrics:
+        (n1, x1), (n2, x2) = _judged(before), _judged(now)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            part("error_rate", x1 / n1, x2 / n2, proportion_z(x1, n1, x2, n2), x1, (n1 > 0) & (n2 > 0))
+    for field in LATENCY_SUMMARY_FIELDS:
+        metric = columns.percentile_name(field, P99)
+        if metric not in metrics:
+            continue
+        p1, p2, n1, t1, n2, t2 = _tail(histogram.matrix(before, f"{field}_hist"), histogram.matrix(now, f"{field}_hist"))
+        enough = (n1 >= MIN_LATENCY_SAMPLES) & (n2 >= MIN_LATENCY_SAMPLES)
+        part(metric, p1, p2, proportion_z(t1, n1, t2, n2), n1 * (1 - P99), enough)
+    frame = pl.concat(parts).filter(pl.col("enough") & pl.col("z").is_not_nan())
+    relative = (pl.col("current") - pl.col("previous")) / pl.col("previous")
+    shown = pl.col("baseline_events") >= MIN_EVENTS
+    return frame.select(
+        "deployment", "metric", "previous", "current",
+        pl.when(shown).then(relative).alias("change"), pl.col("z") + 0.0,  # + 0.0: no -0.0
+        pl.when(shown).then(pl.lit(None, pl.String)).otherwise(pl.lit("new")).alias("baseline"),
+    ).cast(CHANGE_SCHEMA)
+
+
+def movers(changed: pl.DataFrame, top: int = 8) -> pl.DataFrame:
+    """The ``top`` significant changes (|z| >= SIGNIFICANT_Z) of a changes() frame: what got worse
+    first, then what got better, each the strongest evidence first."""
+    return (changed.filter(pl.col("z").abs() >= SIGNIFICANT_Z)
+            .sort(pl.col("z") < 0, pl.col("z").abs(), "deployment", "metric", descending=[False, True, False, False])
+            .head(top))
 
 
 def series(slots: pl.DataFrame, step_seconds: int) -> pl.DataFrame:
