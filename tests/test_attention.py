@@ -107,15 +107,16 @@ def test_the_weekly_review_gives_the_uncovered_deployment_and_the_memory_peak_an
     from analytics.review import weekly as review_weekly
     from tests.test_movers import _no_slos
 
-    movers = review_weekly.mover_table(NOW, BEFORE)
+    changed = review_weekly.week_changes(NOW, BEFORE)
+    movers = review_weekly.mover_table(changed)
     peaks = pl.DataFrame({"deployment": ["chat-a"], "peak_mem_fraction": [0.989]})
-    watch, unchecked = review_weekly.week_watch(movers, judged_slos().watched, peaks)
+    watch, unchecked = review_weekly.week_watch(changed, judged_slos().watched, peaks)
     assert [(v.kind, v.name) for v in watch] == [("uncovered", "batch-b"), ("memory", "chat-a")] and not unchecked
     text = review_weekly.summary("2026-W48", _no_slos(), pl.DataFrame(), movers, {}, pl.DataFrame(), watch)
     owners = text.split("Needs an owner: ")[1]
     assert owners.startswith("batch-b (no SLO covers it; error rate 0.100% → 3.700%"), text
     assert "chat-a (GPU memory peaked at 98.9% of total, over the 95% limit: under 5% headroom left)" in owners
-    assert review_weekly.week_watch(movers, None, None)[1] == [
+    assert review_weekly.week_watch(changed, None, None)[1] == [
         "Deployments no SLO covers were not checked.", "GPU memory was not checked: no GPU telemetry this week."]
 
 
@@ -130,3 +131,17 @@ def test_a_small_rise_beyond_chance_on_a_busy_uncovered_deployment_is_not_sharp(
 
 def row_z(seen: Overview) -> float:
     return seen.changes.filter(pl.col("metric") == "error_rate")["z"][0]
+
+
+def test_the_weekly_review_finds_an_uncovered_deployment_whose_move_is_not_among_the_listed_movers():
+    from analytics.review import weekly as review_weekly
+
+    # Twelve covered deployments move far more (0.1% -> 5% errors) than the uncovered one
+    # (0.1% -> 1%, z ~ 8.6): the movers table lists ten, none of them the uncovered deployment.
+    busy = {f"covered-{i:02}": ((10_000, 10, {100: 9_990}), (10_000, 500, {100: 9_500})) for i in range(12)}
+    before = totals({**{k: b for k, (b, _) in busy.items()}, "batch-b": (10_000, 10, {100: 9_990})})
+    now = totals({**{k: n for k, (_, n) in busy.items()}, "batch-b": (10_000, 100, {100: 9_900})})
+    changed = review_weekly.week_changes(now, before)
+    assert "batch-b" not in review_weekly.mover_table(changed)["deployment"].to_list()
+    watch, _ = review_weekly.week_watch(changed, set(busy), None)
+    assert [(v.kind, v.name) for v in watch] == [("uncovered", "batch-b")]

@@ -92,14 +92,16 @@ def test_less_traffic_is_worse_and_ranked_by_the_poisson_test():
 
 
 def test_an_error_rate_falling_to_zero_from_five_errors_is_not_listed_as_better():
-    movers = review_weekly.mover_table(totals({"d": (1_000, 0, {100: 1_000})}), totals({"d": (1_000, 5, {100: 995})}))
+    changed = review_weekly.week_changes(totals({"d": (1_000, 0, {100: 1_000})}), totals({"d": (1_000, 5, {100: 995})}))
+    movers = review_weekly.mover_table(changed)
     assert movers.is_empty(), "0.5% -> 0% on 1,000 requests: z = -2.2, within chance"
     text = review_weekly.summary("2026-W48", _no_slos(), pl.DataFrame(), movers, {}, pl.DataFrame())
     assert "Nothing got better." in text and "fell 100%" not in text
 
 
 def test_the_weekly_paragraph_names_a_significant_move_with_both_values_and_new_for_a_tiny_baseline():
-    movers = review_weekly.mover_table(totals({"d": (3_000, 30, {100: 2_970})}), totals({"d": (3_000, 3, {100: 2_997})}))
+    changed = review_weekly.week_changes(totals({"d": (3_000, 30, {100: 2_970})}), totals({"d": (3_000, 3, {100: 2_997})}))
+    movers = review_weekly.mover_table(changed)
     assert movers.select("metric", "direction", "baseline").rows() == [("error_rate", "worse", "new")]
     text = review_weekly.summary("2026-W48", _no_slos(), pl.DataFrame(), movers, {}, pl.DataFrame())
     assert "Worse: error rate of d rose from 0.100% to 1.000% (new)." in text, text

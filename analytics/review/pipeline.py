@@ -294,14 +294,14 @@ def report(store: Store, slos: Sequence[Slo], week: str, cache_dir: Path | None 
     review = weekly(store, slos, start, end, gap)
     keys = [review_weekly.incident_key(r["lead_slo"], r["start"]) for r in review.incidents.iter_rows(named=True)]
     notes = store_review.read_notes(store, keys)
-    movers = review_weekly.mover_table(current, week_totals(store, start - review_weekly.WEEK, start))
+    changed = review_weekly.week_changes(current, week_totals(store, start - review_weekly.WEEK, start))
     hours = shared_request_hours(store, slos, start, end)
     (gpu_now, saving_now), (gpu_before, saving_before) = week_gpu(store, slos, start, end, hours)
     capacity, caveats = week_capacity(store, slos, end, cache_dir, hours)
     # the Overview's checks of deployments no SLO covers and of GPU memory (analytics.review.verdicts)
     watched = review_verdicts.covered(slos, slo_queries.catalog(store, start, end))
     return review_weekly.build(week, start, end, review.evaluations, review.incidents, review.spans, review.attribution,
-                   review.changes, notes, movers, review_weekly.gpu_table(gpu_now, gpu_before, saving_now, saving_before),
+                   review.changes, notes, changed, review_weekly.gpu_table(gpu_now, gpu_before, saving_now, saving_before),
                    capacity, caveats, watched=watched, peaks=gpu_pipeline.peak_memory(store, start, end))
 
 

@@ -151,14 +151,19 @@ def attribution_table(incidents: pl.DataFrame, attribution: pl.DataFrame, top: i
     return ranked.select("incident_key", *attribution.columns).sort("incident", "rank")
 
 
-def mover_table(current: pl.DataFrame, previous: pl.DataFrame, metrics: Sequence[str] = MOVER_METRICS,
-                top: int = 10) -> pl.DataFrame:
-    """Latency and error movers week over week from the two weeks' request totals
+def week_changes(current: pl.DataFrame, previous: pl.DataFrame, metrics: Sequence[str] = MOVER_METRICS) -> pl.DataFrame:
+    """Every deployment's latency and error changes week over week from the two weeks' request totals
     (queries.request_totals with analytics.traffic.summary.HIST_FIELDS), by the Overview's rule
-    (analytics.traffic.summary.changes and movers: significant changes only, strongest evidence
-    first, relative change only above a minimum baseline, else 'new'), with ``direction`` worse or
-    better (a rise in errors or latency is worse)."""
-    moved = traffic.movers(traffic.changes(current, previous, WEEK.total_seconds(), tuple(metrics)), top=top)
+    (analytics.traffic.summary.changes: a test on the counts, relative change only above a minimum
+    baseline, else 'new')."""
+    return traffic.changes(current, previous, WEEK.total_seconds(), tuple(metrics))
+
+
+def mover_table(changed: pl.DataFrame, top: int = 10) -> pl.DataFrame:
+    """The ``top`` significant changes of week_changes, strongest evidence first
+    (analytics.traffic.summary.movers), with ``direction`` worse or better (a rise in errors or
+    latency is worse)."""
+    moved = traffic.movers(changed, top=top)
     return moved.with_columns(pl.when(pl.col("z") > 0).then(pl.lit("worse")).otherwise(pl.lit("better"))
                               .alias("direction"))
 
@@ -278,34 +283,35 @@ def summary(week: str, slos: pl.DataFrame, incidents: pl.DataFrame, movers: pl.D
 
 def build(week: str, start: datetime, end: datetime, evaluations: Sequence[Evaluation], incidents: pl.DataFrame,
           spans: pl.DataFrame, attribution: pl.DataFrame, changes: pl.DataFrame, notes: pl.DataFrame,
-          movers: pl.DataFrame, gpu: pl.DataFrame, capacity: pl.DataFrame, caveats: Sequence[str] = (),
+          changed: pl.DataFrame, gpu: pl.DataFrame, capacity: pl.DataFrame, caveats: Sequence[str] = (),
           watched: set[str] | None = None, peaks: pl.DataFrame | None = None) -> WeeklyReport:
-    """Assemble the week's tables and paragraph (``movers``: mover_table; ``gpu``: gpu_table;
+    """Assemble the week's tables and paragraph (``changed``: week_changes; ``gpu``: gpu_table;
     ``capacity``: the outlook table with ``state`` and ``method``; ``watched``: the deployments an
     SLO covers; ``peaks``: per deployment peak_mem_fraction, analytics.gpu.pipeline.peak_memory).
     Without ``watched`` or ``peaks`` that check did not run, and a caveat says so."""
     incident_rows = incident_table(incidents, attribution, changes, notes)
+    movers = mover_table(changed)
     slos = slo_table(evaluations, start, end, spans)
     totals = gpu_totals(gpu)
     tables = {
         "slos": slos, "incidents": incident_rows, "attribution": attribution_table(incidents, attribution),
         "changes": changes, "movers": movers, "gpu": gpu, "capacity": capacity,
     }
-    watch, unchecked = week_watch(movers, watched, peaks)
+    watch, unchecked = week_watch(changed, watched, peaks)
     text = summary(week, slos, incident_rows, movers, totals, capacity, watch)
     return WeeklyReport(week, start, end, text, tables, totals, (*caveats, *unchecked))
 
 
-def week_watch(movers: pl.DataFrame, watched: set[str] | None,
+def week_watch(changed: pl.DataFrame, watched: set[str] | None,
                peaks: pl.DataFrame | None) -> tuple[list[review_verdicts.Verdict], list[str]]:
     """The Overview's checks for the week: deployments no SLO covers whose errors or latency moved
-    beyond chance (the movers), and GPU memory peaks over the limit; and a caveat per check that
+    beyond chance (any of week_changes, not only the movers the table lists), and GPU memory peaks over the limit; and a caveat per check that
     could not run."""
     watch, unchecked = [], []
     if watched is None:
         unchecked.append("Deployments no SLO covers were not checked.")
     else:
-        watch += review_verdicts.uncovered_verdicts(movers, watched)
+        watch += review_verdicts.uncovered_verdicts(changed, watched)
     if peaks is None or peaks.is_empty():
         unchecked.append("GPU memory was not checked: no GPU telemetry this week.")
     else:
