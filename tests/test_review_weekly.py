@@ -4,7 +4,7 @@ the demo fleet, whose ISO week 2026-W43 holds the latency regression and the reg
 from __future__ import annotations
 
 import io
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import polars as pl
 import pytest
@@ -165,3 +165,20 @@ def test_the_bench_case_times_the_report_of_the_last_complete_week(store):
     assert [case.name for case in cases][:2] == [f"report --week {WEEK}, cold",
                                                   f"report --week {WEEK}, warm (median of {bench.WARM_RUNS})"]
     assert all(case.seconds > 0 for case in cases)
+
+
+def test_a_note_written_under_an_earlier_start_of_the_incident_stays_with_it():
+    start, end = datetime(2026, 11, 26, 4, 0, tzinfo=UTC), datetime(2026, 11, 26, 4, 40, tzinfo=UTC)
+    incidents = pl.DataFrame({"incident_key": ["fleet-availability@2026-11-26T04:00Z", "other@2026-11-27T10:00Z"],
+                              "start": [start, start + timedelta(days=1, hours=6)],
+                              "end": [end, end + timedelta(days=1, hours=6)]})
+    written = datetime(2026, 11, 30, tzinfo=UTC)
+    notes = pl.DataFrame({
+        # keyed by the alert's start (04:05), before incidents ran from where the budget burned (04:00)
+        "incident_key": ["fleet-availability@2026-11-26T04:05Z", "fleet-availability@2026-11-26T05:00Z",
+                         "other@2026-11-26T10:05Z"],
+        "note": ["eu-west LB drained", "a later incident", "another SLO's"], "owner": ["ana", "bo", "cy"],
+        "written_at": [written] * 3})
+    attached = review_weekly.noted(incidents, notes)
+    assert attached.select("incident_key", "note", "owner").rows() == [
+        ("fleet-availability@2026-11-26T04:00Z", "eu-west LB drained", "ana")]

@@ -293,7 +293,7 @@ def report(store: Store, slos: Sequence[Slo], week: str, cache_dir: Path | None 
         raise InputError(f"week {week}: no request data between {start:%Y-%m-%d} and {end:%Y-%m-%d} UTC")
     review = weekly(store, slos, start, end, gap)
     keys = [review_weekly.incident_key(r["lead_slo"], r["start"]) for r in review.incidents.iter_rows(named=True)]
-    notes = store_review.read_notes(store, keys)
+    notes = store_review.read_notes(store, keys, review.incidents["lead_slo"].unique().to_list())
     changed = review_weekly.week_changes(current, week_totals(store, start - review_weekly.WEEK, start))
     hours = shared_request_hours(store, slos, start, end)
     (gpu_now, saving_now), (gpu_before, saving_before) = week_gpu(store, slos, start, end, hours)

@@ -138,7 +138,26 @@ def incident_table(incidents: pl.DataFrame, attribution: pl.DataFrame, changes: 
               "top_cause": pl.String, "preceding_changes": pl.String}
     frame = pl.DataFrame(rows, schema=schema)
     notes = notes.select(list(NOTE_SCHEMA)).cast(NOTE_SCHEMA) if notes.height else pl.DataFrame(schema=NOTE_SCHEMA)
-    return frame.join(notes.rename({"written_at": "noted_at"}), on="incident_key", how="left")
+    return frame.join(noted(frame, notes).rename({"written_at": "noted_at"}), on="incident_key", how="left")
+
+
+def noted(incidents: pl.DataFrame, notes: pl.DataFrame) -> pl.DataFrame:
+    """Each incident's note: the one written under its key, else the latest written under a key of
+    the same lead SLO whose start lies in the incident (a note outlives a change in where an
+    incident is said to start, e.g. alert episode starts before incidents ran as long as the burn)."""
+    parts = notes.with_columns(pl.col("incident_key").str.split_exact("@", 1).alias("parts")).unnest("parts")
+    parts = parts.with_columns(pl.col("field_0").alias("slo"),
+                               pl.col("field_1").str.to_datetime("%Y-%m-%dT%H:%MZ", time_zone="UTC", strict=False)
+                               .alias("at"))
+    rows = []
+    for r in incidents.select("incident_key", "start", "end").iter_rows(named=True):
+        slo = r["incident_key"].split("@")[0]
+        exact = parts.filter(pl.col("incident_key") == r["incident_key"])
+        inside = parts.filter((pl.col("slo") == slo) & (pl.col("at") >= r["start"]) & (pl.col("at") < r["end"]))
+        found = exact if exact.height else inside.sort("written_at").tail(1)
+        if found.height:
+            rows.append(found.select(list(NOTE_SCHEMA)).with_columns(pl.lit(r["incident_key"]).alias("incident_key")))
+    return pl.concat(rows) if rows else pl.DataFrame(schema=NOTE_SCHEMA)
 
 
 def attribution_table(incidents: pl.DataFrame, attribution: pl.DataFrame, top: int = TOP_CAUSES) -> pl.DataFrame:

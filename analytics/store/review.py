@@ -143,6 +143,7 @@ SELECT n.incident_key AS incident_key, argMax(n.note, n.written_at) AS note,
     argMax(n.owner, n.written_at) AS owner, max(n.written_at) AS written_at, count() AS notes
 FROM {conventions.REVIEW_NOTES} AS n
 WHERE has({{keys:Array(String)}}, n.incident_key)
+   OR has({{slos:Array(String)}}, splitByChar('@', n.incident_key)[1])
 GROUP BY n.incident_key
 ORDER BY incident_key
 """
@@ -153,6 +154,7 @@ def write_note(store: Store, key: str, note: str, owner: str, written_at: dateti
     store.command(INSERT_NOTE_SQL, {"key": key, "note": note, "owner": owner, "written_at": written_at})
 
 
-def read_notes(store: Store, keys) -> pl.DataFrame:
-    """The latest note, owner and time per incident key among ``keys``, and how many were written."""
-    return as_utc(store.query(NOTES_SQL, {"keys": list(keys)}), "written_at")
+def read_notes(store: Store, keys, slos=()) -> pl.DataFrame:
+    """The latest note, owner and time per incident key among ``keys``, or of an incident led by one
+    of ``slos`` (a key is 'lead-slo@start'), and how many were written."""
+    return as_utc(store.query(NOTES_SQL, {"keys": list(keys), "slos": list(slos)}), "written_at")
