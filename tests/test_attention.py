@@ -94,6 +94,7 @@ def test_the_all_clear_says_what_was_checked():
     assert [s.value for s in at.success] == [
         "Nothing needs attention. Checked: 1 SLO (budget and burn rates); GPU memory of 2 deployment(s), "
         "peak under 95% of total."]
+    assert "not every check" not in at.markdown[0].value
 
 
 def test_no_all_clear_while_a_check_did_not_run():
@@ -101,6 +102,7 @@ def test_no_all_clear_while_a_check_did_not_run():
     assert not at.exception, [e.message for e in at.exception]
     assert not at.success
     assert "Not checked: GPU memory: no GPU telemetry in the range." in at.info[0].value
+    assert at.markdown[0].value.endswith("(not every check could run)"), at.markdown[0].value
 
 
 def test_the_weekly_review_gives_the_uncovered_deployment_and_the_memory_peak_an_owner():

@@ -141,7 +141,8 @@ def show(judged: Judged) -> None:
     items = review_verdicts.attention(judged.verdicts)
     counts = {s: sum(v.state == s for v in judged.verdicts) for s in STATES}
     summary = " · ".join(f"{STYLE[s].icon} {n} {STYLE[s].label.lower()}" for s, n in counts.items() if n)
-    st.markdown(f"### Fleet: {state_badge(fleet)}")
+    partly = " (not every check could run)" if judged.unchecked and items.is_empty() else ""
+    st.markdown(f"### Fleet: {state_badge(fleet)}{partly}")
     st.caption(f"{len(judged.verdicts)} judged (SLOs, deployments' capacity, GPU pools, deployments without an "
                f"SLO, GPU memory): {summary}.")
     checked = "; ".join(judged.checked)
