@@ -67,7 +67,7 @@ def _from(share_missing: float, bad_slots: dict | None = None):
 
 def test_a_window_mostly_uncovered_is_partial_history_unless_an_alert_fires():
     assert review_verdicts.slo_verdict(_from(0.5)).state == "partial history"
-    assert "covers 50% of the 30d window" in review_verdicts.slo_verdict(_from(0.5)).why
+    assert "covers 50.00% of the 30d window" in review_verdicts.slo_verdict(_from(0.5)).why
     assert review_verdicts.slo_verdict(_from(0.04)).state == "ok"
     assert review_verdicts.slo_verdict(_from(0.5, {(N - 12, N): 50})).state == "paging"
 
@@ -102,7 +102,7 @@ def test_thresholds_refuse_values_outside_their_range(kwargs):
 
 def test_the_why_sentence_carries_the_numbers():
     why = review_verdicts.slo_verdict(_evaluation(100, {(5 * PER_DAY, 5 * PER_DAY + 7): 100})).why
-    assert "19%" in why and "25%" in why
+    assert "budget remaining 19.0% < 25.0%" in why, "as the SLO table shows budget left"
 
 
 START = datetime(2026, 11, 2, tzinfo=UTC)  # a Monday

@@ -36,6 +36,7 @@ from datetime import timedelta
 
 import polars as pl
 
+from analytics import columns  # numbers in a reason read as in every table and card
 from analytics.slo.alerts import TierState
 from analytics.slo.budget import Status
 from analytics.slo.spec import Slo
@@ -124,22 +125,27 @@ def judge(s: Status, firing: Sequence[TierState], slo: Slo) -> tuple[str, str]:
         return "no data", f"no valid events in the {window} window"
     covered = s.coverage >= thresholds.min_covered
     if covered and s.remaining < 0:
-        return "breached", (f"budget overspent: {-s.remaining:.0%} beyond the budget; "
-                            f"attainment {s.attainment:.3%} < target {s.target:.3%}")
+        return "breached", (f"budget overspent: {columns.text('budget_remaining', -s.remaining)} beyond the budget; "
+                            f"attainment {columns.text('attainment', s.attainment)} < target {columns.text('target', s.target)}")
     for severity, state in SEVERITY_STATES.items():
         tiers = [a for a in firing if a.tier.severity == severity]
         if tiers:
             worst = max(tiers, key=lambda a: a.burn_long / a.threshold if a.threshold else 0.0)
-            return state, (f"burn rate {worst.burn_long:.1f}x over {worst.tier.label} "
-                           f"(threshold {worst.threshold:.1f}x); budget remaining {s.remaining:.0%}")
+            return state, (f"burn rate {columns.text('burn_rate', worst.burn_long)} over {worst.tier.label} "
+                           f"(threshold {columns.text('burn_rate', worst.threshold)}); "
+                           f"budget remaining {columns.text('budget_remaining', s.remaining)}")
     if not covered:
-        return "partial history", (f"data covers {s.coverage:.0%} of the {window} window; attainment "
-                                   f"{s.attainment:.3%} over that part (target {s.target:.3%})")
+        return "partial history", (f"data covers {columns.text('window_covered', s.coverage)} of the {window} window; "
+                                   f"attainment {columns.text('attainment', s.attainment)} over that part "
+                                   f"(target {columns.text('target', s.target)})")
     tte = s.time_to_exhaustion
     if s.remaining < thresholds.budget_remaining:
-        return "at risk", (f"budget remaining {s.remaining:.0%} < {thresholds.budget_remaining:.0%}"
+        return "at risk", (f"budget remaining {columns.text('budget_remaining', s.remaining)} < "
+                           f"{columns.text('budget_remaining', thresholds.budget_remaining)}"
                            + (f"; exhausted in {_hours(tte)} at the current burn" if tte is not None else ""))
     if tte is not None and tte < thresholds.time_to_exhaustion:
-        return "at risk", (f"budget ({s.remaining:.0%} left) exhausted in {_hours(tte)} at the current 1h burn "
-                           f"rate {s.burn_rate_1h:.1f}x (< {_hours(thresholds.time_to_exhaustion)})")
-    return "ok", f"budget remaining {s.remaining:.0%}; attainment {s.attainment:.3%} (target {s.target:.3%})"
+        return "at risk", (f"budget ({columns.text('budget_remaining', s.remaining)} left) exhausted in {_hours(tte)} at "
+                           f"the current 1h burn rate {columns.text('burn_rate', s.burn_rate_1h)} "
+                           f"(< {_hours(thresholds.time_to_exhaustion)})")
+    return "ok", (f"budget remaining {columns.text('budget_remaining', s.remaining)}; attainment "
+                  f"{columns.text('attainment', s.attainment)} (target {columns.text('target', s.target)})")
