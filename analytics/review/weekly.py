@@ -243,9 +243,16 @@ def _moved(row: Mapping) -> str:
     """'error rate of chat-a rose from 0.10% to 3.70% (+3,600%)', or '(new)' below the minimum baseline."""
     metric = row["metric"]
     verb = "rose" if row["current"] > row["previous"] else "fell"
-    change = f"{row['change']:+.0%}" if row["change"] is not None else "new"
+    change = ("new" if row["change"] is None
+              else ("+" if row["change"] > 0 else "") + column_registry.text("change", row["change"]))
     return (f"{column_registry.in_sentence(metric)} of {row['deployment']} {verb} from "
             f"{column_registry.text(metric, row['previous'])} to {column_registry.text(metric, row['current'])} ({change})")
+
+
+def _spent(row: Mapping, week: str) -> str:
+    """Budget spent this or the previous week, as the SLO table shows it."""
+    name = f"budget_spent_{week}_week"
+    return column_registry.text(name, row[name])
 
 
 def _listed(items: Sequence[str], most: int = 4, sep: str = "; ") -> str:
@@ -266,11 +273,9 @@ def summary(week: str, slos: pl.DataFrame, incidents: pl.DataFrame, movers: pl.D
     worse, better = [], []
     for r in slos.filter(pl.col("spent_change").is_not_null()).iter_rows(named=True):
         if r["spent_change"] >= 0.05:  # 5% of a budget: what one page tier spends (SRE Workbook Table 5-8)
-            worse.append(f"{r['slo']} spent {r['budget_spent_this_week']:.0%} of its budget "
-                         f"({r['budget_spent_previous_week']:.0%} the week before)")
+            worse.append(f"{r['slo']} spent {_spent(r, 'this')} of its budget ({_spent(r, 'previous')} the week before)")
         elif r["spent_change"] <= -0.05:
-            better.append(f"{r['slo']} spent {r['budget_spent_this_week']:.0%} of its budget "
-                          f"(down from {r['budget_spent_previous_week']:.0%})")
+            better.append(f"{r['slo']} spent {_spent(r, 'this')} of its budget (down from {_spent(r, 'previous')})")
     for r in movers.iter_rows(named=True):  # significant moves only (mover_table)
         (worse if r["direction"] == "worse" else better).append(_moved(r))
     cost, before = totals.get("cost"), totals.get("cost_previous")
