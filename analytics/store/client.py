@@ -26,7 +26,7 @@ import polars as pl
 import pyarrow as pa
 
 from analytics.errors import SourceError
-from analytics.store.dsn import split_cluster
+from analytics.store.dsn import check_credentials, split_cluster
 
 CHDB_SCHEME = "chdb://"
 # Seconds. Every read carries the server-side limit `max_execution_time` (ClickHouse, and chDB
@@ -69,6 +69,7 @@ def describe(dsn: str) -> Target:
     """Describe a DSN without its credentials; a malformed one is a SourceError, never a traceback."""
     if dsn.startswith(CHDB_SCHEME):
         return Target("chdb", dsn[len(CHDB_SCHEME):] or ":memory:")
+    check_credentials(dsn)  # before urlsplit, which would read such a password as host, port or path
     shown = redact(dsn.split("@")[-1])
     hint = "(use chdb:///abs/path or http(s)://user:password@host:port/database)"
     try:

@@ -8,6 +8,10 @@ A server DSN may name a ClickHouse cluster, ``...?cluster=NAME`` (or ``cluster =
 secrets section): the schema is then created ON CLUSTER with Replicated local tables under
 Distributed ones (analytics.store.ddl). The parameter is ours, taken out before the DSN reaches
 the driver (which passes other query parameters on as settings).
+
+A user or password with an unencoded '/', '?' or '#' is refused before any parser reads the DSN
+(check_credentials), with the DSN shown without them: a URL parser would read the password as
+host, port or path and echo it in its error.
 """
 
 from __future__ import annotations
@@ -29,6 +33,39 @@ CLUSTER_PARAM = "cluster"
 CLUSTER_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 
 
+CHDB_SCHEME = "chdb://"
+# RFC 3986 section 3.2: the authority (user:password@host:port) ends at the first '/', '?' or '#'.
+AUTHORITY_END = re.compile(r"[/?#]")
+
+
+def _credentials_split(dsn: str) -> tuple[str, str, str]:
+    """(scheme://, user and password, the rest after their '@'), read from the raw text without a
+    URL parser: the credentials run to the last '@' (no host holds one); ('', '', dsn) without
+    '://', and (scheme://, '', rest) without an '@'."""
+    scheme, sep, after = dsn.partition("://")
+    if not sep:
+        return "", "", dsn
+    credentials, at, rest = after.rpartition("@")
+    return (scheme + sep, credentials, rest) if at else (scheme + sep, "", after)
+
+
+def redacted(dsn: str) -> str:
+    """`dsn` with its user and password replaced by [redacted] (from the raw text: never fails)."""
+    scheme, credentials, rest = _credentials_split(dsn)
+    return f"{scheme}[redacted]@{rest}" if credentials else dsn
+
+
+def check_credentials(dsn: str) -> None:
+    """Refuse a server DSN whose user or password holds an unencoded '/', '?' or '#' (a URL parser
+    would take the password for host, port or path), naming the DSN without them."""
+    if dsn.startswith(CHDB_SCHEME):  # a path, which may hold '@'
+        return
+    _, credentials, _ = _credentials_split(dsn)
+    if AUTHORITY_END.search(credentials):
+        raise SourceError(f"not a valid ClickHouse DSN: {redacted(dsn)!r}: the user or password holds an "
+                          "unencoded '/', '?' or '#'; percent-encode them (%2F, %3F, %23; '@' is %40)")
+
+
 def with_cluster(dsn: str, cluster: str) -> str:
     """`dsn` with ``cluster=NAME`` added to its query string."""
     parts = urlsplit(dsn)
@@ -38,7 +75,9 @@ def with_cluster(dsn: str, cluster: str) -> str:
 
 def split_cluster(dsn: str) -> tuple[str, str]:
     """(the DSN without our ``cluster`` parameter, the cluster name or ''); a bad name, or a cluster
-    on the embedded engine, is a SourceError."""
+    on the embedded engine, is a SourceError (so is a DSN check_credentials refuses: this is the
+    first reading of the DSN)."""
+    check_credentials(dsn)
     try:
         parts = urlsplit(dsn)
     except ValueError:  # a malformed DSN: analytics.store.client.describe says what is wrong

@@ -209,14 +209,15 @@ def insert_requests(store: Store, target: str, select: str, params: dict, lo_ns:
                   {**params, "lo": lo_ns, "hi": hi_ns})
 
 
-def done_loads(store: Store, prefix: str) -> set[str]:
-    """Labels (first file name) of finished loads whose label starts with `prefix`."""
+def done_loads(store: Store, prefix: str) -> list[str]:
+    """Labels (the `files` journaled) of finished loads that start with `prefix`, every label of each load."""
     frame = store.query(
-        f"SELECT argMax(files, step)[1] AS label FROM {JOURNAL} WHERE table = {{row:String}} GROUP BY load_id "
-        f"HAVING argMax(state, step) = {{done:String}} AND startsWith(label, {{p:String}})",
+        f"SELECT label FROM (SELECT argMax(files, step) AS labels FROM {JOURNAL} WHERE table = {{row:String}} "
+        f"GROUP BY load_id HAVING argMax(state, step) = {{done:String}}) ARRAY JOIN labels AS label "
+        f"WHERE startsWith(label, {{p:String}})",
         {"row": LOAD_ROW, "done": DONE, "p": prefix},
     )
-    return set(frame["label"])
+    return frame["label"].to_list()
 
 
 def table_rows(store: Store, table: str) -> int:
