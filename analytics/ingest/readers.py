@@ -114,6 +114,7 @@ class _CappedText(io.RawIOBase):
     def __init__(self, path: Path):
         self.path = path
         self.read_bytes = 0
+        self.blank_run = 0  # newline bytes since the last other byte: readers skip blank lines unseen
         kind = sniff(path)
         if kind == "parquet":
             raise fail(path, None, None, "is a Parquet file; this format is read from text (CSV or JSON)")
@@ -144,6 +145,12 @@ class _CappedText(io.RawIOBase):
         if self.read_bytes > MAX_TEXT_BYTES:
             raise fail(self.path, None, None, f"more than {_size(MAX_TEXT_BYTES)} of text after decompression "
                                               "(the limit for one file)")
+        block = bytes(memoryview(buffer)[:n])
+        text_end = len(block.rstrip(b"\r\n"))
+        self.blank_run = self.blank_run + n if text_end == 0 else n - text_end
+        if self.blank_run > MAX_BLANK_BYTES:
+            raise fail(self.path, None, None, f"more than {_size(MAX_BLANK_BYTES)} of blank lines in a row after byte "
+                                              f"{self.read_bytes - self.blank_run:,} (the limit; is the file padded?)")
         return n
 
     def close(self) -> None:
@@ -240,7 +247,7 @@ def _csv_rows(path: Path, header: list[str], keep: list[str], chunk_rows: int) -
             raise _csv_error(path, exc, 0) from None
 
         def frames() -> Iterator[pl.DataFrame]:
-            rows = blank_blocks = 0
+            rows = 0
             while True:
                 try:
                     batch = reader.read_next_batch()
@@ -248,10 +255,6 @@ def _csv_rows(path: Path, header: list[str], keep: list[str], chunk_rows: int) -
                     return
                 except pa.ArrowInvalid as exc:
                     raise _csv_error(path, exc, rows) from None
-                # A batch without rows is a block of MAX_LINE_BYTES holding only blank lines.
-                blank_blocks = 0 if batch.num_rows else blank_blocks + 1
-                if blank_blocks * MAX_LINE_BYTES > MAX_BLANK_BYTES:
-                    raise _too_many_blank_lines(path, rows)
                 frame = _text_frame(path, batch, rows)
                 _no_repeated_header(path, frame, rows)
                 rows += frame.height
@@ -262,12 +265,6 @@ def _csv_rows(path: Path, header: list[str], keep: list[str], chunk_rows: int) -
         yield from rechunk(frames(), chunk_rows)
     finally:
         stream.close()
-
-
-def _too_many_blank_lines(path: Path, rows: int) -> InputError:
-    after = f"data row {rows:,}" if rows else "the header"
-    return fail(path, None, None, f"more than {_size(MAX_BLANK_BYTES)} of blank lines after {after} "
-                                  "(the limit; is the file truncated or padded?)")
 
 
 def _csv_error(path: Path, exc: pa.ArrowInvalid, rows_before: int) -> InputError:
@@ -503,15 +500,12 @@ def _column_holding(text: str, needle: str) -> str | None:
 
 def json_lines(path: Path) -> Iterator[tuple[int, object]]:
     """(row, value) for each non-blank line of a JSON-lines file, read one line at a time."""
-    row = blank = 0
+    row = 0
     with open_text(path) as stream:
         while line := _read_line(path, stream, row + 1):
             if not line.strip():
-                blank += len(line)
-                if blank > MAX_BLANK_BYTES:
-                    raise _too_many_blank_lines(path, row)
                 continue
-            row, blank = row + 1, 0
+            row += 1
             if row > MAX_ROWS:
                 raise fail(path, row, None, f"more than {MAX_ROWS:,} rows (the limit for one file)")
             yield row, _parse_json(path, row, line)
