@@ -11,6 +11,8 @@ memory it guards is allocated:
 - MAX_LINE_BYTES: one CSV row, one JSON line, the CSV header;
 - MAX_JSON_BYTES: a whole-document JSON array (LLMPerf), parsed at once; MAX_JSON_DEPTH nesting;
 - MAX_ROW_GROUP_BYTES: one Parquet row group's declared uncompressed size (read one at a time);
+- MAX_TEXT_CHUNK_BYTES: one text column of one Parquet row group, declared uncompressed (a page of
+  text is decoded whole, and copied twice before its values can be checked);
 - MAX_TEXT_CELL_BYTES: one text value (names and labels); for Parquet first on the metadata (a text
   column chunk may not declare more than its values could hold at that length), then on the
   dictionary or the values of each batch, before any row is kept;
@@ -54,6 +56,7 @@ MAX_LINE_BYTES = 1 * MiB
 MAX_JSON_BYTES = 32 * MiB
 MAX_JSON_DEPTH = 32
 MAX_ROW_GROUP_BYTES = 512 * MiB
+MAX_TEXT_CHUNK_BYTES = 64 * MiB
 MAX_TEXT_CELL_BYTES = 1024
 MAX_BLANK_BYTES = 16 * MiB
 TS_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
@@ -361,6 +364,10 @@ def parquet_chunks(path: Path, columns: list[str] | None, chunk_rows: int) -> tu
                 raise fail(path, None, name, f"row group {g + 1} declares {_size(chunk.total_uncompressed_size)} "
                                              f"for {chunk.num_values:,} value{'' if chunk.num_values == 1 else 's'}: a text value longer than "
                                              f"{MAX_TEXT_CELL_BYTES:,} bytes")
+            if chunk.total_uncompressed_size > MAX_TEXT_CHUNK_BYTES:
+                raise fail(path, None, name, f"row group {g + 1} declares {_size(chunk.total_uncompressed_size)} of "
+                                             f"text (the limit is {_size(MAX_TEXT_CHUNK_BYTES)} a column per row "
+                                             "group; write smaller row groups)")
         if size > MAX_ROW_GROUP_BYTES:
             raise fail(path, None, None, f"row group {g + 1} declares {_size(size)} uncompressed "
                                          f"(the limit is {_size(MAX_ROW_GROUP_BYTES)}; write smaller row groups)")

@@ -230,3 +230,15 @@ def test_an_upload_waits_for_the_one_running_and_says_so_when_it_does_not_end(st
     assert [e.value for e in at.error] == ["Another upload has been running for over 0.2 s; try again when it is done."]
     at = _upload(at, "rows.csv", BAD_ROWS)  # once it ended, the next upload runs
     assert [e.value.replace("\\", "") for e in at.error] == ["rows.csv: row 1, column 'e2e_ms': negative value -5.0"]
+
+
+def test_a_parquet_text_column_declaring_more_than_its_row_group_limit_is_refused_before_reading(tmp_path, monkeypatch):
+    # Short names pass the per-value check; their sum is what a page of text costs to decode.
+    monkeypatch.setattr(readers, "MAX_TEXT_CHUNK_BYTES", MIB)
+    names = [f"deployment-{i:06d}" for i in range(100_000)]  # 2.2 MB as PLAIN text
+    path = tmp_path / "wide_text.parquet"
+    pq.write_table(pa.table({"ts": pa.array([datetime(2024, 1, 1, tzinfo=UTC)] * len(names), pa.timestamp("ms", "UTC")),
+                             "deployment": pa.array(names)}), path, use_dictionary=False)
+    with pytest.raises(InputError, match=r"column 'deployment': row group 1 declares 2 MiB of text \(the limit is 1 MiB "
+                                         r"a column per row group; write smaller row groups\)"):
+        ingest.stage_file(path, "requests")
