@@ -9,7 +9,8 @@ memory it guards is allocated:
   a gzip bomb stops at the limit); for Parquet, the uncompressed size its metadata declares;
 - MAX_ROWS data rows and MAX_COLUMNS columns per file (Parquet: from the metadata, before reading);
 - MAX_LINE_BYTES: one CSV row, one JSON line, the CSV header;
-- MAX_JSON_BYTES: a whole-document JSON array (LLMPerf), parsed at once; MAX_JSON_DEPTH nesting;
+- MAX_JSON_BYTES: a whole-document JSON array (LLMPerf), read whole and decoded one element at a
+  time; MAX_JSON_DEPTH nesting;
 - MAX_ROW_GROUP_BYTES: one Parquet row group's declared uncompressed size (read one at a time);
 - MAX_TEXT_CHUNK_BYTES: one text column of one Parquet row group, declared uncompressed (a page of
   text is decoded whole, and copied twice before its values can be checked);
