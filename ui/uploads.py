@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
+import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -36,6 +38,10 @@ OLD = timedelta(days=7)  # newest row older than the default view (the last 7 da
 PENDING = "upload_pending"  # session state: an old trace awaiting the user's answer (Pending)
 OUTCOME = "upload_outcome"  # session state: what the last load changed (Outcome), shown after the rerun
 ROUND = "upload_round"  # session state: bumped after each load so the file picker starts empty
+MAX_NAME_BYTES = 120  # an uploaded file's name as stored and shown (file systems allow 255 bytes)
+CONCURRENT_UPLOADS = 1  # validations or loads at once in this server process: each may take a row group of memory
+QUEUE_WAIT_S = 60  # how long an upload waits for the one before it
+_running = threading.BoundedSemaphore(CONCURRENT_UPLOADS)
 
 
 @dataclass(frozen=True)
@@ -80,6 +86,20 @@ def _signature(files) -> tuple[str, ...]:
     return tuple(f.file_id for f in files)
 
 
+def safe_name(uploaded: str) -> str:
+    """An uploaded file's name as it is stored and shown: its last path part, control characters
+    (NUL included) as "?", at most MAX_NAME_BYTES of UTF-8 with the suffix kept ("..." marks a cut)."""
+    name = "".join("?" if unicodedata.category(c) == "Cc" else c for c in uploaded.replace("\\", "/"))
+    name = Path(name).name.strip() or "upload"
+    if name in (".", ".."):
+        name = "upload"
+    if len(name.encode()) <= MAX_NAME_BYTES:
+        return name
+    suffix = Path(name).suffix if len(Path(name).suffix.encode()) <= 16 else ""
+    stem = name.removesuffix(suffix).encode()[:MAX_NAME_BYTES - len(suffix.encode()) - 3]
+    return stem.decode("utf-8", "ignore") + "..." + suffix
+
+
 @contextmanager
 def _on_disk(files) -> Iterator[tuple[list[Path], Callable[[Path], str], Callable[[str], str]]]:
     """The uploads written to a temporary folder, one sub-folder per file (two uploads with the
@@ -87,9 +107,9 @@ def _on_disk(files) -> Iterator[tuple[list[Path], Callable[[Path], str], Callabl
     a function removing server paths from a message."""
     with tempfile.TemporaryDirectory() as folder:
         paths, names = [], {}
-        repeated = len({Path(f.name).name for f in files}) < len(files)
+        repeated = len({safe_name(f.name) for f in files}) < len(files)
         for number, upload in enumerate(files, 1):
-            name = Path(upload.name).name or "upload"
+            name = safe_name(upload.name)
             path = Path(folder) / str(number) / name
             path.parent.mkdir()
             path.write_bytes(upload.getvalue())
@@ -109,14 +129,25 @@ def _on_disk(files) -> Iterator[tuple[list[Path], Callable[[Path], str], Callabl
 
 
 def _attempt(files, step: Callable[[list[Path]], list[Loaded]]) -> tuple[tuple[str, Loaded], ...] | None:
-    """Run a scan or a load over the uploads; on bad input or a store failure, say so in one line."""
-    with _on_disk(files) as (paths, name_of, clean):
-        try:
-            return tuple((name_of(item.path), item) for item in step(paths))
-        except ValueError as exc:  # InputError: file, row and column
-            st.error(text(clean(str(exc))))
-        except SourceError as exc:
-            st.error(f"The store refused the rows: {text(clean(str(exc)))}")
+    """Run a scan or a load over the uploads, one upload at a time in this process (each may hold
+    a Parquet row group in memory); on bad input or a store failure, say so in one line."""
+    if not _running.acquire(blocking=False):
+        with st.spinner("Waiting for another upload to finish..."):
+            if not _running.acquire(timeout=QUEUE_WAIT_S):
+                st.error(f"Another upload has been running for over {QUEUE_WAIT_S} s; try again when it is done.")
+                return None
+    try:
+        with _on_disk(files) as (paths, name_of, clean):
+            try:
+                return tuple((name_of(item.path), item) for item in step(paths))
+            except ValueError as exc:  # InputError: file, row and column
+                st.error(text(clean(str(exc))))
+            except SourceError as exc:
+                st.error(f"The store refused the rows: {text(clean(str(exc)))}")
+    except OSError as exc:  # writing the upload to the server's temporary folder
+        st.error(f"The server could not store the upload ({text(exc.strerror or type(exc).__name__)}).")
+    finally:
+        _running.release()
     return None
 
 

@@ -202,14 +202,11 @@ def _llmperf_chunks(path: Path, deployment: str | None, start: datetime | None) 
     'error'; failed rows get NULL latencies, since LLMPerf records 0 s for them. Arrival times
     are reconstructed from the run start (summary file, else --start) by spreading requests over
     LLMPERF_CONCURRENCY clients: arrival_i = t0 + sum(e2e_<i) / concurrency. The file is one JSON
-    array, read whole within readers.MAX_JSON_BYTES.
+    array within readers.MAX_JSON_BYTES, decoded one record at a time.
     """
     cols = ("ttft_s", "inter_token_latency_s", "end_to_end_latency_s", "error_code",
             "number_input_tokens", "number_output_tokens")
-    records = readers.json_document(path)
-    if not isinstance(records, list):
-        raise _fail(path, None, None, "expected a JSON array of request objects")
-    frame = _records_frame([_record_values(path, i, r, cols) for i, r in enumerate(records, start=1)], cols)
+    frame = _records_frame([_record_values(path, i, r, cols) for i, r in readers.json_array(path)], cols)
     run_start, model = _llmperf_run(path)
     seconds = {c: _cast_column(path, 0, frame, c, pl.Float64, "a number of seconds") for c in cols[:3]}
     for column, series in seconds.items():

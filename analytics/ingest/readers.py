@@ -9,10 +9,16 @@ memory it guards is allocated:
   a gzip bomb stops at the limit); for Parquet, the uncompressed size its metadata declares;
 - MAX_ROWS data rows and MAX_COLUMNS columns per file (Parquet: from the metadata, before reading);
 - MAX_LINE_BYTES: one CSV row, one JSON line, the CSV header;
-- MAX_JSON_BYTES: a whole-document JSON array (LLMPerf), parsed at once; MAX_JSON_DEPTH nesting;
+- MAX_JSON_BYTES: a whole-document JSON array (LLMPerf), read whole and decoded one element at a
+  time; MAX_JSON_DEPTH nesting;
 - MAX_ROW_GROUP_BYTES: one Parquet row group's declared uncompressed size (read one at a time);
-- MAX_TEXT_CELL_BYTES: one text value (names and labels); for Parquet checked on the dictionary
-  before any row is materialised;
+- MAX_TEXT_CHUNK_BYTES: one text column of one Parquet row group, declared uncompressed (a page of
+  text is decoded whole, and copied twice before its values can be checked);
+- MAX_TEXT_CELL_BYTES: one text value (names and labels); for Parquet first on the metadata (a text
+  column chunk may not declare more than its values could hold at that length), then on the
+  dictionary or the values of each batch, before any row is kept;
+- MAX_BLANK_BYTES: blank lines in a row (a file of newlines holds no rows: refused early);
+- only regular files are read (a FIFO or a device would block or never end);
 - times must fall in the plausible range TS_EARLIEST .. now + TS_AHEAD (rules.implausible_time): a year
   1850, 2500 or 9999 is a broken clock or unit, and one such row would stretch every time axis.
 
@@ -27,6 +33,7 @@ import gzip
 import io
 import json
 import re
+import stat
 import zlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -50,10 +57,17 @@ MAX_LINE_BYTES = 1 * MiB
 MAX_JSON_BYTES = 32 * MiB
 MAX_JSON_DEPTH = 32
 MAX_ROW_GROUP_BYTES = 512 * MiB
+MAX_TEXT_CHUNK_BYTES = 64 * MiB
 MAX_TEXT_CELL_BYTES = 1024
+MAX_BLANK_BYTES = 16 * MiB
 TS_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 TS_AHEAD = timedelta(days=1)  # clock skew allowance past the present
 CHUNK_ROWS = 250_000  # rows per validated chunk handed to the loader (files.Source.chunks)
+# Parquet PLAIN stores a text value as a 4-byte length and its bytes; dictionary pages the same,
+# plus at most 5 bytes of index (RLE/bit-packed, 32 bits at most) and level bytes per value
+# (Parquet format, Encodings.md); TEXT_VALUE_SLACK covers them, TEXT_CHUNK_SLACK the page headers.
+TEXT_VALUE_SLACK = 16
+TEXT_CHUNK_SLACK = MiB
 PARQUET_BATCH_ROWS = 32_768  # rows decoded at once: 32k x 1 KiB labels bounds a text column at 32 MiB
 
 _MAGIC = {b"\x1f\x8b": "gzip", b"PAR1": "parquet", b"\x28\xb5\x2f\xfd": "zstd", b"BZh": "bzip2",
@@ -71,8 +85,22 @@ def _size(n: int) -> str:
     return f"{n / MiB:,.0f} MiB" if n >= MiB else f"{n:,} bytes"
 
 
+def _require_regular_file(path: Path) -> None:
+    """Refuse what is not a regular file before opening it: opening a FIFO blocks until a writer
+    comes, and a device such as /dev/zero never ends."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise fail(path, None, None, f"cannot read ({exc.strerror or exc})") from exc
+    if not stat.S_ISREG(mode):
+        kind = ("a directory" if stat.S_ISDIR(mode) else "a FIFO (named pipe)" if stat.S_ISFIFO(mode)
+                else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a socket")
+        raise fail(path, None, None, f"is {kind}, not a regular file")
+
+
 def sniff(path: Path) -> str:
-    """'gzip', 'parquet', another compression's name, or 'text', from the first bytes."""
+    """'gzip', 'parquet', another compression's name, or 'text', from the first bytes of a regular file."""
+    _require_regular_file(path)
     try:
         with path.open("rb") as handle:
             head = handle.read(8)
@@ -90,6 +118,7 @@ class _CappedText(io.RawIOBase):
     def __init__(self, path: Path):
         self.path = path
         self.read_bytes = 0
+        self.blank_run = 0  # newline bytes since the last other byte: readers skip blank lines unseen
         kind = sniff(path)
         if kind == "parquet":
             raise fail(path, None, None, "is a Parquet file; this format is read from text (CSV or JSON)")
@@ -120,6 +149,12 @@ class _CappedText(io.RawIOBase):
         if self.read_bytes > MAX_TEXT_BYTES:
             raise fail(self.path, None, None, f"more than {_size(MAX_TEXT_BYTES)} of text after decompression "
                                               "(the limit for one file)")
+        block = bytes(memoryview(buffer)[:n])
+        text_end = len(block.rstrip(b"\r\n"))
+        self.blank_run = self.blank_run + n if text_end == 0 else n - text_end
+        if self.blank_run > MAX_BLANK_BYTES:
+            raise fail(self.path, None, None, f"more than {_size(MAX_BLANK_BYTES)} of blank lines in a row after byte "
+                                              f"{self.read_bytes - self.blank_run:,} (the limit; is the file padded?)")
         return n
 
     def close(self) -> None:
@@ -306,6 +341,11 @@ def parquet_chunks(path: Path, columns: list[str] | None, chunk_rows: int) -> tu
     meta, schema = parquet.metadata, parquet.schema_arrow
     if meta.num_columns > MAX_COLUMNS:
         raise fail(path, None, None, f"{meta.num_columns:,} columns (the limit is {MAX_COLUMNS})")
+    seen: set[str] = set()
+    for name in schema.names:
+        if name.lower() in seen:
+            raise fail(path, None, name, "appears twice in the file's columns")
+        seen.add(name.lower())
     if meta.num_rows > MAX_ROWS:
         raise fail(path, None, None, f"{meta.num_rows:,} rows (the limit for one file is {MAX_ROWS:,})")
     present = list(schema.names) if columns is None else [c for c in columns if c in schema.names]
@@ -314,10 +354,21 @@ def parquet_chunks(path: Path, columns: list[str] | None, chunk_rows: int) -> tu
         if pa.types.is_nested(dtype) or pa.types.is_dictionary(dtype) and pa.types.is_nested(dtype.value_type):
             raise fail(path, None, name, f"Parquet type {dtype} holds nested values; expected one value per row")
     positions = {meta.schema.column(i).path: i for i in range(meta.num_columns)}
+    text = [c for c in present if c in positions and _is_text(schema.field(c).type)]
     total = 0
     for g in range(meta.num_row_groups):
         group = meta.row_group(g)
         size = sum(group.column(positions[c]).total_uncompressed_size for c in present if c in positions)
+        for name in text:  # before any page is read: a 500 MB value compresses to a few KB
+            chunk = group.column(positions[name])
+            if chunk.total_uncompressed_size > chunk.num_values * (MAX_TEXT_CELL_BYTES + TEXT_VALUE_SLACK) + TEXT_CHUNK_SLACK:
+                raise fail(path, None, name, f"row group {g + 1} declares {_size(chunk.total_uncompressed_size)} "
+                                             f"for {chunk.num_values:,} value{'' if chunk.num_values == 1 else 's'}: a text value longer than "
+                                             f"{MAX_TEXT_CELL_BYTES:,} bytes")
+            if chunk.total_uncompressed_size > MAX_TEXT_CHUNK_BYTES:
+                raise fail(path, None, name, f"row group {g + 1} declares {_size(chunk.total_uncompressed_size)} of "
+                                             f"text (the limit is {_size(MAX_TEXT_CHUNK_BYTES)} a column per row "
+                                             "group; write smaller row groups)")
         if size > MAX_ROW_GROUP_BYTES:
             raise fail(path, None, None, f"row group {g + 1} declares {_size(size)} uncompressed "
                                          f"(the limit is {_size(MAX_ROW_GROUP_BYTES)}; write smaller row groups)")
@@ -328,9 +379,13 @@ def parquet_chunks(path: Path, columns: list[str] | None, chunk_rows: int) -> tu
     return schema.names, _parquet_rows(path, schema, present, chunk_rows)
 
 
+def _is_text(dtype: pa.DataType) -> bool:
+    return (pa.types.is_string(dtype) or pa.types.is_large_string(dtype) or pa.types.is_binary(dtype)
+            or pa.types.is_large_binary(dtype))
+
+
 def _parquet_rows(path: Path, schema: pa.Schema, present: list[str], chunk_rows: int) -> Chunks:
-    text = [c for c in present if pa.types.is_string(schema.field(c).type) or pa.types.is_large_string(
-        schema.field(c).type) or pa.types.is_binary(schema.field(c).type)]
+    text = [c for c in present if _is_text(schema.field(c).type)]
     try:
         parquet = pq.ParquetFile(path, read_dictionary=text)
         batches = parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS, columns=present, use_threads=False)
@@ -347,21 +402,32 @@ def _parquet_frames(path: Path, batches: Iterator[pa.RecordBatch]) -> Iterator[p
 
 
 def _parquet_frame(path: Path, batch: pa.RecordBatch, rows_before: int) -> pl.DataFrame:
-    """The batch as a frame; dictionary text is checked against MAX_TEXT_CELL_BYTES before expansion."""
+    """The batch as a frame; text is checked against MAX_TEXT_CELL_BYTES before a dictionary is
+    expanded and before the batch is kept."""
     columns = {}
     for name, array in zip(batch.schema.names, batch.columns, strict=True):
         if pa.types.is_dictionary(array.type):
-            lengths = pc.binary_length(array.dictionary).to_numpy(zero_copy_only=False)
-            if len(lengths) and np.nanmax(lengths) > MAX_TEXT_CELL_BYTES:
-                too_long = np.flatnonzero(lengths > MAX_TEXT_CELL_BYTES)
+            too_long = np.flatnonzero(_text_lengths(array.dictionary) > MAX_TEXT_CELL_BYTES)
+            if len(too_long):
                 rows = np.flatnonzero(np.isin(array.indices.to_numpy(zero_copy_only=False), too_long))
-                raise fail(path, rows_before + int(rows[0]) + 1 if len(rows) else None, name,
-                           f"a text value longer than {MAX_TEXT_CELL_BYTES:,} bytes")
+                raise _long_text(path, rows_before + int(rows[0]) + 1 if len(rows) else None, name)
             array = array.cast(array.type.value_type)
-        if pa.types.is_string(array.type) or pa.types.is_large_string(array.type) or pa.types.is_binary(array.type):
+        if _is_text(array.type):
+            too_long = np.flatnonzero(_text_lengths(array) > MAX_TEXT_CELL_BYTES)
+            if len(too_long):
+                raise _long_text(path, rows_before + int(too_long[0]) + 1, name)
             array = _utf8(path, name, array, rows_before)
         columns[name] = array
     return pl.from_arrow(pa.table(columns))
+
+
+def _text_lengths(array: pa.Array) -> np.ndarray:
+    """Byte length of each text value (0 for null)."""
+    return pc.binary_length(array).fill_null(0).to_numpy(zero_copy_only=False)
+
+
+def _long_text(path: Path, row: int | None, name: str) -> InputError:
+    return fail(path, row, name, f"a text value longer than {MAX_TEXT_CELL_BYTES:,} bytes")
 
 
 def _utf8(path: Path, name: str, array: pa.Array, rows_before: int) -> pa.Array:
@@ -453,11 +519,51 @@ def json_lines(path: Path) -> Iterator[tuple[int, object]]:
             yield row, _parse_json(path, row, line)
 
 
-def json_document(path: Path):
-    """A whole JSON document of at most MAX_JSON_BYTES (after decompression)."""
+def _json_bytes(path: Path) -> bytes:
     with open_text(path) as stream:
         data = stream.read(MAX_JSON_BYTES + 1)
     if len(data) > MAX_JSON_BYTES:
         raise fail(path, None, None, f"a JSON document larger than {_size(MAX_JSON_BYTES)} "
                                      "(the limit for one JSON array; use JSON lines for more)")
-    return _parse_json(path, None, data)
+    return data
+
+
+def json_document(path: Path):
+    """A whole JSON document of at most MAX_JSON_BYTES (after decompression)."""
+    return _parse_json(path, None, _json_bytes(path))
+
+
+_JSON_SPACE = re.compile(r"[ \t\n\r]*")
+
+
+def json_array(path: Path) -> Iterator[tuple[int, object]]:
+    """(row, value) for each element of a JSON array document of at most MAX_JSON_BYTES, decoded
+    one element at a time: the caller keeps what it needs of each, so the document's objects are
+    never all alive at once (32 MiB of `{}` would be 11 million dicts, over a GB)."""
+    data = _json_bytes(path)
+    if json_depth(data) > MAX_JSON_DEPTH:
+        raise fail(path, None, None, f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+    text = _decode(path, None, data)
+    del data
+    decoder = json.JSONDecoder()
+    at = _JSON_SPACE.match(text, 0).end()
+    if not text.startswith("[", at):
+        raise fail(path, None, None, "expected a JSON array of objects")
+    at = _JSON_SPACE.match(text, at + 1).end()
+    row = 0
+    while not text.startswith("]", at):
+        row += 1
+        try:
+            value, at = decoder.raw_decode(text, at)
+        except json.JSONDecodeError as exc:
+            raise fail(path, row, None, f"not valid JSON ({exc.msg})") from None
+        except (ValueError, RecursionError) as exc:  # e.g. an integer of more than 4300 digits
+            raise fail(path, row, None, f"not valid JSON ({str(exc).split(':')[0]})") from None
+        yield row, value
+        at = _JSON_SPACE.match(text, at).end()
+        if text.startswith(",", at):
+            at = _JSON_SPACE.match(text, at + 1).end()
+        elif not text.startswith("]", at):
+            raise fail(path, row, None, "not valid JSON (expected ',' or ']' after the value)")
+    if _JSON_SPACE.match(text, at + 1).end() != len(text):
+        raise fail(path, None, None, "not valid JSON (extra data after the array)")
