@@ -39,6 +39,7 @@ ENGINE_OWNED = {STATUS_FILE, "tmp", STAGING_FOLDER}  # top-level entries a snaps
 PART_MARKER = "checksums.txt"  # every committed MergeTree part folder holds one
 UNCOMMITTED_PREFIXES = ("tmp", "delete_tmp")  # parts being written or removed
 SNAPSHOT_TAG = ".snapshot-"  # <store>.snapshot-<pid>-<random>, beside the store
+COMMAND_CHARS = 120  # of a holder's command line, in messages
 ATTEMPTS = 3  # copies restarted when a part vanished while it was linked
 
 
@@ -70,7 +71,8 @@ def locked(path: Path) -> bool:
 
 
 def holder(folder: Path) -> Holder | None:
-    """The live process holding the embedded store in `folder`, or None when it is free."""
+    """The other live process holding the embedded store in `folder`, or None when it is free or
+    this process holds it (an flock taken through another descriptor conflicts even in one process)."""
     status = folder / STATUS_FILE
     if not locked(status):
         return None
@@ -78,18 +80,19 @@ def holder(folder: Path) -> Holder | None:
         found = re.match(r"PID: (\d+)", status.read_text())
         if found:
             pid = int(found.group(1))
-            return Holder(pid, _command_line(pid))
+            return None if pid == os.getpid() else Holder(pid, _command_line(pid))
     return Holder(None, "")
 
 
 def _command_line(pid: int) -> str:
-    """A process's command line with the interpreter's folder left out, '' when unreadable."""
+    """A process's command line on one line, the interpreter's folder left out; '' when unreadable."""
     try:
         words = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
     except OSError:
         return ""
     words = [w for w in words if w]
-    return " ".join([os.path.basename(words[0]), *words[1:]]) if words else ""
+    line = " ".join([os.path.basename(words[0]), *words[1:]]) if words else ""
+    return " ".join(line.split())[:COMMAND_CHARS]  # one line, whatever the arguments hold
 
 
 @contextlib.contextmanager
