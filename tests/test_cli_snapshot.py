@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from analytics.errors import SourceError
 from analytics.store import snapshot as store_snapshot
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -136,3 +137,41 @@ def test_a_snapshot_removes_the_ones_a_killed_process_left_behind(tmp_path):
 
 def test_this_process_holding_the_store_is_not_another_holder(store, db_path):
     assert store_snapshot.holder(db_path) is None
+
+
+def test_a_journal_insert_during_the_copy_takes_it_again_and_a_merge_does_not(tmp_path, monkeypatch):
+    folder = tmp_path / "telemetry"
+    _store_tree(folder)
+    journal = folder / "store" / "jjj" / "jjj-uuid"
+    (journal / "all_1_1_0").mkdir(parents=True)
+    (journal / "all_1_1_0" / "checksums.txt").write_text("sums")
+    (folder / "data" / "default" / "ingest_journal").symlink_to("../../store/jjj/jjj-uuid")
+    monkeypatch.setattr(store_snapshot, "RETRY_WAIT_S", 0.0)
+    writes = iter(["all_2_2_0", "all_1_2_1"])  # a load's journal row, then a merge of the two parts
+    copy_tree, copies = store_snapshot._copy_tree, []
+
+    def copy_while_the_journal_changes(source, target, top=False):
+        copy_tree(source, target, top)
+        if top:
+            copies.append(target)
+            (journal / next(writes, "all_1_2_1")).mkdir(exist_ok=True)
+
+    monkeypatch.setattr(store_snapshot, "_copy_tree", copy_while_the_journal_changes)
+    with store_snapshot.snapshot(folder) as copy:
+        assert len(copies) == 2 and copy == copies[1]  # the insert retook it; the merge did not
+        assert not copies[0].exists()
+        assert (copy / "store" / "jjj" / "jjj-uuid" / "all_2_2_0").is_dir()
+
+    blocks = iter(range(3, 100))
+
+    def copy_during_a_stream_of_loads(source, target, top=False):
+        copy_tree(source, target, top)
+        if top:
+            block = next(blocks)
+            (journal / f"all_{block}_{block}_0").mkdir()
+
+    monkeypatch.setattr(store_snapshot, "_copy_tree", copy_during_a_stream_of_loads)
+    with pytest.raises(SourceError, match=f"changed during each of {store_snapshot.ATTEMPTS} snapshots"):
+        with store_snapshot.snapshot(folder):
+            pass
+    assert not list(tmp_path.glob(f"telemetry{store_snapshot.SNAPSHOT_TAG}*"))

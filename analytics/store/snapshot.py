@@ -9,14 +9,17 @@ chDB admits one process per store folder: its engine holds an exclusive flock on
   relative symlinks of ``data/`` and ``metadata/``) is small and copied; ``status`` and ``tmp``
   belong to the running engine and are left out (a link to ``status`` would share its locked
   inode), as are parts still being written (``tmp*`` folders) and the ingest staging folder;
-- the ingest journal's table is copied first: a load the copied journal calls ``done`` had
-  committed every part before that row was written, so its parts are in the copy; a load still
-  open there is rolled back in the copy when it is opened (analytics.store.journal.recover), like
-  the load of a killed process.
+- no row may be inserted into the ingest journal while the copy is taken, else it is taken again
+  (after a short wait, a few times): every step of a load writes a journal row first, so with no
+  journal insert no load moved on during the copy (the engine's merges of the journal's parts do
+  not count). A load ``done`` in it had committed every part before that row was written, so its
+  rows are in the copy; one still staging has written nothing yet; one publishing is rolled back
+  in the copy when the copy is opened (analytics.store.journal.recover, as after a crash), so a
+  snapshot never holds half a file.
 
-A part removed while it is linked (an old part after a merge) restarts the copy. The snapshot is
-a sibling folder of the store (hard links need one filesystem), removed after use; one a killed
-process left behind is removed by the next snapshot of that store.
+A part removed while it is linked (an old part after a merge) also restarts the copy. The
+snapshot is a sibling folder of the store (hard links need one filesystem), removed after use;
+one a killed process left behind is removed by the next snapshot of that store.
 """
 
 from __future__ import annotations
@@ -28,19 +31,23 @@ import os
 import re
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from analytics.errors import SourceError
 from analytics.store.journal import JOURNAL, STAGING_FOLDER
 
 STATUS_FILE = "status"  # chDB's lock file; "PID: <pid>" on its first line
 ENGINE_OWNED = {STATUS_FILE, "tmp", STAGING_FOLDER}  # top-level entries a snapshot leaves out
+PART_NAME = re.compile(r"_\d+_(\d+)_\d+(?:_\d+)?$")  # ..._<min block>_<max block>_<level>[_<mutation>]
 PART_MARKER = "checksums.txt"  # every committed MergeTree part folder holds one
 UNCOMMITTED_PREFIXES = ("tmp", "delete_tmp")  # parts being written or removed
 SNAPSHOT_TAG = ".snapshot-"  # <store>.snapshot-<pid>-<random>, beside the store
 COMMAND_CHARS = 120  # of a holder's command line, in messages
-ATTEMPTS = 3  # copies restarted when a part vanished while it was linked
+ATTEMPTS = 8  # copies taken before giving up on a store that changes under each
+RETRY_WAIT_S = 0.2  # seconds before the next copy, times the attempt number
 
 
 @dataclass(frozen=True)
@@ -98,21 +105,52 @@ def _command_line(pid: int) -> str:
 @contextlib.contextmanager
 def snapshot(folder: Path) -> Iterator[Path]:
     """A consistent copy of the embedded store in `folder`, usable while another process holds it;
-    removed when the block ends."""
+    removed when the block ends. A SourceError when the store kept changing under every attempt."""
     _remove_abandoned(folder)
-    for attempt in range(ATTEMPTS):
-        target = Path(tempfile.mkdtemp(prefix=f"{folder.name}{SNAPSHOT_TAG}{os.getpid()}-", dir=folder.parent))
-        try:
-            _copy_store(folder, target)
-            break
-        except FileNotFoundError:  # a part removed mid-copy: its replacement is committed, copy again
-            shutil.rmtree(target, ignore_errors=True)
-            if attempt == ATTEMPTS - 1:
-                raise
+    target = _take(folder.resolve())
     try:
         yield target
     finally:
         shutil.rmtree(target, ignore_errors=True)
+
+
+def _take(source: Path) -> Path:
+    """Copy the store until a copy is taken with its journal unchanged (see the module docstring)."""
+    journal = _journal_folder(source)
+    for attempt in range(ATTEMPTS):
+        target = Path(tempfile.mkdtemp(prefix=f"{source.name}{SNAPSHOT_TAG}{os.getpid()}-", dir=source.parent))
+        before = _last_block(journal)
+        try:
+            _copy_tree(source, target, top=True)
+            if _last_block(journal) == before:
+                return target
+        except FileNotFoundError:  # a part removed mid-copy: copy again
+            pass
+        shutil.rmtree(target, ignore_errors=True)
+        time.sleep(RETRY_WAIT_S * (attempt + 1))
+    raise SourceError(f"the embedded database {source} changed during each of {ATTEMPTS} snapshots "
+                      "(a load is running?); try again when it ends")
+
+
+def _journal_folder(source: Path) -> Path:
+    """The ingest journal table's data folder (data/default/<table> links to it)."""
+    return (source / "data" / "default" / JOURNAL).resolve()
+
+
+def _last_block(folder: Path) -> int:
+    """The highest block number among a MergeTree table's committed parts (0 without any).
+
+    A part is named <partition>_<min block>_<max block>_<level>[_<mutation>] (ClickHouse,
+    MergeTreePartInfo); every INSERT takes a new block number, while a merge or a mutation only
+    covers numbers already there: the number moves exactly when rows were inserted.
+    """
+    try:
+        names = os.listdir(folder)
+    except FileNotFoundError:
+        return 0
+    blocks = [int(found.group(1)) for name in names if not name.startswith(UNCOMMITTED_PREFIXES)
+              and (found := PART_NAME.search(name))]
+    return max(blocks, default=0)
 
 
 def _remove_abandoned(folder: Path) -> None:
@@ -123,40 +161,23 @@ def _remove_abandoned(folder: Path) -> None:
             shutil.rmtree(path, ignore_errors=True)
 
 
-def _copy_store(source: Path, target: Path) -> None:
-    """The journal's table folder first, then the rest of the store (see the module docstring)."""
-    source = source.resolve()
-    journal = (source / "data" / "default" / JOURNAL).resolve()
-    done: set[Path] = set()
-    if journal.is_dir() and journal.is_relative_to(source):
-        _copy_tree(journal, target / journal.relative_to(source), done)
-    for entry in sorted(source.iterdir()):
-        if entry.name not in ENGINE_OWNED:
-            _copy_entry(entry, target / entry.name, done)
-
-
-def _copy_entry(source: Path, target: Path, done: set[Path]) -> None:
-    if source.is_symlink():
-        os.symlink(os.readlink(source), target)
-    elif source.is_dir():
-        _copy_tree(source, target, done)
-    else:
-        shutil.copy2(source, target)
-
-
-def _copy_tree(source: Path, target: Path, done: set[Path]) -> None:
-    """Copy a folder: committed parts as hard links, anything else as a copy, uncommitted parts not at all."""
-    if source in done:
-        return
-    done.add(source)
+def _copy_tree(source: Path, target: Path, top: bool = False) -> None:
+    """Copy a folder: committed parts as hard links, uncommitted parts (and at the top, the
+    engine's own entries) not at all, anything else as a copy, symlinks as symlinks."""
     if (source / PART_MARKER).exists():
         _link_tree(source, target)
         return
-    target.mkdir(parents=True, exist_ok=True)
+    target.mkdir(exist_ok=True)
     for entry in sorted(source.iterdir()):
-        if entry.is_dir() and not entry.is_symlink() and entry.name.startswith(UNCOMMITTED_PREFIXES):
+        if top and entry.name in ENGINE_OWNED:
             continue
-        _copy_entry(entry, target / entry.name, done)
+        if entry.is_symlink():
+            os.symlink(os.readlink(entry), target / entry.name)
+        elif entry.is_dir():
+            if not entry.name.startswith(UNCOMMITTED_PREFIXES):
+                _copy_tree(entry, target / entry.name)
+        else:
+            shutil.copy2(entry, target / entry.name)
 
 
 def _link_tree(source: Path, target: Path) -> None:
