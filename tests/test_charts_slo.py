@@ -79,5 +79,7 @@ def test_the_past_windows_chart_labels_the_current_and_the_proposed_target_each_
     labels = {a.text: a.y for a in fig.layout.annotations}
     assert labels == {"current 99.00%": 0.99, "proposed 99.70%": 0.997, "suggested 99.68%": 0.9968}
     assert sorted(s.y0 for s in fig.layout.shapes) == [0.99, 0.9968, 0.997]
+    side = {a.text: a.xanchor for a in fig.layout.annotations}
+    assert side["suggested 99.68%"] != side["proposed 99.70%"]  # 0.02 points apart: labels at opposite ends
     unchanged = charts_slo.window_attainment_chart(windows, None, current=0.99999, proposed=0.99999)
     assert [a.text for a in unchanged.layout.annotations] == ["current 99.999%"]  # all its nines, once

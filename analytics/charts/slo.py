@@ -125,13 +125,16 @@ def window_attainment_chart(windows: pl.DataFrame, suggested: float | None, curr
     differs) and the suggested target, each line labelled with its own value."""
     trace = {"type": "scatter", "x": utc_text(windows["end"]), "y": windows["attainment"].to_list(), "mode": "lines",
              "name": "window attainment", "line": {"color": PALETTE[0]}, "hovertemplate": column_registry.hover("attainment")}
-    lines = [line_at("y", current, PALETTE[1], dash="dash", text=f"current {_target_text(current)}")]
+    targets = [(current, PALETTE[1], "dash", "current")]
     if proposed != current:
-        lines.append(line_at("y", proposed, SCENARIO_COLOURS["proposed"], dash="dash",
-                             text=f"proposed {_target_text(proposed)}", position="top left"))
+        targets.append((proposed, SCENARIO_COLOURS["proposed"], "dash", "proposed"))
     if suggested is not None:
-        lines.append(line_at("y", suggested, PALETTE[2], dash="dot", text=f"suggested {_target_text(suggested)}",
-                             position="bottom right"))
+        targets.append((suggested, PALETTE[2], "dot", "suggested"))
+    # labels above their lines, alternately right and left from the lowest line up, so labels of
+    # nearby lines (a suggestion 0.05 points above the current target) do not print over each other
+    lines = [line_at("y", value, colour, dash=dash, text=f"{name} {_target_text(value)}",
+                     position="top right" if i % 2 == 0 else "top left")
+             for i, (value, colour, dash, name) in enumerate(sorted(targets, key=lambda t: t[0]))]
     return figure([trace], _layout(
         "Attainment of past windows (by window end)", column_registry.axis_title("attainment"),
         shapes=[shape for shape, _ in lines], annotations=[a for _, labels in lines for a in labels],

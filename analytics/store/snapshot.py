@@ -45,7 +45,7 @@ PART_NAME = re.compile(r"_\d+_(\d+)_\d+(?:_\d+)?$")  # ..._<min block>_<max bloc
 PART_MARKER = "checksums.txt"  # every committed MergeTree part folder holds one
 UNCOMMITTED_PREFIXES = ("tmp", "delete_tmp")  # parts being written or removed
 SNAPSHOT_TAG = ".snapshot-"  # <store>.snapshot-<pid>-<random>, beside the store
-COMMAND_CHARS = 120  # of a holder's command line, in messages
+COMMAND_CHARS = 60  # of a holder's command line, in messages
 ATTEMPTS = 8  # copies taken before giving up on a store that changes under each
 RETRY_WAIT_S = 0.2  # seconds before the next copy, times the attempt number
 
@@ -98,8 +98,8 @@ def _command_line(pid: int) -> str:
     except OSError:
         return ""
     words = [w for w in words if w]
-    line = " ".join([os.path.basename(words[0]), *words[1:]]) if words else ""
-    return " ".join(line.split())[:COMMAND_CHARS]  # one line, whatever the arguments hold
+    line = " ".join(" ".join([os.path.basename(words[0]), *words[1:]]).split()) if words else ""  # one line
+    return line if len(line) <= COMMAND_CHARS else line[:COMMAND_CHARS].rsplit(" ", 1)[0] + " ..."
 
 
 @contextlib.contextmanager
