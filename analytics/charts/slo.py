@@ -130,10 +130,10 @@ def window_attainment_chart(windows: pl.DataFrame, suggested: float | None, curr
         targets.append((proposed, SCENARIO_COLOURS["proposed"], "dash", "proposed"))
     if suggested is not None:
         targets.append((suggested, PALETTE[2], "dot", "suggested"))
-    # labels above their lines, alternately right and left from the lowest line up, so labels of
-    # nearby lines (a suggestion 0.05 points above the current target) do not print over each other
-    lines = [line_at("y", value, colour, dash=dash, text=f"{name} {_target_text(value)}",
-                     position="top right" if i % 2 == 0 else "top left")
+    # the lowest line's label below it, the others above theirs, alternately left and right, so
+    # labels of nearby lines (a suggestion 0.05 points above the current target) stay apart
+    positions = ("bottom right", "top left", "top right")
+    lines = [line_at("y", value, colour, dash=dash, text=f"{name} {_target_text(value)}", position=positions[i])
              for i, (value, colour, dash, name) in enumerate(sorted(targets, key=lambda t: t[0]))]
     return figure([trace], _layout(
         "Attainment of past windows (by window end)", column_registry.axis_title("attainment"),
