@@ -127,7 +127,8 @@ def _take(source: Path) -> Path:
         except FileNotFoundError:  # a part removed mid-copy: copy again
             pass
         shutil.rmtree(target, ignore_errors=True)
-        time.sleep(RETRY_WAIT_S * (attempt + 1))
+        if attempt < ATTEMPTS - 1:
+            time.sleep(RETRY_WAIT_S * (attempt + 1))
     raise SourceError(f"the embedded database {source} changed during each of {ATTEMPTS} snapshots "
                       "(a load is running?); try again when it ends")
 
