@@ -9,6 +9,7 @@ from analytics.slo.whatif import (
     compare,
     comparison_frame,
     error_bound_note,
+    fewer_pages_note,
     nearest_edge,
     nearest_target_stop,
     suggest_target,
@@ -100,6 +101,10 @@ def results(name: str, slo, proposed) -> None:
         fmt.metric(m[3], "tickets", o.tickets, delta=None if other is None else o.tickets - other.tickets,
                    delta_color="inverse")
 
+    merged = fewer_pages_note(current, new)
+    if merged:
+        st.caption(merged)
+
     period_end = max(current.evaluation.status.window_start + current.slo.window.period(at),
                      new.evaluation.status.window_start + new.slo.window.period(at))
     st.plotly_chart(charts_slo.burn_down_chart({"current": current.burn_down, "proposed": new.burn_down}, period_end),
@@ -120,8 +125,8 @@ def results(name: str, slo, proposed) -> None:
     else:
         fmt.metric(st, "suggested_target", suggestion.target,
                    help=f"over {len(suggestion.windows)} windows of {proposed.window.label} ending each hour")
-        st.plotly_chart(charts_slo.window_attainment_chart(suggestion.windows, suggestion.target, proposed.target),
-                        width="stretch")
+        chart = charts_slo.window_attainment_chart(suggestion.windows, suggestion.target, slo.target, proposed.target)
+        st.plotly_chart(chart, width="stretch")
 
 
 whatif()

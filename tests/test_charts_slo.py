@@ -68,5 +68,18 @@ def test_sli_and_window_charts_show_the_target():
     fig = charts_slo.sli_chart(sli_series(e.counts, e.grid, T0, AT, timedelta(hours=1)), slo.target, "SLI")
     assert any(s.y0 == slo.target for s in fig.layout.shapes)
     suggestion = suggest_target(slo, data, datetime(2026, 10, 31, tzinfo=UTC), 0.9)
-    fig = charts_slo.window_attainment_chart(suggestion.windows, suggestion.target, slo.target)
+    fig = charts_slo.window_attainment_chart(suggestion.windows, suggestion.target, slo.target, slo.target)
     assert len(fig.data) == 1 and len(fig.layout.shapes) == (2 if suggestion.target else 1)
+
+
+def test_the_past_windows_chart_labels_the_current_and_the_proposed_target_each_with_its_own_value():
+    slo, data = _evaluation()
+    windows = suggest_target(slo, data, AT, 0.9).windows
+    fig = charts_slo.window_attainment_chart(windows, 0.9968, current=0.99, proposed=0.997)
+    labels = {a.text: a.y for a in fig.layout.annotations}
+    assert labels == {"current 99.00%": 0.99, "proposed 99.70%": 0.997, "suggested 99.68%": 0.9968}
+    assert sorted(s.y0 for s in fig.layout.shapes) == [0.99, 0.9968, 0.997]
+    side = {a.text: a.xanchor for a in fig.layout.annotations}
+    assert side["suggested 99.68%"] != side["proposed 99.70%"]  # 0.02 points apart: labels at opposite ends
+    unchanged = charts_slo.window_attainment_chart(windows, None, current=0.99999, proposed=0.99999)
+    assert [a.text for a in unchanged.layout.annotations] == ["current 99.999%"]  # all its nines, once

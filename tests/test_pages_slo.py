@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from analytics import columns
@@ -113,6 +115,15 @@ def test_moving_the_target_slider_changes_budget_and_pages(whatif):
     assert after["Budget left"][1] != before["Budget left"][1]
     assert int(after["Pages"][1]) > int(before["Pages"][1])
     assert after["Attainment"][0] == before["Attainment"][0]  # the current side does not move
+
+
+def test_the_past_windows_chart_labels_the_current_target_as_current_and_the_moved_one_as_proposed(whatif):
+    whatif.select_slider(key="whatif_target").set_value(99.7).run()
+    assert not whatif.exception
+    spec = json.loads(whatif.get("plotly_chart")[-1].proto.spec)
+    assert spec["layout"]["title"]["text"].startswith("Attainment of past windows")
+    labels = {a["text"] for a in spec["layout"]["annotations"]}
+    assert {"current 99.00%", "proposed 99.70%"} <= labels  # chat-llama3-8b-use-ttft: 99% in slos.yaml
 
 
 def test_a_threshold_between_edges_shows_the_error_bound_note(whatif):

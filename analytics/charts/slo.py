@@ -9,6 +9,7 @@ import polars as pl
 
 from analytics import columns as column_registry
 from analytics.charts.base import PALETTE, figure, layout, line_at, thin, utc_text
+from analytics.slo.spec import target_digits
 from analytics.slo.state import severity_colour
 
 SCENARIO_COLOURS = {"current": PALETTE[0], "proposed": PALETTE[3]}
@@ -113,13 +114,27 @@ def episodes_timeline(episodes: pl.DataFrame, start: datetime, end: datetime,
         legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 1, "xanchor": "right"}))
 
 
-def window_attainment_chart(windows: pl.DataFrame, target: float | None, current: float) -> go.Figure:
-    """Attainment of each past window, with the current and the suggested target."""
+def _target_text(target: float) -> str:
+    """A target as the pages print it, with all its nines (99.00%, 99.999%)."""
+    return column_registry.text("target", target, digits=target_digits(target))
+
+
+def window_attainment_chart(windows: pl.DataFrame, suggested: float | None, current: float,
+                            proposed: float) -> go.Figure:
+    """Attainment of each past window, with the current SLO's target, the proposed one (when it
+    differs) and the suggested target, each line labelled with its own value."""
     trace = {"type": "scatter", "x": utc_text(windows["end"]), "y": windows["attainment"].to_list(), "mode": "lines",
              "name": "window attainment", "line": {"color": PALETTE[0]}, "hovertemplate": column_registry.hover("attainment")}
-    lines = [line_at("y", current, PALETTE[1], dash="dash", text=f"current {current:.2%}")]
-    if target is not None:
-        lines.append(line_at("y", target, PALETTE[2], dash="dot", text=f"suggested {target:.2%}", position="bottom right"))
+    targets = [(current, PALETTE[1], "dash", "current")]
+    if proposed != current:
+        targets.append((proposed, SCENARIO_COLOURS["proposed"], "dash", "proposed"))
+    if suggested is not None:
+        targets.append((suggested, PALETTE[2], "dot", "suggested"))
+    # the lowest line's label below it, the others above theirs, alternately left and right, so
+    # labels of nearby lines (a suggestion 0.05 points above the current target) stay apart
+    positions = ("bottom right", "top left", "top right")
+    lines = [line_at("y", value, colour, dash=dash, text=f"{name} {_target_text(value)}", position=positions[i])
+             for i, (value, colour, dash, name) in enumerate(sorted(targets, key=lambda t: t[0]))]
     return figure([trace], _layout(
         "Attainment of past windows (by window end)", column_registry.axis_title("attainment"),
         shapes=[shape for shape, _ in lines], annotations=[a for _, labels in lines for a in labels],

@@ -9,7 +9,7 @@ analytics/cli/bench/slo.py).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -115,6 +115,28 @@ def compare(current: Slo, proposed: Slo, data: ScopeData, at: datetime) -> tuple
     at = evaluation_time(at)
     start = min(current.window.start(at), proposed.window.start(at))
     return outcome(current, data, at, start), outcome(proposed, data, at, start)
+
+
+def _paging_minutes(o: Outcome) -> float:
+    """Minutes the scenario's page episodes lasted in all."""
+    return float(o.evaluation.episodes.filter(pl.col("severity") == "page")["duration_min"].sum())
+
+
+def fewer_pages_note(current: Outcome, proposed: Outcome) -> str | None:
+    """One line on why a stricter target gives fewer pages, else None.
+
+    A burn rate is the bad share over the budget share 1 - target (SRE Workbook ch. 5), so with
+    the same SLI, window and budgeting a stricter target raises every burn rate and every slot
+    that fires at the current target fires at the stricter one too (analytics.slo.alerts.signals):
+    fewer page episodes can only be episodes that merged across the quieter slots between them.
+    """
+    only_target_stricter = (replace(proposed.slo, target=current.slo.target) == current.slo
+                            and proposed.slo.target > current.slo.target)
+    if not only_target_stricter or proposed.pages >= current.pages:
+        return None
+    return (f"Fewer pages at a stricter target because episodes merge: its smaller budget burns faster, so pages "
+            f"also fire between bursts and run together ({current.pages} pages, {_paging_minutes(current):,.0f} min "
+            f"in all, become {proposed.pages}, {_paging_minutes(proposed):,.0f} min).")
 
 
 def _bounds_note(slo: Slo) -> str:
