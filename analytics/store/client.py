@@ -26,9 +26,8 @@ import polars as pl
 import pyarrow as pa
 
 from analytics.errors import SourceError
-from analytics.store.dsn import check_credentials, split_cluster
+from analytics.store.dsn import CHDB_SCHEME, check_credentials, split_cluster
 
-CHDB_SCHEME = "chdb://"
 # Seconds. Every read carries the server-side limit `max_execution_time` (ClickHouse, and chDB
 # honours it too: the query stops with TIMEOUT_EXCEEDED, code 159), so a heavy query ends on the
 # server with a clear message; the client's own socket timeout is a little longer, for a server
