@@ -1,17 +1,24 @@
-"""Hostile names in charts: every figure builder draws a deployment, model, GPU type, SLO or
-scenario name as the text it is, never as markup. Plotly renders a subset of HTML in chart text
-(a name holding <a href> became a link, one holding <span style="fill:url(...)"> made the browser
-fetch the URL), so a figure's strings hold such a name with '&', '<' and '>' as entities, which
-plotly turns back into the typed characters when it draws them."""
+"""Hostile text on the dashboard: names shown as the text they are, never as markup.
+
+Charts: every figure builder draws a deployment, model, GPU type, SLO or scenario name as typed.
+Plotly renders a subset of HTML in chart text (a name holding <a href> became a link, one holding
+<span style="fill:url(...)"> made the browser fetch the URL), so a figure's strings hold such a name
+with '&', '<' and '>' as entities, which plotly turns back into the typed characters when drawing.
+Markdown: an image link or a bare URL in a name or file name renders as text (ui.format.text).
+Links: a 100,000-character URL parameter is refused unread and quoted in 80 characters.
+"""
 
 from __future__ import annotations
 
 import html
+import re
+import time
 from datetime import UTC, datetime, timedelta
 
 import plotly.graph_objects as go
 import polars as pl
 import pytest
+import yaml
 
 from analytics.charts import base as charts_base
 from analytics.charts import capacity as charts_capacity
@@ -19,7 +26,9 @@ from analytics.charts import gpu as charts_gpu
 from analytics.charts import review as charts_review
 from analytics.charts import slo as charts_slo
 from analytics.review.changes import CHANGE_SCHEMA
+from analytics.slo.files import PROJECT_SLO_FILE
 from tests import gpu_builders
+from tests.conftest import run_page
 
 LINK = '<a href="https://example.invalid/x">x</a>'
 FETCH = '<span style="fill:url(https://example.invalid/y)">y</span>'
@@ -158,3 +167,59 @@ def test_an_escaped_name_reads_as_typed_once_plotly_decodes_its_entities():
     assert fig.data[0].name == SHOWN and html.unescape(fig.data[0].name) == NAME
     assert fig.layout.annotations[0].text == SHOWN  # the deploy marker's label: escaped once, not twice
     assert charts_base.escaped("p99 < 200 ms & up") == "p99 &lt; 200 ms &amp; up"
+
+
+# Markdown: a name with an image link, and bare URLs, render as text in every markdown element.
+IMAGE = "![x](https://example.invalid/i.png)"
+IMAGE_SHOWN = "!\\[x\\](https\\://\u200dexample.invalid/i.png)"  # escaped, the URL broken by a zero-width joiner
+
+
+@pytest.mark.parametrize(("typed", "escaped"), [
+    ("see https://example.invalid/x", "see https\\://\u200dexample.invalid/x"),
+    ("mirror at WWW.example.invalid", "mirror at WWW\u200d.example.invalid"),
+    ("owner ops@example.invalid", "owner ops@\u200dexample.invalid"),
+    (IMAGE, IMAGE_SHOWN),
+], ids=["a bare URL", "a www address", "an e-mail address", "an image link"])
+def test_a_bare_url_in_user_text_is_shown_as_text_not_made_a_link(typed, escaped):
+    from ui.format import LINK_BREAK, text
+
+    assert text(typed) == escaped
+    assert re.sub(r"\\(.)", r"\1", text(typed)).replace(LINK_BREAK, "") == typed  # reads as typed
+
+
+def test_an_slo_upload_error_shows_the_file_name_as_text(store):
+    at = run_page("pages/1_SLOs.py", range="28d")
+    at.file_uploader(key="slo_upload").set_value([(f"{IMAGE}.yaml", b"\xff\xfe not utf-8", "application/yaml")])
+    at.run()
+    assert not at.exception
+    assert [e.value for e in at.error] == [f"{IMAGE_SHOWN}.yaml: not UTF-8 text (an SLO file is YAML)"]
+
+
+def test_the_weekly_review_incident_heading_shows_slo_names_as_text(store):
+    from ui import slo as slo_ui
+
+    project = yaml.safe_load(PROJECT_SLO_FILE.read_text())
+    for slo in project["slos"]:
+        slo["name"] = f"{IMAGE} {slo['name']}"
+    at = run_page("pages/5_Weekly_review.py", week="2026-W43")
+    at.session_state[slo_ui.CONFIG_KEY] = (yaml.safe_dump(project), "hostile.yaml")
+    at.run()
+    assert not at.exception
+    headings = [e.label for e in at.expander if e.label.startswith("Incident ")]
+    assert headings and all(IMAGE_SHOWN in h for h in headings)
+    assert not [h for h in headings if IMAGE in h]
+
+
+# Links: a very long parameter is refused unread and quoted short.
+@pytest.mark.parametrize(("script", "query"), [
+    ("app.py", {"range": "custom", "from": "9" * 100_000}),
+    ("pages/1_SLOs.py", {"range": "28d", "slo": "x" * 100_000}),
+], ids=["a custom date", "a page choice"])
+def test_a_100000_character_link_value_is_refused_and_quoted_short(store, script, query):
+    started = time.perf_counter()
+    at = run_page(script, **query)
+    assert not at.exception
+    warnings = [w.value for w in at.warning]
+    name = next(k for k, v in query.items() if len(v) == 100_000)
+    assert warnings == [f"Ignored {name}={query[name][:80]}… in the link: longer than 1024 characters."]
+    assert time.perf_counter() - started < 30
