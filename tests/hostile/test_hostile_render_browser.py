@@ -1,6 +1,8 @@
 """Real browser: deployments named with HTML (<a href> and <span style="fill:url(...)">), loaded
 through the CLI like any telemetry file, are drawn by the Overview's and the GPU page's charts as
-the text they are: no link in any chart and no request to any host but the dashboard's own."""
+the text they are: no link in any chart and no request to any host but the dashboard's own. And a
+file name holding a www address and an e-mail address is shown in an error as text, not as links
+(GitHub-flavoured markdown makes bare addresses links even in escaped text)."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import pytest
 
 from tests.conftest import ROOT, streamlit_server
 from tests.test_browser import IDLE, SETTLED
+from ui.format import LINK_BREAK
 
 LINK = '<a href="https://example.invalid/x">link</a>'
 FETCH = '<span style="fill:url(https://example.invalid/y)">fetch</span>'
@@ -75,5 +78,23 @@ def test_html_in_deployment_names_is_drawn_as_text_with_no_link_and_no_external_
             drawn = " ".join(page.locator(".js-plotly-plot svg text").all_text_contents())
             assert "chat <a href=" in drawn or "embed <span style=" in drawn, f"{title}: names not shown as typed"
         assert outside == [], "requests left the dashboard's host"
+    finally:
+        page.close()
+
+
+def test_a_file_name_with_bare_addresses_is_shown_as_text_not_links(browser, hostile_url, tmp_path):
+    typed = "see www.example.invalid or ops@example.invalid.yaml"
+    upload = tmp_path / typed
+    upload.write_bytes(b"\xff\xfe not UTF-8")
+    page = browser.new_page(viewport={"width": 1500, "height": 1400})
+    try:
+        page.goto(f"{hostile_url}/SLOs")
+        page.wait_for_selector(IDLE, timeout=180_000)
+        page.get_by_text("SLO definitions").first.click()
+        page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(upload))
+        error = page.locator('[data-testid="stAlertContainer"]', has_text="not UTF-8 text")
+        error.wait_for(timeout=120_000)
+        assert error.inner_text().replace(LINK_BREAK, "").strip().startswith(f"{typed}: not UTF-8 text")
+        assert error.locator("a").count() == 0
     finally:
         page.close()
