@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 
 import numpy as np
 import plotly.graph_objects as go
@@ -85,6 +86,8 @@ def layout(title: str, y_title: str, *, height: int = 340, **changes) -> dict:
 # back to text when drawn (plotly.js svg_text_utils, convertEntities), so '&', '<' and '>' written as
 # &amp; &lt; &gt; show as typed. Templates are the chart's own markup (<br>, <extra>): left as they are.
 TEMPLATE_KEYS = frozenset({"hovertemplate", "texttemplate"})
+_MARKUP = re.compile("[&<>]")
+_PLAIN = frozenset({int, float, bool, type(None)})
 
 
 def escaped(value: str) -> str:
@@ -100,6 +103,9 @@ def escaped_all(value):
     if isinstance(value, dict):
         return {key: item if key in TEMPLATE_KEYS else escaped_all(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
+        kinds = {type(item) for item in value}
+        if kinds <= _PLAIN or (kinds == {str} and not _MARKUP.search("".join(value))):
+            return list(value)  # a line's numbers or timestamps: one look at the list, not one call per point
         return [escaped_all(item) for item in value]
     if isinstance(value, np.ndarray) and value.dtype.kind in "OUS":
         return [escaped_all(item) for item in value.tolist()]
