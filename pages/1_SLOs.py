@@ -23,13 +23,13 @@ with st.expander(f"SLO definitions: {fmt.text(source)}"):
     upload = st.file_uploader("Use another SLO file for this session (our YAML or OpenSLO v1)",
                               type=["yaml", "yml"], key="slo_upload")
     if upload is not None and upload.size > MAX_FILE_BYTES:
-        st.error(f"{upload.name}: {upload.size} bytes is over the SLO file limit of {MAX_FILE_BYTES} bytes")
+        st.error(f"{fmt.text(upload.name)}: {upload.size} bytes is over the SLO file limit of {MAX_FILE_BYTES} bytes")
     elif upload is not None:
         try:
             st.session_state[slo_ui.CONFIG_KEY] = (upload.getvalue().decode(), upload.name)
             text, source = st.session_state[slo_ui.CONFIG_KEY]
         except UnicodeDecodeError:
-            st.error(f"{upload.name}: not UTF-8 text (an SLO file is YAML)")
+            st.error(f"{fmt.text(upload.name)}: not UTF-8 text (an SLO file is YAML)")
     if slo_ui.CONFIG_KEY in st.session_state and st.button("Back to the project's slos.yaml", key="slo_reset"):
         del st.session_state[slo_ui.CONFIG_KEY]
         st.rerun()

@@ -30,7 +30,7 @@ except InputError as exc:
     st.info(str(exc))
     st.stop()
 except SourceError as exc:
-    st.error(f"Cannot read telemetry: {exc}")
+    st.error(f"Cannot read telemetry: {text(exc)}")
     st.stop()
 
 st.caption(f"{report.start:%a %Y-%m-%d} to {report.end:%a %Y-%m-%d} UTC")
@@ -54,7 +54,7 @@ show_table(tables["incidents"], "Incidents this week")
 for row in tables["incidents"].iter_rows(named=True):
     key = row["incident_key"]
     with st.expander(f"Incident {row['incident']}: {row['severity']} from {row['start']:%a %H:%M} UTC "
-                     f"({row['slos']})"):
+                     f"({text(row['slos'])})"):  # a label is markdown: SLO names made literal
         st.markdown(f"**{label('top_cause')}:** {text(row['top_cause'] or MISSING)}")
         st.markdown(f"**Changes before it:** {text(row['preceding_changes'] or 'none found')}")
         if row["note"]:
@@ -67,7 +67,7 @@ for row in tables["incidents"].iter_rows(named=True):
                 try:
                     data.add_note(key, note, owner)
                 except InputError as exc:
-                    st.error(str(exc))
+                    st.error(text(exc))
                 else:
                     st.rerun()
 

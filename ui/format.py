@@ -52,13 +52,19 @@ def count(value: float | None) -> str:
 # escapes (\\). At the start of the text, block markers (# > - + or "1.") too.
 _INLINE = re.compile(r"([\\`*_~\[\]<>$|]|:(?=\S))")
 _BLOCK_START = re.compile(r"^(\s*)([#>+\-]|\d+(?=[.)]))")
+# Bare URLs and e-mail addresses are made links by GitHub-flavoured markdown even in escaped text
+# (remark-gfm finds them in the text after escapes are resolved: "http(s)://", "www." and "x@y.z").
+# A zero-width joiner after "://", inside "www." and after "@" leaves them as text, shown alike.
+LINK_BREAK = "\u200d"
+_AUTOLINK = re.compile(r"(?<=://)|(?<=www)(?=\.)|(?<=@)", re.IGNORECASE)
 
 
 def text(value: object) -> str:
     """User data (deployment and file names, values quoted in errors) made literal for any
     markdown-rendering element (st.caption, st.markdown, st.error...): every character markdown
-    acts on is backslash-escaped and line breaks become spaces, so a name such as
-    ![x](http://...) shows as typed and no image, link, LaTeX or colour is rendered."""
-    line = _INLINE.sub(r"\\\1", " ".join(str(value).split()))
+    acts on is backslash-escaped, line breaks become spaces and a LINK_BREAK goes into every bare
+    URL or e-mail address, so a name such as ![x](http://...) shows as typed and no image, link,
+    LaTeX or colour is rendered."""
+    line = _INLINE.sub(r"\\\1", _AUTOLINK.sub(LINK_BREAK, " ".join(str(value).split())))
     return _BLOCK_START.sub(lambda m: m.group(1) + "\\" + m.group(2) if not m.group(2).isdigit()
                             else m.group(1) + m.group(2) + "\\", line, count=1)

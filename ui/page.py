@@ -26,6 +26,11 @@ ROOT = Path(__file__).resolve().parent.parent
 SAVED = "_saved_filters"
 CHOICES = "_page_choices"  # each page's last choices (linked), kept while the user visits other pages
 FILTER_PARAMS = ("range", "region", "dep", "from", "to")  # the URL parameters the global filters own
+# A link's value longer than any name the store holds (analytics.ingest.readers.MAX_TEXT_CELL_BYTES)
+# is refused unread; a value a warning quotes is cut to SHOWN_CHARS (a 100,000-character value
+# quoted in full took the browser over a minute to draw).
+MAX_PARAM_CHARS = 1024
+SHOWN_CHARS = 80
 
 
 def _pages() -> list[tuple[str, str]]:
@@ -51,10 +56,27 @@ def _seed(key: str, value) -> None:
     st.session_state[key] = st.session_state[key] if key in st.session_state else value
 
 
+def _shown(raw: object) -> str:
+    """A value from the link as a warning quotes it: at most SHOWN_CHARS characters (then '…'),
+    made literal for markdown."""
+    raw = str(raw)
+    return text(raw if len(raw) <= SHOWN_CHARS else raw[:SHOWN_CHARS] + "…")
+
+
+def _too_long(name: str, raw: str) -> bool:
+    """Whether a link's value is over MAX_PARAM_CHARS (said in one line, then ignored)."""
+    if len(raw) <= MAX_PARAM_CHARS:
+        return False
+    st.warning(f"Ignored {name}={_shown(raw)} in the link: longer than {MAX_PARAM_CHARS} characters.")
+    return True
+
+
 def _initial(name: str, default, many: bool = False):
     params = st.query_params
     if name in params:
-        return params.get_all(name) if many else params[name]
+        if many:
+            return [value for value in params.get_all(name) if not _too_long(name, value)]
+        return default if _too_long(name, params[name]) else params[name]
     return st.session_state.get(SAVED, {}).get(name, default)
 
 
@@ -79,7 +101,7 @@ def _custom_dates(data_start: datetime, data_end: datetime) -> tuple[date, date]
         try:
             day = date.fromisoformat(str(raw))
         except ValueError:
-            st.warning(f"Ignored {name}={text(raw)} in the link: not a date (YYYY-MM-DD).")
+            st.warning(f"Ignored {name}={_shown(raw)} in the link: not a date (YYYY-MM-DD).")
             day = default
         if not low <= day <= high:
             st.warning(f"{name}={day} in the link is outside the data ({low} to {high}): using the nearest day.")
@@ -168,13 +190,15 @@ def _from_link(param: str, default, parse: Callable, allowed: Collection | Calla
     if param not in st.query_params:
         return default
     raw = st.query_params[param]
+    if _too_long(param, raw):
+        return default
     try:
         value = parse(raw)
     except (TypeError, ValueError):
         value = None
     ok = value is not None and _allowed(value, allowed)
     if not ok:
-        st.warning(f"Ignored {param}={text(raw)} in the link: {why}; showing {text(show(default))}.")
+        st.warning(f"Ignored {param}={_shown(raw)} in the link: {why}; showing {_shown(show(default))}.")
         return default
     return value
 

@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from analytics import columns
-from analytics.charts.base import PALETTE, figure, layout, line_at, utc_text
+from analytics.charts.base import PALETTE, escaped, figure, layout, line_at, utc_text
 
 ACTUAL = "#334155"
 FORECAST = "#2563eb"
@@ -89,11 +89,11 @@ def fleet_chart(fleet: pl.DataFrame) -> go.Figure:
         traces += [
             {"type": "bar", "x": weeks, "y": part["gpus_needed"].to_list(), "name": f"{gpu_type} needed",
              "marker": {"color": PALETTE[i % len(PALETTE)]}, "offsetgroup": gpu_type,
-             "hovertemplate": f"{gpu_type}: %{{y:.0f}} GPUs needed<extra></extra>"},
+             "hovertemplate": f"{escaped(gpu_type)}: %{{y:.0f}} GPUs needed<extra></extra>"},
             {"type": "scatter", "x": weeks, "y": part["gpus_current"].to_list(), "name": "GPUs in service",
              "legendgroup": "in service", "showlegend": i == 0, "offsetgroup": gpu_type, "mode": "markers",
              "marker": {"symbol": "line-ew", "size": 34, "line": {"width": 4, "color": IN_SERVICE}},
-             "hovertemplate": f"{gpu_type}: %{{y:.0f}} GPUs in service<extra></extra>"},
+             "hovertemplate": f"{escaped(gpu_type)}: %{{y:.0f}} GPUs in service<extra></extra>"},
         ]
     return figure(traces, layout(
         "GPUs needed by GPU type and week (peak hour, headroom included)", columns.axis_title("gpus"), height=360,

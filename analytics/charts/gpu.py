@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from analytics import columns
-from analytics.charts.base import PALETTE, color_for, figure, layout, line_at, utc_text
+from analytics.charts.base import PALETTE, color_for, escaped, figure, layout, line_at, utc_text
 from analytics.gpu.efficiency import SM_EFFECTIVE, SM_INEFFECTIVE
 
 # Heatmap metrics: per-GPU-hour column -> (label, colour-bar title, tick format, fixed range); the
@@ -95,7 +95,7 @@ def utilisation_latency(hourly: pl.DataFrame, latency: str = "ttft_p99_ms") -> g
             "marker": {"size": 5, "opacity": 0.6, "color": color_for(name, names)},
             "text": utc_text(part["hour"]), "customdata": part["rps"].to_numpy(),
             "hovertemplate": (
-                f"{name}<br>%{{text}} UTC<br>{columns.label('sm_active')} {columns.hover('sm_active', 'x')}<br>"
+                f"{escaped(name)}<br>%{{text}} UTC<br>{columns.label('sm_active')} {columns.hover('sm_active', 'x')}<br>"
                 f"{columns.label(latency)}: {columns.hover(latency)}<br>"
                 f"{columns.label('rps')}: {columns.hover('rps', 'customdata')}<extra></extra>"
             ),

@@ -3,14 +3,13 @@ with a short label on top and the full description on hover."""
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 
 import plotly.graph_objects as go
 import polars as pl
 
 from analytics import columns
-from analytics.charts.base import figure, layout, utc_text
+from analytics.charts.base import escaped_all, figure, layout, utc_text
 from analytics.slo.state import severity_colour
 
 # Dash per marker kind, so kinds differ without colour; one neutral colour keeps the series readable.
@@ -34,7 +33,7 @@ def marker_layout(changes: pl.DataFrame, deployments: Sequence[str] | None = Non
     optionally only those of ``deployments``: a vertical line and a label per marker, to pass to a
     chart builder (charts.base.layout) or add_markers.
 
-    Plotly renders a subset of HTML in annotation text, so labels from telemetry are escaped.
+    The text is raw: the figure builder (charts.base.figure) or add_markers escapes it.
     """
     if deployments is not None:
         changes = changes.filter(pl.col("deployment").is_in(list(deployments)))
@@ -43,17 +42,17 @@ def marker_layout(changes: pl.DataFrame, deployments: Sequence[str] | None = Non
         shapes.append({"type": "line", "x0": x, "x1": x, "xref": "x", "y0": 0, "y1": 1, "yref": "paper",
                        "line": {"color": MARKER_COLOUR, "width": 1, "dash": MARKER_DASH.get(row["kind"], "dash")}})
         annotations.append({"x": x, "xref": "x", "y": 1, "yref": "paper", "yanchor": "bottom", "showarrow": False,
-                            "text": html.escape(_label(row)), "font": {"size": 10, "color": MARKER_COLOUR},
-                            "hovertext": html.escape(f"{row['deployment']}: {row['description']} at {x} UTC")})
+                            "text": _label(row), "font": {"size": 10, "color": MARKER_COLOUR},
+                            "hovertext": f"{row['deployment']}: {row['description']} at {x} UTC"})
     return {"shapes": shapes, "annotations": annotations}
 
 
 def add_markers(fig: go.Figure, changes: pl.DataFrame, deployments: Sequence[str] | None = None) -> go.Figure:
     """A copy of ``fig`` with the deploy markers of marker_layout added; the input figure is not
-    changed."""
+    changed. The figure's own text was escaped when it was built; the markers' text is escaped here."""
     spec = fig.to_dict()  # a copy; one go.Figure of it validates once, add_shape per marker every time
     for key, items in marker_layout(changes, deployments).items():
-        spec["layout"][key] = [*spec["layout"].get(key, []), *items]
+        spec["layout"][key] = [*spec["layout"].get(key, []), *escaped_all(items)]
     return go.Figure(spec)
 
 
@@ -87,7 +86,7 @@ def incident_timeline(incidents: pl.DataFrame, changes: pl.DataFrame, start, end
         traces.append({"type": "scatter", "x": [x0, x1], "y": [label, label], "mode": "lines+markers",
                        "name": label, "showlegend": False, "hoverinfo": "text",
                        "line": {"width": 10, "color": severity_colour(r["severity"])},
-                       "hovertext": html.escape(f"{r['severity']}: {r['slos']} ({r['duration_min']:.0f} min)")})
+                       "hovertext": f"{r['severity']}: {r['slos']} ({r['duration_min']:.0f} min)"})
     return figure(traces, layout(
         "Incidents and changes", "", height=max(240, 40 * rows.height + 160), hovermode="closest",
         xaxis={"range": utc_text(pl.Series([start, end])), "title": {"text": columns.axis_title("ts")}},
