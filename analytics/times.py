@@ -13,6 +13,7 @@ from analytics.errors import InputError
 # 2500 or 9999 is a broken clock or unit; near year 1 or 9999 a window before or after it overflows).
 TS_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 TS_AHEAD = timedelta(days=1)  # clock skew allowance past the present
+_OUTSIDE = f"is outside the plausible range {TS_EARLIEST:%Y-%m-%d} .. now + {TS_AHEAD.days} day"
 
 
 def parse_time(text: str, what: str = "time") -> datetime:
@@ -23,16 +24,16 @@ def parse_time(text: str, what: str = "time") -> datetime:
         raise InputError(f"{what}: not an ISO-8601 time: {text!r}") from exc
     try:
         value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    except OverflowError:  # 9999-12-31T23:00-05:00 is in year 10000 in UTC
-        value = datetime.max.replace(tzinfo=UTC) if value.year > 1 else datetime.min.replace(tzinfo=UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is in year 0 in UTC
+        raise InputError(f"{what}: {text.strip()!r} {_OUTSIDE}") from None
     return plausible(value, what)
 
 
 def plausible(value: datetime, what: str = "time") -> datetime:
     """The aware time, or an InputError when it is outside TS_EARLIEST .. now + TS_AHEAD."""
     if not TS_EARLIEST <= value <= datetime.now(UTC) + TS_AHEAD:
-        raise InputError(f"{what}: {value:%Y-%m-%d %H:%M} UTC is outside the plausible range "
-                         f"{TS_EARLIEST:%Y-%m-%d} .. now + {TS_AHEAD.days} day")
+        shown = value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "minutes")  # %Y drops a year's zeros
+        raise InputError(f"{what}: {shown} UTC {_OUTSIDE}")
     return value
 
 

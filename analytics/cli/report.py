@@ -4,6 +4,7 @@ self-contained HTML file (figures embedded, readable offline, printable) and a C
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from pathlib import Path
 
@@ -33,6 +34,9 @@ def output_folder(text: str) -> Path:
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {text}: exists and is not a folder (the report writes an HTML file and a CSV "
                          "per table into a folder; give a new or existing folder)")
+    nearest = next(p for p in (out.absolute(), *out.absolute().parents) if p.exists())
+    if not nearest.is_dir() or not os.access(nearest, os.W_OK | os.X_OK):
+        raise InputError(f"--out {text}: cannot write the report there ({nearest} is not a folder this user can write)")
     return out
 
 
