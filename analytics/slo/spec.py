@@ -72,8 +72,8 @@ _DURATION = re.compile(r"^(\d{1,9})([mhdw])$")
 # The longest duration anything in an SLO file may say (windows have their own, shorter MAX_WINDOW):
 # a century, far inside what a timedelta holds (999999999 days; 999999999w is past it).
 MAX_DURATION = timedelta(days=36_525)
-# The largest min_events: a count of events is summed as float64 (analytics.slo.alerts), which holds
-# every whole number up to 2^53 exactly (IEEE 754 binary64: a 53-bit significand).
+# The largest min_events: it is compared with event counts held as float64 (analytics.slo.alerts),
+# which hold every whole number up to 2^53 exactly (IEEE 754 binary64: a 53-bit significand).
 MAX_MIN_EVENTS = 2**53
 # The longest rolling window (docs/limits.md, "SLO files"): history for an SLO is loaded as one grid
 # of 5-minute slots, so a 100000d window meant 48 s and 4.7 GB before this limit.
