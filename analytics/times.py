@@ -2,20 +2,39 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import polars as pl
 
 from analytics.errors import InputError
 
+# The plausible range of a telemetry time, TS_EARLIEST .. now + TS_AHEAD: ingest refuses rows outside
+# it (analytics.ingest.rules.implausible_time) and every time a user types is held to it (a year 1850,
+# 2500 or 9999 is a broken clock or unit; near year 1 or 9999 a window before or after it overflows).
+TS_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+TS_AHEAD = timedelta(days=1)  # clock skew allowance past the present
+_OUTSIDE = f"is outside the plausible range {TS_EARLIEST:%Y-%m-%d} .. now + {TS_AHEAD.days} day"
+
 
 def parse_time(text: str, what: str = "time") -> datetime:
-    """Parse an ISO-8601 time ('Z' allowed); a time without a zone is UTC."""
+    """Parse an ISO-8601 time ('Z' allowed; a time without a zone is UTC) in the plausible range."""
     try:
         value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError as exc:
         raise InputError(f"{what}: not an ISO-8601 time: {text!r}") from exc
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    try:
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is in year 0 in UTC
+        raise InputError(f"{what}: {text.strip()!r} {_OUTSIDE}") from None
+    return plausible(value, what)
+
+
+def plausible(value: datetime, what: str = "time") -> datetime:
+    """The aware time, or an InputError when it is outside TS_EARLIEST .. now + TS_AHEAD."""
+    if not TS_EARLIEST <= value <= datetime.now(UTC) + TS_AHEAD:
+        shown = value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "minutes")  # %Y drops a year's zeros
+        raise InputError(f"{what}: {shown} UTC {_OUTSIDE}")
+    return value
 
 
 def utc_time(frame: pl.DataFrame, column: str) -> pl.Expr:

@@ -117,8 +117,10 @@ def detail() -> None:
     left, right = st.columns(2)
     window_start = view["sli"]["time"].min() if view["sli"].height else at
     scope, _ = resolve(slo.selector, catalog)  # deploy markers of the SLO's deployments, as annotations
-    markers = review.changes(window_start, at, scope)
-    left.plotly_chart(add_markers(charts_slo.sli_chart(view["sli"], slo.target, "SLI per hour"), markers), width="stretch")
+    sli_figure = charts_slo.sli_chart(view["sli"], slo.target, "SLI per hour")
+    with panel("Deploy markers"):  # unreadable, the chart is drawn without them
+        sli_figure = add_markers(sli_figure, review.changes(window_start, at, scope))
+    left.plotly_chart(sli_figure, width="stretch")
     right.plotly_chart(charts_slo.burn_down_chart({"current": view["burn_down"]}, view["period_end"]),
                        width="stretch")
     st.plotly_chart(charts_slo.burn_rate_chart(view["burn"], view["thresholds"]), width="stretch")

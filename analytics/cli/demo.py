@@ -39,7 +39,7 @@ def run(args, store) -> int:
     if args.if_empty and queries.row_count(store, conventions.REQUESTS):
         print("demo: the store already has requests; nothing to do")
         return 0
-    end = parse_time(args.end) if args.end else None
+    end = parse_time(args.end, "--end") if args.end else None
     options = dict(days=args.days, requests=args.requests, seed=args.seed, end=end,
                    scrape_seconds=args.scrape_seconds, sample_rate=args.sample_rate, progress=ProgressBar("demo"))
     if args.as_ in ("otel", "otel-metrics"):

@@ -20,6 +20,11 @@ from analytics.store import queries as store_queries
 from analytics.store.client import Store
 from analytics.times import parse_time
 
+# The longest --days: three years of hourly history. Prophet's yearly_seasonality="auto" turns on from
+# 730 days of history (prophet/forecaster.py, parse_seasonality_args), so three years covers it with a
+# margin; past it only the fit time grows.
+MAX_HISTORY_DAYS = 3 * 365 + 1
+
 
 def parse_horizon(text: str) -> timedelta:
     """Parse '14d', '2w' or '36h' into a timedelta between 1 hour and 12 weeks."""
@@ -55,7 +60,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backtest", action="store_true", help="also run the rolling-origin backtest (MAPE, sMAPE, coverage, MASE)")
     parser.add_argument("--json", action="store_true", help="print JSON (per deployment, with the forecast rows)")
     parser.add_argument("--metric", choices=sorted(capacity_demand.METRICS), default="rps", help="demand metric (default rps)")
-    parser.add_argument("--days", type=int, default=60, help="days of history to fit on (default 60)")
+    parser.add_argument("--days", type=int, default=60,
+                        help=f"days of history to fit on, 8..{MAX_HISTORY_DAYS} (default 60)")
     parser.add_argument("--end", help="end of history, ISO time (default: the end of the data, floored to the hour)")
     parser.add_argument("--interval", type=float, default=80.0, help="interval width in percent (default 80)")
     parser.add_argument("--growth", type=float, default=1.0, help="demand multiplier reached at the end of the horizon")
@@ -76,6 +82,8 @@ def compute(store: Store, args, progress=None) -> capacity_pipeline.Result:
     """
     if args.days < 8:
         raise InputError(f"--days must be at least 8, got {args.days}")
+    if args.days > MAX_HISTORY_DAYS:
+        raise InputError(f"--days must be at most {MAX_HISTORY_DAYS} (three years of history), got {args.days}")
     if args.headroom < 0:
         raise InputError(f"--headroom must be >= 0 percent, got {args.headroom}")
     if args.workers < 1:

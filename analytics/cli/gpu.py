@@ -71,12 +71,12 @@ def run(args, store) -> int:
         raise InputError(f"--idle-floor must be a ratio in [0, 1], got {args.idle_floor}")
     prices = parse_prices(args.price)
     objectives = objectives_by_deployment(store_queries.deployments_table(store), load_slos(args.slo_file))
-    end = parse_time(args.end) if args.end else store_queries.data_end(store)
+    end = parse_time(args.end, "--end") if args.end else store_queries.data_end(store)
     if end is None:
         print("error: no GPU telemetry in the store "
               "(run `python -m analytics demo` or ingest a DCGM CSV)", file=sys.stderr)
         return 1
-    start = parse_time(args.start) if args.start else end - timedelta(days=DEFAULT_DAYS)
+    start = parse_time(args.start, "--start") if args.start else end - timedelta(days=DEFAULT_DAYS)
     if start >= end:
         raise InputError(f"--start {start.isoformat()} is not before --end {end.isoformat()}")
     data = pipeline.load(store, start, end, args.deployment, args.region, fields_of(objectives))

@@ -24,7 +24,7 @@ def run(args, store) -> int:
     """Load the files and report rows per file."""
     from analytics.times import parse_time
 
-    start = parse_time(args.start) if args.start else None
+    start = parse_time(args.start, "--start") if args.start else None
     shift = timedelta(0)
     if args.shift_to_now:
         shift = shift_to(scan(args.files, args.format, args.deployment, start), datetime.now(UTC))

@@ -4,6 +4,7 @@ self-contained HTML file (figures embedded, readable offline, printable) and a C
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from pathlib import Path
 
@@ -26,9 +27,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="ignore cached Prophet fits: the capacity outlook uses the seasonal-naive forecast")
 
 
+def output_folder(text: str) -> Path:
+    """The --out folder, refused before the report is built when it cannot be one: an existing
+    file or device (/dev/null) is not overwritten, since the report is several files."""
+    out = Path(text)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {text}: exists and is not a folder (the report writes an HTML file and a CSV "
+                         "per table into a folder; give a new or existing folder)")
+    nearest = next(p for p in (out.absolute(), *out.absolute().parents) if p.exists())
+    if not nearest.is_dir() or not os.access(nearest, os.W_OK | os.X_OK):
+        raise InputError(f"--out {text}: cannot write the report there ({nearest} is not a folder this user can write)")
+    return out
+
+
 def run(args, store) -> int:
     """Build the week's review and write the bundle; InputError (exit 2, one line) without data."""
     t0 = time.perf_counter()
+    out = output_folder(args.out)
     week = args.week
     if not week:
         span = queries.data_range(store)
@@ -36,7 +51,10 @@ def run(args, store) -> int:
             raise InputError("report: the store holds no request data")
         week = review_weekly.last_complete_week(span[1])
     report = review_pipeline.report(store, load_slos(args.slos), week, None if args.no_cache else capacity_cache.DEFAULT_CACHE_DIR)
-    paths = review_report.write(report, Path(args.out))
+    try:
+        paths = review_report.write(report, out)
+    except OSError as exc:  # a folder that cannot be made or written (read-only, under a file, in /proc)
+        raise InputError(f"--out {args.out}: cannot write the report there ({exc.strerror or exc})") from exc
     print(f"report {report.week}: {len(paths)} files in {args.out} ({time.perf_counter() - t0:.1f} s)")
     for path in paths:
         print(f"  {path}")

@@ -86,7 +86,7 @@ def run(args, store: Store) -> int:
     if not slos:
         raise InputError(f"{args.config}: no SLOs defined")
     if args.at:
-        at = parse_time(args.at)
+        at = parse_time(args.at, "--at")
     else:
         at = data_end(store)
         if at is None:

@@ -36,7 +36,6 @@ import re
 import stat
 import zlib
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +45,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from analytics import times
 from analytics.errors import InputError
 
 Chunks = Iterator[tuple[int, pl.DataFrame]]  # (data rows before the chunk, the chunk)
@@ -60,8 +60,8 @@ MAX_ROW_GROUP_BYTES = 512 * MiB
 MAX_TEXT_CHUNK_BYTES = 64 * MiB
 MAX_TEXT_CELL_BYTES = 1024
 MAX_BLANK_BYTES = 16 * MiB
-TS_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
-TS_AHEAD = timedelta(days=1)  # clock skew allowance past the present
+TS_EARLIEST = times.TS_EARLIEST  # the plausible time range, shared with every time a user types
+TS_AHEAD = times.TS_AHEAD
 CHUNK_ROWS = 250_000  # rows per validated chunk handed to the loader (files.Source.chunks)
 # Parquet PLAIN stores a text value as a 4-byte length and its bytes; dictionary pages the same,
 # plus at most 5 bytes of index (RLE/bit-packed, 32 bits at most) and level bytes per value

@@ -47,6 +47,7 @@ from analytics.store import queries
 from analytics.store import review as store_review
 from analytics.store import slo as slo_queries
 from analytics.store.client import Store
+from analytics.times import plausible
 from analytics.traffic import summary as traffic
 
 LOOKBACK = timedelta(days=1)  # history before the week, so the state at its start is known
@@ -62,6 +63,7 @@ def iso_week(text: str) -> tuple[datetime, datetime]:
         start = datetime.fromisocalendar(int(match[1]), int(match[2]), 1).replace(tzinfo=UTC)
     except ValueError:
         raise InputError(f"week: expected an ISO week such as 2026-W43, got {text!r}") from None
+    plausible(start, f"week {text.strip()}")  # 9999-W52 would end past the last date a datetime holds
     return start, start + timedelta(days=7)
 
 

@@ -49,6 +49,9 @@ def check_limits(text: str, source: str) -> None:
                     open_[-1][1] += nodes
                 continue
             if isinstance(event, yaml.AliasEvent):
+                if any(anchor == event.anchor for anchor, _ in open_):
+                    raise SpecError(f"{source}: line {event.start_mark.line + 1}: *{event.anchor} refers to a "
+                                    "mapping or list that holds it (a structure without end)")
                 aliases += 1
                 if aliases > MAX_ALIASES:
                     raise SpecError(f"{source}: more than {MAX_ALIASES} YAML aliases (*name): write the values out")
@@ -86,15 +89,19 @@ def parse_text(text: str, source: str) -> tuple[Slo, ...]:
 
 
 def read_text(path: str | Path) -> str:
-    """A file's text, or a SpecError naming it (files over MAX_FILE_BYTES are not read)."""
+    """A file's text, or a SpecError naming it. At most MAX_FILE_BYTES + 1 bytes are read, whatever
+    stat() says: a device (/dev/zero) or a pipe reports size 0 and never ends."""
     try:
-        size = Path(path).stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise SpecError(f"{path}: {size} bytes is over the SLO file limit of {MAX_FILE_BYTES} bytes")
-        return Path(path).read_text()
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = getattr(exc, "strerror", None) or exc
-        raise SpecError(f"{path}: cannot read ({reason})") from exc
+        with open(path, "rb") as file:
+            data = file.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise SpecError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    if len(data) > MAX_FILE_BYTES:
+        raise SpecError(f"{path}: over the SLO file limit of {MAX_FILE_BYTES} bytes")
+    try:
+        return data.decode()
+    except UnicodeDecodeError:
+        raise SpecError(f"{path}: not UTF-8 text (an SLO file is YAML)") from None
 
 
 def load_slos(*paths: str | Path) -> tuple[Slo, ...]:
@@ -121,9 +128,9 @@ def unique(slos: Iterable[Slo]) -> tuple[Slo, ...]:
 def parse_documents(docs: Iterable, source: str = "") -> list[Slo]:
     """Parse already-loaded YAML documents (our format or OpenSLO v1)."""
     docs = list(docs)
-    openslo = [d for d in docs
-               if isinstance(d, Mapping) and str(d.get("apiVersion", "")).startswith("openslo/")]
-    ours = [d for d in docs if d not in openslo]
+    is_openslo = [isinstance(d, Mapping) and str(d.get("apiVersion", "")).startswith("openslo/") for d in docs]
+    openslo = [d for d, yes in zip(docs, is_openslo, strict=True) if yes]
+    ours = [d for d, yes in zip(docs, is_openslo, strict=True) if not yes]  # by position: documents may be equal
     slos: list[Slo] = []
     for doc in ours:
         if isinstance(doc, list):

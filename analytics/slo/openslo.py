@@ -53,7 +53,9 @@ def _number(value, where: str) -> float:
     """A finite number from the file (an infinite or NaN target, threshold or count means nothing)."""
     try:
         number = float(value)
-    except (TypeError, ValueError, OverflowError):
+    except OverflowError:  # a whole number of hundreds of digits
+        number = math.inf
+    except (TypeError, ValueError):
         raise SpecError(f"{where}: {_show(value)} is not a number") from None
     if isinstance(value, bool) or not math.isfinite(number):
         raise SpecError(f"{where}: {_show(value)} is not a finite number")

@@ -49,6 +49,7 @@ from __future__ import annotations
 import fnmatch
 import re
 import reprlib
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -68,6 +69,12 @@ _KEYS = {
     "window", "timezone", "budgeting", "min_events", "at_risk", "partial_history_below",
 }
 _DURATION = re.compile(r"^(\d{1,9})([mhdw])$")
+# The longest duration anything in an SLO file may say (windows have their own, shorter MAX_WINDOW):
+# a century, far inside what a timedelta holds (999999999 days; 999999999w is past it).
+MAX_DURATION = timedelta(days=36_525)
+# The largest min_events: it is compared with event counts held as float64 (analytics.slo.alerts),
+# which hold every whole number up to 2^53 exactly (IEEE 754 binary64: a 53-bit significand).
+MAX_MIN_EVENTS = 2**53
 # The longest rolling window (docs/limits.md, "SLO files"): history for an SLO is loaded as one grid
 # of 5-minute slots, so a 100000d window meant 48 s and 4.7 GB before this limit.
 MAX_WINDOW = timedelta(days=366)
@@ -278,12 +285,15 @@ def ratio_from_percent(value, where: str = "target") -> float:
     return float(percent / 100)
 
 
-def parse_duration(text, where: str) -> timedelta:
-    """Parse '5m', '6h', '28d', '4w' into a timedelta."""
+def parse_duration(text, where: str, longest: timedelta = MAX_DURATION) -> timedelta:
+    """Parse '5m', '6h', '28d', '4w' into a timedelta of at most ``longest``."""
     match = _DURATION.match(str(text).strip()) if isinstance(text, str | int) else None
     if not match or int(match.group(1)) == 0:
         raise SpecError(f"{where}: {_show(text)} is not a duration like 5m, 1h, 28d or 4w")
-    return int(match.group(1)) * _UNITS[match.group(2)]  # at most 10^9 weeks: no overflow
+    count, unit = int(match.group(1)), _UNITS[match.group(2)]
+    if count > longest // unit:  # compared as a count of units: the product may not fit a timedelta
+        raise SpecError(f"{where}: {_show(text)} is longer than the {longest.days}d limit")
+    return count * unit
 
 
 def _show(value) -> str:
@@ -307,8 +317,9 @@ def _patterns(value, where: str) -> tuple[str, ...]:
 
 
 def _positive_ms(value, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < float(value) < float("inf"):
-        raise SpecError(f"{where}: {_show(value)} must be a positive number of milliseconds")
+    # Python compares an int with a float exactly, so a 400-digit int is refused here, not by float()
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= sys.float_info.max:
+        raise SpecError(f"{where}: {_show(value)} must be a positive, finite number of milliseconds")
     return float(value)
 
 
@@ -352,11 +363,9 @@ def _parse_window(raw, timezone, where: str) -> Window:
         return Window(text, unit=text.removeprefix("calendar-"), timezone=tz)
     if timezone is not None and tz != "UTC":
         raise SpecError("timezone: only calendar windows take a time zone")
-    length = parse_duration(text, where)
+    length = parse_duration(text, where, MAX_WINDOW)
     if length % SLOT or length < timedelta(hours=1):
         raise SpecError(f"{where}: {_show(text)} must be at least 1h and a multiple of 5 minutes")
-    if length > MAX_WINDOW:
-        raise SpecError(f"{where}: {_show(text)} is longer than the {MAX_WINDOW.days}d limit")
     return Window(text, length=length)
 
 
@@ -447,8 +456,8 @@ def parse_slo(raw: Mapping, source: str = "", defaults: Mapping | None = None) -
         budgeting = _parse_budgeting(merged.get("budgeting"), "budgeting")
         selector = Selector(*(_patterns(merged.get(k), k) for k in ("deployments", "models", "regions", "kinds")))
         min_events = merged.get("min_events", 0)
-        if isinstance(min_events, bool) or not isinstance(min_events, int) or min_events < 0:
-            raise SpecError(f"min_events: {_show(min_events)} must be a whole number >= 0")
+        if isinstance(min_events, bool) or not isinstance(min_events, int) or not 0 <= min_events <= MAX_MIN_EVENTS:
+            raise SpecError(f"min_events: {_show(min_events)} must be a whole number from 0 to 2^53 ({MAX_MIN_EVENTS})")
         thresholds = _parse_thresholds(merged)
     except SpecError as exc:
         raise _fail(source, name, str(exc)) from None

@@ -90,8 +90,9 @@ def test_a_chart_query_failing_after_the_page_connected_leaves_the_rest_of_the_o
 @pytest.mark.parametrize(("page", "match", "panel"), [
     ("app.py", None, "Fleet summary"),
     ("pages/1_SLOs.py", None, "SLO status"),
+    ("pages/1_SLOs.py", "uniqExact(g.node, g.gpu)", "Deploy markers"),  # the detail's GPU changes query
     ("pages/9_Data.py", "system.parts", "Tables"),
-], ids=["Overview", "SLOs", "Data"])
+], ids=["Overview", "SLOs", "SLOs, deploy markers alone", "Data"])
 def test_a_server_error_after_the_page_connected_is_one_line_on_the_panel(app_on_standin, page, match, panel):
     at = run_page("app.py")  # connects and caches the data's range, as a first visit does
     assert not at.exception

@@ -21,6 +21,7 @@ from analytics.ingest.load import loading
 from analytics.store import conventions
 from analytics.store.client import Store
 from analytics.store.journal import insert_chunk
+from analytics.times import plausible
 
 Progress = Callable[[float, str], None]
 
@@ -34,6 +35,9 @@ INSERT_ROWS = 250_000  # rows per staged chunk, as a file load's (journal.PUBLIS
 # --requests: seeding 5M and 10M requests (30 days) peaked at 945 and 927 MiB RSS, chDB included.
 # Generating a whole deployment at once (up to 16% of the rows) took 8.5 GB at 100M.
 WINDOW_ROWS = 1_000_000
+# The longest history: the longest SLO window (analytics.slo.spec.MAX_WINDOW), 366 days, which at the
+# default 60 s scrape is 64M GPU samples; 100000 days ran for minutes before anything was written.
+MAX_DAYS = 366
 QUIET_TRAFFIC = 0.01  # traffic share below which a deployment's requests are all logged
 
 
@@ -279,10 +283,14 @@ def generate(
     """
     if days < 1 or requests < 1000 or scrape_seconds < 1 or SLOT_S % scrape_seconds:
         raise InputError("demo: needs days >= 1, requests >= 1000 and scrape seconds dividing 300")
+    if days > MAX_DAYS:
+        raise InputError(f"demo: at most {MAX_DAYS} days of history, got {days}")
     if not 0 < sample_rate <= 1:
         raise InputError(f"demo: the sample rate must be in (0, 1], got {sample_rate}")
     weight = round(1 / sample_rate)
     end = default_end() if end is None else end.astimezone(UTC)
+    plausible(end, "demo: the end")
+    plausible(end - timedelta(days=days), f"demo: the start ({days} days before the end)")
     n_slots = days * 86400 // SLOT_S
     slots = _slot_starts(end - timedelta(days=days), n_slots)
     shapes = [_shape(d, slots, np.random.default_rng([seed, i, 0])) for i, d in enumerate(demo_fleet.FLEET)]
