@@ -146,8 +146,8 @@ def _rules() -> list[rules.Rule]:
         rules.Rule("gpus", given_pair & (pl.col("gpus") != pl.col("gpus_per_replica") * pl.col("replicas")),
                    lambda f, i: f"{f['gpus'][i]} is not gpus_per_replica x replicas "
                                 f"({f['gpus_per_replica'][i]} x {f['replicas'][i]})"),
-        rules.Rule("deployment", pl.col("deployment").is_duplicated(),
-                   lambda f, i: f"{f['deployment'][i]!r} appears twice in the file"),
+        rules.Rule("deployment", ~pl.col("deployment").is_first_distinct(),
+                   lambda f, i: f"{f['deployment'][i]!r} appears earlier in the file"),
     ]
     return found
 
