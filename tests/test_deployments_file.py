@@ -97,6 +97,14 @@ def test_a_bad_row_refuses_the_whole_file_naming_its_row_and_column(deployments_
     assert _written(deployments_store).is_empty()  # row 1 was valid: nothing of the file was written
 
 
+def test_a_bad_telemetry_file_in_the_same_load_keeps_the_deployments_file_from_being_written(
+        deployments_store, tmp_path):
+    bad = _file(tmp_path, "requests.csv", "ts,deployment,ttft_ms\n2024-05-01 12:00:00,file-chat,-5\n")
+    with pytest.raises(InputError, match="column 'ttft_ms': negative value"):
+        load_files(deployments_store, [_file(tmp_path, "fleet.csv", FLEET), bad])
+    assert _written(deployments_store).is_empty()
+
+
 def test_a_file_without_a_gpu_count_or_with_an_unknown_column_is_refused_by_its_header(tmp_path):
     no_count = _file(tmp_path, "a.csv", "deployment,gpu_type,cost_per_gpu_hour\nfile-a,L4-24GB,0.8\n")
     with pytest.raises(InputError, match="column 'gpus': missing column: give gpus, or gpus_per_replica and replicas"):
