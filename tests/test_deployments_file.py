@@ -79,7 +79,8 @@ def test_a_second_file_replaces_the_deployments_it_names_and_keeps_the_others(de
 
 @pytest.mark.parametrize(("row", "column", "message"), [
     ("file-b,L4-24GB,eight,,,0.8", "gpus", "'eight' is not a whole number"),
-    ("file-b,L4-24GB,0,,,0.8", "gpus", "0: at least 1 GPU"),
+    ("file-b,L4-24GB,0,,,0.8", "gpus", "0 is below 1"),
+    ("file-b,L4-24GB,8,4,,0.8", "replicas", "empty: gpus_per_replica needs replicas"),
     ("file-b,L4-24GB,70000,,,0.8", "gpus", "70000 is above the largest count 65,535"),
     ("file-b,L4-24GB,,,,0.8", "gpus", "empty: give gpus, or gpus_per_replica and replicas"),
     ("file-b,L4-24GB,8,4,3,0.8", "gpus", "8 is not gpus_per_replica x replicas (4 x 3)"),

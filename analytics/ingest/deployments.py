@@ -115,14 +115,14 @@ def _raw_rows(path: Path) -> pl.DataFrame:
 
 
 def _whole(column: str) -> list[rules.Rule]:
-    """A GPU count: a whole number 1 .. UINT16_MAX."""
-    return [rules.Rule(column, pl.col(column) < 1, lambda f, i: f"{f[column][i]}: at least 1 GPU"),
+    """A GPU or replica count: a whole number 1 .. UINT16_MAX."""
+    return [rules.Rule(column, pl.col(column) < 1, lambda f, i: f"{f[column][i]} is below 1"),
             rules.Rule(column, pl.col(column) > UINT16_MAX,
                        lambda f, i: f"{f[column][i]} is above the largest count {UINT16_MAX:,}")]
 
 
-def _empty(column: str, message: str = "empty") -> rules.Rule:
-    return rules.Rule(column, pl.col(column).is_null() | (pl.col(column) == ""), lambda f, i: message)
+def _empty(column: str) -> rules.Rule:
+    return rules.Rule(column, pl.col(column).is_null() | (pl.col(column) == ""), lambda f, i: "empty")
 
 
 def _rules() -> list[rules.Rule]:
@@ -141,6 +141,10 @@ def _rules() -> list[rules.Rule]:
         found += _whole(column)
     given_pair = pl.col("gpus_per_replica").is_not_null() & pl.col("replicas").is_not_null()
     found += [
+        rules.Rule("replicas", pl.col("gpus_per_replica").is_not_null() & pl.col("replicas").is_null(),
+                   lambda f, i: "empty: gpus_per_replica needs replicas"),
+        rules.Rule("gpus_per_replica", pl.col("replicas").is_not_null() & pl.col("gpus_per_replica").is_null(),
+                   lambda f, i: "empty: replicas needs gpus_per_replica"),
         rules.Rule("gpus", pl.col("gpus").is_null() & ~given_pair,
                    lambda f, i: "empty: give gpus, or gpus_per_replica and replicas"),
         rules.Rule("gpus", given_pair & (pl.col("gpus") != pl.col("gpus_per_replica") * pl.col("replicas")),
