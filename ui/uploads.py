@@ -227,7 +227,7 @@ def _report(outcome: Outcome, filters: Filters) -> None:
     moved = f", moved {outcome.shift.days:,} days later" if outcome.shift else ""
     st.success("Loaded " + ", ".join(f"{_rows(rows)} into {table}" for table, rows in per_table.items()) + moved)
     lines = [f"- {text(name)}: {_rows(item.rows)} into {item.table}"
-             + (f", {_span(item.first, item.last)}" if item.rows else "") for name, item in outcome.files]
+             + (f", {_span(item.first, item.last)}" if item.first else "") for name, item in outcome.files]
     if outcome.new:
         lines.append(f"- New deployments ({len(outcome.new)}): {text(', '.join(outcome.new))}")
     if outcome.known:
@@ -238,7 +238,7 @@ def _report(outcome: Outcome, filters: Filters) -> None:
                else "before: none")
         lines.append(f"- Stored requests now: {_span(start, end)}, {requests:,} requests ({was})")
     st.markdown("\n".join(lines))
-    if not any(item.rows for _, item in outcome.files):
+    if not any(item.first for _, item in outcome.files):  # no rows with times (none, or deployments only)
         return
     first, last = outcome.first, outcome.last
     if last < filters.start or first >= filters.end:
@@ -259,9 +259,11 @@ def section(filters: Filters) -> None:
     """The upload form, the question about an old trace, and what the last load changed."""
     st.subheader("Upload telemetry")
     st.caption("Files are validated completely before anything is written: a bad file loads nothing "
-               "and the error names the file, row and column.")
+               "and the error names the file, row and column. A deployments file (CSV or YAML: deployment, "
+               "gpu_type, gpus, cost_per_gpu_hour) says what each deployment runs on; its header tells it apart.")
     with st.form("upload"):
-        files = st.file_uploader("Files", accept_multiple_files=True, type=["csv", "parquet", "json", "jsonl"],
+        files = st.file_uploader("Files", accept_multiple_files=True,
+                                 type=["csv", "parquet", "json", "jsonl", "yaml", "yml"],
                                  key=f"upload_files_{st.session_state.get(ROUND, 0)}")
         fmt = st.selectbox("Format", ingest.FORMATS, key="upload_format", help=ingest.__doc__)
         deployment = st.text_input("Deployment name (optional; default: the file name)", key="upload_deployment")

@@ -11,8 +11,8 @@ from analytics.ingest.load import load_files, scan, shift_to
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of the ingest command."""
-    parser.add_argument("files", nargs="+", metavar="FILE", help="telemetry files (CSV, Parquet, JSON lines)")
-    parser.add_argument("--format", choices=ingest.FORMATS, help="default: from the file name")
+    parser.add_argument("files", nargs="+", metavar="FILE", help="telemetry files (CSV, Parquet, JSON lines), or deployments files (CSV, YAML)")
+    parser.add_argument("--format", choices=ingest.FORMATS, help="default: from the file name (a deployments CSV: from its header)")
     parser.add_argument("--deployment", help="deployment name for the rows (default: file name)")
     parser.add_argument("--start", help="ISO time of the trace start, for relative-time traces")
     parser.add_argument("--shift-to-now", action="store_true",
@@ -30,6 +30,6 @@ def run(args, store) -> int:
         shift = shift_to(scan(args.files, args.format, args.deployment, start), datetime.now(UTC))
         print(f"ingest: times moved {shift.days:,} days later")
     for item in load_files(store, args.files, args.format, args.deployment, start, shift):
-        span = f", {item.first:%Y-%m-%d %H:%M} to {item.last:%Y-%m-%d %H:%M} UTC" if item.rows else ""
+        span = f", {item.first:%Y-%m-%d %H:%M} to {item.last:%Y-%m-%d %H:%M} UTC" if item.first else ""
         print(f"ingest: {item.path}: {item.rows:,} rows into {item.table}{span}")
     return 0

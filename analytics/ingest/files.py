@@ -16,6 +16,9 @@ Formats:
 - ``llmperf``: LLMPerf per-request results (JSON array with ttft_s, inter_token_latency_s,
   end_to_end_latency_s, error_code, number_input_tokens, number_output_tokens).
 - ``dcgm``: a DCGM-exporter-style CSV of GPU metrics (see analytics.ingest.dcgm).
+- ``deployments``: what each deployment runs on and its GPU price, as CSV or YAML, into the
+  deployments table (see analytics.ingest.deployments); a file in the requests format is taken
+  as one when its header names deployments (or it is YAML).
 Arrival-only traces (Azure, Mooncake) carry no latency or status: their rows load as status
 'unknown' with NULL latencies, so they feed demand and forecast views and never availability or
 latency SLOs (analytics.store.conventions.STATUSES).
@@ -37,14 +40,16 @@ from pathlib import Path
 import polars as pl
 
 from analytics.errors import InputError
+from analytics.ingest import deployments as deployments_file
 from analytics.ingest import readers, rules
 from analytics.ingest.readers import CHUNK_ROWS  # noqa: F401  (part of this module's interface)
 from analytics.ingest.readers import fail as _fail
 from analytics.store import conventions
 
-FORMATS = ("requests", "azure-llm", "mooncake", "llmperf", "dcgm")
+FORMATS = ("requests", "azure-llm", "mooncake", "llmperf", "dcgm", "deployments")
 LLMPERF_CONCURRENCY = 5  # LLMPerf leaderboard runs: 5 concurrent clients (its README)
 DEFAULT_START = datetime(2024, 1, 1, tzinfo=UTC)
+TABLES = {"dcgm": conventions.GPU_METRICS, "deployments": conventions.DEPLOYMENTS}  # else requests
 
 
 @dataclass(frozen=True)
@@ -243,6 +248,8 @@ def _chunks(path: Path, fmt: str, deployment: str | None, start: datetime | None
         return _mooncake_chunks(path, deployment, start)
     if fmt == "llmperf":
         return _llmperf_chunks(path, deployment, start)
+    if fmt == "deployments":
+        return deployments_file.chunks(path)
     from analytics.ingest.dcgm import dcgm_chunks
 
     return dcgm_chunks(path, deployment)
@@ -255,7 +262,9 @@ def open_file(path: Path, fmt: str | None = None, deployment: str | None = None,
     fmt = fmt or guess_format(path)
     if fmt not in FORMATS:
         raise InputError(f"{path}: unknown format {fmt!r} (one of {', '.join(FORMATS)})")
-    table = conventions.GPU_METRICS if fmt == "dcgm" else conventions.REQUESTS
+    if fmt == "requests" and deployments_file.is_deployments_file(path):
+        fmt = "deployments"
+    table = TABLES.get(fmt, conventions.REQUESTS)
     return Source(path, table, lambda: _chunks(path, fmt, deployment, start))
 
 
@@ -264,15 +273,19 @@ def stage_file(path: Path, fmt: str | None = None, deployment: str | None = None
     """Parse and validate one whole file into one frame (for small files and tests); nothing is written."""
     source = open_file(path, fmt, deployment, start)
     frames = list(source.chunks())
+    if frames:
+        return Staged(source.path, source.table, pl.concat(frames))
     columns = conventions.GPU_COLUMNS if source.table == conventions.GPU_METRICS else conventions.REQUEST_COLUMNS
     empty = pl.DataFrame(schema={c: rules.POLARS_TYPES[t] for c, t in columns.items()})
-    return Staged(source.path, source.table, pl.concat(frames) if frames else empty)
+    return Staged(source.path, source.table, empty)
 
 
 def guess_format(path: Path) -> str:
-    """Format from the file name: .jsonl -> mooncake, .json -> llmperf, else our schema (a final
-    .gz is looked through: x.jsonl.gz is Mooncake)."""
+    """Format from the file name: .jsonl -> mooncake, .json -> llmperf, .yaml/.yml -> deployments,
+    else our schema (a final .gz is looked through: x.jsonl.gz is Mooncake); open_file then tells
+    a deployments CSV by its header."""
     suffixes = [s.lower() for s in path.suffixes]
     suffix = suffixes[-2] if suffixes[-1:] == [".gz"] and len(suffixes) > 1 else path.suffix.lower()
-    return {".jsonl": "mooncake", ".json": "llmperf"}.get(suffix, "requests")
+    named = {".jsonl": "mooncake", ".json": "llmperf", **dict.fromkeys(deployments_file.YAML_SUFFIXES, "deployments")}
+    return named.get(suffix, "requests")
 

@@ -1,7 +1,10 @@
 """Load telemetry all or nothing: every file (or frame) is staged first, then all are published.
 
 A load is journaled (analytics.store.journal): a kill -9 at any moment leaves raw and rollup
-tables with either all of it or none of it, once the store is next opened.
+tables with either all of it or none of it, once the store is next opened. Deployments files
+(analytics.ingest.deployments) are written in one block once every file of the load has passed,
+just before the telemetry is published: their rows replace rather than add, so a load retried
+after a kill gives the same tables.
 """
 
 from __future__ import annotations
@@ -15,8 +18,9 @@ from pathlib import Path
 import polars as pl
 
 from analytics.errors import SourceError
+from analytics.ingest import deployments as deployments_file
 from analytics.ingest.files import Source, open_file
-from analytics.store import journal
+from analytics.store import conventions, journal
 from analytics.store.client import Store
 from analytics.store.schema import ROLLUPS
 
@@ -84,14 +88,16 @@ def _read(source: Source, shift: timedelta, sink: Callable[[pl.DataFrame], None]
     """Pass every validated chunk of `source`, its times moved by `shift`, to `sink`, and
     summarise what passed."""
     rows, first, last, names = 0, None, None, set()
+    timed = source.table != conventions.DEPLOYMENTS  # the deployments table has no row times
     for chunk in source.chunks():
-        if shift:
+        if shift and timed:
             chunk = chunk.with_columns(pl.col("ts") + shift)
         sink(chunk)
         if chunk.height:
             rows += chunk.height
-            low, high = chunk["ts"].min(), chunk["ts"].max()
-            first, last = min(first or low, low), max(last or high, high)
+            if timed:
+                low, high = chunk["ts"].min(), chunk["ts"].max()
+                first, last = min(first or low, low), max(last or high, high)
             names.update(chunk["deployment"].unique().to_list())
     return Loaded(source.path, source.table, rows, first, last, tuple(sorted(names)))
 
@@ -122,8 +128,13 @@ def load_files(store: Store, paths: Iterable[Path | str], fmt: str | None = None
     `shift` moves every row time (shift_to: an old trace placed to end now)."""
     sources = [open_file(Path(p), fmt, deployment, start) for p in paths]
     with loading(store, [str(s.path) for s in sources]) as load:
-        return [_read(source, shift, lambda chunk, table=source.table: load.add(table, chunk))
-                for source in sources]
+        deployments: list[pl.DataFrame] = []
+        loaded = [_read(source, shift, deployments.append if source.table == conventions.DEPLOYMENTS
+                        else lambda chunk, table=source.table: load.add(table, chunk))
+                  for source in sources]
+        if deployments:
+            deployments_file.replace(store, deployments, f"{load.load_id}_deployments")
+        return loaded
 
 
 def load_frames(store: Store, table: str, frames: Iterable[pl.DataFrame], label: str) -> Loaded:

@@ -16,11 +16,11 @@ import numpy as np
 import polars as pl
 
 from analytics.errors import InputError
+from analytics.ingest import deployments as deployments_file
 from analytics.ingest.demo import fleet as demo_fleet
 from analytics.ingest.load import loading
 from analytics.store import conventions
 from analytics.store.client import Store
-from analytics.store.journal import insert_chunk
 from analytics.times import plausible
 
 Progress = Callable[[float, str], None]
@@ -336,7 +336,7 @@ def seed(store: Store, *, days: int = 35, end: datetime | None = None,
         for table, frame in generate(days=days, end=end, **options):
             for offset in range(0, frame.height, INSERT_ROWS):
                 if table == conventions.DEPLOYMENTS:  # no rollup, and rewriting a deployment replaces it
-                    insert_chunk(store, table, frame.slice(offset, INSERT_ROWS), "demo_deployments")
+                    deployments_file.replace(store, [frame.slice(offset, INSERT_ROWS)], "demo_deployments")
                 elif table == conventions.REQUESTS and write_requests is not None:
                     write_requests(frame.slice(offset, INSERT_ROWS))
                 elif table == conventions.GPU_METRICS and write_gpu is not None:
