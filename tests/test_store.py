@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -153,11 +154,17 @@ def test_a_second_process_on_the_same_embedded_path_is_told_it_is_in_use(store, 
 
 def test_opening_a_store_removes_the_start_up_folders_of_killed_engines_only(tmp_path):
     """chDB makes $TMPDIR/clickhouse-embedded-<uuid> while it starts; a kill -9 then leaves it.
-    A folder whose status file is locked belongs to an engine starting right now and stays."""
+    A folder whose status file is locked belongs to an engine starting right now and stays, as does
+    one without a status file made moments ago; one still without it after the grace is removed."""
     temp = tmp_path / "tmp"
     for name in ("killed", "starting"):
         (temp / f"clickhouse-embedded-{name}" / "tmp").mkdir(parents=True)
         (temp / f"clickhouse-embedded-{name}" / "status").write_text("PID: 1\n")
+    # killed before it wrote its status file: a minute old, and one made this instant
+    (temp / "clickhouse-embedded-killed-early" / "tmp").mkdir(parents=True)
+    old = time.time() - 60
+    os.utime(temp / "clickhouse-embedded-killed-early", (old, old))
+    (temp / "clickhouse-embedded-just-made").mkdir()
     starting = os.open(temp / "clickhouse-embedded-starting" / "status", os.O_RDONLY)
     fcntl.flock(starting, fcntl.LOCK_EX)
     try:
@@ -168,4 +175,4 @@ def test_opening_a_store_removes_the_start_up_folders_of_killed_engines_only(tmp
     finally:
         os.close(starting)
     assert opened.returncode == 0, opened.stderr
-    assert sorted(p.name for p in temp.iterdir()) == ["clickhouse-embedded-starting"]
+    assert sorted(p.name for p in temp.iterdir()) == ["clickhouse-embedded-just-made", "clickhouse-embedded-starting"]

@@ -51,6 +51,9 @@ MESSAGE_CHARS = 400  # the longest server text passed on, after redaction
 CLUSTER_SETTINGS = {"insert_distributed_sync": 1}
 # chDB's engine start-up folder in $TMPDIR (see _remove_engine_leftovers)
 ENGINE_TEMP_PREFIX = "clickhouse-embedded-"
+# An engine writes its start-up folder's status file right after making the folder: one still
+# without it this many seconds later belongs to a process killed in between.
+ENGINE_START_GRACE_S = 10
 
 
 @dataclass(frozen=True)
@@ -277,12 +280,16 @@ def _remove_engine_leftovers() -> None:
     while it starts and removes it ~0.1-0.3 s later; a process killed in between leaves it behind.
     The engine holds an exclusive flock on that ``status`` file while alive (the same lock that
     says "Cannot lock file ... status" to a second process on one store), so a folder whose lock
-    can be taken belongs to no live process.
+    can be taken belongs to no live process; nor does one still without a status file
+    ENGINE_START_GRACE_S after it was made.
     """
     for folder in Path(tempfile.gettempdir()).glob(f"{ENGINE_TEMP_PREFIX}*"):
         try:
             status = os.open(folder / "status", os.O_RDONLY)
-        except OSError:  # no status file (yet): a process may be creating it this instant
+        except OSError:  # no status file: a process creating it this instant, or one killed before it did
+            with contextlib.suppress(OSError):
+                if time.time() - folder.stat().st_mtime > ENGINE_START_GRACE_S:
+                    shutil.rmtree(folder, ignore_errors=True)
             continue
         try:
             fcntl.flock(status, fcntl.LOCK_EX | fcntl.LOCK_NB)
