@@ -41,10 +41,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", default=str(PROJECT_SLO_FILE),
                         help="SLO file, ours or OpenSLO v1 YAML (default: slos.yaml in the project)")
     parser.add_argument("--dashboard-url", default=slo_export.DEFAULT_DASHBOARD_URL,
-                        help="base URL of this dashboard, for the link in each alert (default: %(default)s)")
+                        help="base URL of this dashboard, for the link in each alert (default: "
+                        f"{slo_export.DEFAULT_DASHBOARD_URL})")
     parser.add_argument("--datasource-uid", default="clickhouse",
-                        help="uid of the Grafana ClickHouse data source that reads this store (default: %(default)s)")
-    parser.add_argument("--folder", default="SLOs", help="Grafana folder of the rules (default: %(default)s)")
+                        help="uid of the Grafana ClickHouse data source that reads this store (default: clickhouse)")
+    parser.add_argument("--folder", default="SLOs", help="Grafana folder of the rules (default: SLOs)")
 
 
 def rule_queries(slo: Slo, deployments: tuple[str, ...], regions: tuple[str, ...]) -> list[slo_export.RuleQuery]:
