@@ -24,7 +24,9 @@ from tests.conftest import DEMO_END, ROOT
 
 SLOS = load_slos(ROOT / "slos.yaml")
 OUTAGE = next(i for i in INCIDENTS if i.kind == "region_outage")
+REGRESSION = next(i for i in INCIDENTS if i.kind == "latency_regression")
 INSTANTS = (
+    DEMO_END - REGRESSION.starts_before_end + timedelta(hours=6),  # latency and goodput of chat-llama3-8b-use burn
     DEMO_END - OUTAGE.starts_before_end + timedelta(minutes=30),  # the eu-west outage pages
     DEMO_END - OUTAGE.starts_before_end + timedelta(hours=5, minutes=2),  # mid-slot: floored like the app
     DEMO_END - timedelta(days=3, hours=7),
@@ -109,13 +111,13 @@ def test_exported_sql_gives_the_apps_burn_rates_and_alert_states_at_several_inst
 
 def test_each_window_burn_matches_the_app_and_a_hand_count_of_raw_requests(store):
     slo = next(s for s in SLOS if s.name == "eu-west-availability")
-    at = INSTANTS[0]
+    at = INSTANTS[1]
     (evaluation,) = evaluate_all([slo], load_data(store, [slo], at), at)
     page = evaluation.alerts[0]
     assert page.tier.label == "1h/5m"
     deployments = tuple(sorted(store.query(
         "SELECT DISTINCT deployment FROM requests_5m WHERE region = 'eu-west'")["deployment"]))
-    windows = alert_sql.windows_sql("availability", None, None, deployments, ("eu-west",), slo.target, 3600, 300)
+    windows = alert_sql.windows_sql("availability", None, (), deployments, ("eu-west",), slo.target, 3600, 300)
     row = store.query(at_instant(windows, at)).row(0, named=True)
     assert row["burn_long"] == pytest.approx(page.burn_long, rel=1e-9)
     assert row["burn_short"] == pytest.approx(page.burn_short, rel=1e-9)
@@ -124,7 +126,9 @@ def test_each_window_burn_matches_the_app_and_a_hand_count_of_raw_requests(store
                       "WHERE region = 'eu-west' AND ts >= {start:DateTime64(3, 'UTC')} AND ts < {end:DateTime64(3, 'UTC')}",
                       {"start": at - timedelta(hours=1), "end": at}).row(0, named=True)
     assert row["events_long"] == raw["valid"]
+    # on the demo store: 155 valid, 84 ok, so 71 / 155 / 0.005 = 91.6, far above the 1h page's 13.44
     assert row["burn_long"] == pytest.approx((raw["valid"] - raw["good"]) / raw["valid"] / 0.005, rel=1e-9)
+    assert row["burn_long"] > 13.44
 
 
 def test_a_latency_threshold_between_bucket_edges_is_interpolated_as_the_app_does(store):
@@ -134,10 +138,27 @@ def test_a_latency_threshold_between_bucket_edges_is_interpolated_as_the_app_doe
     data = load_data(store, [between], at)
     (evaluation,) = evaluate_all([between], data, at)
     deployments = data[between.name].deployments
-    windows = alert_sql.windows_sql("latency", "ttft_ms", 1700.0, deployments, (), between.target, 86400, 7200)
+    windows = alert_sql.windows_sql("latency", "ttft_ms", (1700.0,), deployments, (), between.target, 86400, 7200)
     row = store.query(at_instant(windows, at)).row(0, named=True)
     state = next(s for s in evaluation.alerts if s.tier.label == "1d/2h")
     assert not evaluation.status.exact
+    assert row["burn_long"] == pytest.approx(state.burn_long, rel=1e-9)
+    assert row["burn_short"] == pytest.approx(state.burn_short, rel=1e-9)
+
+
+@pytest.mark.parametrize("tpot_ms", [30.0, 33.0])
+def test_goodput_counts_the_joint_rollup_on_edges_and_the_raw_requests_between(store, tpot_ms):
+    slo = revise(next(s for s in SLOS if s.name == "chat-llama3-8b-use-goodput"),
+                 sli={"goodput": {"ttft_ms": 1000, "tpot_ms": tpot_ms}})
+    at = INSTANTS[0]
+    data = load_data(store, [slo], at)
+    (evaluation,) = evaluate_all([slo], data, at)
+    windows = alert_sql.windows_sql("goodput", None, (1000.0, tpot_ms), data[slo.name].deployments, (),
+                                    slo.target, 86400, 7200)
+    row = store.query(at_instant(windows, at)).row(0, named=True)
+    state = next(s for s in evaluation.alerts if s.tier.label == "1d/2h")
+    assert ("requests_goodput_5m" in windows) == (tpot_ms == 30.0)
+    assert row["events_long"] == state.events_long > 0
     assert row["burn_long"] == pytest.approx(state.burn_long, rel=1e-9)
     assert row["burn_short"] == pytest.approx(state.burn_short, rel=1e-9)
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import yaml
 
 from analytics.errors import InputError
+from analytics.indicators import indicator
 from analytics.slo import export as slo_export
 from analytics.slo.evaluation import history_start
 from analytics.slo.files import PROJECT_SLO_FILE, load_slos
@@ -50,9 +51,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def rule_queries(slo: Slo, deployments: tuple[str, ...], regions: tuple[str, ...]) -> list[slo_export.RuleQuery]:
     """The SQL of each alert tier of an exportable SLO over its resolved scope."""
+    thresholds_ms = tuple(indicator(slo.sli.kind, slo.sli.field).thresholds(slo.sli).values())
     out = []
     for tier in slo_export.tiers(slo):
-        windows = alert_sql.windows_sql(slo.sli.kind, slo.sli.field, slo.sli.threshold_ms, deployments, regions,
+        windows = alert_sql.windows_sql(slo.sli.kind, slo.sli.field, thresholds_ms, deployments, regions,
                                         slo.target, int(tier.long_window.total_seconds()),
                                         int(tier.short_window.total_seconds()))
         out.append(slo_export.RuleQuery(tier, alert_sql.rule_sql(windows, slo.min_events)))

@@ -37,14 +37,11 @@ QUERY, REDUCE, CONDITION = "A", "B", "C"
 def exportable(slo: Slo) -> str | None:
     """Why an SLO's alerts cannot be exported as rollup SQL (None: they can).
 
-    The exported SQL covers occurrence budgeting over a rolling window, for availability and
-    latency SLIs read from requests_5m."""
+    The exported SQL covers occurrence budgeting over a rolling window (every SLI kind)."""
     if slo.budgeting.method != "occurrences":
         return f"{slo.budgeting.method} budgeting (the export covers occurrences)"
     if not slo.window.rolling:
         return f"a {slo.window.label} window (the export needs a rolling window: its thresholds use a fixed period)"
-    if slo.sli.kind not in ("availability", "latency"):
-        return f"a {slo.sli.kind} SLI (the export covers availability and latency)"
     return None
 
 

@@ -14,18 +14,19 @@ The arithmetic is analytics.slo.alerts / analytics.slo.budget's, for occurrence 
 - the tier fires when both burns exceed the threshold and the long window holds at least
   max(min_events, 1) valid events (analytics.slo.alerts.states_at; NaN counts as 0 there).
 
-Good and valid events per slot come from the rollups with the app's definitions
+Good and valid events per slot come from the stores the app reads, with its definitions
 (analytics.indicators, analytics.slo.sli.sli_counts): availability counts the status columns of
 requests_5m; latency reads the field's histogram of valid events, good = the cumulative count at
 the threshold's bucket (exact on a bucket edge; between edges the same log-linear interpolation
 inside the straddled bucket as analytics.histogram.count_le, linear in the counts, so the sum
-over slots equals the app's per-slot sum).
+over slots equals the app's per-slot sum); goodput counts the joint rollup's cells when both
+thresholds are bucket edges, else the raw requests, exact either way (analytics.store.slo).
 """
 
 from __future__ import annotations
 
 from analytics import histogram
-from analytics.indicators import AVAILABILITY, LATENCY
+from analytics.indicators import AVAILABILITY, GOODPUT, LATENCY, bucket_column
 from analytics.store import conventions
 from analytics.store.conventions import hist_column
 from analytics.store.schema import HIST_MERGE
@@ -43,14 +44,26 @@ def _names(values: tuple[str, ...]) -> str:
     return "[" + ", ".join(string_literal(v) for v in values) + "]"
 
 
-def slot_counts_sql(kind: str, field: str | None, threshold_ms: float | None) -> tuple[str, str]:
-    """(valid, good) SQL expressions per slot over the rows of requests_5m grouped by slot."""
+def _inline(sql: str, values: dict[str, str]) -> str:
+    """SQL of analytics.indicators with its bound parameters ``{name:Type}`` replaced by literals."""
+    for placeholder, literal in values.items():
+        sql = sql.replace(placeholder, literal)
+    return sql
+
+
+def slot_rows_sql(kind: str, field: str | None, thresholds_ms: tuple[float, ...], scope: str, long_seconds: int) -> str:
+    """Per 5-minute slot in [at - long window, at): valid and good events of the SLI over the scope.
+
+    Availability and latency read requests_5m; goodput the joint rollup when both thresholds are
+    bucket edges, else the raw requests (as analytics.store.slo.goodput_slots)."""
+    in_range = f"slot >= at - INTERVAL {long_seconds} SECOND AND slot < at"
     if kind == "availability":
         valid = " - ".join(["sum(requests)", *(f"sum({s})" for s in AVAILABILITY.invalid_statuses)])
         good = " + ".join(f"sum({s})" for s in AVAILABILITY.good_statuses)
-        return f"toFloat64({valid})", f"toFloat64({good})"
+        return _grouped(f"toFloat64({valid})", f"toFloat64({good})", conventions.REQUESTS_5M, in_range, scope)
     if kind == "latency" and field in LATENCY:
         hist = f"{HIST_MERGE}({hist_column(field)})"
+        (threshold_ms,) = thresholds_ms
         place = histogram.locate(threshold_ms)
         # arraySum over the first k+1 buckets = cumulative count at bucket k (ClickHouse arrays are 1-based)
         upper = f"arraySum(arraySlice({hist}, 1, {place.bucket + 1}))"
@@ -59,16 +72,38 @@ def slot_counts_sql(kind: str, field: str | None, threshold_ms: float | None) ->
         else:
             lower = f"arraySum(arraySlice({hist}, 1, {place.bucket}))" if place.bucket else "0"
             good = f"{lower} + {place.fraction!r} * ({upper} - {lower})"
-        return f"toFloat64(arraySum({hist}))", f"toFloat64({good})"
+        return _grouped(f"toFloat64(arraySum({hist}))", f"toFloat64({good})", conventions.REQUESTS_5M, in_range, scope)
+    if kind == "goodput":
+        located = {f: histogram.locate(ms) for f, ms in zip(GOODPUT.fields, thresholds_ms, strict=True)}
+        if all(p.exact for p in located.values()):
+            good = _inline(GOODPUT.bucket_good_sql(),
+                           {f"{{{bucket_column(f)}:UInt8}}": str(p.bucket) for f, p in located.items()})
+            return _grouped("toFloat64(sum(n))", f"toFloat64(sumIf(n, {good}))", conventions.GOODPUT_5M, in_range, scope)
+        good = _inline(GOODPUT.good_sql(), {f"{{{p}:Float64}}": repr(float(ms))
+                                            for p, ms in zip(GOODPUT.params, thresholds_ms, strict=True)})
+        return f"""SELECT toDateTime64(toStartOfInterval(ts, INTERVAL {conventions.SLOT_SECONDS} SECOND), 0, 'UTC') AS slot,
+      toFloat64(sum(weight)) AS valid, toFloat64(sumIf(weight, {good})) AS good
+  FROM {conventions.REQUESTS}
+  WHERE ts >= at - INTERVAL {long_seconds} SECOND AND ts < at AND {GOODPUT.valid_sql()}{scope}
+  GROUP BY slot"""
     raise ValueError(f"no rollup SQL for a {kind} SLI")
 
 
-def windows_sql(kind: str, field: str | None, threshold_ms: float | None, deployments: tuple[str, ...],
+def _grouped(valid: str, good: str, table: str, in_range: str, scope: str) -> str:
+    return f"""SELECT slot, {valid} AS valid, {good} AS good
+  FROM {table}
+  WHERE {in_range}{scope}
+  GROUP BY slot"""
+
+
+def windows_sql(kind: str, field: str | None, thresholds_ms: tuple[float, ...], deployments: tuple[str, ...],
                 regions: tuple[str, ...], target: float, long_seconds: int, short_seconds: int) -> str:
     """One row at the evaluation time: burn_long, burn_short (NaN without valid events) and
-    events_long (valid events in the long window)."""
-    valid, good = slot_counts_sql(kind, field, threshold_ms)
-    region_filter = f"\n      AND has({_names(regions)}, region)" if regions else ""
+    events_long (valid events in the long window). thresholds_ms: latency (threshold,), goodput
+    (ttft, tpot), availability ()."""
+    scope = f"\n      AND has({_names(deployments)}, deployment)"
+    if regions:
+        scope += f"\n      AND has({_names(regions)}, region)"
     allowance = repr(1.0 - target)
 
     def burn(seconds: int) -> str:
@@ -82,11 +117,7 @@ SELECT
   {burn(short_seconds)} AS burn_short,
   sumIf(valid, slot >= at - INTERVAL {long_seconds} SECOND) AS events_long
 FROM (
-  SELECT slot, {valid} AS valid, {good} AS good
-  FROM {conventions.REQUESTS_5M}
-  WHERE slot >= at - INTERVAL {long_seconds} SECOND AND slot < at
-      AND has({_names(deployments)}, deployment){region_filter}
-  GROUP BY slot
+  {slot_rows_sql(kind, field, thresholds_ms, scope, long_seconds)}
 )"""
 
 
