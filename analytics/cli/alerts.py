@@ -2,7 +2,7 @@
 
 Each SLO's scope (its deployments and regions) is resolved against the store's catalog when
 exporting, as the app resolves it (analytics.slo.sli.resolve): a deployment added later needs a
-new export.
+new export, except for SLOs over every deployment, whose rules filter none.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from analytics.slo import export as slo_export
 from analytics.slo.evaluation import history_start
 from analytics.slo.files import PROJECT_SLO_FILE, load_slos
 from analytics.slo.sli import resolve
-from analytics.slo.spec import Slo, evaluation_time
+from analytics.slo.spec import Selector, Slo, evaluation_time
 from analytics.store import alert_sql
 from analytics.store import slo as store_slo
 from analytics.store.client import Store
@@ -76,6 +76,8 @@ def grafana_documents(store: Store, slos: list[Slo], datasource_uid: str, folder
         if reason is not None:
             notes.append(f"note: {slo.name}: not exported: {reason}")
             continue
+        if slo.selector == Selector():  # every deployment: no filter, so deployments added later count
+            deployments = ()
         documents[slo.name] = slo_export.provisioning(slo, rule_queries(slo, deployments, regions), datasource_uid,
                                                       folder, dashboard_url)
     return documents, notes
@@ -93,6 +95,14 @@ HEADER = """\
 """
 
 
+class _Dumper(yaml.SafeDumper):
+    """YAML with multi-line strings (the rules' SQL) as literal blocks, readable in review."""
+
+
+_Dumper.add_representer(str, lambda dumper, value: dumper.represent_scalar(
+    "tag:yaml.org,2002:str", value, style="|" if "\n" in value else None))
+
+
 def run(args, store: Store) -> int:
     """Write one rule file per exportable SLO into --out."""
     if args.format == "prometheus":
@@ -104,7 +114,7 @@ def run(args, store: Store) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     for name, document in documents.items():
-        text = HEADER.format(name=name) + yaml.safe_dump(document, sort_keys=False, width=120)
+        text = HEADER.format(name=name) + yaml.dump(document, Dumper=_Dumper, sort_keys=False, width=120)
         (out / f"{name}.yaml").write_text(text)
     for note in notes:
         print(note, file=sys.stderr)

@@ -100,8 +100,8 @@ def windows_sql(kind: str, field: str | None, thresholds_ms: tuple[float, ...], 
                 regions: tuple[str, ...], target: float, long_seconds: int, short_seconds: int) -> str:
     """One row at the evaluation time: burn_long, burn_short (NaN without valid events) and
     events_long (valid events in the long window). thresholds_ms: latency (threshold,), goodput
-    (ttft, tpot), availability ()."""
-    scope = f"\n      AND has({_names(deployments)}, deployment)"
+    (ttft, tpot), availability (). No deployments: every deployment."""
+    scope = f"\n      AND has({_names(deployments)}, deployment)" if deployments else ""
     if regions:
         scope += f"\n      AND has({_names(regions)}, region)"
     allowance = repr(1.0 - target)
