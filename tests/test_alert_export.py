@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 import math
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import yaml
@@ -99,9 +99,12 @@ def test_exported_sql_gives_the_apps_burn_rates_and_alert_states_at_several_inst
                 value = store.query(at_instant(sql, at))["burn"][0]
                 enough = state.events_long >= max(evaluation.slo.min_events, 1)
                 expected = min(_zero_nan(state.burn_long), _zero_nan(state.burn_short)) if enough else 0.0
+                # calendar windows: the burn scaled from the period at `at` to the rule's reference period
+                reference = slo_export.reference_period(evaluation.slo)
+                expected *= reference / evaluation.slo.window.period(at)
                 where = f"{name} {tier.label} at {at:%Y-%m-%d %H:%M}"
                 assert value == pytest.approx(expected, rel=1e-9, abs=1e-12), where
-                assert threshold_of(rule) == pytest.approx(state.threshold, rel=1e-6), where
+                assert threshold_of(rule) == pytest.approx(tier.threshold(reference), rel=1e-6), where
                 firing = value > threshold_of(rule)
                 assert firing == state.firing, where
                 assert firing == ((tier.severity, format_duration(tier.long_window)) in firing_in_json), where
@@ -117,7 +120,8 @@ def test_each_window_burn_matches_the_app_and_a_hand_count_of_raw_requests(store
     assert page.tier.label == "1h/5m"
     deployments = tuple(sorted(store.query(
         "SELECT DISTINCT deployment FROM requests_5m WHERE region = 'eu-west'")["deployment"]))
-    windows = alert_sql.windows_sql("availability", None, (), deployments, ("eu-west",), slo.target, 3600, 300)
+    windows = alert_sql.windows_sql("availability", None, (), deployments, ("eu-west",), slo.target, 3600, 300,
+                                    "2419200")
     row = store.query(at_instant(windows, at)).row(0, named=True)
     assert row["burn_long"] == pytest.approx(page.burn_long, rel=1e-9)
     assert row["burn_short"] == pytest.approx(page.burn_short, rel=1e-9)
@@ -138,7 +142,8 @@ def test_a_latency_threshold_between_bucket_edges_is_interpolated_as_the_app_doe
     data = load_data(store, [between], at)
     (evaluation,) = evaluate_all([between], data, at)
     deployments = data[between.name].deployments
-    windows = alert_sql.windows_sql("latency", "ttft_ms", (1700.0,), deployments, (), between.target, 86400, 7200)
+    windows = alert_sql.windows_sql("latency", "ttft_ms", (1700.0,), deployments, (), between.target, 86400, 7200,
+                                    "2419200")
     row = store.query(at_instant(windows, at)).row(0, named=True)
     state = next(s for s in evaluation.alerts if s.tier.label == "1d/2h")
     assert not evaluation.status.exact
@@ -154,13 +159,34 @@ def test_goodput_counts_the_joint_rollup_on_edges_and_the_raw_requests_between(s
     data = load_data(store, [slo], at)
     (evaluation,) = evaluate_all([slo], data, at)
     windows = alert_sql.windows_sql("goodput", None, (1000.0, tpot_ms), data[slo.name].deployments, (),
-                                    slo.target, 86400, 7200)
+                                    slo.target, 86400, 7200, "2419200")
     row = store.query(at_instant(windows, at)).row(0, named=True)
     state = next(s for s in evaluation.alerts if s.tier.label == "1d/2h")
     assert ("requests_goodput_5m" in windows) == (tpot_ms == 30.0)
     assert row["events_long"] == state.events_long > 0
     assert row["burn_long"] == pytest.approx(state.burn_long, rel=1e-9)
     assert row["burn_short"] == pytest.approx(state.burn_short, rel=1e-9)
+
+
+def test_a_calendar_month_rule_fires_at_the_threshold_of_the_month_it_judges(store, tmp_path):
+    """October 2026 in Berlin is 31 days and 1 hour (DST ends on the 25th), November 30 days; the
+    rules' thresholds are for 31 days, so the query scales the burn by 31 d / the month's length."""
+    slo = revise(next(s for s in SLOS if s.name == "eu-west-availability"), window="calendar-month",
+                 timezone="Europe/Berlin")
+    documents, notes = alerts_cli.grafana_documents(store, [slo], "clickhouse", "SLOs", "http://localhost:8501")
+    rules = rules_by_tier(documents[slo.name])
+    assert threshold_of(rules["page 1h/5m"]) == pytest.approx(0.02 * 31 * 24)  # 2% of 31 days in 1 h
+    for at in (INSTANTS[1], datetime(2026, 11, 1, 0, 0, tzinfo=UTC)):  # in October; Nov 1 01:00 Berlin
+        (evaluation,) = evaluate_all([slo], load_data(store, [slo], at), at)
+        period = slo.window.period(at)
+        assert period in (timedelta(days=31, hours=1), timedelta(days=30))
+        for state in evaluation.alerts:
+            rule = rules[f"{state.tier.severity} {state.tier.label}"]
+            row = store.query(at_instant(rule["data"][0]["model"]["rawSql"], at)).row(0, named=True)
+            assert (row["burn"] > threshold_of(rule)) == state.firing
+            enough = state.events_long >= slo.min_events
+            expected = min(_zero_nan(state.burn_long), _zero_nan(state.burn_short)) if enough else 0.0
+            assert row["burn"] == pytest.approx(expected * timedelta(days=31) / period, rel=1e-9)
 
 
 def test_prometheus_format_is_refused_with_what_it_needs(store, tmp_path):

@@ -52,12 +52,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def rule_queries(slo: Slo, deployments: tuple[str, ...], regions: tuple[str, ...]) -> list[slo_export.RuleQuery]:
     """The SQL of each alert tier of an exportable SLO over its resolved scope."""
     thresholds_ms = tuple(indicator(slo.sli.kind, slo.sli.field).thresholds(slo.sli).values())
+    reference = int(slo_export.reference_period(slo).total_seconds())
+    if slo.window.rolling:
+        period, scaled_to = str(reference), None
+    else:
+        period, scaled_to = alert_sql.calendar_period_sql(slo.window.unit, slo.window.timezone), reference
     out = []
     for tier in slo_export.tiers(slo):
         windows = alert_sql.windows_sql(slo.sli.kind, slo.sli.field, thresholds_ms, deployments, regions,
                                         slo.target, int(tier.long_window.total_seconds()),
-                                        int(tier.short_window.total_seconds()))
-        out.append(slo_export.RuleQuery(tier, alert_sql.rule_sql(windows, slo.min_events)))
+                                        int(tier.short_window.total_seconds()), period)
+        out.append(slo_export.RuleQuery(tier, alert_sql.rule_sql(windows, slo.min_events, scaled_to)))
     return out
 
 
@@ -92,6 +97,8 @@ HEADER = """\
 # long window holds >= min_events valid events; burn rate = (bad / valid) / (1 - target).
 # Latency thresholds: exact on a histogram bucket edge; between edges the good count is interpolated
 # log-linearly inside the straddled bucket, as the dashboard's estimate (analytics.histogram.count_le).
+# Calendar windows: thresholds are for the longest period; the query scales the burn by that / the
+# period at the evaluation time, so a rule fires when the burn exceeds the threshold of that period.
 """
 
 

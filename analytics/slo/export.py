@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import timedelta
 from urllib.parse import quote, urlencode
 
 from analytics.slo.alerts import Tier, tiers_for
@@ -37,11 +38,9 @@ QUERY, REDUCE, CONDITION = "A", "B", "C"
 def exportable(slo: Slo) -> str | None:
     """Why an SLO's alerts cannot be exported as rollup SQL (None: they can).
 
-    The exported SQL covers occurrence budgeting over a rolling window (every SLI kind)."""
+    The exported SQL covers occurrence budgeting (every SLI kind and window)."""
     if slo.budgeting.method != "occurrences":
         return f"{slo.budgeting.method} budgeting (the export covers occurrences)"
-    if not slo.window.rolling:
-        return f"a {slo.window.label} window (the export needs a rolling window: its thresholds use a fixed period)"
     return None
 
 
@@ -86,7 +85,7 @@ def rule(slo: Slo, query: RuleQuery, threshold: float, datasource_uid: str, dash
              "model": {"refId": REDUCE, "type": "reduce", "expression": QUERY, "reducer": "last"}},
             {"refId": CONDITION, "datasourceUid": EXPRESSIONS,
              "model": {"refId": CONDITION, "type": "threshold", "expression": REDUCE,
-                       "conditions": [{"evaluator": {"type": "gt", "params": [round(threshold, 6)]}}]}},
+                       "conditions": [{"evaluator": {"type": "gt", "params": [threshold]}}]}},
         ],
         "for": "0s",  # the short window already debounces (SRE Workbook ch. 5, multiwindow alerts)
         "noDataState": "OK",  # no valid events: the app does not fire either
@@ -96,10 +95,17 @@ def rule(slo: Slo, query: RuleQuery, threshold: float, datasource_uid: str, dash
     }
 
 
+def reference_period(slo: Slo) -> timedelta:
+    """The period the rules' thresholds are computed for: the rolling length, or the longest
+    calendar period (the rules' SQL scales a calendar SLO's burn by this / the period at the
+    evaluation time, analytics.store.alert_sql.rule_sql)."""
+    return slo.window.max_period
+
+
 def provisioning(slo: Slo, queries: list[RuleQuery], datasource_uid: str, folder: str,
                  dashboard_url: str = DEFAULT_DASHBOARD_URL) -> dict:
     """The provisioning document of one SLO: apiVersion 1, one group, a rule per tier."""
-    period = slo.window.length
+    period = reference_period(slo)
     return {
         "apiVersion": 1,
         "groups": [{
@@ -113,5 +119,6 @@ def provisioning(slo: Slo, queries: list[RuleQuery], datasource_uid: str, folder
 
 
 def tiers(slo: Slo) -> tuple[Tier, ...]:
-    """The tiers an exportable SLO alerts on (those fitting its rolling period)."""
-    return tiers_for(slo.window.length)
+    """The tiers an exportable SLO alerts on: those fitting its period (a calendar week or month
+    holds every tier's window, whatever its length)."""
+    return tiers_for(reference_period(slo))

@@ -96,11 +96,25 @@ def _grouped(valid: str, good: str, table: str, in_range: str, scope: str) -> st
   GROUP BY slot"""
 
 
+def calendar_period_sql(unit: str, timezone: str) -> str:
+    """Seconds in the calendar week or month judged at `at` in a time zone: the period holding the
+    last instant before `at` (analytics.slo.spec.Window.start/end; `at` is slot-aligned, so one
+    second before it lies in the same local day as one microsecond before), from local midnight
+    to local midnight, so a DST change inside it counts."""
+    zone = string_literal(timezone)
+    local = f"toDateTime(at - INTERVAL 1 SECOND, {zone})"
+    start = f"toStartOfWeek({local}, 1)" if unit == "week" else f"toStartOfMonth({local})"  # mode 1: Monday
+    step = "INTERVAL 1 WEEK" if unit == "week" else "INTERVAL 1 MONTH"
+    return f"dateDiff('second', toDateTime({start}, {zone}), toDateTime({start} + {step}, {zone}))"
+
+
 def windows_sql(kind: str, field: str | None, thresholds_ms: tuple[float, ...], deployments: tuple[str, ...],
-                regions: tuple[str, ...], target: float, long_seconds: int, short_seconds: int) -> str:
-    """One row at the evaluation time: burn_long, burn_short (NaN without valid events) and
-    events_long (valid events in the long window). thresholds_ms: latency (threshold,), goodput
-    (ttft, tpot), availability (). No deployments: every deployment."""
+                regions: tuple[str, ...], target: float, long_seconds: int, short_seconds: int,
+                period_seconds: str) -> str:
+    """One row at the evaluation time: burn_long, burn_short (NaN without valid events), events_long
+    (valid events in the long window) and period_seconds (the SLO's period: a number for a rolling
+    window, :func:`calendar_period_sql` for a calendar one). thresholds_ms: latency (threshold,),
+    goodput (ttft, tpot), availability (). No deployments: every deployment."""
     scope = f"\n      AND has({_names(deployments)}, deployment)" if deployments else ""
     if regions:
         scope += f"\n      AND has({_names(regions)}, region)"
@@ -115,17 +129,24 @@ def windows_sql(kind: str, field: str | None, thresholds_ms: tuple[float, ...], 
 SELECT
   {burn(long_seconds)} AS burn_long,
   {burn(short_seconds)} AS burn_short,
-  sumIf(valid, slot >= at - INTERVAL {long_seconds} SECOND) AS events_long
+  sumIf(valid, slot >= at - INTERVAL {long_seconds} SECOND) AS events_long,
+  {period_seconds} AS period_seconds
 FROM (
   {slot_rows_sql(kind, field, thresholds_ms, scope, long_seconds)}
 )"""
 
 
-def rule_sql(windows: str, min_events: int) -> str:
+def rule_sql(windows: str, min_events: int, reference_seconds: int | None = None) -> str:
     """One number for the alert rule's threshold: the smaller of the two burns (both exceed the
     threshold exactly when the smaller does; NaN counts as 0), 0 when the long window holds fewer
-    than max(min_events, 1) valid events (the minimum-traffic guard)."""
-    return f"""SELECT if(events_long >= {max(int(min_events), 1)}, least(if(isNaN(burn_long), 0, burn_long), if(isNaN(burn_short), 0, burn_short)), 0) AS burn
+    than max(min_events, 1) valid events (the minimum-traffic guard).
+
+    Calendar windows (``reference_seconds`` given): a tier's threshold is budget_fraction x period /
+    long window, and the period varies (a month's length, a DST change), so the number is the burn
+    scaled by reference / period: it exceeds the threshold computed for the reference period
+    exactly when the burn exceeds the threshold of the period at `at`."""
+    scale = "" if reference_seconds is None else f" * {int(reference_seconds)} / period_seconds"
+    return f"""SELECT if(events_long >= {max(int(min_events), 1)}, least(if(isNaN(burn_long), 0, burn_long), if(isNaN(burn_short), 0, burn_short)){scale}, 0) AS burn
 FROM (
 {windows}
 )"""
