@@ -67,9 +67,11 @@ def rule(slo: Slo, query: RuleQuery, threshold: float, datasource_uid: str, dash
     tier = query.tier
     long_seconds = int(tier.long_window.total_seconds())
     annotations = {
-        "summary": (f"{slo.name}: burn rate above {threshold:.4g} over {format_duration(tier.long_window)} "
-                    f"and {format_duration(tier.short_window)} ({tier.budget_fraction:.0%} of the "
-                    f"{slo.window.label} error budget in {format_duration(tier.long_window)})"),
+        "summary": (f"{slo.name}: {tier.budget_fraction:.0%} of the {slo.window.label} error budget spent in "
+                    f"{format_duration(tier.long_window)}: burn rate above {threshold:.4g} over "
+                    f"{format_duration(tier.long_window)} and {format_duration(tier.short_window)}"
+                    + ("" if slo.window.rolling else
+                       f" (for a {format_duration(slo.window.max_period)} period; scaled to the current one)")),
         "dashboard_url": dashboard_link(dashboard_url, slo.name),
     }
     if slo.description:
