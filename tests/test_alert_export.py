@@ -168,6 +168,29 @@ def test_goodput_counts_the_joint_rollup_on_edges_and_the_raw_requests_between(s
     assert row["burn_short"] == pytest.approx(state.burn_short, rel=1e-9)
 
 
+@pytest.mark.parametrize("name", ["fraud-scoring-latency", "embeddings-latency"])
+def test_timeslice_budgets_count_complete_slices_in_each_window_as_the_app_does(store, name):
+    """fraud-scoring-latency: 5-minute slices, bad below 95 %; embeddings-latency: 1-hour slices, each
+    contributing 1 - its ratio (ratio_timeslices)."""
+    slo = next(s for s in SLOS if s.name == name)
+    for at in INSTANTS[:3]:
+        data = load_data(store, [slo], at)
+        (evaluation,) = evaluate_all([slo], data, at)
+        for state in evaluation.alerts:
+            tier = state.tier
+            windows = alert_sql.windows_sql(
+                "latency", "e2e_ms", (slo.sli.threshold_ms,), data[name].deployments, (), slo.target,
+                int(tier.long_window.total_seconds()), int(tier.short_window.total_seconds()), "0",
+                slo.budgeting.method, int(slo.budgeting.slice.total_seconds()), slo.budgeting.slice_target)
+            row = store.query(at_instant(windows, at)).row(0, named=True)
+            where = f"{name} {tier.label} at {at:%Y-%m-%d %H:%M}"
+            for column in ("burn_long", "burn_short"):
+                app = getattr(state, column)
+                assert (math.isnan(row[column]) and math.isnan(app)) or row[column] == pytest.approx(app, rel=1e-9), where
+            assert row["events_long"] == state.events_long, where
+    assert any(s.burn_long > 0 for s in evaluation.alerts), "some slices were bad, or the check says little"
+
+
 def test_a_calendar_month_rule_fires_at_the_threshold_of_the_month_it_judges(store, tmp_path):
     """October 2026 in Berlin is 31 days and 1 hour (DST ends on the 25th), November 30 days; the
     rules' thresholds are for 31 days, so the query scales the burn by 31 d / the month's length."""

@@ -61,7 +61,9 @@ def rule_queries(slo: Slo, deployments: tuple[str, ...], regions: tuple[str, ...
     for tier in slo_export.tiers(slo):
         windows = alert_sql.windows_sql(slo.sli.kind, slo.sli.field, thresholds_ms, deployments, regions,
                                         slo.target, int(tier.long_window.total_seconds()),
-                                        int(tier.short_window.total_seconds()), period)
+                                        int(tier.short_window.total_seconds()), period, slo.budgeting.method,
+                                        int(slo.budgeting.slice.total_seconds()) if slo.budgeting.slice else 0,
+                                        slo.budgeting.slice_target)
         out.append(slo_export.RuleQuery(tier, alert_sql.rule_sql(windows, slo.min_events, scaled_to)))
     return out
 

@@ -38,9 +38,10 @@ QUERY, REDUCE, CONDITION = "A", "B", "C"
 def exportable(slo: Slo) -> str | None:
     """Why an SLO's alerts cannot be exported as rollup SQL (None: they can).
 
-    The exported SQL covers occurrence budgeting (every SLI kind and window)."""
-    if slo.budgeting.method != "occurrences":
-        return f"{slo.budgeting.method} budgeting (the export covers occurrences)"
+    The exported SQL covers every SLI kind, window and budgeting method, with slices that divide a day."""
+    if slo.budgeting.slice is not None and timedelta(days=1) % slo.budgeting.slice:
+        return (f"slices of {format_duration(slo.budgeting.slice)} (the export needs slices that divide a day, "
+                "so they align to UTC midnight as on the dashboard)")
     return None
 
 

@@ -110,29 +110,82 @@ def calendar_period_sql(unit: str, timezone: str) -> str:
 
 def windows_sql(kind: str, field: str | None, thresholds_ms: tuple[float, ...], deployments: tuple[str, ...],
                 regions: tuple[str, ...], target: float, long_seconds: int, short_seconds: int,
-                period_seconds: str) -> str:
-    """One row at the evaluation time: burn_long, burn_short (NaN without valid events), events_long
+                period_seconds: str, method: str = "occurrences", slice_seconds: int = 0,
+                slice_target: float | None = None) -> str:
+    """One row at the evaluation time: burn_long, burn_short (NaN without valid units), events_long
     (valid events in the long window) and period_seconds (the SLO's period: a number for a rolling
     window, :func:`calendar_period_sql` for a calendar one). thresholds_ms: latency (threshold,),
-    goodput (ttft, tpot), availability (). No deployments: every deployment."""
+    goodput (ttft, tpot), availability (). No deployments: every deployment. method, slice_seconds
+    and slice_target: the SLO's budgeting (analytics.slo.spec.Budgeting; slices dividing a day)."""
     scope = f"\n      AND has({_names(deployments)}, deployment)" if deployments else ""
     if regions:
         scope += f"\n      AND has({_names(regions)}, region)"
     allowance = repr(1.0 - target)
+    if method == "occurrences":
+        return _occurrence_windows(slot_rows_sql(kind, field, thresholds_ms, scope, long_seconds), allowance,
+                                   long_seconds, short_seconds, period_seconds)
+    rows = slot_rows_sql(kind, field, thresholds_ms, scope, long_seconds + slice_seconds)
+    return _slice_windows(rows, allowance, long_seconds, short_seconds, period_seconds, method, slice_seconds,
+                          slice_target)
 
+
+_AT = f"WITH toDateTime64(toStartOfInterval({EVALUATION_TIME}, INTERVAL {conventions.SLOT_SECONDS} SECOND), 0, 'UTC') AS at"
+
+
+def _occurrence_windows(rows: str, allowance: str, long_seconds: int, short_seconds: int, period_seconds: str) -> str:
+    """Units are events: bad = valid - good per window."""
     def burn(seconds: int) -> str:
         inside = f"slot >= at - INTERVAL {seconds} SECOND"
         return (f"if(sumIf(valid, {inside}) > 0, "
                 f"(sumIf(valid, {inside}) - sumIf(good, {inside})) / sumIf(valid, {inside}) / {allowance}, nan)")
 
-    return f"""WITH toDateTime64(toStartOfInterval({EVALUATION_TIME}, INTERVAL {conventions.SLOT_SECONDS} SECOND), 0, 'UTC') AS at
+    return f"""{_AT}
 SELECT
   {burn(long_seconds)} AS burn_long,
   {burn(short_seconds)} AS burn_short,
   sumIf(valid, slot >= at - INTERVAL {long_seconds} SECOND) AS events_long,
   {period_seconds} AS period_seconds
 FROM (
-  {slot_rows_sql(kind, field, thresholds_ms, scope, long_seconds)}
+  {rows}
+)"""
+
+
+def _slice_windows(rows: str, allowance: str, long_seconds: int, short_seconds: int, period_seconds: str,
+                   method: str, slice_seconds: int, slice_target: float | None) -> str:
+    """Units are slices (analytics.slo.budget.units): a slice with valid events is one unit, placed at
+    its last slot, so a window counts the complete slices whose last slot started inside it; its
+    bad part is 1 when good / valid misses the slice target (timeslices; a slice is judged with
+    >= 1 valid event, analytics.slo.compliance.slot_compliance) or 1 - good / valid
+    (ratio_timeslices). Slices are aligned to UTC midnight, as the app's grid."""
+    if method == "timeslices":
+        bad = (f"toFloat64(slice_valid > 0 AND NOT (slice_valid >= 1 AND slice_good / slice_valid "
+               f">= {float(slice_target)!r}))")
+    elif method == "ratio_timeslices":
+        bad = "if(slice_valid > 0, 1 - slice_good / slice_valid, 0)"
+    else:
+        raise ValueError(f"unknown budgeting method {method!r}")
+
+    def burn(seconds: int) -> str:
+        inside = f"last >= at - INTERVAL {seconds} SECOND AND last < at"
+        return (f"if(sumIf(unit, {inside}) > 0, sumIf(bad, {inside}) / sumIf(unit, {inside}) / {allowance}, nan)")
+
+    return f"""{_AT}
+SELECT
+  {burn(long_seconds)} AS burn_long,
+  {burn(short_seconds)} AS burn_short,
+  sum(events) AS events_long,
+  {period_seconds} AS period_seconds
+FROM (
+  SELECT last, toFloat64(slice_valid > 0) AS unit, {bad} AS bad, events
+  FROM (
+    SELECT toStartOfInterval(slot, INTERVAL {slice_seconds} SECOND) + INTERVAL {slice_seconds - conventions.SLOT_SECONDS} SECOND AS last,
+        sum(valid) AS slice_valid, sum(good) AS slice_good,
+        sumIf(valid, slot >= at - INTERVAL {long_seconds} SECOND) AS events
+    FROM (
+      {rows}
+    )
+    GROUP BY last
+  )
 )"""
 
 
