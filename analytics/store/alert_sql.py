@@ -48,15 +48,18 @@ def _inline(sql: str, values: dict[str, str]) -> str:
     """SQL of analytics.indicators with its bound parameters ``{name:Type}`` replaced by literals."""
     for placeholder, literal in values.items():
         sql = sql.replace(placeholder, literal)
+    if "{" in sql:
+        raise ValueError(f"a bound parameter is left in {sql!r}")
     return sql
 
 
-def slot_rows_sql(kind: str, field: str | None, thresholds_ms: tuple[float, ...], scope: str, long_seconds: int) -> str:
-    """Per 5-minute slot in [at - long window, at): valid and good events of the SLI over the scope.
+def slot_rows_sql(kind: str, field: str | None, thresholds_ms: tuple[float, ...], scope: str,
+                  lookback_seconds: int) -> str:
+    """Per 5-minute slot in [at - lookback, at): valid and good events of the SLI over the scope.
 
     Availability and latency read requests_5m; goodput the joint rollup when both thresholds are
     bucket edges, else the raw requests (as analytics.store.slo.goodput_slots)."""
-    in_range = f"slot >= at - INTERVAL {long_seconds} SECOND AND slot < at"
+    in_range = f"slot >= at - INTERVAL {lookback_seconds} SECOND AND slot < at"
     if kind == "availability":
         valid = " - ".join(["sum(requests)", *(f"sum({s})" for s in AVAILABILITY.invalid_statuses)])
         good = " + ".join(f"sum({s})" for s in AVAILABILITY.good_statuses)
@@ -84,7 +87,7 @@ def slot_rows_sql(kind: str, field: str | None, thresholds_ms: tuple[float, ...]
         return f"""SELECT toDateTime64(toStartOfInterval(ts, INTERVAL {conventions.SLOT_SECONDS} SECOND), 0, 'UTC') AS slot,
       toFloat64(sum(weight)) AS valid, toFloat64(sumIf(weight, {good})) AS good
   FROM {conventions.REQUESTS}
-  WHERE ts >= at - INTERVAL {long_seconds} SECOND AND ts < at AND {GOODPUT.valid_sql()}{scope}
+  WHERE ts >= at - INTERVAL {lookback_seconds} SECOND AND ts < at AND {GOODPUT.valid_sql()}{scope}
   GROUP BY slot"""
     raise ValueError(f"no rollup SQL for a {kind} SLI")
 
