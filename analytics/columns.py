@@ -165,6 +165,9 @@ _COLUMNS = [
         "dimension": "Dimension", "value": "Value", "model_version": "Model version", "replica": "Replica",
         "input_band": "Input tokens", "kind": "Kind", "before": ("Before", _NA),
         "after": ("After", _NA), "description": "Description", "direction": "Direction", "why": ("Why", _NA),
+        "policy": ("Budget policy", {"missing": "budget not exhausted, or no policy in the SLO file",
+                                     "help": "The SLO file's error budget policy: what happens now the budget is "
+                                             "exhausted."}),
         # a mover's baseline (analytics.traffic.summary.changes): 'new' when too few events came before
         "baseline": ("Baseline", {"missing": "enough events before for a relative change",
                                   "help": "'new': under 10 errors (or requests, or slow requests) in the previous "
@@ -370,7 +373,7 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     "capacity outlook": ("deployment", "gpus_current", "gpus_needed_peak", "capacity_exhausted_at",
                          "headroom_breached_at", "per_gpu", "per_gpu_output_tps", "gpu_type", "reason"),
     "SLOs this week": ("slo", "state", "budget_spent_this_week", "spent_change", "budget_remaining", "incidents",
-                       "attainment", "budget_spent_previous_week", "target", "window", "why"),
+                       "policy", "attainment", "budget_spent_previous_week", "target", "window", "why"),
     # the review's core: what burned, why, who owns it and what they found; the rest in the Show/hide menu
     "Incidents this week": ("incident", "start", "severity", "slos", "top_cause", "owner", "note", "duration_min",
                             "budget_consumed", "peak_burn", "deployments", "preceding_changes"),
