@@ -100,3 +100,46 @@ spec:
 """
     slo, = parse_text(text, "openslo.yaml")
     assert slo.labels == (("team", "chat"), ("tier", "1")) and slo.selector.deployments == ("chat-*",)
+
+
+# --- the SLOs page, grouped by a label, on the demo store ---------------------------------------
+
+
+def test_the_slos_page_grouped_by_team_shows_one_row_per_team_with_its_worst_state_and_a_csv(store):
+    from analytics.slo.files import PROJECT_SLO_FILE, load_slos
+    from analytics.slo.state import SLO_STATES, badge
+    from tests.conftest import run_page
+
+    at = run_page("pages/1_SLOs.py", range="28d", group="team")
+    assert not at.exception, [e.message for e in at.exception]
+    assert at.selectbox(key="slo_group_by").value == "team"
+    labels = [b.label for b in at.get("download_button")]
+    grouped = at.dataframe[labels.index("Download SLOs by team (CSV)")].value
+    status = at.dataframe[labels.index("Download SLO status (CSV)")].value
+
+    teams = {slo.name: slo.label("team") for slo in load_slos(PROJECT_SLO_FILE)}
+    assert sorted(grouped["group"]) == sorted(set(teams.values()))
+    assert int(grouped["slo_count"].sum()) == len(teams)
+    order = [badge(s) for s in SLO_STATES]
+    for row in grouped.to_dict("records"):
+        members = status[status["slo"].map(teams) == row["group"]]
+        assert row["slo_count"] == len(members)
+        assert row["state"] == min(members["state"], key=order.index)  # the worst of its SLOs
+
+    at.selectbox(key="slo_group_by").set_value("none").run()
+    assert "Download SLOs by team (CSV)" not in [b.label for b in at.get("download_button")]
+
+
+def test_the_detail_of_a_breached_slo_shows_its_error_budget_policy(store):
+    from tests.conftest import run_page
+    from ui import slo as slo_ui
+
+    # a 99.999% availability target over 28 days: the demo's errors spend that budget many times over
+    text = ("slos:\n  - {name: strict, sli: availability, target: 99.999, window: 28d, labels: {team: chat},\n"
+            "     policy: Freeze non-critical changes; reliability work first.}\n")
+    at = run_page("pages/1_SLOs.py", range="28d")
+    at.session_state[slo_ui.CONFIG_KEY] = (text, "strict.yaml")
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert [e.value for e in at.error] == [
+        "Error budget exhausted. Policy: Freeze non-critical changes; reliability work first."]
