@@ -106,3 +106,16 @@ def test_a_breached_slo_without_a_policy_is_listed_as_before():
     table = review_weekly.slo_table([breached], T0, T0 + timedelta(days=7), _empty_spans())
     text = review_weekly.summary("2026-W40", table, pl.DataFrame(), pl.DataFrame(), {}, pl.DataFrame())
     assert table["policy"].to_list() == [None] and "Needs an owner: SLO bad-2 (breached)." in text
+
+
+def test_the_weekly_report_of_the_demo_names_the_policy_of_its_breached_slo(store, tmp_path):
+    from analytics.review import pipeline as review_pipeline
+
+    # 99.999% availability over 28 days: the demo fleet's errors spend that budget many times over
+    strict, lenient = (make_slo(name="strict", target=99.999, window="28d", policy=FREEZE),
+                       make_slo(name="lenient", target=90, window="28d", policy="Never shown while the budget lasts."))
+    report = review_pipeline.report(store, [strict, lenient], "2026-W43", cache_dir=tmp_path)
+    rows = {r["slo"]: r for r in report.tables["slos"].iter_rows(named=True)}
+    assert (rows["strict"]["state"], rows["strict"]["policy"]) == ("breached", FREEZE)
+    assert rows["lenient"]["policy"] is None
+    assert f"SLO strict (breached; policy: {FREEZE})" in report.summary and "Never shown" not in report.summary
