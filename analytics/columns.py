@@ -165,6 +165,12 @@ _COLUMNS = [
         "dimension": "Dimension", "value": "Value", "model_version": "Model version", "replica": "Replica",
         "input_band": "Input tokens", "kind": "Kind", "before": ("Before", _NA),
         "after": ("After", _NA), "description": "Description", "direction": "Direction", "why": ("Why", _NA),
+        # the SLOs page's roll-up by a label (analytics.slo.groups)
+        "group": ("Label value", {"missing": "SLOs without this label"}),
+        "slo_names": ("Which SLOs", _D),
+        "policy": ("Budget policy", {"missing": "budget not exhausted, or no policy in the SLO file",
+                                     "help": "The SLO file's error budget policy: what happens now the budget is "
+                                             "exhausted."}),
         # a mover's baseline (analytics.traffic.summary.changes): 'new' when too few events came before
         "baseline": ("Baseline", {"missing": "enough events before for a relative change",
                                   "help": "'new': under 10 errors (or requests, or slow requests) in the previous "
@@ -200,6 +206,9 @@ _COLUMNS = [
         "target": ("Target", {"digits": 3}),
         "budget_remaining": ("Budget left", {"digits": 1, **_NM}),
         "budget_consumed": ("Budget consumed", {"digits": 1}),
+        "budget_spent": ("Budget spent", {"digits": 1, **_NM,
+                                          "formula": "sum of each SLO's budget spent x its valid events / sum of "
+                                                     "valid events (spent = 1 - budget left)"}),
         "budget_spent_this_week": ("Budget spent this week", {"digits": 1, **_NM}),
         "budget_spent_previous_week": ("Budget spent the week before", {"digits": 1, **_NM}),
         "spent_change": ("Change in budget spent", {"digits": 1, **_NM,
@@ -260,6 +269,7 @@ _COLUMNS = [
         "incidents": "Incidents", "incident": "Incident", "rank": "Rank",
         "good": ("Good (units)", {**_NM, **_D}), "valid": ("Valid (units)", {**_NM, **_D}), "bad": ("Bad (units)", _NM),
         "error_budget": ("Error budget (units)", _NM),
+        "valid_events": ("Valid events", {"help": "Valid events in the SLOs' windows."}),
         # metric cards that count things in view (the SLOs page, the Capacity page)
         "slo_count": ("SLOs", {"help": "SLOs whose scope meets the filters."}),
         "capacity_unknown": ("Capacity unknown", {
@@ -351,6 +361,8 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
                              "ttft_p50_ms", "e2e_p50_ms", "ttft_p95_ms", "e2e_p95_ms", "output_tps"),
     "SLO status": ("slo", "state", "budget_remaining", "burn_rate_1h", "hours_to_exhaustion", "attainment", "target",
                    "firing", "window_covered", "pages", "tickets", "window"),
+    # the SLO status rolled up by a label (the SLOs page's Group by)
+    "SLO groups": ("group", "state", "budget_spent", "slo_count", "valid_events", "slo_names"),
     "alert episodes": ("severity", "start", "end", "duration_min", "peak_burn", "budget_consumed", "tiers", "ongoing"),
     "proposed alert episodes": ("severity", "start", "end", "duration_min", "peak_burn", "budget_consumed", "tiers",
                                 "ongoing"),
@@ -370,7 +382,7 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     "capacity outlook": ("deployment", "gpus_current", "gpus_needed_peak", "capacity_exhausted_at",
                          "headroom_breached_at", "per_gpu", "per_gpu_output_tps", "gpu_type", "reason"),
     "SLOs this week": ("slo", "state", "budget_spent_this_week", "spent_change", "budget_remaining", "incidents",
-                       "attainment", "budget_spent_previous_week", "target", "window", "why"),
+                       "policy", "attainment", "budget_spent_previous_week", "target", "window", "why"),
     # the review's core: what burned, why, who owns it and what they found; the rest in the Show/hide menu
     "Incidents this week": ("incident", "start", "severity", "slos", "top_cause", "owner", "note", "duration_min",
                             "budget_consumed", "peak_burn", "deployments", "preceding_changes"),

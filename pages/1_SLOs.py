@@ -8,6 +8,7 @@ from analytics.charts import slo as charts_slo
 from analytics.charts.review import add_markers
 from analytics.slo.budget import minutes_text
 from analytics.slo.files import MAX_FILE_BYTES
+from analytics.slo.groups import label_keys
 from analytics.slo.sli import resolve
 from analytics.slo.spec import target_digits
 from analytics.slo.state import SLO_STATES
@@ -58,6 +59,19 @@ if partial.height:
     st.warning("Data covers only part of the window for " + ", ".join(
         f"{r['slo']} ({cols.text('window_covered', r['window_covered'])} of {r['window']})" for r in partial.iter_rows(named=True))
         + ": their numbers are for that part alone, not the whole window.")
+NO_GROUPING = "none"
+keys = label_keys([s for s in slos if s.name in shown])
+group_by = linked(st.selectbox, "Group by", [NO_GROUPING, *keys], key="slo_group_by", param="group",
+                  default=NO_GROUPING, allowed=[NO_GROUPING, *keys],
+                  help="Roll the table up per value of an SLO label (the SLO file's labels: team, service, tier...)")
+if group_by != NO_GROUPING:
+    grouped = slo_ui.groups((text, source), at, shown, group_by)
+    show_table(grouped, f"SLOs by {group_by}",
+               columns=cols.table_columns("SLO groups", grouped.columns),
+               caption=f"One row per value of the label {fmt.text(group_by)}, worst first: the worst state of its SLOs, "
+               "the budget spent (1 - budget left) averaged over its SLOs weighted by their valid events in the "
+               "window, and how many SLOs it holds. SLOs without the label form the group shown as "
+               f"{cols.MISSING}.")
 show_table(table.select("slo", "state", "window_covered", "attainment",
                         "target", "budget_remaining", "budget_remaining_minutes", "budget_minutes", "burn_rate_1h",
                         "hours_to_exhaustion",
@@ -87,7 +101,10 @@ def detail() -> None:
                         f"target {cols.text('target', slo.target, digits=target_digits(slo.target))} over "
                         f"{slo.window.label} · {slo.budgeting.describe()} · minimum traffic {slo.min_events} events"
                         f" · {cols.label('source')}: {row['source']}"
-                        + (f" · {slo.description}" if slo.description else "")))
+                        + (f" · {slo.description}" if slo.description else "")
+                        + (" · labels " + ", ".join(f"{k}: {v}" for k, v in slo.labels) if slo.labels else "")))
+    if row["state"] == "breached" and slo.policy:
+        st.error(f"Error budget exhausted. Policy: {fmt.text(slo.policy)}")
     if row["state"] == "no data":
         st.info("No data: no valid events in this SLO's window, so nothing was measured (an arrival-only trace "
                 "records no outcome, and 'unknown' requests count neither as good nor as bad).")

@@ -19,6 +19,7 @@ from analytics.slo import alerts as slo_alerts
 from analytics.slo import budget as slo_budget
 from analytics.slo.evaluation import Evaluation, evaluate_all, status_frame
 from analytics.slo.files import PROJECT_SLO_FILE, parse_text
+from analytics.slo.groups import roll_up
 from analytics.slo.objectives import objectives_by_deployment
 from analytics.slo.pipeline import load_data
 from analytics.slo.sli import ScopeData
@@ -113,6 +114,12 @@ def load(filters: Filters, slo_file: SloFile) -> SloView:
     seen = catalog(at)
     shown = tuple(s.name for s in parse(*slo_file) if in_filters(s, seen, filters.deployments, filters.regions))
     return SloView(at, seen, shown, status(*slo_file, at).filter(pl.col("slo").is_in(shown)))
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def groups(slo_file: SloFile, at: datetime, shown: tuple[str, ...], key: str) -> pl.DataFrame:
+    """The shown SLOs' status rolled up by label ``key`` (analytics.slo.groups), worst first."""
+    return roll_up([e for e in evaluations(*slo_file, at) if e.slo.name in shown], key)
 
 
 def in_filters(slo: Slo, catalog_frame: pl.DataFrame, deployments: tuple, regions: tuple) -> bool:

@@ -93,11 +93,13 @@ def slo_table(evaluations: Sequence[Evaluation], start: datetime, end: datetime,
             "budget_spent_this_week": this, "budget_spent_previous_week": previous,
             "spent_change": this - previous, "budget_remaining": s.remaining, "attainment": s.attainment,
             "incidents": int((spans["slo"] == e.slo.name).sum()) if spans.height else 0, "why": verdict.why,
+            # the error budget policy applies once the budget is exhausted (SRE Workbook, appendix B)
+            "policy": (e.slo.policy or None) if verdict.state == "breached" else None,
         })
     schema = {"slo": pl.String, "state": pl.String, "target": pl.Float64, "window": pl.String,
               "budget_spent_this_week": pl.Float64, "budget_spent_previous_week": pl.Float64,
               "spent_change": pl.Float64, "budget_remaining": pl.Float64, "attainment": pl.Float64,
-              "incidents": pl.Int64, "why": pl.String}
+              "incidents": pl.Int64, "why": pl.String, "policy": pl.String}
     frame = pl.DataFrame(rows, schema=schema)
     return frame.with_columns(pl.col(pl.Float64).fill_nan(None)).sort(
         "budget_spent_this_week", "slo", descending=[True, False], nulls_last=True)
@@ -289,7 +291,8 @@ def summary(week: str, slos: pl.DataFrame, incidents: pl.DataFrame, movers: pl.D
         owners += [f"incident {r['incident']} ({r['severity']}, {r['start']:%a %H:%M} UTC, "
                    f"{r['incident_key'].split('@')[0]})" for r in unowned.iter_rows(named=True)]
     attention = [r for r in slos.iter_rows(named=True) if r["state"] in ATTENTION]
-    owners += [f"SLO {r['slo']} ({r['state']})" for r in attention]
+    owners += [f"SLO {r['slo']} ({r['state']}" + (f"; policy: {r['policy']}" if r.get("policy") else "") + ")"
+               for r in attention]
     if capacity.height:
         for state in SHORT:
             names = capacity.filter(pl.col("state") == state)["deployment"].to_list()

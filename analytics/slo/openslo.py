@@ -18,6 +18,10 @@ _BUDGETING = {"Occurrences": "occurrences", "Timeslices": "timeslices", "RatioTi
 _CALENDAR = {"1w": "calendar-week", "1M": "calendar-month"}
 
 
+# metadata.labels that choose deployments (the selector); every other label is one of our labels.
+SELECTOR_LABELS = ("deployment", "model", "region")
+
+
 def _get(mapping, *keys, default=None):
     for key in keys:
         if not isinstance(mapping, Mapping) or key not in mapping:
@@ -164,6 +168,11 @@ def from_openslo(docs: list[Mapping], source: str = "") -> list[Slo]:
                 "regions": labels.get("region"),
                 **_window(spec, "spec"),
             }
+            grouping = {k: v for k, v in labels.items() if k not in SELECTOR_LABELS}
+            if grouping:  # team, service, tier...: our labels, validated by parse_slo
+                common["labels"] = grouping
+            if "policy" in notes:  # OpenSLO v1 has no error budget policy field: our annotation
+                common["policy"] = notes["policy"]
             if "min-events" in notes:
                 common["min_events"] = int(_number(notes["min-events"], f"{ANNOTATION_PREFIX}min-events"))
             for i, objective in enumerate(objectives):

@@ -19,6 +19,8 @@ Our format (a YAML mapping with ``slos:`` and optional ``defaults:`` merged into
         min_events: 100                  # alerts need this many valid events in the long window
         at_risk: {budget_remaining: 25, time_to_exhaustion: 3d}   # 'at risk' under either (Thresholds)
         partial_history_below: 95        # percent of the window the data must cover to judge the budget
+        labels: {team: chat, service: assistant, tier: "1"}   # string keys and values; defaults' labels merge in
+        policy: Freeze non-critical changes; reliability work first.   # what happens when the budget is spent
 
 SLIs: ``availability`` (good = status ok; valid = every request with a recorded outcome,
 rejected ones included: load shedding is an unanswered user; status 'unknown' is neither good
@@ -34,7 +36,9 @@ which wins):
 - annotations ``mlserving.dev/sli`` (availability | latency | goodput), ``mlserving.dev/field``
   (a latency field), ``mlserving.dev/threshold-ms``, ``mlserving.dev/ttft-ms``,
   ``mlserving.dev/tpot-ms``, ``mlserving.dev/min-events``;
-- labels ``deployment``, ``model``, ``region`` (string or list of fnmatch patterns);
+- labels ``deployment``, ``model``, ``region`` (string or list of fnmatch patterns); every other
+  label (team, service, tier...) becomes one of the SLO's ``labels`` (string values);
+- OpenSLO v1 has no error budget policy: the annotation ``mlserving.dev/policy`` carries it;
 - a ``thresholdMetric`` indicator is a latency SLI whose threshold is the objective's ``value``
   (``op`` must be lte or lt: both mean "good = latency <= value" on our upper-inclusive
   buckets); a ``ratioMetric`` (good/total, bad/total or raw) needs the ``sli`` annotation.
@@ -66,8 +70,10 @@ SLOT = timedelta(seconds=conventions.SLOT_SECONDS)
 ANNOTATION_PREFIX = "mlserving.dev/"
 _KEYS = {
     "name", "description", "deployments", "models", "regions", "kinds", "sli", "target", "target_ratio",
-    "window", "timezone", "budgeting", "min_events", "at_risk", "partial_history_below",
+    "window", "timezone", "budgeting", "min_events", "at_risk", "partial_history_below", "labels", "policy",
 }
+_LABEL_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,62}$")  # a word a "Group by" menu and a CSV header can show
+MAX_POLICY_CHARS = 1000  # a policy is a sentence or two for a table cell, not a document
 _DURATION = re.compile(r"^(\d{1,9})([mhdw])$")
 # The longest duration anything in an SLO file may say (windows have their own, shorter MAX_WINDOW):
 # a century, far inside what a timedelta holds (999999999 days; 999999999w is past it).
@@ -253,6 +259,12 @@ class Slo:
     description: str = ""
     source: str = ""  # the file it came from, for messages
     thresholds: Thresholds = DEFAULT_THRESHOLDS  # when it is 'at risk' or has 'partial history'
+    labels: tuple[tuple[str, str], ...] = ()  # (key, value), sorted by key: team, service, tier, ...
+    policy: str = ""  # the error budget policy: what happens when the budget is exhausted
+
+    def label(self, key: str) -> str | None:
+        """The value of one label, None when the SLO does not have it."""
+        return dict(self.labels).get(key)
 
 
 def format_duration(value: timedelta) -> str:
@@ -420,6 +432,34 @@ def _parse_thresholds(merged: Mapping) -> Thresholds:
     return Thresholds(**values) if values else DEFAULT_THRESHOLDS
 
 
+def _parse_labels(defaults: Mapping, raw: Mapping) -> tuple[tuple[str, str], ...]:
+    """``labels: {team: chat, tier: "1"}``: the file defaults' labels, then the SLO's (which win)."""
+    merged: dict = {}
+    for labels in (defaults.get("labels"), raw.get("labels")):
+        if labels is None:
+            continue
+        if not isinstance(labels, Mapping):
+            raise SpecError(f"labels: expected a mapping of label to value, e.g. {{team: chat}}, got {_show(labels)}")
+        merged |= labels
+    for key, value in merged.items():
+        if not isinstance(key, str) or not _LABEL_KEY.match(key):
+            raise SpecError(f"labels: {_show(key)} is not a label name (a letter, then letters, digits, _ . -)")
+        if not isinstance(value, str) or not value.strip():
+            raise SpecError(f"labels.{key}: {_show(value)} must be a non-empty string (quote numbers: \"1\")")
+    return tuple(sorted((key, value.strip()) for key, value in merged.items()))
+
+
+def _parse_policy(value) -> str:
+    """``policy: <text>``: what happens when the budget is exhausted (SRE Workbook, appendix B)."""
+    if value is None:
+        return ""
+    if not isinstance(value, str) or not value.strip():
+        raise SpecError(f"policy: {_show(value)} must be a non-empty text")
+    if len(value) > MAX_POLICY_CHARS:
+        raise SpecError(f"policy: {len(value)} characters is over the {MAX_POLICY_CHARS}-character limit")
+    return " ".join(value.split())
+
+
 def _target(raw: Mapping, key: str, prefix: str = "") -> float:
     """A target given in percent (key) or as a ratio (key_ratio), exactly one of them."""
     has_pct, has_ratio = key in raw, f"{key}_ratio" in raw
@@ -459,10 +499,12 @@ def parse_slo(raw: Mapping, source: str = "", defaults: Mapping | None = None) -
         if isinstance(min_events, bool) or not isinstance(min_events, int) or not 0 <= min_events <= MAX_MIN_EVENTS:
             raise SpecError(f"min_events: {_show(min_events)} must be a whole number from 0 to 2^53 ({MAX_MIN_EVENTS})")
         thresholds = _parse_thresholds(merged)
+        labels = _parse_labels(defaults or {}, raw)
+        policy = _parse_policy(merged.get("policy"))
     except SpecError as exc:
         raise _fail(source, name, str(exc)) from None
     return Slo(name.strip(), sli, target, window, budgeting, selector, min_events,
-               str(merged.get("description") or ""), source, thresholds)
+               str(merged.get("description") or ""), source, thresholds, labels, policy)
 
 
 def to_mapping(slo: Slo) -> dict:
@@ -487,6 +529,10 @@ def to_mapping(slo: Slo) -> dict:
     out["at_risk"] = {"budget_remaining": float(Decimal(str(t.budget_remaining)) * 100),
                       "time_to_exhaustion": format_duration(t.time_to_exhaustion) if t.time_to_exhaustion else 0}
     out["partial_history_below"] = float(Decimal(str(t.min_covered)) * 100)
+    if slo.labels:
+        out["labels"] = dict(slo.labels)
+    if slo.policy:
+        out["policy"] = slo.policy
     return out
 
 
