@@ -183,3 +183,5 @@ def test_a_note_written_under_an_earlier_start_of_the_incident_stays_with_it():
     attached = review_weekly.noted(incidents, notes)
     assert attached.select("incident_key", "note", "owner").rows() == [
         ("fleet-availability@2026-11-26T04:00Z", "eu-west LB drained", "ana")]
+    still_burning = incidents.with_columns(pl.lit(None, pl.Datetime("us", "UTC")).alias("end"))
+    assert review_weekly.noted(still_burning, notes.head(1))["note"].to_list() == ["eu-west LB drained"]

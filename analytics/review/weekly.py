@@ -155,7 +155,8 @@ def noted(incidents: pl.DataFrame, notes: pl.DataFrame) -> pl.DataFrame:
     for r in incidents.select("incident_key", "start", "end").iter_rows(named=True):
         slo = r["incident_key"].split("@")[0]
         exact = parts.filter(pl.col("incident_key") == r["incident_key"])
-        inside = parts.filter((pl.col("slo") == slo) & (pl.col("at") >= r["start"]) & (pl.col("at") < r["end"]))
+        before_end = pl.col("at") < r["end"] if r["end"] is not None else pl.lit(True)  # None: still burning
+        inside = parts.filter((pl.col("slo") == slo) & (pl.col("at") >= r["start"]) & before_end)
         found = exact if exact.height else inside.sort("written_at").tail(1)
         if found.height:
             rows.append(found.select(list(NOTE_SCHEMA)).with_columns(pl.lit(r["incident_key"]).alias("incident_key")))
