@@ -87,6 +87,9 @@ def test_a_file_name_with_bare_addresses_is_shown_as_text_not_links(browser, hos
     upload = tmp_path / typed
     upload.write_bytes(b"\xff\xfe not UTF-8")
     page = browser.new_page(viewport={"width": 1500, "height": 1400})
+    outside = []
+    page.on("request", lambda request: outside.append(request.url)
+            if urlsplit(request.url).hostname not in ("127.0.0.1", None) else None)
     try:
         page.goto(f"{hostile_url}/SLOs")
         page.wait_for_selector(IDLE, timeout=180_000)
@@ -96,5 +99,6 @@ def test_a_file_name_with_bare_addresses_is_shown_as_text_not_links(browser, hos
         error.wait_for(timeout=120_000)
         assert error.inner_text().replace(LINK_BREAK, "").strip().startswith(f"{typed}: not UTF-8 text")
         assert error.locator("a").count() == 0
+        assert outside == [], "requests left the dashboard's host"
     finally:
         page.close()
