@@ -1,4 +1,4 @@
-"""One definition of valid and good events (analytics.indicators), counted two ways that must agree.
+"""One definition of valid and good events (analytics.store.indicators), counted two ways that must agree.
 
 Hand-built requests go through the real store: the SQL predicates rendered from the definition
 count them over the raw table, and the numpy counters (analytics.slo.sli) count the rollups the
@@ -16,12 +16,12 @@ import polars as pl
 import pytest
 
 from analytics.gpu.hours import hourly_requests
-from analytics.indicators import GOODPUT, LATENCY, indicator
 from analytics.slo.compliance import objectives_met
 from analytics.slo.pipeline import load_scope
 from analytics.slo.sli import day_grid, histogram_counts, inputs_from_rows, on_grid, sli_counts
 from analytics.slo.spec import Sli, parse_slo
 from analytics.store import bench_raw, conventions, review
+from analytics.store.indicators import GOODPUT, LATENCY, indicator
 from analytics.store.queries import request_slots
 from analytics.store.slo import goodput_slots
 from tests.slo_builders import delete_requests

@@ -9,9 +9,9 @@ import streamlit as st
 
 from analytics.cli.bench import core
 from analytics.cli.bench import gpu as gpu_bench
-from analytics.filters import default_filters
 from analytics.gpu import pipeline as gpu_pipeline
 from analytics.store import queries
+from analytics.times import default_filters
 from analytics.traffic import pipeline as traffic_pipeline
 from tests.conftest import run_page
 from ui import traffic, warmup

@@ -13,10 +13,10 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from analytics.filters import Filters
 from analytics.gpu import efficiency as gpu
 from analytics.gpu import pipeline
 from analytics.gpu import rightsizing as gpu_rightsizing
+from analytics.times import Filters
 from ui import slo as slo_ui
 from ui.connection import get_store
 

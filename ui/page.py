@@ -16,7 +16,7 @@ from pathlib import Path
 import streamlit as st
 
 from analytics.errors import SourceError
-from analytics.filters import DEFAULT_RANGE, PRESETS, Filters, preset_span
+from analytics.times import DEFAULT_RANGE, PRESETS, Filters, preset_span
 from ui import traffic as data
 from ui import warmup
 from ui.connection import get_store

@@ -14,7 +14,6 @@ import polars as pl
 import streamlit as st
 
 from analytics.errors import SpecError
-from analytics.filters import Filters
 from analytics.slo import alerts as slo_alerts
 from analytics.slo import budget as slo_budget
 from analytics.slo.evaluation import Evaluation, evaluate_all, status_frame
@@ -27,6 +26,7 @@ from analytics.slo.spec import Slo, evaluation_time
 from analytics.slo.whatif import HISTORY
 from analytics.store import queries
 from analytics.store import slo as slo_queries
+from analytics.times import Filters
 from ui import format as fmt
 from ui.connection import get_store
 

@@ -18,8 +18,8 @@ import streamlit as st
 from analytics import columns
 from analytics.charts import base as charts
 from analytics.charts.review import marker_layout
-from analytics.filters import Filters
 from analytics.store import queries
+from analytics.times import Filters
 from analytics.traffic import pipeline
 from ui import review
 from ui.connection import get_store

@@ -3,7 +3,7 @@ the Overview's queries and charts for the default filters and the other pages' h
 background thread that the launcher (ui.serve) starts beside the server.
 
 The work goes through each page's own load with the filters of a first visit
-(analytics.filters.default_filters: ui.traffic.load, ui.slo.load, ui.gpu.load, ui.review.report),
+(analytics.times.default_filters: ui.traffic.load, ui.slo.load, ui.gpu.load, ui.review.report),
 so it fills the cache entries the pages read. A page opened meanwhile waits for the entry being computed
 (Streamlit computes a cache entry once, however many threads ask for it) instead of computing it
 again, and says that the server is still warming up. The warm-up gives way to visitors: before each
@@ -142,7 +142,7 @@ def _overview() -> None:
     """The Overview for the default filters, through app.py's own calls (ui.traffic.load, charts_of
     and the attention list): the landing page. Each step gives way to another page being opened
     (the Overview's visitor shares its entries)."""
-    from analytics.filters import default_filters
+    from analytics.times import default_filters
     from ui import attention
     from ui import slo as slo_ui
     from ui import traffic as data
@@ -163,9 +163,9 @@ def _overview() -> None:
 
 def _other_pages() -> None:
     """The other pages' heaviest loads for the default filters, in the order of the navigation."""
-    from analytics.filters import default_filters
     from analytics.gpu import efficiency, rightsizing
     from analytics.review import weekly as review_weekly
+    from analytics.times import default_filters
     from ui import gpu, review
     from ui import slo as slo_ui
     from ui import traffic as data

@@ -15,7 +15,6 @@ from pathlib import Path
 import yaml
 
 from analytics.errors import InputError
-from analytics.indicators import indicator
 from analytics.slo import export as slo_export
 from analytics.slo.evaluation import history_start
 from analytics.slo.files import PROJECT_SLO_FILE, load_slos
@@ -24,6 +23,7 @@ from analytics.slo.spec import Selector, Slo, evaluation_time
 from analytics.store import alert_sql
 from analytics.store import slo as store_slo
 from analytics.store.client import Store
+from analytics.store.indicators import indicator
 from analytics.store.queries import data_end
 
 FORMATS = ("grafana", "prometheus")

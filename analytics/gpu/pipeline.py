@@ -19,13 +19,12 @@ from datetime import datetime
 
 import polars as pl
 
-from analytics.filters import Filters
 from analytics.gpu import efficiency as gpu_efficiency
 from analytics.gpu import hours as gpu_hour_frames
 from analytics.store import gpu as gpu_queries
 from analytics.store import queries
 from analytics.store.client import Store
-from analytics.times import as_utc
+from analytics.times import Filters, as_utc
 
 
 def load(store: Store, start: datetime, end: datetime, deployments: Sequence[str] = (),

@@ -33,15 +33,15 @@ import numpy as np
 import polars as pl
 
 from analytics import histogram
-from analytics.indicators import AVAILABILITY, GOODPUT, indicator
 from analytics.slo import exported as slo_exported
 from analytics.slo.spec import Selector, Sli
 from analytics.store import conventions
 from analytics.store.conventions import hist_column
+from analytics.store.indicators import AVAILABILITY, GOODPUT, indicator
 
 SLOT = timedelta(seconds=conventions.SLOT_SECONDS)
 # per-slot counts the SLIs read from the rollup: all requests, and the statuses availability
-# counts as good or never counts (analytics.indicators.AVAILABILITY): requests, ok, unknown
+# counts as good or never counts (analytics.store.indicators.AVAILABILITY): requests, ok, unknown
 COUNT_COLUMNS = ("requests", *AVAILABILITY.good_statuses, *AVAILABILITY.invalid_statuses)
 GOODPUT_SOURCES = ("targeted", "joint", "rollup")
 
@@ -230,7 +230,7 @@ def _status_count(data: SliInputs, status: str) -> np.ndarray | int:
 
 
 def sli_counts(data: SliInputs, sli: Sli) -> SliCounts:
-    """Good and valid events per slot for an SLI, by its definition in analytics.indicators.
+    """Good and valid events per slot for an SLI, by its definition in analytics.store.indicators.
 
     Availability counts statuses. Latency and goodput count the rollup's histograms, which hold
     exactly their valid events (analytics.store.schema.bucket_expr renders the same definition):

@@ -61,8 +61,8 @@ from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from analytics.errors import SpecError
-from analytics.indicators import indicator
 from analytics.store import conventions
+from analytics.store.indicators import indicator
 
 SLI_KINDS = ("availability", "latency", "goodput")
 BUDGETING_METHODS = ("occurrences", "timeslices", "ratio_timeslices")
@@ -127,7 +127,7 @@ class Sli:
 
     @property
     def fields(self) -> tuple[str, ...]:
-        """Latency fields whose histograms this SLI reads (its valid events carry them, analytics.indicators)."""
+        """Latency fields whose histograms this SLI reads (its valid events carry them, analytics.store.indicators)."""
         return indicator(self.kind, self.field).fields
 
     def describe(self) -> str:

@@ -15,7 +15,7 @@ The arithmetic is analytics.slo.alerts / analytics.slo.budget's, for occurrence 
   max(min_events, 1) valid events (analytics.slo.alerts.states_at; NaN counts as 0 there).
 
 Good and valid events per slot come from the stores the app reads, with its definitions
-(analytics.indicators, analytics.slo.sli.sli_counts): availability counts the status columns of
+(analytics.store.indicators, analytics.slo.sli.sli_counts): availability counts the status columns of
 requests_5m; latency reads the field's histogram of valid events, good = the cumulative count at
 the threshold's bucket (exact on a bucket edge; between edges the same log-linear interpolation
 inside the straddled bucket as analytics.histogram.count_le, linear in the counts, so the sum
@@ -26,9 +26,9 @@ thresholds are bucket edges, else the raw requests, exact either way (analytics.
 from __future__ import annotations
 
 from analytics import histogram
-from analytics.indicators import AVAILABILITY, GOODPUT, LATENCY, bucket_column
 from analytics.store import conventions
 from analytics.store.conventions import hist_column
+from analytics.store.indicators import AVAILABILITY, GOODPUT, LATENCY, bucket_column
 from analytics.store.schema import HIST_MERGE
 
 EVALUATION_TIME = "$__toTime"  # Grafana ClickHouse data source macro: the end of the query range
@@ -45,7 +45,7 @@ def _names(values: tuple[str, ...]) -> str:
 
 
 def _inline(sql: str, values: dict[str, str]) -> str:
-    """SQL of analytics.indicators with its bound parameters ``{name:Type}`` replaced by literals."""
+    """SQL of analytics.store.indicators with its bound parameters ``{name:Type}`` replaced by literals."""
     for placeholder, literal in values.items():
         sql = sql.replace(placeholder, literal)
     if "{" in sql:

@@ -16,9 +16,9 @@ from datetime import datetime
 
 import polars as pl
 
-from analytics.indicators import LATENCY, indicator
 from analytics.store import conventions
 from analytics.store.client import Store
+from analytics.store.indicators import LATENCY, indicator
 from analytics.store.schema import DCGM_FLOAT_BLANK
 
 _WHERE = f"""
@@ -59,7 +59,7 @@ def series_sql(fields: tuple[str, ...]) -> str:
 @functools.cache
 def sli_sql(kind: str, field: str | None = None) -> str:
     """Good and valid requests per 5-minute slot under an SLI, over a scope (one SLO's panel;
-    valid and good events: analytics.indicators)."""
+    valid and good events: analytics.store.indicators)."""
     sli = indicator(kind, field)
     good, valid = sli.good_sql("r."), sli.valid_sql("r.")
     return (f"SELECT toStartOfInterval(r.ts, INTERVAL 5 MINUTE) AS slot,\n"

@@ -12,10 +12,10 @@ from datetime import datetime
 
 import polars as pl
 
-from analytics.indicators import indicator
 from analytics.store import conventions
 from analytics.store.client import Store
 from analytics.store.conventions import hist_column
+from analytics.store.indicators import indicator
 from analytics.store.schema import HIST_MERGE
 from analytics.times import as_utc
 
@@ -103,7 +103,7 @@ _BAND = "multiIf(" + ", ".join(
 @functools.cache
 def raw_breakdown_sql(kind: str, field: str | None = None) -> str:
     """Good and bad requests per (deployment/replica, input-token band) under an SLI kind
-    (valid and good events: analytics.indicators)."""
+    (valid and good events: analytics.store.indicators)."""
     sli = indicator(kind, field)
     good, valid = sli.good_sql("r."), sli.valid_sql("r.")
     return f"""

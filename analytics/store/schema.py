@@ -34,11 +34,11 @@ re-measures them, docs/bench.md records them):
 
 from __future__ import annotations
 
-from analytics.indicators import GOODPUT, LATENCY, bucket_column
 from analytics.store import conventions
 from analytics.store.client import Store
 from analytics.store.conventions import hist_column
 from analytics.store.ddl import SINGLE, Engine, Layout, layout_of
+from analytics.store.indicators import GOODPUT, LATENCY, bucket_column
 from analytics.store.journal import LOAD_ID, Rollup, journal_ddl, recover
 
 # 2: load_id on raw tables, the ingest journal, requests_5m.unknown; 3: requests_goodput_5m; 4: requests_1h
@@ -60,7 +60,7 @@ def _columns(spec: dict[str, str]) -> str:
 
 
 def bucket_expr(field: str) -> str:
-    """Histogram bucket of a latency SLI's valid request (analytics.indicators: 'ok' with the field);
+    """Histogram bucket of a latency SLI's valid request (analytics.store.indicators: 'ok' with the field);
     255 (outside the resample range) otherwise.
 
     roundDown(-x, -edges) finds the smallest edge >= x by binary search (17 ns/row measured,
@@ -187,7 +187,7 @@ def _hourly_request_rollup() -> Rollup:
 
 
 def _goodput_rollup() -> Rollup:
-    """requests_goodput_5m: goodput's valid events (analytics.indicators.GOODPUT) by the buckets of its fields."""
+    """requests_goodput_5m: goodput's valid events (analytics.store.indicators.GOODPUT) by the buckets of its fields."""
     buckets = ", ".join(f"{bucket_expr(f)} AS {bucket_column(f)}" for f in GOODPUT.fields)
     select = (f"SELECT\n    toStartOfInterval(ts, INTERVAL 5 MINUTE) AS slot, deployment, region,\n"
               f"    {buckets},\n"

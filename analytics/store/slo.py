@@ -2,7 +2,7 @@
 goodput counts (joint histogram, exact counts at a threshold pair).
 
 Goodput reads the joint (ttft bucket, tpot bucket) rollup (requests_goodput_5m), which counts the
-same valid events as the raw requests (analytics.indicators.GOODPUT) bucketed like the
+same valid events as the raw requests (analytics.store.indicators.GOODPUT) bucketed like the
 latency histograms: the joint histogram is the same cells as a raw GROUP BY, and exact counts at
 a threshold pair of bucket edges are the same numbers. Only a pair with a threshold between edges
 is counted from the raw requests (TARGETED_SQL).
@@ -19,10 +19,10 @@ from datetime import datetime
 import polars as pl
 
 from analytics import histogram
-from analytics.indicators import GOODPUT, bucket_column
 from analytics.store import conventions
 from analytics.store.client import Store
 from analytics.store.conventions import hist_column
+from analytics.store.indicators import GOODPUT, bucket_column
 from analytics.store.schema import HIST_MERGE
 
 _RANGE = """slot >= {start:DateTime('UTC')} AND slot < {end:DateTime('UTC')}"""
@@ -70,7 +70,7 @@ WHERE {_RANGE} {_SCOPE}
 GROUP BY slot, ttft_bucket, tpot_bucket
 """
 
-# Exact counts at a pair of bucket edges (analytics.indicators.Indicator.bucket_good_sql).
+# Exact counts at a pair of bucket edges (analytics.store.indicators.Indicator.bucket_good_sql).
 EDGE_PAIR_SQL = f"""
 SELECT slot, toUInt32(sum(n)) AS valid,
     toUInt32(sumIf(n, {GOODPUT.bucket_good_sql()})) AS good

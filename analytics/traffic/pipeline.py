@@ -16,10 +16,10 @@ from datetime import datetime, timedelta
 
 import polars as pl
 
-from analytics.filters import Filters
 from analytics.store import queries
 from analytics.store.client import Store
 from analytics.store.conventions import SLOT_SECONDS
+from analytics.times import Filters
 from analytics.traffic import summary as traffic_summary
 
 CHARTED = 8  # the Overview charts the busiest deployments: more lines make the charts unreadable

@@ -9,8 +9,8 @@ import numpy as np
 import polars as pl
 
 from analytics import columns, histogram
-from analytics.indicators import AVAILABILITY
 from analytics.store.conventions import EDGES_MS
+from analytics.store.indicators import AVAILABILITY
 
 PERCENTILES = (0.50, 0.95, 0.99)
 LATENCY_SUMMARY_FIELDS = ("ttft", "e2e")
@@ -20,7 +20,7 @@ MOVER_METRICS = {"rps": False, "error_rate": True, "ttft_p99_ms": True, "e2e_p99
 
 
 def error_rate() -> pl.Expr:
-    """1 - the availability SLI (analytics.indicators.AVAILABILITY): 1 - ok / requests with a known
+    """1 - the availability SLI (analytics.store.indicators.AVAILABILITY): 1 - ok / requests with a known
     outcome; null ("not measured") when no request has one.
 
     Requests of status 'unknown' (arrival-only traces) are neither good nor bad

@@ -19,7 +19,6 @@ from analytics.capacity import pipeline as capacity
 from analytics.cli.bench import core
 from analytics.cli.bench import gpu as gpu_bench
 from analytics.cli.bench.cases import Case, Target
-from analytics.filters import default_filters
 from analytics.gpu.hours import fields_of
 from analytics.review import pipeline as review
 from analytics.review import weekly as review_weekly
@@ -32,6 +31,7 @@ from analytics.slo.spec import evaluation_time
 from analytics.store import bench_raw as raw
 from analytics.store import conventions, queries
 from analytics.store import slo as slo_queries
+from analytics.times import default_filters
 from analytics.traffic import summary as overview
 
 GOAL = Target(10, at_least=True)  # rollups at least 10x faster than the raw equivalent

@@ -29,7 +29,7 @@ the store (its own process group, a free port) and drives it in headless Chromiu
 What it relies on in the pages (read at run time, nothing hard-coded beyond this): each page's
 <h1> is its navigation label; the what-if target is a slider or select slider inside the element
 keyed `whatif_target` (class `st-key-whatif_target`), whose thumb takes arrow keys; the time range
-is the select box keyed `filter_range` with options named as analytics.filters.PRESETS; a page is drawn
+is the select box keyed `filter_range` with options named as analytics.times.PRESETS; a page is drawn
 when the app reports its script idle, its <h1> shows the title, no spinner or skeleton is left
 and every plotly chart has its SVG (held for STABLE_S, as the idle flag can come before the last
 elements).

@@ -11,8 +11,8 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from analytics.cli.bench.cases import Case
-from analytics.filters import Filters, default_filters
 from analytics.store import conventions, queries
+from analytics.times import Filters, default_filters
 from analytics.traffic import pipeline
 
 

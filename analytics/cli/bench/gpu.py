@@ -12,13 +12,13 @@ from datetime import timedelta
 
 from analytics.charts import gpu as charts_gpu
 from analytics.cli.bench.cases import Case, under
-from analytics.filters import Filters
 from analytics.gpu import efficiency as gpu
 from analytics.gpu import pipeline
 from analytics.gpu import rightsizing as gpu_rightsizing
 from analytics.slo.files import PROJECT_SLO_FILE, load_slos
 from analytics.slo.objectives import objectives_by_deployment
 from analytics.store.queries import data_range, deployments_table, gpu_samples
+from analytics.times import Filters
 
 WINDOW_DAYS = 30
 WARM_RUNS = 3
