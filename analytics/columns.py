@@ -159,6 +159,7 @@ _COLUMNS = [
         "goodput_slo": ("Latency conditions for goodput", _NA), "not_available": ("Not available", _NA),
         "activity_metric": ("Activity metric", {**_NA, **_D}), "suggestion": ("Suggestion", _NA), "caveat": ("Caveat", {**_NA, **_D}),
         "reason": ("Why unknown", _NA), "unknown": ("Throughput unknown", _NA), "method": "Method",
+        "forecast_model": "Forecast model",
         "incident_key": ("Incident key", _D), "slos": "SLOs", "deployments": "Deployments",
         "top_cause": ("Top cause", _NA), "preceding_changes": ("Preceding changes", _NA),
         "note": ("Note", {"missing": "no note yet"}), "owner": ("Owner", {"missing": "no note yet"}),
@@ -194,6 +195,7 @@ _COLUMNS = [
     *_c("bool", {
         "exact": ("Exact", _D), "ongoing": "Ongoing", "evaluable": ("Enough requests to judge", _D),
         "met_slo": ("Hour met the SLO", _NM), "slo_met_at_peak": ("SLO met at peak", _NM),
+        "winner": "Drives the plan",
     }),
     *_c("ratio", {
         # analytics.traffic.summary.error_rate; 'unknown' is an outcome not recorded (analytics.store.conventions.STATUSES)

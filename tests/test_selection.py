@@ -104,4 +104,4 @@ def test_a_series_too_short_to_backtest_keeps_the_weekly_naive_and_says_why():
 def test_the_scoreboard_lists_every_model_best_first_with_the_winner_marked(chosen):
     board = capacity_selection.scoreboard(chosen["smooth"])
     assert board.height == 6 and board["mase"].is_sorted()
-    assert board.filter(pl.col("winner"))["model"].to_list() == [board["model"][0]]
+    assert board.filter(pl.col("winner"))["forecast_model"].to_list() == [board["forecast_model"][0]]

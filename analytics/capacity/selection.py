@@ -83,9 +83,9 @@ def select(folds: pl.DataFrame) -> Selection:
 
 
 def scoreboard(selection: Selection) -> pl.DataFrame:
-    """One row per model, best MASE first: model (label), mase, interval_coverage, smape, winner."""
-    rows = [{"model": MODEL_LABELS.get(m, m), "mase": s.mase, "interval_coverage": s.coverage, "smape": s.smape,
+    """One row per model, best MASE first: forecast_model (label), mase, interval_coverage, smape, winner."""
+    rows = [{"forecast_model": MODEL_LABELS.get(m, m), "mase": s.mase, "interval_coverage": s.coverage, "smape": s.smape,
              "winner": m == selection.winner} for m, s in selection.scores.items()]
-    frame = pl.DataFrame(rows, schema={"model": pl.String, "mase": pl.Float64, "interval_coverage": pl.Float64,
+    frame = pl.DataFrame(rows, schema={"forecast_model": pl.String, "mase": pl.Float64, "interval_coverage": pl.Float64,
                                        "smape": pl.Float64, "winner": pl.Boolean})
     return frame.with_columns(pl.col(pl.Float64).fill_nan(None)).sort("mase", nulls_last=True)
