@@ -273,9 +273,10 @@ def _statsforecast(history: pl.DataFrame, params: ForecastParams, build: Callabl
 def _ets(day: int, week: int):
     from statsforecast.models import AutoETS  # lazy: statsforecast imports numba and scipy
 
-    # Hyndman et al. (2008) state-space ETS, selected by AICc; the daily cycle is the season
-    # (statsforecast's ETS treats seasons over 24 as non-seasonal).
-    return AutoETS(season_length=day if day > 1 else week)
+    # Hyndman et al. (2008) state-space ETS, error and trend selected by AICc, with an additive daily
+    # season (statsforecast's ETS treats seasons over 24 as non-seasonal). The season is fixed: left to
+    # AICc, hourly demand often got a non-seasonal ETS(M,A,N) whose trend, extrapolated a week, runs away.
+    return AutoETS(season_length=day if day > 1 else week, model="ZZA")
 
 
 def _mstl(day: int, week: int):

@@ -83,8 +83,9 @@ def forecasts(method: str, series: dict[str, pl.DataFrame], params: capacity_for
 
 
 def backtest_params(params: capacity_forecast.ForecastParams) -> capacity_backtest.BacktestParams:
-    """The backtest template of a forecast's parameters (folds are sized per series later)."""
-    return capacity_backtest.BacktestParams(horizon=params.horizon, forecast=params)
+    """The backtest template of a forecast's parameters (folds are sized per series later). Folds reach
+    at most a week (capacity_backtest.auto_params), so horizons past a week share one cached backtest."""
+    return capacity_backtest.BacktestParams(horizon=min(params.horizon, capacity_forecast.WEEK), forecast=params)
 
 
 def backtests(series: dict[str, pl.DataFrame], params: capacity_forecast.ForecastParams, cache_dir: Path | None,
@@ -107,22 +108,18 @@ def selections(series: dict[str, pl.DataFrame], params: capacity_forecast.Foreca
             else capacity_selection.unscored(folds.errors[name]) for name in series}
 
 
-def cached_selection(name: str, history: pl.DataFrame, params: capacity_forecast.ForecastParams,
-                     cache_dir: Path | None) -> capacity_selection.Selection | None:
-    """The series' selection when its backtest is in the disk cache, else None (nothing is fitted)."""
-    if not capacity_cache.is_cached(name, capacity_backtest.candidates_observed, history, backtest_params(params), cache_dir):
-        return None
-    return selections({name: history}, params, cache_dir, workers=1)[name]
-
-
-def is_ready(method: str, name: str, history: pl.DataFrame, params: capacity_forecast.ForecastParams,
-             cache_dir: Path | None) -> bool:
-    """True when ``planned`` would read this series' plan from the disk cache without fitting."""
-    if method == AUTO:
-        chosen = cached_selection(name, history, params, cache_dir)
-        return chosen is not None and capacity_cache.is_cached(
-            name, capacity_forecast.METHODS[chosen.winner], history, params, cache_dir)
-    return capacity_cache.is_cached(name, capacity_forecast.METHODS[method], history, params, cache_dir)
+def cached_plans(method: str, series: dict[str, pl.DataFrame], params: capacity_forecast.ForecastParams,
+                 cache_dir: Path | None) -> dict[str, capacity_selection.Selection | None]:
+    """The series whose plan ``planned`` would read from the disk cache without fitting, each with its
+    selection (None for an explicit method); nothing is fitted here."""
+    if method != AUTO:
+        fn = capacity_forecast.METHODS[method]
+        return {name: None for name, history in series.items() if capacity_cache.is_cached(name, fn, history, params, cache_dir)}
+    backtested = {name: history for name, history in series.items() if capacity_cache.is_cached(
+        name, capacity_backtest.candidates_observed, history, backtest_params(params), cache_dir)}
+    chosen = selections(backtested, params, cache_dir, workers=1) if backtested else {}
+    return {name: pick for name, pick in chosen.items() if capacity_cache.is_cached(
+        name, capacity_forecast.METHODS[pick.winner], series[name], params, cache_dir)}
 
 
 def planned(method: str, series: dict[str, pl.DataFrame], params: capacity_forecast.ForecastParams, cache_dir: Path | None,

@@ -314,7 +314,7 @@ def build(week: str, start: datetime, end: datetime, evaluations: Sequence[Evalu
           changed: pl.DataFrame, gpu: pl.DataFrame, capacity: pl.DataFrame, caveats: Sequence[str] = (),
           watched: set[str] | None = None, peaks: pl.DataFrame | None = None) -> WeeklyReport:
     """Assemble the week's tables and paragraph (``changed``: week_changes; ``gpu``: gpu_table;
-    ``capacity``: the outlook table with ``state`` and ``method``; ``watched``: the deployments an
+    ``capacity``: the outlook table with ``state`` and ``forecast_model``; ``watched``: the deployments an
     SLO covers; ``peaks``: per deployment peak_mem_fraction, analytics.gpu.pipeline.peak_memory).
     Without ``watched`` or ``peaks`` that check did not run, and a caveat says so."""
     incident_rows = incident_table(incidents, attribution, changes, notes)
