@@ -73,7 +73,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--method", choices=[capacity_pipeline.AUTO, *sorted(capacity_forecast.METHODS)],
                         default=capacity_pipeline.DEFAULT_METHOD,
                         help="forecast method; auto (the default) picks each deployment's model by a rolling-origin "
-                             "backtest of every method (the model must beat seasonal naive by 5%% MASE)")
+                             "backtest of every method (a model must beat the better seasonal naive by 5 percent in MASE)")
     parser.add_argument("--workers", type=int, default=2, help="parallel fit processes (default 2)")
     parser.add_argument("--no-cache", action="store_true", help="refit even when a cached fit exists")
 
