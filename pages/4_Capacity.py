@@ -146,7 +146,9 @@ def model_scoreboard(name: str) -> None:
         st.info("Backtesting every model in the background (rolling origin); the scoreboard appears here when "
                 "it is done.")
         return
-    shown = "" if method == capacity_pipeline.AUTO else f" This view forecasts with {fd.METHOD_LABELS[method]}, as chosen above."
+    shown = ("" if method == capacity_pipeline.AUTO else
+             f" That is with '{fd.METHOD_LABELS[capacity_pipeline.AUTO]}'; this view forecasts with "
+             f"{fd.METHOD_LABELS[method]}, as chosen above.")
     if not chosen.scores:
         st.info(fmt.text(chosen.reason + shown))
         return
@@ -157,6 +159,7 @@ def model_scoreboard(name: str) -> None:
                        f"only when its MASE is {capacity_selection.MARGIN:.0%} below the better seasonal naive's. "
                        f"Coverage = share of actuals inside the {interval}% interval (nominal {interval / 100:.2f}); "
                        "sMAPE as a ratio.")
+
 
 one_deployment()
 
