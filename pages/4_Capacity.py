@@ -44,7 +44,8 @@ with st.expander("Scenario", expanded=True):
     c5, c6, c7 = st.columns([2, 1, 1])
     events_text = c5.text_area("Known events (one per line: name, YYYY-MM-DD, days)", key="cap_events",
                                placeholder="launch, 2026-11-20, 2", height=80,
-                               help="Prophet holidays: the effect is learned from the event's past occurrences.")
+                               help="Prophet holidays: the effect is learned from the event's past occurrences (the other "
+                                    "models ignore events).")
     metric = linked(c6.radio, "Demand", list(METRICS), format_func=METRICS.get, key="cap_metric", param="metric",
                     default=next(iter(METRICS)), allowed=METRICS)
     method = linked(c7.radio, "Forecast with", list(fd.METHOD_LABELS), format_func=fd.METHOD_LABELS.get,
@@ -125,7 +126,7 @@ def one_deployment() -> None:
         fig = charts.forecast_chart(
             fd.actuals(scenario, name), plan, title=f"{name}: hourly demand and {weeks}-week forecast", unit=unit,
             interval_width=interval / 100, capacity=plan["capacity"][0] if plan["capacity"][0] is not None else None,
-            exhausted_at=o.capacity_exhausted_at, baseline=base, metric=metric, method=shown_model.split(" (")[0],
+            exhausted_at=o.capacity_exhausted_at, baseline=base, metric=metric, method=shown_model.split(",")[0],
         )
         st.plotly_chart(fig, key="cap_chart")
         tp = fd.throughputs(start, end, filters.regions, names, metric, slo_file)[name]
@@ -158,7 +159,7 @@ def model_scoreboard(name: str) -> None:
                        "beats the in-sample seasonal-naive error (Hyndman & Koehler 2006); a model drives the plan "
                        f"only when its MASE is {capacity_selection.MARGIN:.0%} below the better seasonal naive's. "
                        f"Coverage = share of actuals inside the {interval}% interval (nominal {interval / 100:.2f}); "
-                       "sMAPE as a ratio.")
+                       "sMAPE as a ratio. MSTL models daily and weekly seasons, AutoETS and AutoTheta the daily one.")
 
 
 one_deployment()

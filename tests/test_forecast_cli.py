@@ -106,7 +106,7 @@ def test_text_output_lists_deployments_and_the_fleet_by_gpu_type(demo_store, dem
     code, out = run(demo_store, capsys, "--days", "21", "--end", demo_end, "--method", "seasonal_naive")
     assert code == 0
     assert "Capacity runs out (UTC)" in out and "GPU type" in out  # the column registry's labels
-    assert "Forecast model" in out and "Seasonal naive (same hour last week)" in out
+    assert "Forecast model" in out and "Seasonal naive, last week" in out
     assert all(d.deployment in out for d in fleet.FLEET)
     assert "no capacity: too little data" in out
 

@@ -51,7 +51,7 @@ def chosen() -> dict[str, capacity_selection.Selection]:
 def test_a_series_whose_weeks_repeat_is_planned_with_the_weekly_seasonal_naive(chosen):
     pick = chosen["copies"]
     assert pick.winner == "seasonal_naive" == pick.baseline
-    assert pick.reason.startswith("Seasonal naive (same hour last week) drives the plan")
+    assert pick.reason.startswith("Seasonal naive, last week drives the plan")
     assert set(pick.scores) == {"prophet", "seasonal_naive", "seasonal_naive_daily", "ets", "mstl", "theta"}
     assert pick.folds == 3 and pick.points == 3 * 168
     assert pick.scores["seasonal_naive"].mase < pick.scores["seasonal_naive_daily"].mase
@@ -90,7 +90,7 @@ def test_the_margin_rule_on_hand_made_scores(mase, winner):
 
 def test_a_model_just_within_the_margin_is_named_with_its_gain():
     pick = capacity_selection.choose(scores(seasonal_naive=1.0, seasonal_naive_daily=1.1, ets=0.97))
-    assert pick.reason == ("Seasonal naive (same hour last week) drives the plan (backtest MASE 1.00): the best other "
+    assert pick.reason == ("Seasonal naive, last week drives the plan (backtest MASE 1.00): the best other "
                            "model (AutoETS) scores MASE 0.97, only 3% better, within the 5% margin.")
 
 

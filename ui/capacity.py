@@ -231,7 +231,7 @@ def _selection(one: Scenario) -> capacity_selection.Selection:
 def models(s: Scenario, fitting: tuple[str, ...]) -> dict[str, str]:
     """Per deployment, the label of the model its plan shows now (the seasonal naive while fitting)."""
     chosen = selections(s)
-    return {name: "Seasonal naive (meanwhile)" if name in fitting else
+    return {name: "Seasonal naive, meanwhile" if name in fitting else
             capacity_forecast.MODEL_LABELS[chosen[name].winner if name in chosen else s.method] for name in s.names}
 
 

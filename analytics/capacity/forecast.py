@@ -319,11 +319,11 @@ METHODS: dict[str, Callable[[pl.DataFrame, ForecastParams], pl.DataFrame]] = {
     "theta": theta_forecast,
 }
 NAIVE_METHODS = ("seasonal_naive", "seasonal_naive_daily")  # the baselines a model must beat
-MODEL_LABELS = {
+MODEL_LABELS = {  # short: a table column and a chart legend show them (same hour last week / yesterday)
     "prophet": "Prophet",
-    "seasonal_naive": "Seasonal naive (same hour last week)",
-    "seasonal_naive_daily": "Seasonal naive (same hour yesterday)",
+    "seasonal_naive": "Seasonal naive, last week",
+    "seasonal_naive_daily": "Seasonal naive, yesterday",
     "ets": "AutoETS",
-    "mstl": "MSTL (daily + weekly)",
+    "mstl": "MSTL",
     "theta": "AutoTheta",
 }
