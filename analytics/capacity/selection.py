@@ -56,8 +56,8 @@ def choose(scores: Mapping[str, capacity_backtest.Scores], folds: int = 0, point
     best = min(others, key=lambda m: scores[m].mase) if others else None
     if best is not None and scores[best].mase < base * (1.0 - margin):
         reason = (f"{MODEL_LABELS[best]} drives the plan: its backtest MASE {scores[best].mase:.2f} is "
-                  f"{1 - scores[best].mase / base:.0%} below the best seasonal-naive baseline's "
-                  f"({MODEL_LABELS[baseline]}, {base:.2f}), more than the {margin:.0%} margin.")
+                  f"{1 - scores[best].mase / base:.0%} below the better seasonal naive's "
+                  f"({MODEL_LABELS[baseline]}: {base:.2f}), more than the {margin:.0%} margin.")
         return Selection(best, baseline, dict(scores), folds, points, reason)
     if best is None:
         why = "no other model could be scored"
