@@ -17,6 +17,7 @@ from datetime import datetime
 import numpy as np
 import polars as pl
 
+from analytics.slo import corrections as slo_corrections
 from analytics.slo import exported as slo_exported
 from analytics.slo.evaluation import history_start
 from analytics.slo.sli import GOODPUT_SOURCES, Grid, ScopeData, day_grid, on_grid, resolve, scope_from_frames
@@ -54,7 +55,20 @@ def load_data(store: Store, slos: tuple[Slo, ...] | list[Slo], at: datetime, goo
     loaded = {key: load_scope(store, grid, *key, tuple(sorted(need["fields"])), need["joint"],
                               tuple(sorted(need["targeted"])))
               for key, need in needs.items()}
-    return {name: loaded[key] for name, key in keys.items()}
+    return corrected({name: loaded[key] for name, key in keys.items()}, slos,
+                     slo_corrections.stored(store, grid.start, grid.end))
+
+
+def corrected(data: dict[str, ScopeData], slos, page: tuple[slo_corrections.Correction, ...]) -> dict[str, ScopeData]:
+    """Each SLO's arrays with the slots its budget corrections cover marked excluded (the file's
+    and the page's: analytics.slo.corrections); analytics.slo.sli.sli_counts then drops them."""
+    out = dict(data)
+    for slo in slos:
+        scope = data[slo.name]
+        mask = slo_corrections.excluded_slots(slo_corrections.for_slo(slo, page), scope.grid.start, scope.grid.n)
+        if mask.any():
+            out[slo.name] = replace(scope, excluded=mask)
+    return out
 
 
 def load_scope(store: Store, grid: Grid, deployments: tuple[str, ...], regions: tuple[str, ...] = (),

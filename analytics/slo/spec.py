@@ -261,6 +261,8 @@ class Slo:
     thresholds: Thresholds = DEFAULT_THRESHOLDS  # when it is 'at risk' or has 'partial history'
     labels: tuple[tuple[str, str], ...] = ()  # (key, value), sorted by key: team, service, tier, ...
     policy: str = ""  # the error budget policy: what happens when the budget is exhausted
+    # the SLO file's budget corrections for it (analytics.slo.corrections.Correction), set by the file loader
+    corrections: tuple = ()
 
     def label(self, key: str) -> str | None:
         """The value of one label, None when the SLO does not have it."""

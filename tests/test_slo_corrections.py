@@ -1,0 +1,229 @@
+"""Spec for budget corrections (analytics.slo.corrections): maintenance windows and known
+exclusions, from the SLO file and the SLOs page, removed from budgets, burn rates and alerts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+import yaml
+
+from analytics.errors import InputError, SpecError
+from analytics.slo import corrections as slo_corrections
+from analytics.slo.corrections import Correction, excluded_slots
+from analytics.slo.evaluation import evaluate
+from analytics.slo.files import parse_documents
+from analytics.slo.pipeline import corrected, load_data
+from analytics.slo.spec import parse_slo
+from analytics.store import corrections as store_corrections
+from tests.test_slo import END, PER_DAY, T0, _at, make_slo, steady
+from tests.test_slo_spec import OPENSLO
+
+MONDAY = datetime(2026, 11, 2, tzinfo=UTC)  # a Monday; the week to 2026-11-09 has no DST change in UTC
+SLOS = [{"name": "chat-ttft", "sli": "availability", "target": 99.9, "window": "28d"},
+        {"name": "code-availability", "sli": "availability", "target": 99.5, "window": "28d"}]
+
+
+def file_with(*corrections) -> list:
+    return parse_documents([{"slos": SLOS, "corrections": list(corrections)}], "slos.yaml")
+
+
+def weekly(**fields) -> Correction:
+    return file_with({"slos": "all", "reason": "maintenance", "duration": "2h", "at": "02:00"} | fields)[0].corrections[0]
+
+
+# --- the SLO file ---
+
+
+def test_a_top_level_correction_attaches_to_the_slos_it_names_only():
+    slos = file_with({"slos": ["chat-ttft"], "reason": "load test", "start": "2026-11-02T14:00:00Z", "duration": "90m"})
+    by_name = {s.name: s for s in slos}
+    assert by_name["code-availability"].corrections == ()
+    (c,) = by_name["chat-ttft"].corrections
+    assert (c.start, c.duration, c.reason, c.recurring) == (datetime(2026, 11, 2, 14, tzinfo=UTC),
+                                                           timedelta(minutes=90), "load test", False)
+
+
+def test_all_applies_a_correction_to_every_slo_and_yaml_timestamps_work():
+    text = """
+slos:
+  - {name: a, sli: availability, target: 99.9, window: 28d}
+  - {name: b, sli: availability, target: 99.9, window: 28d}
+corrections:
+  - {slos: all, reason: db upgrade, start: 2026-11-03 10:00:00, duration: 1h}
+"""
+    slos = parse_documents(list(yaml.safe_load_all(text)), "f.yaml")
+    assert [len(s.corrections) for s in slos] == [1, 1]
+    assert slos[0].corrections[0].start == datetime(2026, 11, 3, 10, tzinfo=UTC)  # naive: the default zone, UTC
+
+
+def test_a_document_of_corrections_alone_applies_to_openslo_slos_of_the_same_file():
+    openslo = yaml.safe_load((OPENSLO / "availability-good-total.yaml").read_text())
+    (slo,) = parse_documents([openslo, {"corrections": [{"slos": ["chat-availability"], "reason": "r",
+                                                          "every": "day", "at": "03:00", "duration": "15m"}]}], "o.yaml")
+    assert slo.corrections[0].every == tuple(range(7))
+
+
+@pytest.mark.parametrize(
+    "fields, message",
+    [
+        pytest.param({"duration": "2 hours"}, "slos.yaml: correction 1 ('maintenance'): duration: '2 hours' is not a duration",
+                     id="a bad duration"),
+        pytest.param({"every": ["sun", "funday"]}, "slos.yaml: correction 1 ('maintenance'): every: 'funday' is not a weekday",
+                     id="an unknown weekday"),
+        pytest.param({"slos": ["chat-ttft", "chat-tpot"]}, "slos.yaml: correction 1 ('maintenance'): slos: no SLO named "
+                     "'chat-tpot' in this file", id="an unknown SLO name"),
+        pytest.param({"at": 120}, 'at: quote the time ("02:00")', id="an unquoted 02:00 (YAML reads 120)"),
+        pytest.param({"at": "25:00"}, "at: expected a wall-clock time HH:MM", id="an impossible time"),
+        pytest.param({"reason": " "}, "slos.yaml: correction 1: reason: required", id="no reason"),
+        pytest.param({"start": "2026-11-02T14:00:00Z"}, "start/every: give a start (one-off) or every and at",
+                     id="both a start and every"),
+        pytest.param({"timezone": "Mars/Olympus"}, "timezone: 'Mars/Olympus' is not an IANA time zone",
+                     id="an unknown time zone"),
+        pytest.param({"duration": "8d"}, "duration: '8d' is longer than the 7d limit", id="a recurring window over a week"),
+        pytest.param({"until": "2027"}, "until: unknown field", id="an unknown field"),
+    ],
+)
+def test_a_broken_correction_is_one_line_naming_file_entry_and_field(fields, message):
+    raw = {"slos": "all", "reason": "maintenance", "every": ["sun"], "at": "02:00", "duration": "2h"} | fields
+    with pytest.raises(SpecError) as err:
+        file_with(raw)
+    assert message in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+# --- recurrence ---
+
+
+def test_a_weekly_window_expands_to_its_days_over_a_utc_week():
+    c = weekly(every=["wed", "sun"])
+    assert c.windows(MONDAY, MONDAY + timedelta(days=7)) == [
+        (datetime(2026, 11, 4, 2, tzinfo=UTC), datetime(2026, 11, 4, 4, tzinfo=UTC)),
+        (datetime(2026, 11, 8, 2, tzinfo=UTC), datetime(2026, 11, 8, 4, tzinfo=UTC)),
+    ]
+
+
+def test_windows_crossing_the_range_edges_are_included_whole():
+    c = weekly(every=["sun"], at="23:00", duration="3h")  # Sunday 23:00 to Monday 02:00
+    assert c.windows(MONDAY, MONDAY + timedelta(days=7)) == [
+        (datetime(2026, 11, 1, 23, tzinfo=UTC), datetime(2026, 11, 2, 2, tzinfo=UTC)),
+        (datetime(2026, 11, 8, 23, tzinfo=UTC), datetime(2026, 11, 9, 2, tzinfo=UTC)),
+    ]
+
+
+def test_a_daily_window_happens_once_a_day():
+    c = weekly(every="day", at="12:00", duration="30m")
+    windows = c.windows(MONDAY, MONDAY + timedelta(days=7))
+    assert [w[0] for w in windows] == [MONDAY + timedelta(days=d, hours=12) for d in range(7)]
+
+
+def test_a_local_time_keeps_its_wall_clock_across_a_dst_change():
+    c = weekly(every=["sun"], at="03:00", timezone="Europe/Berlin", duration="1h")  # CEST ends 2026-10-25
+    starts = [w[0] for w in c.windows(datetime(2026, 10, 18, tzinfo=UTC), datetime(2026, 11, 2, tzinfo=UTC))]
+    assert starts == [datetime(2026, 10, 18, 1, tzinfo=UTC), datetime(2026, 10, 25, 2, tzinfo=UTC),
+                      datetime(2026, 11, 1, 2, tzinfo=UTC)]
+
+
+@pytest.mark.parametrize(
+    "begin, minutes, excluded",
+    [
+        pytest.param(timedelta(minutes=10), 10, [2, 3], id="a window on slot edges excludes exactly its slots"),
+        pytest.param(timedelta(minutes=13), 4, [2, 3], id="a window inside two slots excludes both (any overlap)"),
+        pytest.param(timedelta(minutes=-10), 12, [0], id="a window before the grid excludes what it overlaps"),
+    ],
+)
+def test_a_slot_is_excluded_when_it_overlaps_a_window_at_all(begin, minutes, excluded):
+    c = Correction((), timedelta(minutes=minutes), "r", start=T0 + begin)
+    assert np.flatnonzero(excluded_slots([c], T0, 6)).tolist() == excluded
+
+
+# --- budgets, burn rates and alerts ---
+
+OUTAGE = range(END - 24, END)  # the last two hours of a 30-day window: 100% errors
+
+
+def outage_slo(**correction):
+    """make_slo()'s SLO (99.9% availability over 30 days) with one correction from the file."""
+    raw = {"slos": ["s"], "reason": "planned failover test", "duration": "2h"} | correction
+    return parse_documents([{"slos": [{"name": "s", "sli": "availability", "target": 99.9, "window": "30d"}],
+                             "corrections": [raw]}], "slos.yaml")[0]
+
+
+def test_an_outage_inside_a_correction_spends_no_budget_and_pages_nobody():
+    slo = outage_slo(start=_at(OUTAGE.start).isoformat())
+    data = corrected({"s": steady(bad={i: 1000 for i in OUTAGE})}, [slo], ())
+    e = evaluate(slo, data["s"], _at(END))
+    # 30 days x 288 slots x 1000 requests, less the 24 excluded slots' 24,000 (all of them bad)
+    assert e.status.valid == 30 * PER_DAY * 1000 - 24_000
+    assert e.status.good == e.status.valid
+    assert e.status.remaining == pytest.approx(1.0)
+    assert not e.firing and e.episodes.is_empty()
+    assert e.counts.excluded_valid.sum() == 24_000
+
+
+def test_a_correction_covering_part_of_a_burn_window_leaves_the_rest_counted():
+    # the outage's first hour is excluded, its second counted: the 1h burn is 1000x, the 6h burn
+    # 12,000 bad / (72 - 12) x 1000 valid = 0.2 error rate / 0.001 allowance = 200
+    slo = outage_slo(start=_at(OUTAGE.start).isoformat(), duration="1h")
+    data = corrected({"s": steady(bad={i: 1000 for i in OUTAGE})}, [slo], ())
+    e = evaluate(slo, data["s"], _at(END))
+    assert e.status.burn_rate_1h == pytest.approx(1000)
+    six_hours = next(a for a in e.alerts if a.tier.label == "6h/30m")
+    assert six_hours.burn_long == pytest.approx(200)
+    assert e.status.valid - e.status.good == 12_000
+
+
+def test_the_same_outage_outside_the_correction_pages():
+    slo = outage_slo(start=_at(OUTAGE.start - PER_DAY).isoformat())  # the day before
+    data = corrected({"s": steady(bad={i: 1000 for i in OUTAGE})}, [slo], ())
+    e = evaluate(slo, data["s"], _at(END))
+    assert e.status.valid - e.status.good == 24_000
+    assert "1h/5m" in {a.tier.label for a in e.firing}
+
+
+def test_a_page_correction_for_all_slos_reaches_every_slo_the_file_did_not_correct():
+    slo = make_slo()
+    page = (Correction((), timedelta(hours=2), "incident already paid for", start=_at(OUTAGE.start), source="page"),)
+    e = evaluate(slo, corrected({"s": steady(bad={i: 1000 for i in OUTAGE})}, [slo], page)["s"], _at(END))
+    assert e.status.remaining == pytest.approx(1.0) and not e.firing
+
+
+# --- the page's corrections in the store ---
+
+
+def test_a_page_correction_is_stored_with_bound_parameters_and_read_back(store):
+    reason = "x'); DROP TABLE budget_corrections; --"  # stored as text, never run
+    start = datetime(2019, 3, 4, 5, tzinfo=UTC)
+    slo_corrections.add(store, ["corr-probe"], start, "45m", reason, "ana", ["corr-probe"],
+                        datetime(2026, 1, 1, tzinfo=UTC))
+    (c,) = slo_corrections.stored(store, start, start + timedelta(minutes=1))
+    assert (c.slos, c.start, c.duration, c.reason, c.added_by) == (("corr-probe",), start, timedelta(minutes=45),
+                                                                    reason, "ana")
+
+
+@pytest.mark.parametrize(
+    "slos, duration, reason, who, message",
+    [
+        pytest.param(["nope"], "1h", "r", "ana", "slos: no SLO named 'nope'", id="an unknown SLO"),
+        pytest.param([], "1 hour", "r", "ana", "duration: '1 hour' is not a duration", id="a bad duration"),
+        pytest.param([], "1h", "  ", "ana", "reason: required", id="no reason"),
+        pytest.param([], "1h", "r", "", "who: required", id="nobody"),
+    ],
+)
+def test_a_rejected_page_correction_writes_nothing(store, slos, duration, reason, who, message):
+    start = datetime(2019, 6, 1, tzinfo=UTC)
+    with pytest.raises(InputError, match=message):
+        slo_corrections.add(store, slos, start, duration, reason, who, ["corr-probe"], datetime(2026, 1, 1, tzinfo=UTC))
+    assert store_corrections.read(store, start, start + timedelta(days=1)).is_empty()
+
+
+def test_load_data_applies_the_stored_corrections_of_the_slo(store):
+    start = datetime(2019, 9, 2, tzinfo=UTC)
+    slo = parse_slo({"name": "corr-load-probe", "sli": "availability", "target": 99, "window": "1d"})
+    slo_corrections.add(store, [slo.name], start + timedelta(hours=3), "1h", "probe", "ana", [slo.name],
+                        datetime(2026, 1, 1, tzinfo=UTC))
+    data = load_data(store, [slo], start + timedelta(days=1), start=start)[slo.name]
+    excluded = np.flatnonzero(data.excluded)
+    assert data.grid.start == start
+    assert excluded.tolist() == list(range(36, 48))  # 03:00 to 04:00: slots 36..47
