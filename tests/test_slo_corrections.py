@@ -227,3 +227,53 @@ def test_load_data_applies_the_stored_corrections_of_the_slo(store):
     excluded = np.flatnonzero(data.excluded)
     assert data.grid.start == start
     assert excluded.tolist() == list(range(36, 48))  # 03:00 to 04:00: slots 36..47
+
+
+# --- the Grafana export computes what the app does ---
+
+
+def test_exported_rules_exclude_the_file_and_page_corrections_as_the_app_does(store):
+    from analytics.cli import alerts as alerts_cli
+    from analytics.slo.evaluation import evaluate_all
+    from analytics.slo.files import load_slos
+    from analytics.slo.spec import to_mapping
+    from tests.conftest import DEMO_END, ROOT
+    from tests.test_alert_export import OUTAGE, _zero_nan, at_instant, rules_by_tier, threshold_of
+
+    began = DEMO_END - OUTAGE.starts_before_end  # Monday 2026-10-19 03:00 UTC, 40 minutes of errors
+    base = next(s for s in load_slos(ROOT / "slos.yaml") if s.name == "eu-west-availability")
+    raw = to_mapping(base) | {"name": "eu-west-corrected"}
+    corrections = [
+        {"slos": ["eu-west-corrected"], "reason": "one-off, off the slot grid",
+         "start": (began + timedelta(minutes=10)).isoformat(), "duration": "13m"},  # slots 03:10, 03:15, 03:20
+        {"slos": "all", "reason": "weekly, local time", "every": ["mon"], "at": "05:27",
+         "timezone": "Europe/Berlin", "duration": "20m"},  # 03:27 to 03:47 UTC (CEST): slots 03:25 to 03:45
+        {"slos": "all", "reason": "daily across midnight", "every": "day", "at": "23:58", "duration": "7m"},
+    ]
+    (slo,) = parse_documents([{"slos": [raw], "corrections": corrections}], "corrected.yaml")
+    slo_corrections.add(store, [slo.name], began, "5m", "from the page", "ana", [slo.name],
+                        datetime(2026, 1, 1, tzinfo=UTC))  # the slot 03:00
+    documents, _ = alerts_cli.grafana_documents(store, [slo], "clickhouse", "SLOs", "http://localhost:8501")
+    rules = rules_by_tier(documents[slo.name])
+    instants = (began + timedelta(minutes=30), began + timedelta(minutes=45), began + timedelta(hours=5, minutes=2),
+                began + timedelta(hours=21, minutes=5), DEMO_END)
+    compared = 0
+    for at in instants:
+        (evaluation,) = evaluate_all([slo], load_data(store, [slo], at), at)
+        for state in evaluation.alerts:
+            value = store.query(at_instant(rules[f"{state.tier.severity} {state.tier.label}"]["data"][0]["model"]["rawSql"],
+                                           at))["burn"][0]
+            enough = state.events_long >= max(slo.min_events, 1)
+            expected = min(_zero_nan(state.burn_long), _zero_nan(state.burn_short)) if enough else 0.0
+            assert value == pytest.approx(expected, rel=1e-9, abs=1e-12), f"{state.tier.label} at {at}"
+            assert (value > threshold_of(rules[f"{state.tier.severity} {state.tier.label}"])) == state.firing
+            compared += 1
+    # at 03:45 the 1h window's outage slots 03:00 to 03:40 are all corrected but 03:05: it burns less
+    # than without corrections, and the exclusions are what the app counted
+    (plain,) = evaluate_all([base], load_data(store, [base], instants[1]), instants[1])
+    (fixed,) = evaluate_all([slo], load_data(store, [slo], instants[1]), instants[1])
+    assert 0 < fixed.alerts[0].burn_long < plain.alerts[0].burn_long
+    slots = {fixed.grid.time(int(i)).strftime("%m-%d %H:%M") for i in np.flatnonzero(fixed.counts.excluded_valid)}
+    assert {"10-19 03:00", "10-19 03:10", "10-19 03:15", "10-19 03:20", "10-19 03:25", "10-19 03:40",
+            "10-18 23:55", "10-19 00:00"} <= slots
+    assert "10-19 03:05" not in slots and compared >= 20

@@ -63,7 +63,7 @@ def rule_queries(slo: Slo, deployments: tuple[str, ...], regions: tuple[str, ...
                                         slo.target, int(tier.long_window.total_seconds()),
                                         int(tier.short_window.total_seconds()), period, slo.budgeting.method,
                                         int(slo.budgeting.slice.total_seconds()) if slo.budgeting.slice else 0,
-                                        slo.budgeting.slice_target)
+                                        slo.budgeting.slice_target, excluded=slo_export.excluded_sql(slo))
         out.append(slo_export.RuleQuery(tier, alert_sql.rule_sql(windows, slo.min_events, scaled_to)))
     return out
 

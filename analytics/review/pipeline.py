@@ -37,6 +37,7 @@ from analytics.review import changes as review_changes
 from analytics.review import incidents as review_incidents
 from analytics.review import verdicts as review_verdicts
 from analytics.review import weekly as review_weekly
+from analytics.slo import corrections as slo_corrections
 from analytics.slo import pipeline as slo_pipeline
 from analytics.slo.evaluation import Evaluation, evaluate
 from analytics.slo.objectives import objectives_by_deployment
@@ -302,9 +303,11 @@ def report(store: Store, slos: Sequence[Slo], week: str, cache_dir: Path | None 
     capacity, caveats = week_capacity(store, slos, end, cache_dir, hours)
     # the Overview's checks of deployments no SLO covers and of GPU memory (analytics.review.verdicts)
     watched = review_verdicts.covered(slos, slo_queries.catalog(store, start, end))
-    return review_weekly.build(week, start, end, review.evaluations, review.incidents, review.spans, review.attribution,
+    built = review_weekly.build(week, start, end, review.evaluations, review.incidents, review.spans, review.attribution,
                    review.changes, notes, changed, review_weekly.gpu_table(gpu_now, gpu_before, saving_now, saving_before),
                    capacity, caveats, watched=watched, peaks=gpu_pipeline.peak_memory(store, start, end))
+    applied = review_weekly.corrections_table(review.evaluations, slo_corrections.stored(store, start, end), start, end)
+    return review_weekly.with_corrections(built, applied)
 
 
 def add_note(store: Store, key: str, note: str, owner: str, at: datetime | None = None) -> None:

@@ -34,6 +34,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
+import polars as pl
 
 from analytics.errors import InputError, SpecError
 from analytics.slo.spec import SLOT, Slo, parse_duration
@@ -116,10 +117,15 @@ def excluded_slots(corrections: Iterable[Correction], grid_start: datetime, n: i
     grid_end = grid_start + n * SLOT
     for correction in corrections:
         for begin, end in correction.windows(grid_start, grid_end):
-            first = max((begin - grid_start) // SLOT, 0)  # the slot holding the window's start
-            stop = min(-((grid_start - end) // SLOT), n)  # ceil: the first slot starting at or after its end
-            mask[first:stop] = True
+            mask[slots_of(begin, end, grid_start, n)] = True
     return mask
+
+
+def slots_of(begin: datetime, end: datetime, grid_start: datetime, n: int) -> slice:
+    """The slots of a grid of n 5-minute slots from grid_start that [begin, end) overlaps."""
+    first = max((begin - grid_start) // SLOT, 0)  # the slot holding the window's start
+    stop = min(-((grid_start - end) // SLOT), n)  # ceil: the first slot starting at or after its end
+    return slice(first, max(first, stop))
 
 
 def for_slo(slo: Slo, page: Sequence[Correction] = ()) -> tuple[Correction, ...]:
@@ -284,3 +290,23 @@ def add(store: Store, slos: Sequence[str], start: datetime, duration: str, reaso
                             added_by=who)
     store_corrections.write(store, list(correction.slos), correction.start, int(length.total_seconds()), text, who, now)
     return correction
+
+
+def bands(corrections: Iterable[Correction], start: datetime, end: datetime) -> list[tuple[datetime, datetime, str]]:
+    """Every window of the corrections inside [start, end), clipped to it, with its reason, in
+    time order: what a chart shades."""
+    return sorted((max(begin, start), min(stop, end), c.reason)
+                  for c in corrections for begin, stop in c.windows(start, end))
+
+
+def slo_list(c: Correction) -> str:
+    """'all SLOs' or the names, comma-separated."""
+    return ", ".join(c.slos) if c.slos else "all SLOs"
+
+
+def table(corrections: Iterable[Correction]) -> pl.DataFrame:
+    """One row per correction: which SLOs, when, why, and who added it (or the file it is in)."""
+    rows = [{"slos": slo_list(c), "when": c.describe(), "correction_reason": c.reason,
+             "added_by": c.added_by or c.source} for c in corrections]
+    return pl.DataFrame(rows, schema={"slos": pl.String, "when": pl.String, "correction_reason": pl.String,
+                                      "added_by": pl.String})
