@@ -277,3 +277,93 @@ def test_exported_rules_exclude_the_file_and_page_corrections_as_the_app_does(st
     assert {"10-19 03:00", "10-19 03:10", "10-19 03:15", "10-19 03:20", "10-19 03:25", "10-19 03:40",
             "10-18 23:55", "10-19 00:00"} <= slots
     assert "10-19 03:05" not in slots and compared >= 20
+
+
+# --- the SLOs page ---
+
+
+def _page_table(at, title: str):
+    labels = [b.label for b in at.get("download_button")]
+    return at.dataframe[labels.index(f"Download {title} (CSV)")].value
+
+
+def _fill(at, slo: str, start: datetime, duration: str, reason: str, who: str):
+    at.selectbox(key="correction_slo").set_value(slo)
+    at.date_input(key="correction_day").set_value(start.date())
+    at.time_input(key="correction_time").set_value(start.time())
+    at.text_input(key="correction_duration").input(duration)
+    at.text_input(key="correction_reason").input(reason)
+    at.text_input(key="correction_who").input(who)
+    next(b for b in at.button if b.label == "Add correction").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+
+
+def test_a_correction_added_on_the_slos_page_is_stored_and_listed_with_who_and_why(store):
+    from tests.conftest import DEMO_END, run_page
+
+    at = run_page("pages/1_SLOs.py", range="28d")
+    listed = _page_table(at, "budget corrections")
+    file_row = listed[listed["added_by"] == "slos.yaml"].iloc[0]  # the project file's weekly window
+    assert (file_row["slos"], file_row["when"]) == ("code-ttft", "every sun 02:00 UTC for 2h")
+    start = DEMO_END + timedelta(days=100, hours=7)  # after the data: it changes no other test's numbers
+    reason = "DB failover drill'); DROP TABLE budget_corrections; --"
+    _fill(at, "code-ttft", start, "90m", reason, "ana")
+    (c,) = slo_corrections.stored(store, start, start + timedelta(minutes=1))
+    assert (c.slos, c.start, c.duration, c.reason, c.added_by) == (("code-ttft",), start, timedelta(minutes=90),
+                                                                    reason, "ana")
+    listed = _page_table(at, "budget corrections")
+    row = listed[listed["correction_reason"] == reason].iloc[0]
+    assert (row["slos"], row["added_by"]) == ("code-ttft", "ana")
+
+
+def test_a_bad_correction_on_the_slos_page_shows_the_error_and_writes_nothing(store):
+    from tests.conftest import DEMO_END, run_page
+
+    at = run_page("pages/1_SLOs.py", range="28d")
+    start = DEMO_END + timedelta(days=200)
+    _fill(at, "all SLOs", start, "2 hours", "maintenance", "ana")
+    assert any("duration: '2 hours' is not a duration" in e.value for e in at.error)
+    assert store_corrections.read(store, start, start + timedelta(days=1)).is_empty()
+
+
+# --- charts ---
+
+
+def test_every_slo_chart_shades_a_correction_with_its_escaped_reason():
+    from analytics.charts import slo as charts_slo
+    from analytics.charts.base import figure
+
+    fig = figure([], {})
+    bands = [(datetime(2026, 10, 4, 2, tzinfo=UTC), datetime(2026, 10, 4, 4, tzinfo=UTC), "<b>cache</b> rebuild")]
+    shaded = charts_slo.add_corrections(fig, bands)
+    (rect,) = shaded.layout.shapes
+    assert (rect.x0, rect.x1, rect.yref, rect.fillcolor) == ("2026-10-04 02:00:00", "2026-10-04 04:00:00", "paper",
+                                                              charts_slo.CORRECTION_FILL)
+    assert shaded.layout.annotations[0].text == "&lt;b&gt;cache&lt;/b&gt; rebuild"
+    assert not fig.layout.shapes  # the input figure is left as it was
+
+
+def test_bands_are_the_windows_inside_the_charted_range_clipped_to_it():
+    c = weekly(every=["sun"], at="23:00", duration="3h")
+    assert slo_corrections.bands([c], MONDAY, MONDAY + timedelta(days=7)) == [
+        (MONDAY, datetime(2026, 11, 2, 2, tzinfo=UTC), "maintenance"),
+        (datetime(2026, 11, 8, 23, tzinfo=UTC), MONDAY + timedelta(days=7), "maintenance"),
+    ]
+
+
+# --- the weekly review ---
+
+
+def test_the_review_lists_each_correction_window_of_the_week_with_the_events_it_excluded():
+    from analytics.review import weekly as review_weekly
+
+    slo = outage_slo(every="day", at="22:00")  # 2 hours every day; the outage is the last day's
+    e = evaluate(slo, corrected({"s": steady(bad={i: 1000 for i in OUTAGE})}, [slo], ())["s"], _at(END))
+    week_start = _at(END) - timedelta(days=7)
+    table = review_weekly.corrections_table([e], (), week_start, _at(END))
+    assert table.height == 7  # one window a day
+    last = table.row(-1, named=True)
+    assert (last["start"], last["end"], last["slos"], last["correction_reason"]) == (
+        _at(OUTAGE.start), _at(END), "s", "planned failover test")
+    assert last["excluded_events"] == 24_000  # 24 slots of 1000 requests
+    assert table["excluded_events"].sum() == 7 * 24_000

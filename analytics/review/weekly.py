@@ -363,7 +363,7 @@ def corrections_table(evaluations: Sequence[Evaluation], page: Sequence[slo_corr
                 begin, stop = max(begin, start), min(stop, end)
                 row = windows.setdefault((begin, stop, c), {
                     "start": begin, "end": stop, "slos": slo_corrections.slo_list(c), "correction_reason": c.reason,
-                    "excluded_events": 0.0, "added_by": c.added_by or c.source})
+                    "excluded_events": 0.0, "added_by": c.origin})
                 if excluded is not None:
                     row["excluded_events"] += float(excluded[slo_corrections.slots_of(begin, stop, e.grid.start,
                                                                                        e.grid.n)].sum())

@@ -31,6 +31,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import PurePath
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
@@ -68,6 +69,11 @@ class Correction:
     @property
     def recurring(self) -> bool:
         return bool(self.every)
+
+    @property
+    def origin(self) -> str:
+        """Who added it on the page, or the name of the SLO file it is in."""
+        return self.added_by or PurePath(self.source).name
 
     def applies_to(self, slo_name: str) -> bool:
         return not self.slos or slo_name in self.slos
@@ -307,6 +313,6 @@ def slo_list(c: Correction) -> str:
 def table(corrections: Iterable[Correction]) -> pl.DataFrame:
     """One row per correction: which SLOs, when, why, and who added it (or the file it is in)."""
     rows = [{"slos": slo_list(c), "when": c.describe(), "correction_reason": c.reason,
-             "added_by": c.added_by or c.source} for c in corrections]
+             "added_by": c.origin} for c in corrections]
     return pl.DataFrame(rows, schema={"slos": pl.String, "when": pl.String, "correction_reason": pl.String,
                                       "added_by": pl.String})
