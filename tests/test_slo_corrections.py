@@ -14,7 +14,7 @@ from analytics.slo import corrections as slo_corrections
 from analytics.slo.corrections import Correction, excluded_slots
 from analytics.slo.evaluation import evaluate
 from analytics.slo.files import parse_documents
-from analytics.slo.pipeline import corrected, load_data
+from analytics.slo.pipeline import add_correction, corrected, load_data, stored_corrections
 from analytics.slo.spec import parse_slo
 from analytics.store import corrections as store_corrections
 from tests.test_slo import END, PER_DAY, T0, _at, make_slo, steady
@@ -195,9 +195,9 @@ def test_a_page_correction_for_all_slos_reaches_every_slo_the_file_did_not_corre
 def test_a_page_correction_is_stored_with_bound_parameters_and_read_back(store):
     reason = "x'); DROP TABLE budget_corrections; --"  # stored as text, never run
     start = datetime(2019, 3, 4, 5, tzinfo=UTC)
-    slo_corrections.add(store, ["corr-probe"], start, "45m", reason, "ana", ["corr-probe"],
+    add_correction(store, ["corr-probe"], start, "45m", reason, "ana", ["corr-probe"],
                         datetime(2026, 1, 1, tzinfo=UTC))
-    (c,) = slo_corrections.stored(store, start, start + timedelta(minutes=1))
+    (c,) = stored_corrections(store, start, start + timedelta(minutes=1))
     assert (c.slos, c.start, c.duration, c.reason, c.added_by) == (("corr-probe",), start, timedelta(minutes=45),
                                                                     reason, "ana")
 
@@ -214,14 +214,14 @@ def test_a_page_correction_is_stored_with_bound_parameters_and_read_back(store):
 def test_a_rejected_page_correction_writes_nothing(store, slos, duration, reason, who, message):
     start = datetime(2019, 6, 1, tzinfo=UTC)
     with pytest.raises(InputError, match=message):
-        slo_corrections.add(store, slos, start, duration, reason, who, ["corr-probe"], datetime(2026, 1, 1, tzinfo=UTC))
+        add_correction(store, slos, start, duration, reason, who, ["corr-probe"], datetime(2026, 1, 1, tzinfo=UTC))
     assert store_corrections.read(store, start, start + timedelta(days=1)).is_empty()
 
 
 def test_load_data_applies_the_stored_corrections_of_the_slo(store):
     start = datetime(2019, 9, 2, tzinfo=UTC)
     slo = parse_slo({"name": "corr-load-probe", "sli": "availability", "target": 99, "window": "1d"})
-    slo_corrections.add(store, [slo.name], start + timedelta(hours=3), "1h", "probe", "ana", [slo.name],
+    add_correction(store, [slo.name], start + timedelta(hours=3), "1h", "probe", "ana", [slo.name],
                         datetime(2026, 1, 1, tzinfo=UTC))
     data = load_data(store, [slo], start + timedelta(days=1), start=start)[slo.name]
     excluded = np.flatnonzero(data.excluded)
@@ -251,7 +251,7 @@ def test_exported_rules_exclude_the_file_and_page_corrections_as_the_app_does(st
         {"slos": "all", "reason": "daily across midnight", "every": "day", "at": "23:58", "duration": "7m"},
     ]
     (slo,) = parse_documents([{"slos": [raw], "corrections": corrections}], "corrected.yaml")
-    slo_corrections.add(store, [slo.name], began, "5m", "from the page", "ana", [slo.name],
+    add_correction(store, [slo.name], began, "5m", "from the page", "ana", [slo.name],
                         datetime(2026, 1, 1, tzinfo=UTC))  # the slot 03:00
     documents, _ = alerts_cli.grafana_documents(store, [slo], "clickhouse", "SLOs", "http://localhost:8501")
     rules = rules_by_tier(documents[slo.name])
@@ -308,7 +308,7 @@ def test_a_correction_added_on_the_slos_page_is_stored_and_listed_with_who_and_w
     start = DEMO_END + timedelta(days=100, hours=7)  # after the data: it changes no other test's numbers
     reason = "DB failover drill'); DROP TABLE budget_corrections; --"
     _fill(at, "code-ttft", start, "90m", reason, "ana")
-    (c,) = slo_corrections.stored(store, start, start + timedelta(minutes=1))
+    (c,) = stored_corrections(store, start, start + timedelta(minutes=1))
     assert (c.slos, c.start, c.duration, c.reason, c.added_by) == (("code-ttft",), start, timedelta(minutes=90),
                                                                     reason, "ana")
     listed = _page_table(at, "budget corrections")
@@ -367,3 +367,14 @@ def test_the_review_lists_each_correction_window_of_the_week_with_the_events_it_
         _at(OUTAGE.start), _at(END), "s", "planned failover test")
     assert last["excluded_events"] == 24_000  # 24 slots of 1000 requests
     assert table["excluded_events"].sum() == 7 * 24_000
+
+
+def test_a_repeated_window_is_labelled_once_and_another_reason_one_line_lower():
+    from analytics.charts import slo as charts_slo
+
+    day = datetime(2026, 10, 4, tzinfo=UTC)
+    bands = [(day, day + timedelta(hours=2), "weekly"), (day + timedelta(days=2), day + timedelta(days=2, hours=3), "load test"),
+             (day + timedelta(days=7), day + timedelta(days=7, hours=2), "weekly")]
+    spec = charts_slo.correction_layout(bands)
+    assert len(spec["shapes"]) == 3
+    assert [(a["text"], a["y"]) for a in spec["annotations"]] == [("weekly", 1), ("load test", 1 - charts_slo.CORRECTION_LABEL_STEP)]

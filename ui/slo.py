@@ -21,7 +21,9 @@ from analytics.slo.evaluation import Evaluation, evaluate_all, status_frame
 from analytics.slo.files import PROJECT_SLO_FILE, parse_text
 from analytics.slo.groups import roll_up
 from analytics.slo.objectives import objectives_by_deployment
+from analytics.slo.pipeline import add_correction as add_to_store
 from analytics.slo.pipeline import load_data
+from analytics.slo.pipeline import stored_corrections as stored_in_store
 from analytics.slo.sli import ScopeData
 from analytics.slo.spec import Slo, evaluation_time
 from analytics.slo.whatif import HISTORY
@@ -159,13 +161,13 @@ def detail(text: str, source: str, at: datetime, name: str) -> dict:
 def stored_corrections(at: datetime) -> tuple[slo_corrections.Correction, ...]:
     """The corrections added on the SLOs page overlapping the year before `at` (the longest window)
     and after it."""
-    return slo_corrections.stored(get_store(), at - timedelta(days=366), at + timedelta(days=366))
+    return stored_in_store(get_store(), at - timedelta(days=366), at + timedelta(days=366))
 
 
 def add_correction(slos: list[str], start: datetime, duration: str, reason: str, who: str, known) -> None:
-    """Store a correction from the SLOs page (analytics.slo.corrections.add: InputError, nothing written,
+    """Store a correction from the SLOs page (analytics.slo.pipeline.add_correction: InputError, nothing written,
     for a bad input) and drop the cached evaluations, so every page counts without it at once."""
-    slo_corrections.add(get_store(), slos, start, duration, reason, who, known, datetime.now(UTC))
+    add_to_store(get_store(), slos, start, duration, reason, who, known, datetime.now(UTC))
     for loader in (stored_corrections, evaluations, status, detail, groups, whatif_scope):
         loader.clear()
 

@@ -144,19 +144,26 @@ def window_attainment_chart(windows: pl.DataFrame, suggested: float | None, curr
 
 CORRECTION_FILL = "rgba(107,114,128,0.18)"  # grey: time the budget does not count
 CORRECTION_LABEL_CHARS = 40  # a band's label; the full reason is in the corrections table
+CORRECTION_LABEL_STEP = 0.08  # each further reason's label this share of the plot's height lower
 
 
 def correction_layout(bands: Sequence[tuple[datetime, datetime, str]]) -> dict[str, list]:
     """A grey shaded band per budget correction window (begin, end, reason), spanning the plot's
-    height, labelled with its reason at its top left (analytics.slo.corrections.bands)."""
-    shapes, annotations = [], []
+    height (analytics.slo.corrections.bands). Each reason is written once, at its first band, one
+    line lower per reason: a weekly window repeats its label on no other band, and labels of
+    different corrections do not overprint each other."""
+    shapes, annotations, rows = [], [], {}
     for begin, end, reason in bands:
         x0, x1 = begin.strftime("%Y-%m-%d %H:%M:%S"), end.strftime("%Y-%m-%d %H:%M:%S")
         shapes.append({"type": "rect", "xref": "x", "yref": "paper", "x0": x0, "x1": x1, "y0": 0, "y1": 1,
                        "fillcolor": CORRECTION_FILL, "line": {"width": 0}, "layer": "below"})
+        if reason in rows:
+            continue
+        rows[reason] = len(rows)
         label = reason if len(reason) <= CORRECTION_LABEL_CHARS else reason[:CORRECTION_LABEL_CHARS - 1] + "…"
-        annotations.append({"x": x0, "xref": "x", "y": 1, "yref": "paper", "text": label, "showarrow": False,
-                            "xanchor": "left", "yanchor": "top", "font": {"size": 10, "color": "#4b5563"}})
+        annotations.append({"x": x0, "xref": "x", "y": 1 - CORRECTION_LABEL_STEP * rows[reason], "yref": "paper",
+                            "text": label, "showarrow": False, "xanchor": "left", "yanchor": "top",
+                            "font": {"size": 10, "color": "#4b5563"}})
     return {"shapes": shapes, "annotations": annotations}
 
 

@@ -37,7 +37,6 @@ from analytics.review import changes as review_changes
 from analytics.review import incidents as review_incidents
 from analytics.review import verdicts as review_verdicts
 from analytics.review import weekly as review_weekly
-from analytics.slo import corrections as slo_corrections
 from analytics.slo import pipeline as slo_pipeline
 from analytics.slo.evaluation import Evaluation, evaluate
 from analytics.slo.objectives import objectives_by_deployment
@@ -306,7 +305,7 @@ def report(store: Store, slos: Sequence[Slo], week: str, cache_dir: Path | None 
     built = review_weekly.build(week, start, end, review.evaluations, review.incidents, review.spans, review.attribution,
                    review.changes, notes, changed, review_weekly.gpu_table(gpu_now, gpu_before, saving_now, saving_before),
                    capacity, caveats, watched=watched, peaks=gpu_pipeline.peak_memory(store, start, end))
-    applied = review_weekly.corrections_table(review.evaluations, slo_corrections.stored(store, start, end), start, end)
+    applied = review_weekly.corrections_table(review.evaluations, slo_pipeline.stored_corrections(store, start, end), start, end)
     return review_weekly.with_corrections(built, applied)
 
 

@@ -39,8 +39,6 @@ import polars as pl
 
 from analytics.errors import InputError, SpecError
 from analytics.slo.spec import SLOT, Slo, parse_duration
-from analytics.store import corrections as store_corrections
-from analytics.store.client import Store
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # datetime.weekday() order
 DAILY = "day"
@@ -259,23 +257,21 @@ def parse_corrections(raw, slos: Sequence[Slo], source: str) -> tuple[Correction
     return tuple(parse_correction(item, known, source, i) for i, item in enumerate(raw))
 
 
-# --- the SLOs page's corrections (analytics.store.corrections) ---
+# --- the SLOs page's corrections (analytics.store.corrections, read and written by analytics.slo.pipeline) ---
 
 MAX_WHO_CHARS = 100
 
 
-def stored(store: Store, begin: datetime, end: datetime) -> tuple[Correction, ...]:
-    """The corrections added from the page whose window overlaps [begin, end)."""
-    frame = store_corrections.read(store, begin, end)
+def from_frame(frame: pl.DataFrame) -> tuple[Correction, ...]:
+    """The page's corrections from the store's rows (slos, start, duration_s, reason, added_by)."""
     return tuple(Correction(tuple(r["slos"]), timedelta(seconds=r["duration_s"]), r["reason"], start=r["start"],
                             source="page", added_by=r["added_by"]) for r in frame.iter_rows(named=True))
 
 
-def add(store: Store, slos: Sequence[str], start: datetime, duration: str, reason: str, who: str,
-        known: Iterable[str], now: datetime) -> Correction:
-    """Check a correction from the page and store it (bound parameters): ``slos`` empty means every
-    SLO. InputError, with nothing written, for an unknown SLO, a bad duration, an empty reason or
-    name, or a naive start."""
+def checked(slos: Sequence[str], start: datetime, duration: str, reason: str, who: str,
+            known: Iterable[str]) -> Correction:
+    """A one-off correction from the page's inputs: ``slos`` empty means every SLO. InputError for an
+    unknown SLO, a bad duration, an empty reason or name, or a naive start."""
     known = set(known)
     try:
         for name in slos:
@@ -292,10 +288,8 @@ def add(store: Store, slos: Sequence[str], start: datetime, duration: str, reaso
         raise InputError("who: required (who is excluding these events)")
     if len(who) > MAX_WHO_CHARS:
         raise InputError(f"who: at most {MAX_WHO_CHARS} characters, got {len(who)}")
-    correction = Correction(tuple(dict.fromkeys(slos)), length, text, start=start.astimezone(UTC), source="page",
-                            added_by=who)
-    store_corrections.write(store, list(correction.slos), correction.start, int(length.total_seconds()), text, who, now)
-    return correction
+    return Correction(tuple(dict.fromkeys(slos)), length, text, start=start.astimezone(UTC), source="page",
+                      added_by=who)
 
 
 def bands(corrections: Iterable[Correction], start: datetime, end: datetime) -> list[tuple[datetime, datetime, str]]:

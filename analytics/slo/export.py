@@ -27,7 +27,6 @@ from urllib.parse import quote, urlencode
 
 from analytics.slo.alerts import Tier, tiers_for
 from analytics.slo.spec import Slo, format_duration
-from analytics.store import alert_sql
 
 DEFAULT_DASHBOARD_URL = "http://localhost:8501"
 SLO_PAGE = "SLOs"  # Streamlit's URL path of pages/1_SLOs.py
@@ -135,11 +134,3 @@ def corrections_note(slo: Slo) -> str:
     return ((f"Budget corrections from the SLO file excluded: {listed}. " if listed else "")
             + "Corrections added on the dashboard's SLOs page are read from the budget_corrections table at each evaluation.")
 
-
-def excluded_sql(slo: Slo) -> str:
-    """The rule SQL's predicate for the slots the SLO's budget corrections cover
-    (analytics.slo.corrections): the SLO file's as literal windows and weekly/daily predicates, the
-    page's as a subquery on the corrections table (so one added later applies without re-export)."""
-    terms = [alert_sql.recurring_sql(c.every, f"{c.at:%H:%M}", int(c.duration.total_seconds()), c.timezone)
-             if c.recurring else alert_sql.one_off_sql(c.start, c.start + c.duration) for c in slo.corrections]
-    return " OR ".join([*terms, alert_sql.stored_corrections_sql(slo.name)])

@@ -22,6 +22,7 @@ from analytics.slo import exported as slo_exported
 from analytics.slo.evaluation import history_start
 from analytics.slo.sli import GOODPUT_SOURCES, Grid, ScopeData, day_grid, on_grid, resolve, scope_from_frames
 from analytics.slo.spec import Slo, evaluation_time
+from analytics.store import corrections as store_corrections
 from analytics.store import otel_metrics as store_otel_metrics
 from analytics.store import slo as store_slo
 from analytics.store.client import Store
@@ -56,7 +57,21 @@ def load_data(store: Store, slos: tuple[Slo, ...] | list[Slo], at: datetime, goo
                               tuple(sorted(need["targeted"])))
               for key, need in needs.items()}
     return corrected({name: loaded[key] for name, key in keys.items()}, slos,
-                     slo_corrections.stored(store, grid.start, grid.end))
+                     stored_corrections(store, grid.start, grid.end))
+
+
+def stored_corrections(store: Store, begin: datetime, end: datetime) -> tuple[slo_corrections.Correction, ...]:
+    """The corrections added on the SLOs page whose window overlaps [begin, end)."""
+    return slo_corrections.from_frame(store_corrections.read(store, begin, end))
+
+
+def add_correction(store: Store, slos, start: datetime, duration: str, reason: str, who: str, known,
+                   now: datetime) -> slo_corrections.Correction:
+    """Check a correction from the SLOs page (analytics.slo.corrections.checked: InputError, nothing
+    written) and store it with bound parameters."""
+    c = slo_corrections.checked(slos, start, duration, reason, who, known)
+    store_corrections.write(store, list(c.slos), c.start, int(c.duration.total_seconds()), c.reason, c.added_by, now)
+    return c
 
 
 def corrected(data: dict[str, ScopeData], slos, page: tuple[slo_corrections.Correction, ...]) -> dict[str, ScopeData]:
