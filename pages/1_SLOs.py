@@ -179,13 +179,14 @@ def detail() -> None:
     with panel("Deploy markers"):  # unreadable, the chart is drawn without them
         sli_figure = add_markers(sli_figure, review.changes(window_start, at, scope))
     bands = view["corrections"]  # budget corrections, shaded grey on every chart
-    left.plotly_chart(charts_slo.add_corrections(sli_figure, bands), width="stretch")
+    left.plotly_chart(charts_slo.add_corrections(sli_figure, bands, window_start, at), width="stretch")
     right.plotly_chart(charts_slo.add_corrections(
-        charts_slo.burn_down_chart({"current": view["burn_down"]}, view["period_end"]), bands), width="stretch")
-    st.plotly_chart(charts_slo.add_corrections(charts_slo.burn_rate_chart(view["burn"], view["thresholds"]), bands),
-                    width="stretch")
-    st.plotly_chart(charts_slo.add_corrections(charts_slo.episodes_timeline(view["episodes"], window_start, at), bands),
-                    width="stretch")
+        charts_slo.burn_down_chart({"current": view["burn_down"]}, view["period_end"]), bands, window_start,
+        max(at, view["period_end"])), width="stretch")
+    st.plotly_chart(charts_slo.add_corrections(charts_slo.burn_rate_chart(view["burn"], view["thresholds"]), bands,
+                                               window_start, at), width="stretch")
+    st.plotly_chart(charts_slo.add_corrections(charts_slo.episodes_timeline(view["episodes"], window_start, at), bands,
+                                               window_start, at), width="stretch")
     show_table(view["episodes"], "alert episodes",
                caption="An episode runs from the first 5-minute evaluation where a tier of its severity fires "
                "(both windows above the threshold, enough traffic) until none does. Budget consumed is a share "

@@ -335,11 +335,12 @@ def test_every_slo_chart_shades_a_correction_with_its_escaped_reason():
 
     fig = figure([], {})
     bands = [(datetime(2026, 10, 4, 2, tzinfo=UTC), datetime(2026, 10, 4, 4, tzinfo=UTC), "<b>cache</b> rebuild")]
-    shaded = charts_slo.add_corrections(fig, bands)
+    shaded = charts_slo.add_corrections(fig, bands, datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 10, 8, tzinfo=UTC))
     (rect,) = shaded.layout.shapes
     assert (rect.x0, rect.x1, rect.yref, rect.fillcolor) == ("2026-10-04 02:00:00", "2026-10-04 04:00:00", "paper",
                                                               charts_slo.CORRECTION_FILL)
     assert shaded.layout.annotations[0].text == "&lt;b&gt;cache&lt;/b&gt; rebuild"
+    assert shaded.layout.xaxis.range == ("2026-10-01 00:00:00", "2026-10-08 00:00:00")  # not widened for the label
     assert not fig.layout.shapes  # the input figure is left as it was
 
 

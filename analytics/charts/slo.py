@@ -167,10 +167,15 @@ def correction_layout(bands: Sequence[tuple[datetime, datetime, str]]) -> dict[s
     return {"shapes": shapes, "annotations": annotations}
 
 
-def add_corrections(fig: go.Figure, bands: Sequence[tuple[datetime, datetime, str]]) -> go.Figure:
-    """A copy of ``fig`` with correction_layout's bands added (their reasons escaped here, as user text);
-    the input figure is not changed."""
+def add_corrections(fig: go.Figure, bands: Sequence[tuple[datetime, datetime, str]], start: datetime,
+                    end: datetime) -> go.Figure:
+    """A copy of ``fig`` with correction_layout's bands added (their reasons escaped here, as user text)
+    and its time axis fixed to [start, end]: plotly widens an automatic range to fit annotation text,
+    which would stretch the axis past the data. The input figure is not changed."""
     spec = fig.to_dict()
     for key, items in correction_layout(bands).items():
         spec["layout"][key] = [*spec["layout"].get(key, []), *escaped_all(items)]
+    if bands:
+        spec["layout"].setdefault("xaxis", {})["range"] = [start.strftime("%Y-%m-%d %H:%M:%S"),
+                                                         end.strftime("%Y-%m-%d %H:%M:%S")]
     return go.Figure(spec)
