@@ -239,9 +239,11 @@ def sli_counts(data: SliInputs, sli: Sli) -> SliCounts:
     counts = counts_of(data, sli)
     if data.excluded is None or not data.excluded.any():
         return counts
-    keep = ~data.excluded
-    return replace(counts, good=counts.good * keep, good_lower=counts.good_lower * keep,
-                   good_upper=counts.good_upper * keep, valid=counts.valid * keep,
+    def kept(values: np.ndarray) -> np.ndarray:
+        return np.where(data.excluded, 0.0, values)  # not values x 0: a slot's NaN estimate stays NaN
+
+    return replace(counts, good=kept(counts.good), good_lower=kept(counts.good_lower),
+                   good_upper=kept(counts.good_upper), valid=kept(counts.valid),
                    excluded_valid=np.where(data.excluded, counts.valid, 0.0))
 
 
