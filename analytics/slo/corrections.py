@@ -38,7 +38,7 @@ import numpy as np
 import polars as pl
 
 from analytics.errors import InputError, SpecError
-from analytics.slo.spec import SLOT, Slo, parse_duration
+from analytics.slo.spec import SLOT, Slo, format_duration, parse_duration
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # datetime.weekday() order
 DAILY = "day"
@@ -78,7 +78,7 @@ class Correction:
 
     def describe(self) -> str:
         """'every sun 02:00 UTC for 2h' or '2026-11-02 14:00 UTC for 90m'."""
-        length = _duration_text(self.duration)
+        length = format_duration(self.duration)
         if self.recurring:
             days = "day" if len(self.every) == 7 else ", ".join(WEEKDAYS[d] for d in self.every)
             return f"every {days} {self.at:%H:%M} {self.timezone} for {length}"
@@ -104,14 +104,6 @@ class Correction:
                     out.append((begin, begin + self.duration))
             day += timedelta(days=1)
         return out
-
-
-def _duration_text(value: timedelta) -> str:
-    minutes = int(value.total_seconds() // 60)
-    for unit, size in (("d", 1440), ("h", 60)):
-        if minutes % size == 0:
-            return f"{minutes // size}{unit}"
-    return f"{minutes}m"
 
 
 def excluded_slots(corrections: Iterable[Correction], grid_start: datetime, n: int) -> np.ndarray:
