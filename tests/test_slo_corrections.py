@@ -379,3 +379,34 @@ def test_a_repeated_window_is_labelled_once_and_another_reason_one_line_lower():
     spec = charts_slo.correction_layout(bands)
     assert len(spec["shapes"]) == 3
     assert [(a["text"], a["y"]) for a in spec["annotations"]] == [("weekly", 1), ("load test", 1 - charts_slo.CORRECTION_LABEL_STEP)]
+
+
+def test_what_if_scenarios_and_past_windows_count_without_the_corrected_outage():
+    from analytics.slo.spec import revise
+    from analytics.slo.whatif import compare, window_attainments
+
+    slo = outage_slo(start=_at(OUTAGE.start).isoformat())
+    data = corrected({"s": steady(bad={i: 1000 for i in OUTAGE})}, [slo], ())["s"]
+    current, stricter = compare(slo, revise(slo, target=99.99), data, _at(END))  # a what-if SLO keeps the exclusion
+    assert (current.pages, stricter.pages) == (0, 0)
+    assert stricter.evaluation.status.remaining == pytest.approx(1.0)
+    windows = window_attainments(slo, data, _at(END), step=timedelta(days=1))
+    assert windows["attainment"].to_list() == [1.0]  # the one full 30-day window, its outage excluded
+
+
+def test_a_latency_slo_excludes_its_corrected_slots_from_the_histogram_counts():
+    from analytics.slo.sli import sli_counts
+    from analytics.store.conventions import EDGES_MS, N_BUCKETS
+    from tests.test_slo import make_scope
+
+    fast, slow = np.zeros(N_BUCKETS), np.zeros(N_BUCKETS)
+    fast[int(np.searchsorted(EDGES_MS, 100))], slow[N_BUCKETS - 1] = 10, 10  # 10 requests a slot, fast or slow
+    hist = np.array([slow if i < 2 else fast for i in range(6)])  # the first two slots are slow
+    slo = parse_documents([{"slos": [{"name": "lat", "sli": {"latency": {"field": "ttft_ms", "threshold_ms": 500}},
+                                      "target": 99, "window": "1d"}],
+                            "corrections": [{"slos": "all", "reason": "r", "start": T0.isoformat(), "duration": "10m"}]}],
+                          "f.yaml")[0]
+    data = corrected({"lat": make_scope([10] * 6, hists={"ttft_ms": hist})}, [slo], ())["lat"]
+    counts = sli_counts(data, slo.sli)
+    assert counts.valid.tolist() == [0, 0, 10, 10, 10, 10] and counts.good.tolist() == [0, 0, 10, 10, 10, 10]
+    assert counts.excluded_valid.tolist() == [10, 10, 0, 0, 0, 0]
