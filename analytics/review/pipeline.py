@@ -38,7 +38,7 @@ from analytics.review import incidents as review_incidents
 from analytics.review import verdicts as review_verdicts
 from analytics.review import weekly as review_weekly
 from analytics.slo import pipeline as slo_pipeline
-from analytics.slo.evaluation import Evaluation, evaluate
+from analytics.slo.evaluation import Evaluation, evaluate_all
 from analytics.slo.objectives import objectives_by_deployment
 from analytics.slo.sli import resolve
 from analytics.slo.spec import Slo, evaluation_time
@@ -71,7 +71,7 @@ def evaluate_week(store: Store, slos: Sequence[Slo], start: datetime, end: datet
     """Every SLO evaluated at ``end`` with its alert episodes replayed from ``start``; at a period's
     end a calendar window judges that period, its last slot included (analytics.slo.spec.Window.start)."""
     data = slo_pipeline.load_data(store, slos, end)
-    return [evaluate(slo, data[slo.name], end, replay_from=start) for slo in slos]
+    return evaluate_all(slos, data, end, replay_from=start)
 
 
 def scopes(store: Store, slos: Sequence[Slo], start: datetime, end: datetime) -> dict[str, tuple[tuple, tuple]]:
@@ -184,8 +184,10 @@ def weekly(store: Store, slos: Sequence[Slo], start: datetime, end: datetime, ga
     """Everything the weekly review shows for [start, end): evaluations, incidents, attribution, changes."""
     end = evaluation_time(end)
     evaluations = evaluate_week(store, slos, start, end)
-    scope = scopes(store, slos, start - LOOKBACK, end)
-    found = find_incidents(store, evaluations, scope, gap)
+    # incidents come from the SLOs that measure requests; a composite's burn is its objectives'
+    own = [slo for slo in slos if slo.composite is None]
+    scope = scopes(store, own, start - LOOKBACK, end)
+    found = find_incidents(store, [e for e in evaluations if e.slo.composite is None], scope, gap)
     ranked = attribute_incidents(store, found.incidents, evaluations, scope, end)
     return Review(start, end, tuple(evaluations), found.incidents, found.spans, ranked, find_changes(store, start, end))
 
