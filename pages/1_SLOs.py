@@ -93,7 +93,7 @@ def detail() -> None:
     """One SLO: attainment, budget, burn rates, alert episodes."""
     st.subheader("Detail")
     name = linked(st.selectbox, "SLO", names, key="slo_detail", param="slo", default=names[0], allowed=names)
-    slo = next(s for s in slos if s.name == name)
+    slo = next(e.slo for e in slo_ui.evaluations(text, source, at) if e.slo.name == name)  # as evaluated (composites)
     row = table.filter(pl.col("slo") == name).row(0, named=True)
     with panel(f"SLO {fmt.text(name)}", stop=True):
         view = slo_ui.detail(text, source, at, name)
@@ -103,6 +103,11 @@ def detail() -> None:
                         f" · {cols.label('source')}: {row['source']}"
                         + (f" · {slo.description}" if slo.description else "")
                         + (" · labels " + ", ".join(f"{k}: {v}" for k, v in slo.labels) if slo.labels else "")))
+    if slo.composite:
+        st.caption(fmt.text(f"Composite of {', '.join(slo.composite.names)}: {slo.composite.describe()}"
+                            + ("; its target, window and budget are those of the one with the most budget spent"
+                               if slo.composite.method == "least_healthy" else
+                               "; per 5-minute slot, the weighted mean of their attainment (docs/slos.md)")))
     if row["state"] == "breached" and slo.policy:
         st.error(f"Error budget exhausted. Policy: {fmt.text(slo.policy)}")
     if row["state"] == "no data":

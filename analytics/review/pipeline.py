@@ -287,10 +287,10 @@ def shared_request_hours(store: Store, slos: Sequence[Slo], start: datetime, end
 
 
 def report(store: Store, slos: Sequence[Slo], week: str, cache_dir: Path | None = capacity_cache.DEFAULT_CACHE_DIR,
-           gap: timedelta = review_incidents.GAP) -> review_weekly.WeeklyReport:
-    """The weekly review of an ISO week (YYYY-Www): SLOs, incidents with attribution, changes and
-    notes, latency and error movers, GPU cost and the capacity outlook. Raises InputError when the
-    week holds no request data."""
+           gap: timedelta = review_incidents.GAP, group_by: str | None = None) -> review_weekly.WeeklyReport:
+    """The weekly review of an ISO week (YYYY-Www): SLOs (rolled up by label ``group_by``, default
+    the first), incidents with attribution, changes and notes, latency and error movers, GPU cost
+    and the capacity outlook. Raises InputError when the week holds no request data."""
     start, end = iso_week(week)
     current = week_totals(store, start, end)
     if current.is_empty() or not current["requests"].sum():
@@ -306,7 +306,8 @@ def report(store: Store, slos: Sequence[Slo], week: str, cache_dir: Path | None 
     watched = review_verdicts.covered(slos, slo_queries.catalog(store, start, end))
     return review_weekly.build(week, start, end, review.evaluations, review.incidents, review.spans, review.attribution,
                    review.changes, notes, changed, review_weekly.gpu_table(gpu_now, gpu_before, saving_now, saving_before),
-                   capacity, caveats, watched=watched, peaks=gpu_pipeline.peak_memory(store, start, end))
+                   capacity, caveats, watched=watched, peaks=gpu_pipeline.peak_memory(store, start, end),
+                   group_by=group_by)
 
 
 def add_note(store: Store, key: str, note: str, owner: str, at: datetime | None = None) -> None:
