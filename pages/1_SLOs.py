@@ -97,7 +97,8 @@ def detail() -> None:
     row = table.filter(pl.col("slo") == name).row(0, named=True)
     with panel(f"SLO {fmt.text(name)}", stop=True):
         view = slo_ui.detail(text, source, at, name)
-    st.caption(fmt.text(f"{slo.sli.describe()} · {slo.selector.describe()} · "
+    scope = "" if slo.composite else f" · {slo.selector.describe()}"  # a composite's scopes are its objectives'
+    st.caption(fmt.text(f"{slo.sli.describe()}{scope} · "
                         f"target {cols.text('target', slo.target, digits=target_digits(slo.target))} over "
                         f"{slo.window.label} · {slo.budgeting.describe()} · minimum traffic {slo.min_events} events"
                         f" · {cols.label('source')}: {row['source']}"

@@ -49,6 +49,7 @@ st.plotly_chart(figures["slos"], width="stretch")
 show_table(tables["slos"], "SLOs this week", caption="Budget spent: bad events in the week as a share of the "
            "window's error budget at the week's end; change: this week minus the week before.")
 if report.groups:  # the SLOs carry labels: roll them up by one (analytics.review.weekly.group_table)
+    st.subheader(review_weekly.TABLES["groups"])
     keys = list(report.groups)
     group_by = linked(st.selectbox, "Group by", keys, key="review_group_by", param="by", default=report.group_by,
                       allowed=keys, help="Roll the SLOs up per value of an SLO label (the SLO file's labels)")

@@ -52,6 +52,7 @@ def test_a_weighted_average_composite_has_its_own_attainment_budget_and_burn_fro
     assert s.budget == pytest.approx(3.0, rel=1e-12)  # (1 - 0.90) x 30
     assert 1 - s.remaining == pytest.approx(0.5, rel=1e-12)  # bad 1.5 of a budget of 3
     assert s.burn_rate_1h == pytest.approx(0.5, rel=1e-12)  # (1.5 / 30) / (1 - 0.90)
+    assert s.budget_minutes == pytest.approx(6.0, rel=1e-12)  # (1 - 0.90) x 60 covered minutes, as for any SLO
     assert s.events == 240  # the objectives' real requests: the minimum-traffic guard and roll-ups count these
     # half the budget left, gone within the hour at burn 0.5 over a 1h period: at risk (analytics.slo.state)
     assert e.state == "at risk" and e.slo.composite.describe() == "weighted average of a (weight 2), b (weight 1)"
