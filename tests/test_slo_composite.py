@@ -8,8 +8,10 @@ from datetime import timedelta
 import numpy as np
 import pytest
 
+from analytics.cli.slo import to_json
 from analytics.errors import SpecError
 from analytics.slo.evaluation import evaluate_all, status_frame
+from analytics.slo.export import exportable
 from analytics.slo.files import parse_text
 from tests.test_slo import T0, make_scope
 
@@ -127,3 +129,11 @@ slos:
     with pytest.raises(SpecError) as caught:
         parse_text(text, "slos.yaml")
     assert str(caught.value).startswith(f"slos.yaml: SLO 'j': {message}")
+
+
+def test_slo_json_names_a_composites_objectives_and_the_alert_export_skips_it_with_the_reason():
+    e = _evaluated("weighted_average")["journey"]
+    out = to_json(e)
+    assert (out["sli"], out["composite"]) == ("composite of other SLOs", "weighted average of a (weight 2), b (weight 1)")
+    assert to_json(_evaluated("weighted_average")["a"])["composite"] is None
+    assert "computed from its objectives' evaluations" in exportable(e.slo)
