@@ -105,10 +105,10 @@ def detail() -> None:
                         + (f" · {slo.description}" if slo.description else "")
                         + (" · labels " + ", ".join(f"{k}: {v}" for k, v in slo.labels) if slo.labels else "")))
     if slo.composite:
-        st.caption(fmt.text(f"Composite of {', '.join(slo.composite.names)}: {slo.composite.describe()}"
-                            + ("; its target, window and budget are those of the one with the most budget spent"
-                               if slo.composite.method == "least_healthy" else
-                               "; per 5-minute slot, the weighted mean of their attainment (docs/slos.md)")))
+        st.caption(fmt.text(f"Composite of {slo.composite.members}: "
+                            + ("the least healthy, with the target, window and budget of the one with the most "
+                               "budget spent" if slo.composite.method == "least_healthy" else
+                               "per 5-minute slot, the weighted mean of their attainment")))
     if row["state"] == "breached" and slo.policy:
         st.error(f"Error budget exhausted. Policy: {fmt.text(slo.policy)}")
     if row["state"] == "no data":

@@ -54,8 +54,8 @@ def test_a_composites_detail_says_what_it_is_composed_of(store):
     at = run_page("pages/1_SLOs.py", range="28d", slo="chat-mistral-7b-aps-journey")
     assert not at.exception, [e.message for e in at.exception]
     captions = [c.value.replace("\\", "") for c in at.caption]
-    assert any(c.startswith("Composite of chat-mistral-7b-aps-availability, chat-mistral-7b-aps-ttft: weighted "
-                            "average of chat-mistral-7b-aps-availability (weight 2)") for c in captions), captions
+    assert ("Composite of chat-mistral-7b-aps-availability (weight 2), chat-mistral-7b-aps-ttft (weight 1): per "
+            "5-minute slot, the weighted mean of their attainment") in captions, captions
     assert "Attainment" in _metrics(at)
 
 

@@ -286,11 +286,17 @@ class Composite:
         """The objectives' SLO names, in file order."""
         return tuple(c.slo for c in self.components)
 
+    @property
+    def members(self) -> str:
+        """The objectives as a list: 'chat-availability (weight 2), chat-ttft (weight 1)' (no weights
+        for least_healthy)."""
+        if self.method == "least_healthy":
+            return ", ".join(self.names)
+        return ", ".join(f"{c.slo} (weight {c.weight:g})" for c in self.components)
+
     def describe(self) -> str:
         """E.g. 'weighted average of chat-availability (weight 2), chat-ttft (weight 1)'."""
-        if self.method == "least_healthy":
-            return f"least healthy of {', '.join(self.names)}"
-        return "weighted average of " + ", ".join(f"{c.slo} (weight {c.weight:g})" for c in self.components)
+        return f"{self.method.replace('_', ' ')} of {self.members}"
 
 
 @dataclass(frozen=True)
