@@ -270,6 +270,8 @@ _COLUMNS = [
         "good": ("Good (units)", {**_NM, **_D}), "valid": ("Valid (units)", {**_NM, **_D}), "bad": ("Bad (units)", _NM),
         "error_budget": ("Error budget (units)", _NM),
         "valid_events": ("Valid events", {"help": "Valid events in the SLOs' windows."}),
+        "valid_events_this_week": ("Valid events this week", {"help": "Valid events of the SLOs in the week."}),
+        "slos_breached": ("SLOs breached", {"help": "SLOs of the group whose error budget is overspent."}),
         # metric cards that count things in view (the SLOs page, the Capacity page)
         "slo_count": ("SLOs", {"help": "SLOs whose scope meets the filters."}),
         "capacity_unknown": ("Capacity unknown", {
@@ -362,7 +364,10 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     "SLO status": ("slo", "state", "budget_remaining", "burn_rate_1h", "hours_to_exhaustion", "attainment", "target",
                    "firing", "window_covered", "pages", "tickets", "window"),
     # the SLO status rolled up by a label (the SLOs page's Group by)
-    "SLO groups": ("group", "state", "budget_spent", "slo_count", "valid_events", "slo_names"),
+    "SLO groups": ("group", "state", "budget_spent", "slo_count", "slos_breached", "valid_events", "slo_names"),
+    # the weekly review's roll-up by a label (analytics.review.weekly.group_table)
+    "SLO groups this week": ("group", "state", "budget_spent_this_week", "slo_count", "slos_breached",
+                             "valid_events_this_week", "slo_names"),
     "alert episodes": ("severity", "start", "end", "duration_min", "peak_burn", "budget_consumed", "tiers", "ongoing"),
     "proposed alert episodes": ("severity", "start", "end", "duration_min", "peak_burn", "budget_consumed", "tiers",
                                 "ongoing"),
