@@ -283,11 +283,14 @@ _COLUMNS = [
     }),
     *_c("rate", {
         "rps": ("Requests/s", {"csv": "requests_per_s", **_NM}),
+        "input_tps": ("Input tokens/s", {"csv": "input_tokens_per_s", **_NM}),
         "output_tps": ("Output tokens/s", {"csv": "output_tokens_per_s", **_NM}),
         "per_gpu": ("SLO-compliant requests/s per GPU", {"csv": "per_gpu_requests_per_s",
                                                          "missing": "throughput unknown (see Why unknown)"}),
         "per_gpu_output_tps": ("SLO-compliant output tokens/s per GPU", {
             "csv": "per_gpu_output_tokens_per_s", "missing": "throughput unknown (see Why unknown)"}),
+        "per_gpu_input_tps": ("SLO-compliant input tokens/s per GPU", {
+            "csv": "per_gpu_input_tokens_per_s", "missing": "throughput unknown (see Why unknown)"}),
     }),
     *_c("gpu_rate", {
         "output_tokens_per_gpu_s": ("Output tokens per GPU-s", _NM),
@@ -339,6 +342,7 @@ _SHORT = {
     "cost_per_1m_output_tokens": "$/1M out tokens", "cost_per_1k_requests": "$/1k requests",
     "ok_requests": "OK requests", "good_requests": "Good requests", "error_budget": "Budget (units)",
     "gap_gpu_hours": "Gap GPU-hours", "per_gpu": "Req/s per GPU", "per_gpu_output_tps": "Tok/s per GPU",
+    "per_gpu_input_tps": "In tok/s per GPU",
     "output_tokens_per_gpu_s": "Out tok/GPU-s", "input_tokens_per_gpu_s": "In tok/GPU-s",
     "goodput_per_gpu": "Goodput/GPU-s", "baseline_mase": "MASE (naive)", "minutes_behind_newest": "Behind (min)",
     "peak_hour_power_w": "Peak power (W)", "mean_power_w": "Power (W)", "budget_remaining_minutes": "Left (min)",
