@@ -205,3 +205,23 @@ def test_capacity_from_the_store_counts_gpus_from_dcgm_and_finds_the_knee(probe)
     tp = capacity_plan.measure_all(hours, table, {name: latency_slo(name, target=95, ttft_ms=500)}, "input_tps")[name]
     assert tp.gpus == 8 and tp.binding == "prefill" and not tp.extrapolated
     assert tp.per_gpu == pytest.approx(TRUE_CAPACITY, rel=0.10)
+
+
+# --- The chart ---
+
+
+@pytest.mark.parametrize("top, extrapolated", [(1250.0, False), (0.3 * TRUE_CAPACITY, True)],
+                         ids=["loaded past the knee", "never loaded past 30%"])
+def test_the_curve_chart_shows_hours_fit_threshold_capacity_and_says_when_it_is_extrapolated(top, extrapolated):
+    from analytics.charts.capacity import load_curve_chart
+
+    hours = knee_hours(np.random.default_rng(0).uniform(30.0, top, 200))
+    (found,) = capacity_plan.load_curves(hours, GPUS, TTFT_500)
+    fig = load_curve_chart(found, "knee")
+    assert [t.name for t in fig.data] == ["Observed hours", "Fitted t0 + a·x / (C − x)"]
+    assert len(fig.data[0].x) == 200
+    assert fig.layout.xaxis.title.text == "Prefill load (input tokens/s per GPU)"
+    assert fig.layout.yaxis.title.text == "TTFT p95 (ms)"
+    texts = [a.text for a in fig.layout.annotations]
+    assert "SLO threshold 500 ms" in texts and any(t.startswith("capacity ") for t in texts)
+    assert any(t.startswith("extrapolated") for t in texts) == extrapolated
