@@ -26,13 +26,14 @@ def knee_p95(load: float) -> float:
     return 200.0 if load <= 1000 else 200.0 + 3.0 * (load - 1000.0)
 
 
-def knee_hours(loads: np.ndarray, seed: int = 1, requests: int = 200) -> pl.DataFrame:
+def knee_hours(loads: np.ndarray, seed: int = 1, requests: int = 200, slower: np.ndarray | None = None) -> pl.DataFrame:
     """Hourly rollup rows of one deployment on GPUS GPUs: each hour's prefill load per GPU and
-    ``requests`` TTFT values whose p95 is knee_p95 (lognormal spread, sigma 0.1)."""
+    ``requests`` TTFT values whose p95 is knee_p95 (lognormal spread, sigma 0.1), times ``slower``."""
     rng = np.random.default_rng(seed)
+    slower = np.ones(len(loads)) if slower is None else slower
     rows = []
     for i, load in enumerate(loads):
-        ttft = knee_p95(load) * rng.lognormal(0.0, 0.1, requests) / np.exp(1.645 * 0.1)
+        ttft = slower[i] * knee_p95(load) * rng.lognormal(0.0, 0.1, requests) / np.exp(1.645 * 0.1)
         rows.append(request_hour("knee", i, requests=requests, input_tokens=round(load * 3600 * GPUS),
                                  output_tokens=100 * requests, ttft_ms=ttft.tolist()))
     return request_hours(rows).rename({"slot": "hour"})
@@ -78,7 +79,7 @@ def test_a_deployment_without_ttft_or_tpot_objectives_keeps_the_rule_unlabelled(
 def curve_with(field: str, capacity: float) -> load_curve.Curve:
     """A fitted curve of one field with a given capacity (only the capacity matters for binding)."""
     load, _ = load_curve.LOADS[field]
-    return load_curve.Curve(field, load, 0.95, 500.0, "s", np.array([capacity]), np.array([100.0]),
+    return load_curve.Curve(field, load, 0.95, 500.0, "s", np.array([capacity]), np.array([100.0]), np.array([True]),
                             load_curve.Fit(100.0, 1.0, 2 * capacity), capacity, (0.9 * capacity, 1.1 * capacity))
 
 
@@ -118,6 +119,15 @@ def test_the_fit_recovers_a_queueing_curve_and_refuses_flat_latency():
     fitted = load_curve.fit(x, 200.0 + 100.0 * x / (1000.0 - x))
     assert (fitted.t0, fitted.a) == pytest.approx((200.0, 100.0), rel=0.02) and fitted.c == pytest.approx(1000.0, rel=0.02)
     assert load_curve.fit(x, np.full_like(x, 200.0)) is None
+
+
+def test_hours_far_off_the_curve_such_as_a_latency_regression_are_left_out_of_the_fit():
+    loads = np.random.default_rng(0).uniform(100.0, 1250.0, 300)
+    regression = np.arange(300) < 36  # a day and a half of TTFT x 3 whatever the load
+    hours = knee_hours(loads, slower=np.where(regression, 3.0, 1.0))
+    (found,) = capacity_plan.load_curves(hours, GPUS, TTFT_500)
+    assert (found.kept == ~regression).all(), "exactly the regression's hours are left out"
+    assert found.capacity == pytest.approx(TRUE_CAPACITY, rel=0.02)
 
 
 def test_the_bootstrap_band_is_the_same_for_the_same_data():
@@ -218,8 +228,9 @@ def test_the_curve_chart_shows_hours_fit_threshold_capacity_and_says_when_it_is_
     hours = knee_hours(np.random.default_rng(0).uniform(30.0, top, 200))
     (found,) = capacity_plan.load_curves(hours, GPUS, TTFT_500)
     fig = load_curve_chart(found, "knee")
-    assert [t.name for t in fig.data] == ["Observed hours", "Fitted t0 + a·x / (C − x)"]
-    assert len(fig.data[0].x) == 200
+    names = [t.name for t in fig.data]
+    assert names[0] == "Observed hours" and names[-1] == "Fitted t0 + a·x / (C − x)"
+    assert sum(len(t.x) for t in fig.data[:-1]) == 200, "every hour is drawn, outliers apart"
     assert fig.layout.xaxis.title.text == "Prefill load (input tokens/s per GPU)"
     assert fig.layout.yaxis.title.text == "TTFT p95 (ms)"
     texts = [a.text for a in fig.layout.annotations]

@@ -32,5 +32,5 @@ def show(start: datetime, end: datetime, regions: tuple, name: str, slo_file: tu
         st.caption("One point per hour: the latency quantile the SLO judges against the load per GPU it answers to "
                    "(that hour's tokens / 3600 s / the GPUs reporting DCGM gauges in it). Curve: latency = t0 + a·x / (C − x), "
                    "the queueing shape (DistServe, NVIDIA Dynamo's SLA planner); capacity where it meets the SLO threshold, "
-                   "its band the 5th–95th percentile over 200 bootstrap resamples of the hours. Extrapolated (not used for "
+                   "its band the 5th–95th percentile over 200 bootstrap resamples of the hours. Hours far off the first fit (an incident, a regression) are left out. Extrapolated (not used for "
                    "GPUs needed) when the highest load seen is under half of the capacity or of its band's upper end.")

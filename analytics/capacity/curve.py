@@ -18,6 +18,10 @@ OSDI'24) and NVIDIA Dynamo's SLA planner profile TTFT and ITL against load per G
 llm-d's variant autoscaler fits the linear ITL = a + b x batch, the low-load limit of this curve.
 It is fitted by least squares in numpy: for each C on a grid above the highest load seen, t0 and a
 are linear (ordinary least squares with t0, a >= 0), and the C with the smallest squared error wins.
+Hours whose latency is far off the first fit (|log(y / fit)| above OUTLIER_MADS robust standard
+deviations, 1.4826 x the median absolute deviation: Rousseeuw & Croux 1993) are left out and the
+curve is fitted once more: a latency regression or an incident is not load, and one bad day of
+slow hours would otherwise lift the whole curve (a one-step trimmed least squares).
 
 Capacity = the highest load at which the fitted curve meets the objective's threshold:
 t0 + a x / (C - x) = T  =>  x = C (T - t0) / (T - t0 + a). Its uncertainty band is the 5th-95th
@@ -48,6 +52,7 @@ LOAD_UNITS = {"prefill": "input tokens/s per GPU", "decode": "output tokens/s pe
 MIN_SLOTS = 24  # fewer usable hours than this: no fit
 NEAR_SATURATION = 0.5  # highest load seen / capacity below this: extrapolated (see the module docstring)
 ROUNDING = 1e-9  # relative: a fitted rise smaller than this share of the mean latency is float noise
+OUTLIER_MADS = 3.0
 BOOTSTRAPS = 200
 SEED = 0
 BAND = (5.0, 95.0)  # percentiles of the bootstrap capacities
@@ -123,6 +128,7 @@ class Curve:
     slo: str
     x: np.ndarray  # load per GPU, one per usable hour
     y: np.ndarray  # the latency quantile of that hour, ms
+    kept: np.ndarray  # bool per hour: False for the outliers left out of the fit
     fitted: Fit | None
     capacity: float | None
     band: tuple[float, float] | None
@@ -130,8 +136,8 @@ class Curve:
 
     @property
     def max_load(self) -> float:
-        """The highest load per GPU seen."""
-        return float(self.x.max()) if self.x.size else 0.0
+        """The highest load per GPU seen in the hours fitted."""
+        return float(self.x[self.kept].max()) if self.kept.any() else 0.0
 
     @property
     def extrapolated(self) -> bool:
@@ -181,16 +187,34 @@ def objective_curve(hours: pl.DataFrame, gpus: pl.Series, slo: Slo, min_slots: i
     quantile = min(max(slo.target, 0.5), 0.999)
     x, y = points(hours, gpus, field, quantile)
 
+    kept = np.ones(x.size, dtype=bool)
+
     def without(reason: str) -> Curve:
-        return Curve(field, load, quantile, threshold, slo.name, x, y, None, None, None, reason)
+        return Curve(field, load, quantile, threshold, slo.name, x, y, kept, None, None, None, reason)
 
     if x.size < min_slots:
         return without(f"too few hours with load and latency ({x.size}, need {min_slots})")
-    fitted = fit(x, y)
-    if fitted is None:
+    first = fit(x, y)
+    if first is None:
         return without("latency does not rise with load in the hours seen")
-    return Curve(field, load, quantile, threshold, slo.name, x, y, fitted, fitted.capacity(threshold),
-                 bootstrap_band(x, y, threshold))
+    kept = inliers(y, first.latency(x))
+    fitted = fit(x[kept], y[kept])
+    if fitted is None:
+        return without("latency does not rise with load in the hours seen (outliers left out)")
+    return Curve(field, load, quantile, threshold, slo.name, x, y, kept, fitted, fitted.capacity(threshold),
+                 bootstrap_band(x[kept], y[kept], threshold))
+
+
+def inliers(y: np.ndarray, fitted: np.ndarray) -> np.ndarray:
+    """True for the points within OUTLIER_MADS robust standard deviations of the fit, in log latency."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        residual = np.log(y / fitted)
+    finite = np.isfinite(residual)
+    if not finite.any():
+        return finite
+    centre = np.median(residual[finite])
+    scale = max(1.4826 * np.median(np.abs(residual[finite] - centre)), ROUNDING)  # exact data: keep every point
+    return finite & (np.abs(residual - centre) <= OUTLIER_MADS * scale)
 
 
 def curves(hours: pl.DataFrame, gpus: pl.Series, objectives: Sequence[Slo]) -> tuple[Curve, ...]:

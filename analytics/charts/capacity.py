@@ -112,15 +112,19 @@ def load_curve_chart(curve: Curve, deployment: str) -> go.Figure:
     never came near that capacity (analytics.capacity.curve)."""
     latency = f"{curve.field.removesuffix('_ms').upper()} p{curve.quantile * 100:g} (ms)"
     load_title = f"{curve.load.capitalize()} load ({LOAD_UNITS[curve.load]})"
-    traces = [{"type": "scatter", "x": curve.x.tolist(), "y": curve.y.tolist(), "mode": "markers",
-               "name": "Observed hours", "marker": {"color": OBSERVED, "size": 5, "opacity": 0.6},
-               "hovertemplate": "%{x:,.4g} tokens/s per GPU: %{y:,.0f} ms<extra></extra>"}]
+    hover = "%{x:,.4g} tokens/s per GPU: %{y:,.0f} ms<extra></extra>"
+    traces = [{"type": "scatter", "x": curve.x[curve.kept].tolist(), "y": curve.y[curve.kept].tolist(), "mode": "markers",
+               "name": "Observed hours", "marker": {"color": OBSERVED, "size": 5, "opacity": 0.6}, "hovertemplate": hover}]
+    if not curve.kept.all():
+        traces.append({"type": "scatter", "x": curve.x[~curve.kept].tolist(), "y": curve.y[~curve.kept].tolist(),
+                       "mode": "markers", "name": "Outlier hours (left out of the fit)", "hovertemplate": hover,
+                       "marker": {"color": BASELINE, "size": 6, "symbol": "x"}})
     shapes, notes = [], []
     if curve.fitted is not None:
         right = max(curve.max_load, curve.capacity or 0.0, curve.band[1] if curve.band else 0.0) * 1.1
         x = np.linspace(0.0, min(right, curve.fitted.c * 0.999), CURVE_POINTS)
         y = curve.fitted.latency(x)
-        shown = y <= 3 * max(curve.threshold_ms, float(np.nanmax(curve.y)))  # the asymptote would flatten the rest
+        shown = y <= 3 * max(curve.threshold_ms, float(np.nanmax(curve.y[curve.kept])))  # the asymptote would flatten the rest
         traces.append({"type": "scatter", "x": x[shown].tolist(), "y": y[shown].tolist(), "mode": "lines",
                        "name": "Fitted t0 + a·x / (C − x)", "line": {"color": FORECAST, "width": 2},
                        "hovertemplate": "fitted %{y:,.0f} ms at %{x:,.4g}<extra></extra>"})
