@@ -249,6 +249,8 @@ _COLUMNS = [
         "e2e_p95_ms": ("E2E p95 (ms)", _NM), "e2e_p99_ms": ("E2E p99 (ms)", _NM),
         "peak_ttft_p99_ms": ("Peak-hour TTFT p99 (ms)", _NM), "peak_e2e_p99_ms": ("Peak-hour E2E p99 (ms)", _NM),
         "tpot_p99_ms": ("TPOT p99 (ms)", {"digits": 1, **_NM}),
+        "tpot_p95_ms": ("TPOT p95 (ms)", {"digits": 1, **_NM}),
+        "slo_quantile_ms": ("Latency at the SLO's quantile (ms)", _NM),
     }),
     *_c("usd", {
         "cost": ("GPU cost ($)", _NM), "cost_previous": ("Cost the week before ($)", _NM),
@@ -295,6 +297,8 @@ _COLUMNS = [
     *_c("gpu_rate", {
         "output_tokens_per_gpu_s": ("Output tokens per GPU-s", _NM),
         "input_tokens_per_gpu_s": ("Input tokens per GPU-s", _NM),
+        "prefill_load_per_gpu": ("Prefill load (input tokens/s per GPU)", _NM),
+        "decode_load_per_gpu": ("Decode load (output tokens/s per GPU)", _NM),
         "goodput_per_gpu": ("Goodput (good requests per GPU-s)", {"digits": 3, "csv": "goodput_per_gpu_s", **_NM}),
     }),
     *_c("factor", {

@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from analytics import columns
-from analytics.capacity.curve import LOAD_UNITS, Curve
+from analytics.capacity.curve import Curve
 from analytics.charts.base import PALETTE, escaped, figure, layout, line_at, utc_text
 
 ACTUAL = "#334155"
@@ -110,8 +110,9 @@ def load_curve_chart(curve: Curve, deployment: str) -> go.Figure:
     """One latency-vs-load curve: the observed hours as points, the fitted curve, the SLO threshold,
     the capacity where they meet with its bootstrap band, and an "extrapolated" note when the data
     never came near that capacity (analytics.capacity.curve)."""
-    latency = f"{curve.field.removesuffix('_ms').upper()} p{curve.quantile * 100:g} (ms)"
-    load_title = f"{curve.load.capitalize()} load ({LOAD_UNITS[curve.load]})"
+    quantile = columns.percentile_name(curve.field, curve.quantile)
+    latency = columns.axis_title(quantile if quantile in columns.REGISTRY else "slo_quantile_ms")
+    load_title = columns.axis_title(f"{curve.load}_load_per_gpu")
     hover = "%{x:,.4g} tokens/s per GPU: %{y:,.0f} ms<extra></extra>"
     traces = [{"type": "scatter", "x": curve.x[curve.kept].tolist(), "y": curve.y[curve.kept].tolist(), "mode": "markers",
                "name": "Observed hours", "marker": {"color": OBSERVED, "size": 5, "opacity": 0.6}, "hovertemplate": hover}]
@@ -148,6 +149,6 @@ def load_curve_chart(curve: Curve, deployment: str) -> go.Figure:
         notes.append({"text": why, "showarrow": False, "xref": "x domain", "yref": "y domain", "x": 0.01, "y": 0.97,
                       "xanchor": "left", "yanchor": "top", "font": {"color": CAPACITY, "size": 12}})
     return figure(traces, layout(
-        f"{deployment}: {latency} vs {curve.load} load per GPU", latency, height=360, hovermode="closest",
+        f"{deployment}: {curve.field.removesuffix('_ms').upper()} p{curve.quantile * 100:g} vs {curve.load} load per GPU", latency, height=360, hovermode="closest",
         margin={"b": 90}, legend={"y": -0.25}, xaxis={"title": {"text": load_title}, "rangemode": "tozero"},
         shapes=shapes, annotations=notes))
