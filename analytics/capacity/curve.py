@@ -117,6 +117,11 @@ def fit(x: np.ndarray, y: np.ndarray) -> Fit | None:
     return fit_each(x, y, np.ones((np.size(x), 1)))[0]
 
 
+def amount(value: float) -> str:
+    """A load for a sentence: whole numbers from 100 up (12,345), three significant digits below."""
+    return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
+
+
 @dataclass(frozen=True)
 class Curve:
     """One objective's latency-vs-load points, fit and capacity (per GPU, in the load's unit)."""
@@ -146,14 +151,18 @@ class Curve:
             return True
         return self.max_load < NEAR_SATURATION * max(self.capacity, self.band[1] if self.band else 0.0)
 
+    @property
+    def label(self) -> str:
+        """E.g. 'TTFT p95 <= 500 ms'."""
+        return f"{self.field.removesuffix('_ms').upper()} p{self.quantile * 100:g} <= {self.threshold_ms:g} ms"
+
     def describe(self) -> str:
         """E.g. 'TTFT p95 <= 500 ms at up to 1,020 input tokens/s per GPU (highest seen 1,100)'."""
-        label = f"{self.field.removesuffix('_ms').upper()} p{self.quantile * 100:g} <= {self.threshold_ms:g} ms"
         if self.capacity is None:
-            return f"{label}: {self.reason}"
-        return (f"{label} up to {self.capacity:,.4g} {LOAD_UNITS[self.load]} "
-                f"(highest seen {self.max_load:,.4g}, {self.max_load / self.capacity:.0%} of it)"
-                if self.capacity > 0 else f"{label}: missed even at the lowest load")
+            return f"{self.label}: {self.reason}"
+        return (f"{self.label} up to {amount(self.capacity)} {LOAD_UNITS[self.load]} "
+                f"(highest seen {amount(self.max_load)}, {self.max_load / self.capacity:.0%} of it)"
+                if self.capacity > 0 else f"{self.label}: missed even at the lowest load")
 
 
 def points(hours: pl.DataFrame, gpus: pl.Series, field: str, quantile: float,

@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from analytics import columns
-from analytics.capacity.curve import Curve
+from analytics.capacity.curve import Curve, amount
 from analytics.charts.base import PALETTE, escaped, figure, layout, line_at, utc_text
 
 ACTUAL = "#334155"
@@ -20,6 +20,7 @@ CAPACITY = "#dc2626"
 IN_SERVICE = "#111827"
 OBSERVED = "#64748b"
 CURVE_POINTS = 200  # points drawn along the fitted curve
+SHOWN_LOADS = 4.0  # the load axis ends at this multiple of the highest load seen, at most
 SHOWN_HISTORY = timedelta(weeks=3)
 LABEL_FONT = {"color": CAPACITY, "size": 11}  # the capacity line's and exhaustion marker's labels
 
@@ -121,8 +122,10 @@ def load_curve_chart(curve: Curve, deployment: str) -> go.Figure:
                        "mode": "markers", "name": "Outlier hours (left out of the fit)", "hovertemplate": hover,
                        "marker": {"color": BASELINE, "size": 6, "symbol": "x"}})
     shapes, notes = [], []
+    # Up to SHOWN_LOADS x the highest load seen: a far extrapolation would squeeze the hours into the left edge.
+    right = min(max(curve.max_load, curve.capacity or 0.0, curve.band[1] if curve.band else 0.0),
+                SHOWN_LOADS * curve.max_load) * 1.1 or 1.0
     if curve.fitted is not None:
-        right = max(curve.max_load, curve.capacity or 0.0, curve.band[1] if curve.band else 0.0) * 1.1
         x = np.linspace(0.0, min(right, curve.fitted.c * 0.999), CURVE_POINTS)
         y = curve.fitted.latency(x)
         shown = y <= 3 * max(curve.threshold_ms, float(np.nanmax(curve.y[curve.kept])))  # the asymptote would flatten the rest
@@ -139,16 +142,17 @@ def load_curve_chart(curve: Curve, deployment: str) -> go.Figure:
                        "y0": 0, "y1": 1, "fillcolor": "rgba(220,38,38,0.12)", "line": {"width": 0}, "layer": "below"})
     if curve.capacity is not None:
         marker, marker_notes = line_at("x", curve.capacity, CAPACITY, width=1.5, position="top left", font=LABEL_FONT,
-                                       text=f"capacity {curve.capacity:,.4g}" + (
-                                           f" (band {curve.band[0]:,.4g}–{curve.band[1]:,.4g})" if curve.band else ""))
+                                       text=f"capacity {amount(curve.capacity)}" + (
+                                           f" (band {amount(curve.band[0])}–{amount(curve.band[1])})" if curve.band else ""))
         shapes.append(marker)
         notes += marker_notes
     if curve.extrapolated:
         why = (f"extrapolated: the highest load seen is {curve.max_load / curve.capacity:.0%} of the fitted capacity"
+               + (f" ({amount(curve.capacity)}, beyond this chart)" if curve.capacity > right else "")
                if curve.capacity else f"no capacity: {curve.reason}")
-        notes.append({"text": why, "showarrow": False, "xref": "x domain", "yref": "y domain", "x": 0.01, "y": 0.97,
-                      "xanchor": "left", "yanchor": "top", "font": {"color": CAPACITY, "size": 12}})
+        notes.append({"text": why, "showarrow": False, "xref": "x domain", "yref": "y domain", "x": 0.99, "y": 0.04,
+                      "xanchor": "right", "yanchor": "bottom", "font": {"color": CAPACITY, "size": 12}})
     return figure(traces, layout(
-        f"{deployment}: {curve.field.removesuffix('_ms').upper()} p{curve.quantile * 100:g} vs {curve.load} load per GPU", latency, height=360, hovermode="closest",
-        margin={"b": 90}, legend={"y": -0.25}, xaxis={"title": {"text": load_title}, "rangemode": "tozero"},
+        f"{deployment}: {curve.label} ({curve.slo}) vs {curve.load} load", latency, height=360, hovermode="closest",
+        margin={"b": 90}, legend={"y": -0.25}, xaxis={"title": {"text": load_title}, "range": [0, right]},
         shapes=shapes, annotations=notes))
