@@ -57,6 +57,8 @@ def test_capacity_in_requests_per_second_divides_by_the_recent_input_tokens_per_
     last_week = hours.filter(pl.col("hour") > hours["hour"].max() - timedelta(days=7))
     per_request = last_week["input_tokens"].sum() / last_week["requests"].sum()
     assert by_requests.per_gpu == pytest.approx(by_tokens.per_gpu / per_request)
+    assert f"in requests/s at the last week's {per_request:,.0f} input tokens per request" in by_requests.basis
+    assert "last week" not in by_tokens.basis, "capacity in the binding curve's own unit needs no conversion"
 
 
 def test_a_deployment_never_loaded_past_30_percent_of_its_capacity_is_extrapolated_and_keeps_the_highest_load_rule():

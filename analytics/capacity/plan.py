@@ -153,6 +153,16 @@ def token_mix(hours: pl.DataFrame, recent: timedelta = RECENT_MIX) -> dict[str, 
             if c in last.columns and requests > 0}
 
 
+def conversion(metric: str, tokens: str, mix: dict[str, float]) -> str:
+    """How a capacity in ``tokens`` per second became the demand metric's unit, for the basis text."""
+    if COUNTS[metric] == tokens:
+        return ""
+    bound = f"{mix[tokens]:,.0f} {tokens.replace('_', ' ')}"
+    if metric == "rps":
+        return f", in requests/s at the last week's {bound} per request"
+    return f", in {METRICS[metric]} at the last week's {mix[COUNTS[metric]]:,.0f} {COUNTS[metric].replace('_', ' ')} per {bound}"
+
+
 def load_curves(hours: pl.DataFrame, gpus: int, objectives: Sequence[Slo]) -> tuple[load_curve.Curve, ...]:
     """The latency-vs-load curves of a deployment's TTFT and TPOT objectives (analytics.capacity.curve),
     each hour's load divided by that hour's GPUs."""
@@ -183,9 +193,8 @@ def measure(deployment: str, hours: pl.DataFrame, gpus: int, objectives: Sequenc
             f"latency-vs-load curve not trusted (data never came near saturation, or no fit: {why}), "
             f"so {rule.basis}"))
     band = (limit.band_rps[0] * per_request, limit.band_rps[1] * per_request) if limit.band_rps else None
-    tokens = COUNTS[metric].replace("_", " ")
     basis = (f"{limit.curve.load}-bound: the fitted latency-vs-load curve's capacity, {limit.curve.describe()}"
-             + (f", converted at the last week's {per_request:,.0f} {tokens} per request" if metric != "rps" else "")
+             + conversion(metric, load_curve.LOADS[limit.curve.field][1], mix)
              + f"; GPUs: {gpu_count.current(hours, gpus)[1]}")
     return replace(rule, per_gpu=limit.rps_per_gpu * per_request, reason=None, basis=basis, binding=limit.curve.load,
                    extrapolated=False, band=band)
