@@ -104,7 +104,8 @@ def corrections() -> None:
         all_slos = "all SLOs"
         with st.form("add_correction", clear_on_submit=True):
             c = st.columns(3)
-            which = c[0].selectbox("SLO", [all_slos, *(s.name for s in slos)], key="correction_slo")
+            scoped = [s.name for s in slos if s.composite is None]  # a composite reads its objectives' counts
+            which = c[0].selectbox("SLO", [all_slos, *scoped], key="correction_slo")
             day = c[1].date_input("Start date (UTC)", value=at.date(), key="correction_day")
             clock = c[2].time_input("Start time (UTC)", value=at.time().replace(second=0, microsecond=0),
                                     key="correction_time", step=300)
@@ -116,8 +117,7 @@ def corrections() -> None:
             if st.form_submit_button("Add correction"):
                 try:
                     slo_ui.add_correction([] if which == all_slos else [which],
-                                          datetime.combine(day, clock, tzinfo=UTC), duration, reason, who,
-                                          [s.name for s in slos])
+                                          datetime.combine(day, clock, tzinfo=UTC), duration, reason, who, scoped)
                 except InputError as exc:
                     st.error(f"Not added: {fmt.text(exc)}")
                 else:
@@ -134,16 +134,22 @@ def detail() -> None:
     """One SLO: attainment, budget, burn rates, alert episodes."""
     st.subheader("Detail")
     name = linked(st.selectbox, "SLO", names, key="slo_detail", param="slo", default=names[0], allowed=names)
-    slo = next(s for s in slos if s.name == name)
+    slo = next(e.slo for e in slo_ui.evaluations(text, source, at) if e.slo.name == name)  # as evaluated (composites)
     row = table.filter(pl.col("slo") == name).row(0, named=True)
     with panel(f"SLO {fmt.text(name)}", stop=True):
         view = slo_ui.detail(text, source, at, name)
-    st.caption(fmt.text(f"{slo.sli.describe()} · {slo.selector.describe()} · "
+    scope = "" if slo.composite else f" · {slo.selector.describe()}"  # a composite's scopes are its objectives'
+    st.caption(fmt.text(f"{slo.sli.describe()}{scope} · "
                         f"target {cols.text('target', slo.target, digits=target_digits(slo.target))} over "
                         f"{slo.window.label} · {slo.budgeting.describe()} · minimum traffic {slo.min_events} events"
                         f" · {cols.label('source')}: {row['source']}"
                         + (f" · {slo.description}" if slo.description else "")
                         + (" · labels " + ", ".join(f"{k}: {v}" for k, v in slo.labels) if slo.labels else "")))
+    if slo.composite:
+        st.caption(fmt.text(f"Composite of {slo.composite.members}: "
+                            + ("the least healthy, with the target, window and budget of the one with the most "
+                               "budget spent" if slo.composite.method == "least_healthy" else
+                               "per 5-minute slot, the weighted mean of their attainment")))
     if row["state"] == "breached" and slo.policy:
         st.error(f"Error budget exhausted. Policy: {fmt.text(slo.policy)}")
     if row["state"] == "no data":

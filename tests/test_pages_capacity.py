@@ -76,7 +76,7 @@ def test_the_growing_deployment_shows_when_its_capacity_runs_out(page):
 
 
 def test_the_page_shows_charts_backtest_against_the_baseline_and_csv_for_every_table(page):
-    assert len(page.get("plotly_chart")) == 2
+    assert len(page.get("plotly_chart")) == 3, "forecast, the latency-vs-load curve of its one TTFT SLO (chat-ttft), fleet"
     assert _labels(page) == [f"Download backtest {fleet.GROWING} (CSV)", "Download capacity outlook (CSV)",
                              "Download gpus by type and week (CSV)"]
     backtest = _table(page, f"backtest {fleet.GROWING}")

@@ -410,3 +410,26 @@ def test_a_latency_slo_excludes_its_corrected_slots_from_the_histogram_counts():
     counts = sli_counts(data, slo.sli)
     assert counts.valid.tolist() == [0, 0, 10, 10, 10, 10] and counts.good.tolist() == [0, 0, 10, 10, 10, 10]
     assert counts.excluded_valid.tolist() == [10, 10, 0, 0, 0, 0]
+
+
+def test_a_correction_naming_a_composite_slo_says_to_correct_its_objectives():
+    composite = {"name": "journey", "composite": {"method": "least_healthy",
+                                                  "objectives": ["chat-ttft", "code-availability"]}}
+    with pytest.raises(SpecError, match="slos: 'journey' is a composite SLO: correct its objectives"):
+        parse_documents([{"slos": [*SLOS, composite], "corrections": [
+            {"slos": ["journey"], "reason": "r", "start": "2026-11-02T00:00:00Z", "duration": "1h"}]}], "f.yaml")
+
+
+def test_a_composite_reads_its_objectives_corrected_counts():
+    from analytics.slo.evaluation import evaluate_all
+
+    objective = {"name": "s", "sli": "availability", "target": 99.9, "window": "30d"}
+    twin = objective | {"name": "t"}
+    composite = {"name": "c", "target": 99.9, "window": "30d",
+                 "composite": {"method": "weighted_average", "objectives": [{"slo": "s"}, {"slo": "t"}]}}
+    slos = parse_documents([{"slos": [objective, twin, composite], "corrections": [
+        {"slos": "all", "reason": "failover test", "start": _at(OUTAGE.start).isoformat(), "duration": "2h"}]}], "f.yaml")
+    outage = steady(bad={i: 1000 for i in OUTAGE})
+    data = corrected({"s": outage, "t": outage}, slos, ())
+    by_name = {e.slo.name: e for e in evaluate_all(slos, data, _at(END))}
+    assert by_name["c"].status.remaining == pytest.approx(1.0) and not by_name["c"].firing

@@ -198,19 +198,21 @@ def _clock(value, where: str) -> time:
     return time(int(match[1]), int(match[2]))
 
 
-def _slos(value, known: set[str], where: str) -> tuple[str, ...]:
+def _slos(value, known: set[str], composites: set[str], where: str) -> tuple[str, ...]:
     if value == ALL_SLOS:
         return ()
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, list) or not items or not all(isinstance(v, str) for v in items):
         raise SpecError(f"{where}: slos: expected '{ALL_SLOS}' or a list of SLO names")
     for name in items:
+        if name in composites:
+            raise SpecError(f"{where}: slos: {name!r} is a composite SLO: correct its objectives, whose counts it reads")
         if name not in known:
             raise SpecError(f"{where}: slos: no SLO named {name!r} in this file")
     return tuple(dict.fromkeys(items))
 
 
-def parse_correction(raw, known: set[str], source: str, index: int) -> Correction:
+def parse_correction(raw, known: set[str], source: str, index: int, composites: set[str] = frozenset()) -> Correction:
     """One entry of the file's ``corrections:`` list; a SpecError names the file, the entry and the field."""
     where = _where(source, index, raw)
     if not isinstance(raw, Mapping):
@@ -221,7 +223,7 @@ def parse_correction(raw, known: set[str], source: str, index: int) -> Correctio
     if "slos" not in raw:
         raise SpecError(f"{where}: slos: required ('{ALL_SLOS}' or a list of SLO names)")
     reason = _reason(raw.get("reason"), where)
-    slos = _slos(raw["slos"], known, where)
+    slos = _slos(raw["slos"], known, composites, where)
     zone = _timezone(raw.get("timezone"), where)
     if "duration" not in raw:
         raise SpecError(f"{where}: duration: required (e.g. 2h)")
@@ -245,8 +247,9 @@ def parse_corrections(raw, slos: Sequence[Slo], source: str) -> tuple[Correction
         return ()
     if not isinstance(raw, list):
         raise SpecError(f"{source}: corrections: expected a list")
-    known = {s.name for s in slos}
-    return tuple(parse_correction(item, known, source, i) for i, item in enumerate(raw))
+    known = {s.name for s in slos if s.composite is None}
+    composites = {s.name for s in slos if s.composite is not None}
+    return tuple(parse_correction(item, known, source, i, composites) for i, item in enumerate(raw))
 
 
 # --- the SLOs page's corrections (analytics.store.corrections, read and written by analytics.slo.pipeline) ---

@@ -39,6 +39,9 @@ def exportable(slo: Slo) -> str | None:
     """Why an SLO's alerts cannot be exported as rollup SQL (None: they can).
 
     The exported SQL covers every SLI kind, window and budgeting method, with slices that divide a day."""
+    if slo.composite is not None:
+        return (f"a composite SLO ({slo.composite.describe()}) is computed from its objectives' evaluations, "
+                "not from one rollup query; its objectives' own rules alert")
     if slo.budgeting.slice is not None and timedelta(days=1) % slo.budgeting.slice:
         return (f"slices of {format_duration(slo.budgeting.slice)} (the export needs slices that divide a day, "
                 "so they align to UTC midnight as on the dashboard)")

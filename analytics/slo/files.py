@@ -128,12 +128,14 @@ def unique(slos: Iterable[Slo]) -> tuple[Slo, ...]:
 
 
 def parse_documents(docs: Iterable, source: str = "") -> list[Slo]:
-    """Parse already-loaded YAML documents (our format or OpenSLO v1)."""
+    """Parse already-loaded YAML documents (our format or OpenSLO v1); composite SLOs last, since
+    their objectives are the file's other SLOs."""
     docs = list(docs)
     is_openslo = [isinstance(d, Mapping) and str(d.get("apiVersion", "")).startswith("openslo/") for d in docs]
     openslo = [d for d, yes in zip(docs, is_openslo, strict=True) if yes]
     ours = [d for d, yes in zip(docs, is_openslo, strict=True) if not yes]  # by position: documents may be equal
     slos: list[Slo] = []
+    composites: list[tuple[Mapping, Mapping]] = []  # parsed last: their objectives name the others
     corrections: list = []  # the documents' corrections: lists, checked once every SLO is known
     for doc in ours:
         if isinstance(doc, list):
@@ -150,9 +152,16 @@ def parse_documents(docs: Iterable, source: str = "") -> list[Slo]:
         defaults = doc.get("defaults") or {}
         if not isinstance(defaults, Mapping):
             raise SpecError(f"{source}: 'defaults' must be a mapping")
-        slos.extend(parse_slo(item, source, defaults) for item in doc["slos"])
+        for item in doc["slos"]:
+            if isinstance(item, Mapping) and "composite" in item:
+                composites.append((item, defaults))
+            else:
+                slos.append(parse_slo(item, source, defaults))
     if openslo:
         slos.extend(from_openslo(openslo, source))
+    known: dict[str, Slo | None] = {slo.name: slo for slo in slos}
+    known |= {str(item.get("name")).strip(): None for item, _ in composites}
+    slos.extend(parse_slo(item, source, defaults, known) for item, defaults in composites)
     return with_corrections(slos, corrections, source)
 
 

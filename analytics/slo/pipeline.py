@@ -30,7 +30,8 @@ from analytics.store.client import Store
 
 def load_data(store: Store, slos: tuple[Slo, ...] | list[Slo], at: datetime, goodput_source: str = "targeted",
               start: datetime | None = None) -> dict[str, ScopeData]:
-    """Per SLO name, its scope's per-slot arrays; SLOs sharing a scope share one query.
+    """Per SLO name, its scope's per-slot arrays; SLOs sharing a scope share one query; composite
+    SLOs have none (analytics.slo.evaluation.evaluate_all evaluates them from their objectives).
 
     goodput_source: "targeted" (exact at the SLOs' thresholds), "joint" (exact at any edge
     pair, for what-if) or "rollup" (bounds, no raw scan); see analytics.slo.sli.
@@ -44,7 +45,7 @@ def load_data(store: Store, slos: tuple[Slo, ...] | list[Slo], at: datetime, goo
         catalog = pl.concat([catalog, store_otel_metrics.histogram_catalog(store, grid.start, grid.end)], how="vertical_relaxed")
     needs: dict[tuple, dict] = {}
     keys = {}
-    for slo in slos:
+    for slo in (s for s in slos if s.composite is None):  # a composite reads its objectives' arrays
         key = resolve(slo.selector, catalog)
         keys[slo.name] = key
         need = needs.setdefault(key, {"fields": set(), "joint": False, "targeted": set()})
@@ -78,7 +79,7 @@ def corrected(data: dict[str, ScopeData], slos, page: tuple[slo_corrections.Corr
     """Each SLO's arrays with the slots its budget corrections cover marked excluded (the file's
     and the page's: analytics.slo.corrections); analytics.slo.sli.sli_counts then drops them."""
     out = dict(data)
-    for slo in slos:
+    for slo in (s for s in slos if s.name in data):  # a composite has no arrays: its objectives' are corrected
         scope = data[slo.name]
         mask = slo_corrections.excluded_slots(slo_corrections.for_slo(slo, page), scope.grid.start, scope.grid.n)
         if mask.any():
