@@ -168,6 +168,9 @@ _COLUMNS = [
         # the SLOs page's roll-up by a label (analytics.slo.groups)
         "group": ("Label value", {"missing": "SLOs without this label"}),
         "slo_names": ("Which SLOs", _D),
+        # budget corrections (analytics.slo.corrections)
+        "when": "When", "correction_reason": "Reason",
+        "added_by": ("Added by", {"help": "Who added it on the SLOs page, or the SLO file it comes from."}),
         "policy": ("Budget policy", {"missing": "budget not exhausted, or no policy in the SLO file",
                                      "help": "The SLO file's error budget policy: what happens now the budget is "
                                              "exhausted."}),
@@ -269,6 +272,8 @@ _COLUMNS = [
         "gpus_freed": ("GPUs freed", {"missing": "no suggestion (SLO missed at peak or no data)"}),
         "ok_requests": ("Successful requests", _D), "good_requests": ("Requests meeting the latency SLO", _NM),
         "incidents": "Incidents", "incident": "Incident", "rank": "Rank",
+        "excluded_events": ("Excluded events", {"help": "Valid events of its SLOs in the window that no budget, "
+                                                        "burn rate or alert counted, summed over the SLOs."}),
         "good": ("Good (units)", {**_NM, **_D}), "valid": ("Valid (units)", {**_NM, **_D}), "bad": ("Bad (units)", _NM),
         "error_budget": ("Error budget (units)", _NM),
         "valid_events": ("Valid events", {"help": "Valid events in the SLOs' windows."}),

@@ -98,3 +98,9 @@ show_table(tables["gpu"], "GPU cost", caption="Monthly saving: the right-sizing 
 
 st.subheader(review_weekly.TABLES["capacity"])
 show_table(tables["capacity"], "Capacity outlook")
+
+st.subheader(review_weekly.TABLES["corrections"])
+show_table(tables["corrections"], "Budget corrections this week", caption="Maintenance windows and known "
+           "exclusions (the SLO file's and those added on the SLOs page) that overlapped the week, clipped to it: "
+           "their 5-minute slots count in no budget, burn rate or alert above. Excluded events: the valid events "
+           "of its SLOs in those slots.")

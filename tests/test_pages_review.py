@@ -48,7 +48,7 @@ def test_the_week_comes_from_the_url_and_every_section_is_shown(page):
     assert labels == ["Download SLOs this week (CSV)", "Download By service (CSV)", "Download Incidents this week (CSV)",
                       "Download Attribution (CSV)", "Download Changes this week (CSV)",
                       "Download Latency and error movers (CSV)", "Download GPU cost (CSV)",
-                      "Download Capacity outlook (CSV)"]
+                      "Download Capacity outlook (CSV)", "Download Budget corrections this week (CSV)"]
     assert page.get("download_button")[0].label == f"Download the review of {WEEK} (HTML + CSVs, zip)"
 
 
@@ -94,7 +94,7 @@ def test_the_zip_holds_the_html_and_a_csv_per_table(page):
     data = review.bundle_zip(WEEK, slo_ui.config())
     names = zipfile.ZipFile(io.BytesIO(data)).namelist()
     assert f"review-{WEEK}/review-{WEEK}.html" in names
-    assert sum(n.endswith(".csv") for n in names) == 8
+    assert sum(n.endswith(".csv") for n in names) == 9
     slos = pl.read_csv(zipfile.ZipFile(io.BytesIO(data)).read(f"review-{WEEK}/slos.csv"))
     shown = _csv_tables(page)["Download SLOs this week (CSV)"].value
     assert slos["slo"].to_list() == shown["slo"].to_list()

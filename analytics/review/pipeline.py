@@ -304,10 +304,12 @@ def report(store: Store, slos: Sequence[Slo], week: str, cache_dir: Path | None 
     capacity, caveats = week_capacity(store, slos, end, cache_dir, hours)
     # the Overview's checks of deployments no SLO covers and of GPU memory (analytics.review.verdicts)
     watched = review_verdicts.covered(slos, slo_queries.catalog(store, start, end))
-    return review_weekly.build(week, start, end, review.evaluations, review.incidents, review.spans, review.attribution,
+    built = review_weekly.build(week, start, end, review.evaluations, review.incidents, review.spans, review.attribution,
                    review.changes, notes, changed, review_weekly.gpu_table(gpu_now, gpu_before, saving_now, saving_before),
                    capacity, caveats, watched=watched, peaks=gpu_pipeline.peak_memory(store, start, end),
                    group_by=group_by)
+    applied = review_weekly.corrections_table(review.evaluations, slo_pipeline.stored_corrections(store, start, end), start, end)
+    return review_weekly.with_corrections(built, applied)
 
 
 def add_note(store: Store, key: str, note: str, owner: str, at: datetime | None = None) -> None:

@@ -14,7 +14,7 @@ language model, so the same week always reads the same.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 import polars as pl
@@ -23,6 +23,7 @@ from analytics import columns as column_registry
 from analytics.errors import InputError
 from analytics.review import verdicts as review_verdicts
 from analytics.review.incidents import budget_spent
+from analytics.slo import corrections as slo_corrections
 from analytics.slo import groups as slo_groups
 from analytics.slo.budget import prefix
 from analytics.slo.evaluation import Evaluation
@@ -48,6 +49,7 @@ TABLES = {
     "movers": "Latency and error movers",
     "gpu": "GPU cost",
     "capacity": "Capacity outlook",
+    "corrections": "Budget corrections",
 }
 
 
@@ -367,6 +369,7 @@ def build(week: str, start: datetime, end: datetime, evaluations: Sequence[Evalu
         "slos": slos, "groups": groups[group_by] if group_by else group_table([], start, end, ""),
         "incidents": incident_rows, "attribution": attribution_table(incidents, attribution),
         "changes": changes, "movers": movers, "gpu": gpu, "capacity": capacity,
+        "corrections": corrections_table(evaluations, (), start, end),  # the file's; the page's: with_corrections
     }
     watch, unchecked = week_watch(changed, watched, peaks)
     text = summary(week, slos, incident_rows, movers, totals, capacity, watch)
@@ -388,3 +391,35 @@ def week_watch(changed: pl.DataFrame, watched: set[str] | None,
     else:
         watch += review_verdicts.memory_verdicts(peaks)
     return watch, unchecked
+
+
+def corrections_table(evaluations: Sequence[Evaluation], page: Sequence[slo_corrections.Correction],
+                      start: datetime, end: datetime) -> pl.DataFrame:
+    """The budget corrections applied in [start, end): one row per correction window (clipped to
+    the week), its SLOs, its reason, who added it, and the valid events it removed from its SLOs'
+    budgets (analytics.slo.sli.sli_counts), summed over them."""
+    windows: dict[tuple, dict] = {}  # (begin, end, correction) -> row
+    for e in evaluations:
+        excluded = e.counts.excluded_valid
+        for c in slo_corrections.for_slo(e.slo, page):
+            for begin, stop in c.windows(start, end):
+                begin, stop = max(begin, start), min(stop, end)
+                row = windows.setdefault((begin, stop, c), {
+                    "start": begin, "end": stop, "slos": slo_corrections.slo_list(c), "correction_reason": c.reason,
+                    "excluded_events": 0.0, "added_by": c.origin})
+                if excluded is not None:
+                    row["excluded_events"] += float(excluded[slo_corrections.slots_of(begin, stop, e.grid.start,
+                                                                                       e.grid.n)].sum())
+    schema = {"start": pl.Datetime("us", "UTC"), "end": pl.Datetime("us", "UTC"), "slos": pl.String,
+              "correction_reason": pl.String, "excluded_events": pl.Float64, "added_by": pl.String}
+    return pl.DataFrame(sorted(windows.values(), key=lambda r: (r["start"], r["slos"])), schema=schema)
+
+
+def with_corrections(report: WeeklyReport, corrections: pl.DataFrame) -> WeeklyReport:
+    """The report with its corrections table (corrections_table) and a sentence about it in the summary."""
+    text = report.summary
+    if corrections.height:
+        events = column_registry.text("excluded_events", corrections["excluded_events"].sum())
+        text += (f" {corrections.height} budget correction window{'s' if corrections.height != 1 else ''} "
+                 f"excluded {events} events from the budgets.")
+    return replace(report, summary=text, tables={**report.tables, "corrections": corrections})

@@ -316,6 +316,8 @@ class Slo:
     labels: tuple[tuple[str, str], ...] = ()  # (key, value), sorted by key: team, service, tier, ...
     policy: str = ""  # the error budget policy: what happens when the budget is exhausted
     composite: Composite | None = None  # set for a composite SLO (its sli is then Sli(COMPOSITE))
+    # the SLO file's budget corrections for it (analytics.slo.corrections.Correction), set by the file loader
+    corrections: tuple = ()
 
     def label(self, key: str) -> str | None:
         """The value of one label, None when the SLO does not have it."""
