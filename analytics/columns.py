@@ -253,7 +253,7 @@ _COLUMNS = [
         "peak_ttft_p99_ms": ("Peak-hour TTFT p99 (ms)", _NM), "peak_e2e_p99_ms": ("Peak-hour E2E p99 (ms)", _NM),
         "tpot_p99_ms": ("TPOT p99 (ms)", {"digits": 1, **_NM}),
         "tpot_p95_ms": ("TPOT p95 (ms)", {"digits": 1, **_NM}),
-        "slo_quantile_ms": ("Latency at the SLO's quantile (ms)", _NM),
+        "slo_quantile_ms": ("Latency at the SLO's quantile (ms)", {"short": "SLO quantile (ms)", **_NM}),
     }),
     *_c("usd", {
         "cost": ("GPU cost ($)", _NM), "cost_previous": ("Cost the week before ($)", _NM),
@@ -277,7 +277,7 @@ _COLUMNS = [
         "good": ("Good (units)", {**_NM, **_D}), "valid": ("Valid (units)", {**_NM, **_D}), "bad": ("Bad (units)", _NM),
         "error_budget": ("Error budget (units)", _NM),
         "valid_events": ("Valid events", {"help": "Valid events in the SLOs' windows."}),
-        "valid_events_this_week": ("Valid events this week", {"help": "Valid events of the SLOs in the week."}),
+        "valid_events_this_week": ("Valid events this week", {"short": "Valid events (week)", "help": "Valid events of the SLOs in the week."}),
         "slos_breached": ("SLOs breached", {"help": "SLOs of the group whose error budget is overspent."}),
         # metric cards that count things in view (the SLOs page, the Capacity page)
         "slo_count": ("SLOs", {"help": "SLOs whose scope meets the filters."}),
@@ -304,8 +304,8 @@ _COLUMNS = [
     *_c("gpu_rate", {
         "output_tokens_per_gpu_s": ("Output tokens per GPU-s", _NM),
         "input_tokens_per_gpu_s": ("Input tokens per GPU-s", _NM),
-        "prefill_load_per_gpu": ("Prefill load (input tokens/s per GPU)", _NM),
-        "decode_load_per_gpu": ("Decode load (output tokens/s per GPU)", _NM),
+        "prefill_load_per_gpu": ("Prefill load (input tokens/s per GPU)", {"short": "Prefill tok/s/GPU", **_NM}),
+        "decode_load_per_gpu": ("Decode load (output tokens/s per GPU)", {"short": "Decode tok/s/GPU", **_NM}),
         "goodput_per_gpu": ("Goodput (good requests per GPU-s)", {"digits": 3, "csv": "goodput_per_gpu_s", **_NM}),
     }),
     *_c("factor", {
