@@ -169,6 +169,9 @@ _COLUMNS = [
         # the SLOs page's roll-up by a label (analytics.slo.groups)
         "group": ("Label value", {"missing": "SLOs without this label"}),
         "slo_names": ("Which SLOs", _D),
+        # budget corrections (analytics.slo.corrections)
+        "when": "When", "correction_reason": "Reason",
+        "added_by": ("Added by", {"help": "Who added it on the SLOs page, or the SLO file it comes from."}),
         "policy": ("Budget policy", {"missing": "budget not exhausted, or no policy in the SLO file",
                                      "help": "The SLO file's error budget policy: what happens now the budget is "
                                              "exhausted."}),
@@ -251,6 +254,8 @@ _COLUMNS = [
         "e2e_p95_ms": ("E2E p95 (ms)", _NM), "e2e_p99_ms": ("E2E p99 (ms)", _NM),
         "peak_ttft_p99_ms": ("Peak-hour TTFT p99 (ms)", _NM), "peak_e2e_p99_ms": ("Peak-hour E2E p99 (ms)", _NM),
         "tpot_p99_ms": ("TPOT p99 (ms)", {"digits": 1, **_NM}),
+        "tpot_p95_ms": ("TPOT p95 (ms)", {"digits": 1, **_NM}),
+        "slo_quantile_ms": ("Latency at the SLO's quantile (ms)", {"short": "SLO quantile (ms)", **_NM}),
     }),
     *_c("usd", {
         "cost": ("GPU cost ($)", _NM), "cost_previous": ("Cost the week before ($)", _NM),
@@ -269,9 +274,13 @@ _COLUMNS = [
         "gpus_freed": ("GPUs freed", {"missing": "no suggestion (SLO missed at peak or no data)"}),
         "ok_requests": ("Successful requests", _D), "good_requests": ("Requests meeting the latency SLO", _NM),
         "incidents": "Incidents", "incident": "Incident", "rank": "Rank",
+        "excluded_events": ("Excluded events", {"help": "Valid events of its SLOs in the window that no budget, "
+                                                        "burn rate or alert counted, summed over the SLOs."}),
         "good": ("Good (units)", {**_NM, **_D}), "valid": ("Valid (units)", {**_NM, **_D}), "bad": ("Bad (units)", _NM),
         "error_budget": ("Error budget (units)", _NM),
         "valid_events": ("Valid events", {"help": "Valid events in the SLOs' windows."}),
+        "valid_events_this_week": ("Valid events this week", {"short": "Valid events (week)", "help": "Valid events of the SLOs in the week."}),
+        "slos_breached": ("SLOs breached", {"help": "SLOs of the group whose error budget is overspent."}),
         # metric cards that count things in view (the SLOs page, the Capacity page)
         "slo_count": ("SLOs", {"help": "SLOs whose scope meets the filters."}),
         "capacity_unknown": ("Capacity unknown", {
@@ -285,15 +294,20 @@ _COLUMNS = [
     }),
     *_c("rate", {
         "rps": ("Requests/s", {"csv": "requests_per_s", **_NM}),
+        "input_tps": ("Input tokens/s", {"csv": "input_tokens_per_s", **_NM}),
         "output_tps": ("Output tokens/s", {"csv": "output_tokens_per_s", **_NM}),
         "per_gpu": ("SLO-compliant requests/s per GPU", {"csv": "per_gpu_requests_per_s",
                                                          "missing": "throughput unknown (see Why unknown)"}),
         "per_gpu_output_tps": ("SLO-compliant output tokens/s per GPU", {
             "csv": "per_gpu_output_tokens_per_s", "missing": "throughput unknown (see Why unknown)"}),
+        "per_gpu_input_tps": ("SLO-compliant input tokens/s per GPU", {
+            "csv": "per_gpu_input_tokens_per_s", "missing": "throughput unknown (see Why unknown)"}),
     }),
     *_c("gpu_rate", {
         "output_tokens_per_gpu_s": ("Output tokens per GPU-s", _NM),
         "input_tokens_per_gpu_s": ("Input tokens per GPU-s", _NM),
+        "prefill_load_per_gpu": ("Prefill load (input tokens/s per GPU)", {"short": "Prefill tok/s/GPU", **_NM}),
+        "decode_load_per_gpu": ("Decode load (output tokens/s per GPU)", {"short": "Decode tok/s/GPU", **_NM}),
         "goodput_per_gpu": ("Goodput (good requests per GPU-s)", {"digits": 3, "csv": "goodput_per_gpu_s", **_NM}),
     }),
     *_c("factor", {
@@ -341,6 +355,7 @@ _SHORT = {
     "cost_per_1m_output_tokens": "$/1M out tokens", "cost_per_1k_requests": "$/1k requests",
     "ok_requests": "OK requests", "good_requests": "Good requests", "error_budget": "Budget (units)",
     "gap_gpu_hours": "Gap GPU-hours", "per_gpu": "Req/s per GPU", "per_gpu_output_tps": "Tok/s per GPU",
+    "per_gpu_input_tps": "In tok/s per GPU",
     "output_tokens_per_gpu_s": "Out tok/GPU-s", "input_tokens_per_gpu_s": "In tok/GPU-s",
     "goodput_per_gpu": "Goodput/GPU-s", "baseline_mase": "MASE (naive)", "minutes_behind_newest": "Behind (min)",
     "peak_hour_power_w": "Peak power (W)", "mean_power_w": "Power (W)", "budget_remaining_minutes": "Left (min)",
@@ -364,7 +379,10 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     "SLO status": ("slo", "state", "budget_remaining", "burn_rate_1h", "hours_to_exhaustion", "attainment", "target",
                    "firing", "window_covered", "pages", "tickets", "window"),
     # the SLO status rolled up by a label (the SLOs page's Group by)
-    "SLO groups": ("group", "state", "budget_spent", "slo_count", "valid_events", "slo_names"),
+    "SLO groups": ("group", "state", "budget_spent", "slo_count", "slos_breached", "valid_events", "slo_names"),
+    # the weekly review's roll-up by a label (analytics.review.weekly.group_table)
+    "SLO groups this week": ("group", "state", "budget_spent_this_week", "slo_count", "slos_breached",
+                             "valid_events_this_week", "slo_names"),
     "alert episodes": ("severity", "start", "end", "duration_min", "peak_burn", "budget_consumed", "tiers", "ongoing"),
     "proposed alert episodes": ("severity", "start", "end", "duration_min", "peak_burn", "budget_consumed", "tiers",
                                 "ongoing"),

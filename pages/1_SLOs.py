@@ -1,11 +1,15 @@
 """SLOs: status of every SLO (worst first) and a detail view of one."""
 
+from datetime import UTC, datetime
+
 import polars as pl
 import streamlit as st
 
 from analytics import columns as cols
 from analytics.charts import slo as charts_slo
 from analytics.charts.review import add_markers
+from analytics.errors import InputError
+from analytics.slo import corrections as slo_corrections
 from analytics.slo.budget import minutes_text
 from analytics.slo.files import MAX_FILE_BYTES
 from analytics.slo.groups import label_keys
@@ -88,21 +92,64 @@ show_table(table.select("slo", "state", "window_covered", "attainment",
 names = table["slo"].to_list()
 
 
+def corrections() -> None:
+    """The budget corrections in force (the SLO file's and the page's), and a form adding one."""
+    with st.expander("Budget corrections: maintenance windows and known exclusions"):
+        listed = [c for s in slos for c in s.corrections]
+        listed = list(dict.fromkeys(listed)) + list(slo_ui.stored_corrections(at))
+        show_table(slo_corrections.table(listed), "budget corrections",
+                   caption="Their 5-minute slots (any slot a window overlaps) count in no budget, burn rate, alert "
+                   "or weekly review; the charts below shade them. The SLO file's `corrections:` and the ones "
+                   "added here (kept in the store, never deleted from the page).")
+        all_slos = "all SLOs"
+        with st.form("add_correction", clear_on_submit=True):
+            c = st.columns(3)
+            scoped = [s.name for s in slos if s.composite is None]  # a composite reads its objectives' counts
+            which = c[0].selectbox("SLO", [all_slos, *scoped], key="correction_slo")
+            day = c[1].date_input("Start date (UTC)", value=at.date(), key="correction_day")
+            clock = c[2].time_input("Start time (UTC)", value=at.time().replace(second=0, microsecond=0),
+                                    key="correction_time", step=300)
+            c = st.columns(3)
+            duration = c[0].text_input("Duration", value="1h", key="correction_duration",
+                                       help="e.g. 30m, 2h, 1d (at most 31d)", max_chars=10)
+            reason = c[1].text_input("Reason", key="correction_reason", max_chars=slo_corrections.MAX_REASON_CHARS)
+            who = c[2].text_input("Who", key="correction_who", max_chars=slo_corrections.MAX_WHO_CHARS)
+            if st.form_submit_button("Add correction"):
+                try:
+                    slo_ui.add_correction([] if which == all_slos else [which],
+                                          datetime.combine(day, clock, tzinfo=UTC), duration, reason, who, scoped)
+                except InputError as exc:
+                    st.error(f"Not added: {fmt.text(exc)}")
+                else:
+                    for loader in (review.report, review.figures, review.bundle_zip):  # the review counts it too
+                        loader.clear()
+                    st.rerun()
+
+
+corrections()
+
+
 @st.fragment  # choosing another SLO reruns the detail only, not the status table above
 def detail() -> None:
     """One SLO: attainment, budget, burn rates, alert episodes."""
     st.subheader("Detail")
     name = linked(st.selectbox, "SLO", names, key="slo_detail", param="slo", default=names[0], allowed=names)
-    slo = next(s for s in slos if s.name == name)
+    slo = next(e.slo for e in slo_ui.evaluations(text, source, at) if e.slo.name == name)  # as evaluated (composites)
     row = table.filter(pl.col("slo") == name).row(0, named=True)
     with panel(f"SLO {fmt.text(name)}", stop=True):
         view = slo_ui.detail(text, source, at, name)
-    st.caption(fmt.text(f"{slo.sli.describe()} · {slo.selector.describe()} · "
+    scope = "" if slo.composite else f" · {slo.selector.describe()}"  # a composite's scopes are its objectives'
+    st.caption(fmt.text(f"{slo.sli.describe()}{scope} · "
                         f"target {cols.text('target', slo.target, digits=target_digits(slo.target))} over "
                         f"{slo.window.label} · {slo.budgeting.describe()} · minimum traffic {slo.min_events} events"
                         f" · {cols.label('source')}: {row['source']}"
                         + (f" · {slo.description}" if slo.description else "")
                         + (" · labels " + ", ".join(f"{k}: {v}" for k, v in slo.labels) if slo.labels else "")))
+    if slo.composite:
+        st.caption(fmt.text(f"Composite of {slo.composite.members}: "
+                            + ("the least healthy, with the target, window and budget of the one with the most "
+                               "budget spent" if slo.composite.method == "least_healthy" else
+                               "per 5-minute slot, the weighted mean of their attainment")))
     if row["state"] == "breached" and slo.policy:
         st.error(f"Error budget exhausted. Policy: {fmt.text(slo.policy)}")
     if row["state"] == "no data":
@@ -137,11 +184,15 @@ def detail() -> None:
     sli_figure = charts_slo.sli_chart(view["sli"], slo.target, "SLI per hour")
     with panel("Deploy markers"):  # unreadable, the chart is drawn without them
         sli_figure = add_markers(sli_figure, review.changes(window_start, at, scope))
-    left.plotly_chart(sli_figure, width="stretch")
-    right.plotly_chart(charts_slo.burn_down_chart({"current": view["burn_down"]}, view["period_end"]),
-                       width="stretch")
-    st.plotly_chart(charts_slo.burn_rate_chart(view["burn"], view["thresholds"]), width="stretch")
-    st.plotly_chart(charts_slo.episodes_timeline(view["episodes"], window_start, at), width="stretch")
+    bands = view["corrections"]  # budget corrections, shaded grey on every chart
+    left.plotly_chart(charts_slo.add_corrections(sli_figure, bands, window_start, at), width="stretch")
+    right.plotly_chart(charts_slo.add_corrections(
+        charts_slo.burn_down_chart({"current": view["burn_down"]}, view["period_end"]), bands, window_start,
+        max(at, view["period_end"])), width="stretch")
+    st.plotly_chart(charts_slo.add_corrections(charts_slo.burn_rate_chart(view["burn"], view["thresholds"]), bands,
+                                               window_start, at), width="stretch")
+    st.plotly_chart(charts_slo.add_corrections(charts_slo.episodes_timeline(view["episodes"], window_start, at), bands,
+                                               window_start, at), width="stretch")
     show_table(view["episodes"], "alert episodes",
                caption="An episode runs from the first 5-minute evaluation where a tier of its severity fires "
                "(both windows above the threshold, enough traffic) until none does. Budget consumed is a share "

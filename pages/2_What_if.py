@@ -27,7 +27,7 @@ TARGETS = target_stops()
 
 filters = setup("What if")
 text, source = slo_ui.config()
-slos = {s.name: s for s in slo_ui.slos_or_stop()}
+slos = {s.name: s for s in slo_ui.slos_or_stop() if s.composite is None}  # a composite has no threshold to move
 at = slo_ui.at_time(filters.end)
 
 

@@ -12,6 +12,7 @@ from analytics.errors import InputError
 from analytics.review import verdicts as review_verdicts
 from analytics.slo.state import STYLE
 from ui import capacity as fd
+from ui import capacity_curve
 from ui import format as fmt
 from ui import slo as slo_ui
 from ui.page import linked, panel, setup
@@ -135,6 +136,7 @@ def one_deployment() -> None:
         else:
             st.caption(f"SLO: {fmt.text(tp.slo)}. SLO-compliant throughput: {tp.per_gpu:.4g} {unit} per GPU, {tp.basis} "
                        f"({tp.hours_met} of {tp.hours_evaluable} evaluable hours met the SLO).")
+        capacity_curve.show(start, end, filters.regions, name, slo_file)
 
         model_scoreboard(name)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from analytics import columns
 from analytics.columns import MISSING, label
 from analytics.errors import InputError, SourceError
 from analytics.review import weekly as review_weekly
@@ -47,6 +48,16 @@ st.subheader(review_weekly.TABLES["slos"])
 st.plotly_chart(figures["slos"], width="stretch")
 show_table(tables["slos"], "SLOs this week", caption="Budget spent: bad events in the week as a share of the "
            "window's error budget at the week's end; change: this week minus the week before.")
+if report.groups:  # the SLOs carry labels: roll them up by one (analytics.review.weekly.group_table)
+    st.subheader(review_weekly.TABLES["groups"])
+    keys = list(report.groups)
+    group_by = linked(st.selectbox, "Group by", keys, key="review_group_by", param="by", default=report.group_by,
+                      allowed=keys, help="Roll the SLOs up per value of an SLO label (the SLO file's labels)")
+    grouped = report.groups[group_by]
+    show_table(grouped, f"By {group_by}", columns=columns.table_columns("SLO groups this week", grouped.columns),
+               caption=f"One row per value of the label {text(group_by)}, worst state first: the budget spent this "
+               "week averaged over its SLOs weighted by their valid events in the week, how many SLOs and how many "
+               f"breached. SLOs without the label form the group shown as {MISSING}.")
 
 st.subheader(review_weekly.TABLES["incidents"])
 st.plotly_chart(figures["incidents"], width="stretch")
@@ -87,3 +98,9 @@ show_table(tables["gpu"], "GPU cost", caption="Monthly saving: the right-sizing 
 
 st.subheader(review_weekly.TABLES["capacity"])
 show_table(tables["capacity"], "Capacity outlook")
+
+st.subheader(review_weekly.TABLES["corrections"])
+show_table(tables["corrections"], "Budget corrections this week", caption="Maintenance windows and known "
+           "exclusions (the SLO file's and those added on the SLOs page) that overlapped the week, clipped to it: "
+           "their 5-minute slots count in no budget, burn rate or alert above. Excluded events: the valid events "
+           "of its SLOs in those slots.")

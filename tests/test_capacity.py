@@ -27,12 +27,14 @@ HOUR = timedelta(hours=1)
 
 
 def counts(rows: list[tuple[int, str, int]], epoch_seconds: bool = False) -> pl.DataFrame:
-    """request_counts-like rows (hour offset, deployment, requests); output tokens = 10 x requests."""
+    """request_counts-like rows (hour offset, deployment, requests); input tokens = 100 x requests,
+    output tokens = 10 x requests."""
     frame = pl.DataFrame(
         {
             "bucket": [T0 + h * HOUR for h, _, _ in rows],
             "deployment": [d for _, d, _ in rows],
             "requests": pl.Series([r for _, _, r in rows], dtype=pl.UInt64),
+            "input_tokens": pl.Series([100 * r for _, _, r in rows], dtype=pl.UInt64),
             "output_tokens": pl.Series([10 * r for _, _, r in rows], dtype=pl.UInt64),
         }
     )
@@ -51,7 +53,8 @@ def test_missing_rows_are_gaps_when_no_deployment_reported_and_zero_otherwise(ep
     assert rps["a"] == [1.0, 1.0, None, 1.0, 0.0], "hour 2 has no row at all: a collection gap"
     assert rps["b"] == [2.0, 0.0, None, 1.0, 1.0], "hour 1: others reported, so b had zero traffic"
     assert rps["c"] == [None, None, None, 0.01, 0.0], "before its first row c is unknown, then zero"
-    assert demand.filter(pl.col("deployment") == "a")["output_tps"].to_list()[0] == 10.0
+    first = demand.filter(pl.col("deployment") == "a").row(0, named=True)
+    assert (first["input_tps"], first["output_tps"]) == (100.0, 10.0), "prefill and decode demand beside requests/s"
 
 
 def test_fleet_total_sums_known_values_and_keeps_gaps():

@@ -75,7 +75,7 @@ def test_slo_and_report_give_the_same_numbers_while_another_process_holds_the_st
     assert held_report.returncode == 0, held_report.stderr
     assert held_slo.stdout == alone_slo.stdout and '"attainment"' in held_slo.stdout
     assert _report_tables(tmp_path / "held") == _report_tables(tmp_path / "alone")
-    assert len(_report_tables(tmp_path / "held")) == 7
+    assert len(_report_tables(tmp_path / "held")) == 9
     assert f"(pid {holder.pid}) holds {db}; reading a snapshot of it" in held_slo.stderr
     assert not list(db.parent.glob(f"{db.name}{store_snapshot.SNAPSHOT_TAG}*"))  # removed after use
 

@@ -77,7 +77,7 @@ def test_the_growing_deployment_shows_when_its_capacity_runs_out(page):
 
 
 def test_the_page_shows_charts_the_model_scoreboard_and_csv_for_every_table(page):
-    assert len(page.get("plotly_chart")) == 2
+    assert len(page.get("plotly_chart")) == 3, "forecast, the latency-vs-load curve of its one TTFT SLO (chat-ttft), fleet"
     assert _labels(page) == [f"Download model scoreboard {fleet.GROWING} (CSV)", "Download capacity outlook (CSV)",
                              "Download gpus by type and week (CSV)"]
     board = _table(page, f"model scoreboard {fleet.GROWING}")

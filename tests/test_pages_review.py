@@ -45,10 +45,10 @@ def test_the_week_comes_from_the_url_and_every_section_is_shown(page):
     assert "Week 2026-W43: 2 incidents (2 paging" in page.markdown[0].value.replace("\\", "")
     assert len(page.get("plotly_chart")) == 3
     labels = list(_csv_tables(page))
-    assert labels == ["Download SLOs this week (CSV)", "Download Incidents this week (CSV)",
+    assert labels == ["Download SLOs this week (CSV)", "Download By service (CSV)", "Download Incidents this week (CSV)",
                       "Download Attribution (CSV)", "Download Changes this week (CSV)",
                       "Download Latency and error movers (CSV)", "Download GPU cost (CSV)",
-                      "Download Capacity outlook (CSV)"]
+                      "Download Capacity outlook (CSV)", "Download Budget corrections this week (CSV)"]
     assert page.get("download_button")[0].label == f"Download the review of {WEEK} (HTML + CSVs, zip)"
 
 
@@ -94,7 +94,18 @@ def test_the_zip_holds_the_html_and_a_csv_per_table(page):
     data = review.bundle_zip(WEEK, slo_ui.config())
     names = zipfile.ZipFile(io.BytesIO(data)).namelist()
     assert f"review-{WEEK}/review-{WEEK}.html" in names
-    assert sum(n.endswith(".csv") for n in names) == 7
+    assert sum(n.endswith(".csv") for n in names) == 9
     slos = pl.read_csv(zipfile.ZipFile(io.BytesIO(data)).read(f"review-{WEEK}/slos.csv"))
     shown = _csv_tables(page)["Download SLOs this week (CSV)"].value
     assert slos["slo"].to_list() == shown["slo"].to_list()
+
+
+def test_the_slos_roll_up_by_the_label_chosen_on_the_page(page):
+    by_service = _csv_tables(page)["Download By service (CSV)"].value
+    assert "assistant" in by_service["group"].to_list()
+    page.selectbox(key="review_group_by").select("team").run()
+    assert not page.exception, [e.message for e in page.exception]
+    by_team = _csv_tables(page)["Download By team (CSV)"].value
+    assert {"chat", "platform"} <= set(by_team["group"])
+    assert by_team["slo_count"].sum() == len(slo_ui.parse(*slo_ui.config()))  # every SLO in one group
+    assert page.query_params["by"] in ("team", ["team"])

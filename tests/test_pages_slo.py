@@ -50,6 +50,15 @@ def test_choosing_another_slo_changes_the_detail(slo_page):
     assert _metrics(slo_page)["Attainment"] != before
 
 
+def test_a_composites_detail_says_what_it_is_composed_of(store):
+    at = run_page("pages/1_SLOs.py", range="28d", slo="chat-mistral-7b-aps-journey")
+    assert not at.exception, [e.message for e in at.exception]
+    captions = [c.value.replace("\\", "") for c in at.caption]
+    assert ("Composite of chat-mistral-7b-aps-availability (weight 2), chat-mistral-7b-aps-ttft (weight 1): per "
+            "5-minute slot, the weighted mean of their attainment") in captions, captions
+    assert "Attainment" in _metrics(at)
+
+
 def test_the_page_and_the_slo_command_give_the_same_status(slo_page, store, capsys):
     import argparse
     import json

@@ -20,7 +20,7 @@ from analytics.cli.main import main
 ROOT = Path(__file__).resolve().parent.parent
 SHOTS = ROOT / "screenshots"
 WEEK = "2026-W43"
-TABLES = ("slos", "incidents", "attribution", "changes", "movers", "gpu", "capacity")
+TABLES = ("slos", "groups", "incidents", "attribution", "changes", "movers", "gpu", "capacity", "corrections")
 FIGURES = 3  # SLO budget, incident timeline, GPU cost
 
 
@@ -37,7 +37,7 @@ def exported(store, store_dsn, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("report")
     code, stdout, stderr = _report(store_dsn, "--week", WEEK, "--out", str(out))
     assert code == 0, stderr
-    assert stdout.startswith(f"report {WEEK}: 8 files")
+    assert stdout.startswith(f"report {WEEK}: 10 files")
     return out
 
 

@@ -187,3 +187,15 @@ def test_a_note_written_under_an_earlier_start_of_the_incident_stays_with_it():
         ("fleet-availability@2026-11-26T04:00Z", "eu-west LB drained", "ana")]
     still_burning = incidents.with_columns(pl.lit(None, pl.Datetime("us", "UTC")).alias("end"))
     assert review_weekly.noted(still_burning, notes.head(1))["note"].to_list() == ["eu-west LB drained"]
+
+
+def test_the_review_lists_the_slo_files_weekly_maintenance_window_applied_that_week(report):
+    # slos.yaml: code-ttft's maintenance, Sundays 02:00 to 04:00 UTC; in 2026-W43, Sunday 2026-10-25
+    (row,) = report.tables["corrections"].iter_rows(named=True)
+    assert (row["start"], row["end"], row["slos"]) == (datetime(2026, 10, 25, 2, tzinfo=UTC),
+                                                       datetime(2026, 10, 25, 4, tzinfo=UTC), "code-ttft")
+    assert row["correction_reason"].startswith("Weekly maintenance") and row["added_by"] == "slos.yaml"
+    assert row["excluded_events"] > 0
+    html = review_report.html_page(report)
+    assert "Budget corrections" in html and "Weekly maintenance of the code-assist fleet" in html
+    assert "1 budget correction window excluded" in report.summary

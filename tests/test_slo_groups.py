@@ -42,6 +42,7 @@ def test_slos_roll_up_by_label_to_the_worst_state_and_the_budget_spent_weighted_
     # (0.5 x 120 + 2.0 x 360) / (120 + 360) = 780 / 480
     assert chat["budget_spent"] == pytest.approx(1.625, rel=1e-12)
     assert (chat["state"], chat["slo_count"], chat["valid_events"], chat["slo_names"]) == ("breached", 2, 480, "a, b")
+    assert (chat["slos_breached"], search["slos_breached"]) == (1, 0)
     assert (none["state"], none["budget_spent"], none["slo_count"]) == ("no data", None, 1)
     assert (search["state"], search["budget_spent"], search["slo_count"]) == ("ok", 0.0, 1)
 

@@ -244,7 +244,8 @@ def test_revise_refuses_a_threshold_the_sli_does_not_have():
 def test_the_project_slos_file_parses():
     slos = load_slos(ROOT / "slos.yaml")
     assert len(slos) >= 8
-    assert {s.sli.kind for s in slos} == {"availability", "latency", "goodput"}
+    assert {s.sli.kind for s in slos} == {"availability", "latency", "goodput", "composite"}
+    assert {s.composite.method for s in slos if s.composite} == {"weighted_average", "least_healthy"}
     assert {s.budgeting.method for s in slos} == {"occurrences", "timeslices", "ratio_timeslices"}
 
 

@@ -8,7 +8,7 @@ and recomputes scenarios from them on every slider move (milliseconds, no query)
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import polars as pl
 import streamlit as st
@@ -16,11 +16,14 @@ import streamlit as st
 from analytics.errors import SpecError
 from analytics.slo import alerts as slo_alerts
 from analytics.slo import budget as slo_budget
+from analytics.slo import corrections as slo_corrections
 from analytics.slo.evaluation import Evaluation, evaluate_all, status_frame
 from analytics.slo.files import PROJECT_SLO_FILE, parse_text
 from analytics.slo.groups import roll_up
 from analytics.slo.objectives import objectives_by_deployment
+from analytics.slo.pipeline import add_correction as add_to_store
 from analytics.slo.pipeline import load_data
+from analytics.slo.pipeline import stored_corrections as stored_in_store
 from analytics.slo.sli import ScopeData
 from analytics.slo.spec import Slo, evaluation_time
 from analytics.slo.whatif import HISTORY
@@ -148,7 +151,25 @@ def detail(text: str, source: str, at: datetime, name: str) -> dict:
                        for t in pages},
         "episodes": e.episodes,
         "period_end": s.window_start + period,
+        # the correction windows the charts shade: the file's and the page's for this SLO
+        "corrections": slo_corrections.bands(slo_corrections.for_slo(e.slo, stored_corrections(at)),
+                                             s.window_start, s.at),
     }
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def stored_corrections(at: datetime) -> tuple[slo_corrections.Correction, ...]:
+    """The corrections added on the SLOs page overlapping the year before `at` (the longest window)
+    and after it."""
+    return stored_in_store(get_store(), at - timedelta(days=366), at + timedelta(days=366))
+
+
+def add_correction(slos: list[str], start: datetime, duration: str, reason: str, who: str, known) -> None:
+    """Store a correction from the SLOs page (analytics.slo.pipeline.add_correction: InputError, nothing written,
+    for a bad input) and drop the cached evaluations, so every page counts without it at once."""
+    add_to_store(get_store(), slos, start, duration, reason, who, known, datetime.now(UTC))
+    for loader in (stored_corrections, evaluations, status, detail, groups, whatif_scope):
+        loader.clear()
 
 
 def comparison_display(frame: pl.DataFrame) -> pl.DataFrame:

@@ -1,4 +1,4 @@
-"""Hourly demand per deployment (requests/s, output tokens/s) and the fleet total, with explicit gaps.
+"""Hourly demand per deployment (requests/s, input and output tokens/s) and the fleet total, with explicit gaps.
 
 Gap rule, per whole UTC hour in [start, end):
 - no rollup row for ANY deployment in that hour: a collection gap, so demand is null (unknown)
@@ -23,8 +23,10 @@ from analytics.times import utc_time
 
 HOUR = timedelta(hours=1)
 FLEET = "(fleet)"
-METRICS = {"rps": "requests/s", "output_tps": "output tokens/s"}
-DEMAND_COLUMNS = ("deployment", "ts", "requests", "output_tokens", "rps", "output_tps")
+# Input tokens/s is the prefill demand (what TTFT answers to), output tokens/s the decode demand (TPOT).
+METRICS = {"rps": "requests/s", "input_tps": "input tokens/s", "output_tps": "output tokens/s"}
+COUNTS = {"rps": "requests", "input_tps": "input_tokens", "output_tps": "output_tokens"}  # the hourly count of each metric
+DEMAND_COLUMNS = ("deployment", "ts", "requests", "input_tokens", "output_tokens", "rps", "input_tps", "output_tps")
 
 
 def hour_range(start: datetime, end: datetime) -> tuple[datetime, datetime]:
@@ -39,7 +41,8 @@ def hour_range(start: datetime, end: datetime) -> tuple[datetime, datetime]:
 def demand_from_counts(counts: pl.DataFrame, start: datetime, end: datetime) -> pl.DataFrame:
     """Apply the gap rule to hourly ``request_counts`` rows (bucket, deployment, requests, ...).
 
-    Returns one row per (deployment, hour) with requests, output_tokens, rps and output_tps;
+    Returns one row per (deployment, hour) with requests, input_tokens, output_tokens and their rates per
+    second (rps, input_tps, output_tps);
     all null in collection gaps and before the deployment's first row.
     """
     first, last = hour_range(start, end)
@@ -47,8 +50,7 @@ def demand_from_counts(counts: pl.DataFrame, start: datetime, end: datetime) -> 
     rows = counts.select(
         utc_time(counts, "bucket").alias("ts"),
         "deployment",
-        pl.col("requests").cast(pl.Float64),
-        pl.col("output_tokens").cast(pl.Float64),
+        *(pl.col(c).cast(pl.Float64) for c in COUNTS.values()),
     ).filter((pl.col("ts") >= first) & (pl.col("ts") < last))
     deployments = sorted(rows["deployment"].unique().to_list())
     if not deployments or hours.is_empty():
@@ -66,12 +68,9 @@ def demand_from_counts(counts: pl.DataFrame, start: datetime, end: datetime) -> 
     seconds = HOUR.total_seconds()
     return (
         grid.with_columns(
-            pl.when(known).then(pl.col(c).fill_null(0.0)).otherwise(None).alias(c) for c in ("requests", "output_tokens")
+            pl.when(known).then(pl.col(c).fill_null(0.0)).otherwise(None).alias(c) for c in COUNTS.values()
         )
-        .with_columns(
-            (pl.col("requests") / seconds).alias("rps"),
-            (pl.col("output_tokens") / seconds).alias("output_tps"),
-        )
+        .with_columns((pl.col(count) / seconds).alias(rate) for rate, count in COUNTS.items())
         .select(DEMAND_COLUMNS)
         .sort("deployment", "ts")
     )
@@ -79,7 +78,7 @@ def demand_from_counts(counts: pl.DataFrame, start: datetime, end: datetime) -> 
 
 def fleet_total(demand: pl.DataFrame) -> pl.DataFrame:
     """The fleet's hourly demand: the sum over deployments with a known value (null in gaps)."""
-    value_cols = ("requests", "output_tokens", "rps", "output_tps")
+    value_cols = DEMAND_COLUMNS[2:]
     return (
         demand.group_by("ts")
         .agg(

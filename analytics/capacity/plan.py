@@ -15,19 +15,26 @@
   throughput is only the highest load seen, an upper bound would cross it for any noisy flat
   series; the upper bound drives the headroom date instead: the first hour when the GPUs
   needed (upper bound, headroom included) exceed the current GPUs.
-- Current GPUs come from the deployments table (gpus_per_replica x replicas); history is
-  assumed to have run on the same count.
+- GPUs: each hour's load per GPU divides by the GPUs that reported DCGM gauges in that hour, and
+  the current GPUs are the latest hour's count; without DCGM, the deployments table
+  (gpus_per_replica x replicas) for both (analytics.capacity.gpu_count).
+- LLM deployments with a TTFT or TPOT objective are measured on their latency-vs-load curves
+  instead (analytics.capacity.curve): the capacity of the curve that binds first at the recent
+  token mix, converted into the demand metric. When the data never came near that capacity
+  ("extrapolated") or no curve fits, the rule above is used and labelled so.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 
 import polars as pl
 
-from analytics.capacity.demand import HOUR, METRICS
+from analytics.capacity import curve as load_curve
+from analytics.capacity import gpu_count
+from analytics.capacity.demand import COUNTS, HOUR, METRICS
 from analytics.errors import SpecError
 from analytics.gpu import rightsizing as gpu_rightsizing
 from analytics.slo.compliance import MIN_EVENTS_PER_HOUR, objectives_met
@@ -38,6 +45,7 @@ from analytics.store.conventions import hist_column
 
 MIN_HOURS = 24  # fewer evaluable hours than this: throughput is "unknown"
 MIN_ACTIVITY = 0.05  # below this SM activity a load / activity ratio is noise
+RECENT_MIX = timedelta(days=7)  # the token mix (tokens per request) of the window's last week converts capacities
 
 
 def hourly_compliance(hours: pl.DataFrame, objectives: Sequence[Slo],
@@ -48,7 +56,8 @@ def hourly_compliance(hours: pl.DataFrame, objectives: Sequence[Slo],
     judged = {hist_column(f) for slo in objectives for f in slo.sli.fields}
     unread = [c for c in hours.columns if c.endswith("_hist") and c not in judged]
     verdict = objectives_met(inputs_from_rows(hours.drop(unread)), objectives, min_requests)
-    keep = ["hour", "requests", "output_tokens"] + (["sm_active"] if "sm_active" in hours.columns else [])
+    optional = ("input_tokens", "sm_active", gpu_count.REPORTING)
+    keep = ["hour", "requests", "output_tokens", *(c for c in optional if c in hours.columns)]
     return hours.select(keep).with_columns(
         pl.Series("evaluable", verdict.evaluable),
         pl.Series("met_slo", verdict.met),
@@ -68,7 +77,10 @@ class Throughput:
     hours_met: int
     slo: str
     reason: str | None = None
-    basis: str = "the highest load seen"  # or how it was extrapolated from SM activity
+    basis: str = "the highest load seen"  # or how it was extrapolated from SM activity, or the binding curve
+    binding: str | None = None  # "prefill" or "decode": the latency-vs-load curve that binds first
+    extrapolated: bool = False  # the data never came near the capacity: it is a lower bound or an extrapolation
+    band: tuple[float, float] | None = None  # 5th-95th percentile of the curve's capacity, per GPU in metric units
 
 
 def measure_throughput(
@@ -87,6 +99,8 @@ def measure_throughput(
     the load is also extrapolated to TARGET_ACTIVITY: median over the PEAK_HOURS busiest
     SLO-met hours of load / sm_active x TARGET_ACTIVITY, assuming load scales with SM activity
     (the same assumption and target as analytics.gpu.rightsizing). The larger of the two is used.
+    Each hour's load divides by that hour's GPUs and ``gpus`` (the deployments table's) is
+    replaced by the latest DCGM count where GPUs report (analytics.capacity.gpu_count).
     """
     if metric not in METRICS:
         raise SpecError(f"metric must be one of {sorted(METRICS)}, got {metric!r}")
@@ -94,23 +108,26 @@ def measure_throughput(
     slo = describe(objectives)
     n_eval, n_met = int(comp["evaluable"].sum()), int(comp["met_slo"].sum())
 
+    table_gpus = gpus
+    gpus, gpus_from = gpu_count.current(hours, table_gpus)
+
     def unknown(reason: str) -> Throughput:
         return Throughput(deployment, metric, None, gpus, n_eval, n_met, slo, reason)
 
     if gpus <= 0:
-        return unknown("the deployments table gives it no GPUs")
+        return unknown("no GPUs: neither DCGM gauges nor the deployments table give it any")
     if not objectives:
         return unknown("no latency or goodput SLO covers it, and its kind has no default objective")
     if n_eval < min_hours:
         return unknown(f"too little data: {n_eval} hours with >= {min_requests} requests (need {min_hours})")
     if n_met == 0:
         return unknown(f"no hour met the latency SLO ({slo})")
-    counts = comp["requests"] if metric == "rps" else comp["output_tokens"]
-    load = counts.cast(pl.Float64) / HOUR.total_seconds() / gpus
+    load = comp[COUNTS[metric]].cast(pl.Float64) / HOUR.total_seconds() / gpu_count.per_hour(comp, table_gpus)
     best = float(load.filter(comp["met_slo"]).max())
     if best <= 0:
         return unknown(f"every hour that met the SLO had zero {METRICS[metric]}")
     basis = "the highest load seen (a lower bound: no SM activity to extrapolate from)"
+    extrapolated = False
     if "sm_active" in comp.columns:
         peaks = (comp.with_columns(load=load).filter(pl.col("met_slo") & (pl.col("sm_active") > MIN_ACTIVITY))
                  .sort("load", descending=True).head(gpu_rightsizing.PEAK_HOURS))
@@ -119,10 +136,68 @@ def measure_throughput(
             estimate = float((peaks["load"] / peaks["sm_active"]).median()) * gpu_rightsizing.TARGET_ACTIVITY
             basis = f"the highest load seen, at {activity:.0%} SM activity"
             if estimate > best:
-                best = estimate
+                best, extrapolated = estimate, True
                 basis = (f"extrapolated from {activity:.0%} SM activity at peak to "
                          f"{gpu_rightsizing.TARGET_ACTIVITY:.0%} (load assumed proportional)")
-    return Throughput(deployment, metric, best, gpus, n_eval, n_met, slo, basis=basis)
+    return Throughput(deployment, metric, best, gpus, n_eval, n_met, slo, basis=f"{basis}; GPUs: {gpus_from}",
+                      extrapolated=extrapolated)
+
+
+def token_mix(hours: pl.DataFrame, recent: timedelta = RECENT_MIX) -> dict[str, float]:
+    """Tokens per request (input_tokens, output_tokens) over the last ``recent`` of the hours."""
+    if hours.height == 0:
+        return {}
+    last = hours.filter(pl.col("hour") > hours["hour"].max() - recent)
+    requests = float(last["requests"].sum())
+    return {c: float(last[c].sum()) / requests for c in ("input_tokens", "output_tokens")
+            if c in last.columns and requests > 0}
+
+
+def conversion(metric: str, tokens: str, mix: dict[str, float]) -> str:
+    """How a capacity in ``tokens`` per second became the demand metric's unit, for the basis text."""
+    if COUNTS[metric] == tokens:
+        return ""
+    bound = f"{mix[tokens]:,.0f} {tokens.replace('_', ' ')}"
+    if metric == "rps":
+        return f", in requests/s at the last week's {bound} per request"
+    return f", in {METRICS[metric]} at the last week's {mix[COUNTS[metric]]:,.0f} {COUNTS[metric].replace('_', ' ')} per {bound}"
+
+
+def load_curves(hours: pl.DataFrame, gpus: int, objectives: Sequence[Slo]) -> tuple[load_curve.Curve, ...]:
+    """The latency-vs-load curves of a deployment's TTFT and TPOT objectives (analytics.capacity.curve),
+    each hour's load divided by that hour's GPUs."""
+    return load_curve.curves(hours, gpu_count.per_hour(hours, gpus), objectives)
+
+
+def measure(deployment: str, hours: pl.DataFrame, gpus: int, objectives: Sequence[Slo], metric: str = "rps",
+            min_requests: int = MIN_EVENTS_PER_HOUR, min_hours: int = MIN_HOURS) -> Throughput:
+    """SLO-compliant throughput per GPU from the latency-vs-load curves where they bind with data near
+    saturation, else from the highest-load rule (measure_throughput), labelled extrapolated.
+
+    The curve that binds first at the recent token mix sets the capacity in requests/s per GPU
+    (analytics.capacity.curve.binding); it becomes the demand metric's unit through the same mix
+    (x tokens per request; 1 for requests/s).
+    """
+    rule = measure_throughput(deployment, hours, gpus, objectives, metric, min_requests, min_hours)
+    found = load_curves(hours, gpus, objectives) if rule.gpus > 0 else ()
+    if not found:  # no TTFT or TPOT objective (a non-LLM deployment), or no GPUs: the rule
+        return rule
+    mix = token_mix(hours)
+    limit = load_curve.binding(found, mix)
+    per_request = 1.0 if metric == "rps" else mix.get(COUNTS[metric], 0.0)
+    if limit is None or limit.curve.extrapolated or per_request <= 0:
+        if rule.per_gpu is None:  # nothing to label: the rule's reason says why it is unknown
+            return rule
+        why = "; ".join(c.describe() for c in found)
+        return replace(rule, extrapolated=True, basis=(
+            f"latency-vs-load curve not trusted (data never came near saturation, or no fit: {why}), "
+            f"so {rule.basis}"))
+    band = (limit.band_rps[0] * per_request, limit.band_rps[1] * per_request) if limit.band_rps else None
+    basis = (f"{limit.curve.load}-bound: the fitted latency-vs-load curve's capacity, {limit.curve.describe()}"
+             + conversion(metric, load_curve.LOADS[limit.curve.field][1], mix)
+             + f"; GPUs: {gpu_count.current(hours, gpus)[1]}")
+    return replace(rule, per_gpu=limit.rps_per_gpu * per_request, reason=None, basis=basis, binding=limit.curve.load,
+                   extrapolated=False, band=band)
 
 
 def plan(forecast: pl.DataFrame, throughput: Throughput, gpus_per_replica: int, headroom: float) -> pl.DataFrame:
@@ -255,7 +330,7 @@ def measure_all(
     for name in names if names is not None else deployments["deployment"].to_list():
         current, _, _ = gpus(deployments, name)
         hours = by_name.get((name,), hist.clear())
-        out[name] = measure_throughput(name, hours, current, objectives.get(name, ()), metric)
+        out[name] = measure(name, hours, current, objectives.get(name, ()), metric)
     return out
 
 

@@ -1,13 +1,16 @@
-"""Plotly figures for the capacity page: demand forecast with band, capacity and exhaustion; fleet GPUs."""
+"""Plotly figures for the capacity page: demand forecast with band, capacity and exhaustion; fleet GPUs;
+a deployment's latency-vs-load curve."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import numpy as np
 import plotly.graph_objects as go
 import polars as pl
 
 from analytics import columns
+from analytics.capacity.curve import Curve, amount
 from analytics.charts.base import PALETTE, escaped, figure, layout, line_at, utc_text
 
 ACTUAL = "#334155"
@@ -15,6 +18,9 @@ FORECAST = "#2563eb"
 BASELINE = "#ca8a04"
 CAPACITY = "#dc2626"
 IN_SERVICE = "#111827"
+OBSERVED = "#64748b"
+CURVE_POINTS = 200  # points drawn along the fitted curve
+SHOWN_LOADS = 4.0  # the load axis ends at this multiple of the highest load seen, at most
 SHOWN_HISTORY = timedelta(weeks=3)
 LABEL_FONT = {"color": CAPACITY, "size": 11}  # the capacity line's and exhaustion marker's labels
 
@@ -99,3 +105,54 @@ def fleet_chart(fleet: pl.DataFrame) -> go.Figure:
         "GPUs needed by GPU type and week (peak hour, headroom included)", columns.axis_title("gpus"), height=360,
         barmode="group", scattermode="group", hovermode="x", margin={"b": 90}, legend={"y": -0.25},
         xaxis={"title": {"text": columns.axis_title("week")}, "type": "category"}))
+
+
+def load_curve_chart(curve: Curve, deployment: str) -> go.Figure:
+    """One latency-vs-load curve: the observed hours as points, the fitted curve, the SLO threshold,
+    the capacity where they meet with its bootstrap band, and an "extrapolated" note when the data
+    never came near that capacity (analytics.capacity.curve)."""
+    quantile = columns.percentile_name(curve.field, curve.quantile)
+    latency = columns.axis_title(quantile if quantile in columns.REGISTRY else "slo_quantile_ms")
+    load_title = columns.axis_title(f"{curve.load}_load_per_gpu")
+    hover = "%{x:,.4g} tokens/s per GPU: %{y:,.0f} ms<extra></extra>"
+    traces = [{"type": "scatter", "x": curve.x[curve.kept].tolist(), "y": curve.y[curve.kept].tolist(), "mode": "markers",
+               "name": "Observed hours", "marker": {"color": OBSERVED, "size": 5, "opacity": 0.6}, "hovertemplate": hover}]
+    if not curve.kept.all():
+        traces.append({"type": "scatter", "x": curve.x[~curve.kept].tolist(), "y": curve.y[~curve.kept].tolist(),
+                       "mode": "markers", "name": "Outlier hours (left out of the fit)", "hovertemplate": hover,
+                       "marker": {"color": BASELINE, "size": 6, "symbol": "x"}})
+    shapes, notes = [], []
+    # Up to SHOWN_LOADS x the highest load seen: a far extrapolation would squeeze the hours into the left edge.
+    right = min(max(curve.max_load, curve.capacity or 0.0, curve.band[1] if curve.band else 0.0),
+                SHOWN_LOADS * curve.max_load) * 1.1 or 1.0
+    if curve.fitted is not None:
+        x = np.linspace(0.0, min(right, curve.fitted.c * 0.999), CURVE_POINTS)
+        y = curve.fitted.latency(x)
+        shown = y <= 3 * max(curve.threshold_ms, float(np.nanmax(curve.y[curve.kept])))  # the asymptote would flatten the rest
+        traces.append({"type": "scatter", "x": x[shown].tolist(), "y": y[shown].tolist(), "mode": "lines",
+                       "name": "Fitted t0 + a·x / (C − x)", "line": {"color": FORECAST, "width": 2},
+                       "hovertemplate": "fitted %{y:,.0f} ms at %{x:,.4g}<extra></extra>"})
+    threshold, threshold_notes = line_at("y", curve.threshold_ms, CAPACITY, dash="dot", width=1.5,
+                                         text=f"SLO threshold {curve.threshold_ms:g} ms", position="top left",
+                                         font=LABEL_FONT)
+    shapes.append(threshold)
+    notes += threshold_notes
+    if curve.band is not None:
+        shapes.append({"type": "rect", "xref": "x", "x0": curve.band[0], "x1": curve.band[1], "yref": "y domain",
+                       "y0": 0, "y1": 1, "fillcolor": "rgba(220,38,38,0.12)", "line": {"width": 0}, "layer": "below"})
+    if curve.capacity is not None:
+        marker, marker_notes = line_at("x", curve.capacity, CAPACITY, width=1.5, position="top left", font=LABEL_FONT,
+                                       text=f"capacity {amount(curve.capacity)}" + (
+                                           f" (band {amount(curve.band[0])}–{amount(curve.band[1])})" if curve.band else ""))
+        shapes.append(marker)
+        notes += marker_notes
+    if curve.extrapolated:
+        why = (f"extrapolated: the highest load seen is {curve.max_load / curve.capacity:.0%} of the fitted capacity"
+               + (f" ({amount(curve.capacity)}, beyond this chart)" if curve.capacity > right else "")
+               if curve.capacity else f"no capacity: {curve.reason}")
+        notes.append({"text": why, "showarrow": False, "xref": "x domain", "yref": "y domain", "x": 0.99, "y": 0.04,
+                      "xanchor": "right", "yanchor": "bottom", "font": {"color": CAPACITY, "size": 12}})
+    return figure(traces, layout(
+        f"{deployment}: {curve.label} ({curve.slo}) vs {curve.load} load", latency, height=360, hovermode="closest",
+        margin={"b": 90}, legend={"y": -0.25}, xaxis={"title": {"text": load_title}, "range": [0, right]},
+        shapes=shapes, annotations=notes))

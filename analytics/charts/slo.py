@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 import plotly.graph_objects as go
 import polars as pl
 
 from analytics import columns as column_registry
-from analytics.charts.base import PALETTE, figure, layout, line_at, thin, utc_text
+from analytics.charts.base import PALETTE, escaped_all, figure, layout, line_at, thin, utc_text
 from analytics.slo.spec import target_digits
 from analytics.slo.state import severity_colour
 
@@ -139,3 +140,42 @@ def window_attainment_chart(windows: pl.DataFrame, suggested: float | None, curr
         "Attainment of past windows (by window end)", column_registry.axis_title("attainment"),
         shapes=[shape for shape, _ in lines], annotations=[a for _, labels in lines for a in labels],
         xaxis={"title": {"text": column_registry.axis_title("end")}}, yaxis={"tickformat": ".2%", "rangemode": "normal"}))
+
+
+CORRECTION_FILL = "rgba(107,114,128,0.18)"  # grey: time the budget does not count
+CORRECTION_LABEL_CHARS = 40  # a band's label; the full reason is in the corrections table
+CORRECTION_LABEL_STEP = 0.08  # each further reason's label this share of the plot's height lower
+
+
+def correction_layout(bands: Sequence[tuple[datetime, datetime, str]]) -> dict[str, list]:
+    """A grey shaded band per budget correction window (begin, end, reason), spanning the plot's
+    height (analytics.slo.corrections.bands). Each reason is written once, at its first band, one
+    line lower per reason: a weekly window repeats its label on no other band, and labels of
+    different corrections do not overprint each other."""
+    shapes, annotations, rows = [], [], {}
+    for begin, end, reason in bands:
+        x0, x1 = begin.strftime("%Y-%m-%d %H:%M:%S"), end.strftime("%Y-%m-%d %H:%M:%S")
+        shapes.append({"type": "rect", "xref": "x", "yref": "paper", "x0": x0, "x1": x1, "y0": 0, "y1": 1,
+                       "fillcolor": CORRECTION_FILL, "line": {"width": 0}, "layer": "below"})
+        if reason in rows:
+            continue
+        rows[reason] = len(rows)
+        label = reason if len(reason) <= CORRECTION_LABEL_CHARS else reason[:CORRECTION_LABEL_CHARS - 1] + "…"
+        annotations.append({"x": x0, "xref": "x", "y": 1 - CORRECTION_LABEL_STEP * rows[reason], "yref": "paper",
+                            "text": label, "showarrow": False, "xanchor": "left", "yanchor": "top",
+                            "font": {"size": 10, "color": "#4b5563"}})
+    return {"shapes": shapes, "annotations": annotations}
+
+
+def add_corrections(fig: go.Figure, bands: Sequence[tuple[datetime, datetime, str]], start: datetime,
+                    end: datetime) -> go.Figure:
+    """A copy of ``fig`` with correction_layout's bands added (their reasons escaped here, as user text)
+    and its time axis fixed to [start, end]: plotly widens an automatic range to fit annotation text,
+    which would stretch the axis past the data. The input figure is not changed."""
+    spec = fig.to_dict()
+    for key, items in correction_layout(bands).items():
+        spec["layout"][key] = [*spec["layout"].get(key, []), *escaped_all(items)]
+    if bands:
+        spec["layout"].setdefault("xaxis", {})["range"] = [start.strftime("%Y-%m-%d %H:%M:%S"),
+                                                         end.strftime("%Y-%m-%d %H:%M:%S")]
+    return go.Figure(spec)

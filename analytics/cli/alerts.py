@@ -63,7 +63,7 @@ def rule_queries(slo: Slo, deployments: tuple[str, ...], regions: tuple[str, ...
                                         slo.target, int(tier.long_window.total_seconds()),
                                         int(tier.short_window.total_seconds()), period, slo.budgeting.method,
                                         int(slo.budgeting.slice.total_seconds()) if slo.budgeting.slice else 0,
-                                        slo.budgeting.slice_target)
+                                        slo.budgeting.slice_target, excluded=excluded_sql(slo))
         out.append(slo_export.RuleQuery(tier, alert_sql.rule_sql(windows, slo.min_events, scaled_to)))
     return out
 
@@ -130,3 +130,12 @@ def run(args, store: Store) -> int:
     rules = sum(len(d["groups"][0]["rules"]) for d in documents.values())
     print(f"wrote {len(documents)} files, {rules} alert rules, to {out}")
     return 0
+
+
+def excluded_sql(slo: Slo) -> str:
+    """The rule SQL's predicate for the slots the SLO's budget corrections cover
+    (analytics.slo.corrections): the SLO file's as literal windows and weekly/daily predicates, the
+    page's as a subquery on the corrections table (so one added later applies without exporting again)."""
+    terms = [alert_sql.recurring_sql(c.every, f"{c.at:%H:%M}", int(c.duration.total_seconds()), c.timezone)
+             if c.recurring else alert_sql.one_off_sql(c.start, c.start + c.duration) for c in slo.corrections]
+    return " OR ".join([*terms, alert_sql.stored_corrections_sql(slo.name)])

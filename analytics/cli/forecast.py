@@ -179,7 +179,7 @@ def to_json(result: capacity_pipeline.Result) -> list[dict]:
 def to_text(result: capacity_pipeline.Result) -> str:
     """A plain table: one line per deployment (reasons and warnings under it), then the fleet by GPU
     type; labels and formats from the column registry."""
-    per_gpu = "per_gpu" if result.request.metric == "rps" else "per_gpu_output_tps"
+    per_gpu = "per_gpu" if result.request.metric == "rps" else f"per_gpu_{result.request.metric}"
     names = ("deployment", "forecast_model", "gpus_current", per_gpu, "gpus_needed_peak", "capacity_exhausted_at", "mase",
              "baseline_mase")
     rows, notes = [], []

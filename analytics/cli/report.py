@@ -14,6 +14,7 @@ from analytics.review import pipeline as review_pipeline
 from analytics.review import report as review_report
 from analytics.review import weekly as review_weekly
 from analytics.slo.files import PROJECT_SLO_FILE, load_slos
+from analytics.slo.groups import label_keys
 from analytics.store import queries
 
 
@@ -23,6 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="folder to write the HTML file and the CSVs into")
     parser.add_argument("--slos", default=str(PROJECT_SLO_FILE), metavar="FILE",
                         help="SLO file (default: the project's slos.yaml)")
+    parser.add_argument("--group-by", metavar="LABEL",
+                        help="roll the SLOs up by this label in the 'By <label>' table (default: the first label "
+                        "key of the SLO file, alphabetically; no table when the SLOs carry no labels)")
     parser.add_argument("--no-cache", action="store_true",
                         help="ignore cached Prophet fits: the capacity outlook uses the seasonal-naive forecast")
 
@@ -50,7 +54,10 @@ def run(args, store) -> int:
         if span is None:
             raise InputError("report: the store holds no request data")
         week = review_weekly.last_complete_week(span[1])
-    report = review_pipeline.report(store, load_slos(args.slos), week, None if args.no_cache else capacity_cache.DEFAULT_CACHE_DIR)
+    slos = load_slos(args.slos)
+    review_weekly.group_key(label_keys(slos), args.group_by)  # a label no SLO has: refused before the work
+    report = review_pipeline.report(store, slos, week, None if args.no_cache else capacity_cache.DEFAULT_CACHE_DIR,
+                                    group_by=args.group_by)
     try:
         paths = review_report.write(report, out)
     except OSError as exc:  # a folder that cannot be made or written (read-only, under a file, in /proc)

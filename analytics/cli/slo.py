@@ -52,6 +52,7 @@ def to_json(e: Evaluation) -> dict:
         "target": e.slo.target,
         "window": e.slo.window.label,
         "sli": e.slo.sli.describe(),
+        "composite": e.slo.composite.describe() if e.slo.composite else None,  # analytics.slo.composite
         "budgeting": e.slo.budgeting.describe(),
         "state": e.state,
         "attainment": plain(s.attainment),

@@ -38,7 +38,7 @@ from analytics.review import incidents as review_incidents
 from analytics.review import verdicts as review_verdicts
 from analytics.review import weekly as review_weekly
 from analytics.slo import pipeline as slo_pipeline
-from analytics.slo.evaluation import Evaluation, evaluate
+from analytics.slo.evaluation import Evaluation, evaluate_all
 from analytics.slo.objectives import objectives_by_deployment
 from analytics.slo.sli import resolve
 from analytics.slo.spec import Slo, evaluation_time
@@ -71,7 +71,7 @@ def evaluate_week(store: Store, slos: Sequence[Slo], start: datetime, end: datet
     """Every SLO evaluated at ``end`` with its alert episodes replayed from ``start``; at a period's
     end a calendar window judges that period, its last slot included (analytics.slo.spec.Window.start)."""
     data = slo_pipeline.load_data(store, slos, end)
-    return [evaluate(slo, data[slo.name], end, replay_from=start) for slo in slos]
+    return evaluate_all(slos, data, end, replay_from=start)
 
 
 def scopes(store: Store, slos: Sequence[Slo], start: datetime, end: datetime) -> dict[str, tuple[tuple, tuple]]:
@@ -184,8 +184,10 @@ def weekly(store: Store, slos: Sequence[Slo], start: datetime, end: datetime, ga
     """Everything the weekly review shows for [start, end): evaluations, incidents, attribution, changes."""
     end = evaluation_time(end)
     evaluations = evaluate_week(store, slos, start, end)
-    scope = scopes(store, slos, start - LOOKBACK, end)
-    found = find_incidents(store, evaluations, scope, gap)
+    # incidents come from the SLOs that measure requests; a composite's burn is its objectives'
+    own = [slo for slo in slos if slo.composite is None]
+    scope = scopes(store, own, start - LOOKBACK, end)
+    found = find_incidents(store, [e for e in evaluations if e.slo.composite is None], scope, gap)
     ranked = attribute_incidents(store, found.incidents, evaluations, scope, end)
     return Review(start, end, tuple(evaluations), found.incidents, found.spans, ranked, find_changes(store, start, end))
 
@@ -292,10 +294,10 @@ def shared_request_hours(store: Store, slos: Sequence[Slo], start: datetime, end
 
 
 def report(store: Store, slos: Sequence[Slo], week: str, cache_dir: Path | None = capacity_cache.DEFAULT_CACHE_DIR,
-           gap: timedelta = review_incidents.GAP) -> review_weekly.WeeklyReport:
-    """The weekly review of an ISO week (YYYY-Www): SLOs, incidents with attribution, changes and
-    notes, latency and error movers, GPU cost and the capacity outlook. Raises InputError when the
-    week holds no request data."""
+           gap: timedelta = review_incidents.GAP, group_by: str | None = None) -> review_weekly.WeeklyReport:
+    """The weekly review of an ISO week (YYYY-Www): SLOs (rolled up by label ``group_by``, default
+    the first), incidents with attribution, changes and notes, latency and error movers, GPU cost
+    and the capacity outlook. Raises InputError when the week holds no request data."""
     start, end = iso_week(week)
     current = week_totals(store, start, end)
     if current.is_empty() or not current["requests"].sum():
@@ -309,9 +311,12 @@ def report(store: Store, slos: Sequence[Slo], week: str, cache_dir: Path | None 
     capacity, caveats = week_capacity(store, slos, end, cache_dir, hours)
     # the Overview's checks of deployments no SLO covers and of GPU memory (analytics.review.verdicts)
     watched = review_verdicts.covered(slos, slo_queries.catalog(store, start, end))
-    return review_weekly.build(week, start, end, review.evaluations, review.incidents, review.spans, review.attribution,
+    built = review_weekly.build(week, start, end, review.evaluations, review.incidents, review.spans, review.attribution,
                    review.changes, notes, changed, review_weekly.gpu_table(gpu_now, gpu_before, saving_now, saving_before),
-                   capacity, caveats, watched=watched, peaks=gpu_pipeline.peak_memory(store, start, end))
+                   capacity, caveats, watched=watched, peaks=gpu_pipeline.peak_memory(store, start, end),
+                   group_by=group_by)
+    applied = review_weekly.corrections_table(review.evaluations, slo_pipeline.stored_corrections(store, start, end), start, end)
+    return review_weekly.with_corrections(built, applied)
 
 
 def add_note(store: Store, key: str, note: str, owner: str, at: datetime | None = None) -> None:

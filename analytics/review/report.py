@@ -23,7 +23,7 @@ import polars as pl
 
 from analytics import columns
 from analytics.charts import review as charts
-from analytics.review.weekly import TABLES, WeeklyReport
+from analytics.review.weekly import WeeklyReport
 from analytics.slo.state import with_badges
 
 # OWASP "CSV Injection": a spreadsheet runs a cell beginning with = + - @ tab or CR as a formula.
@@ -86,8 +86,8 @@ def html_page(report: WeeklyReport) -> str:
     """The whole report as one HTML document (plotly.js inline once)."""
     figs = figures(report)
     parts, first = [], True
-    for name, title in TABLES.items():
-        parts.append(f"<h2>{html.escape(title)}</h2>")
+    for name in report.shown:
+        parts.append(f"<h2>{html.escape(report.title(name))}</h2>")
         if name in figs:
             div = figs[name].to_html(full_html=False, include_plotlyjs="inline" if first else False,
                                      config={"displaylogo": False, "responsive": True})
@@ -132,7 +132,7 @@ def html_name(report: WeeklyReport) -> str:
 def bundle(report: WeeklyReport) -> dict[str, bytes]:
     """File name -> bytes: the HTML report and one CSV per table (TABLES order, csv_safe)."""
     files = {html_name(report): html_page(report).encode()}
-    for name in TABLES:
+    for name in report.shown:
         files[f"{name}.csv"] = csv_text(report.tables[name]).encode()
     return files
 

@@ -121,7 +121,8 @@ SHARP_RISE = 0.2
 def covered(slos: Sequence[Slo], catalog: pl.DataFrame) -> set[str]:
     """The deployments of a catalog (deployment, model, region, kind) some SLO's scope selects."""
     return {row["deployment"] for row in catalog.iter_rows(named=True)
-            if any(slo.selector.matches(row["deployment"], row["model"], row["region"], row["kind"]) for slo in slos)}
+            if any(slo.selector.matches(row["deployment"], row["model"], row["region"], row["kind"])
+                   for slo in slos if slo.composite is None)}  # a composite covers through its objectives
 
 
 def uncovered_verdicts(changes: pl.DataFrame, watched: set[str]) -> list[Verdict]:

@@ -4,6 +4,7 @@
     report.summary            # what got worse, what got better, what needs an owner
     report.tables["slos"]     # budget spent this week and the week before, budget remaining
     report.tables["incidents"]  # with the top attribution, the changes before them and notes
+    report.tables["groups"]   # the SLOs rolled up by a label (report.group_by), when they carry labels
 
 Every table is a polars frame; the page shows them, the export writes one CSV per table
 (analytics.review.report). The paragraph is assembled from the numbers by fixed sentences: no
@@ -13,14 +14,18 @@ language model, so the same week always reads the same.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 import polars as pl
 
 from analytics import columns as column_registry
+from analytics.errors import InputError
 from analytics.review import verdicts as review_verdicts
 from analytics.review.incidents import budget_spent
+from analytics.slo import corrections as slo_corrections
+from analytics.slo import groups as slo_groups
+from analytics.slo.budget import prefix
 from analytics.slo.evaluation import Evaluation
 from analytics.slo.state import ATTENTION, SHORT
 from analytics.traffic import summary as traffic
@@ -37,12 +42,14 @@ TOP_CAUSES = 3  # attribution rows per incident in the export
 # Tables in the order the page and the export show them (name -> title).
 TABLES = {
     "slos": "SLOs",
+    "groups": "SLOs by label",  # titled "By <label>" (WeeklyReport.title)
     "incidents": "Incidents",
     "attribution": "Attribution",
     "changes": "Changes",
     "movers": "Latency and error movers",
     "gpu": "GPU cost",
     "capacity": "Capacity outlook",
+    "corrections": "Budget corrections",
 }
 
 
@@ -103,6 +110,27 @@ def slo_table(evaluations: Sequence[Evaluation], start: datetime, end: datetime,
     frame = pl.DataFrame(rows, schema=schema)
     return frame.with_columns(pl.col(pl.Float64).fill_nan(None)).sort(
         "budget_spent_this_week", "slo", descending=[True, False], nulls_last=True)
+
+
+def group_key(keys: Sequence[str], group_by: str | None) -> str | None:
+    """The label the review rolls up by: ``group_by``, else the first of ``keys`` (None without
+    labels); InputError for a label no SLO has."""
+    if group_by is not None and group_by not in keys:
+        raise InputError(f"--group-by {group_by}: no SLO has that label (labels: {', '.join(keys) or 'none'})")
+    return group_by or (keys[0] if keys else None)
+
+
+def group_table(evaluations: Sequence[Evaluation], start: datetime, end: datetime, key: str) -> pl.DataFrame:
+    """The SLOs rolled up by label ``key`` over [start, end) (analytics.slo.groups.roll_up, the SLOs
+    page's Group by): per label value the worst state, the budget spent in the week (as the SLO
+    table counts it: a share of the window's budget) weighted by the SLOs' valid events in the
+    week, how many SLOs and how many breached."""
+    def week_spent(e: Evaluation) -> tuple[float, float]:
+        events = prefix(e.units.events)
+        return budget_spent(e, start, end), float(events[e.grid.index(end)] - events[e.grid.index(start)])
+
+    return slo_groups.roll_up(evaluations, key, week_spent).rename(
+        {"budget_spent": "budget_spent_this_week", "valid_events": "valid_events_this_week"})
 
 
 def _cause(ranked: pl.DataFrame) -> str:
@@ -234,6 +262,17 @@ class WeeklyReport:
     tables: dict[str, pl.DataFrame]
     gpu_totals: dict[str, float | None]
     caveats: tuple[str, ...]
+    groups: dict[str, pl.DataFrame] = field(default_factory=dict)  # label key -> group_table, every key
+    group_by: str | None = None  # the key tables["groups"] rolls up by (None: the SLOs carry no labels)
+
+    def title(self, name: str) -> str:
+        """A table's title: TABLES', "By <label>" for the roll-up."""
+        return f"By {self.group_by}" if name == "groups" and self.group_by else TABLES[name]
+
+    @property
+    def shown(self) -> tuple[str, ...]:
+        """The tables the report shows, TABLES order: the roll-up only when the SLOs carry labels."""
+        return tuple(name for name in TABLES if name != "groups" or self.group_by)
 
 
 def _relative(now: float | None, before: float | None) -> str:
@@ -312,22 +351,29 @@ def summary(week: str, slos: pl.DataFrame, incidents: pl.DataFrame, movers: pl.D
 def build(week: str, start: datetime, end: datetime, evaluations: Sequence[Evaluation], incidents: pl.DataFrame,
           spans: pl.DataFrame, attribution: pl.DataFrame, changes: pl.DataFrame, notes: pl.DataFrame,
           changed: pl.DataFrame, gpu: pl.DataFrame, capacity: pl.DataFrame, caveats: Sequence[str] = (),
-          watched: set[str] | None = None, peaks: pl.DataFrame | None = None) -> WeeklyReport:
+          watched: set[str] | None = None, peaks: pl.DataFrame | None = None,
+          group_by: str | None = None) -> WeeklyReport:
     """Assemble the week's tables and paragraph (``changed``: week_changes; ``gpu``: gpu_table;
     ``capacity``: the outlook table with ``state`` and ``forecast_model``; ``watched``: the deployments an
-    SLO covers; ``peaks``: per deployment peak_mem_fraction, analytics.gpu.pipeline.peak_memory).
+    SLO covers; ``peaks``: per deployment peak_mem_fraction, analytics.gpu.pipeline.peak_memory;
+    ``group_by``: the label the "groups" table rolls up by, default the first label key).
     Without ``watched`` or ``peaks`` that check did not run, and a caveat says so."""
     incident_rows = incident_table(incidents, attribution, changes, notes)
     movers = mover_table(changed)
     slos = slo_table(evaluations, start, end, spans)
     totals = gpu_totals(gpu)
+    keys = slo_groups.label_keys([e.slo for e in evaluations])
+    group_by = group_key(keys, group_by)
+    groups = {key: group_table(evaluations, start, end, key) for key in keys}
     tables = {
-        "slos": slos, "incidents": incident_rows, "attribution": attribution_table(incidents, attribution),
+        "slos": slos, "groups": groups[group_by] if group_by else group_table([], start, end, ""),
+        "incidents": incident_rows, "attribution": attribution_table(incidents, attribution),
         "changes": changes, "movers": movers, "gpu": gpu, "capacity": capacity,
+        "corrections": corrections_table(evaluations, (), start, end),  # the file's; the page's: with_corrections
     }
     watch, unchecked = week_watch(changed, watched, peaks)
     text = summary(week, slos, incident_rows, movers, totals, capacity, watch)
-    return WeeklyReport(week, start, end, text, tables, totals, (*caveats, *unchecked))
+    return WeeklyReport(week, start, end, text, tables, totals, (*caveats, *unchecked), groups, group_by)
 
 
 def week_watch(changed: pl.DataFrame, watched: set[str] | None,
@@ -345,3 +391,35 @@ def week_watch(changed: pl.DataFrame, watched: set[str] | None,
     else:
         watch += review_verdicts.memory_verdicts(peaks)
     return watch, unchecked
+
+
+def corrections_table(evaluations: Sequence[Evaluation], page: Sequence[slo_corrections.Correction],
+                      start: datetime, end: datetime) -> pl.DataFrame:
+    """The budget corrections applied in [start, end): one row per correction window (clipped to
+    the week), its SLOs, its reason, who added it, and the valid events it removed from its SLOs'
+    budgets (analytics.slo.sli.sli_counts), summed over them."""
+    windows: dict[tuple, dict] = {}  # (begin, end, correction) -> row
+    for e in evaluations:
+        excluded = e.counts.excluded_valid
+        for c in slo_corrections.for_slo(e.slo, page):
+            for begin, stop in c.windows(start, end):
+                begin, stop = max(begin, start), min(stop, end)
+                row = windows.setdefault((begin, stop, c), {
+                    "start": begin, "end": stop, "slos": slo_corrections.slo_list(c), "correction_reason": c.reason,
+                    "excluded_events": 0.0, "added_by": c.origin})
+                if excluded is not None:
+                    row["excluded_events"] += float(excluded[slo_corrections.slots_of(begin, stop, e.grid.start,
+                                                                                       e.grid.n)].sum())
+    schema = {"start": pl.Datetime("us", "UTC"), "end": pl.Datetime("us", "UTC"), "slos": pl.String,
+              "correction_reason": pl.String, "excluded_events": pl.Float64, "added_by": pl.String}
+    return pl.DataFrame(sorted(windows.values(), key=lambda r: (r["start"], r["slos"])), schema=schema)
+
+
+def with_corrections(report: WeeklyReport, corrections: pl.DataFrame) -> WeeklyReport:
+    """The report with its corrections table (corrections_table) and a sentence about it in the summary."""
+    text = report.summary
+    if corrections.height:
+        events = column_registry.text("excluded_events", corrections["excluded_events"].sum())
+        text += (f" {corrections.height} budget correction window{'s' if corrections.height != 1 else ''} "
+                 f"excluded {events} events from the budgets.")
+    return replace(report, summary=text, tables={**report.tables, "corrections": corrections})

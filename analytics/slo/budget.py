@@ -181,17 +181,18 @@ def coverage(u: Units, grid: Grid, start: datetime, at: datetime) -> tuple[float
     return min(max((at - first).total_seconds() / span, 0.0), 1.0), first
 
 
-def budget_time(slo: Slo, budget: float, bad: float, valid_events: float,
+def budget_time(slo: Slo, budget: float, bad: float, valid: float,
                 covered: timedelta) -> tuple[float, float, str]:
-    """(budget, remaining) in minutes and the basis of the conversion (module docstring)."""
+    """(budget, remaining) in minutes and the basis of the conversion (module docstring); ``valid``:
+    the window's valid units."""
     if budget <= 0:
         return float("nan"), float("nan"), ""
     if slo.budgeting.method == "occurrences":
-        if valid_events <= 0 or covered <= timedelta(0):
+        if valid <= 0 or covered <= timedelta(0):
             return float("nan"), float("nan"), ""
-        per_minute = valid_events / (covered / timedelta(minutes=1))  # the window's mean rate
+        per_minute = valid / (covered / timedelta(minutes=1))  # the window's mean rate
         return budget / per_minute, (budget - bad) / per_minute, \
-            f"at the window's mean rate ({per_minute:.3g} events/min)"
+            f"at the window's mean rate ({per_minute:.3g} {'weight-slots' if slo.composite else 'events'}/min)"
     minutes = slo.budgeting.slice / timedelta(minutes=1)
     return budget * minutes, (budget - bad) * minutes, f"bad {format_duration(slo.budgeting.slice)} slices"
 
@@ -223,7 +224,8 @@ def status(slo: Slo, counts: SliCounts, u: Units, grid: Grid, at: datetime) -> S
     remaining = 1.0 - bad / budget if budget > 0 else nan
     burn = float(burn_rates(u, slo.target, slots_in(CURRENT_BURN_WINDOW))[j]) if j > 0 else nan
     covered, data_start = coverage(u, grid, start, at)
-    minutes, minutes_left, basis = budget_time(slo, budget, bad, events, covered * (at - start))
+    # the rate of valid units (events, for occurrences; a composite's weight-slots: analytics.slo.composite)
+    minutes, minutes_left, basis = budget_time(slo, budget, bad, valid, covered * (at - start))
     return Status(
         at=at, window_start=start, period_end=slo.window.end(at),
         target=slo.target, valid=float(valid), bad=float(bad), attainment=attainment,

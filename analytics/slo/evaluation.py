@@ -7,16 +7,17 @@ analytics.slo.sli (SLI counts) and analytics.histogram (bounds).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import polars as pl
 
 from analytics.slo import alerts as slo_alerts
 from analytics.slo import budget as slo_budget
+from analytics.slo import composite as slo_composite
 from analytics.slo.compliance import MIN_EVENTS_PER_HOUR, slot_compliance
 from analytics.slo.sli import Grid, ScopeData, SliCounts, sli_counts
-from analytics.slo.spec import Slo, evaluation_time
+from analytics.slo.spec import Selector, Slo, evaluation_time
 from analytics.slo.state import RANK, judge
 
 
@@ -59,13 +60,39 @@ def evaluate(slo: Slo, data: ScopeData, at: datetime, replay_from: datetime | No
     at = evaluation_time(at)
     counts = sli_counts(data, slo.sli)
     units = slo_budget.units(counts, slo.budgeting, data.grid)
-    status = slo_budget.status(slo, counts, units, data.grid, at)
+    return judged(slo, counts, units, data.grid, at, replay_from)
+
+
+def judged(slo: Slo, counts: SliCounts, units: slo_budget.Units, grid: Grid, at: datetime,
+           replay_from: datetime | None = None) -> Evaluation:
+    """An SLO judged on its per-slot counts and budget units: status, tiers at `at`, episodes."""
+    status = slo_budget.status(slo, counts, units, grid, at)
     period = slo.window.period(at)
     tiers = slo_alerts.tiers_for(period)
-    alerts = slo_alerts.states_at(units, slo.target, data.grid, at, period, slo.min_events, tiers)
+    alerts = slo_alerts.states_at(units, slo.target, grid, at, period, slo.min_events, tiers)
     start = replay_from or status.window_start
-    episodes = slo_alerts.replay(units, slo.target, data.grid, period, slo.min_events, start, at, status.budget, tiers)
-    return Evaluation(slo, status, tuple(alerts), episodes, data.grid, counts, units)
+    episodes = slo_alerts.replay(units, slo.target, grid, period, slo.min_events, start, at, status.budget, tiers)
+    return Evaluation(slo, status, tuple(alerts), episodes, grid, counts, units)
+
+
+def evaluate_composite(slo: Slo, objectives: dict[str, Evaluation], at: datetime,
+                       replay_from: datetime | None = None) -> Evaluation:
+    """A composite SLO from its objectives' evaluations (analytics.slo.composite): weighted_average
+    judged on its own counts like any SLO; least_healthy as its objective with the most budget spent."""
+    composite = slo.composite
+    if composite.method == "least_healthy":
+        spent = {name: 1.0 - objectives[name].status.remaining for name in composite.names}
+        worst = objectives[slo_composite.least_healthy(composite, spent)]
+        # the objective's target, window, budgeting and thresholds, under the composite's name
+        shown = replace(worst.slo, name=slo.name, sli=slo.sli, selector=Selector(), description=slo.description,
+                        source=slo.source, labels=slo.labels, policy=slo.policy, composite=composite)
+        return replace(worst, slo=shown)
+    at = evaluation_time(at)
+    grid = objectives[composite.names[0]].grid
+    counts = slo_composite.weighted_counts(composite, {name: objectives[name].counts for name in composite.names})
+    units = slo_budget.units(counts, slo.budgeting, grid)
+    events = slo_composite.traffic(composite, {name: objectives[name].units.events for name in composite.names})
+    return judged(slo, counts, replace(units, events=events), grid, at, replay_from)
 
 
 def compliant_hours(e: Evaluation, start: datetime, end: datetime,
@@ -83,9 +110,13 @@ def compliant_hours(e: Evaluation, start: datetime, end: datetime,
     )
 
 
-def evaluate_all(slos, data: dict[str, ScopeData], at: datetime) -> list[Evaluation]:
-    """Every SLO evaluated at `at` on its scope's arrays (``data`` from analytics.slo.pipeline)."""
-    return [evaluate(slo, data[slo.name], at) for slo in slos]
+def evaluate_all(slos, data: dict[str, ScopeData], at: datetime,
+                 replay_from: datetime | None = None) -> list[Evaluation]:
+    """Every SLO evaluated at `at` on its scope's arrays (``data`` from analytics.slo.pipeline),
+    composites from their objectives' evaluations; in the order of ``slos``."""
+    done = {slo.name: evaluate(slo, data[slo.name], at, replay_from) for slo in slos if slo.composite is None}
+    done |= {slo.name: evaluate_composite(slo, done, at, replay_from) for slo in slos if slo.composite is not None}
+    return [done[slo.name] for slo in slos]
 
 
 def _hours(span: timedelta | None) -> float | None:

@@ -39,6 +39,9 @@ def exportable(slo: Slo) -> str | None:
     """Why an SLO's alerts cannot be exported as rollup SQL (None: they can).
 
     The exported SQL covers every SLI kind, window and budgeting method, with slices that divide a day."""
+    if slo.composite is not None:
+        return (f"a composite SLO ({slo.composite.describe()}) is computed from its objectives' evaluations, "
+                "not from one rollup query; its objectives' own rules alert")
     if slo.budgeting.slice is not None and timedelta(days=1) % slo.budgeting.slice:
         return (f"slices of {format_duration(slo.budgeting.slice)} (the export needs slices that divide a day, "
                 "so they align to UTC midnight as on the dashboard)")
@@ -77,6 +80,7 @@ def rule(slo: Slo, query: RuleQuery, threshold: float, datasource_uid: str, dash
     }
     if slo.description:
         annotations["description"] = slo.description
+    annotations["corrections"] = corrections_note(slo)
     return {
         "uid": _uid(slo, tier),
         "title": f"{slo.name} {tier.severity} {tier.label}",
@@ -125,3 +129,11 @@ def tiers(slo: Slo) -> tuple[Tier, ...]:
     """The tiers an exportable SLO alerts on: those fitting its period (a calendar week or month
     holds every tier's window, whatever its length)."""
     return tiers_for(reference_period(slo))
+
+
+def corrections_note(slo: Slo) -> str:
+    """What the rule's SQL leaves out (excluded_sql), in words."""
+    listed = "; ".join(f"{c.describe()} ({c.reason})" for c in slo.corrections)
+    return ((f"Budget corrections from the SLO file excluded: {listed}. " if listed else "")
+            + "Corrections added on the dashboard's SLOs page are read from the budget_corrections table at each evaluation.")
+

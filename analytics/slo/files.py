@@ -7,12 +7,14 @@ file is the same SpecError everywhere, naming the file, the SLO and the field.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 
 import yaml
 
 from analytics.errors import SpecError
+from analytics.slo.corrections import parse_corrections
 from analytics.slo.openslo import from_openslo
 from analytics.slo.spec import Slo, parse_slo
 
@@ -126,23 +128,46 @@ def unique(slos: Iterable[Slo]) -> tuple[Slo, ...]:
 
 
 def parse_documents(docs: Iterable, source: str = "") -> list[Slo]:
-    """Parse already-loaded YAML documents (our format or OpenSLO v1)."""
+    """Parse already-loaded YAML documents (our format or OpenSLO v1); composite SLOs last, since
+    their objectives are the file's other SLOs."""
     docs = list(docs)
     is_openslo = [isinstance(d, Mapping) and str(d.get("apiVersion", "")).startswith("openslo/") for d in docs]
     openslo = [d for d, yes in zip(docs, is_openslo, strict=True) if yes]
     ours = [d for d, yes in zip(docs, is_openslo, strict=True) if not yes]  # by position: documents may be equal
     slos: list[Slo] = []
+    composites: list[tuple[Mapping, Mapping]] = []  # parsed last: their objectives name the others
+    corrections: list = []  # the documents' corrections: lists, checked once every SLO is known
     for doc in ours:
         if isinstance(doc, list):
             doc = {"slos": doc}
+        if isinstance(doc, Mapping) and "corrections" in doc:
+            corrections.append(doc["corrections"])
+            doc = {k: v for k, v in doc.items() if k != "corrections"}
+            if not doc:  # a document of corrections alone (beside OpenSLO documents, say)
+                continue
         shaped = isinstance(doc, Mapping) and isinstance(doc.get("slos"), list)
         if not shaped or set(doc) - {"slos", "defaults"}:
-            raise SpecError(f"{source}: expected a mapping with 'slos:' (a list) and optional 'defaults:', "
-                            "or OpenSLO documents (apiVersion: openslo/v1)")
+            raise SpecError(f"{source}: expected a mapping with 'slos:' (a list) and optional 'defaults:' and "
+                            "'corrections:', or OpenSLO documents (apiVersion: openslo/v1)")
         defaults = doc.get("defaults") or {}
         if not isinstance(defaults, Mapping):
             raise SpecError(f"{source}: 'defaults' must be a mapping")
-        slos.extend(parse_slo(item, source, defaults) for item in doc["slos"])
+        for item in doc["slos"]:
+            if isinstance(item, Mapping) and "composite" in item:
+                composites.append((item, defaults))
+            else:
+                slos.append(parse_slo(item, source, defaults))
     if openslo:
         slos.extend(from_openslo(openslo, source))
-    return slos
+    known: dict[str, Slo | None] = {slo.name: slo for slo in slos}
+    known |= {str(item.get("name")).strip(): None for item, _ in composites}
+    slos.extend(parse_slo(item, source, defaults, known) for item, defaults in composites)
+    return with_corrections(slos, corrections, source)
+
+
+def with_corrections(slos: list[Slo], lists: list, source: str) -> list[Slo]:
+    """The SLOs, each carrying the file's budget corrections that apply to it (analytics.slo.corrections)."""
+    parsed = [c for raw in lists for c in parse_corrections(raw, slos, source)]
+    if not parsed:
+        return slos
+    return [replace(slo, corrections=tuple(c for c in parsed if c.applies_to(slo.name))) for slo in slos]

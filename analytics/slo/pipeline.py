@@ -17,10 +17,12 @@ from datetime import datetime
 import numpy as np
 import polars as pl
 
+from analytics.slo import corrections as slo_corrections
 from analytics.slo import exported as slo_exported
 from analytics.slo.evaluation import history_start
 from analytics.slo.sli import GOODPUT_SOURCES, Grid, ScopeData, day_grid, on_grid, resolve, scope_from_frames
 from analytics.slo.spec import Slo, evaluation_time
+from analytics.store import corrections as store_corrections
 from analytics.store import otel_metrics as store_otel_metrics
 from analytics.store import slo as store_slo
 from analytics.store.client import Store
@@ -28,7 +30,8 @@ from analytics.store.client import Store
 
 def load_data(store: Store, slos: tuple[Slo, ...] | list[Slo], at: datetime, goodput_source: str = "targeted",
               start: datetime | None = None) -> dict[str, ScopeData]:
-    """Per SLO name, its scope's per-slot arrays; SLOs sharing a scope share one query.
+    """Per SLO name, its scope's per-slot arrays; SLOs sharing a scope share one query; composite
+    SLOs have none (analytics.slo.evaluation.evaluate_all evaluates them from their objectives).
 
     goodput_source: "targeted" (exact at the SLOs' thresholds), "joint" (exact at any edge
     pair, for what-if) or "rollup" (bounds, no raw scan); see analytics.slo.sli.
@@ -42,7 +45,7 @@ def load_data(store: Store, slos: tuple[Slo, ...] | list[Slo], at: datetime, goo
         catalog = pl.concat([catalog, store_otel_metrics.histogram_catalog(store, grid.start, grid.end)], how="vertical_relaxed")
     needs: dict[tuple, dict] = {}
     keys = {}
-    for slo in slos:
+    for slo in (s for s in slos if s.composite is None):  # a composite reads its objectives' arrays
         key = resolve(slo.selector, catalog)
         keys[slo.name] = key
         need = needs.setdefault(key, {"fields": set(), "joint": False, "targeted": set()})
@@ -54,7 +57,34 @@ def load_data(store: Store, slos: tuple[Slo, ...] | list[Slo], at: datetime, goo
     loaded = {key: load_scope(store, grid, *key, tuple(sorted(need["fields"])), need["joint"],
                               tuple(sorted(need["targeted"])))
               for key, need in needs.items()}
-    return {name: loaded[key] for name, key in keys.items()}
+    return corrected({name: loaded[key] for name, key in keys.items()}, slos,
+                     stored_corrections(store, grid.start, grid.end))
+
+
+def stored_corrections(store: Store, begin: datetime, end: datetime) -> tuple[slo_corrections.Correction, ...]:
+    """The corrections added on the SLOs page whose window overlaps [begin, end)."""
+    return slo_corrections.from_frame(store_corrections.read(store, begin, end))
+
+
+def add_correction(store: Store, slos, start: datetime, duration: str, reason: str, who: str, known,
+                   now: datetime) -> slo_corrections.Correction:
+    """Check a correction from the SLOs page (analytics.slo.corrections.checked: InputError, nothing
+    written) and store it with bound parameters."""
+    c = slo_corrections.checked(slos, start, duration, reason, who, known)
+    store_corrections.write(store, list(c.slos), c.start, int(c.duration.total_seconds()), c.reason, c.added_by, now)
+    return c
+
+
+def corrected(data: dict[str, ScopeData], slos, page: tuple[slo_corrections.Correction, ...]) -> dict[str, ScopeData]:
+    """Each SLO's arrays with the slots its budget corrections cover marked excluded (the file's
+    and the page's: analytics.slo.corrections); analytics.slo.sli.sli_counts then drops them."""
+    out = dict(data)
+    for slo in (s for s in slos if s.name in data):  # a composite has no arrays: its objectives' are corrected
+        scope = data[slo.name]
+        mask = slo_corrections.excluded_slots(slo_corrections.for_slo(slo, page), scope.grid.start, scope.grid.n)
+        if mask.any():
+            out[slo.name] = replace(scope, excluded=mask)
+    return out
 
 
 def load_scope(store: Store, grid: Grid, deployments: tuple[str, ...], regions: tuple[str, ...] = (),

@@ -26,7 +26,7 @@ bucket, tpot bucket) (analytics.store.schema). Three sources:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -108,6 +108,8 @@ class SliInputs:
     # latency field -> exported histogram counts (analytics.slo.exported), read when the scope has
     # no request rows; latency SLIs then come from these, in the exporter's bounds
     exported: dict[str, slo_exported.Exported] = field(default_factory=dict)
+    # per slot: True when a budget correction covers it (analytics.slo.corrections); None: none does
+    excluded: np.ndarray | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -129,6 +131,7 @@ class SliCounts:
     valid: np.ndarray
     exact: bool
     source: str = "requests"  # requests (spans or uploads: per-request rows) or histograms (exported)
+    excluded_valid: np.ndarray | None = None  # per slot: the valid events a budget correction removed
 
 
 def day_grid(start: datetime, end: datetime) -> Grid:
@@ -230,6 +233,21 @@ def _status_count(data: SliInputs, status: str) -> np.ndarray | int:
 
 
 def sli_counts(data: SliInputs, sli: Sli) -> SliCounts:
+    """Good and valid events per slot for an SLI (:func:`counts_of`), with the slots a budget
+    correction covers (``data.excluded``) removed from good AND valid: the one place corrections
+    act, so budgets, burn rates, alerts, what-if and the review all count without them."""
+    counts = counts_of(data, sli)
+    if data.excluded is None or not data.excluded.any():
+        return counts
+    def kept(values: np.ndarray) -> np.ndarray:
+        return np.where(data.excluded, 0.0, values)  # not values x 0: a slot's NaN estimate stays NaN
+
+    return replace(counts, good=kept(counts.good), good_lower=kept(counts.good_lower),
+                   good_upper=kept(counts.good_upper), valid=kept(counts.valid),
+                   excluded_valid=np.where(data.excluded, counts.valid, 0.0))
+
+
+def counts_of(data: SliInputs, sli: Sli) -> SliCounts:
     """Good and valid events per slot for an SLI, by its definition in analytics.store.indicators.
 
     Availability counts statuses. Latency and goodput count the rollup's histograms, which hold

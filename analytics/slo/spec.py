@@ -21,6 +21,9 @@ Our format (a YAML mapping with ``slos:`` and optional ``defaults:`` merged into
         partial_history_below: 95        # percent of the window the data must cover to judge the budget
         labels: {team: chat, service: assistant, tier: "1"}   # string keys and values; defaults' labels merge in
         policy: Freeze non-critical changes; reliability work first.   # what happens when the budget is spent
+      - name: chat-journey               # a composite SLO of SLOs of the same file (see Composite)
+        composite: {method: weighted_average, objectives: [{slo: chat-availability, weight: 2}, {slo: chat-ttft}]}
+        target: 99.0                     # weighted_average: its own target, window and budgeting
 
 SLIs: ``availability`` (good = status ok; valid = every request with a recorded outcome,
 rejected ones included: load shedding is an unanswered user; status 'unknown' is neither good
@@ -65,13 +68,21 @@ from analytics.store import conventions
 from analytics.store.indicators import indicator
 
 SLI_KINDS = ("availability", "latency", "goodput")
+COMPOSITE = "composite"  # the SLI kind of a composite SLO (never written in a file: its SLI is its objectives')
+COMPOSITE_METHODS = ("weighted_average", "least_healthy")
 BUDGETING_METHODS = ("occurrences", "timeslices", "ratio_timeslices")
 SLOT = timedelta(seconds=conventions.SLOT_SECONDS)
 ANNOTATION_PREFIX = "mlserving.dev/"
 _KEYS = {
     "name", "description", "deployments", "models", "regions", "kinds", "sli", "target", "target_ratio",
     "window", "timezone", "budgeting", "min_events", "at_risk", "partial_history_below", "labels", "policy",
+    "composite",
 }
+# What a composite takes from its objectives instead of its own file keys (analytics.slo.composite):
+# always the SLI and scope; a least_healthy one its target, window and budgeting as well.
+_NOT_IN_COMPOSITE = ("sli", "deployments", "models", "regions", "kinds")
+_NOT_IN_LEAST_HEALTHY = ("target", "target_ratio", "window", "timezone", "budgeting", "min_events", "at_risk",
+                         "partial_history_below")
 _LABEL_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,62}$")  # a word a "Group by" menu and a CSV header can show
 MAX_POLICY_CHARS = 1000  # a policy is a sentence or two for a table cell, not a document
 _DURATION = re.compile(r"^(\d{1,9})([mhdw])$")
@@ -128,10 +139,14 @@ class Sli:
     @property
     def fields(self) -> tuple[str, ...]:
         """Latency fields whose histograms this SLI reads (its valid events carry them, analytics.store.indicators)."""
+        if self.kind == COMPOSITE:  # read from its objectives' evaluations, never from the store
+            return ()
         return indicator(self.kind, self.field).fields
 
     def describe(self) -> str:
         """E.g. 'ttft_ms <= 500 ms' or 'status ok'."""
+        if self.kind == COMPOSITE:
+            return "composite of other SLOs"
         if self.kind == "latency":
             return f"{self.field} <= {self.threshold_ms:g} ms"
         if self.kind == "goodput":
@@ -246,6 +261,45 @@ DEFAULT_THRESHOLDS = Thresholds()
 
 
 @dataclass(frozen=True)
+class Component:
+    """One objective of a composite SLO: another SLO of the file, and its weight."""
+
+    slo: str
+    weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class Composite:
+    """How a composite SLO combines its objectives (analytics.slo.composite): ``weighted_average``
+    of their per-slot attainment, or ``least_healthy`` (the objective with the most budget spent).
+
+    The two methods of OpenSLO's composite SLO proposal (OpenSLO/OpenSLO#142 and #182, v2alpha:
+    objectives with a weight), named as Elastic's composite SLOs name them (weightedAverage,
+    leastHealthy); Nobl9's composite SLOs weight their objectives the same way.
+    """
+
+    method: str
+    components: tuple[Component, ...]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The objectives' SLO names, in file order."""
+        return tuple(c.slo for c in self.components)
+
+    @property
+    def members(self) -> str:
+        """The objectives as a list: 'chat-availability (weight 2), chat-ttft (weight 1)' (no weights
+        for least_healthy)."""
+        if self.method == "least_healthy":
+            return ", ".join(self.names)
+        return ", ".join(f"{c.slo} (weight {c.weight:g})" for c in self.components)
+
+    def describe(self) -> str:
+        """E.g. 'weighted average of chat-availability (weight 2), chat-ttft (weight 1)'."""
+        return f"{self.method.replace('_', ' ')} of {self.members}"
+
+
+@dataclass(frozen=True)
 class Slo:
     """One service level objective: an SLI over a scope, a target ratio and a window."""
 
@@ -261,6 +315,9 @@ class Slo:
     thresholds: Thresholds = DEFAULT_THRESHOLDS  # when it is 'at risk' or has 'partial history'
     labels: tuple[tuple[str, str], ...] = ()  # (key, value), sorted by key: team, service, tier, ...
     policy: str = ""  # the error budget policy: what happens when the budget is exhausted
+    composite: Composite | None = None  # set for a composite SLO (its sli is then Sli(COMPOSITE))
+    # the SLO file's budget corrections for it (analytics.slo.corrections.Correction), set by the file loader
+    corrections: tuple = ()
 
     def label(self, key: str) -> str | None:
         """The value of one label, None when the SLO does not have it."""
@@ -460,6 +517,55 @@ def _parse_policy(value) -> str:
     return " ".join(value.split())
 
 
+def _min_events(merged: Mapping) -> int:
+    min_events = merged.get("min_events", 0)
+    if isinstance(min_events, bool) or not isinstance(min_events, int) or not 0 <= min_events <= MAX_MIN_EVENTS:
+        raise SpecError(f"min_events: {_show(min_events)} must be a whole number from 0 to 2^53 ({MAX_MIN_EVENTS})")
+    return min_events
+
+
+def _parse_weight(value, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= sys.float_info.max:
+        raise SpecError(f"{where}: {_show(value)} must be a positive, finite number")
+    return float(value)
+
+
+def _parse_composite(raw, known: Mapping[str, Slo | None]) -> Composite:
+    """``composite: {method, objectives: [{slo, weight}, ...]}``; ``known``: the file's SLOs by name,
+    None for a composite (a composite's objectives are SLOs with their own SLI, so composites
+    never nest and never form a cycle)."""
+    if not isinstance(raw, Mapping) or set(raw) != {"method", "objectives"}:
+        raise SpecError("composite: expected {method: weighted_average | least_healthy, "
+                        "objectives: [{slo: <name>, weight: <number>}, ...]}")
+    method = raw["method"]
+    if method not in COMPOSITE_METHODS:
+        raise SpecError(f"composite.method: {_show(method)} is not one of {', '.join(COMPOSITE_METHODS)}")
+    items = raw["objectives"]
+    if not isinstance(items, list) or len(items) < 2:
+        raise SpecError("composite.objectives: expected a list of at least two {slo: <name>, weight: <number>}")
+    components = []
+    for i, item in enumerate(items):
+        where = f"composite.objectives[{i}]"
+        if isinstance(item, str):
+            item = {"slo": item}
+        if not isinstance(item, Mapping) or "slo" not in item or set(item) - {"slo", "weight"}:
+            raise SpecError(f"{where}: expected {{slo: <name>, weight: <number>}}, got {_show(item)}")
+        name = item["slo"]
+        if not isinstance(name, str) or name.strip() not in known:
+            raise SpecError(f"{where}.slo: unknown SLO {_show(name)} (objectives are SLOs of the same file)")
+        name = name.strip()
+        if known[name] is None:
+            raise SpecError(f"{where}.slo: {name!r} is a composite SLO; a composite's objectives are SLOs "
+                            "with their own SLI (no composites of composites, so no cycles)")
+        if name in (c.slo for c in components):
+            raise SpecError(f"{where}.slo: {name!r} is listed twice")
+        if method == "least_healthy" and "weight" in item:
+            raise SpecError(f"{where}.weight: least_healthy takes no weights (the objective with the most "
+                            "budget spent decides)")
+        components.append(Component(name, _parse_weight(item.get("weight", 1), f"{where}.weight")))
+    return Composite(method, tuple(components))
+
+
 def _target(raw: Mapping, key: str, prefix: str = "") -> float:
     """A target given in percent (key) or as a ratio (key_ratio), exactly one of them."""
     has_pct, has_ratio = key in raw, f"{key}_ratio" in raw
@@ -473,8 +579,14 @@ def _target(raw: Mapping, key: str, prefix: str = "") -> float:
     return float(value)
 
 
-def parse_slo(raw: Mapping, source: str = "", defaults: Mapping | None = None) -> Slo:
-    """Map one SLO mapping in file units to the model (the only place that does so)."""
+def parse_slo(raw: Mapping, source: str = "", defaults: Mapping | None = None,
+              known: Mapping[str, Slo | None] | None = None) -> Slo:
+    """Map one SLO mapping in file units to the model (the only place that does so).
+
+    ``known``: the other SLOs of the file by name (None for a composite), which a composite's
+    objectives name; a least_healthy composite takes its target, window and budgeting from its
+    first objective here and from its least healthy one when evaluated (analytics.slo.composite).
+    """
     if not isinstance(raw, Mapping):
         raise SpecError(f"{source}: each SLO must be a mapping, got {_show(raw)}")
     merged = {**(defaults or {}), **raw}
@@ -486,6 +598,8 @@ def parse_slo(raw: Mapping, source: str = "", defaults: Mapping | None = None) -
         known = ", ".join(sorted(_KEYS))
         raise _fail(source, name, f"{', '.join(sorted(unknown))}: unknown field (known: {known})")
     try:
+        if "composite" in raw:
+            return _parse_composite_slo(raw, merged, source, defaults or {}, known or {})
         if "sli" not in merged:
             raise SpecError("sli: missing")
         sli = _parse_sli(merged["sli"], "sli")
@@ -495,9 +609,7 @@ def parse_slo(raw: Mapping, source: str = "", defaults: Mapping | None = None) -
         window = _parse_window(merged["window"], merged.get("timezone"), "window")
         budgeting = _parse_budgeting(merged.get("budgeting"), "budgeting")
         selector = Selector(*(_patterns(merged.get(k), k) for k in ("deployments", "models", "regions", "kinds")))
-        min_events = merged.get("min_events", 0)
-        if isinstance(min_events, bool) or not isinstance(min_events, int) or not 0 <= min_events <= MAX_MIN_EVENTS:
-            raise SpecError(f"min_events: {_show(min_events)} must be a whole number from 0 to 2^53 ({MAX_MIN_EVENTS})")
+        min_events = _min_events(merged)
         thresholds = _parse_thresholds(merged)
         labels = _parse_labels(defaults or {}, raw)
         policy = _parse_policy(merged.get("policy"))
@@ -505,6 +617,33 @@ def parse_slo(raw: Mapping, source: str = "", defaults: Mapping | None = None) -
         raise _fail(source, name, str(exc)) from None
     return Slo(name.strip(), sli, target, window, budgeting, selector, min_events,
                str(merged.get("description") or ""), source, thresholds, labels, policy)
+
+
+def _parse_composite_slo(raw: Mapping, merged: Mapping, source: str, defaults: Mapping,
+                         known: Mapping[str, Slo | None]) -> Slo:
+    """A composite SLO: its objectives, and its own target, window and budgeting (weighted_average)
+    or its first objective's (least_healthy; the least healthy one's once evaluated)."""
+    for key in _NOT_IN_COMPOSITE:
+        if key in raw:
+            raise SpecError(f"{key}: a composite SLO takes its SLIs and scopes from its objectives")
+    composite = _parse_composite(raw["composite"], known)
+    name = merged["name"].strip()
+    labels, policy = _parse_labels(defaults, raw), _parse_policy(merged.get("policy"))
+    description = str(merged.get("description") or "")
+    if composite.method == "least_healthy":
+        for key in _NOT_IN_LEAST_HEALTHY:
+            if key in raw:
+                raise SpecError(f"{key}: a least_healthy composite has the target, window and budget of its "
+                                "least healthy objective")
+        first = known[composite.components[0].slo]
+        return Slo(name, Sli(COMPOSITE), first.target, first.window, first.budgeting, Selector(), first.min_events,
+                   description, source, first.thresholds, labels, policy, composite)
+    if "window" not in merged:
+        raise SpecError("window: missing")
+    return Slo(name, Sli(COMPOSITE), _target(merged, "target"),
+               _parse_window(merged["window"], merged.get("timezone"), "window"),
+               _parse_budgeting(merged.get("budgeting"), "budgeting"), Selector(), _min_events(merged), description, source,
+               _parse_thresholds(merged), labels, policy, composite)
 
 
 def to_mapping(slo: Slo) -> dict:

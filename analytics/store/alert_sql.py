@@ -25,6 +25,8 @@ thresholds are bucket edges, else the raw requests, exact either way (analytics.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from analytics import histogram
 from analytics.store import conventions
 from analytics.store.conventions import hist_column
@@ -114,15 +116,19 @@ def calendar_period_sql(unit: str, timezone: str) -> str:
 def windows_sql(kind: str, field: str | None, thresholds_ms: tuple[float, ...], deployments: tuple[str, ...],
                 regions: tuple[str, ...], target: float, long_seconds: int, short_seconds: int,
                 period_seconds: str, method: str = "occurrences", slice_seconds: int = 0,
-                slice_target: float | None = None) -> str:
+                slice_target: float | None = None, excluded: str = "") -> str:
     """One row at the evaluation time: burn_long, burn_short (NaN without valid units), events_long
     (valid events in the long window) and period_seconds (the SLO's period: a number for a rolling
     window, :func:`calendar_period_sql` for a calendar one). thresholds_ms: latency (threshold,),
     goodput (ttft, tpot), availability (). No deployments: every deployment. method, slice_seconds
-    and slice_target: the SLO's budgeting (analytics.slo.spec.Budgeting; slices dividing a day)."""
+    and slice_target: the SLO's budgeting (analytics.slo.spec.Budgeting; slices dividing a day).
+    excluded: a predicate on ``slot`` true for the slots budget corrections cover (corrected_sql),
+    whose events then count nowhere, as analytics.slo.sli.sli_counts drops them."""
     scope = f"\n      AND has({_names(deployments)}, deployment)" if deployments else ""
     if regions:
         scope += f"\n      AND has({_names(regions)}, region)"
+    if excluded:
+        scope += f"\n      AND NOT ({excluded})"
     allowance = repr(1.0 - target)
     if method == "occurrences":
         return _occurrence_windows(slot_rows_sql(kind, field, thresholds_ms, scope, long_seconds), allowance,
@@ -206,3 +212,47 @@ def rule_sql(windows: str, min_events: int, reference_seconds: int | None = None
 FROM (
 {windows}
 )"""
+
+
+# --- budget corrections (analytics.slo.corrections): predicates on a 5-minute slot's start ---
+# A slot [slot, slot + 5m) is excluded when it overlaps a window [begin, end) at all:
+# slot < end AND slot + 5m > begin (analytics.slo.corrections, "The slot rule").
+
+
+def _instant(value: datetime) -> str:
+    """An aware time as a ClickHouse DateTime64(3, 'UTC') literal (from a datetime, never user text)."""
+    return f"fromUnixTimestamp64Milli(toInt64({round(value.astimezone(UTC).timestamp() * 1000)}), 'UTC')"
+
+
+def one_off_sql(begin: datetime, end: datetime) -> str:
+    """True for the slots overlapping [begin, end)."""
+    return (f"(slot < {_instant(end)} AND slot + INTERVAL {conventions.SLOT_SECONDS} SECOND > "
+            f"{_instant(begin)})")
+
+
+def recurring_sql(weekdays: tuple[int, ...], clock: str, duration_seconds: int, timezone: str) -> str:
+    """True for the slots overlapping a window that starts at wall-clock ``clock`` (HH:MM) in
+    ``timezone`` on each local date whose weekday (0 = Monday) is in ``weekdays``, lasting
+    duration_seconds. A window starting on local date d overlaps the slot when it begins in
+    (slot - duration, slot + 5m): d ranges from the slot's local date + 1 back over the duration."""
+    zone = string_literal(timezone)
+    days = ", ".join(str(d + 1) for d in weekdays)  # toDayOfWeek: Monday = 1 .. Sunday = 7
+    wall = string_literal(f" {clock}:00")
+    terms = []
+    for back in range(-1, duration_seconds // 86400 + 2):
+        day = f"addDays(toDate(slot, {zone}), {-back})"
+        begin = f"toDateTime64(concat(toString({day}), {wall}), 0, {zone})"
+        terms.append(f"(toDayOfWeek({day}) IN ({days}) AND {begin} > slot - INTERVAL {int(duration_seconds)} SECOND"
+                     f" AND {begin} < slot + INTERVAL {conventions.SLOT_SECONDS} SECOND)")
+    return "(" + " OR ".join(terms) + ")"
+
+
+def stored_corrections_sql(slo_name: str) -> str:
+    """True for the slots the page's corrections of the SLO (or of every SLO) cover: read from the
+    corrections table when the rule runs, so a correction added later applies at once."""
+    ms = conventions.SLOT_SECONDS * 1000
+    start = "toUInt64(toUnixTimestamp64Milli(c.start))"
+    return (f"slot IN (SELECT toDateTime64(i * {conventions.SLOT_SECONDS}, 0, 'UTC') "
+            f"FROM {conventions.BUDGET_CORRECTIONS} AS c "
+            f"ARRAY JOIN range(intDiv({start}, {ms}), intDiv({start} + 1000 * c.duration_s + {ms - 1}, {ms})) AS i "
+            f"WHERE empty(c.slos) OR has(c.slos, {string_literal(slo_name)}))")

@@ -235,6 +235,10 @@ def tables_ddl(layout: Layout = SINGLE) -> list[str]:
         # Append-only: the latest note per incident wins when read (analytics.store.review).
         *create(conventions.REVIEW_NOTES, Engine("MergeTree", "", " ORDER BY (incident_key, written_at)"), "cityHash64(incident_key)",
                 "incident_key String, note String, owner String, written_at DateTime64(3, 'UTC')"),
+        # Append-only: every row is one correction (analytics.store.corrections); slos empty = every SLO.
+        *create(conventions.BUDGET_CORRECTIONS, Engine("MergeTree", "", " ORDER BY (start, added_at)"), "rand()",
+                "slos Array(String), start DateTime64(3, 'UTC'), duration_s UInt32, reason String, "
+                "added_by String, added_at DateTime64(3, 'UTC')"),
     ]
 
 

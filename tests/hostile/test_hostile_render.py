@@ -199,8 +199,16 @@ def test_the_weekly_review_incident_heading_shows_slo_names_as_text(store):
     from ui import slo as slo_ui
 
     project = yaml.safe_load(PROJECT_SLO_FILE.read_text())
-    for slo in project["slos"]:
-        slo["name"] = f"{IMAGE} {slo['name']}"
+    hostile = {slo["name"]: f"{IMAGE} {slo['name']}" for slo in project["slos"]}
+    for slo in project["slos"]:  # every reference to a name follows it: composites' objectives, corrections
+        slo["name"] = hostile[slo["name"]]
+        if "composite" in slo:
+            slo["composite"]["objectives"] = [
+                {**o, "slo": hostile[o["slo"]]} if isinstance(o, dict) else hostile[o]
+                for o in slo["composite"]["objectives"]
+            ]
+    for correction in project.get("corrections", []):
+        correction["slos"] = [hostile[name] for name in correction["slos"]]
     at = run_page("pages/5_Weekly_review.py", week="2026-W43")
     at.session_state[slo_ui.CONFIG_KEY] = (yaml.safe_dump(project), "hostile.yaml")
     at.run()

@@ -62,7 +62,8 @@ def _slo_panels(store, slos, at):
     """One raw query per SLO over its scope, from the SLO engine's history start to `at`."""
     start = history_start(slos, at)
     catalog = slo_queries.catalog(store, start, at)
-    scoped = [(slo, resolve(slo.selector, catalog)) for slo in slos]
+    # a composite reads its objectives' slots: it has no raw query of its own
+    scoped = [(slo, resolve(slo.selector, catalog)) for slo in slos if slo.composite is None]
     scoped = [(slo, scope) for slo, scope in scoped if scope[0]]
 
     def run():

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from analytics.cli.bench.cases import Case, under
-from analytics.slo.evaluation import evaluate
+from analytics.slo.evaluation import evaluate_all
 from analytics.slo.files import PROJECT_SLO_FILE, load_slos
 from analytics.slo.pipeline import load_data
 from analytics.slo.spec import evaluation_time, parse_slo, revise
@@ -51,7 +51,7 @@ def bench(store: Store) -> list[Result]:
     for source, note in (("joint", "joint histogram rollup, as the What-if page"), ("rollup", "no raw scan")):
         seconds = min(_time(lambda s=source: load_data(store, slos, at, goodput_source=s))[0] for _ in range(2))
         out.append(Case(f"slo list: queries, goodput {source} (warm)", seconds, note))
-    seconds, _ = _time(lambda: [evaluate(s, data[s.name], at) for s in slos], repeat=3)
+    seconds, _ = _time(lambda: evaluate_all(slos, data, at), repeat=3)
     out.append(Case("slo list: evaluate all (numpy)", seconds, "status, tiers at `at`, replay over the window"))
 
     fleet = parse_slo({"name": "bench-fleet-e2e", "target": 99.5, "window": "30d", "min_events": 100,
