@@ -136,9 +136,8 @@ def one_deployment() -> None:
         else:
             st.caption(f"SLO: {fmt.text(tp.slo)}. SLO-compliant throughput: {tp.per_gpu:.4g} {unit} per GPU, {tp.basis} "
                        f"({tp.hours_met} of {tp.hours_evaluable} evaluable hours met the SLO).")
-        capacity_curve.show(start, end, filters.regions, name, slo_file)
-
         model_scoreboard(name)
+        capacity_curve.show(start, end, filters.regions, name, slo_file)
 
 
 def model_scoreboard(name: str) -> None:
