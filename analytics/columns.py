@@ -159,6 +159,7 @@ _COLUMNS = [
         "goodput_slo": ("Latency conditions for goodput", _NA), "not_available": ("Not available", _NA),
         "activity_metric": ("Activity metric", {**_NA, **_D}), "suggestion": ("Suggestion", _NA), "caveat": ("Caveat", {**_NA, **_D}),
         "reason": ("Why unknown", _NA), "unknown": ("Throughput unknown", _NA), "method": "Method",
+        "forecast_model": "Forecast model",
         "incident_key": ("Incident key", _D), "slos": "SLOs", "deployments": "Deployments",
         "top_cause": ("Top cause", _NA), "preceding_changes": ("Preceding changes", _NA),
         "note": ("Note", {"missing": "no note yet"}), "owner": ("Owner", {"missing": "no note yet"}),
@@ -197,6 +198,7 @@ _COLUMNS = [
     *_c("bool", {
         "exact": ("Exact", _D), "ongoing": "Ongoing", "evaluable": ("Enough requests to judge", _D),
         "met_slo": ("Hour met the SLO", _NM), "slo_met_at_peak": ("SLO met at peak", _NM),
+        "winner": "Drives the plan",
     }),
     *_c("ratio", {
         # analytics.traffic.summary.error_rate; 'unknown' is an outcome not recorded (analytics.store.conventions.STATUSES)
@@ -398,14 +400,14 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     "right-sizing evidence": ("deployment", "peak_hour", "hour_activity", "gpus", "rps", "attainment",
                               "met_slo", "ttft_p99_ms", "e2e_p99_ms", "tpot_p99_ms"),
     "capacity outlook": ("deployment", "gpus_current", "gpus_needed_peak", "capacity_exhausted_at",
-                         "headroom_breached_at", "per_gpu", "per_gpu_output_tps", "gpu_type", "reason"),
+                         "headroom_breached_at", "forecast_model", "per_gpu", "per_gpu_output_tps", "gpu_type", "reason"),
     "SLOs this week": ("slo", "state", "budget_spent_this_week", "spent_change", "budget_remaining", "incidents",
                        "policy", "attainment", "budget_spent_previous_week", "target", "window", "why"),
     # the review's core: what burned, why, who owns it and what they found; the rest in the Show/hide menu
     "Incidents this week": ("incident", "start", "severity", "slos", "top_cause", "owner", "note", "duration_min",
                             "budget_consumed", "peak_burn", "deployments", "preceding_changes"),
     "Capacity outlook": ("deployment", "state", "gpus_current", "gpus_needed_peak", "capacity_exhausted_at",
-                         "headroom_breached_at", "per_gpu", "gpu_type", "reason", "method"),
+                         "headroom_breached_at", "forecast_model", "per_gpu", "gpu_type", "reason"),
 }
 
 

@@ -4,6 +4,7 @@ import polars as pl
 import streamlit as st
 
 from analytics.capacity import pipeline as capacity_pipeline
+from analytics.capacity import selection as capacity_selection
 from analytics.capacity.demand import HOUR, METRICS
 from analytics.capacity.plan import outlook_table
 from analytics.charts import capacity as charts
@@ -44,11 +45,14 @@ with st.expander("Scenario", expanded=True):
     c5, c6, c7 = st.columns([2, 1, 1])
     events_text = c5.text_area("Known events (one per line: name, YYYY-MM-DD, days)", key="cap_events",
                                placeholder="launch, 2026-11-20, 2", height=80,
-                               help="Prophet holidays: the effect is learned from the event's past occurrences.")
+                               help="Prophet holidays: the effect is learned from the event's past occurrences (the other "
+                                    "models ignore events).")
     metric = linked(c6.radio, "Demand", list(METRICS), format_func=METRICS.get, key="cap_metric", param="metric",
                     default=next(iter(METRICS)), allowed=METRICS)
     method = linked(c7.radio, "Forecast with", list(fd.METHOD_LABELS), format_func=fd.METHOD_LABELS.get,
-                    key="cap_method", param="method", default=next(iter(fd.METHOD_LABELS)), allowed=fd.METHOD_LABELS)
+                    key="cap_method", param="method", default=capacity_pipeline.DEFAULT_METHOD, allowed=fd.METHOD_LABELS,
+                    help="Chosen by backtest: per deployment, the model with the lowest backtest MASE if it beats "
+                         "the better seasonal naive by 5%, else that seasonal naive.")
     overlay = linked(c7.toggle, "Show the baseline too", key="cap_overlay", param="baseline", default=False,
                      parse={"yes": True, "no": False}.get, show=lambda on: "yes" if on else "no")
 
@@ -70,6 +74,7 @@ scenario = fd.Scenario(start, end, filters.regions, names, metric, method, inter
 with panel("Capacity assessment", stop=True):  # every panel below needs it
     assessment, forecasts, errors, fitting = fd.assessment(scenario, slo_file)
 outlooks = outlook_table(assessment, errors)
+model_labels = fd.models(scenario, fitting)
 unit = METRICS[metric]
 
 
@@ -79,9 +84,9 @@ def refresh_when_fitted() -> None:
     if fitting or st.session_state.get("cap_waiting"):
         if fd.background().busy():
             st.session_state["cap_waiting"] = True
-            st.caption(f"⏳ Prophet fits are running in the background for {len(fitting) or 'some'} "
+            st.caption(f"⏳ Backtests and fits are running in the background for {len(fitting) or 'some'} "
                        "deployment(s); meanwhile they show the seasonal-naive forecast (same hour last week). "
-                       "This page updates itself when the fits are in.")
+                       "This page updates itself when they are in.")
         elif st.session_state.pop("cap_waiting", False):
             st.rerun(scope="app")
 
@@ -107,7 +112,7 @@ for v in [*short, *pools][:8]:
 
 @st.fragment  # choosing another deployment reruns this part only, not the fleet tables and charts below
 def one_deployment() -> None:
-    """One deployment's forecast chart, SLO-compliant throughput and backtest."""
+    """One deployment's forecast chart, SLO-compliant throughput and model scoreboard."""
     st.subheader("One deployment")
     name = linked(st.selectbox, "Deployment", names, key="cap_deployment", param="deployment",
                   default=fd.default_deployment(assessment, outlooks, end, names),
@@ -117,11 +122,12 @@ def one_deployment() -> None:
         st.error(f"No forecast for {fmt.text(name)}: {fmt.text(errors[name])}")
     else:
         o = assessment.outlooks[name]
-        base = fd.baseline(scenario, name) if overlay and method == "prophet" else None
+        shown_model = model_labels[name]
+        base = fd.baseline(scenario, name) if overlay and not shown_model.startswith("Seasonal naive") else None
         fig = charts.forecast_chart(
             fd.actuals(scenario, name), plan, title=f"{name}: hourly demand and {weeks}-week forecast", unit=unit,
             interval_width=interval / 100, capacity=plan["capacity"][0] if plan["capacity"][0] is not None else None,
-            exhausted_at=o.capacity_exhausted_at, baseline=base, metric=metric, method="Seasonal naive (Prophet fit running)" if name in fitting else fd.METHOD_LABELS[method].split(" (")[0],
+            exhausted_at=o.capacity_exhausted_at, baseline=base, metric=metric, method=shown_model.split(",")[0],
         )
         st.plotly_chart(fig, key="cap_chart")
         tp = fd.throughputs(start, end, filters.regions, names, metric, slo_file)[name]
@@ -130,33 +136,38 @@ def one_deployment() -> None:
         else:
             st.caption(f"SLO: {fmt.text(tp.slo)}. SLO-compliant throughput: {tp.per_gpu:.4g} {unit} per GPU, {tp.basis} "
                        f"({tp.hours_met} of {tp.hours_evaluable} evaluable hours met the SLO).")
+        model_scoreboard(name)
         capacity_curve.show(start, end, filters.regions, name, slo_file)
 
-        summary, folds, bt_error = fd.backtest(start, end, filters.regions, name, metric, interval / 100, events, weeks)
-        if summary is None and bt_error is None:
-            st.session_state["cap_waiting"] = True
-            st.info("Backtesting in the background (rolling origin, Prophet vs seasonal naive); the accuracy "
-                    "table appears here when it is done.")
-        elif summary is None:
-            st.info(f"Backtest not possible: {fmt.text(bt_error)}")
-        else:
-            (st.warning if summary.prophet_worse else st.success)(summary.message)
-            accuracy = pl.DataFrame({
-                "method": ["Prophet", "Seasonal naive (same hour last week)"],
-                "mape": [summary.mape, summary.baseline_mape], "smape": [summary.smape, summary.baseline_smape],
-                "interval_coverage": [summary.coverage, summary.baseline_coverage],
-                "mase": [summary.mase, summary.baseline_mase],
-            })
-            show_table(accuracy, f"backtest {name}",
-                       caption=f"Rolling origin, {summary.folds} cutoffs, {summary.points} hourly points. MAPE and sMAPE "
-                               f"as ratios; coverage = share of actuals inside the {interval}% interval (nominal "
-                               f"{interval / 100:.2f}); MASE < 1 beats the in-sample seasonal-naive error (Hyndman & Koehler 2006).")
+
+def model_scoreboard(name: str) -> None:
+    """Every model's rolling-origin backtest on this deployment and the one that drives the plan."""
+    chosen = fd.selection(scenario, name)
+    if chosen is None:
+        st.session_state["cap_waiting"] = True
+        st.info("Backtesting every model in the background (rolling origin); the scoreboard appears here when "
+                "it is done.")
+        return
+    shown = ("" if method == capacity_pipeline.AUTO else
+             f" That is with '{fd.METHOD_LABELS[capacity_pipeline.AUTO]}'; this view forecasts with "
+             f"{fd.METHOD_LABELS[method]}, as chosen above.")
+    if not chosen.scores:
+        st.info(fmt.text(chosen.reason + shown))
+        return
+    st.success(fmt.text(chosen.reason + shown))
+    show_table(capacity_selection.scoreboard(chosen), f"model scoreboard {name}",
+               caption=f"Rolling origin, {chosen.folds} cutoffs, {chosen.points} hourly points per model. MASE < 1 "
+                       "beats the in-sample seasonal-naive error (Hyndman & Koehler 2006); a model drives the plan "
+                       f"only when its MASE is {capacity_selection.MARGIN:.0%} below the better seasonal naive's. "
+                       f"Coverage = share of actuals inside the {interval}% interval (nominal {interval / 100:.2f}); "
+                       "sMAPE as a ratio. MSTL models daily and weekly seasons, AutoETS and AutoTheta the daily one.")
 
 
 one_deployment()
 
 st.subheader("Every deployment")
-show_table(outlooks.rename({"per_gpu": "per_gpu" if metric == "rps" else "per_gpu_output_tps"}), "capacity outlook",
+show_table(outlooks.rename({"per_gpu": "per_gpu" if metric == "rps" else "per_gpu_output_tps"}).with_columns(
+               pl.col("deployment").replace_strict(model_labels, default=None).alias("forecast_model")), "capacity outlook",
            caption="Capacity runs out = first hour the expected demand exceeds the SLO capacity of the current "
                    "GPUs; headroom breached = first hour the GPUs needed for the forecast upper bound "
                    "(headroom included) exceed them.")

@@ -1,4 +1,4 @@
-"""The Prophet adapter, the seasonal-naive baseline and the fit cache (analytics.capacity.forecast)."""
+"""The Prophet adapter, the seasonal-naive baselines, the statsforecast models and the fit cache (analytics.capacity.forecast)."""
 
 from __future__ import annotations
 
@@ -138,6 +138,34 @@ def test_seasonal_naive_interval_follows_fpp3_sigma_sqrt_k_plus_1():
     first, later = out.row(0, named=True), out.row(168, named=True)
     assert first["yhat_upper"] - first["yhat"] == pytest.approx(z * 2.0)
     assert later["yhat_upper"] - later["yhat"] == pytest.approx(z * 2.0 * np.sqrt(2.0))
+
+
+def test_daily_seasonal_naive_repeats_the_same_hour_yesterday_with_the_fpp3_interval():
+    # Eight days: day d holds d * 100 + hour. Yesterday's hour is day 7's; seasonal differences are all
+    # +100, so sigma = 100, and from the second day ahead k = 1 (spread x sqrt 2).
+    values = [float(d * 100 + h) for d in range(8) for h in range(24)]
+    out = capacity_forecast.seasonal_naive_daily(hourly(values), capacity_forecast.ForecastParams(horizon=timedelta(days=2)))
+    z = 1.2815515655446004
+    assert out["yhat"].to_list()[:3] == [700.0, 701.0, 702.0] and out["yhat"][24] == 700.0
+    assert out["yhat_upper"][0] - out["yhat"][0] == pytest.approx(z * 100)
+    assert out["yhat_upper"][24] - out["yhat"][24] == pytest.approx(z * 100 * np.sqrt(2.0))
+
+
+@pytest.mark.parametrize("method", ["ets", "mstl", "theta"])
+def test_statsforecast_models_forecast_after_the_history_with_an_interval_at_the_requested_width(method):
+    rng = np.random.default_rng(1)
+    t = np.arange(21 * 24)
+    values = list(50 + 10 * np.sin(2 * np.pi * t / 24) + rng.normal(0, 2, t.size))
+    values[100] = None  # a collection gap is filled, not fatal
+    history = hourly(values)
+    params = capacity_forecast.ForecastParams(horizon=timedelta(days=2), interval_width=0.8)
+    out = capacity_forecast.METHODS[method](history, params)
+    assert out.columns == list(capacity_forecast.FORECAST_COLUMNS) and out.height == 48
+    assert out["ts"][0] == history["ts"].max() + HOUR
+    assert (out["yhat_lower"] <= out["yhat"]).all() and (out["yhat"] <= out["yhat_upper"]).all()
+    wider = capacity_forecast.METHODS[method](history, replace(params, interval_width=0.95))
+    assert (wider["yhat_upper"] - wider["yhat_lower"] > out["yhat_upper"] - out["yhat_lower"]).all()
+    assert abs(out["yhat"][6] - 60) < 5, "06:00 is the daily peak (50 + 10)"
 
 
 def test_growth_ramps_linearly_from_one_at_the_origin_to_the_multiplier_at_the_horizon():

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from analytics.capacity import cache as capacity_cache
+from analytics.capacity import forecast as capacity_forecast
 from analytics.cli import forecast as cli
 from analytics.errors import InputError
 from analytics.ingest.demo import fleet
@@ -17,6 +18,7 @@ from analytics.store import conventions
 JSON_KEYS = {
     "deployment", "metric", "horizon_hours", "mape", "smape", "coverage", "mase", "baseline_mape",
     "gpus_needed_peak", "capacity_exhausted_at", "forecast", "forecast_reason", "backtest_reason", "capacity_reason",
+    "model", "model_reason", "scores",
 }
 
 
@@ -51,6 +53,7 @@ def test_json_gives_every_field_per_deployment_and_the_forecast_rows(demo_store,
     first = datetime.fromisoformat(growing["forecast"][0]["ts"])
     assert first == datetime.fromisoformat(demo_end), "the forecast starts at the end of the history"
     assert growing["mape"] is None, "accuracy needs --backtest"
+    assert (growing["model"], growing["scores"]) == ("seasonal_naive", None), "an explicit method is not selected"
     quiet = rows[fleet.LOW_TRAFFIC]
     assert quiet["gpus_needed_peak"] is None and quiet["capacity_exhausted_at"] is None
     assert "too little data" in quiet["capacity_reason"]
@@ -75,7 +78,7 @@ def test_each_stage_says_why_it_has_no_answer_so_one_reason_never_hides_another(
 
 def test_backtest_fills_the_accuracy_fields_and_the_growing_deployment_runs_out(demo_store, demo_end, capsys):
     code, out = run(demo_store, capsys, "--json", "--backtest", "--days", "21", "--end", demo_end,
-                    "--deployment", fleet.GROWING, "--horizon", "28d")
+                    "--deployment", fleet.GROWING, "--horizon", "28d", "--method", "prophet")
     assert code == 0
     (row,) = json.loads(out)
     for key in ("mape", "smape", "coverage", "mase", "baseline_mape"):
@@ -85,11 +88,16 @@ def test_backtest_fills_the_accuracy_fields_and_the_growing_deployment_runs_out(
 
 
 def test_backtest_folds_follow_the_data_present_not_the_requested_history(demo_store, demo_end, capsys):
-    """The store holds 35 days; asking for 60 (the default) must still backtest on those 35, as the page does."""
+    """The store holds 35 days; asking for 60 (the default) must still backtest on those 35, as the page does.
+    The default method (auto) says which model drives the plan, why, and every model's backtest scores."""
     code, out = run(demo_store, capsys, "--json", "--backtest", "--horizon", "7d", "--deployment", fleet.GROWING)
     assert code == 0
     (row,) = json.loads(out)
     assert isinstance(row["mape"], float) and row["backtest_reason"] is None
+    assert set(row["scores"]) == set(capacity_forecast.METHODS) and row["model"] in row["scores"]
+    for model, score in row["scores"].items():
+        assert set(score) == {"mase", "coverage", "smape"} and score["mase"] > 0, model
+    assert row["model_reason"].startswith(capacity_forecast.MODEL_LABELS[row["model"]] + " drives the plan")
     assert datetime.fromisoformat(row["forecast"][0]["ts"]) == datetime.fromisoformat(demo_end), \
         "history ends at the end of the data, not now"
 
@@ -98,6 +106,7 @@ def test_text_output_lists_deployments_and_the_fleet_by_gpu_type(demo_store, dem
     code, out = run(demo_store, capsys, "--days", "21", "--end", demo_end, "--method", "seasonal_naive")
     assert code == 0
     assert "Capacity runs out (UTC)" in out and "GPU type" in out  # the column registry's labels
+    assert "Forecast model" in out and "Seasonal naive, last week" in out
     assert all(d.deployment in out for d in fleet.FLEET)
     assert "no capacity: too little data" in out
 

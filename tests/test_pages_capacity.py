@@ -8,6 +8,7 @@ import pytest
 
 from analytics import columns
 from analytics.capacity import cache as capacity_cache
+from analytics.capacity import forecast as capacity_forecast
 from analytics.ingest.demo import fleet
 from tests.conftest import run_page
 
@@ -29,19 +30,19 @@ def cache_dir(shared_cache, monkeypatch):
     return shared_cache
 
 
-def test_a_cold_visit_shows_the_baseline_at_once_and_fits_prophet_in_the_background(store, cache_dir):
+def test_a_cold_visit_shows_the_baseline_at_once_and_backtests_and_fits_in_the_background(store, cache_dir):
     from ui import capacity
 
     at = run_page(PAGE, range="all", dep=fleet.GROWING)
     assert not at.exception, [e.message for e in at.exception]
     fitting = " ".join(c.value for c in at.caption)
     if not list(cache_dir.glob("*.parquet")):  # nothing fitted yet in this module: the page did not wait
-        assert "Prophet fits are running in the background" in fitting
-        assert any("Backtesting in the background" in i.value for i in at.info)
+        assert "Backtests and fits are running in the background" in fitting
+        assert any("Backtesting every model in the background" in i.value for i in at.info)
     capacity.background().wait(timeout=600)
     at.run()
     assert not at.exception
-    assert "Prophet fits are running in the background" not in " ".join(c.value for c in at.caption)
+    assert "running in the background" not in " ".join(c.value for c in at.caption)
     assert list(cache_dir.glob("*.parquet")), "the background fits landed in the disk cache"
 
 
@@ -75,15 +76,18 @@ def test_the_growing_deployment_shows_when_its_capacity_runs_out(page):
     assert outlook["capacity_exhausted_at"].notna().all()
 
 
-def test_the_page_shows_charts_backtest_against_the_baseline_and_csv_for_every_table(page):
+def test_the_page_shows_charts_the_model_scoreboard_and_csv_for_every_table(page):
     assert len(page.get("plotly_chart")) == 3, "forecast, the latency-vs-load curve of its one TTFT SLO (chat-ttft), fleet"
-    assert _labels(page) == [f"Download backtest {fleet.GROWING} (CSV)", "Download capacity outlook (CSV)",
+    assert _labels(page) == [f"Download model scoreboard {fleet.GROWING} (CSV)", "Download capacity outlook (CSV)",
                              "Download gpus by type and week (CSV)"]
-    backtest = _table(page, f"backtest {fleet.GROWING}")
-    assert list(backtest["method"]) == ["Prophet", "Seasonal naive (same hour last week)"]
-    assert backtest[["mape", "smape", "interval_coverage", "mase"]].notna().all().all()
-    verdicts = [m.value for m in [*page.success, *page.warning] if "seasonal-naive baseline" in m.value]
-    assert len(verdicts) == 1, "the page says plainly whether Prophet beats the baseline"
+    board = _table(page, f"model scoreboard {fleet.GROWING}")
+    assert set(board["forecast_model"]) == set(capacity_forecast.MODEL_LABELS.values())
+    assert board[["mase", "interval_coverage", "smape"]].notna().all().all()
+    (winner,) = board.loc[board["winner"], "forecast_model"]
+    verdicts = [m.value for m in page.success if "drives the plan" in m.value]
+    assert len(verdicts) == 1 and verdicts[0].startswith(winner), "the page says which model drives the plan and why"
+    outlook = _table(page, "capacity outlook")
+    assert list(outlook["forecast_model"]) == [winner], "the outlook names the model behind each deployment's plan"
     fleet_table = _table(page, "gpus by type and week")
     assert set(fleet_table["gpu_type"]) == {"L4-24GB"}
 
@@ -100,6 +104,7 @@ def test_display_changes_never_refit(page, cache_dir):
 
 
 def test_the_baseline_can_replace_or_overlay_prophet(page):
+    page.radio(key="cap_method").set_value("prophet").run()
     page.toggle(key="cap_overlay").set_value(True).run()
     assert not page.exception
     names = [t["name"] for t in __import__("json").loads(page.get("plotly_chart")[0].proto.spec)["data"]]

@@ -95,23 +95,25 @@ def test_gpu_cost_and_savings_are_compared_with_last_week(report):
 
 def test_without_a_cached_fit_the_capacity_outlook_uses_seasonal_naive_and_says_so(report):
     capacity = report.tables["capacity"]
-    assert capacity.height and set(capacity["method"]) == {"seasonal naive"}
+    assert capacity.height and set(capacity["forecast_model"]) == {review_pipeline.NOT_SELECTED}
     assert any("seasonal-naive" in c for c in report.caveats)
 
 
-def test_a_cached_prophet_fit_is_read_and_nothing_is_fitted(store, slos, tmp_path):
+def test_a_cached_backtest_selected_plan_is_read_and_nothing_is_fitted(store, slos, tmp_path):
+    from analytics.capacity import forecast as capacity_forecast
     from analytics.capacity import pipeline as capacity_pipeline
     from analytics.store import queries
 
     name = "chat-llama3-8b-use"
     start, end = capacity_pipeline.window(*queries.data_range(store)[:2])  # W43 is the last complete week: the latest outlook
     history = capacity_pipeline.histories(capacity_pipeline.hourly_demand(store, start, end), [name], capacity_pipeline.DEFAULT_METRIC)
-    capacity_pipeline.forecasts(capacity_pipeline.DEFAULT_METHOD, history, capacity_pipeline.default_params(), tmp_path, workers=1)  # what `warm` does
+    _, chosen = capacity_pipeline.planned(capacity_pipeline.DEFAULT_METHOD, history, capacity_pipeline.default_params(),
+                                          tmp_path, workers=1)  # what `warm` does
     cached = sorted(p.name for p in tmp_path.iterdir())
     capacity = review_pipeline.report(store, slos, WEEK, tmp_path).tables["capacity"]
-    methods = dict(capacity.select("deployment", "method").iter_rows())
-    assert methods.pop(name) == "prophet (cached)"
-    assert set(methods.values()) == {"seasonal naive"}
+    methods = dict(capacity.select("deployment", "forecast_model").iter_rows())
+    assert methods.pop(name) == capacity_forecast.MODEL_LABELS[chosen[name].winner]
+    assert set(methods.values()) == {review_pipeline.NOT_SELECTED}
     assert sorted(p.name for p in tmp_path.iterdir()) == cached  # no fit was made or written
 
 

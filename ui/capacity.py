@@ -7,10 +7,11 @@ deployment, data fingerprint and fit parameters, shared with the command line), 
 st.cache_data keeps this session's results keyed by plain values. Growth, horizon and headroom
 are applied after the fit, so moving those controls never refits.
 
-Nobody waits for Prophet: `analytics demo` fits the default scenario ahead of the first visit
-(analytics.capacity.pipeline.warm), and fits the disk cache lacks run in one background thread
-per server process (worker subprocesses under it) while the page shows seasonal-naive
-forecasts for those deployments and says so; it reruns itself when the fits are in.
+Nobody waits for the fits: `analytics demo` backtests and fits the default scenario (method auto:
+each deployment's model chosen by backtest) ahead of the first visit
+(analytics.capacity.pipeline.warm), and backtests and fits the disk cache lacks run in one
+background thread per server process (worker subprocesses under it) while the page shows
+seasonal-naive forecasts for those deployments and says so; it reruns itself when they are in.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from analytics.capacity import cache as capacity_cache
 from analytics.capacity import forecast as capacity_forecast
 from analytics.capacity import pipeline as capacity_pipeline
 from analytics.capacity import plan as capacity_plan
+from analytics.capacity import selection as capacity_selection
 from analytics.errors import InputError, SpecError
 from analytics.review import verdicts as review_verdicts
 from analytics.store import queries
@@ -35,7 +37,7 @@ from ui import slo as slo_ui
 from ui.connection import get_store
 
 TTL_S = 300
-METHOD_LABELS = {"prophet": "Prophet", "seasonal_naive": "Seasonal naive (same hour last week)"}
+METHOD_LABELS = {capacity_pipeline.AUTO: "Chosen by backtest", **capacity_forecast.MODEL_LABELS}
 
 
 @dataclass(frozen=True)
@@ -157,25 +159,39 @@ def background() -> Background:
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False, max_entries=64)
-def _forecasts(s: Scenario) -> tuple[dict, dict]:
-    fits = capacity_pipeline.forecasts(s.method, _histories(s), s.params(), capacity_cache.DEFAULT_CACHE_DIR)
-    return fits.results, fits.errors
+def _forecasts(s: Scenario) -> tuple[dict, dict, dict]:
+    fits, chosen = capacity_pipeline.planned(s.method, _histories(s), s.params(), capacity_cache.DEFAULT_CACHE_DIR)
+    return fits.results, fits.errors, chosen
+
+
+def _plan(s: Scenario) -> tuple[dict, dict, tuple[str, ...], dict[str, capacity_selection.Selection]]:
+    """Forecasts, errors, deployments still fitting (backtests or fits running in the background, shown
+    meanwhile with the seasonal-naive forecast, which is instant) and the selections of the others."""
+    histories, params = _histories(s), s.params()
+    if s.method in capacity_forecast.NAIVE_METHODS:
+        return *_forecasts(s)[:2], (), {}
+    ready = capacity_pipeline.cached_plans(s.method, histories, params, capacity_cache.DEFAULT_CACHE_DIR)
+    missing = tuple(n for n in s.names if n not in ready)
+    if not missing:
+        return *_forecasts(s)[:2], (), _forecasts(s)[2]
+    background().submit(("forecasts", s), capacity_pipeline.planned, s.method, {n: histories[n] for n in missing},
+                        params, capacity_cache.DEFAULT_CACHE_DIR, 2, None, True)
+    done = tuple(n for n in s.names if n in ready)
+    results, errors, chosen = _forecasts(replace(s, names=done)) if done else ({}, {}, {})
+    naive, naive_errors, _ = _forecasts(replace(s, names=missing, method="seasonal_naive"))
+    return {**results, **naive}, {**errors, **naive_errors}, missing, chosen
 
 
 def forecasts(s: Scenario) -> tuple[dict, dict, tuple[str, ...]]:
-    """Forecast frames and one-line errors per deployment, and the deployments whose fits are still
-    running in the background (shown meanwhile with the seasonal-naive forecast, which is instant)."""
-    fn, histories = capacity_forecast.METHODS[s.method], _histories(s)
-    missing = tuple(n for n, h in histories.items()
-                    if not capacity_cache.is_cached(n, fn, h, s.params(), capacity_cache.DEFAULT_CACHE_DIR))
-    if not missing or s.method == "seasonal_naive":
-        return *_forecasts(s), ()
-    background().submit(("forecasts", s), capacity_pipeline.forecasts, s.method, {n: histories[n] for n in missing},
-                        s.params(), capacity_cache.DEFAULT_CACHE_DIR, 2, None, True)
-    ready = tuple(n for n in s.names if n not in missing)
-    results, errors = _forecasts(replace(s, names=ready)) if ready else ({}, {})
-    naive, naive_errors = _forecasts(replace(s, names=missing, method="seasonal_naive"))
-    return {**results, **naive}, {**errors, **naive_errors}, missing
+    """Forecast frames and one-line errors per deployment, and the deployments whose backtests or fits
+    are still running in the background (shown meanwhile with the seasonal-naive forecast)."""
+    return _plan(s)[:3]
+
+
+def selections(s: Scenario) -> dict[str, capacity_selection.Selection]:
+    """Per deployment whose plan is in (method auto), which model drives it, every model's backtest
+    scores and why."""
+    return _plan(s)[3]
 
 
 @st.cache_data(ttl=TTL_S, show_spinner="Measuring SLO-compliant throughput…")
@@ -194,27 +210,29 @@ def assessment(s: Scenario, slo_file: tuple[str, str]) -> tuple[capacity_plan.As
     return capacity_plan.assess(results, tps, deployments(), s.headroom), results, errors, fitting
 
 
-def backtest(start: datetime, end: datetime, regions: tuple, name: str, metric: str, interval: float,
-             events: tuple, weeks: int) -> tuple[capacity_backtest.BacktestSummary | None, pl.DataFrame | None, str | None]:
-    """Backtest summary, per-point folds and an error message for one deployment; (None, None, None)
-    while the backtest runs in the background (its Prophet folds take seconds)."""
-    s = Scenario(start, end, regions, (name,), metric, "prophet", interval, events, weeks, 1.0, 0.0)
-    history = _histories(s)[name]
-    if not capacity_cache.is_cached(name, capacity_backtest.backtest_observed, history, capacity_pipeline.backtest_params(s.params()), capacity_cache.DEFAULT_CACHE_DIR):
-        background().submit(("backtest", s), capacity_pipeline.backtests, {name: history}, s.params(), capacity_cache.DEFAULT_CACHE_DIR, 1,
-                            None, True)
-        return None, None, None
-    return _backtest(s)
+def selection(s: Scenario, name: str) -> capacity_selection.Selection | None:
+    """One deployment's backtest of every model and the model it selects (whatever the method shown);
+    None while the backtest runs in the background (its Prophet folds take seconds)."""
+    one = replace(s, names=(name,), method=capacity_pipeline.AUTO, growth=1.0, headroom=0.0)
+    history = _histories(one)[name]
+    if not capacity_cache.is_cached(name, capacity_backtest.candidates_observed, history,
+                                    capacity_pipeline.backtest_params(one.params()), capacity_cache.DEFAULT_CACHE_DIR):
+        background().submit(("selection", one), capacity_pipeline.selections, {name: history}, one.params(),
+                            capacity_cache.DEFAULT_CACHE_DIR, 1, None, True)
+        return None
+    return _selection(one)
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False, max_entries=64)
-def _backtest(s: Scenario) -> tuple[capacity_backtest.BacktestSummary | None, pl.DataFrame | None, str | None]:
-    fits = capacity_pipeline.backtests(_histories(s), s.params(), capacity_cache.DEFAULT_CACHE_DIR, workers=1)
-    name = s.names[0]
-    if name in fits.errors:
-        return None, None, fits.errors[name]
-    folds = fits.results[name]
-    return capacity_backtest.summarize(folds), folds, None
+def _selection(one: Scenario) -> capacity_selection.Selection:
+    return capacity_pipeline.selections(_histories(one), one.params(), capacity_cache.DEFAULT_CACHE_DIR, workers=1)[one.names[0]]
+
+
+def models(s: Scenario, fitting: tuple[str, ...]) -> dict[str, str]:
+    """Per deployment, the label of the model its plan shows now (the seasonal naive while fitting)."""
+    chosen = selections(s)
+    return {name: "Seasonal naive, meanwhile" if name in fitting else
+            capacity_forecast.MODEL_LABELS[chosen[name].winner if name in chosen else s.method] for name in s.names}
 
 
 def baseline(s: Scenario, name: str) -> pl.DataFrame | None:
@@ -231,5 +249,5 @@ def actuals(s: Scenario, name: str) -> pl.DataFrame:
 
 def clear() -> None:
     """Forget this session's cached results (the disk cache stays)."""
-    for fn in (deployments, demand, slo_ui.objectives, _forecasts, throughputs, _backtest):
+    for fn in (deployments, demand, slo_ui.objectives, _forecasts, throughputs, _selection):
         fn.clear()

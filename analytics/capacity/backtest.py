@@ -1,10 +1,12 @@
-"""Rolling-origin backtests of the Prophet adapter against the seasonal-naive baseline.
+"""Rolling-origin backtests of the forecast models (analytics.capacity.forecast.METHODS).
 
 Cutoffs follow Prophet's ``cross_validation`` conventions (prophet.diagnostics.generate_cutoffs):
 the last cutoff is the end of the data minus the horizon, earlier ones step back by ``period``
 while at least ``initial`` of data precedes them; each fold trains on ``ts <= cutoff`` and is
 scored on ``cutoff < ts <= cutoff + horizon``. Fits go through analytics.capacity.forecast (the one
 adapter), not prophet.diagnostics, so the fold models are exactly the ones the dashboard shows.
+``run_candidates`` scores every model on the same folds (what analytics.capacity.selection picks
+from); ``run_backtest`` is its Prophet-vs-weekly-seasonal-naive view.
 """
 
 from __future__ import annotations
@@ -16,13 +18,13 @@ import numpy as np
 import polars as pl
 
 from analytics.capacity.forecast import (
+    FORECAST_COLUMNS,
+    METHODS,
     MIN_HISTORY,
     WEEK,
     ForecastParams,
     check_history,
-    prophet_forecast,
     regular_grid,
-    seasonal_naive,
     series_step,
 )
 from analytics.errors import InputError, SpecError
@@ -135,12 +137,20 @@ def mase(y: np.ndarray, yhat: np.ndarray, scale: np.ndarray | float) -> float:
     return float(np.mean(np.abs(y[ok] - yhat[ok]) / scale[ok])) if ok.any() else float("nan")
 
 
-def run_backtest(history: pl.DataFrame, params: BacktestParams) -> pl.DataFrame:
-    """Forecast from each cutoff with Prophet and the seasonal-naive baseline.
+def _fold_forecast(method: str, train: pl.DataFrame, params: ForecastParams) -> pl.DataFrame:
+    """One model's forecast from one fold; a model that fails there (too short for its seasons, a
+    Stan error) gets null forecasts, so it cannot win, instead of sinking the other models."""
+    try:
+        return METHODS[method](train, params)
+    except Exception:  # any model failure is that model's alone (see the docstring)
+        return pl.DataFrame(schema={"ts": pl.Datetime("us", "UTC"), **{c: pl.Float64 for c in FORECAST_COLUMNS[1:]}})
 
-    Returns one row per scored point: cutoff, ts, y, yhat/yhat_lower/yhat_upper (Prophet),
-    base/base_lower/base_upper (seasonal naive) and scale (the fold's in-sample
-    seasonal-naive MAE, for MASE).
+
+def run_candidates(history: pl.DataFrame, params: BacktestParams, methods: tuple[str, ...] = tuple(METHODS)) -> pl.DataFrame:
+    """Forecast from each cutoff with every model in ``methods``.
+
+    Returns one row per (model, scored point): model, cutoff, ts, y, yhat, yhat_lower, yhat_upper
+    and scale (the fold's in-sample weekly seasonal-naive MAE, the MASE denominator).
     """
     frame = check_history(history)
     step = series_step(frame)
@@ -154,19 +164,52 @@ def run_backtest(history: pl.DataFrame, params: BacktestParams) -> pl.DataFrame:
         test = known.filter((pl.col("ts") > cut) & (pl.col("ts") <= cut + params.horizon))
         reach = cut + params.horizon - train["ts"].max()
         fparams = replace(params.forecast, horizon=reach, growth=1.0)
-        prophet = prophet_forecast(train, fparams)
-        base = seasonal_naive(train, fparams).rename(
-            {"yhat": "base", "yhat_lower": "base_lower", "yhat_upper": "base_upper"}
-        )
         scale = seasonal_scale(regular_grid(train, step)["y"].to_numpy().astype(np.float64), m)
-        folds.append(
-            test.join(prophet, on="ts", how="left")
-            .join(base, on="ts", how="left")
-            .with_columns(pl.lit(cut).alias("cutoff"), pl.lit(scale).alias("scale"))
-        )
-    return pl.concat(folds).select(
+        for method in methods:
+            folds.append(
+                test.join(_fold_forecast(method, train, fparams), on="ts", how="left")
+                .with_columns(pl.lit(method).alias("model"), pl.lit(cut).alias("cutoff"), pl.lit(scale).alias("scale"))
+                .select("model", "cutoff", "ts", "y", *FORECAST_COLUMNS[1:], "scale")
+            )
+    return pl.concat(folds)
+
+
+def run_backtest(history: pl.DataFrame, params: BacktestParams) -> pl.DataFrame:
+    """Forecast from each cutoff with Prophet and the weekly seasonal-naive baseline.
+
+    Returns one row per scored point: cutoff, ts, y, yhat/yhat_lower/yhat_upper (Prophet),
+    base/base_lower/base_upper (seasonal naive) and scale (the fold's in-sample
+    seasonal-naive MAE, for MASE).
+    """
+    folds = run_candidates(history, params, ("prophet", "seasonal_naive"))
+    prophet = folds.filter(pl.col("model") == "prophet").drop("model")
+    base = folds.filter(pl.col("model") == "seasonal_naive").select(
+        "cutoff", "ts", pl.col("yhat").alias("base"), pl.col("yhat_lower").alias("base_lower"),
+        pl.col("yhat_upper").alias("base_upper"))
+    return prophet.join(base, on=["cutoff", "ts"], how="left").select(
         "cutoff", "ts", "y", "yhat", "yhat_lower", "yhat_upper", "base", "base_lower", "base_upper", "scale"
     )
+
+
+@dataclass(frozen=True)
+class Scores:
+    """One model's accuracy over all folds (ratios, not percent); NaN when it has no forecast."""
+
+    mase: float
+    coverage: float
+    smape: float
+
+
+def scores(folds: pl.DataFrame) -> dict[str, Scores]:
+    """Pool the folds of ``run_candidates`` per model into MASE, interval coverage and sMAPE."""
+    out = {}
+    for (model,), part in folds.group_by("model", maintain_order=True):
+        col = {c: part[c].cast(pl.Float64).fill_null(float("nan")).to_numpy()
+               for c in ("y", "yhat", "yhat_lower", "yhat_upper", "scale")}
+        out[model] = Scores(mase=mase(col["y"], col["yhat"], col["scale"]),
+                            coverage=coverage(col["y"], col["yhat_lower"], col["yhat_upper"]),
+                            smape=smape(col["y"], col["yhat"]))
+    return out
 
 
 @dataclass(frozen=True)
@@ -221,16 +264,26 @@ def summarize(folds: pl.DataFrame) -> BacktestSummary:
     )
 
 
-def backtest_observed(history: pl.DataFrame, params: BacktestParams) -> pl.DataFrame:
-    """``run_backtest`` on a series from its first observed value, with folds sized to the span of
-    data actually observed (``auto_params`` of ``params.horizon`` and ``params.forecast``), so a
-    store holding 21 days backtests on those 21 days however long the requested history."""
+def _observed(history: pl.DataFrame, params: BacktestParams) -> tuple[pl.DataFrame, BacktestParams]:
+    """The series from its first observed value and folds sized to the span actually observed."""
     observed = history.filter(pl.col("y").is_not_null())["ts"]
     if observed.is_empty():
         raise InputError("no demand in the range")
     span = observed.max() - observed.min() + series_step(check_history(history))
     fitted = auto_params(span, params.horizon, params.forecast, params.max_cutoffs)
-    return run_backtest(history.filter(pl.col("ts") >= observed.min()), fitted)
+    return history.filter(pl.col("ts") >= observed.min()), fitted
+
+
+def backtest_observed(history: pl.DataFrame, params: BacktestParams) -> pl.DataFrame:
+    """``run_backtest`` on a series from its first observed value, with folds sized to the span of
+    data actually observed (``auto_params`` of ``params.horizon`` and ``params.forecast``), so a
+    store holding 21 days backtests on those 21 days however long the requested history."""
+    return run_backtest(*_observed(history, params))
+
+
+def candidates_observed(history: pl.DataFrame, params: BacktestParams) -> pl.DataFrame:
+    """``run_candidates`` (every model) with the folds of ``backtest_observed``."""
+    return run_candidates(*_observed(history, params))
 
 
 def auto_params(span: timedelta, horizon: timedelta, forecast: ForecastParams, max_cutoffs: int = 4) -> BacktestParams:

@@ -38,7 +38,7 @@ from analytics.capacity.forecast import MAX_HORIZON, ForecastParams, apply_growt
 
 DEFAULT_CACHE_DIR = PROJECT_ROOT / ".data" / "forecast-cache"
 CACHE_MAX_AGE = timedelta(days=7)
-CACHE_VERSION = 2  # bump when a cached function's output changes meaning
+CACHE_VERSION = 3  # bump when a cached function's output changes meaning
 
 Progress = Callable[[float, str], None]
 

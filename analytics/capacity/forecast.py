@@ -1,4 +1,5 @@
-"""Demand forecasts: the ONE Prophet adapter and the seasonal-naive baseline.
+"""Demand forecasts: the ONE Prophet adapter, the seasonal-naive baselines (same hour last week,
+same hour yesterday) and the statsforecast models (AutoETS, MSTL, AutoTheta).
 
 Frames in and out are polars with a timezone-aware UTC ``ts`` column; the timezone is removed
 only at the Prophet boundary (Prophet wants naive pandas timestamps). A forecast frame has
@@ -19,6 +20,7 @@ import polars as pl
 
 from analytics.errors import InputError, SpecError
 
+DAY = timedelta(days=1)
 WEEK = timedelta(days=7)
 MAX_HORIZON = timedelta(weeks=12)
 MIN_HISTORY = timedelta(days=7)  # one weekly cycle: the floor Prophet's cross_validation puts on initial
@@ -192,21 +194,21 @@ def regular_grid(frame: pl.DataFrame, step: timedelta) -> pl.DataFrame:
     return pl.DataFrame({"ts": ts}).join(frame, on="ts", how="left")
 
 
-def seasonal_naive(history: pl.DataFrame, params: ForecastParams) -> pl.DataFrame:
-    """Seasonal-naive forecast: the value at the same time one week earlier (latest week seen).
+def _seasonal_naive(history: pl.DataFrame, params: ForecastParams, season: timedelta) -> pl.DataFrame:
+    """Seasonal-naive forecast: the value at the same time one season earlier (latest season seen).
 
     Intervals follow Hyndman & Athanasopoulos, FPP3 section 5.5: sigma_h = sigma * sqrt(k + 1)
-    with k = floor((h - 1) / m), m = one week in steps, sigma the RMS of in-sample seasonal
+    with k = floor((h - 1) / m), m = one season in steps, sigma the RMS of in-sample seasonal
     differences, normal quantiles for ``params.interval_width``.
     """
     frame = check_history(history)
     step = series_step(frame)
-    m = int(WEEK / step)
+    m = int(season / step)
     grid = regular_grid(frame, step)
     n = grid.height
     y = grid["y"].to_numpy().astype(np.float64)  # nulls become NaN
     template = np.full(m, np.nan)
-    for phase in range(m):  # latest observed value at each position of the week
+    for phase in range(m):  # latest observed value at each position of the season
         values = y[phase::m]
         values = values[~np.isnan(values)]
         if values.size:
@@ -230,7 +232,98 @@ def seasonal_naive(history: pl.DataFrame, params: ForecastParams) -> pl.DataFram
     return apply_growth(out, params.growth, params.horizon)
 
 
+def seasonal_naive(history: pl.DataFrame, params: ForecastParams) -> pl.DataFrame:
+    """Weekly seasonal naive: the same hour last week (see _seasonal_naive)."""
+    return _seasonal_naive(history, params, WEEK)
+
+
+def seasonal_naive_daily(history: pl.DataFrame, params: ForecastParams) -> pl.DataFrame:
+    """Daily seasonal naive: the same hour yesterday (see _seasonal_naive); needs sub-daily data."""
+    if series_step(check_history(history)) >= DAY:
+        raise InputError("a daily seasonal-naive forecast needs data finer than a day")
+    return _seasonal_naive(history, params, DAY)
+
+
+def _filled(frame: pl.DataFrame, step: timedelta) -> np.ndarray:
+    """The series on its regular grid with gaps filled linearly between neighbours (edges: the
+    nearest value), since the statsforecast models need a gapless series (Nixtla's guidance:
+    fill missing values before fitting; linear interpolation as in FPP3 section 13.9's simplest repair)."""
+    grid = regular_grid(frame, step)
+    return grid["y"].interpolate().fill_null(strategy="forward").fill_null(strategy="backward").to_numpy().astype(np.float64)
+
+
+def _statsforecast(history: pl.DataFrame, params: ForecastParams, build: Callable) -> pl.DataFrame:
+    """Fit a statsforecast model made by ``build(day_steps, week_steps)`` and forecast ``params.horizon``
+    ahead with its own prediction interval at ``params.interval_width`` (statsforecast's ``level=``).
+    Forecasts and bounds are clipped at 0 like Prophet's."""
+    frame = check_history(history)
+    step = series_step(frame)
+    y = _filled(frame, step)
+    day, week = max(int(DAY / step), 1), int(WEEK / step)
+    future = _future(frame["ts"].max(), step, params.horizon)
+    level = round(params.interval_width * 100, 6)
+    predicted = build(day, week).forecast(y=y, h=future.len(), level=[level])
+    lower = next(v for k, v in predicted.items() if k.startswith("lo-"))
+    upper = next(v for k, v in predicted.items() if k.startswith("hi-"))
+    out = pl.DataFrame({"ts": future, "yhat": predicted["mean"], "yhat_lower": lower, "yhat_upper": upper})
+    out = out.with_columns(pl.col(FORECAST_COLUMNS[1:]).cast(pl.Float64).fill_nan(None).clip(lower_bound=0.0))
+    return apply_growth(out, params.growth, params.horizon)
+
+
+def _ets(day: int, week: int):
+    from statsforecast.models import AutoETS  # lazy: statsforecast imports numba and scipy
+
+    # Hyndman et al. (2008) state-space ETS, error and trend selected by AICc, with an additive daily
+    # season (statsforecast's ETS treats seasons over 24 as non-seasonal). The season is fixed: left to
+    # AICc, hourly demand often got a non-seasonal ETS(M,A,N) whose trend, extrapolated a week, runs away.
+    return AutoETS(season_length=day if day > 1 else week, model="ZZA")
+
+
+def _mstl(day: int, week: int):
+    from statsforecast.models import MSTL
+
+    # Bandara, Hyndman & Bergmeir (2021): STL for each season in turn (daily, then weekly), the
+    # seasonally adjusted rest forecast by AutoETS without season (statsforecast's default trend model).
+    return MSTL(season_length=[m for m in (day, week) if m > 1])
+
+
+def _theta(day: int, week: int):
+    from statsforecast.models import AutoTheta
+
+    # Assimakopoulos & Nikolopoulos (2000) Theta, variant chosen by in-sample MSE (Fiorucci et al. 2016),
+    # classical multiplicative deseasonalising when the daily season tests significant.
+    return AutoTheta(season_length=day if day > 1 else week)
+
+
+def ets_forecast(history: pl.DataFrame, params: ForecastParams) -> pl.DataFrame:
+    """AutoETS (statsforecast) forecast with its interval."""
+    return _statsforecast(history, params, _ets)
+
+
+def mstl_forecast(history: pl.DataFrame, params: ForecastParams) -> pl.DataFrame:
+    """MSTL with daily and weekly seasons (statsforecast) forecast with its interval."""
+    return _statsforecast(history, params, _mstl)
+
+
+def theta_forecast(history: pl.DataFrame, params: ForecastParams) -> pl.DataFrame:
+    """AutoTheta (statsforecast) forecast with its interval."""
+    return _statsforecast(history, params, _theta)
+
+
 METHODS: dict[str, Callable[[pl.DataFrame, ForecastParams], pl.DataFrame]] = {
     "prophet": prophet_forecast,
     "seasonal_naive": seasonal_naive,
+    "seasonal_naive_daily": seasonal_naive_daily,
+    "ets": ets_forecast,
+    "mstl": mstl_forecast,
+    "theta": theta_forecast,
+}
+NAIVE_METHODS = ("seasonal_naive", "seasonal_naive_daily")  # the baselines a model must beat
+MODEL_LABELS = {  # short: a table column and a chart legend show them (same hour last week / yesterday)
+    "prophet": "Prophet",
+    "seasonal_naive": "Seasonal naive, last week",
+    "seasonal_naive_daily": "Seasonal naive, yesterday",
+    "ets": "AutoETS",
+    "mstl": "MSTL",
+    "theta": "AutoTheta",
 }

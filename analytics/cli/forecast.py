@@ -70,7 +70,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--slos", default=str(PROJECT_SLO_FILE), metavar="FILE",
                         help="SLO file whose latency and goodput SLOs define SLO-compliant throughput (default: "
                              "slos.yaml in the project; deployments it does not cover get defaults by kind)")
-    parser.add_argument("--method", choices=sorted(capacity_forecast.METHODS), default="prophet", help="forecast method (default prophet)")
+    parser.add_argument("--method", choices=[capacity_pipeline.AUTO, *sorted(capacity_forecast.METHODS)],
+                        default=capacity_pipeline.DEFAULT_METHOD,
+                        help="forecast method; auto (the default) picks each deployment's model by a rolling-origin "
+                             "backtest of every method (a model must beat the better seasonal naive by 5 percent in MASE)")
     parser.add_argument("--workers", type=int, default=2, help="parallel fit processes (default 2)")
     parser.add_argument("--no-cache", action="store_true", help="refit even when a cached fit exists")
 
@@ -124,8 +127,17 @@ def stage_reasons(result: capacity_pipeline.Result, name: str) -> dict[str, str 
     }
 
 
+def scores_json(result: capacity_pipeline.Result, name: str) -> dict | None:
+    """{model: {mase, coverage, smape}} of a deployment's selection backtest (None without one)."""
+    chosen = result.selections.get(name)
+    if chosen is None:
+        return None
+    return {model: {k: plain(v) for k, v in asdict(score).items()} for model, score in chosen.scores.items()}
+
+
 def to_json(result: capacity_pipeline.Result) -> list[dict]:
-    """Per deployment: the issue's fields plus the forecast rows (times as ISO strings)."""
+    """Per deployment: the issue's fields, the model driving the plan with every model's backtest
+    scores (method auto), plus the forecast rows (times as ISO strings)."""
     out = []
     for name in result.request.names:
         o = result.assessment.outlooks.get(name)
@@ -143,6 +155,9 @@ def to_json(result: capacity_pipeline.Result) -> list[dict]:
             "deployment": name,
             "metric": result.request.metric,
             "horizon_hours": int(result.request.params.horizon / timedelta(hours=1)),
+            "model": result.model(name),
+            "model_reason": result.selections[name].reason if name in result.selections else None,
+            "scores": scores_json(result, name),
             "mape": metrics.get("mape"),
             "smape": metrics.get("smape"),
             "coverage": metrics.get("coverage"),
@@ -165,16 +180,22 @@ def to_text(result: capacity_pipeline.Result) -> str:
     """A plain table: one line per deployment (reasons and warnings under it), then the fleet by GPU
     type; labels and formats from the column registry."""
     per_gpu = "per_gpu" if result.request.metric == "rps" else f"per_gpu_{result.request.metric}"
-    names = ("deployment", "gpus_current", per_gpu, "gpus_needed_peak", "capacity_exhausted_at", "mase", "baseline_mase")
+    names = ("deployment", "forecast_model", "gpus_current", per_gpu, "gpus_needed_peak", "capacity_exhausted_at", "mase",
+             "baseline_mase")
     rows, notes = [], []
     for name in result.request.names:
         o = result.assessment.outlooks.get(name)
         tp = result.throughputs.get(name)
         bt = result.backtests.get(name)
-        rows.append({"deployment": name, "gpus_current": tp.gpus if tp else None, per_gpu: tp.per_gpu if tp else None,
+        chosen = result.selections.get(name)
+        if chosen is not None and chosen.scores:  # the selection's scores: the winner's and its naive baseline's
+            mase, baseline_mase = chosen.scores[chosen.winner].mase, chosen.scores[chosen.baseline].mase
+        else:
+            mase, baseline_mase = (bt.mase, bt.baseline_mase) if bt else (None, None)
+        rows.append({"deployment": name, "forecast_model": capacity_forecast.MODEL_LABELS[result.model(name)], "gpus_current": tp.gpus if tp else None, per_gpu: tp.per_gpu if tp else None,
                      "gpus_needed_peak": o.gpus_needed_peak if o else None,
                      "capacity_exhausted_at": o.capacity_exhausted_at if o else None,
-                     "mase": bt.mase if bt else None, "baseline_mase": bt.baseline_mase if bt else None})
+                     "mase": mase, "baseline_mase": baseline_mase})
         notes += [f"{name}: no {stage}: {why}" for stage, why in stage_reasons(result, name).items() if why]
         if bt and bt.prophet_worse:
             notes.append(f"{name}: {bt.message}")

@@ -230,12 +230,17 @@ def capacity_window(store: Store, end: datetime) -> tuple[datetime, datetime] | 
     return capacity_pipeline.window(span[0], span[1] if span[1] - end < review_weekly.WEEK else end)
 
 
+NOT_SELECTED = "Seasonal naive (no backtest cached yet)"
+
+
 def week_capacity(store: Store, slos: Sequence[Slo], end: datetime, cache_dir: Path | None,
                   request_hours: pl.DataFrame | None = None) -> tuple[pl.DataFrame, list[str]]:
     """The capacity outlook with the Capacity page's default scenario
-    (analytics.capacity.pipeline.default_params): Prophet fits read from the disk cache, the
-    seasonal-naive forecast (instant) for deployments without one; Prophet is never fitted here.
-    Returns the outlook table with ``state`` (the raw state word of analytics.review.verdicts) and ``method``,
+    (analytics.capacity.pipeline.default_params, method auto): each deployment's backtest-selected
+    plan read from the disk cache, the seasonal-naive forecast (instant) for deployments whose
+    backtest or winning fit is not cached; nothing is backtested or fitted here.
+    Returns the outlook table with ``state`` (the raw state word of analytics.review.verdicts) and
+    ``forecast_model`` (the label of the model behind each plan),
     and a caveat saying as of when and which deployments fell back. As of the end of the data when
     ``end`` is less than a week before it (the latest outlook), else as of ``end``.
     ``request_hours``: the hourly request_slots frame of every deployment (the objectives'
@@ -244,15 +249,16 @@ def week_capacity(store: Store, slos: Sequence[Slo], end: datetime, cache_dir: P
     deployments = queries.deployments_table(store)
     if window is None or deployments.is_empty():
         return capacity_plan.outlook_table(capacity_plan.Assessment({}, {}, pl.DataFrame(), {})).with_columns(
-            pl.lit(None, pl.String).alias("state"), pl.lit(None, pl.String).alias("method")), []
+            pl.lit(None, pl.String).alias("state"), pl.lit(None, pl.String).alias("forecast_model")), []
     start, stop = window
     names = deployments["deployment"].to_list()
     series = capacity_pipeline.histories(capacity_pipeline.hourly_demand(store, start, stop), names, capacity_pipeline.DEFAULT_METRIC)
     params = capacity_pipeline.default_params()
-    prophet = capacity_forecast.METHODS[capacity_pipeline.DEFAULT_METHOD]
-    cached = {n: h for n, h in series.items() if capacity_cache.is_cached(n, prophet, h, params, cache_dir)}
+    ready = capacity_pipeline.cached_plans(capacity_pipeline.DEFAULT_METHOD, series, params, cache_dir)
+    cached = {n: h for n, h in series.items() if n in ready}
     naive = {n: h for n, h in series.items() if n not in cached}
-    fits = capacity_pipeline.forecasts(capacity_pipeline.DEFAULT_METHOD, cached, params, cache_dir, workers=1) if cached else capacity_cache.Fits()
+    fits, chosen = (capacity_pipeline.planned(capacity_pipeline.DEFAULT_METHOD, cached, params, cache_dir, workers=1)
+                    if cached else (capacity_cache.Fits(), {}))
     fallback = capacity_pipeline.forecasts("seasonal_naive", naive, params, None, workers=1) if naive else capacity_cache.Fits()
     objectives = objectives_by_deployment(deployments, slos)
     # only the histograms the objectives judge (each merged histogram costs a pass over the rollup)
@@ -263,13 +269,14 @@ def week_capacity(store: Store, slos: Sequence[Slo], end: datetime, cache_dir: P
     states = {name: review_verdicts.capacity_verdict(o, stop).state for name, o in assessment.outlooks.items()}
     table = capacity_plan.outlook_table(assessment, fits.errors | fallback.errors).with_columns(
         pl.col("deployment").replace_strict(states, default=None, return_dtype=pl.String).alias("state"),
-        pl.when(pl.col("deployment").is_in(list(cached))).then(pl.lit("prophet (cached)"))
-        .otherwise(pl.lit("seasonal naive")).alias("method"))
+        pl.col("deployment").replace_strict(
+            {name: capacity_forecast.MODEL_LABELS[pick.winner] for name, pick in chosen.items()},
+            default=pl.lit(NOT_SELECTED), return_dtype=pl.String).alias("forecast_model"))
     caveats = [f"Capacity outlook as of {stop:%Y-%m-%d %H:%M} UTC, the Capacity page's default scenario "
                f"({params.horizon.days // 7} weeks ahead, {params.interval_width:.0%} interval)"
-               + (f"; no cached Prophet fit for {len(naive)} of {len(series)} deployments, whose outlook uses the "
-                  "seasonal-naive forecast (the Capacity page or `python -m analytics forecast` fits them)."
-                  if naive else "; Prophet fits from the cache.")]
+               + (f"; no cached backtest-selected plan for {len(naive)} of {len(series)} deployments, whose outlook "
+                  "uses the seasonal-naive forecast (the Capacity page or `python -m analytics forecast` fits them)."
+                  if naive else "; each deployment's backtest-selected model, from the cache.")]
     return table.select("deployment", "state", *[c for c in table.columns if c not in ("deployment", "state")]), caveats
 
 

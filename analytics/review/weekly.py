@@ -354,7 +354,7 @@ def build(week: str, start: datetime, end: datetime, evaluations: Sequence[Evalu
           watched: set[str] | None = None, peaks: pl.DataFrame | None = None,
           group_by: str | None = None) -> WeeklyReport:
     """Assemble the week's tables and paragraph (``changed``: week_changes; ``gpu``: gpu_table;
-    ``capacity``: the outlook table with ``state`` and ``method``; ``watched``: the deployments an
+    ``capacity``: the outlook table with ``state`` and ``forecast_model``; ``watched``: the deployments an
     SLO covers; ``peaks``: per deployment peak_mem_fraction, analytics.gpu.pipeline.peak_memory;
     ``group_by``: the label the "groups" table rolls up by, default the first label key).
     Without ``watched`` or ``peaks`` that check did not run, and a caveat says so."""
