@@ -400,7 +400,8 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     "right-sizing evidence": ("deployment", "peak_hour", "hour_activity", "gpus", "rps", "attainment",
                               "met_slo", "ttft_p99_ms", "e2e_p99_ms", "tpot_p99_ms"),
     "capacity outlook": ("deployment", "gpus_current", "gpus_needed_peak", "capacity_exhausted_at",
-                         "headroom_breached_at", "forecast_model", "per_gpu", "per_gpu_output_tps", "gpu_type", "reason"),
+                         "headroom_breached_at", "forecast_model", "per_gpu", "per_gpu_output_tps", "per_gpu_input_tps", "gpu_type",
+                         "reason"),
     "SLOs this week": ("slo", "state", "budget_spent_this_week", "spent_change", "budget_remaining", "incidents",
                        "policy", "attainment", "budget_spent_previous_week", "target", "window", "why"),
     # the review's core: what burned, why, who owns it and what they found; the rest in the Show/hide menu

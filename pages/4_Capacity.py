@@ -24,11 +24,13 @@ slo_file = slo_ui.config()
 start, end = capacity_pipeline.window(filters.data_start, filters.end)
 st.caption(
     f"Forecasts fit on hourly demand from {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC (up to "
-    f"{capacity_pipeline.HISTORY.days} days before the end of the selected range). GPUs needed = forecast upper bound / "
-    "SLO-compliant throughput per GPU, plus headroom. That throughput is the highest load per GPU at which "
-    "the deployment met its latency SLOs in an hour (each at its own target; defaults by kind where no SLO "
-    "covers it) or, where DCGM SM activity is known and the peak used less than 70% "
-    "of it, that load extrapolated to 70% SM activity (load assumed proportional to SM activity)."
+    f"{capacity_pipeline.HISTORY.days} days before the end of the selected range), each deployment by the model that "
+    "wins its backtest. GPUs needed = forecast upper bound / SLO-compliant throughput per GPU, plus headroom. For an "
+    "LLM deployment that throughput is where its fitted latency-vs-load curve (TTFT vs prefill tokens/s, TPOT vs "
+    "decode tokens/s per GPU) meets the SLO threshold, whichever binds first. Where the data never came near that "
+    "load (extrapolated), and for other deployments, it is the highest load per GPU at which the deployment met its "
+    "latency SLOs in an hour or, where DCGM SM activity is known and the peak used less than 70% of it, that load "
+    "extrapolated to 70% SM activity (load assumed proportional)."
 )
 
 with st.expander("Scenario", expanded=True):
@@ -166,7 +168,7 @@ def model_scoreboard(name: str) -> None:
 one_deployment()
 
 st.subheader("Every deployment")
-show_table(outlooks.rename({"per_gpu": "per_gpu" if metric == "rps" else "per_gpu_output_tps"}).with_columns(
+show_table(outlooks.rename({"per_gpu": "per_gpu" if metric == "rps" else f"per_gpu_{metric}"}).with_columns(
                pl.col("deployment").replace_strict(model_labels, default=None).alias("forecast_model")), "capacity outlook",
            caption="Capacity runs out = first hour the expected demand exceeds the SLO capacity of the current "
                    "GPUs; headroom breached = first hour the GPUs needed for the forecast upper bound "

@@ -115,6 +115,15 @@ def test_the_baseline_can_replace_or_overlay_prophet(page):
     assert not any(n.startswith("Prophet") for n in names)
 
 
+def test_demand_in_input_tokens_shows_capacity_per_gpu_in_input_tokens(page):
+    page.radio(key="cap_method").set_value("seasonal_naive").run()  # no refit: the metric changes the series
+    page.radio(key="cap_metric").set_value("input_tps").run()
+    assert not page.exception, [e.message for e in page.exception]
+    outlook = _table(page, "capacity outlook")
+    assert "per_gpu_input_tps" in outlook.columns and "per_gpu_output_tps" not in outlook.columns
+    assert (outlook["per_gpu_input_tps"] > 0).all(), "the plan's capacity is in input tokens/s per GPU"
+
+
 def test_a_malformed_event_line_is_reported_not_raised(page):
     page.text_area(key="cap_events").set_value("launch, next tuesday").run()
     assert not page.exception
