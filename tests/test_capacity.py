@@ -194,6 +194,14 @@ def test_fleet_table_adds_weekly_peaks_by_gpu_type_and_counts_unknown_deployment
     assert capacity_plan.exhaustion_by_gpu_type(table) == {"L4": row["week"]}
 
 
+def test_the_fleet_counts_the_gpus_a_deployment_runs_on_now_not_the_deployments_table():
+    deployments = pl.DataFrame({"deployment": ["a"], "gpu_type": ["L4"], "gpus_per_replica": [1], "replicas": [4]})
+    grown = capacity_plan.Throughput("a", "rps", 1.0, 8, 100, 100, "x")  # DCGM: 8 GPUs report in the latest hour
+    plans = {"a": capacity_plan.plan(forecast_frame([6.0, 7.0]), grown, 1, 0.0)}
+    row = capacity_plan.fleet_by_week(plans, deployments).row(0, named=True)
+    assert (row["gpus_needed"], row["gpus_current"], row["short"]) == (7.0, 8, 0.0), "the outlook's 8, not the table's 4"
+
+
 # --- On the demo fleet ---
 
 

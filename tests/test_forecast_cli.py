@@ -18,7 +18,7 @@ from analytics.store import conventions
 JSON_KEYS = {
     "deployment", "metric", "horizon_hours", "mape", "smape", "coverage", "mase", "baseline_mape",
     "gpus_needed_peak", "capacity_exhausted_at", "forecast", "forecast_reason", "backtest_reason", "capacity_reason",
-    "model", "model_reason", "scores",
+    "model", "model_reason", "scores", "per_gpu_throughput", "capacity_basis", "binding", "extrapolated", "per_gpu_band",
 }
 
 
@@ -54,8 +54,12 @@ def test_json_gives_every_field_per_deployment_and_the_forecast_rows(demo_store,
     assert first == datetime.fromisoformat(demo_end), "the forecast starts at the end of the history"
     assert growing["mape"] is None, "accuracy needs --backtest"
     assert (growing["model"], growing["scores"]) == ("seasonal_naive", None), "an explicit method is not selected"
+    # 21 days at 40% of its fitted curve's capacity: the curve is not trusted and the basis says why
+    assert (growing["binding"], growing["extrapolated"], growing["per_gpu_band"]) == (None, True, None)
+    assert growing["capacity_basis"].startswith("latency-vs-load curve not trusted")
     quiet = rows[fleet.LOW_TRAFFIC]
     assert quiet["gpus_needed_peak"] is None and quiet["capacity_exhausted_at"] is None
+    assert (quiet["binding"], quiet["extrapolated"], quiet["per_gpu_band"]) == (None, None, None)
     assert "too little data" in quiet["capacity_reason"]
     assert quiet["forecast_reason"] is None and quiet["backtest_reason"] is None
 

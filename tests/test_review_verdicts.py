@@ -131,8 +131,8 @@ def test_each_capacity_state_follows_the_rule_set(outlook, state):
 
 def test_a_regional_shortage_shows_although_the_pooled_gpu_type_has_spares():
     weeks = [START + timedelta(hours=h) for h in range(0, 14 * 24, 6)]
-    plans = {"a-use": pl.DataFrame({"ts": weeks, "gpus_needed": [12.0] * len(weeks)}),
-             "a-euw": pl.DataFrame({"ts": weeks, "gpus_needed": [2.0] * len(weeks)})}
+    plans = {"a-use": pl.DataFrame({"ts": weeks, "gpus_needed": [12.0] * len(weeks), "gpus_current": [8] * len(weeks)}),
+             "a-euw": pl.DataFrame({"ts": weeks, "gpus_needed": [2.0] * len(weeks), "gpus_current": [8] * len(weeks)})}
     deployments = pl.DataFrame({"deployment": ["a-use", "a-euw"], "region": ["us-east", "eu-west"],
                                 "gpu_type": ["H100-80GB"] * 2, "gpus_per_replica": [2, 2], "replicas": [4, 4]})
     states = {v.name: v.state for v in review_verdicts.pool_verdicts(plans, deployments, START)}

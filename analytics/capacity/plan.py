@@ -201,23 +201,27 @@ def measure(deployment: str, hours: pl.DataFrame, gpus: int, objectives: Sequenc
 
 
 def plan(forecast: pl.DataFrame, throughput: Throughput, gpus_per_replica: int, headroom: float) -> pl.DataFrame:
-    """Per forecast hour: capacity in demand units, GPUs needed (whole replicas) and flags.
+    """Per forecast hour: the current GPUs, capacity in demand units, GPUs needed (whole replicas) and flags.
 
-    capacity = current GPUs x throughput per GPU; gpus_needed = ceil(upper / per_gpu x (1 +
+    gpus_current = the throughput's GPU count (DCGM's latest hour, else the deployments table);
+    capacity = gpus_current x throughput per GPU; gpus_needed = ceil(upper / per_gpu x (1 +
     headroom) / gpus_per_replica) x gpus_per_replica. Null when throughput is unknown.
     """
     if headroom < 0:
         raise SpecError(f"headroom must be >= 0, got {headroom}")
     per_gpu = throughput.per_gpu
     step = max(int(gpus_per_replica), 1)
+    current = pl.lit(throughput.gpus, pl.Int64).alias("gpus_current")
     if per_gpu is None:
         return forecast.with_columns(
+            current,
             pl.lit(None, pl.Float64).alias("capacity"),
             pl.lit(None, pl.Float64).alias("gpus_needed"),
             pl.lit(None, pl.Boolean).alias("over_capacity"),
         )
     raw = pl.col("yhat_upper") / per_gpu * (1.0 + headroom)
     return forecast.with_columns(
+        current,
         pl.lit(throughput.gpus * per_gpu).alias("capacity"),
         ((raw / step).ceil() * step).alias("gpus_needed"),
         (pl.col("yhat") > throughput.gpus * per_gpu).alias("over_capacity"),
@@ -262,7 +266,9 @@ def outlook(deployment: str, gpu_type: str, planned: pl.DataFrame, throughput: T
 
 def fleet_by_week(plans: Mapping[str, pl.DataFrame], deployments: pl.DataFrame) -> pl.DataFrame:
     """GPUs needed by GPU type and ISO week (Monday 00:00 UTC): the sum of each deployment's
-    weekly peak (pools are per deployment, so peaks add), beside the current GPUs of that type.
+    weekly peak (pools are per deployment, so peaks add), beside the current GPUs of that type
+    (each plan's ``gpus_current``: the count its throughput was measured with, so the fleet and the
+    deployment's outlook say the same).
 
     Deployments whose throughput is unknown count with their current GPUs and are listed in
     ``unknown``; ``short`` is max(0, needed - current).
@@ -272,7 +278,7 @@ def fleet_by_week(plans: Mapping[str, pl.DataFrame], deployments: pl.DataFrame) 
         dep = deployments.filter(pl.col("deployment") == name)
         if dep.is_empty() or frame.is_empty():
             continue
-        gpus = int(dep["gpus_per_replica"][0]) * int(dep["replicas"][0])
+        gpus = int(frame["gpus_current"][0])
         weekly = frame.group_by(pl.col("ts").dt.truncate("1w").alias("week")).agg(pl.col("gpus_needed").max().alias("needed"))
         rows.append(weekly.with_columns(
             pl.lit(name).alias("deployment"), pl.lit(dep["gpu_type"][0]).alias("gpu_type"), pl.lit(gpus).alias("current"),

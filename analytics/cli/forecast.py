@@ -167,6 +167,12 @@ def to_json(result: capacity_pipeline.Result) -> list[dict]:
             "prophet_worse": metrics.get("prophet_worse"),
             "gpus_current": tp.gpus if tp else None,
             "per_gpu_throughput": tp.per_gpu if tp else None,
+            # how that throughput was measured: the latency-vs-load curve that binds (prefill or decode)
+            # with its 5th-95th percentile band, or the highest load seen (extrapolated: no curve to trust)
+            "capacity_basis": tp.basis if tp and tp.per_gpu is not None else None,
+            "binding": tp.binding if tp else None,
+            "extrapolated": tp.extrapolated if tp and tp.per_gpu is not None else None,
+            "per_gpu_band": list(tp.band) if tp and tp.band else None,
             "gpus_needed_peak": o.gpus_needed_peak if o else None,
             "capacity_exhausted_at": plain(o.capacity_exhausted_at) if o else None,
             "headroom_breached_at": plain(o.headroom_breached_at) if o else None,
