@@ -80,7 +80,7 @@ STYLE = {
     "at risk": Style("At risk", "◐", "#F0E442", "orange"),  # yellow
     "short soon": Style("Short soon", "◪", "#F0E442", "orange"),
     "watch": Style("Watch", "◇", "#E69F00", "orange"),
-    "partial history": Style("Partial history", "◌", "#56B4E9", "blue"),  # sky blue
+    "partial history": Style("Partial history", "◔", "#56B4E9", "blue"),  # sky blue; part-filled (a dotted circle read as "No data" at text size)
     "no data": Style("No data", "○", "#999999", "gray"),  # grey
     "ok": Style("OK", "✔", "#009E73", "green"),  # bluish green
 }
