@@ -93,14 +93,15 @@ names = table["slo"].to_list()
 
 
 def corrections() -> None:
-    """The budget corrections in force (the SLO file's and the page's), and a form adding one."""
+    """The budget corrections in force (the SLO file's and the page's), a form adding one and one
+    withdrawing one added here."""
     with st.expander("Budget corrections: maintenance windows and known exclusions"):
         listed = [c for s in slos for c in s.corrections]
         listed = list(dict.fromkeys(listed)) + list(slo_ui.stored_corrections(at))
         show_table(slo_corrections.table(listed), "budget corrections",
                    caption="Their 5-minute slots (any slot a window overlaps) count in no budget, burn rate, alert "
                    "or weekly review; the charts below shade them. The SLO file's `corrections:` and the ones "
-                   "added here (kept in the store, never deleted from the page).")
+                   "added here (kept in the store: one withdrawn below stays on record, who and why).")
         all_slos = "all SLOs"
         with st.form("add_correction", clear_on_submit=True):
             c = st.columns(3)
@@ -121,9 +122,32 @@ def corrections() -> None:
                 except InputError as exc:
                     st.error(f"Not added: {fmt.text(exc)}")
                 else:
-                    for loader in (review.report, review.figures, review.bundle_zip):  # the review counts it too
-                        loader.clear()
+                    forget_review()
                     st.rerun()
+        withdrawable = [c for c in listed if c.added_at is not None]
+        if withdrawable:
+            with st.form("withdraw_correction", clear_on_submit=True):
+                st.markdown("**Withdraw a correction added here** (its events count again; it stays on record)")
+                c = st.columns(3)
+                picked = c[0].selectbox("Correction", withdrawable, key="withdraw_pick",
+                                        format_func=lambda w: f"{w.describe()}: {w.reason} ({slo_corrections.slo_list(w)}, "
+                                                              f"by {w.added_by})")
+                why = c[1].text_input("Why", key="withdraw_reason", max_chars=slo_corrections.MAX_REASON_CHARS)
+                who = c[2].text_input("Who", key="withdraw_who", max_chars=slo_corrections.MAX_WHO_CHARS)
+                if st.form_submit_button("Withdraw correction"):
+                    try:
+                        slo_ui.withdraw_correction(picked, why, who)
+                    except InputError as exc:
+                        st.error(f"Not withdrawn: {fmt.text(exc)}")
+                    else:
+                        forget_review()
+                        st.rerun()
+
+
+def forget_review() -> None:
+    """The weekly review counts corrections too: drop its cached report."""
+    for loader in (review.report, review.figures, review.bundle_zip):
+        loader.clear()
 
 
 corrections()

@@ -25,7 +25,7 @@ GOLDEN = Path(__file__).parent / "data" / "single_node_ddl.sql"  # the single-no
 CLUSTER = Layout("prod", "telemetry")
 TABLES = [conventions.SCHEMA_VERSION_TABLE, conventions.REQUESTS, conventions.GPU_METRICS, conventions.DEPLOYMENTS, conventions.REQUESTS_5M, conventions.REQUESTS_1H, conventions.GPU_1H,
           conventions.GOODPUT_5M, JOURNAL,
-          conventions.REVIEW_NOTES, conventions.BUDGET_CORRECTIONS, conventions.OTEL_SOURCES]
+          conventions.REVIEW_NOTES, conventions.BUDGET_CORRECTIONS, conventions.CORRECTION_WITHDRAWALS, conventions.OTEL_SOURCES]
 CREATE = re.compile(r"CREATE (TABLE|MATERIALIZED VIEW) IF NOT EXISTS (\w+)")
 
 

@@ -14,8 +14,9 @@ from analytics.slo import corrections as slo_corrections
 from analytics.slo.corrections import Correction, excluded_slots
 from analytics.slo.evaluation import evaluate
 from analytics.slo.files import parse_documents
-from analytics.slo.pipeline import add_correction, corrected, load_data, stored_corrections
+from analytics.slo.pipeline import add_correction, corrected, load_data, stored_corrections, withdraw_correction
 from analytics.slo.spec import parse_slo
+from analytics.store import conventions
 from analytics.store import corrections as store_corrections
 from tests.test_slo import END, PER_DAY, T0, _at, make_slo, steady
 from tests.test_slo_spec import OPENSLO
@@ -218,6 +219,42 @@ def test_a_rejected_page_correction_writes_nothing(store, slos, duration, reason
     assert store_corrections.read(store, start, start + timedelta(days=1)).is_empty()
 
 
+def test_a_withdrawn_page_correction_counts_again_and_stays_on_record(store):
+    start = datetime(2018, 5, 6, 7, tzinfo=UTC)
+    added = datetime(2026, 1, 1, 12, 0, 0, 123000, tzinfo=UTC)
+    add_correction(store, ["corr-probe"], start, "1h", "mistaken window", "ana", ["corr-probe"], added)
+    add_correction(store, ["corr-probe"], start, "30m", "real maintenance", "ana", ["corr-probe"],
+                   added + timedelta(seconds=1))
+    mistaken = next(c for c in stored_corrections(store, start, start + timedelta(hours=1)) if c.reason == "mistaken window")
+    assert mistaken.added_at == added, "named by the time it was added, to the millisecond"
+    withdraw_correction(store, mistaken, "wrong day", "bo", datetime(2026, 1, 2, tzinfo=UTC))
+    (left,) = stored_corrections(store, start, start + timedelta(hours=1))
+    assert left.reason == "real maintenance"
+    on_record = store.query(f"SELECT reason, withdrawn_by FROM {conventions.CORRECTION_WITHDRAWALS} "
+                            "WHERE start = {start:DateTime64(3, 'UTC')}", {"start": start})
+    assert on_record.rows() == [("wrong day", "bo")]
+    assert store_corrections.read(store, start, start + timedelta(hours=1))["reason"].to_list() == ["real maintenance"]
+
+
+@pytest.mark.parametrize(
+    "from_file, reason, who, message",
+    [
+        pytest.param(True, "r", "bo", "is in slos.yaml: remove it there", id="a correction of the SLO file"),
+        pytest.param(False, " ", "bo", r"reason: required \(why these events count again\)", id="no reason"),
+        pytest.param(False, "r", "", r"who: required \(who is withdrawing it\)", id="nobody"),
+    ],
+)
+def test_a_rejected_withdrawal_writes_nothing(store, from_file, reason, who, message):
+    start = datetime(2018, 8, 9, tzinfo=UTC)
+    page = Correction(("corr-probe",), timedelta(hours=1), "x", start=start, source="page", added_by="ana",
+                      added_at=datetime(2026, 1, 1, tzinfo=UTC))
+    file = Correction(("corr-probe",), timedelta(hours=1), "x", start=start, source="slos.yaml")
+    with pytest.raises(InputError, match=message):
+        withdraw_correction(store, file if from_file else page, reason, who, datetime(2026, 1, 2, tzinfo=UTC))
+    assert store.scalar(f"SELECT count() FROM {conventions.CORRECTION_WITHDRAWALS} "
+                        "WHERE start = {start:DateTime64(3, 'UTC')}", {"start": start}) == 0
+
+
 def test_load_data_applies_the_stored_corrections_of_the_slo(store):
     start = datetime(2019, 9, 2, tzinfo=UTC)
     slo = parse_slo({"name": "corr-load-probe", "sli": "availability", "target": 99, "window": "1d"})
@@ -253,6 +290,10 @@ def test_exported_rules_exclude_the_file_and_page_corrections_as_the_app_does(st
     (slo,) = parse_documents([{"slos": [raw], "corrections": corrections}], "corrected.yaml")
     add_correction(store, [slo.name], began, "5m", "from the page", "ana", [slo.name],
                         datetime(2026, 1, 1, tzinfo=UTC))  # the slot 03:00
+    add_correction(store, [slo.name], began + timedelta(minutes=5), "5m", "a mistake, withdrawn", "ana", [slo.name],
+                   datetime(2026, 1, 1, 0, 1, tzinfo=UTC))  # the slot 03:05, withdrawn: it counts again
+    (mistake,) = [c for c in stored_corrections(store, began, DEMO_END) if c.reason == "a mistake, withdrawn"]
+    withdraw_correction(store, mistake, "not maintenance after all", "bo", datetime(2026, 1, 2, tzinfo=UTC))
     documents, _ = alerts_cli.grafana_documents(store, [slo], "clickhouse", "SLOs", "http://localhost:8501")
     rules = rules_by_tier(documents[slo.name])
     instants = (began + timedelta(minutes=30), began + timedelta(minutes=45), began + timedelta(hours=5, minutes=2),
@@ -314,6 +355,24 @@ def test_a_correction_added_on_the_slos_page_is_stored_and_listed_with_who_and_w
     listed = _page_table(at, "budget corrections")
     row = listed[listed["correction_reason"] == reason].iloc[0]
     assert (row["slos"], row["added_by"]) == ("code-ttft", "ana")
+
+
+def test_a_correction_added_on_the_slos_page_can_be_withdrawn_there_with_who_and_why(store):
+    from tests.conftest import DEMO_END, run_page
+
+    at = run_page("pages/1_SLOs.py", range="28d")
+    start = DEMO_END + timedelta(days=300, hours=2)  # after the data: it changes no other test's numbers
+    _fill(at, "code-ttft", start, "1h", "typo: meant next week", "ana")
+    (added,) = stored_corrections(store, start, start + timedelta(minutes=1))
+    at.selectbox(key="withdraw_pick").set_value(added)
+    at.text_input(key="withdraw_reason").input("entered on the wrong week")
+    at.text_input(key="withdraw_who").input("bo")
+    next(b for b in at.button if b.label == "Withdraw correction").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert not at.error
+    assert stored_corrections(store, start, start + timedelta(minutes=1)) == ()
+    listed = _page_table(at, "budget corrections")
+    assert "typo: meant next week" not in set(listed["correction_reason"])
 
 
 def test_a_bad_correction_on_the_slos_page_shows_the_error_and_writes_nothing(store):

@@ -24,6 +24,7 @@ from analytics.slo.objectives import objectives_by_deployment
 from analytics.slo.pipeline import add_correction as add_to_store
 from analytics.slo.pipeline import load_data
 from analytics.slo.pipeline import stored_corrections as stored_in_store
+from analytics.slo.pipeline import withdraw_correction as withdraw_in_store
 from analytics.slo.sli import ScopeData
 from analytics.slo.spec import Slo, evaluation_time
 from analytics.slo.whatif import HISTORY
@@ -168,6 +169,18 @@ def add_correction(slos: list[str], start: datetime, duration: str, reason: str,
     """Store a correction from the SLOs page (analytics.slo.pipeline.add_correction: InputError, nothing written,
     for a bad input) and drop the cached evaluations, so every page counts without it at once."""
     add_to_store(get_store(), slos, start, duration, reason, who, known, datetime.now(UTC))
+    _forget_evaluations()
+
+
+def withdraw_correction(correction: slo_corrections.Correction, reason: str, who: str) -> None:
+    """Withdraw a correction added on the SLOs page (analytics.slo.pipeline.withdraw_correction: InputError,
+    nothing written, for a bad input); its events count again on every page at once."""
+    withdraw_in_store(get_store(), correction, reason, who, datetime.now(UTC))
+    _forget_evaluations()
+
+
+def _forget_evaluations() -> None:
+    """Drop the cached corrections and everything evaluated with them."""
     for loader in (stored_corrections, evaluations, status, detail, groups, whatif_scope):
         loader.clear()
 

@@ -63,6 +63,7 @@ class Correction:
     timezone: str = "UTC"
     source: str = ""  # the SLO file, or "page"
     added_by: str = ""  # who added it from the page
+    added_at: datetime | None = None  # when it was added from the page: with start, what names it to withdraw it
 
     @property
     def recurring(self) -> bool:
@@ -139,9 +140,9 @@ def _where(source: str, index: int, raw) -> str:
     return f"{source}: correction {index + 1}{named}"
 
 
-def _reason(value, where: str) -> str:
+def _reason(value, where: str, purpose: str = "why these events do not count") -> str:
     if not isinstance(value, str) or not value.strip():
-        raise SpecError(f"{where}: reason: required (why these events do not count)")
+        raise SpecError(f"{where}: reason: required ({purpose})")
     value = " ".join(value.split())
     if len(value) > MAX_REASON_CHARS:
         raise SpecError(f"{where}: reason: at most {MAX_REASON_CHARS} characters, got {len(value)}")
@@ -258,9 +259,10 @@ MAX_WHO_CHARS = 100
 
 
 def from_frame(frame: pl.DataFrame) -> tuple[Correction, ...]:
-    """The page's corrections from the store's rows (slos, start, duration_s, reason, added_by)."""
+    """The page's corrections from the store's rows (slos, start, duration_s, reason, added_by, added_at)."""
     return tuple(Correction(tuple(r["slos"]), timedelta(seconds=r["duration_s"]), r["reason"], start=r["start"],
-                            source="page", added_by=r["added_by"]) for r in frame.iter_rows(named=True))
+                            source="page", added_by=r["added_by"], added_at=r["added_at"])
+                 for r in frame.iter_rows(named=True))
 
 
 def checked(slos: Sequence[str], start: datetime, duration: str, reason: str, who: str,
@@ -278,13 +280,29 @@ def checked(slos: Sequence[str], start: datetime, duration: str, reason: str, wh
         text = _reason(reason, "correction")
     except SpecError as exc:
         raise InputError(str(exc).removeprefix("correction: ")) from None
-    who = " ".join(str(who or "").split())
+    return Correction(tuple(dict.fromkeys(slos)), length, text, start=start.astimezone(UTC), source="page",
+                      added_by=_who(who, "who is excluding these events"))
+
+
+def checked_withdrawal(correction: Correction, reason: str, who: str) -> tuple[str, str]:
+    """(reason, who) of withdrawing a page correction; InputError for a correction of the SLO file
+    (edit the file instead), an empty reason or name."""
+    if correction.added_at is None:
+        raise InputError(f"correction: {correction.describe()} is in {correction.origin}: remove it there")
+    try:
+        text = _reason(reason, "withdrawal", "why these events count again")
+    except SpecError as exc:
+        raise InputError(str(exc).removeprefix("withdrawal: ")) from None
+    return text, _who(who, "who is withdrawing it")
+
+
+def _who(value, role: str) -> str:
+    who = " ".join(str(value or "").split())
     if not who:
-        raise InputError("who: required (who is excluding these events)")
+        raise InputError(f"who: required ({role})")
     if len(who) > MAX_WHO_CHARS:
         raise InputError(f"who: at most {MAX_WHO_CHARS} characters, got {len(who)}")
-    return Correction(tuple(dict.fromkeys(slos)), length, text, start=start.astimezone(UTC), source="page",
-                      added_by=who)
+    return who
 
 
 def bands(corrections: Iterable[Correction], start: datetime, end: datetime) -> list[tuple[datetime, datetime, str]]:

@@ -135,5 +135,6 @@ def corrections_note(slo: Slo) -> str:
     """What the rule's SQL leaves out (excluded_sql), in words."""
     listed = "; ".join(f"{c.describe()} ({c.reason})" for c in slo.corrections)
     return ((f"Budget corrections from the SLO file excluded: {listed}. " if listed else "")
-            + "Corrections added on the dashboard's SLOs page are read from the budget_corrections table at each evaluation.")
+            + "Corrections added on the dashboard's SLOs page (less the withdrawn ones) are read from the budget_corrections "
+            "table at each evaluation.")
 

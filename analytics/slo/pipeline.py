@@ -75,6 +75,14 @@ def add_correction(store: Store, slos, start: datetime, duration: str, reason: s
     return c
 
 
+def withdraw_correction(store: Store, correction: slo_corrections.Correction, reason: str, who: str,
+                        now: datetime) -> None:
+    """Withdraw a correction added on the SLOs page (analytics.slo.corrections.checked_withdrawal:
+    InputError, nothing written): its slots count again in every budget, alert and review."""
+    reason, who = slo_corrections.checked_withdrawal(correction, reason, who)
+    store_corrections.withdraw(store, correction.start, correction.added_at, reason, who, now)
+
+
 def corrected(data: dict[str, ScopeData], slos, page: tuple[slo_corrections.Correction, ...]) -> dict[str, ScopeData]:
     """Each SLO's arrays with the slots its budget corrections cover marked excluded (the file's
     and the page's: analytics.slo.corrections); analytics.slo.sli.sli_counts then drops them."""

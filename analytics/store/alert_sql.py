@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 
 from analytics import histogram
 from analytics.store import conventions
+from analytics.store import corrections as store_corrections
 from analytics.store.conventions import hist_column
 from analytics.store.indicators import AVAILABILITY, GOODPUT, LATENCY, bucket_column
 from analytics.store.schema import HIST_MERGE
@@ -249,10 +250,11 @@ def recurring_sql(weekdays: tuple[int, ...], clock: str, duration_seconds: int, 
 
 def stored_corrections_sql(slo_name: str) -> str:
     """True for the slots the page's corrections of the SLO (or of every SLO) cover: read from the
-    corrections table when the rule runs, so a correction added later applies at once."""
+    corrections table, less the withdrawn ones, when the rule runs, so a correction added or
+    withdrawn later applies at once."""
     ms = conventions.SLOT_SECONDS * 1000
     start = "toUInt64(toUnixTimestamp64Milli(c.start))"
     return (f"slot IN (SELECT toDateTime64(i * {conventions.SLOT_SECONDS}, 0, 'UTC') "
             f"FROM {conventions.BUDGET_CORRECTIONS} AS c "
             f"ARRAY JOIN range(intDiv({start}, {ms}), intDiv({start} + 1000 * c.duration_s + {ms - 1}, {ms})) AS i "
-            f"WHERE empty(c.slos) OR has(c.slos, {string_literal(slo_name)}))")
+            f"WHERE (empty(c.slos) OR has(c.slos, {string_literal(slo_name)})) AND {store_corrections.NOT_WITHDRAWN})")

@@ -16,6 +16,7 @@ SCHEMA_VERSION_TABLE = "schema_version"
 OTEL_SOURCES = "otel_sources"  # span tables mapped into requests by a view (analytics.store.otel)
 REVIEW_NOTES = "review_notes"  # reviewers' notes and owners on incidents (the UI's one write besides uploads)
 BUDGET_CORRECTIONS = "budget_corrections"  # budget corrections added from the SLOs page (analytics.store.corrections)
+CORRECTION_WITHDRAWALS = "budget_correction_withdrawals"  # page corrections withdrawn from the SLOs page, who and why
 TABLES = (REQUESTS, GPU_METRICS, DEPLOYMENTS, REQUESTS_5M, REQUESTS_1H, GPU_1H, GOODPUT_5M)
 
 # Request statuses. 'rejected' (load shedding / HTTP 429) counts as bad for availability:

@@ -239,6 +239,10 @@ def tables_ddl(layout: Layout = SINGLE) -> list[str]:
         *create(conventions.BUDGET_CORRECTIONS, Engine("MergeTree", "", " ORDER BY (start, added_at)"), "rand()",
                 "slos Array(String), start DateTime64(3, 'UTC'), duration_s UInt32, reason String, "
                 "added_by String, added_at DateTime64(3, 'UTC')"),
+        # Append-only: a row withdraws the correction added at (start, added_at); it stays in the table above.
+        *create(conventions.CORRECTION_WITHDRAWALS, Engine("MergeTree", "", " ORDER BY (start, added_at)"), "rand()",
+                "start DateTime64(3, 'UTC'), added_at DateTime64(3, 'UTC'), reason String, withdrawn_by String, "
+                "withdrawn_at DateTime64(3, 'UTC')"),
     ]
 
 

@@ -164,6 +164,10 @@ CREATE TABLE IF NOT EXISTS budget_corrections (
     slos Array(String), start DateTime64(3, 'UTC'), duration_s UInt32, reason String, added_by String, added_at DateTime64(3, 'UTC')
 ) ENGINE = MergeTree ORDER BY (start, added_at);
 
+CREATE TABLE IF NOT EXISTS budget_correction_withdrawals (
+    start DateTime64(3, 'UTC'), added_at DateTime64(3, 'UTC'), reason String, withdrawn_by String, withdrawn_at DateTime64(3, 'UTC')
+) ENGINE = MergeTree ORDER BY (start, added_at);
+
 CREATE MATERIALIZED VIEW IF NOT EXISTS requests_5m_mv TO requests_5m AS
 SELECT
     toStartOfInterval(ts, INTERVAL 5 MINUTE) AS slot,
