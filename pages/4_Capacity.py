@@ -74,9 +74,9 @@ if not names or end - start < 7 * 24 * HOUR:
 scenario = fd.Scenario(start, end, filters.regions, names, metric, method, interval / 100, events, weeks,
                        float(growth), headroom / 100)
 with panel("Capacity assessment", stop=True):  # every panel below needs it
-    assessment, forecasts, errors, fitting = fd.assessment(scenario, slo_file)
+    assessment, forecasts, errors, fitting, chosen = fd.assessment(scenario, slo_file)
 outlooks = outlook_table(assessment, errors)
-model_labels = fd.models(scenario, fitting)
+model_labels = fd.models(scenario, fitting, chosen)
 unit = METRICS[metric]
 
 

@@ -67,7 +67,7 @@ def capacity_verdicts(slo_file: slo_ui.SloFile, data_start: datetime, end: datet
     names = tuple(n for n in in_scope["deployment"].to_list() if not deployments or n in deployments)
     if not names or stop - start < 7 * 24 * HOUR:
         return [], ()
-    assessment, _, _, fitting = fd.assessment(fd.default_scenario(start, stop, regions, names), slo_file)
+    assessment, _, _, fitting, _ = fd.assessment(fd.default_scenario(start, stop, regions, names), slo_file)
     verdicts = [review_verdicts.capacity_verdict(o, stop) for o in assessment.outlooks.values()]
     return verdicts + review_verdicts.pool_verdicts(assessment.plans, table, stop), fitting
 

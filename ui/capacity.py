@@ -164,7 +164,7 @@ def _forecasts(s: Scenario) -> tuple[dict, dict, dict]:
     return fits.results, fits.errors, chosen
 
 
-def _plan(s: Scenario) -> tuple[dict, dict, tuple[str, ...], dict[str, capacity_selection.Selection]]:
+def plan(s: Scenario) -> tuple[dict, dict, tuple[str, ...], dict[str, capacity_selection.Selection]]:
     """Forecasts, errors, deployments still fitting (backtests or fits running in the background, shown
     meanwhile with the seasonal-naive forecast, which is instant) and the selections of the others."""
     histories, params = _histories(s), s.params()
@@ -173,25 +173,14 @@ def _plan(s: Scenario) -> tuple[dict, dict, tuple[str, ...], dict[str, capacity_
     ready = capacity_pipeline.cached_plans(s.method, histories, params, capacity_cache.DEFAULT_CACHE_DIR)
     missing = tuple(n for n in s.names if n not in ready)
     if not missing:
-        return *_forecasts(s)[:2], (), _forecasts(s)[2]
+        results, errors, chosen = _forecasts(s)
+        return results, errors, (), chosen
     background().submit(("forecasts", s), capacity_pipeline.planned, s.method, {n: histories[n] for n in missing},
                         params, capacity_cache.DEFAULT_CACHE_DIR, 2, None, True)
     done = tuple(n for n in s.names if n in ready)
     results, errors, chosen = _forecasts(replace(s, names=done)) if done else ({}, {}, {})
     naive, naive_errors, _ = _forecasts(replace(s, names=missing, method="seasonal_naive"))
     return {**results, **naive}, {**errors, **naive_errors}, missing, chosen
-
-
-def forecasts(s: Scenario) -> tuple[dict, dict, tuple[str, ...]]:
-    """Forecast frames and one-line errors per deployment, and the deployments whose backtests or fits
-    are still running in the background (shown meanwhile with the seasonal-naive forecast)."""
-    return _plan(s)[:3]
-
-
-def selections(s: Scenario) -> dict[str, capacity_selection.Selection]:
-    """Per deployment whose plan is in (method auto), which model drives it, every model's backtest
-    scores and why."""
-    return _plan(s)[3]
 
 
 @st.cache_data(ttl=TTL_S, show_spinner="Measuring SLO-compliant throughput…")
@@ -202,12 +191,13 @@ def throughputs(start: datetime, end: datetime, regions: tuple, names: tuple, me
     return capacity_plan.measure_all(hours, deployments(), slo_ui.objectives(slo_file), metric, names)
 
 
-def assessment(s: Scenario, slo_file: tuple[str, str]) -> tuple[capacity_plan.Assessment, dict, dict, tuple[str, ...]]:
-    """(capacity assessment, forecasts, forecast errors, deployments still fitting): the cheap
-    last step is not cached."""
-    results, errors, fitting = forecasts(s)
+def assessment(s: Scenario, slo_file: tuple[str, str]) -> tuple[capacity_plan.Assessment, dict, dict, tuple[str, ...],
+                                                                 dict[str, capacity_selection.Selection]]:
+    """(capacity assessment, forecasts, forecast errors, deployments still fitting, the selections of
+    the others (method auto)): the plan is read once; the cheap last step is not cached."""
+    results, errors, fitting, chosen = plan(s)
     tps = throughputs(s.start, s.end, s.regions, s.names, s.metric, slo_file)
-    return capacity_plan.assess(results, tps, deployments(), s.headroom), results, errors, fitting
+    return capacity_plan.assess(results, tps, deployments(), s.headroom), results, errors, fitting, chosen
 
 
 def selection(s: Scenario, name: str) -> capacity_selection.Selection | None:
@@ -228,9 +218,8 @@ def _selection(one: Scenario) -> capacity_selection.Selection:
     return capacity_pipeline.selections(_histories(one), one.params(), capacity_cache.DEFAULT_CACHE_DIR, workers=1)[one.names[0]]
 
 
-def models(s: Scenario, fitting: tuple[str, ...]) -> dict[str, str]:
+def models(s: Scenario, fitting: tuple[str, ...], chosen: dict[str, capacity_selection.Selection]) -> dict[str, str]:
     """Per deployment, the label of the model its plan shows now (the seasonal naive while fitting)."""
-    chosen = selections(s)
     return {name: "Seasonal naive, meanwhile" if name in fitting else
             capacity_forecast.MODEL_LABELS[chosen[name].winner if name in chosen else s.method] for name in s.names}
 
@@ -238,8 +227,7 @@ def models(s: Scenario, fitting: tuple[str, ...]) -> dict[str, str]:
 def baseline(s: Scenario, name: str) -> pl.DataFrame | None:
     """The seasonal-naive forecast of one deployment for the overlay."""
     other = Scenario(**{**s.__dict__, "method": "seasonal_naive", "names": (name,)})
-    results, _, _ = forecasts(other)
-    return results.get(name)
+    return _forecasts(other)[0].get(name)  # seasonal naive: instant, never in the background
 
 
 def actuals(s: Scenario, name: str) -> pl.DataFrame:
